@@ -1,0 +1,1 @@
+"""ipdma.data (under construction)."""

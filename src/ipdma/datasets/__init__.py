@@ -1,0 +1,1 @@
+"""ipdma.datasets (under construction)."""

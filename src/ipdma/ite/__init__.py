@@ -1,0 +1,1 @@
+"""ipdma.ite (under construction)."""

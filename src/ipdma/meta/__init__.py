@@ -1,0 +1,1 @@
+"""ipdma.meta (under construction)."""

@@ -1,0 +1,1 @@
+"""ipdma.nmr (under construction)."""

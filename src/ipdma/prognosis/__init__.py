@@ -1,0 +1,1 @@
+"""ipdma.prognosis (under construction)."""

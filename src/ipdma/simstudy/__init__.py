@@ -1,0 +1,1 @@
+"""ipdma.simstudy (under construction)."""

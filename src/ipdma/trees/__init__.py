@@ -1,0 +1,1 @@
+"""ipdma.trees (under construction)."""
