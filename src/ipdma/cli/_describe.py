@@ -1,0 +1,49 @@
+"""``ipdma describe``: trials, arms, outcomes, missingness and the network."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ._common import add_ipd_arguments, emit, ipd_from_args
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "describe", help="describe an IPD file: trials, arms, outcomes, missingness, network",
+        description="Validate an IPD file and describe it: patients, events (binary) or mean "
+                    "outcome (continuous) per arm, covariate missingness per trial and the "
+                    "treatment network. With --out DIR, also writes the network plot and an "
+                    "HTML report.")
+    add_ipd_arguments(p)
+    p.add_argument("--reference", default=None, help="reference treatment label")
+    p.add_argument("--out", metavar="DIR", default=None,
+                   help="write network.png, tables and index.html to DIR")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..data import describe
+
+    ipd = ipd_from_args(args, reference=args.reference)
+    desc = describe(ipd)
+    payload = desc.to_dict()
+    if args.out:
+        from ..report import Report
+
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        ax = desc.plot()
+        ax.figure.savefig(out / "network.png", dpi=130, bbox_inches="tight")
+        desc.to_frame().to_csv(out / "arms.csv", index=False)
+        rep = Report("IPD description", subtitle=str(args.file))
+        sec = rep.section("Data description")
+        sec.html(desc.summary().as_html())
+        sec.figure(desc.plot(), caption="Treatment network: nodes sized by patients, "
+                                        "edges by number of trials")
+        index = rep.write(out)
+        payload["files"] = {"network_plot": str(out / "network.png"),
+                            "arms": str(out / "arms.csv"), "report": str(index)}
+    emit(args, text=str(desc.summary()), payload=payload)
+    return 0
