@@ -1,0 +1,75 @@
+"""``ipdma simstudy``: run and summarise simulation studies of ITE methods."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from ._common import emit
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "simstudy", help="simulation study comparing two-stage ITE methods",
+        description="Run (resumably) and summarise simulation studies of learner+pooler "
+                    "methods on the scenarios of make_ite_continuous.")
+    sub = p.add_subparsers(dest="simstudy_command", metavar="{run,summarize}")
+    sub.required = True
+
+    r = sub.add_parser("run", help="run the study; rerunning on the same --out resumes")
+    r.add_argument("--scenarios", default="1-16", help="e.g. 1-16 or 1,3,5-7 (default 1-16)")
+    r.add_argument("--methods", default="all",
+                   help="learner+pooler names, comma-separated (e.g. "
+                        "ols+mvma,xgboost+weighted-aux-ols), or 'all' (default)")
+    r.add_argument("--reps", type=int, default=100, help="replicates per scenario (default 100)")
+    r.add_argument("--seed", type=int, default=42, help="master seed (default 42)")
+    r.add_argument("--out", required=True, metavar="DIR", help="result store folder")
+    r.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    r.add_argument("--n-bootstrap", type=int, default=None,
+                   help="bootstrap replicates for weighted-bootstrap (default: the pooler's)")
+    ex = r.add_mutually_exclusive_group()
+    ex.add_argument("--n-jobs", type=int, default=1, help="local worker processes (joblib)")
+    ex.add_argument("--dask-local", type=int, default=None, metavar="N",
+                    help="start a Dask LocalCluster with N workers")
+    ex.add_argument("--scheduler", default=None, metavar="ADDR",
+                    help="address of an existing Dask scheduler, e.g. tcp://host:8786")
+    r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    r.add_argument("--json", action="store_true", help="machine-readable output")
+    r.set_defaults(func=run_study)
+
+    s = sub.add_parser("summarize", help="tables and figures from a result store")
+    s.add_argument("store", metavar="DIR", help="result store folder written by 'run'")
+    s.add_argument("--out", default=None, metavar="DIR",
+                   help="write CSV tables, figures and index.html here")
+    s.add_argument("--metric", default="mae", help="metric of the printed table (default mae)")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=summarize_study)
+
+
+def run_study(args: argparse.Namespace) -> int:
+    from ..simstudy import SimulationStudy, ite_methods, ite_scenarios
+
+    options = {}
+    if args.n_bootstrap is not None:
+        options["n_bootstrap"] = args.n_bootstrap
+    study = SimulationStudy(ite_scenarios(args.scenarios), ite_methods(args.methods, **options),
+                            n_reps=args.reps, seed=args.seed, store_format=args.format)
+    n_jobs = args.n_jobs if args.n_jobs != 0 else (os.cpu_count() or 1)
+    res = study.run(args.out, n_jobs=n_jobs, scheduler=args.scheduler,
+                    dask_local=args.dask_local, progress=not args.no_progress)
+    emit(args, text=str(res.summary()),
+         payload={"store": args.out, "table_mae": res.table("mae"),
+                  "failures": res.failures()})
+    return 0
+
+
+def summarize_study(args: argparse.Namespace) -> int:
+    from ..simstudy import summarize
+
+    res = summarize(args.store)
+    payload = {"table": res.table(args.metric), "ranks": res.ranks(args.metric),
+               "failures": res.failures()}
+    if args.out:
+        payload["report"] = str(res.write_report(args.out))
+    emit(args, text=str(res.summary(args.metric)), payload=payload)
+    return 0

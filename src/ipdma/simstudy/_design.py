@@ -1,0 +1,151 @@
+"""Scenarios, methods and their parsing from command-line strings."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ModelSpecificationError
+
+__all__ = [
+    "ITEMethod",
+    "Scenario",
+    "ite_methods",
+    "ite_scenarios",
+    "parse_methods",
+    "parse_scenarios",
+    "stable_key",
+]
+
+
+def stable_key(name: object) -> int:
+    """A process-independent integer key for a scenario or method name.
+
+    Integers map to themselves; other names to their CRC-32, so the same name
+    gets the same random stream in every process and every run.
+    """
+    if isinstance(name, (int, np.integer)) and not isinstance(name, bool):
+        return int(name)
+    return zlib.crc32(str(name).encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One data-generating scenario.
+
+    Parameters
+    ----------
+    id : int or str
+        Scenario identifier; it also keys the scenario's random streams, so a
+        scenario keeps its numbers when others are added or removed.
+    generator : callable
+        ``generator(random_state=..., **params)`` returning a simulated object
+        with ``.ipd()``, ``.columns`` (dict with ``covariates``) and ``.test``
+        (DataFrame of new patients with the covariates and ``ite_true``).
+    params : dict
+        Keyword arguments passed to the generator (recorded in results).
+    """
+
+    id: int | str
+    generator: Callable[..., Any]
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def simulate(self, seed_seq: np.random.SeedSequence):
+        return self.generator(random_state=np.random.default_rng(seed_seq), **dict(self.params))
+
+
+@dataclass(frozen=True)
+class ITEMethod:
+    """A learner + pooler pair of :class:`ipdma.ite.TwoStageITE`.
+
+    ``options`` are passed to ``TwoStageITE`` (e.g. ``{"n_bootstrap": 100}``).
+    """
+
+    learner: str
+    pooler: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.learner}+{self.pooler}"
+
+    def fit_predict(self, sim, seed_seq: np.random.SeedSequence) -> pd.DataFrame:
+        """Fit on ``sim.ipd()`` and predict the ITE of ``sim.test``'s patients."""
+        from ..ite import TwoStageITE
+
+        model = TwoStageITE(learner=self.learner, pooler=self.pooler,
+                            random_state=np.random.default_rng(seed_seq), **dict(self.options))
+        model.fit(sim.ipd())
+        covs = list(sim.columns["covariates"])
+        return model.predict(sim.test[covs])
+
+
+def ite_scenarios(ids: Sequence[int] | str = "1-16", **params: Any) -> list[Scenario]:
+    """The 16 scenarios of :func:`ipdma.datasets.make_ite_continuous` (or a subset)."""
+    from ..datasets import make_ite_continuous
+
+    if isinstance(ids, str):
+        ids = parse_scenarios(ids)
+    return [Scenario(int(i), make_ite_continuous, {"scenario": int(i), **params}) for i in ids]
+
+
+def ite_methods(spec: str | Sequence[str] = "all", **options: Any) -> list[ITEMethod]:
+    """ITE methods from ``"all"`` or names like ``"ols+mvma,xgboost+weighted-aux-ols"``."""
+    return [ITEMethod(lrn, pool, options) for lrn, pool in parse_methods(spec)]
+
+
+def parse_scenarios(spec: str) -> list[int]:
+    """``"1-4,7,9-10"`` -> ``[1, 2, 3, 4, 7, 9, 10]`` (order kept, duplicates removed)."""
+    out: list[int] = []
+    for part in str(spec).replace(" ", "").split(","):
+        if not part:
+            continue
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not m:
+            raise ModelSpecificationError(
+                f"cannot read scenario list {spec!r} at {part!r}: use numbers and ranges such "
+                "as '1-16' or '1,3,5-7'")
+        lo = int(m.group(1))
+        hi = int(m.group(2) or lo)
+        if hi < lo:
+            raise ModelSpecificationError(f"scenario range {part!r} runs backwards: write "
+                                          f"'{hi}-{lo}'")
+        out.extend(i for i in range(lo, hi + 1) if i not in out)
+    if not out:
+        raise ModelSpecificationError("no scenarios given: use e.g. --scenarios 1-16")
+    return out
+
+
+def parse_methods(spec: str | Sequence[str]) -> list[tuple[str, str]]:
+    """Parse ``"all"`` or ``learner+pooler`` names; check each against the feasible pairs."""
+    from ..ite import feasible_pairs
+
+    feasible = [tuple(p) for p in feasible_pairs()]
+    if isinstance(spec, str):
+        items = [s.strip() for s in spec.split(",") if s.strip()]
+    else:
+        items = list(spec)
+    if items == ["all"]:
+        return feasible
+    pairs = []
+    for item in items:
+        if "+" not in item:
+            raise ModelSpecificationError(
+                f"method {item!r} is not of the form learner+pooler (e.g. 'ols+mvma'); "
+                f"feasible: {', '.join(a + '+' + b for a, b in feasible)}")
+        lrn, pool = (s.strip() for s in item.split("+", 1))
+        if (lrn, pool) not in feasible:
+            raise ModelSpecificationError(
+                f"method {item!r} is not a feasible learner+pooler pair; feasible: "
+                f"{', '.join(a + '+' + b for a, b in feasible)}")
+        if (lrn, pool) not in pairs:
+            pairs.append((lrn, pool))
+    if not pairs:
+        raise ModelSpecificationError("no methods given: use e.g. --methods all")
+    return pairs
