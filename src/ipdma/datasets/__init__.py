@@ -1,1 +1,37 @@
-"""ipdma.datasets (under construction)."""
+"""Seeded example-data generators that return the data together with the truth.
+
+Each generator documents its data-generating mechanism and returns a
+:class:`SimulatedIPD` (``.data``, ``.truth``, ``.params``, ``.columns``,
+``.ipd()``):
+
+* :func:`make_ms_network` - multiple-sclerosis-like treatment network with an
+  external placebo cohort (risk-based network meta-regression);
+* :func:`make_ite_continuous` - the 16 scenarios of the continuous-outcome
+  two-stage ITE simulation study, with new test trials;
+* :func:`make_lbp_trials` - low-back-pain-like trials with a true subgroup and
+  a trial-confounded noise covariate (MOB / metaMOB).
+
+:func:`simulate` runs a generator by registry name (``"ms"``, ``"ite"``,
+``"lbp"``); :func:`list_datasets` lists them.
+"""
+
+from ._base import SimulatedIPD
+from ._ite import ITE_BETA, ITE_GAMMA, ITE_SCENARIOS, make_ite_continuous
+from ._lbp import LBP_COVARIATES, make_lbp_trials
+from ._ms import MS_COVARIATES, make_ms_network
+from ._registry import DATASETS, list_datasets, simulate
+
+__all__ = [
+    "DATASETS",
+    "ITE_BETA",
+    "ITE_GAMMA",
+    "ITE_SCENARIOS",
+    "LBP_COVARIATES",
+    "MS_COVARIATES",
+    "SimulatedIPD",
+    "list_datasets",
+    "make_ite_continuous",
+    "make_lbp_trials",
+    "make_ms_network",
+    "simulate",
+]
