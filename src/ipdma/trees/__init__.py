@@ -1,1 +1,38 @@
-"""ipdma.trees (under construction)."""
+"""Subgroup identification by model-based recursive partitioning.
+
+* :class:`MOB` - model-based recursive partitioning (partykit's ``lmtree``/``glmtree``) with
+  pluggable node models (:class:`LinearModel`, :class:`LogisticModel`, or any
+  :class:`NodeModel` subclass), score-based instability tests (sup-LM with Hansen's 1997
+  p-values, chi-square LM for factors), exhaustive split search and AIC/BIC post-pruning.
+* :func:`suplm_pvalue`, :func:`suplm_logpvalue`, :func:`suplm_lambda` - the sup-LM p-value
+  function.
+"""
+
+from ._mob import MOB, MOBNode, MOBSplit, PartitionVariable
+from ._nodemodels import LinearModel, LogisticModel, NodeFit, NodeModel, get_node_model
+from ._suplm import (
+    adjust_pvalues,
+    chi2_logsf,
+    decorrelated_process,
+    suplm_lambda,
+    suplm_logpvalue,
+    suplm_pvalue,
+)
+
+__all__ = [
+    "MOB",
+    "LinearModel",
+    "LogisticModel",
+    "MOBNode",
+    "MOBSplit",
+    "NodeFit",
+    "NodeModel",
+    "PartitionVariable",
+    "adjust_pvalues",
+    "chi2_logsf",
+    "decorrelated_process",
+    "get_node_model",
+    "suplm_lambda",
+    "suplm_logpvalue",
+    "suplm_pvalue",
+]
