@@ -70,24 +70,20 @@ def _draw_x(rng: np.random.Generator, n: int, chol: np.ndarray, cuts: np.ndarray
 
 
 def _check_scenario(scenario: object) -> int:
-    valid = list(ITE_SCENARIOS.index)
-    if isinstance(scenario, (bool, np.bool_)) or not isinstance(scenario, (int, np.integer)):
-        try:
-            ok = float(scenario) == int(scenario)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            ok = False
-        if not ok or isinstance(scenario, (bool, np.bool_)):
-            raise ModelSpecificationError(
-                f"scenario must be an integer from 1 to 16, got {scenario!r}; see "
-                "ipdma.datasets.ITE_SCENARIOS for the 16 designs"
-            )
-        scenario = int(scenario)  # type: ignore[arg-type]
-    if int(scenario) not in valid:
+    is_number = (isinstance(scenario, (int, np.integer, float, np.floating))
+                 and not isinstance(scenario, (bool, np.bool_)))
+    if not is_number or not float(scenario).is_integer():  # type: ignore[arg-type]
         raise ModelSpecificationError(
-            f"scenario {scenario} does not exist: choose 1 to 16 (see "
+            f"scenario must be an integer from 1 to 16, got {scenario!r}; see "
+            "ipdma.datasets.ITE_SCENARIOS for the 16 designs"
+        )
+    value = int(scenario)  # type: ignore[call-overload]
+    if value not in ITE_SCENARIOS.index:
+        raise ModelSpecificationError(
+            f"scenario {value} does not exist: choose 1 to 16 (see "
             "ipdma.datasets.ITE_SCENARIOS for the 16 designs)"
         )
-    return int(scenario)
+    return value
 
 
 def make_ite_continuous(

@@ -100,6 +100,12 @@ def _ms_lp(x: pd.DataFrame) -> np.ndarray:
     return _LP_INTERCEPT + f.to_numpy() @ coef
 
 
+def _patient_ids(study: np.ndarray, first: int) -> np.ndarray:
+    """Ids ``"<study>-<5-digit running number>"`` (works for zero rows too)."""
+    numbers = pd.Series(np.arange(first, first + study.shape[0])).astype(str).str.zfill(5)
+    return (pd.Series(study, dtype=str) + "-" + numbers).to_numpy(dtype=object)
+
+
 def _check_effects(name: str, value: Mapping[str, float] | None,
                    default: dict[str, float]) -> dict[str, float]:
     if value is None:
@@ -265,8 +271,7 @@ def make_ms_network(
     p_assigned = np.select([trt == t for t in _TREATMENTS], [probs[t] for t in _TREATMENTS])
     y = (rng.random(n) < p_assigned).astype(int)
 
-    ids = np.char.add(np.char.add(study.astype(str), "-"),
-                      np.char.zfill(np.arange(1, n + 1).astype(str), 5))
+    ids = _patient_ids(study, 1)
     data = pd.concat([
         pd.DataFrame({"STUDYID": study, "USUBJID": ids, "TRT01A": trt}),
         x,
@@ -286,7 +291,7 @@ def make_ms_network(
     lpe = _ms_lp(xe)
     pe = expit(a["EXT"] + lpe)
     ye = (rng.random(int(n_external)) < pe).astype(int)
-    ext_ids = np.char.add("EXT-", np.char.zfill(np.arange(1, int(n_external) + 1).astype(str), 5))
+    ext_ids = _patient_ids(np.repeat("EXT", int(n_external)), 1)
     external = pd.concat([
         pd.DataFrame({"STUDYID": np.repeat("EXT", int(n_external)), "USUBJID": ext_ids,
                       "TRT01A": np.repeat("PBO", int(n_external))}),
