@@ -1,1 +1,28 @@
-"""ipdma.prognosis (under construction)."""
+"""ipdma.prognosis -- stage 1 of the risk-based two-stage NMR: the baseline-risk
+(prognostic) model, its internal validation and plots.
+
+* :class:`RiskModel` -- logistic prognostic model: ``glm``, penalised ML
+  (``rms::lrm`` penalty), LASSO / elastic net (``glmnet``), Bayesian LASSO
+  (NumPyro); trial effects none / fixed / random; complete case or MICE.
+* :class:`ValidationResult` -- bootstrap optimism correction and IECV.
+* :func:`c_statistic`, :func:`calibration`, :func:`brier`, :func:`performance`.
+"""
+
+from ._metrics import METRICS, brier, c_statistic, calibration, performance
+from ._model import RiskModel
+from ._plots import calibration_table, plot_calibration, plot_risk_distribution
+from ._validation import ValidationResult, validate
+
+__all__ = [
+    "METRICS",
+    "RiskModel",
+    "ValidationResult",
+    "brier",
+    "c_statistic",
+    "calibration",
+    "calibration_table",
+    "performance",
+    "plot_calibration",
+    "plot_risk_distribution",
+    "validate",
+]

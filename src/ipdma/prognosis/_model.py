@@ -1,0 +1,621 @@
+"""The stage-1 baseline-risk model :class:`RiskModel`."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from .._base import Summary, check_is_fitted, check_random_state
+from ..errors import (
+    DataError,
+    DataWarning,
+    MissingDataError,
+    ModelSpecificationError,
+    NotFittedError,
+)
+from ._design import DesignSpec, check_binary_outcome, check_columns
+from ._estimators import ESTIMATORS, FittedParams
+
+__all__ = ["RiskModel"]
+
+_FORMAT = "ipdma.prognosis.RiskModel"
+_METHODS = tuple(ESTIMATORS)
+
+
+def _is_ipd(obj) -> bool:
+    return hasattr(obj, "outcome_col") and hasattr(obj, "covariate_cols") and hasattr(obj, "data")
+
+
+class RiskModel:
+    """Logistic baseline-risk (prognostic) model on pooled IPD -- stage 1 of the
+    risk-based two-stage NMR of Chalkou et al. (2021).
+
+    Parameters
+    ----------
+    method : {"glm", "pmle", "lasso", "elasticnet", "bayes-lasso"}
+        ``"glm"``: maximum likelihood (= R ``glm``). ``"pmle"``: penalised ML
+        with ``rms::lrm``'s penalty ``0.5 * penalty * sum_j var(x_j) b_j^2``.
+        ``"lasso"``/``"elasticnet"``: ``glmnet`` objective and standardisation.
+        ``"bayes-lasso"``: Laplace prior on standardised coefficients (NumPyro).
+    penalty : "aic", "aic-plain", "bic", "cv" or float, optional
+        PMLE: the fixed ``rms`` penalty, or how to choose it (``"aic"`` = the
+        corrected AIC, ``rms::pentrace``'s default; ``"cv"`` = k-fold deviance),
+        default ``"aic"``.  LASSO/elastic net: a fixed lambda or ``"cv"``
+        (default).  Ignored for ``"glm"``.
+    alpha : float
+        Elastic-net mixing (1 = LASSO); ``method="lasso"`` forces 1.
+    lambda_rule : {"min", "1se"}
+        Lambda picked by cross-validation (glmnet's ``lambda.min``/``lambda.1se``).
+        Chalkou et al. used ``"1se"`` with ``cv_criterion="auc"``.
+    cv_criterion : {"deviance", "auc"}
+    n_folds : int
+        Folds for cross-validation (folds drawn from ``random_state``).
+    development_rows : {"all", "control"}
+        Rows that develop the model: every arm (as in the original) or only the
+        control arm (``control`` label, default the IPD's reference).
+    control : str, optional
+    trial_effect : {"none", "fixed", "random"}
+        No trial term (original), trial-specific unpenalised intercepts, or a
+        normal random intercept (adaptive Gauss-Hermite, ``n_agq`` points;
+        1 = Laplace).  New patients get the average intercept (see
+        :meth:`predict_logit`).
+    missing : {"complete-case", "mice"}
+        Complete cases (rows dropped are reported in ``dropped_`` and by a
+        :class:`~ipdma.errors.DataWarning`) or multiple imputation by chained
+        equations (scikit-learn ``IterativeImputer(sample_posterior=True)``,
+        ``n_imputations`` times, Rubin's rules for the coefficients).
+    penalty_grid : array-like, optional
+        Candidate PMLE penalties (default 0 and 49 log-spaced values 0.01..1e4;
+        the AIC optimum is refined between grid neighbours).
+    penalty_factor : mapping feature name -> factor, optional
+        glmnet ``penalty.factor`` (0 = never penalised); rescaled to sum to the
+        number of columns as glmnet does.
+    lambdas : array-like, optional
+        Lambda sequence for the elastic net (default glmnet's: ``n_lambda``
+        log-spaced values from ``lambda.max`` down to ``lambda_min_ratio``).
+    bayes_options : mapping, optional
+        ``laplace_scale`` (None = HalfCauchy(1) hyperprior), ``num_warmup``,
+        ``num_samples``, ``num_chains``, ``point`` ("mean"/"median").
+    random_state : None, int, SeedSequence or Generator
+
+    Attributes
+    ----------
+    coef_ : pandas.Series
+        ``Intercept`` (the average intercept) and covariate coefficients,
+        original scale.
+    vcov_ : pandas.DataFrame or None
+        Covariance of ``coef_`` (PMLE: inverse penalised information, rms'
+        ``var.penalty = "simple"``; MI: Rubin's total variance; LASSO: None).
+    trial_intercepts_ : pandas.Series or None
+    penalty_ : float
+        The PMLE penalty or elastic-net lambda used.
+    training_scores_ : pandas.DataFrame
+        ``risk`` and ``logit_risk`` of every row of the data passed to ``fit``
+        (NaN only for complete-case rows with missing covariates; with MI the
+        average over imputations).
+    dropped_ : pandas.DataFrame
+        Rows excluded from development, per trial, with the reason.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(1)
+    >>> df = pd.DataFrame({"age": rng.normal(50, 10, 400), "sex": rng.integers(0, 2, 400)})
+    >>> df["y"] = rng.binomial(1, 1 / (1 + np.exp(-(-3 + 0.05 * df.age))))
+    >>> m = RiskModel("pmle", penalty=2.0).fit(df, outcome="y", covariates=["age", "sex"])
+    >>> m.score(df).columns.tolist()
+    ['risk', 'logit_risk']
+    """
+
+    def __init__(self, method: Literal["glm", "pmle", "lasso", "elasticnet",
+                                       "bayes-lasso"] = "glm", *,
+                 penalty: str | float | None = None, alpha: float = 1.0,
+                 lambda_rule: Literal["min", "1se"] = "min",
+                 cv_criterion: Literal["deviance", "auc"] = "deviance", n_folds: int = 10,
+                 development_rows: Literal["all", "control"] = "all",
+                 control: str | None = None,
+                 trial_effect: Literal["none", "fixed", "random"] = "none",
+                 missing: Literal["complete-case", "mice"] = "complete-case",
+                 n_imputations: int = 10, penalty_grid: Sequence[float] | None = None,
+                 penalty_factor: Mapping[str, float] | None = None,
+                 lambdas: Sequence[float] | None = None, n_lambda: int = 100,
+                 lambda_min_ratio: float | None = None, n_agq: int = 1,
+                 bayes_options: Mapping[str, Any] | None = None,
+                 random_state=None):
+        self.method = method
+        self.penalty = penalty
+        self.alpha = alpha
+        self.lambda_rule = lambda_rule
+        self.cv_criterion = cv_criterion
+        self.n_folds = n_folds
+        self.development_rows = development_rows
+        self.control = control
+        self.trial_effect = trial_effect
+        self.missing = missing
+        self.n_imputations = n_imputations
+        self.penalty_grid = penalty_grid
+        self.penalty_factor = penalty_factor
+        self.lambdas = lambdas
+        self.n_lambda = n_lambda
+        self.lambda_min_ratio = lambda_min_ratio
+        self.n_agq = n_agq
+        self.bayes_options = bayes_options
+        self.random_state = random_state
+        self.coef_ = None
+        self._check_options()
+
+    # ------------------------------------------------------------------ options
+    def get_params(self) -> dict:
+        """Constructor arguments (JSON-serialisable except ``random_state`` objects)."""
+        keys = ["method", "penalty", "alpha", "lambda_rule", "cv_criterion", "n_folds",
+                "development_rows", "control", "trial_effect", "missing", "n_imputations",
+                "penalty_grid", "penalty_factor", "lambdas", "n_lambda", "lambda_min_ratio",
+                "n_agq", "bayes_options", "random_state"]
+        return {k: getattr(self, k) for k in keys}
+
+    def _check_options(self) -> None:
+        if self.method not in _METHODS:
+            raise ModelSpecificationError(f"method must be one of {_METHODS} (got "
+                                          f"{self.method!r})")
+        choices = {"development_rows": ("all", "control"),
+                   "trial_effect": ("none", "fixed", "random"),
+                   "missing": ("complete-case", "mice"), "lambda_rule": ("min", "1se"),
+                   "cv_criterion": ("deviance", "auc")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ModelSpecificationError(f"{name} must be one of {allowed} (got "
+                                              f"{getattr(self, name)!r})")
+        if self.method == "lasso" and self.alpha != 1.0:
+            raise ModelSpecificationError("method='lasso' has alpha=1; use "
+                                          "method='elasticnet' for alpha < 1")
+        if self.missing == "mice" and self.n_imputations < 2:
+            raise ModelSpecificationError("n_imputations must be >= 2 for missing='mice'")
+        pen = self.penalty
+        if pen is not None and not isinstance(pen, (int, float, np.number)):
+            ok = {"pmle": ("aic", "aic-plain", "bic", "cv"), "lasso": ("cv",),
+                  "elasticnet": ("cv",)}.get(self.method, ())
+            if pen not in ok:
+                raise ModelSpecificationError(
+                    f"penalty={pen!r} is not valid for method={self.method!r}; use a number "
+                    f"or one of {ok}")
+
+    def _estimator(self, feature_names: list[str]):
+        m = self.method
+        if m == "glm":
+            return ESTIMATORS["glm"](n_agq=self.n_agq)
+        if m == "pmle":
+            return ESTIMATORS["pmle"](penalty="aic" if self.penalty is None else self.penalty,
+                                      grid=self.penalty_grid, n_folds=self.n_folds,
+                                      n_agq=self.n_agq)
+        if m in ("lasso", "elasticnet"):
+            pf = None
+            if self.penalty_factor is not None:
+                unknown = set(self.penalty_factor) - set(feature_names)
+                if unknown:
+                    raise ModelSpecificationError(
+                        f"penalty_factor names {sorted(unknown)} are not model columns "
+                        f"({feature_names})")
+                pf = np.array([float(self.penalty_factor.get(f, 1.0)) for f in feature_names])
+            return ESTIMATORS[m](alpha=self.alpha if m == "elasticnet" else 1.0,
+                                 penalty="cv" if self.penalty is None else self.penalty,
+                                 lambda_rule=self.lambda_rule, cv_criterion=self.cv_criterion,
+                                 n_folds=self.n_folds, penalty_factor=pf,
+                                 n_lambda=self.n_lambda, lambda_min_ratio=self.lambda_min_ratio,
+                                 lambdas=self.lambdas)
+        return ESTIMATORS["bayes-lasso"](**dict(self.bayes_options or {}))
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, data, outcome: str | None = None, covariates: Sequence[str] | None = None,
+            trial: str | None = None, treatment: str | None = None) -> RiskModel:
+        """Fit the prognostic model.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame or ipdma.data.IPD
+            With an ``IPD`` the column roles default to the container's.
+        outcome, covariates, trial, treatment : str
+            Column names (``trial`` needed for ``trial_effect != "none"`` and
+            leave-one-trial-out validation; ``treatment`` for
+            ``development_rows="control"`` and risk plots by arm).
+
+        Returns
+        -------
+        self
+        """
+        self._check_options()
+        control = self.control
+        if _is_ipd(data):
+            ipd = data
+            df = ipd.data
+            outcome = outcome or ipd.outcome_col
+            covariates = list(covariates) if covariates is not None else list(ipd.covariate_cols)
+            trial = trial or getattr(ipd, "trial_col", None)
+            treatment = treatment or getattr(ipd, "treatment_col", None)
+            if control is None:
+                control = getattr(ipd, "reference", None)
+        elif isinstance(data, pd.DataFrame):
+            df = data
+        else:
+            raise DataError(f"data must be a pandas DataFrame or an ipdma.data.IPD, not "
+                            f"{type(data).__name__}")
+        if outcome is None:
+            raise ModelSpecificationError("outcome= (the binary outcome column) is required")
+        if not covariates:
+            raise ModelSpecificationError("covariates= must name at least one column")
+        if isinstance(covariates, str):
+            covariates = [covariates]
+        covariates = list(covariates)
+        check_columns(df, [outcome], "outcome")
+        if trial is not None:
+            check_columns(df, [trial], "trial")
+        if treatment is not None:
+            check_columns(df, [treatment], "treatment")
+        if self.trial_effect != "none" and trial is None:
+            raise ModelSpecificationError(f"trial_effect={self.trial_effect!r} needs trial= "
+                                          "(the trial column)")
+        spec = DesignSpec.from_data(df, covariates)
+        rng = check_random_state(self.random_state)
+
+        # development rows
+        dev = np.ones(len(df), bool)
+        if self.development_rows == "control":
+            if treatment is None:
+                raise ModelSpecificationError("development_rows='control' needs treatment= "
+                                              "(the treatment column)")
+            labels = df[treatment].astype(str)
+            if control is None:
+                raise ModelSpecificationError(
+                    "development_rows='control' needs control= (the control arm label); "
+                    f"labels in {treatment!r}: {sorted(labels.unique())}")
+            if str(control) not in set(labels):
+                raise DataError(f"control label {control!r} not found in column {treatment!r} "
+                                f"(labels: {sorted(labels.unique())})")
+            dev = (labels == str(control)).to_numpy()
+        self._control_used = control
+        y_all = df[outcome]
+        miss_y = y_all.isna().to_numpy()
+        miss_x = spec.missing_mask(df)
+        drop_reasons = []
+        if np.any(dev & miss_y):
+            drop_reasons.append(("missing outcome", dev & miss_y))
+        if self.missing == "complete-case" and np.any(dev & miss_x & ~miss_y):
+            drop_reasons.append(("missing covariate", dev & miss_x & ~miss_y))
+        use = dev & ~miss_y & (~miss_x if self.missing == "complete-case" else True)
+        self.dropped_ = self._dropped_table(df, trial, drop_reasons)
+        if len(self.dropped_):
+            tot = int(self.dropped_["n_dropped"].sum())
+            by_reason = self.dropped_.groupby("reason")["n_dropped"].sum().to_dict()
+            warnings.warn(f"{tot} development rows excluded ({by_reason}); see "
+                          "RiskModel.dropped_",
+                          DataWarning, stacklevel=2)
+        y = check_binary_outcome(y_all[use], outcome)
+        if self.missing == "mice" and (miss_x & ~miss_y).any():
+            cat_missing = [c for c in spec.levels if df[c].isna().any()]
+            if cat_missing:
+                raise MissingDataError(
+                    f"missing='mice' imputes numeric covariates only; categorical covariates "
+                    f"{cat_missing} have missing values -- impute them beforehand or use "
+                    "missing='complete-case'")
+
+        trial_labels, trial_codes = self._trial_codes(df, trial)
+        self._trial_labels = trial_labels
+        est = self._estimator(spec.feature_names)
+        self._spec = spec
+        self.outcome_, self.covariates_, self.trial_, self.treatment_ = (
+            outcome, covariates, trial, treatment)
+        self.feature_names_ = spec.feature_names
+        n_tr = len(trial_labels)
+        tc_use = trial_codes[use] if trial_codes is not None else None
+
+        if self.missing == "mice" and miss_x[use].any():
+            from ._impute import impute_datasets, rubin_pool
+
+            X_full = spec.transform(df, allow_missing=True)
+            completed = impute_datasets(X_full, y_all.to_numpy(float), trial_codes, use,
+                                        self.n_imputations, rng)
+            fits = [est.fit(Xc[use], y, tc_use, n_tr, self.trial_effect, rng)
+                    for Xc in completed]
+            params, self.rubin_ = rubin_pool(fits, ["Intercept", *spec.feature_names])
+            self._completed = completed
+            self._imputation_fits = fits
+            lps = np.column_stack([f.lp(Xc) for f, Xc in zip(fits, completed, strict=True)])
+            lp_all = lps.mean(axis=1)
+        else:
+            X_full = spec.transform(df, allow_missing=True)
+            X = X_full[use]
+            params = est.fit(X, y, tc_use, n_tr, self.trial_effect, rng)
+            self._completed = [X_full]
+            self._imputation_fits = None
+            self.rubin_ = None
+            with np.errstate(invalid="ignore"):
+                lp_all = params.lp(np.nan_to_num(X_full))
+            lp_all[miss_x] = np.nan
+        self._params = params
+        self._estimator_obj = est
+        self._use = use
+        self._y = y
+        self._trial_codes = trial_codes
+        self._data_cols = df[[c for c in (trial, treatment) if c is not None]].copy()
+        self.n_, self.events_ = int(use.sum()), int(y.sum())
+        self.training_scores_ = pd.DataFrame({"risk": special.expit(lp_all),
+                                              "logit_risk": lp_all}, index=df.index)
+        self._set_public(params)
+        return self
+
+    @staticmethod
+    def _dropped_table(df, trial, reasons) -> pd.DataFrame:
+        rows = []
+        for reason, mask in reasons:
+            if trial is None:
+                rows.append({"trial": None, "reason": reason, "n_dropped": int(mask.sum())})
+            else:
+                counts = df.loc[mask, trial].astype(str).value_counts().sort_index()
+                rows.extend({"trial": t, "reason": reason, "n_dropped": int(k)}
+                            for t, k in counts.items())
+        return pd.DataFrame(rows, columns=["trial", "reason", "n_dropped"])
+
+    @staticmethod
+    def _trial_codes(df, trial):
+        if trial is None:
+            return [], None
+        if df[trial].isna().any():
+            raise MissingDataError(f"trial column {trial!r} has missing values")
+        labels = sorted(df[trial].astype(str).unique())
+        codes = pd.Categorical(df[trial].astype(str), categories=labels).codes.astype(int)
+        return labels, codes
+
+    def _set_public(self, params: FittedParams) -> None:
+        names = ["Intercept", *self.feature_names_]
+        self.coef_ = pd.Series(np.r_[params.intercept, params.beta], index=names, name="coef")
+        self.vcov_ = (pd.DataFrame(params.vcov, index=names, columns=names)
+                      if params.vcov is not None else None)
+        self.trial_intercepts_ = (pd.Series(params.trial_intercepts, index=self._trial_labels,
+                                            name="intercept")
+                                  if params.trial_intercepts is not None else None)
+        self.penalty_ = float(params.info.get("penalty", float("nan")))
+        info = params.info
+        self.idata_ = info.get("idata")
+        self.sigma_trial_ = info.get("sigma_trial")
+        if "cv_lambdas" in info:
+            self.cv_results_ = pd.DataFrame({"lambda": info["cv_lambdas"], "cvm": info["cvm"],
+                                             "cvsd": info["cvsd"]})
+        elif "cv_deviance" in info:
+            self.cv_results_ = pd.DataFrame({"penalty": info["grid"],
+                                             "cv_deviance": info["cv_deviance"]})
+        elif "ic_path" in info:
+            self.cv_results_ = pd.DataFrame({"penalty": info["grid"],
+                                             "criterion": info["ic_path"]})
+        else:
+            self.cv_results_ = None
+        self.lambda_min_ = info.get("lambda_min")
+        self.lambda_1se_ = info.get("lambda_1se")
+
+    # ------------------------------------------------------------------ predict
+    def predict_logit(self, data: pd.DataFrame,
+                      intercept: Literal["average", "trial"] = "average") -> np.ndarray:
+        """Linear predictor (logit of baseline risk) including the intercept.
+
+        Parameters
+        ----------
+        data : DataFrame with the covariate columns (no missing values).
+        intercept : {"average", "trial"}
+            ``"average"`` (default, for new patients): ``trial_effect="fixed"``
+            uses the unweighted mean of the trial intercepts, ``"random"`` the
+            fixed intercept (mean of the random-intercept distribution).
+            ``"trial"``: the patient's own trial intercept (needs the trial
+            column and a trial seen in fitting).
+        """
+        check_is_fitted(self, "coef_")
+        if _is_ipd(data):
+            data = data.data
+        X = self._spec.transform(data)
+        beta = self.coef_.to_numpy()[1:]
+        if intercept == "average":
+            return self.coef_.iloc[0] + X @ beta
+        if intercept != "trial":
+            raise ModelSpecificationError(f"intercept must be 'average' or 'trial' (got "
+                                          f"{intercept!r})")
+        if self.trial_intercepts_ is None:
+            raise ModelSpecificationError("intercept='trial' needs a model fitted with "
+                                          "trial_effect='fixed' or 'random'")
+        check_columns(data, [self.trial_], "trial")
+        labels = data[self.trial_].astype(str)
+        ti = self.trial_intercepts_.reindex(labels)
+        if ti.isna().any():
+            bad = sorted(set(labels[ti.isna().to_numpy()]))
+            raise DataError(f"trials {bad} have no fitted intercept (known: "
+                            f"{list(self.trial_intercepts_.dropna().index)}); use "
+                            "intercept='average' for new trials")
+        return ti.to_numpy() + X @ beta
+
+    def predict_risk(self, data: pd.DataFrame,
+                     intercept: Literal["average", "trial"] = "average") -> np.ndarray:
+        """Predicted baseline risk ``expit(predict_logit(data))``."""
+        return special.expit(self.predict_logit(data, intercept))
+
+    def score(self, data: pd.DataFrame | None = None,
+              intercept: Literal["average", "trial"] = "average",
+              missing: Literal["error", "nan"] = "error") -> pd.DataFrame:
+        """DataFrame with ``risk`` and ``logit_risk`` per row, index of ``data``.
+
+        ``data=None`` returns :attr:`training_scores_`.  ``missing="nan"``
+        gives NaN for rows with missing covariates instead of an error.
+        """
+        check_is_fitted(self, "coef_")
+        if data is None:
+            if not hasattr(self, "training_scores_"):
+                raise NotFittedError("this model was loaded from JSON: pass the data to score")
+            return self.training_scores_.copy()
+        if _is_ipd(data):
+            data = data.data
+        if missing == "nan":
+            miss = self._spec.missing_mask(data)
+            lp = np.full(len(data), np.nan)
+            if (~miss).any():
+                lp[~miss] = self.predict_logit(data.loc[~miss], intercept)
+        else:
+            lp = self.predict_logit(data, intercept)
+        return pd.DataFrame({"risk": special.expit(lp), "logit_risk": lp}, index=data.index)
+
+    # ------------------------------------------------------------------ reporting
+    def summary(self) -> Summary:
+        """Coefficients with SE and 95 % Wald interval (penalised: approximate)."""
+        check_is_fitted(self, "coef_")
+        tab = pd.DataFrame({"coef": self.coef_})
+        if self.vcov_ is not None:
+            se = np.sqrt(np.diag(self.vcov_.to_numpy()))
+            tab["se"] = se
+            tab["ci_lower"] = tab["coef"] - 1.959963984540054 * se
+            tab["ci_upper"] = tab["coef"] + 1.959963984540054 * se
+        info = {"method": self.method, "development rows": self.development_rows,
+                "trial effect": self.trial_effect, "missing": self.missing}
+        if hasattr(self, "n_"):
+            info.update({"n": self.n_, "events": self.events_})
+        if self.method in ("pmle",):
+            info["penalty (rms scale)"] = self.penalty_
+        if self.method in ("lasso", "elasticnet"):
+            info["lambda (glmnet scale)"] = self.penalty_
+        if self.sigma_trial_ is not None:
+            info["random-intercept SD"] = self.sigma_trial_
+        notes = []
+        if self.trial_effect != "none":
+            notes.append("Intercept = average intercept used for new patients ("
+                         + ("mean of trial intercepts" if self.trial_effect == "fixed"
+                            else "mean of the random-intercept distribution") + ").")
+        if self.method in ("lasso", "elasticnet"):
+            notes.append("No standard errors for the lasso/elastic net: use validate().")
+        if self.rubin_ is not None:
+            notes.append(f"Multiple imputation: {self.n_imputations} imputations, Rubin's rules.")
+        return Summary(f"Baseline-risk model ({self.method})", tables={"coefficients": tab},
+                       info=info, notes=notes)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy coefficient table (term, coef, se, ci_lower, ci_upper)."""
+        return self.summary().tables["coefficients"].rename_axis("term").reset_index()
+
+    def __repr__(self) -> str:
+        return f"RiskModel(method={self.method!r}, trial_effect={self.trial_effect!r})"
+
+    # ------------------------------------------------------------------ validation
+    def validate(self, B: int = 200, method: Literal["bootstrap", "iecv"] = "bootstrap",
+                 random_state=None, retune: bool = True, progress: bool = False):
+        """Internal validation; see :func:`ipdma.prognosis.validate`."""
+        from ._validation import validate
+
+        return validate(self, B=B, method=method, random_state=random_state, retune=retune,
+                        progress=progress)
+
+    def plot_calibration(self, ax=None, n_groups: int = 10):
+        """Apparent calibration plot on the development rows (deciles + lowess)."""
+        from ._plots import plot_calibration
+
+        self._require_training("plot_calibration")
+        lp = self.training_scores_["logit_risk"].to_numpy()[self._use]
+        return plot_calibration(lp, self._y, ax=ax, n_groups=n_groups,
+                                title=f"Apparent calibration ({self.method})")
+
+    def plot_risk_distribution(self, ax=None, by: str | None = None):
+        """Distribution of the predicted baseline risk of every scored training
+        row by trial (default) or by arm (``by="arm"`` or a column name)."""
+        from ._plots import plot_risk_distribution
+
+        self._require_training("plot_risk_distribution")
+        col = self._by_column(by)
+        risk = self.training_scores_["risk"]
+        groups = self._data_cols[col] if col is not None else None
+        return plot_risk_distribution(risk.to_numpy(), groups, ax=ax, label=col)
+
+    plot = plot_calibration
+
+    def _by_column(self, by):
+        if by is None:
+            return self.trial_ if self.trial_ is not None else self.treatment_
+        if by in ("trial",):
+            return self.trial_
+        if by in ("arm", "treatment"):
+            if self.treatment_ is None:
+                raise ModelSpecificationError("by='arm' needs treatment= at fit time")
+            return self.treatment_
+        if by not in self._data_cols.columns:
+            raise ModelSpecificationError(f"by={by!r}: use 'trial' or 'arm'")
+        return by
+
+    def _require_training(self, what: str) -> None:
+        check_is_fitted(self, "coef_")
+        if getattr(self, "_use", None) is None:
+            raise NotFittedError(f"{what} needs the development data: this model was loaded "
+                                 "from JSON; refit it with .fit(data, ...)")
+
+    # ------------------------------------------------------------------ JSON
+    def to_dict(self) -> dict:
+        check_is_fitted(self, "coef_")
+        params = self.get_params()
+        rs = params["random_state"]
+        params["random_state"] = rs if isinstance(rs, (int, type(None))) else None
+        for k in ("penalty_grid", "lambdas"):
+            if params[k] is not None:
+                params[k] = [float(v) for v in params[k]]
+        if params["penalty_factor"] is not None:
+            params["penalty_factor"] = {k: float(v) for k, v in params["penalty_factor"].items()}
+        if isinstance(params["penalty"], np.number):
+            params["penalty"] = float(params["penalty"])
+        return {
+            "format": _FORMAT, "version": 1, "params": params, "design": self._spec.to_dict(),
+            "outcome": self.outcome_, "trial": self.trial_, "treatment": self.treatment_,
+            "control": self._control_used,
+            "coef": {"names": list(self.coef_.index), "values": self.coef_.tolist()},
+            "vcov": None if self.vcov_ is None else self.vcov_.to_numpy().tolist(),
+            "trial_intercepts": (None if self.trial_intercepts_ is None else
+                                 {k: (None if np.isnan(v) else float(v))
+                                  for k, v in self.trial_intercepts_.items()}),
+            "penalty_used": None if np.isnan(self.penalty_) else self.penalty_,
+            "sigma_trial": self.sigma_trial_, "n": getattr(self, "n_", None),
+            "events": getattr(self, "events_", None),
+        }
+
+    def to_json(self, path: str | Path) -> Path:
+        """Write the fitted model as JSON (never pickle); see :meth:`from_json`."""
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False))
+        return path
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RiskModel:
+        if d.get("format") != _FORMAT:
+            raise DataError(f"not a RiskModel JSON (format={d.get('format')!r})")
+        m = cls(**d["params"])
+        m._spec = DesignSpec.from_dict(d["design"])
+        m.outcome_, m.trial_, m.treatment_ = d["outcome"], d["trial"], d["treatment"]
+        m._control_used = d.get("control")
+        m.covariates_ = m._spec.covariates
+        m.feature_names_ = m._spec.feature_names
+        names = d["coef"]["names"]
+        m.coef_ = pd.Series(d["coef"]["values"], index=names, name="coef", dtype=float)
+        m.vcov_ = (None if d["vcov"] is None else
+                   pd.DataFrame(np.array(d["vcov"], float), index=names, columns=names))
+        ti = d["trial_intercepts"]
+        m.trial_intercepts_ = (None if ti is None else
+                               pd.Series({k: (np.nan if v is None else v) for k, v in ti.items()},
+                                         name="intercept", dtype=float))
+        m._trial_labels = [] if ti is None else list(ti)
+        m.penalty_ = float("nan") if d["penalty_used"] is None else float(d["penalty_used"])
+        m.sigma_trial_ = d.get("sigma_trial")
+        m.idata_ = None
+        m.rubin_ = None
+        m.cv_results_ = None
+        if d.get("n") is not None:
+            m.n_, m.events_ = d["n"], d["events"]
+        m._use = None
+        return m
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> RiskModel:
+        """Load a model written by :meth:`to_json`; it scores new data."""
+        return cls.from_dict(json.loads(Path(path).read_text()))

@@ -1,0 +1,411 @@
+"""Numerical solvers for the stage-1 logistic prognostic models.
+
+* :func:`fit_logistic_ridge` -- Newton-Raphson for (penalised) maximum likelihood
+  with a quadratic penalty ``0.5 * b' P b`` (``P = 0`` gives the ordinary MLE
+  of ``glm(..., binomial)``; ``P = penalty * diag(var(x_j))`` gives
+  ``rms::lrm(..., penalty=)``).
+* :func:`glmnet_path` -- elastic-net logistic regression with glmnet's objective,
+  standardisation and penalty-factor scaling (proximal Newton with covariance
+  coordinate descent, polished by a Newton step on the active set).
+* :func:`fit_random_intercept` -- logistic GLMM with a normal random intercept
+  per trial, fitted by adaptive Gauss-Hermite quadrature (``n_agq = 1`` is the
+  Laplace approximation, as ``lme4::glmer(nAGQ = 1)``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, special
+
+from ..errors import ConvergenceError, ConvergenceWarning
+
+__all__ = [
+    "LogisticFit",
+    "fit_logistic_ridge",
+    "fit_random_intercept",
+    "glmnet_lambda_max",
+    "glmnet_path",
+    "loglik",
+]
+
+
+def loglik(y: np.ndarray, eta: np.ndarray) -> float:
+    """Bernoulli log-likelihood at linear predictor ``eta`` (numerically stable)."""
+    return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+
+
+@dataclass
+class LogisticFit:
+    coef: np.ndarray          # intercept first
+    vcov: np.ndarray | None   # inverse penalised information (rms "simple" variance)
+    loglik: float             # unpenalised log-likelihood at the estimate
+    n_iter: int
+    converged: bool
+    info: np.ndarray | None = None       # unpenalised information X'WX
+    effective_df: float | None = None    # trace(vcov @ info) - 1 (intercept excluded)
+
+
+def fit_logistic_ridge(X: np.ndarray, y: np.ndarray, P: np.ndarray | None = None,
+                       offset: np.ndarray | None = None, start: np.ndarray | None = None,
+                       tol: float = 1e-12, max_iter: int = 100) -> LogisticFit:
+    """Newton-Raphson for ``max loglik(b) - 0.5 b' P b``.
+
+    ``X`` must contain the intercept column (unpenalised: its row/column of
+    ``P`` is zero).  Convergence: relative change of the deviance below ``tol``
+    and max absolute step below ``sqrt(tol)``; step halving guarantees ascent.
+    """
+    n, p = X.shape
+    if P is None:
+        P = np.zeros((p, p))
+    off = np.zeros(n) if offset is None else offset
+    b = np.zeros(p) if start is None else np.asarray(start, float).copy()
+    if start is None:
+        ybar = np.clip(y.mean(), 1e-8, 1 - 1e-8)
+        b[0] = np.log(ybar / (1 - ybar))
+
+    def objective(beta: np.ndarray) -> float:
+        return loglik(y, X @ beta + off) - 0.5 * beta @ P @ beta
+
+    obj = objective(b)
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007
+        eta = X @ b + off
+        mu = special.expit(eta)
+        w = mu * (1 - mu)
+        grad = X.T @ (y - mu) - P @ b
+        H = (X * w[:, None]).T @ X + P
+        try:
+            step = np.linalg.solve(H, grad)
+        except np.linalg.LinAlgError:
+            step = np.linalg.lstsq(H, grad, rcond=None)[0]
+        t = 1.0
+        for _ in range(50):
+            b_new = b + t * step
+            obj_new = objective(b_new)
+            if obj_new >= obj - 1e-12 * abs(obj):
+                break
+            t /= 2
+        small = np.max(np.abs(t * step)) < np.sqrt(tol) * (1 + np.max(np.abs(b)))
+        rel = abs(obj_new - obj) / (abs(obj) + 0.1)
+        b, obj = b_new, obj_new
+        if rel < tol and small:
+            converged = True
+            break
+    eta = X @ b + off
+    mu = special.expit(eta)
+    w = mu * (1 - mu)
+    info = (X * w[:, None]).T @ X
+    try:
+        vcov = np.linalg.inv(info + P)
+    except np.linalg.LinAlgError:
+        vcov = None
+    edf = float(np.trace(vcov @ info)) - 1.0 if vcov is not None else None
+    return LogisticFit(coef=b, vcov=vcov, loglik=loglik(y, eta), n_iter=it,
+                       converged=converged, info=info, effective_df=edf)
+
+
+# --------------------------------------------------------------------------- glmnet
+
+
+def _standardize(X: np.ndarray, standardize: bool):
+    """glmnet's standardisation: weights 1/n, population (divide-by-n) sd."""
+    mean = X.mean(axis=0)
+    if standardize:
+        sd = np.sqrt(np.mean((X - mean) ** 2, axis=0))
+    else:
+        sd = np.ones(X.shape[1])
+    return mean, sd
+
+
+def _scaled_penalty_factor(penalty_factor: np.ndarray) -> np.ndarray:
+    pf = np.maximum(np.asarray(penalty_factor, float), 0.0)
+    if pf.sum() <= 0:
+        return pf
+    return pf * len(pf) / pf.sum()
+
+
+def glmnet_lambda_max(X: np.ndarray, y: np.ndarray, alpha: float = 1.0,
+                      penalty_factor: np.ndarray | None = None, standardize: bool = True,
+                      offset: np.ndarray | None = None) -> float:
+    """Smallest lambda at which every penalised coefficient is zero (glmnet's
+    ``lambda.max``; for ``alpha < 1e-3`` glmnet uses ``alpha = 1e-3`` here)."""
+    n, p = X.shape
+    pf = _scaled_penalty_factor(np.ones(p) if penalty_factor is None else penalty_factor)
+    mean, sd = _standardize(X, standardize)
+    sd = np.where(sd > 0, sd, 1.0)
+    Z = (X - mean) / sd
+    unpen = pf == 0
+    # null model: intercept + unpenalised columns
+    A = np.column_stack([np.ones(n), Z[:, unpen]])
+    fit0 = fit_logistic_ridge(A, y, offset=offset)
+    mu0 = special.expit(A @ fit0.coef + (0 if offset is None else offset))
+    g = np.abs(Z.T @ (y - mu0)) / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(pf > 0, g / pf, 0.0)
+    return float(np.max(ratio) / max(alpha, 1e-3))
+
+
+def _cd_quadratic(H: np.ndarray, g: np.ndarray, b: np.ndarray, l1: np.ndarray, l2: np.ndarray,
+                  tol: float, max_sweeps: int = 10_000) -> np.ndarray:
+    """Minimise ``0.5 (d)' H d - g' d + sum l1|b+d| + 0.5 sum l2 (b+d)^2`` over
+    ``b_new = b + d`` by cyclic coordinate descent on the (small) Gram matrix.
+    Coordinate 0 (intercept) has ``l1 = l2 = 0``."""
+    p = len(b)
+    bn = b.copy()
+    # r = g - H (bn - b): the "residual" gradient of the quadratic part
+    r = g.copy()
+    Hd = np.diag(H).copy()
+    for _ in range(max_sweeps):
+        dmax = 0.0
+        for j in range(p):
+            if Hd[j] <= 0:
+                continue
+            bj = bn[j]
+            u = r[j] + Hd[j] * bj
+            denom = Hd[j] + l2[j]
+            if l1[j] > 0:
+                new = np.sign(u) * max(abs(u) - l1[j], 0.0) / denom
+            else:
+                new = u / denom
+            d = new - bj
+            if d != 0.0:
+                r -= H[:, j] * d
+                bn[j] = new
+                dmax = max(dmax, Hd[j] * d * d)
+        if dmax < tol:
+            break
+    return bn
+
+
+def _enet_fit_std(Z: np.ndarray, y: np.ndarray, lam: float, alpha: float, pf: np.ndarray,
+                  b: np.ndarray, offset: np.ndarray | None, tol: float, max_iter: int):
+    """One lambda on standardised ``Z`` (no intercept column); ``b`` = [b0, beta]
+    is the warm start.  Returns (b, converged)."""
+    n, _p = Z.shape
+    A = np.column_stack([np.ones(n), Z])
+    off = 0.0 if offset is None else offset
+    l1 = np.r_[0.0, lam * alpha * pf]
+    l2 = np.r_[0.0, lam * (1 - alpha) * pf]
+
+    def objective(beta):
+        eta = A @ beta + off
+        return (-loglik(y, eta) / n + np.sum(l1 * np.abs(beta)) + 0.5 * np.sum(l2 * beta ** 2))
+
+    obj = objective(b)
+    converged = False
+    for _ in range(max_iter):
+        eta = A @ b + off
+        mu = special.expit(eta)
+        w = np.maximum(mu * (1 - mu), 1e-10) / n
+        H = (A * w[:, None]).T @ A
+        g = A.T @ (y - mu) / n
+        # quadratic model in the coefficients themselves: minimise
+        # 0.5 (bn-b)' H (bn-b) - g'(bn-b) + penalty(bn)
+        bn = _cd_quadratic(H, g, b, l1, l2, tol=tol * 1e-2)
+        # Newton polish on the active set (signs fixed) for exactness
+        bn = _polish(A, y, bn, l1, l2, off, n)
+        step = bn - b
+        t = 1.0
+        for _ in range(40):
+            cand = b + t * step
+            oc = objective(cand)
+            if oc <= obj + 1e-15 * abs(obj):
+                break
+            t /= 2
+        change = np.max(np.abs(cand - b))
+        b, obj_old, obj = cand, obj, oc
+        if change < np.sqrt(tol) * 1e-2 and abs(obj_old - obj) <= tol * (abs(obj) + 1e-8):
+            converged = True
+            break
+    return b, converged
+
+
+def _polish(A, y, b, l1, l2, off, n, n_newton: int = 8):
+    """Newton iterations on the active set with the L1 signs held fixed; kept
+    only when the signs stay the same (KKT of the active set)."""
+    active = (b != 0) | (l1 == 0)
+    if not np.any(active):
+        return b
+    s = np.sign(b[active])
+    Aa = A[:, active]
+    ba = b[active].copy()
+    l1a, l2a = l1[active], l2[active]
+    for _ in range(n_newton):
+        eta = Aa @ ba + off
+        mu = special.expit(eta)
+        w = mu * (1 - mu) / n
+        grad = Aa.T @ (y - mu) / n - l1a * s - l2a * ba
+        H = (Aa * w[:, None]).T @ Aa + np.diag(l2a)
+        try:
+            d = np.linalg.solve(H, grad)
+        except np.linalg.LinAlgError:
+            return b
+        ba_new = ba + d
+        pen = l1a > 0
+        if np.any(np.sign(ba_new[pen]) != s[pen]):
+            return b
+        ba = ba_new
+        if np.max(np.abs(d)) < 1e-15:
+            break
+    out = b.copy()
+    out[active] = ba
+    return out
+
+
+def glmnet_path(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray, alpha: float = 1.0,
+                penalty_factor: np.ndarray | None = None, standardize: bool = True,
+                offset: np.ndarray | None = None, tol: float = 1e-14,
+                max_iter: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """Elastic-net logistic regression along ``lambdas`` (fitted in the given
+    order with warm starts; pass them decreasing as glmnet does).
+
+    Objective (on standardised columns ``z_j = (x_j - mean_j)/sd_j``, sd with
+    divisor n)::
+
+        -loglik/n + lambda * sum_j pf_j [ (1 - alpha)/2 b_j^2 + alpha |b_j| ]
+
+    with penalty factors rescaled to sum to the number of columns.  Returns the
+    coefficients on the original scale, shape ``(len(lambdas), 1 + p)``
+    (intercept first), and a boolean array of convergence flags.
+    """
+    _n, p = X.shape
+    pf = _scaled_penalty_factor(np.ones(p) if penalty_factor is None else penalty_factor)
+    mean, sd = _standardize(X, standardize)
+    const = sd <= 0
+    sd_safe = np.where(const, 1.0, sd)
+    Z = (X - mean) / sd_safe
+    Z[:, const] = 0.0
+    b = np.zeros(p + 1)
+    ybar = np.clip(y.mean(), 1e-8, 1 - 1e-8)
+    b[0] = np.log(ybar / (1 - ybar))
+    out = np.empty((len(lambdas), p + 1))
+    conv = np.zeros(len(lambdas), bool)
+    for k, lam in enumerate(np.asarray(lambdas, float)):
+        b, conv[k] = _enet_fit_std(Z, y, float(lam), alpha, pf, b, offset, tol, max_iter)
+        beta = np.where(const, 0.0, b[1:] / sd_safe)
+        out[k, 1:] = beta
+        out[k, 0] = b[0] - np.sum(beta * mean)
+    return out, conv
+
+
+# --------------------------------------------------------------------------- GLMM
+
+
+@dataclass
+class RandomInterceptFit:
+    coef: np.ndarray          # fixed effects, intercept first
+    sigma: float              # random-intercept SD
+    blups: np.ndarray         # conditional modes per group
+    vcov: np.ndarray | None   # of (coef, log sigma), from the numerical Hessian
+    loglik: float             # approximate marginal log-likelihood (penalty excluded)
+    converged: bool
+    n_agq: int
+
+
+def _group_modes(eta: np.ndarray, y: np.ndarray, g: np.ndarray, G: int, sigma: float,
+                 b0: np.ndarray | None = None):
+    """Conditional modes of the random intercepts (Newton, vectorised over groups)."""
+    b = np.zeros(G) if b0 is None else b0.copy()
+    s2 = sigma ** 2
+    for _ in range(50):
+        mu = special.expit(eta + b[g])
+        grad = np.bincount(g, y - mu, minlength=G) - b / s2
+        hess = np.bincount(g, mu * (1 - mu), minlength=G) + 1 / s2
+        d = grad / hess
+        b = b + d
+        if np.max(np.abs(d)) < 1e-12:
+            break
+    mu = special.expit(eta + b[g])
+    hess = np.bincount(g, mu * (1 - mu), minlength=G) + 1 / s2
+    return b, hess
+
+
+def _marginal_loglik(beta, log_sigma, X, y, g, G, nodes, weights, b_start=None):
+    sigma = float(np.exp(log_sigma))
+    eta = X @ beta
+    b, hess = _group_modes(eta, y, g, G, sigma, b_start)
+    scale = np.sqrt(1.0 / hess)                    # per group
+    # AGQ: integral ~= sqrt(2) * scale * sum_k w_k exp(x_k^2) f(b + sqrt(2) scale x_k)
+    bk = b[:, None] + np.sqrt(2.0) * scale[:, None] * nodes[None, :]   # G x K
+    # conditional log-likelihood per group and node: vectorised over patients x nodes
+    etak = eta[:, None] + bk[g, :]
+    ll_i = y[:, None] * etak - np.logaddexp(0.0, etak)
+    llg = np.zeros((G, len(nodes)))
+    np.add.at(llg, g, ll_i)
+    logprior = -0.5 * bk ** 2 / sigma ** 2 - 0.5 * np.log(2 * np.pi * sigma ** 2)
+    logterm = llg + logprior + nodes[None, :] ** 2 + np.log(weights)[None, :]
+    lg = special.logsumexp(logterm, axis=1) + np.log(np.sqrt(2.0) * scale)
+    return float(np.sum(lg)), b
+
+
+def fit_random_intercept(X: np.ndarray, y: np.ndarray, groups: np.ndarray,
+                         P: np.ndarray | None = None, n_agq: int = 1,
+                         start: np.ndarray | None = None) -> RandomInterceptFit:
+    """Logistic regression with a normal random intercept per group by adaptive
+    Gauss-Hermite quadrature (``n_agq = 1``: Laplace).  ``P`` adds the quadratic
+    penalty ``0.5 b' P b`` on the fixed effects (PMLE)."""
+    _, g = np.unique(groups, return_inverse=True)
+    G = int(g.max()) + 1
+    p = X.shape[1]
+    if P is None:
+        P = np.zeros((p, p))
+    nodes, weights = np.polynomial.hermite.hermgauss(n_agq)
+    if start is None:
+        start = fit_logistic_ridge(X, y, P).coef
+    state = {"b": None}
+
+    def negobj(theta):
+        beta, ls = theta[:p], theta[p]
+        ll, b = _marginal_loglik(beta, ls, X, y, g, G, nodes, weights, state["b"])
+        state["b"] = b
+        return -(ll - 0.5 * beta @ P @ beta)
+
+    theta0 = np.r_[start, np.log(0.5)]
+    res = optimize.minimize(negobj, theta0, method="BFGS",
+                            options={"gtol": 1e-7, "maxiter": 2000})
+    if not res.success:
+        res2 = optimize.minimize(negobj, res.x, method="Nelder-Mead",
+                                 options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 20000})
+        if res2.fun <= res.fun:
+            res = res2
+    theta = res.x
+    converged = bool(res.success)
+    if not np.isfinite(res.fun):
+        raise ConvergenceError("random-intercept fit failed: the marginal likelihood is not "
+                               "finite; check for trials without events or separation")
+    if theta[p] < np.log(1e-4):
+        from ..errors import BoundaryWarning
+
+        warnings.warn("random-intercept SD estimated at ~0 (boundary); the fit is equivalent "
+                      "to trial_effect='none'", BoundaryWarning, stacklevel=3)
+    # numerical Hessian for the vcov
+    vcov = None
+    try:
+        h = 1e-4
+        k = len(theta)
+        Hm = np.zeros((k, k))
+        f0 = negobj(theta)
+        E = np.eye(k) * h
+        for i in range(k):
+            for j in range(i, k):
+                fpp = negobj(theta + E[i] + E[j])
+                fpm = negobj(theta + E[i] - E[j])
+                fmp = negobj(theta - E[i] + E[j])
+                fmm = negobj(theta - E[i] - E[j])
+                Hm[i, j] = Hm[j, i] = (fpp - fpm - fmp + fmm) / (4 * h * h)
+        del f0
+        vcov = np.linalg.inv(Hm)
+        if not np.all(np.isfinite(vcov)):
+            vcov = None
+    except np.linalg.LinAlgError:
+        vcov = None
+    ll, b = _marginal_loglik(theta[:p], theta[p], X, y, g, G, nodes, weights)
+    if not converged:
+        warnings.warn("random-intercept optimisation did not report convergence "
+                      f"({res.message})", ConvergenceWarning, stacklevel=3)
+    return RandomInterceptFit(coef=theta[:p], sigma=float(np.exp(theta[p])), blups=b,
+                              vcov=vcov, loglik=ll, converged=converged, n_agq=n_agq)
