@@ -1,0 +1,169 @@
+"""``describe(ipd)``: per-arm outcome table, covariate missingness and the network."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from .._base import ResultsMixin, Summary
+from ._ipd import IPD
+from ._network import Network
+
+__all__ = ["Description", "describe"]
+
+
+def _jsonable(v: object) -> object:
+    """Plain Python value for JSON: NaN/NA -> None, numpy scalars -> Python."""
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, np.ndarray)):
+        return [_jsonable(x) for x in v]
+    if v is None or v is pd.NA:
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return None if math.isnan(v) or math.isinf(v) else float(v)
+    return str(v) if not isinstance(v, str) else v
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    return [_jsonable(r) for r in df.to_dict(orient="records")]  # type: ignore[misc]
+
+
+class Description(ResultsMixin):
+    """What :func:`describe` returns.
+
+    Attributes
+    ----------
+    arms : pandas.DataFrame
+        One row per trial x arm: ``trial``, ``treatment``, ``n`` and, for a
+        binary outcome, ``events`` and ``risk``; for a continuous one ``mean``
+        and ``sd``.
+    missingness : pandas.DataFrame
+        Missing covariate values per trial in the input data (before
+        complete-case dropping): ``trial``, ``covariate``, ``n_missing``,
+        ``n_rows``, ``prop_missing``.
+    dropped : pandas.DataFrame
+        Rows dropped per trial and why (``IPD.dropped``).
+    network : Network
+        The treatment network; ``network.edges`` lists the direct comparisons.
+    """
+
+    def __init__(self, ipd: IPD) -> None:
+        self.outcome_col = ipd.outcome_col
+        self.outcome_type = ipd.outcome_type
+        self.reference = ipd.reference
+        self.covariates = list(ipd.covariate_cols)
+        self.n_patients = ipd.n_patients
+        self.trials = list(ipd.trials)
+        self.treatments = list(ipd.treatments)
+        g = pd.Series(ipd.y).groupby([ipd.trial, ipd.treatment], sort=True)
+        arms = pd.DataFrame({"n": g.size().astype(np.int64)})
+        if ipd.outcome_type == "binary":
+            arms["events"] = g.sum().astype(np.int64)
+            arms["risk"] = g.mean()
+        else:
+            arms["mean"] = g.mean()
+            arms["sd"] = g.std(ddof=1)
+        arms.index.names = ["trial", "treatment"]
+        self.arms = arms.reset_index()
+        self.missingness = ipd.missingness.copy()
+        self.dropped = ipd.dropped.copy()
+        self.network: Network = ipd.network
+
+    def to_frame(self) -> pd.DataFrame:
+        """The trial x arm table."""
+        return self.arms.copy()
+
+    def missingness_table(self) -> pd.DataFrame:
+        """Missing counts as a trial x covariate table."""
+        if not len(self.missingness):
+            return pd.DataFrame(index=pd.Index(self.trials, name="trial"))
+        wide = self.missingness.pivot(index="trial", columns="covariate", values="n_missing")
+        wide = wide.reindex(columns=[c for c in self.covariates if c in wide.columns])
+        wide.insert(0, "n_rows", self.missingness.groupby("trial")["n_rows"].first())
+        wide.columns.name = None
+        return wide
+
+    def summary(self) -> Summary:
+        """Arms, covariate missingness and network edges as a :class:`~ipdma._base.Summary`."""
+        net = self.network
+        info: dict[str, object] = {
+            "Patients": self.n_patients,
+            "Trials": len(self.trials),
+            "Treatments": ", ".join(self.treatments),
+            "Reference": self.reference,
+            "Outcome": f"{self.outcome_col} ({self.outcome_type})",
+            "Network": "connected" if net.is_connected else
+                       f"disconnected: {net.components_text()}",
+        }
+        tables = {"Arms": self.arms.set_index(["trial", "treatment"])}
+        if len(self.missingness):
+            tables["Missing covariate values per trial (input data)"] = self.missingness_table()
+        tables["Network edges"] = net.to_frame()
+        notes = []
+        n_drop = int(self.dropped["n_dropped"].sum()) if len(self.dropped) else 0
+        if n_drop:
+            notes.append(f"{n_drop} rows with missing covariates were dropped (complete cases).")
+        return Summary("IPD description", tables=tables, info=info, notes=notes)
+
+    def to_dict(self) -> dict:
+        """Everything as plain JSON-ready Python objects (``ipdma describe --json``)."""
+        net = self.network
+        edges = net.edges.copy()
+        return _jsonable({
+            "n_patients": self.n_patients,
+            "outcome": self.outcome_col,
+            "outcome_type": self.outcome_type,
+            "reference": self.reference,
+            "trials": self.trials,
+            "treatments": self.treatments,
+            "covariates": self.covariates,
+            "arms": _records(self.arms),
+            "missingness": _records(self.missingness),
+            "dropped": _records(self.dropped),
+            "network": {
+                "is_connected": net.is_connected,
+                "components": net.components,
+                "multi_arm_trials": net.multi_arm_trials,
+                "edges": _records(edges),
+            },
+        })  # type: ignore[return-value]
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """The treatment network (see :meth:`Network.plot`)."""
+        return self.network.plot(ax=ax)
+
+    def __repr__(self) -> str:
+        return (f"Description({self.n_patients} patients, {len(self.trials)} trials, "
+                f"{len(self.treatments)} treatments)")
+
+
+def describe(ipd: IPD) -> Description:
+    """Describe an IPD: per-arm outcomes, covariate missingness and the network.
+
+    Parameters
+    ----------
+    ipd : IPD
+
+    Returns
+    -------
+    Description
+        With ``.summary()``, ``.to_frame()`` (the trial x arm table),
+        ``.to_dict()`` (JSON-ready) and ``.plot(ax=None)`` (the network).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"t": ["a"] * 4 + ["b"] * 4, "trt": ["P", "D"] * 4,
+    ...                    "y": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 9.0]})
+    >>> describe(IPD(df, trial="t", treatment="trt", outcome="y")).to_frame()["mean"].tolist()
+    [3.0, 2.0, 7.5, 6.0]
+    """
+    return Description(ipd)
