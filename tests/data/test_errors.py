@@ -317,6 +317,7 @@ def test_single_arm_trial_kept_with_warning(frame):
     assert ipd.relative_effect_trials == ["t1", "t2", "t3"]
 
 
+@pytest.mark.filterwarnings("ignore:binary outcome")
 def test_small_arm_warning(frame):
     df = frame.drop(index=frame.index[(frame["study"] == "t3") & (frame["arm"] == "D")][1:])
     with pytest.warns(DataWarning, match=r"fewer than min_patients_per_arm=2 patients: trial "

@@ -332,7 +332,8 @@ class IPD:
             return df, dropped, None
         per_col = na.sum()
         per_col = per_col[per_col > 0]
-        col_text = ", ".join(f"{c!r} ({int(v)} rows)" for c, v in per_col.items())
+        col_text = ", ".join(f"{c!r} ({int(v)} row{'s' if v != 1 else ''})"
+                             for c, v in per_col.items())
         hit = dropped[dropped["n_dropped"] > 0]
         if missing == "error":
             raise MissingDataError(

@@ -189,7 +189,9 @@ def normalise_labels(labels: pd.Series) -> pd.Series:
     Each group of case variants takes its most frequent spelling (ties: the
     first in sort order).
     """
-    stripped = labels.map(lambda x: re.sub(r"\s+", " ", x.strip()))
+    uniq = pd.unique(labels)
+    strip_map = {x: re.sub(r"\s+", " ", x.strip()) for x in uniq}  # per label, not per patient
+    stripped = labels.map(strip_map)
     counts = stripped.value_counts()
     table = pd.DataFrame({"label": counts.index, "n": counts.to_numpy()})
     table["key"] = table["label"].map(_norm_key)
@@ -381,8 +383,8 @@ def covariate_kind(s: pd.Series) -> str:
         return "categorical"
     if ptypes.is_numeric_dtype(s.dtype):
         return "numeric"
-    nonnull = s.dropna()
-    if len(nonnull) and nonnull.map(lambda x: isinstance(x, (bool, np.bool_))).all():
+    uniq = pd.unique(s.dropna())  # few distinct values: checking them is cheap
+    if 0 < len(uniq) <= 2 and all(isinstance(x, (bool, np.bool_)) for x in uniq):
         return "bool"
     return "categorical"
 
@@ -390,6 +392,10 @@ def covariate_kind(s: pd.Series) -> str:
 def category_strings(s: pd.Series) -> pd.Series:
     """Values of a categorical covariate as ``str`` labels (levels use the same form)."""
     if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = s.cat.categories
+        names = as_labels(pd.Series(cats)).tolist()
+        if len(set(names)) == len(names):
+            return s.cat.rename_categories(names).astype(object)
         return s.astype(object).map(str)
     return as_labels(s)
 
@@ -402,14 +408,15 @@ def category_levels(s: pd.Series) -> list[str]:
     """
     present = set(pd.unique(category_strings(s).dropna()))
     if isinstance(s.dtype, pd.CategoricalDtype):
-        return [str(c) for c in s.dtype.categories if str(c) in present]
+        names = as_labels(pd.Series(s.dtype.categories)).tolist()
+        return [c for c in names if c in present]
     return sorted(present)
 
 
 def check_covariate_values(data: pd.DataFrame, covs: list, kinds: dict) -> None:
     for c in covs:
         if kinds[c] == "numeric" and ptypes.is_float_dtype(data[c].dtype):
-            inf = np.isinf(data[c].to_numpy(dtype=float))
+            inf = np.isinf(data[c].to_numpy(dtype=float, na_value=np.nan))
             if inf.any():
                 raise DataError(
                     f"covariate {c!r} has infinite values in {rows_text(inf, data.index)}; "
