@@ -269,3 +269,37 @@ def test_errors(small):
     with pytest.raises(DataError, match="not identifiable"):
         MetaMOB("treatment").fit(small.assign(arm=small.study.isin(["A", "B"]).astype(int)),
                                  trial="study", **kw)
+
+
+def test_unit_weights_and_offset(small):
+    kw = dict(outcome="out", treatment="arm", partition=["z1", "z2"], trial="study",
+              treated="active")
+    base = MetaMOB("both").fit(small, **kw)
+    w1 = MetaMOB("both").fit(small.assign(w=1.0), weights="w", **kw)
+    np.testing.assert_array_equal(base.fitted_node_, w1.fitted_node_)
+    np.testing.assert_allclose(base.coef(), w1.coef(), atol=1e-8)
+    assert w1.loglik_ == pytest.approx(base.loglik_, abs=1e-8)
+    # a constant offset shifts the node intercepts only
+    off = MetaMOB("both").fit(small.assign(o=5.0), offset="o", **kw)
+    np.testing.assert_array_equal(base.fitted_node_, off.fitted_node_)
+    np.testing.assert_allclose(off.coef().iloc[:, 0], base.coef().iloc[:, 0] - 5, atol=1e-6)
+    np.testing.assert_allclose(off.coef().iloc[:, 1], base.coef().iloc[:, 1], atol=1e-6)
+    with pytest.raises(DataError, match="positive"):
+        MetaMOB("both").fit(small.assign(w=0.0), weights="w", **kw)
+
+
+def test_extra_regressor_in_node_model(small):
+    """A covariate in the node model gets node-specific slopes. When the partition is
+    repeated, the last tree's node fits (OLS on y minus the random-effect offset) equal
+    the mixed model's node coefficients (Henderson's equations)."""
+    d = small.assign(age=np.linspace(30, 70, len(small)))
+    m = MetaMOB("intercept").fit(d, outcome="out", treatment="arm", treated="active",
+                                 partition=["z1", "z2"], trial="study", regressors=["age"])
+    assert list(m.coef().columns) == ["(Intercept)", "arm[active]", "age"]
+    assert m.converged
+    hist = m.history_["splits"].tolist()
+    assert hist[-1] == hist[-2]
+    for k, row in m.coef().iterrows():
+        np.testing.assert_allclose(m.tree_.nodes_[k].fit.coef, row.to_numpy(), atol=1e-6)
+    ne = m.node_effects(coef="age")
+    assert (ne["coef"] == "age").all() and (ne["se"] > 0).all()
