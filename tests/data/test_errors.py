@@ -48,6 +48,11 @@ def test_column_name_wrong_case_suggests_exact_name(frame):
         IPD(frame, trial="Study", treatment="arm", outcome="y")
 
 
+def test_column_in_index_suggests_reset_index(frame):
+    with pytest.raises(ColumnNotFoundError, match=r"'study' .*is an index level.*reset_index"):
+        IPD(frame.set_index("study"), **ARGS)
+
+
 def test_missing_column_lists_available(frame):
     with pytest.raises(ColumnNotFoundError, match=r"Available columns: 'pid', 'study'"):
         IPD(frame, trial="study", treatment="zzzzz", outcome="y")
@@ -161,8 +166,8 @@ def test_numeric_two_values_not_01_need_event(frame):
 
 
 def test_binary_requested_with_many_values(frame_cont):
-    with pytest.raises(OutcomeError, match=r"outcome_type='binary' but outcome column 'y' has "
-                       r"140 distinct values"):
+    with pytest.raises(OutcomeError, match=r"outcome column 'y' is read as binary "
+                       r"\(outcome_type='binary' or event= given\) but has 140 distinct values"):
         IPD(frame_cont, **ARGS, outcome_type="binary")
 
 
@@ -236,6 +241,7 @@ def test_normalize_labels_merges(frame):
     frame.loc[frame["arm"] == "B", "arm"] = "  drug  x "
     ipd = IPD(frame, **ARGS, normalize_labels=True)
     assert ipd.treatments == ["C", "D", "Placebo", "drug x"]
+    assert IPD(frame, **ARGS, normalize_labels=True, reference="drug  X").reference == "drug x"
     assert ipd.reference == "Placebo"
     assert ipd.arms["t2"] == ["C", "Placebo", "drug x"]
 

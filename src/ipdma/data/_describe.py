@@ -104,10 +104,19 @@ class Description(ResultsMixin):
                        f"disconnected: {net.components_text()}",
         }
         tables = {"Arms": self.arms.set_index(["trial", "treatment"])}
-        if len(self.missingness):
-            tables["Missing covariate values per trial (input data)"] = self.missingness_table()
-        tables["Network edges"] = net.to_frame()
         notes = []
+        if len(self.missingness):
+            miss = self.missingness_table()
+            any_missing = [c for c in miss.columns[1:] if miss[c].sum() > 0]
+            if any_missing:
+                tables["Missing covariate values per trial (input data)"] = (
+                    miss[["n_rows", *any_missing]])
+                complete = [c for c in self.covariates if c not in any_missing]
+                if complete:
+                    notes.append("Complete covariates: " + ", ".join(map(str, complete)) + ".")
+            else:
+                notes.append("No missing covariate values.")
+        tables["Network edges"] = net.to_frame()
         n_drop = int(self.dropped["n_dropped"].sum()) if len(self.dropped) else 0
         if n_drop:
             notes.append(f"{n_drop} rows with missing covariates were dropped (complete cases).")

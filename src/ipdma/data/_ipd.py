@@ -14,6 +14,7 @@ from .._base import Summary
 from ..errors import ColumnNotFoundError, DataError, DataWarning, MissingDataError
 from ._network import Network
 from ._validation import (
+    _norm_key,
     as_covariate_list,
     as_labels,
     category_levels,
@@ -228,6 +229,11 @@ class IPD:
         df[treatment] = as_labels(df[treatment])
         if normalize_labels:
             df[treatment] = normalise_labels(df[treatment])
+            if reference is not None:  # may be spelled like one of the merged variants
+                same = [t for t in pd.unique(df[treatment])
+                        if _norm_key(t) == _norm_key(str(reference))]
+                if len(same) == 1:
+                    reference = same[0]
         else:
             check_treatment_labels(df[treatment])
         coded, otype, coding = code_outcome(df[outcome], outcome_type, event)

@@ -104,6 +104,11 @@ def check_column(data: pd.DataFrame, name: object, argument: str) -> None:
     if name in data.columns:
         return
     cols = list(data.columns)
+    if name in [n for n in data.index.names if n is not None]:
+        raise ColumnNotFoundError(
+            f"{name!r} (given as {argument}=) is an index level of the data, not a column; "
+            "call data.reset_index() first."
+        )
     raise ColumnNotFoundError(
         f"column {name!r} (given as {argument}=) is not in the data.{did_you_mean(name, cols)} "
         f"Available columns: {fmt_list(cols, max_show=12)}. Pass the exact column name."
@@ -325,7 +330,8 @@ def code_outcome(s: pd.Series, outcome_type: str | None, event: object
             return s.astype(float), "continuous", None
         if len(uniq) > 2:
             raise OutcomeError(
-                f"outcome_type='binary' but outcome column {col!r} has {len(uniq)} distinct "
+                f"outcome column {col!r} is read as binary (outcome_type='binary' or event= "
+                f"given) but has {len(uniq)} distinct "
                 f"values ({fmt_list(disp)}); a binary outcome has two. Recode it to "
                 "0/1 or use outcome_type='continuous'."
             )
