@@ -132,6 +132,22 @@ def test_ml_matches_statsmodels(toy):
     assert ours.scale == pytest.approx(sm_fit.scale, rel=1e-4)
 
 
+def test_reml_matches_statsmodels(toy):
+    """REML: same estimates, SEs and log-likelihood definition as statsmodels MixedLM."""
+    import statsmodels.api as sm
+
+    y, X, Z, g = toy
+    ours = LinearMixedModel().fit(y, X, Z, g)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sm_fit = sm.MixedLM(y, X, g, exog_re=Z).fit(reml=True, method="lbfgs")
+    np.testing.assert_allclose(ours.fe_params.to_numpy(), sm_fit.fe_params.to_numpy(),
+                               atol=1e-5)
+    np.testing.assert_allclose(ours.bse.to_numpy(), sm_fit.bse.to_numpy()[:2], atol=1e-4)
+    np.testing.assert_allclose(ours.cov_re.to_numpy(), sm_fit.cov_re.to_numpy(), atol=1e-4)
+    assert ours.llf == pytest.approx(sm_fit.llf, abs=1e-6)
+
+
 def test_reml_above_ml_variance(toy):
     y, X, Z, g = toy
     reml = LinearMixedModel().fit(y, X, Z, g)
