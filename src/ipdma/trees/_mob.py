@@ -479,7 +479,7 @@ class MOB(ResultsMixin):
             arrays[role] = a
         used_cols = [outcome, *regressors, *partition, *extra_cols.values()]
         df = data[list(dict.fromkeys(used_cols))]
-        miss = df.isna().any(axis=1).to_numpy()
+        miss = np.array(df.isna().any(axis=1).to_numpy(), dtype=bool)
         for role, a in arrays.items():
             if role != "cluster":
                 miss |= ~np.isfinite(a.astype(float))

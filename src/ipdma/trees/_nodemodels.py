@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import linalg as sla
 from scipy import special
 
 from ..errors import ConvergenceWarning, DataError, ModelSpecificationError, OutcomeError
@@ -253,9 +252,11 @@ class LinearModel(NodeModel):
         vcov = np.full((p, p), np.nan)
         z = y - off
         Xk = X[:, keep]
+        Rinv = None
         if keep.any():
-            A = Xk[pos] * sw[pos, None]
-            b, *_ = np.linalg.lstsq(A, z[pos] * sw[pos], rcond=None)
+            Q, R = np.linalg.qr(Xk[pos] * sw[pos, None])
+            Rinv = np.linalg.inv(R)
+            b = Rinv @ (Q.T @ (z[pos] * sw[pos]))
             coef[keep] = b
             resid = z - Xk @ b
         else:
@@ -265,11 +266,8 @@ class LinearModel(NodeModel):
         n_pos = int(pos.sum())
         df_resid = n_pos - rank
         sigma2 = rss / df_resid if df_resid > 0 else np.nan
-        if keep.any():
-            R = np.linalg.qr(Xk[pos] * sw[pos, None], mode="r")
-            Rinv = sla.solve_triangular(R, np.eye(rank))
-            vk = (Rinv @ Rinv.T) * sigma2
-            vcov[np.ix_(keep, keep)] = vk
+        if Rinv is not None:
+            vcov[np.ix_(keep, keep)] = (Rinv @ Rinv.T) * sigma2
         # Gaussian log-likelihood as R's logLik.lm (weights as precision weights)
         if rss > 0 and n_pos > 0:
             loglik = 0.5 * (np.sum(np.log(w[pos])) - n_pos * (np.log(2 * np.pi) + 1.0
@@ -459,6 +457,85 @@ class LogisticModel(NodeModel):
                        vcov=vcov, loglik=-dev / 2.0, df=rank, nobs=float(w.sum()),
                        df_resid=np.inf, sigma=None, converged=converged,
                        extra={"iterations": it, "fitted": mu})
+
+    # ---- split search on aggregated data ------------------------------------------------
+    #: use the aggregated (pattern) split search when the regressor matrix has at most this
+    #: many distinct rows (e.g. intercept + treatment arms) and there is no offset
+    max_patterns: int = 64
+
+    def _patterns(self, X, offset):
+        if np.any(offset != 0):
+            return None
+        D, inv = np.unique(X, axis=0, return_inverse=True)
+        if D.shape[0] > self.max_patterns:
+            return None
+        return D, inv.reshape(-1)
+
+    @staticmethod
+    def _aggregated_objectives(D: np.ndarray, S: np.ndarray, N: np.ndarray, tol: float = 1e-13,
+                               maxit: int = 100) -> np.ndarray:
+        """Minus the maximised binomial log-likelihood for many candidate data sets at once.
+
+        ``D``: distinct design rows (P x q); ``S``, ``N``: weighted successes and trials per
+        pattern and candidate (m x P). Newton-Raphson with a pseudo-inverse Hessian (so
+        aliased directions, e.g. a child without treated patients, are handled as R's
+        ``glm`` handles aliased coefficients).
+        """
+        m = S.shape[0]
+        q = D.shape[1]
+        beta = np.zeros((m, q))
+        obj_old = np.full(m, np.inf)
+        obj = obj_old
+        for _ in range(maxit):
+            eta = beta @ D.T
+            mu = special.expit(eta)
+            obj = -(S * eta - N * np.logaddexp(0.0, eta)).sum(axis=1)
+            if np.all(np.abs(obj_old - obj) <= tol * (np.abs(obj) + 0.1)):
+                break
+            obj_old = obj
+            g = (S - N * mu) @ D
+            wt = N * mu * (1 - mu)
+            H = np.einsum("mp,pi,pj->mij", wt, D, D)
+            lam, V = np.linalg.eigh(H)
+            good = lam > 1e-12 * np.maximum(lam[:, -1:], 1e-300)
+            inv = np.where(good, 1.0 / np.where(good, lam, 1.0), 0.0)
+            step = np.einsum("mij,mj,mkj,mk->mi", V, inv, V, g)
+            beta = beta + step
+        return obj
+
+    def prefix_objectives(self, y, X, weights, offset, order, cuts, parent=None):
+        y, X, w, off = _check_design(y, X, weights, offset)
+        pat = self._patterns(X, off)
+        if pat is None:
+            return super().prefix_objectives(y, X, w, off, order, cuts, parent)
+        D, inv = pat
+        P = D.shape[0]
+        io, wo, yo = inv[order], w[order], y[order]
+        Nm = np.zeros((len(order), P))
+        Sm = np.zeros((len(order), P))
+        Nm[np.arange(len(order)), io] = wo
+        Sm[np.arange(len(order)), io] = wo * yo
+        NL, SL = np.cumsum(Nm, axis=0)[cuts], np.cumsum(Sm, axis=0)[cuts]
+        NR = np.cumsum(Nm[::-1], axis=0)[::-1][cuts + 1]
+        SR = np.cumsum(Sm[::-1], axis=0)[::-1][cuts + 1]
+        return self._aggregated_objectives(D, SL, NL) + self._aggregated_objectives(D, SR, NR)
+
+    def subset_objectives(self, y, X, weights, offset, codes, subsets, parent=None):
+        y, X, w, off = _check_design(y, X, weights, offset)
+        pat = self._patterns(X, off)
+        if pat is None:
+            return super().subset_objectives(y, X, w, off, codes, subsets, parent)
+        D, inv = pat
+        P = D.shape[0]
+        L = subsets.shape[1]
+        N = np.zeros((L, P))
+        S = np.zeros((L, P))
+        np.add.at(N, (codes, inv), w)
+        np.add.at(S, (codes, inv), w * y)
+        sub = subsets.astype(float)
+        comp = 1.0 - sub
+        return (self._aggregated_objectives(D, sub @ S, sub @ N)
+                + self._aggregated_objectives(D, comp @ S, comp @ N))
 
 
 _BUILTIN = {"linear": LinearModel, "lm": LinearModel, "gaussian": LinearModel,

@@ -279,7 +279,7 @@ def adjust_pvalues(p: np.ndarray) -> np.ndarray:
     ``1 - (1 - p)^m`` if p > 0.001, else ``min(1, m p)``."""
     p = np.asarray(p, dtype=float)
     m = int(np.sum(~np.isnan(p)))
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):
         sidak = -np.expm1(m * np.log1p(-p))
         bonf = np.minimum(1.0, m * p)
         return np.where(~np.isnan(p) & (p > 0.001), sidak, bonf)
