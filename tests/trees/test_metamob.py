@@ -303,3 +303,12 @@ def test_extra_regressor_in_node_model(small):
         np.testing.assert_allclose(m.tree_.nodes_[k].fit.coef, row.to_numpy(), atol=1e-6)
     ne = m.node_effects(coef="age")
     assert (ne["coef"] == "age").all() and (ne["se"] > 0).all()
+
+
+def test_combine_propagates_inestimable():
+    from ipdma.trees._metamob import _combine
+
+    C = np.array([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    out = _combine(C, np.array([1.0, 2.0, np.nan]))
+    np.testing.assert_array_equal(out[:2], [1.0, 3.0])
+    assert np.isnan(out[2])

@@ -88,6 +88,15 @@ def _stopping_rule(ll: float, old: Sequence[float], it: int, maxit: int, abstol:
     return (not converged and it < maxit), converged
 
 
+def _combine(C: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """``C @ beta``, NaN where a row uses a coefficient that was not estimable (a
+    collinear column dropped from the mixed model, e.g. a node without treated patients)."""
+    bad = np.isnan(beta)
+    out = C @ np.where(bad, 0.0, beta)
+    out[(C[:, bad] != 0).any(axis=1)] = np.nan
+    return out
+
+
 class MetaMOB(ResultsMixin):
     """MOB with trial random effects (metaMOB / GLMM tree, ``glmertree::lmertree``).
 
@@ -524,13 +533,13 @@ class MetaMOB(ResultsMixin):
         ``coef(lmertree)``. With fixed trial intercepts the intercept refers to the
         first (reference) trial."""
         self._check()
-        beta = np.nan_to_num(self.lmm_.fe_params.to_numpy())
+        beta = self.lmm_.fe_params.to_numpy()
         out = {}
         for j, reg in enumerate(self._reg_names):
             Ci, S = self._contrasts(reg)
             if j == 0:
-                out["(Intercept)"] = Ci @ beta
-            out[reg] = S @ beta
+                out["(Intercept)"] = _combine(Ci, beta)
+            out[reg] = _combine(S, beta)
         return pd.DataFrame(out, index=pd.Index(self._nodes, name="node"))
 
     def node_effects(self, coef: str | None = None, level: float | None = None
@@ -548,10 +557,10 @@ class MetaMOB(ResultsMixin):
             raise ModelSpecificationError(
                 f"coef {reg!r} is not a node-model coefficient ({self._reg_names}).")
         _, S = self._contrasts(reg)
-        beta = np.nan_to_num(self.lmm_.fe_params.to_numpy())
-        V = np.nan_to_num(self.lmm_.vcov.to_numpy())
-        est = S @ beta
-        se = np.sqrt(np.einsum("ij,jk,ik->i", S, V, S))
+        beta = self.lmm_.fe_params.to_numpy()
+        est = _combine(S, beta)
+        se = np.sqrt(np.einsum("ij,jk,ik->i", S, np.nan_to_num(self.lmm_.vcov.to_numpy()), S))
+        se[np.isnan(est)] = np.nan
         q = stats.norm.ppf(0.5 + level / 2)
         counts = pd.Series(self.fitted_node_).value_counts()
         z = est / se
