@@ -176,8 +176,9 @@ def make_ms_network(
     with d_PBO = γ_PBO = 0, d = (DMF −0.85, GA −0.65, NAT −1.20), γ = (DMF 0.30,
     GA 0.20, NAT −0.30), study offsets a = (S1 0, S2 −0.15, S3 0.20) and centre
     c = −0.30 (≈ the mean of lp). Thus d_t is the log odds ratio versus placebo at
-    lp = c and γ_t the change in log odds ratio per unit of logit baseline risk. Event
-    rates are about 45 % on placebo and 25-35 % on active arms. After the outcome is
+    lp = c and γ_t the change in log odds ratio per unit of logit baseline risk; lp has
+    mean ≈ −0.3 and sd ≈ 0.66. Event rates are about 43 % on placebo, 22-28 % on the
+    active arms and 31 % overall. After the outcome is
     drawn, ``SFPCSBL``, ``T25FWABL`` and ``GDLESBL`` are set missing completely at
     random in 5 %, 3 % and 2 % of rows (``missing=False`` switches this off).
 
