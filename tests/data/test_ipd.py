@@ -61,6 +61,9 @@ def test_binary_inference(frame, frame_cont):
     assert ipd.outcome_type == "continuous"
     assert ipd.data["y"].dtype == float
     assert IPD(frame, trial="study", treatment="arm", outcome="y").data["y"].dtype == np.int64
+    # two non-integer values are a (coarse) measurement, not a binary outcome
+    frame["y"] = np.where(frame["y"] == 1, 2.5, 0.5)
+    assert IPD(frame, trial="study", treatment="arm", outcome="y").outcome_type == "continuous"
 
 
 def test_float_zero_one_outcome_is_binary(frame):

@@ -101,9 +101,9 @@ class IPD:
         Patient identifier, unique within each trial (ids may repeat across
         trials, as when each trial numbers its patients 1..n).
     outcome_type : {"binary", "continuous"}, optional
-        Inferred when None: a column with two distinct values (or only 0/1
-        values, or with ``event=`` given) is binary, other numeric columns are
-        continuous.
+        Inferred when None: bool columns, two text labels, 0/1 values, two
+        distinct integer values (e.g. 1/2) or any column with ``event=`` given
+        are binary; other numeric columns are continuous.
     reference : str, optional
         Reference treatment.  When None it is chosen by
         :func:`choose_reference`: a placebo/sham/usual-care/control-like label,

@@ -288,6 +288,10 @@ def code_outcome(s: pd.Series, outcome_type: str | None, event: object
     """Validate the outcome; return (coded series, outcome type, label -> 0/1 coding).
 
     Binary outcomes are returned as int 0/1, continuous ones as float.
+    Inference (``outcome_type=None``): bool, two text labels, numeric values
+    all in {0, 1}, two integer values, or any values with ``event=`` given are
+    binary; other numeric columns (including two non-integer values) are
+    continuous.
     """
     col = s.name
     if outcome_type not in (None, "binary", "continuous"):
@@ -324,7 +328,8 @@ def code_outcome(s: pd.Series, outcome_type: str | None, event: object
         disp = np.unique(s.to_numpy()).tolist()  # values as the user wrote them
         zero_one = bool(np.isin(uniq, (0.0, 1.0)).all())
         if outcome_type is None:
-            outcome_type = ("binary" if len(uniq) == 2 or (zero_one and len(uniq) == 1)
+            integer = bool(np.all(np.mod(uniq, 1.0) == 0))
+            outcome_type = ("binary" if zero_one or (len(uniq) == 2 and integer)
                             or event is not None else "continuous")
         if outcome_type == "continuous":
             return s.astype(float), "continuous", None
