@@ -7,6 +7,12 @@ meta_analysis(yi, vi, mods=None, *, method="REML", test="z", level=0.95, data=No
     Fixed/random effects (FE, DL, REML, ML, PM, SJ, HE), meta-regression, Wald or
     Knapp-Hartung inference, Q/I^2/H^2, Q-profile CI for tau^2, prediction intervals.
 
+mv_meta_analysis(y, S, mods=None, *, method="reml", structure="unstructured",
+                 outcome_names=None, study_names=None, level=0.95) -> MultivariateMetaResult
+    Multivariate (missing outcomes allowed) fixed / REML / ML / method-of-moments
+    meta-analysis and meta-regression; Psi unstructured, diagonal or tau^2 I; BLUPs,
+    predictions with confidence and prediction intervals.
+
 Low-level numpy functions (no pandas; for loops, poolers and simulations)
 -------------------------------------------------------------------------
 tau2_estimate(yi, vi, X=None, method="REML") -> (tau2, info)
@@ -14,9 +20,15 @@ fit_univariate(yi, vi, X=None, method="REML", test="z", tau2=None) -> Univariate
 qprofile_tau2_ci(yi, vi, X=None, level=0.95) -> (lb, ub)
 pool_univariate(Y, V, method="REML", level=0.95, pi_df="riley") -> dict of arrays
     Many intercept-only problems (rows of Y, V; NaN = study absent) solved at once.
+fit_mvma(y, S, X=None, *, method="reml", structure="unstructured") -> MVFit
+    Multivariate fit on arrays: y (k, p) with NaN, S (k, p, p), X (k, q) including the
+    intercept; returns beta (q, p), vcov, Psi, log-likelihoods, Q, convergence info.
+    Call it inside ``ipdma.meta._multivariate._blas_single_thread()`` in tight loops
+    (tiny matrices: multi-threaded BLAS only adds overhead).
 """
 
 from ._formula import design_from_formula
+from ._multivariate import MultivariateMetaResult, MVFit, fit_mvma, mv_meta_analysis
 from ._univariate import (
     UNIVARIATE_METHODS,
     UnivariateFit,
@@ -30,11 +42,15 @@ from ._univariate import (
 
 __all__ = [
     "UNIVARIATE_METHODS",
+    "MVFit",
+    "MultivariateMetaResult",
     "UnivariateFit",
     "UnivariateMetaResult",
     "design_from_formula",
+    "fit_mvma",
     "fit_univariate",
     "meta_analysis",
+    "mv_meta_analysis",
     "pool_univariate",
     "qprofile_tau2_ci",
     "tau2_estimate",

@@ -1,0 +1,958 @@
+"""Multivariate random-effects meta-analysis and meta-regression.
+
+Model: y_i ~ N(X_i beta, S_i + Psi) for studies i = 1..k, with y_i the p outcomes of
+study i (some may be missing), S_i the known within-study covariance and Psi the
+between-study covariance. Estimators: fixed (Psi = 0, GLS), REML, ML and the
+multivariate method of moments of Jackson, White & Riley (2013).
+
+REML/ML maximise the (restricted) likelihood over the Cholesky factor of Psi with an
+analytic gradient (L-BFGS-B), starting from the method-of-moments estimate. Studies
+are processed as a batch of p x p blocks (missing outcomes are masked, so every
+study has the same block size) with numpy's stacked linear algebra.
+
+The likelihoods use metafor's definitions (``rma.mv``), including the constant
++1/2 log|X'X| of the full REML likelihood, so log-likelihoods are comparable.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from .._base import ResultsMixin, Summary
+from ..errors import (
+    BoundaryWarning,
+    ConvergenceError,
+    ConvergenceWarning,
+    DataError,
+    ModelSpecificationError,
+)
+from ._formula import moderator_matrix
+
+__all__ = [
+    "MVFit",
+    "MultivariateMetaResult",
+    "fit_mvma",
+    "mv_meta_analysis",
+]
+
+MV_METHODS = ("fixed", "reml", "ml", "mm")
+STRUCTURES = ("unstructured", "diagonal", "identity")
+_LOG2PI = np.log(2.0 * np.pi)
+
+
+# ---------------------------------------------------------------------------
+# data preparation and validation
+# ---------------------------------------------------------------------------
+
+@dataclass
+class _MVData:
+    y0: np.ndarray        # (k, p), 0 where missing
+    obs: np.ndarray       # (k, p) bool
+    S_fill: np.ndarray    # (k, p, p), identity rows/cols where missing
+    mo: np.ndarray        # (k, p, p) outer mask obs_j & obs_l
+    X: np.ndarray         # (k, q)
+    N: int                # number of observed outcomes
+    k: int
+    p: int
+    q: int
+    logdet_xx: float      # log|X'X| of the stacked design (REML constant)
+
+
+def _prepare(y: np.ndarray, S: np.ndarray, X: np.ndarray | None,
+             study_names=None, outcome_names=None) -> _MVData:
+    y = np.asarray(y, dtype=float)
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2:
+        raise DataError(f"y must be a (k, p) array (studies x outcomes), got shape {y.shape}")
+    k, p = y.shape
+    S = np.asarray(S, dtype=float)
+    if p == 1 and S.ndim == 1:
+        S = S[:, None, None]
+    if S.shape != (k, p, p):
+        raise DataError(f"S must have shape (k, p, p) = ({k}, {p}, {p}) to match y, got "
+                        f"{S.shape}: give one p x p within-study covariance matrix per study")
+    sn = (lambda i: repr(study_names[i])) if study_names is not None else (
+        lambda i: f"at position {i}")
+    on = (lambda j: repr(outcome_names[j])) if outcome_names is not None else (
+        lambda j: f"{j + 1}")
+    obs = np.isfinite(y)
+    n_obs = obs.sum(axis=1)
+    if np.any(n_obs == 0):
+        i = int(np.flatnonzero(n_obs == 0)[0])
+        raise DataError(f"study {sn(i)} has all outcomes missing; drop it before the "
+                        "meta-analysis")
+    per_outcome = obs.sum(axis=0)
+    if np.any(per_outcome == 0):
+        j = int(np.flatnonzero(per_outcome == 0)[0])
+        raise DataError(f"outcome {on(j)} is missing in every study; drop that outcome")
+    mo = obs[:, :, None] & obs[:, None, :]
+    Sobs = np.where(mo, S, 0.0)
+    if not np.all(np.isfinite(Sobs)):
+        i, j, _ = np.argwhere(~np.isfinite(Sobs))[0]
+        raise DataError(f"within-study covariance S of study {sn(i)} is missing or not finite "
+                        f"for observed outcome {on(j)}")
+    asym = np.abs(Sobs - np.swapaxes(Sobs, 1, 2)).max(axis=(1, 2))
+    scale = np.abs(Sobs).max(axis=(1, 2))
+    bad = asym > 1e-8 * np.maximum(scale, 1e-300)
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"within-study covariance S of study {sn(i)} is not symmetric "
+                        f"(max |S - S'| = {asym[i]:.3g})")
+    S_fill = Sobs + np.where(~obs, 1.0, 0.0)[:, :, None] * np.eye(p)[None]
+    S_fill = 0.5 * (S_fill + np.swapaxes(S_fill, 1, 2))
+    eig = np.linalg.eigvalsh(S_fill)
+    # masked entries contribute eigenvalue 1, so the minimum is over the observed block
+    badpd = eig[:, 0] <= 1e-12 * np.maximum(eig[:, -1], 1e-300)
+    if np.any(badpd):
+        i = int(np.flatnonzero(badpd)[0])
+        raise DataError(f"within-study covariance S of study {sn(i)} is not positive definite "
+                        f"(smallest eigenvalue {eig[i, 0]:.3g}); check its variances and "
+                        "correlations (|r| must be < 1)")
+    if X is None:
+        X = np.ones((k, 1))
+    X = np.asarray(X, dtype=float)
+    if X.ndim != 2 or X.shape[0] != k:
+        raise DataError(f"mods must have one row per study ({k}), got shape {X.shape}")
+    q = X.shape[1]
+    y0 = np.where(obs, y, 0.0)
+    N = int(obs.sum())
+    # stacked X'X = sum_i (x_i x_i') kron D_i
+    XtX4 = np.zeros((q, p, q, p))
+    idx = np.arange(p)
+    XtX4[:, idx, :, idx] = np.einsum("im,in,ij->jmn", X, X, obs.astype(float))
+    sign, logdet_xx = np.linalg.slogdet(XtX4.reshape(q * p, q * p))
+    if sign <= 0:
+        small = [on(j) for j in range(p) if np.linalg.matrix_rank(X[obs[:, j]]) < q]
+        raise ModelSpecificationError(
+            "the coefficients are not identifiable: "
+            + (f"outcome(s) {', '.join(small)} are observed in too few studies (or with "
+               f"collinear moderators) for {q} coefficient(s) per outcome"
+               if small else "the moderator matrix is rank deficient"))
+    return _MVData(y0=y0, obs=obs, S_fill=S_fill, mo=mo, X=X, N=N, k=k, p=p, q=q,
+                   logdet_xx=float(logdet_xx))
+
+
+# ---------------------------------------------------------------------------
+# likelihood, gradient and GLS at a given Psi
+# ---------------------------------------------------------------------------
+
+@dataclass
+class _Eval:
+    ll: float
+    grad: np.ndarray | None   # d ll / d Psi (p x p, symmetric)
+    beta: np.ndarray          # (q, p)
+    A: np.ndarray             # (qp, qp) information X' W X
+    Ainv: np.ndarray
+    Wt: np.ndarray            # (k, p, p) masked inverse marginal covariances
+    r: np.ndarray             # (k, p) residuals (0 where missing)
+    Wr: np.ndarray
+
+
+def _evaluate(Psi: np.ndarray, d: _MVData, reml: bool, grad: bool = True) -> _Eval:
+    M = d.S_fill + d.mo * Psi[None]
+    C = np.linalg.cholesky(M)  # raises LinAlgError if not PD
+    logdetM = 2.0 * np.log(np.diagonal(C, axis1=1, axis2=2)).sum()
+    Cinv = np.linalg.inv(C)
+    W = np.swapaxes(Cinv, 1, 2) @ Cinv
+    Wt = W * d.mo
+    q, p = d.q, d.p
+    X = d.X
+    if q == 1:
+        A = Wt.sum(0)
+        b = np.einsum("ijl,il->j", Wt, d.y0)
+    else:
+        A = np.einsum("im,in,ijl->mjnl", X, X, Wt).reshape(q * p, q * p)
+        b = np.einsum("im,ijl,il->mj", X, Wt, d.y0).reshape(q * p)
+    cA = np.linalg.cholesky(A)
+    cAinv = np.linalg.inv(cA)
+    Ainv = cAinv.T @ cAinv
+    beta = (Ainv @ b).reshape(q, p)
+    r = (d.y0 - X @ beta) * d.obs
+    Wr = np.einsum("ijl,il->ij", Wt, r)
+    quad = float((r * Wr).sum())
+    if reml:
+        logdetA = 2.0 * np.log(np.diag(cA)).sum()
+        ll = -0.5 * ((d.N - q * p) * _LOG2PI - d.logdet_xx + logdetM + logdetA + quad)
+    else:
+        ll = -0.5 * (d.N * _LOG2PI + logdetM + quad)
+    G = None
+    if grad:
+        G = Wr.T @ Wr - Wt.sum(0)
+        if reml:
+            if q == 1:
+                WC = Wt @ Ainv
+            else:
+                Ci = np.einsum("im,in,mjnl->ijl", X, X, Ainv.reshape(q, p, q, p))
+                WC = Wt @ Ci
+            G = G + np.einsum("ijm,iml->jl", WC, Wt)
+        G = 0.5 * (G + G.T) * 0.5
+    return _Eval(ll=float(ll), grad=G, beta=beta, A=A, Ainv=Ainv, Wt=Wt, r=r, Wr=Wr)
+
+
+# ---------------------------------------------------------------------------
+# parametrisations of Psi
+# ---------------------------------------------------------------------------
+
+def _n_par(structure: str, p: int) -> int:
+    return {"unstructured": p * (p + 1) // 2, "diagonal": p, "identity": 1}[structure]
+
+
+def _theta_to_psi(theta: np.ndarray, structure: str, p: int):
+    if structure == "unstructured":
+        L = np.zeros((p, p))
+        L[np.tril_indices(p)] = theta
+        return L @ L.T, L
+    if structure == "diagonal":
+        return np.diag(theta**2), theta
+    return theta[0] ** 2 * np.eye(p), theta
+
+
+def _grad_theta(G: np.ndarray, aux, structure: str, p: int) -> np.ndarray:
+    if structure == "unstructured":
+        return (2.0 * G @ aux)[np.tril_indices(p)]
+    if structure == "diagonal":
+        return 2.0 * np.diag(G) * aux
+    return np.array([2.0 * np.trace(G) * aux[0]])
+
+
+def _jacobian(aux, structure: str, p: int) -> np.ndarray:
+    """d Psi / d theta as an (n_par, p*p) matrix."""
+    if structure == "unstructured":
+        r, c = np.tril_indices(p)
+        n = len(r)
+        J = np.zeros((n, p, p))
+        J[np.arange(n), r, :] += aux[:, c].T
+        J[np.arange(n), :, r] += aux[:, c].T
+    elif structure == "diagonal":
+        J = np.zeros((p, p, p))
+        J[np.arange(p), np.arange(p), np.arange(p)] = 2.0 * aux
+    else:
+        J = (2.0 * aux[0] * np.eye(p))[None]
+    return J.reshape(len(J), p * p)
+
+
+def _fisher_theta(ev: _Eval, aux, d: _MVData, reml: bool, structure: str) -> np.ndarray:
+    """Expected information of theta: 1/2 J' F J with F_{(st),(uv)} from tr(P dPsi P dPsi),
+    P the (restricted) projection for REML and blockdiag(W) for ML."""
+    p, q, k = d.p, d.q, d.k
+    Wt = ev.Wt
+    if reml:
+        if q == 1:
+            P = -((Wt @ ev.Ainv)[:, None] @ Wt[None, :])
+        else:
+            XA = np.tensordot(d.X, ev.Ainv.reshape(q, p, q, p), axes=(1, 0))  # (k, p, q, p)
+            Cij = np.tensordot(XA, d.X, axes=(2, 1)).transpose(0, 3, 1, 2)  # (k, k, p, p)
+            P = -(Wt[:, None] @ Cij @ Wt[None, :])
+        P[np.arange(k), np.arange(k)] += Wt
+        Pr = P.reshape(k * k, p * p)
+    else:
+        Pr = Wt.reshape(k, p * p)
+    F = (Pr.T @ Pr).reshape(p, p, p, p).transpose(1, 3, 2, 0).reshape(p * p, p * p)
+    J = _jacobian(aux, structure, p)
+    return 0.5 * J @ F @ J.T
+
+
+def _psi_to_theta(Psi: np.ndarray, structure: str, p: int) -> np.ndarray:
+    if structure == "unstructured":
+        return np.linalg.cholesky(Psi)[np.tril_indices(p)]
+    if structure == "diagonal":
+        return np.sqrt(np.diag(Psi))
+    return np.array([np.sqrt(np.trace(Psi) / p)])
+
+
+# ---------------------------------------------------------------------------
+# method of moments (Jackson, White & Riley 2013)
+# ---------------------------------------------------------------------------
+
+def _mm_estimate(d: _MVData) -> tuple[np.ndarray, int]:
+    """Matrix method-of-moments estimate of Psi, truncated to be PSD.
+
+    With W = blockdiag(S_i^-1) (masked), H = X (X'WX)^-1 X'W and the fixed-effect
+    residuals r = (I - H) y, the p x p statistic Q = sum_i W_i r_i r_i' has expectation
+    sum_ij P_ij S_j (I-H)_ij' + sum_ij P_ij D_j Psi D_j (I-H)_ij' with P = W (I - H);
+    solve the resulting p^2 linear equations for Psi, symmetrise, and set negative
+    eigenvalues to 0 (their number is returned).
+    """
+    k, p, q = d.k, d.p, d.q
+    ev = _evaluate(np.zeros((p, p)), d, reml=False, grad=False)
+    Wt = ev.Wt
+    Qmat = np.einsum("ij,il->jl", ev.Wr, ev.r)
+    # (I - H)_ij = delta_ij I - X_i A^-1 X_j' W_j ; P_ij = W_i (I - H)_ij
+    if q == 1:
+        XAX = np.broadcast_to(ev.Ainv, (k, k, p, p))
+    else:
+        XA = np.tensordot(d.X, ev.Ainv.reshape(q, p, q, p), axes=(1, 0))  # (k, p, q, p)
+        XAX = np.tensordot(XA, d.X, axes=(2, 1)).transpose(0, 3, 1, 2)     # X_i A^-1 X_h'
+    ImH = -(XAX @ Wt[None, :, :, :])                          # -X_i A^-1 X_j' W_j
+    ImH[np.arange(k), np.arange(k)] += np.eye(p)
+    ImH = ImH * d.obs[None, :, None, :]                     # (I - H)_ij D_j
+    P = Wt[:, None] @ ImH                                    # W_i (I - H)_ij
+    Sm = d.S_fill * d.mo
+    # constant: sum_ij P_ij S_j (I - H)_ij'
+    const = ((P @ Sm[None]) @ np.swapaxes(ImH, 2, 3)).sum(axis=(0, 1))
+    # coefficients: E[Q]_{ad} += sum_ij P_ij[a,b] Psi[b,c] (I-H)_ij[d,c]
+    n = k * k
+    K = (P.reshape(n, p, p).transpose(1, 2, 0).reshape(p * p, n) @ ImH.reshape(n, p * p))
+    K = K.reshape(p, p, p, p).transpose(0, 2, 1, 3).reshape(p * p, p * p)
+    rhs = (Qmat - const).reshape(p * p)
+    sol, *_ = np.linalg.lstsq(K, rhs, rcond=None)
+    Psi = sol.reshape(p, p)
+    Psi = 0.5 * (Psi + Psi.T)
+    w, V = np.linalg.eigh(Psi)
+    neg = int((w < 0).sum())
+    Psi = (V * np.maximum(w, 0.0)) @ V.T
+    return 0.5 * (Psi + Psi.T), neg
+
+
+def _restrict(Psi: np.ndarray, structure: str) -> np.ndarray:
+    if structure == "diagonal":
+        return np.diag(np.diag(Psi))
+    if structure == "identity":
+        return np.eye(Psi.shape[0]) * np.trace(Psi) / Psi.shape[0]
+    return Psi
+
+
+# ---------------------------------------------------------------------------
+# the numpy-level fit
+# ---------------------------------------------------------------------------
+
+@dataclass
+class MVFit:
+    """Plain-numpy result of :func:`fit_mvma` (no pandas).
+
+    ``beta`` is (q, p): row m holds moderator m's coefficients for the p outcomes;
+    ``vcov`` is (q*p, q*p) in the order of ``beta.ravel()`` (moderator-major: all
+    outcomes' intercepts, then all outcomes' slopes of the first moderator, ...).
+    """
+
+    beta: np.ndarray
+    vcov: np.ndarray
+    Psi: np.ndarray
+    loglik: float
+    loglik_ml: float
+    loglik_reml: float
+    Q: float
+    Q_df: int
+    method: str
+    structure: str
+    converged: bool
+    n_iter: int
+    n_feval: int
+    message: str
+    boundary: list[str] = field(default_factory=list)
+    neg_eigen_mm: int = 0
+    grad_norm: float = 0.0
+
+
+def fit_mvma(y: np.ndarray, S: np.ndarray, X: np.ndarray | None = None, *,
+             method: str = "reml", structure: str = "unstructured",
+             Psi_start: np.ndarray | None = None, maxiter: int = 10000, gtol: float = 1e-6,
+             on_failure: Literal["raise", "warn"] = "raise", study_names=None,
+             outcome_names=None, _data: _MVData | None = None) -> MVFit:
+    """Fit a multivariate meta-analysis on numpy arrays (no pandas overhead).
+
+    Parameters
+    ----------
+    y : ndarray, shape (k, p)
+        Study estimates; NaN marks a missing outcome.
+    S : ndarray, shape (k, p, p)
+        Within-study covariance matrices (rows/columns of missing outcomes ignored).
+    X : ndarray, shape (k, q), optional
+        Study-level design *including* the intercept column (default: intercept only).
+    method : {"reml", "ml", "fixed", "mm"}
+    structure : {"unstructured", "diagonal", "identity"}
+        Between-study covariance: unstructured, diagonal, or tau^2 * I.
+    Psi_start : ndarray, optional
+        Starting value (default: method-of-moments estimate, eigenvalues floored).
+    maxiter, gtol : int, float
+        BFGS limits: convergence when the largest element of the gradient of the
+        log-likelihood with respect to the (scale-free) Cholesky parameters is below
+        ``gtol``; an L-BFGS-B polish follows if BFGS stops early.
+    on_failure : {"raise", "warn"}
+        What to do when the optimiser does not converge.
+
+    Returns
+    -------
+    MVFit
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(1)
+    >>> y = rng.normal(size=(8, 2))
+    >>> S = np.tile(np.array([[0.5, 0.1], [0.1, 0.4]]), (8, 1, 1))
+    >>> fit = fit_mvma(y, S, method="reml")
+    >>> fit.beta.shape, fit.Psi.shape, fit.converged
+    ((1, 2), (2, 2), True)
+    """
+    method = method.lower()
+    if method not in MV_METHODS:
+        raise ModelSpecificationError(f"method={method!r}; choose one of {', '.join(MV_METHODS)}")
+    structure = {"un": "unstructured", "diag": "diagonal", "id": "identity"}.get(
+        structure.lower(), structure.lower())
+    if structure not in STRUCTURES:
+        raise ModelSpecificationError(
+            f"structure={structure!r}; choose one of {', '.join(STRUCTURES)}")
+    d = _data if _data is not None else _prepare(y, S, X, study_names, outcome_names)
+    p, q, k = d.p, d.q, d.k
+    if d.N <= q * p:
+        raise ModelSpecificationError(
+            f"{d.N} observed estimates for {q * p} coefficients: need more observed outcomes "
+            "than coefficients")
+    if method != "fixed" and k <= q:
+        raise ModelSpecificationError(
+            f"{k} studies for {q} coefficient(s) per outcome: a random-effects model needs "
+            "more studies than moderators (use method='fixed' or fewer moderators)")
+    zero = np.zeros((p, p))
+    ev0 = _evaluate(zero, d, reml=False, grad=False)
+    Qstat = float((ev0.r * ev0.Wr).sum())
+    Q_df = d.N - q * p
+    neg = 0
+    n_iter = n_feval = 0
+    message = ""
+    converged = True
+    gnorm = 0.0
+    if method == "fixed":
+        Psi = zero
+    elif method == "mm":
+        Psi, neg = _mm_estimate(d)
+        Psi = _restrict(Psi, structure)
+    else:
+        reml = method == "reml"
+        if Psi_start is None:
+            Psi0, _ = _mm_estimate(d)
+            Psi0 = _restrict(Psi0, structure)
+            # move off the boundary so that every Cholesky direction is free
+            svar = np.median(np.diagonal(d.S_fill, axis1=1, axis2=2)[d.obs])
+            w, V = np.linalg.eigh(Psi0)
+            floor = max(1e-3 * svar, 1e-3 * w.max(initial=0.0), 1e-300)
+            Psi0 = (V * np.maximum(w, floor)) @ V.T
+            Psi0 = _restrict(0.5 * (Psi0 + Psi0.T), structure)
+        else:
+            Psi0 = np.asarray(Psi_start, dtype=float)
+            if Psi0.shape != (p, p):
+                raise ModelSpecificationError(f"Psi_start must be {p} x {p}")
+        # work on theta / scale so that the gradient tolerance is scale-free
+        scale = max(float(np.sqrt(np.median(np.diagonal(d.S_fill, axis1=1, axis2=2)[d.obs]))),
+                    1e-300)
+        theta0 = _psi_to_theta(Psi0, structure, p) / scale
+
+        def fun(t):
+            Psi_t, aux = _theta_to_psi(t * scale, structure, p)
+            try:
+                ev = _evaluate(Psi_t, d, reml=reml, grad=True)
+            except np.linalg.LinAlgError:
+                return np.inf, np.zeros_like(t)
+            g = _grad_theta(ev.grad, aux, structure, p) * scale
+            return -ev.ll, -g
+
+        # initial inverse Hessian: inverse expected information at the start
+        Psi_s, aux_s = _theta_to_psi(theta0 * scale, structure, p)
+        info0 = _fisher_theta(_evaluate(Psi_s, d, reml=reml, grad=False), aux_s, d, reml,
+                              structure) * scale**2
+        info0 = 0.5 * (info0 + info0.T)
+        try:
+            H0 = np.linalg.inv(info0)
+            H0 = 0.5 * (H0 + H0.T)
+            np.linalg.cholesky(H0)
+        except np.linalg.LinAlgError:
+            H0 = None
+        res = optimize.minimize(fun, theta0, jac=True, method="BFGS",
+                                options={"maxiter": maxiter, "gtol": gtol, "hess_inv0": H0})
+        n_iter, n_feval = int(res.nit), int(res.nfev)
+        if not res.success:
+            # polish with L-BFGS-B (BFGS stops on line-search precision loss near the optimum)
+            res2 = optimize.minimize(fun, res.x, jac=True, method="L-BFGS-B",
+                                     options={"maxiter": maxiter, "ftol": 1e-15,
+                                              "gtol": gtol * 1e-2})
+            if res2.fun <= res.fun:
+                res = res2
+            n_iter += int(res2.nit)
+            n_feval += int(res2.nfev)
+        message = str(res.message)
+        theta = res.x * scale
+        Psi, _ = _theta_to_psi(theta, structure, p)
+        _, g = fun(res.x)
+        gnorm = float(np.max(np.abs(g))) if g.size else 0.0
+        converged = bool(res.success) or gnorm < 1e3 * gtol
+        if not converged:
+            msg = (f"{method.upper()} optimisation of Psi did not converge after {n_iter} "
+                   f"iterations ({message}; max |gradient| = {gnorm:.3g}). Try "
+                   "structure='diagonal', method='mm', or a larger maxiter")
+            if on_failure == "raise":
+                raise ConvergenceError(msg)
+            warnings.warn(msg, ConvergenceWarning, stacklevel=2)
+    Psi = 0.5 * (Psi + Psi.T)
+    ev_ml = _evaluate(Psi, d, reml=False, grad=False)
+    ev_reml = _evaluate(Psi, d, reml=True, grad=False)
+    boundary = []
+    if method in ("reml", "ml", "mm"):
+        dg = np.diag(Psi)
+        svar = np.median(np.diagonal(d.S_fill, axis1=1, axis2=2)[d.obs])
+        tiny = dg < 1e-8 * max(svar, 1e-300)
+        names = outcome_names if outcome_names is not None else [f"y{j + 1}" for j in range(p)]
+        for j in np.flatnonzero(tiny):
+            boundary.append(f"between-study variance of {names[j]!r} is 0")
+        if structure == "unstructured" and p > 1 and not tiny.any():
+            sd = np.sqrt(dg)
+            R = Psi / np.outer(sd, sd)
+            w = np.linalg.eigvalsh(R)
+            if w[0] < 1e-6:
+                iu = np.triu_indices(p, 1)
+                top = np.argmax(np.abs(R[iu]))
+                a, b = iu[0][top], iu[1][top]
+                boundary.append(
+                    f"Psi is (nearly) singular: its correlation matrix has smallest eigenvalue "
+                    f"{w[0]:.2g} (e.g. correlation of {names[a]!r} and {names[b]!r} = "
+                    f"{R[a, b]:.4f})")
+    ll = {"reml": ev_reml.ll, "ml": ev_ml.ll, "fixed": ev_ml.ll, "mm": np.nan}[method]
+    return MVFit(beta=ev_reml.beta, vcov=ev_reml.Ainv, Psi=Psi, loglik=float(ll),
+                 loglik_ml=ev_ml.ll, loglik_reml=ev_reml.ll, Q=Qstat, Q_df=Q_df, method=method,
+                 structure=structure, converged=converged, n_iter=n_iter, n_feval=n_feval,
+                 message=message, boundary=boundary, neg_eigen_mm=neg, grad_norm=gnorm)
+
+
+# ---------------------------------------------------------------------------
+# BLAS threading: the matrices here are tiny, and multi-threaded BLAS only adds
+# synchronisation overhead (severe on a loaded machine), so fits run single-threaded.
+# ---------------------------------------------------------------------------
+
+_CONTROLLER = None
+
+
+def _blas_single_thread():
+    global _CONTROLLER
+    try:
+        if _CONTROLLER is None:
+            from threadpoolctl import ThreadpoolController
+
+            _CONTROLLER = ThreadpoolController()
+        return _CONTROLLER.limit(limits=1, user_api="blas")
+    except Exception:  # pragma: no cover - threadpoolctl missing or failing
+        import contextlib
+
+        return contextlib.nullcontext()
+
+
+# ---------------------------------------------------------------------------
+# user-facing API
+# ---------------------------------------------------------------------------
+
+def _names(obj, n, default):
+    return [str(x) for x in obj] if obj is not None else [f"{default}{i + 1}" for i in range(n)]
+
+
+def mv_meta_analysis(y, S, mods=None, *, method: str = "reml", structure: str = "unstructured",
+                     outcome_names=None, study_names=None, level: float = 0.95,
+                     data: pd.DataFrame | None = None, on_failure: Literal["raise", "warn"] = "raise",
+                     maxiter: int = 10000, gtol: float = 1e-6) -> MultivariateMetaResult:
+    """Multivariate random-effects meta-analysis / meta-regression (mvmeta, metafor ``rma.mv``).
+
+    Parameters
+    ----------
+    y : array-like or DataFrame, shape (k, p)
+        One row per study, one column per outcome; NaN marks a missing outcome. A
+        DataFrame's columns name the outcomes and its index the studies.
+    S : array-like, shape (k, p, p), or list of k (p, p) matrices
+        Within-study covariance matrices; entries of missing outcomes are ignored.
+    mods : None, str, array-like or DataFrame
+        Study-level moderators (k, q) -- an intercept is added -- or a formula
+        ``"~ x1 + x2"`` evaluated on ``data``. Each outcome gets its own intercept and
+        slopes (as ``~ outcome:(1 + x) - 1`` in metafor).
+    method : {"reml", "ml", "fixed", "mm"}
+        REML (default), ML, fixed effect (Psi = 0, GLS), or the multivariate method
+        of moments of Jackson, White & Riley (2013).
+    structure : {"unstructured", "diagonal", "identity"}
+        Between-study covariance Psi: unstructured (default), diagonal, or tau^2 * I.
+    outcome_names, study_names : sequence of str, optional
+    level : float
+        Confidence level.
+    data : DataFrame, optional
+        Study-level data for a formula in ``mods``.
+    on_failure : {"raise", "warn"}
+        Non-convergence of the optimiser raises :class:`~ipdma.errors.ConvergenceError`
+        (default) or issues a :class:`~ipdma.errors.ConvergenceWarning`.
+    maxiter, gtol : int, float
+        Optimiser limits (see :func:`fit_mvma`).
+
+    Returns
+    -------
+    MultivariateMetaResult
+
+    Notes
+    -----
+    A :class:`~ipdma.errors.BoundaryWarning` names the outcome(s) whose between-study
+    variance is estimated as 0, or the pair of outcomes whose between-study correlation
+    makes Psi singular. Coefficients are ordered moderator by moderator: all outcomes'
+    intercepts, then all outcomes' slopes on the first moderator, etc., and named
+    ``"<outcome>"`` (intercept) and ``"<outcome>:<moderator>"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.normal(size=(10, 2)) + [0.5, -0.2]
+    >>> S = np.tile(np.array([[0.2, 0.05], [0.05, 0.3]]), (10, 1, 1))
+    >>> res = mv_meta_analysis(y, S, outcome_names=["PD", "AL"])
+    >>> list(res.coef.index)
+    ['PD', 'AL']
+    >>> res.predict(interval="prediction").shape
+    (2, 6)
+    """
+    if isinstance(y, pd.DataFrame):
+        onames = [str(c) for c in y.columns] if outcome_names is None else list(outcome_names)
+        snames = [str(i) for i in y.index] if study_names is None else list(study_names)
+        yv = y.to_numpy(dtype=float)
+    else:
+        yv = np.asarray(y, dtype=float)
+        if yv.ndim == 1:
+            yv = yv[:, None]
+        onames = _names(outcome_names, yv.shape[1], "y")
+        snames = _names(study_names, yv.shape[0], "study ")
+    if isinstance(S, (list, tuple)):
+        try:
+            S = np.stack([np.asarray(s, dtype=float) for s in S])
+        except ValueError as exc:
+            raise DataError(f"S: the within-study covariance matrices differ in shape ({exc}); "
+                            f"give each study a {yv.shape[1]} x {yv.shape[1]} matrix") from None
+    Sv = np.asarray(S, dtype=float)
+    k, p = yv.shape
+    if len(onames) != p:
+        raise DataError(f"outcome_names has {len(onames)} entries for {p} outcomes")
+    if len(snames) != k:
+        raise DataError(f"study_names has {len(snames)} entries for {k} studies")
+    if Sv.ndim == 3 and Sv.shape[0] == k and Sv.shape[1:] != (p, p):
+        raise DataError(f"S has {Sv.shape[1]} x {Sv.shape[2]} matrices but y has {p} outcomes; "
+                        "each study needs a p x p within-study covariance")
+    Xdf = moderator_matrix(mods, k, data, study_names=snames)
+    X = Xdf.to_numpy()
+    d = _prepare(yv, Sv, X, snames, onames)
+    with _blas_single_thread():
+        fit = fit_mvma(None, None, None, method=method, structure=structure, maxiter=maxiter,
+                       gtol=gtol, on_failure=on_failure, outcome_names=onames, _data=d)
+    for b in fit.boundary:
+        warnings.warn(f"{fit.method.upper()} estimate on the boundary of the parameter space: {b}",
+                      BoundaryWarning, stacklevel=2)
+    return MultivariateMetaResult(y=yv, S=Sv, X=X, data=d, fit=fit, outcome_names=onames,
+                                  study_names=snames, mod_names=list(Xdf.columns), level=level)
+
+
+class MultivariateMetaResult(ResultsMixin):
+    """Fitted multivariate meta-analysis (see :func:`mv_meta_analysis`).
+
+    Attributes
+    ----------
+    coef, se : Series
+        Pooled coefficients (names ``"<outcome>"`` / ``"<outcome>:<moderator>"``).
+    vcov : DataFrame
+    Psi : DataFrame
+        Between-study covariance (p x p).
+    tau2 : Series
+        diag(Psi); ``rho`` (DataFrame) the between-study correlations.
+    loglik : float
+        REML log-likelihood (metafor's full REML constant) for REML, ML otherwise
+        (fixed: ML at Psi = 0; ``loglik_reml`` is also stored); NaN for "mm".
+    Q, Q_df, Q_pval : float
+        Residual heterogeneity statistic of the fixed-effect GLS fit (metafor's QE).
+    converged : bool
+    n_iter : int
+    """
+
+    def __init__(self, *, y, S, X, data, fit: MVFit, outcome_names, study_names, mod_names,
+                 level):
+        self.y, self.S, self.X = y, S, X
+        self._d = data
+        self.fit_ = fit
+        self.outcome_names = outcome_names
+        self.study_names = study_names
+        self.mod_names = mod_names
+        self.level = level
+        self.method = fit.method
+        self.structure = fit.structure
+        names = []
+        for m in mod_names:
+            for o in outcome_names:
+                names.append(o if m == "intercept" else f"{o}:{m}")
+        self.coef_names = names
+        self.coef = pd.Series(fit.beta.ravel(), index=names, name="coef")
+        self.vcov = pd.DataFrame(fit.vcov, index=names, columns=names)
+        self.se = pd.Series(np.sqrt(np.diag(fit.vcov)), index=names, name="se")
+        self.Psi = pd.DataFrame(fit.Psi, index=outcome_names, columns=outcome_names)
+        self.tau2 = pd.Series(np.diag(fit.Psi), index=outcome_names, name="tau2")
+        sd = np.sqrt(np.diag(fit.Psi))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rho = fit.Psi / np.outer(sd, sd)
+        self.rho = pd.DataFrame(rho, index=outcome_names, columns=outcome_names)
+        self.loglik = fit.loglik
+        self.loglik_ml, self.loglik_reml = fit.loglik_ml, fit.loglik_reml
+        self.Q, self.Q_df = fit.Q, fit.Q_df
+        self.Q_pval = float(stats.chi2.sf(fit.Q, fit.Q_df)) if fit.Q_df > 0 else np.nan
+        self.converged = fit.converged
+        self.n_iter = fit.n_iter
+        self.k, self.p, self.q = data.k, data.p, data.q
+        self.n_obs = data.N
+
+    # -- inference ---------------------------------------------------------
+    @property
+    def zval(self) -> pd.Series:
+        return (self.coef / self.se).rename("z")
+
+    @property
+    def pval(self) -> pd.Series:
+        return pd.Series(2 * stats.norm.sf(np.abs(self.zval.to_numpy())), index=self.coef.index,
+                         name="pval")
+
+    def ci(self, level: float | None = None) -> pd.DataFrame:
+        """Wald confidence intervals of the coefficients."""
+        z = stats.norm.isf((1 - (self.level if level is None else level)) / 2)
+        return pd.DataFrame({"ci_lb": self.coef - z * self.se, "ci_ub": self.coef + z * self.se})
+
+    def wald_test(self, terms=None) -> tuple[float, int, float]:
+        """Omnibus Wald chi^2 test that the given coefficients (names or positions;
+        default all, as metafor's QM for models without a common intercept) are 0."""
+        if terms is None:
+            idx = list(range(len(self.coef)))
+        else:
+            idx = [self.coef_names.index(t) if isinstance(t, str) else int(t) for t in terms]
+        b = self.fit_.beta.ravel()[idx]
+        V = self.fit_.vcov[np.ix_(idx, idx)]
+        stat = float(b @ np.linalg.solve(V, b))
+        return stat, len(idx), float(stats.chi2.sf(stat, len(idx)))
+
+    @property
+    def aic(self) -> float:
+        n_par = self.q * self.p + (0 if self.method == "fixed"
+                                   else _n_par(self.structure, self.p))
+        return -2 * self.loglik + 2 * n_par
+
+    # -- study-level predictions ----------------------------------------------
+    def _pieces(self):
+        d = self._d
+        ev = _evaluate(self.fit_.Psi, d, reml=False, grad=False)
+        return d, ev
+
+    def ranef(self) -> pd.DataFrame:
+        """Predicted random effects u_i = Psi W_i (y_i - X_i b) with metafor's ``ranef``
+        standard errors, sqrt(diag(Psi - Psi P_ii Psi)) (P the REML projection, so the
+        uncertainty of b is accounted for). Missing outcomes are predicted too."""
+        _, ev = self._pieces()
+        Psi = self.fit_.Psi
+        u = np.einsum("jl,il->ij", Psi, ev.Wr)
+        C = self._xax(ev)
+        Pii = ev.Wt - ev.Wt @ C @ ev.Wt
+        V = Psi[None] - Psi[None] @ Pii @ Psi[None]
+        se = np.sqrt(np.clip(np.diagonal(V, axis1=1, axis2=2), 0, None))
+        return self._long(u, se, "ranef")
+
+    def _xax(self, ev):
+        d = self._d
+        q, p = d.q, d.p
+        if q == 1:
+            return np.broadcast_to(ev.Ainv, (d.k, p, p))
+        return np.einsum("im,mjnl,in->ijl", d.X, ev.Ainv.reshape(q, p, q, p), d.X)
+
+    def blup(self) -> pd.DataFrame:
+        """Best linear unbiased predictions of the study-specific true effects
+        theta_i = X_i b + u_i, one row per study and outcome, with the prediction-error
+        SE sqrt(diag(Psi - Psi W_i Psi + (I - Psi W_i) X_i V_b X_i' (I - Psi W_i)'))
+        (for one outcome this is metafor's ``blup.rma.uni``) and normal-quantile
+        intervals."""
+        d, ev = self._pieces()
+        Psi = self.fit_.Psi
+        xb = d.X @ self.fit_.beta
+        u = np.einsum("jl,il->ij", Psi, ev.Wr)
+        B = Psi[None] @ ev.Wt                       # Psi W_i (masked)
+        ImB = np.eye(d.p)[None] - B
+        C = self._xax(ev)
+        V = Psi[None] - B @ Psi[None] + ImB @ C @ np.swapaxes(ImB, 1, 2)
+        se = np.sqrt(np.clip(np.diagonal(V, axis1=1, axis2=2), 0, None))
+        return self._long(xb + u, se, "blup")
+
+    def _long(self, est, se, name):
+        z = stats.norm.isf((1 - self.level) / 2)
+        k, p = est.shape
+        df = pd.DataFrame({
+            "study": np.repeat(self.study_names, p), "outcome": np.tile(self.outcome_names, k),
+            name: est.ravel(), "se": se.ravel(),
+            "pi_lb": (est - z * se).ravel(), "pi_ub": (est + z * se).ravel(),
+            "observed": self._d.obs.ravel(),
+        })
+        return df
+
+    def predict(self, newmods=None, interval: Literal["confidence", "prediction"] = "prediction",
+                level: float | None = None, pi_df: Literal["normal", "riley"] = "normal"
+                ) -> pd.DataFrame:
+        """Predicted mean outcomes with confidence and prediction intervals.
+
+        Parameters
+        ----------
+        newmods : None, array-like (n, q-1) or DataFrame
+            Moderator values (no intercept column); ``None`` = intercept-only model's
+            pooled means, or the fitted means of every study for a meta-regression.
+        interval : {"confidence", "prediction"}
+            "prediction" adds ``pi_lb``/``pi_ub`` for the true effects in a new study:
+            pred -/+ crit * sqrt(se^2 + diag(Psi)).
+        pi_df : {"normal", "riley"}
+            Critical value of the prediction interval: normal quantile (metafor) or t
+            with k - q - 1 df (Riley et al.; k - 2 for an intercept-only model).
+
+        Returns
+        -------
+        DataFrame
+            One row per (profile, outcome): ``pred, se, ci_lb, ci_ub`` (+ ``pi_lb, pi_ub``),
+            indexed by outcome (and profile when there are several).
+        """
+        q, p = self.q, self.p
+        has_int = "intercept" in self.mod_names
+        if newmods is None:
+            Xn = self.X[:1] if q == 1 else self.X
+            rows = None if q == 1 else self.study_names
+        else:
+            cols = [c for c in self.mod_names if c != "intercept"]
+            if isinstance(newmods, pd.DataFrame):
+                missing = [c for c in cols if c not in newmods.columns]
+                if missing:
+                    raise DataError(f"newmods lacks moderator column(s) {missing}")
+                Xn = newmods[cols].to_numpy(dtype=float)
+                rows = [str(i) for i in newmods.index]
+            else:
+                Xn = np.asarray(newmods, dtype=float)
+                if Xn.ndim == 1:
+                    Xn = Xn[:, None] if len(cols) == 1 else Xn[None, :]
+                rows = [str(i) for i in range(Xn.shape[0])]
+            if has_int:
+                Xn = np.column_stack([np.ones(Xn.shape[0]), Xn])
+            if Xn.shape[1] != q:
+                raise ModelSpecificationError(
+                    f"newmods has {Xn.shape[1] - has_int} column(s); the model has moderators "
+                    f"{cols}")
+        beta = self.fit_.beta
+        Vb = self.fit_.vcov.reshape(q, p, q, p)
+        pred = Xn @ beta                                       # (n, p)
+        cov = np.einsum("im,mjnl,in->ijl", Xn, Vb, Xn)        # (n, p, p)
+        se = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+        lvl = self.level if level is None else level
+        z = stats.norm.isf((1 - lvl) / 2)
+        n = pred.shape[0]
+        out = pd.DataFrame({"pred": pred.ravel(), "se": se.ravel(),
+                            "ci_lb": (pred - z * se).ravel(), "ci_ub": (pred + z * se).ravel()})
+        if interval == "prediction":
+            if pi_df == "riley":
+                dfp = self.k - q - 1
+                crit = stats.t.isf((1 - lvl) / 2, dfp) if dfp >= 1 else np.nan
+            elif pi_df == "normal":
+                crit = z
+            else:
+                raise ModelSpecificationError(f"pi_df={pi_df!r}: choose 'normal' or 'riley'")
+            sp = np.sqrt(se**2 + np.diag(self.fit_.Psi)[None, :])
+            out["pi_lb"] = (pred - crit * sp).ravel()
+            out["pi_ub"] = (pred + crit * sp).ravel()
+        elif interval != "confidence":
+            raise ModelSpecificationError(
+                f"interval={interval!r}: choose 'confidence' or 'prediction'")
+        if rows is None:
+            out.index = pd.Index(self.outcome_names, name="outcome")
+        else:
+            out.index = pd.MultiIndex.from_product([rows, self.outcome_names],
+                                                   names=["profile", "outcome"])
+            assert len(out) == n * p
+        return out
+
+    def predict_cov(self, newmods=None) -> np.ndarray:
+        """Covariance matrices (n, p, p) of the predicted means (add ``Psi`` for a new
+        study's true effects)."""
+        q, p = self.q, self.p
+        if newmods is None:
+            Xn = self.X[:1]
+        else:
+            Xn = np.atleast_2d(np.asarray(newmods, dtype=float))
+            if "intercept" in self.mod_names:
+                Xn = np.column_stack([np.ones(Xn.shape[0]), Xn])
+        return np.einsum("im,mjnl,in->ijl", Xn, self.fit_.vcov.reshape(q, p, q, p), Xn)
+
+    # -- protocol ----------------------------------------------------------
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy coefficient table: term, outcome, moderator, estimate, se, z, p, CI."""
+        ci = self.ci()
+        outc = [o for m in self.mod_names for o in self.outcome_names]
+        mods = [m for m in self.mod_names for o in self.outcome_names]
+        return pd.DataFrame({
+            "term": self.coef.index, "outcome": outc, "moderator": mods,
+            "estimate": self.coef.values, "se": self.se.values, "z": self.zval.values,
+            "pval": self.pval.values, "ci_lb": ci["ci_lb"].values, "ci_ub": ci["ci_ub"].values,
+        })
+
+    def summary(self) -> Summary:
+        label = {"reml": "REML", "ml": "ML", "fixed": "fixed-effect (GLS)",
+                 "mm": "method of moments"}[self.method]
+        info: dict[str, object] = {
+            "studies (k)": self.k, "outcomes (p)": self.p,
+            "observed estimates": self.n_obs, "method": label,
+        }
+        if self.method != "fixed":
+            info["Psi structure"] = self.structure
+        if self.method in ("reml", "ml"):
+            info["log-likelihood"] = self.loglik
+            info["converged"] = f"{self.converged} ({self.n_iter} iterations)"
+        info[f"Q (df = {self.Q_df})"] = self.Q
+        info["p(Q)"] = self.Q_pval
+        tables = {"Coefficients": self.to_frame().set_index("term").drop(
+            columns=["outcome", "moderator"])}
+        notes = []
+        if self.method != "fixed":
+            tables["Between-study covariance Psi"] = self.Psi
+            cor = self.rho.copy()
+            cor.insert(0, "tau", np.sqrt(self.tau2.to_numpy()))
+            tables["Between-study SD (tau) and correlations"] = cor
+            notes.extend(f"Boundary: {b}" for b in self.fit_.boundary)
+        return Summary(title=f"Multivariate meta-analysis ({label})", tables=tables, info=info,
+                       notes=notes)
+
+    def plot(self, ax=None, *, outcome: str | None = None, xlabel: str = "effect"):
+        """Forest plot.
+
+        With ``outcome=None``: one row per pooled coefficient (CI) with the prediction
+        interval of intercept-only outcomes (adding Psi). With ``outcome="name"``: that
+        outcome's study estimates (normal CIs from S), the pooled diamond and the
+        prediction interval. Returns the Axes.
+        """
+        from ._plot import forest
+
+        z = stats.norm.isf((1 - self.level) / 2)
+        if outcome is None:
+            ci = self.ci()
+            pooled = []
+            pr = self.predict(interval="prediction") if self.q == 1 else None
+            for name in self.coef_names:
+                entry = {"label": name, "est": self.coef[name], "lb": ci.loc[name, "ci_lb"],
+                         "ub": ci.loc[name, "ci_ub"]}
+                if pr is not None and self.method != "fixed":
+                    entry["pi"] = (pr.loc[name, "pi_lb"], pr.loc[name, "pi_ub"])
+                pooled.append(entry)
+            return forest(ax, labels=[], est=[], lb=[], ub=[], pooled=pooled, xlabel=xlabel,
+                          title=f"Pooled coefficients ({self.method.upper()})", ref_line=0.0)
+        if outcome not in self.outcome_names:
+            raise DataError(f"outcome {outcome!r} not found; choose one of {self.outcome_names}")
+        j = self.outcome_names.index(outcome)
+        obs = self._d.obs[:, j]
+        yj = self.y[obs, j]
+        sd = np.sqrt(self.S[obs, j, j])
+        labels = [s for s, o in zip(self.study_names, obs, strict=True) if o]
+        pooled = []
+        if self.q == 1:
+            pr = self.predict(interval="prediction").loc[outcome]
+            entry = {"label": f"pooled ({self.method.upper()})", "est": pr["pred"],
+                     "lb": pr["ci_lb"], "ub": pr["ci_ub"]}
+            if self.method != "fixed":
+                entry["pi"] = (pr["pi_lb"], pr["pi_ub"])
+            pooled.append(entry)
+        w = 1.0 / (self.S[obs, j, j] + self.fit_.Psi[j, j])
+        return forest(ax, labels=labels, est=yj, lb=yj - z * sd, ub=yj + z * sd,
+                      weights=w / w.sum(), pooled=pooled, xlabel=xlabel, title=outcome)
