@@ -88,6 +88,19 @@ def _stopping_rule(ll: float, old: Sequence[float], it: int, maxit: int, abstol:
     return (not converged and it < maxit), converged
 
 
+class _MixedEffectsView:
+    """The final MOB tree, except that ``effects()`` gives the mixed-model node effects."""
+
+    def __init__(self, mm: MetaMOB) -> None:
+        self._mm = mm
+
+    def __getattr__(self, name):
+        return getattr(self._mm.tree_, name)
+
+    def effects(self, coef=None, level=0.95, terminal_only=True):
+        return self._mm.node_effects(coef=coef, level=level)
+
+
 def _combine(C: np.ndarray, beta: np.ndarray) -> np.ndarray:
     """``C @ beta``, NaN where a row uses a coefficient that was not estimable (a
     collinear column dropped from the mixed model, e.g. a node without treated patients)."""
@@ -706,16 +719,23 @@ class MetaMOB(ResultsMixin):
     def plot(self, ax=None, kind: str = "tree", **kwargs):
         """Plot the fit.
 
-        ``kind="tree"``: the final tree (MOB tree diagram); ``"effects"``: forest plot
+        ``kind="tree"``: the final tree (MOB tree diagram, terminal panels with the
+        mixed-model node effects; extra keyword arguments go to the diagram, e.g.
+        ``terminal="outcome"``); ``"effects"``: forest plot
         of the node treatment effects with intervals; ``"ranef"``: caterpillar plot of
         the per-trial random effects. Returns the matplotlib Axes.
         """
         self._check()
         if kind == "tree":
             try:
-                return self.tree_.plot(ax=ax, **kwargs)
+                from ._treeplot import plot_tree
             except ImportError:  # tree diagram not available: fall back to the effects
                 kind = "effects"
+            else:
+                # the MOB tree diagram, with the terminal panels showing the mixed model's
+                # node effects and Wald intervals (not the last lmtree's OLS intervals)
+                kwargs.setdefault("level", self.level)
+                return plot_tree(_MixedEffectsView(self), ax=ax, **kwargs)
         if kind == "ranef":
             return self.lmm_.plot(ax=ax, alpha=1 - self.level)
         if kind != "effects":
