@@ -118,3 +118,60 @@ def test_glmnet_path_df_and_dev_ratio(case, data):
     ll0 = len(y) * (ybar * np.log(ybar) + (1 - ybar) * np.log(1 - ybar))
     dev_ratio = 1 - ll / ll0
     np.testing.assert_allclose(dev_ratio, exp["dev_ratio"], atol=1e-8)
+
+
+# ------------------------------------------------------------------ validation
+# Qualitative pattern of the methods note (sec. 2.3): the PMLE model has an
+# optimism-corrected calibration slope close to 1 (published 1.048) while a
+# LASSO at a lambda near lambda_1se is over-shrunk (slope well above 1,
+# published 1.539); optimism of the c-statistic is positive.
+
+
+def test_bootstrap_pmle_slope_near_one(data):
+    m = fit_pre(data, "pmle", penalty=20.5)
+    v = m.validate(B=200, random_state=231398)
+    t = v.table
+    assert t.loc["calibration_slope", "apparent"] > 1          # shrunk coefficients
+    assert abs(t.loc["calibration_slope", "corrected"] - 1) < 0.05
+    assert t.loc["c_statistic", "optimism"] > 0
+    assert t.loc["brier", "optimism"] < 0
+    assert v.info["successful_replicates"] == 200
+    v2 = m.validate(B=200, random_state=231398)
+    pd.testing.assert_frame_equal(t, v2.table)
+
+
+def test_lasso_large_lambda_over_shrunk(case, data):
+    cand = case.expected["candidates"]
+    m = RiskModel("lasso", penalty=0.03).fit(data, outcome="RELAPSE2year", covariates=cand)
+    v = m.validate(B=10, random_state=1)
+    assert v.table.loc["calibration_slope", "apparent"] > 1.3
+    assert v.table.loc["calibration_slope", "corrected"] > 1.2
+
+
+def test_iecv_reference_trials(data):
+    v = fit_pre(data, "pmle", penalty=20.5).validate(method="iecv")
+    assert list(v.table["trial"]) == ["S1", "S2", "S3"]
+    assert v.table["n"].tolist() == data["STUDYID"].value_counts().sort_index().tolist()
+
+
+@pytest.mark.slow
+def test_bootstrap_honest_retuning(case, data):
+    m = fit_pre(data, "pmle", penalty="aic")
+    v = m.validate(B=200, random_state=231398, retune=True)
+    assert abs(v.table.loc["calibration_slope", "corrected"] - 1) < 0.1
+    cand = case.expected["candidates"]
+    las = RiskModel("lasso", lambda_rule="1se", cv_criterion="auc", n_lambda=50,
+                    random_state=123).fit(data, outcome="RELAPSE2year", covariates=cand)
+    vl = las.validate(B=20, random_state=231398, retune=True)
+    assert vl.table.loc["calibration_slope", "corrected"] > 1.1
+
+
+@pytest.mark.slow
+def test_bayes_lasso_reference_close_to_glm(case, data):
+    exp = case.expected["stage1_glm"]
+    m = fit_pre(data, "bayes-lasso", random_state=1,
+                bayes_options=dict(num_warmup=500, num_samples=1000, num_chains=2))
+    se = np.array(exp["se"])
+    z = (m.coef_.to_numpy() - np.array(exp["coef"]["values"])) / se
+    assert np.all(np.abs(z) < 1.0)          # weak shrinkage with 3,294 patients
+    assert m.idata_ is not None and "beta_std" in m.idata_.posterior

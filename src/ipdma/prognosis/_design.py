@@ -20,7 +20,10 @@ def check_columns(data: pd.DataFrame, columns: Sequence[str], role: str) -> None
     """Raise :class:`ColumnNotFoundError` naming the first absent column."""
     for col in columns:
         if col not in data.columns:
-            close = difflib.get_close_matches(str(col), [str(c) for c in data.columns], n=1)
+            names = [str(c) for c in data.columns]
+            lower = {c.lower(): c for c in names}
+            close = ([lower[str(col).lower()]] if str(col).lower() in lower else
+                     difflib.get_close_matches(str(col), names, n=1))
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ColumnNotFoundError(
                 f"{role} column {col!r} not found in the data (columns: "

@@ -77,7 +77,7 @@ def fit_logistic_ridge(X: np.ndarray, y: np.ndarray, P: np.ndarray | None = None
         mu = special.expit(eta)
         w = mu * (1 - mu)
         grad = X.T @ (y - mu) - P @ b
-        H = (X * w[:, None]).T @ X + P
+        H = X.T @ (X * w[:, None]) + P
         try:
             step = np.linalg.solve(H, grad)
         except np.linalg.LinAlgError:
@@ -98,7 +98,7 @@ def fit_logistic_ridge(X: np.ndarray, y: np.ndarray, P: np.ndarray | None = None
     eta = X @ b + off
     mu = special.expit(eta)
     w = mu * (1 - mu)
-    info = (X * w[:, None]).T @ X
+    info = X.T @ (X * w[:, None])
     try:
         vcov = np.linalg.inv(info + P)
     except np.linalg.LinAlgError:
@@ -201,7 +201,7 @@ def _enet_fit_std(Z: np.ndarray, y: np.ndarray, lam: float, alpha: float, pf: np
         eta = A @ b + off
         mu = special.expit(eta)
         w = np.maximum(mu * (1 - mu), 1e-10) / n
-        H = (A * w[:, None]).T @ A
+        H = A.T @ (A * w[:, None])
         g = A.T @ (y - mu) / n
         # quadratic model in the coefficients themselves: minimise
         # 0.5 (bn-b)' H (bn-b) - g'(bn-b) + penalty(bn)
@@ -239,7 +239,7 @@ def _polish(A, y, b, l1, l2, off, n, n_newton: int = 8):
         mu = special.expit(eta)
         w = mu * (1 - mu) / n
         grad = Aa.T @ (y - mu) / n - l1a * s - l2a * ba
-        H = (Aa * w[:, None]).T @ Aa + np.diag(l2a)
+        H = Aa.T @ (Aa * w[:, None]) + np.diag(l2a)
         try:
             d = np.linalg.solve(H, grad)
         except np.linalg.LinAlgError:
