@@ -41,6 +41,15 @@ def run(args: argparse.Namespace) -> int:
         path = out.with_name(f"{out.stem}_{name}{out.suffix or '.csv'}")
         frame.to_csv(path, index=False)
         files[name] = str(path)
+    params = getattr(sim, "params", None)
+    if params:
+        import json
+
+        from ._common import to_jsonable
+
+        ppath = out.with_name(f"{out.stem}_params.json")
+        ppath.write_text(json.dumps(to_jsonable(params), indent=2))
+        files["params"] = str(ppath)
     cols = sim.columns
     lines = [f"wrote {len(sim.data)} patients in {sim.data[cols['trial']].nunique()} trials "
              f"to {out}"]
