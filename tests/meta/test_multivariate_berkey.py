@@ -102,7 +102,8 @@ def test_random_effects(berkey, method, with_year):
     assert_allclose(res.loglik, want["logLik"], atol=1e-6)
     assert_allclose(res.aic, want["AIC"], atol=1e-5)
     assert_allclose(res.Q, want["QE"], rtol=1e-10)
-    assert_allclose(res.wald_test()[0], want["QM"], rtol=1e-5)
+    # QM = b' V^-1 b compounds the (metafor-side) convergence error of b and V above
+    assert_allclose(res.wald_test()[0], want["QM"], rtol=1e-4)
     # random effects (metafor ranef) and BLUPs X b + u
     rf = res.ranef()
     labels = [f"{o} | {s}" for s, o in zip(rf.study, rf.outcome, strict=True)]
