@@ -312,3 +312,14 @@ def test_combine_propagates_inestimable():
     out = _combine(C, np.array([1.0, 2.0, np.nan]))
     np.testing.assert_array_equal(out[:2], [1.0, 3.0])
     assert np.isnan(out[2])
+
+
+@pytest.mark.reference
+def test_parm_by_treatment_column_name(ref_case):
+    """parm may name the treatment column even when its coefficient is 'col[level]'."""
+    d = ref_case("glmertree_depression").csv("DepressionDemo.csv")
+    kw = dict(outcome="depression", treatment="treatment", partition=PART_DEPR, trial="cluster")
+    a = MetaMOB("intercept", parm="treatment").fit(d, **kw)
+    b = MetaMOB("intercept", parm=1).fit(d, **kw)
+    np.testing.assert_array_equal(a.fitted_node_, b.fitted_node_)
+    assert a.tree_.parm_ == ["treatment[Treatment 2]"]

@@ -235,12 +235,22 @@ class MetaMOB(ResultsMixin):
             raise ModelSpecificationError(f"level must be in (0, 1), not {self.level!r}.")
         return terms
 
+    def _tree_parm(self):
+        """``parm`` with the treatment column name mapped to its coefficient name (a
+        categorical treatment's coefficient is ``"<column>[<treated level>]"``)."""
+        if self.parm is None:
+            return None
+        one = isinstance(self.parm, (str, int, np.integer))
+        parm = [self.parm] if one else list(self.parm)
+        parm = [self._trt_name if p == self._treatment else p for p in parm]
+        return parm[0] if one else parm
+
     def _make_tree(self):
         from ._mob import MOB
 
         return MOB("linear", alpha=self.alpha, bonferroni=self.bonferroni,
                    minsize=self.minsize, maxdepth=self.maxdepth, trim=self.trim,
-                   parm=self.parm, prune=self.prune, numsplit=self.numsplit,
+                   parm=self._tree_parm(), prune=self.prune, numsplit=self.numsplit,
                    catsplit=self.catsplit, dfsplit=self.dfsplit, missing="error")
 
     # ------------------------------------------------------------------ design
