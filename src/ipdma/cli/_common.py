@@ -59,6 +59,14 @@ def add_ipd_arguments(parser: argparse.ArgumentParser, covariates_required: bool
                         help="optional patient identifier column")
     parser.add_argument("--outcome-type", choices=["binary", "continuous"], default=None,
                         help="override the inferred outcome type")
+    parser.add_argument("--event", default=None, metavar="LABEL",
+                        help="outcome label that counts as the event (binary outcomes coded "
+                             "with two labels ipdma cannot map itself)")
+    parser.add_argument("--missing", choices=["complete-case", "error"], default="complete-case",
+                        help="missing covariate values: drop rows (reported per trial; "
+                             "default) or stop with an error")
+    parser.add_argument("--normalize-labels", action="store_true",
+                        help="merge treatment labels that differ only by case or whitespace")
 
 
 def ipd_from_args(args: argparse.Namespace, **kwargs: Any):
@@ -69,7 +77,10 @@ def ipd_from_args(args: argparse.Namespace, **kwargs: Any):
     return IPD(df, trial=args.trial, treatment=args.treatment, outcome=args.outcome,
                covariates=split_list(getattr(args, "covariates", None)),
                patient_id=getattr(args, "patient_id", None),
-               outcome_type=getattr(args, "outcome_type", None), **kwargs)
+               outcome_type=getattr(args, "outcome_type", None),
+               event=getattr(args, "event", None),
+               missing=getattr(args, "missing", "complete-case"),
+               normalize_labels=getattr(args, "normalize_labels", False), **kwargs)
 
 
 def to_jsonable(obj: Any) -> Any:
