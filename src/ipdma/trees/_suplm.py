@@ -126,7 +126,7 @@ def suplm_logpvalue(stat: np.ndarray | float, k: int, lam: float) -> np.ndarray:
     --------
     >>> from ipdma.trees import suplm_pvalue
     >>> round(float(suplm_pvalue(10.0, k=2, lam=81.0)), 4)
-    0.0585
+    0.1158
     """
     x = np.asarray(stat, dtype=float)
     k = int(k)
