@@ -284,3 +284,19 @@ def test_logistic_aggregated_split_search_equals_refits():
 
 def special_expit(x):
     return 1 / (1 + np.exp(-x))
+
+
+def test_multi_arm_regressor_and_many_level_factor():
+    rng = np.random.default_rng(30)
+    n = 900
+    d = pd.DataFrame({"x1": rng.normal(size=n), "arm": rng.choice(["A", "B", "C"], n)})
+    d["y"] = (d.arm == "B") * (1.5 * (d.x1 > 0)) + rng.normal(size=n)
+    tree = MOB().fit(d, "y", ["arm"], ["x1"])
+    assert tree.coef_names_ == ["(Intercept)", "arm[B]", "arm[C]"]
+    assert tree.tree_.split.variable == "x1"
+    eff = tree.effects()  # default: first treatment contrast
+    assert eff["coef"].iloc[0] == "arm[B]"
+    d["many"] = rng.choice([f"l{i:02d}" for i in range(24)], n)
+    d["y"] = d.y + (d.arm == "C") * np.where(d.many < "l12", 2.0, -2.0)
+    with pytest.raises(ModelSpecificationError, match="24 levels"):
+        MOB().fit(d, "y", ["arm"], ["many"])

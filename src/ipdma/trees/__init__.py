@@ -4,10 +4,14 @@
   pluggable node models (:class:`LinearModel`, :class:`LogisticModel`, or any
   :class:`NodeModel` subclass), score-based instability tests (sup-LM with Hansen's 1997
   p-values, chi-square LM for factors), exhaustive split search and AIC/BIC post-pruning.
+* :class:`MetaMOB` - MOB with trial random effects (metaMOB / GLMM trees,
+  ``glmertree::lmertree``), built on :class:`MOB` and :class:`LinearMixedModel`.
 * :func:`suplm_pvalue`, :func:`suplm_logpvalue`, :func:`suplm_lambda` - the sup-LM p-value
   function.
 """
 
+from ._lmm import LinearMixedModel, LMMResults
+from ._metamob import MetaMOB
 from ._mob import MOB, MOBNode, MOBSplit, PartitionVariable
 from ._nodemodels import LinearModel, LogisticModel, NodeFit, NodeModel, get_node_model
 from ._suplm import (
@@ -21,10 +25,13 @@ from ._suplm import (
 
 __all__ = [
     "MOB",
+    "LMMResults",
+    "LinearMixedModel",
     "LinearModel",
     "LogisticModel",
     "MOBNode",
     "MOBSplit",
+    "MetaMOB",
     "NodeFit",
     "NodeModel",
     "PartitionVariable",

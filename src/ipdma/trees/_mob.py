@@ -702,6 +702,11 @@ class MOB(ResultsMixin):
         if spec.kind == "ordered":
             subsets = np.tri(lp, lp, dtype=bool)[:-1]  # row r: levels 0..r go left
         else:
+            if lp > 20:
+                raise ModelSpecificationError(
+                    f"Partitioning factor {spec.name!r} has {lp} levels in a node: the binary "
+                    f"split search would compare 2^{lp - 1} - 1 partitions. Merge levels, "
+                    "make it an ordered categorical, or use catsplit='multiway'.")
             nsub = 2 ** (lp - 1) - 1
             ii = np.arange(1, nsub + 1)
             subsets = ((ii[:, None] >> np.arange(lp)[None, :]) & 1).astype(bool)
