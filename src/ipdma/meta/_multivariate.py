@@ -271,7 +271,7 @@ def _psi_to_theta(Psi: np.ndarray, structure: str, p: int) -> np.ndarray:
 # method of moments (Jackson, White & Riley 2013)
 # ---------------------------------------------------------------------------
 
-def _mm_estimate(d: _MVData) -> tuple[np.ndarray, int]:
+def _mm_estimate(d: _MVData, truncate: bool = True) -> tuple[np.ndarray, int]:
     """Matrix method-of-moments estimate of Psi, truncated to be PSD.
 
     With W = blockdiag(S_i^-1) (masked), H = X (X'WX)^-1 X'W and the fixed-effect
@@ -305,6 +305,8 @@ def _mm_estimate(d: _MVData) -> tuple[np.ndarray, int]:
     sol, *_ = np.linalg.lstsq(K, rhs, rcond=None)
     Psi = sol.reshape(p, p)
     Psi = 0.5 * (Psi + Psi.T)
+    if not truncate:
+        return Psi, 0
     w, V = np.linalg.eigh(Psi)
     neg = int((w < 0).sum())
     Psi = (V * np.maximum(w, 0.0)) @ V.T

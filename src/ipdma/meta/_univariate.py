@@ -78,8 +78,8 @@ def _upper_bracket(f, start: float) -> float:
 
 
 def tau2_estimate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
-                  method: str = "REML", *, tol: float = 1e-10, root_tol: float = 1e-12,
-                  maxiter: int = 1000) -> tuple[float, dict]:
+                  method: str = "REML", *, tol: float | None = None,
+                  root_tol: float | None = None, maxiter: int = 1000) -> tuple[float, dict]:
     """Estimate the between-study variance tau^2 (numpy in, float out).
 
     Parameters
@@ -90,12 +90,14 @@ def tau2_estimate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
         Moderator design including the intercept column (default: intercept only).
     method : {"FE", "DL", "REML", "ML", "PM", "SJ", "HE"}
         Estimator, as in ``metafor::rma``. ``FE`` returns 0.
-    tol : float
+    tol : float, optional
         REML/ML Fisher scoring stops when tau^2 changes by less than ``tol`` (metafor's
-        ``threshold``, which is 1e-5 there; ours is tighter by default).
-    root_tol : float
+        ``threshold``, 1e-5 there). Default: 1e-10 x (tau^2 + median vi), i.e. relative
+        to the scale of the data.
+    root_tol : float, optional
         Absolute tolerance of the Brent root search of the Paule-Mandel estimator
-        (metafor's ``uniroot`` uses ``.Machine$double.eps^0.25``).
+        (metafor's ``uniroot`` uses ``.Machine$double.eps^0.25``). Default: 1e-12 x
+        median vi.
     maxiter : int
         Iteration limit.
 
@@ -120,6 +122,9 @@ def tau2_estimate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
     p = X.shape[1]
     method = method.upper()
     info: dict = {"n_iter": 0, "converged": True}
+    vscale = float(np.median(vi))
+    if root_tol is None:
+        root_tol = 1e-12 * vscale
     if method == "FE":
         info["se_tau2"] = np.nan
         return 0.0, info
@@ -160,14 +165,12 @@ def tau2_estimate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
                 adj = (Py @ Py - np.trace(P)) / np.sum(P * P)
             else:
                 adj = (Py @ Py - wi.sum()) / np.sum(wi**2)
-            for _ in range(2000):  # step halving keeps tau^2 >= 0 (as metafor)
-                if tau2 + adj >= 0:
-                    break
-                adj /= 2
+            # truncate at the boundary (metafor halves the step instead, which only
+            # approaches tau^2 = 0 geometrically; the limit is the same)
             new = max(0.0, tau2 + adj)
             change = abs(new - tau2)
             tau2 = new
-            if change <= tol:
+            if change <= (tol if tol is not None else 1e-10 * (tau2 + vscale)):
                 converged = True
                 break
         info["n_iter"] = it
@@ -241,8 +244,8 @@ class UnivariateFit:
 
 def fit_univariate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
                    method: str = "REML", test: str = "z", *, tau2: float | None = None,
-                   tol: float = 1e-10, root_tol: float = 1e-12, maxiter: int = 1000
-                   ) -> UnivariateFit:
+                   tol: float | None = None, root_tol: float | None = None,
+                   maxiter: int = 1000) -> UnivariateFit:
     """Fit a univariate (meta-regression) model on numpy arrays, without pandas.
 
     The low-level workhorse behind :func:`meta_analysis`; use it inside loops.
@@ -321,7 +324,7 @@ def fit_univariate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
 
 
 def qprofile_tau2_ci(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
-                     level: float = 0.95, *, tol: float = 1e-12) -> tuple[float, float]:
+                     level: float = 0.95, *, tol: float | None = None) -> tuple[float, float]:
     """Q-profile confidence interval for tau^2 (Viechtbauer 2007), as ``confint(rma)``.
 
     Bounds solve y'P(tau2)y = chi^2_{k-q} quantiles; a bound is 0 when even tau^2 = 0
@@ -342,6 +345,8 @@ def qprofile_tau2_ci(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None
     df = k - X.shape[1]
     if df < 1:
         raise ModelSpecificationError("Q-profile interval needs more studies than coefficients")
+    if tol is None:
+        tol = 1e-12 * float(np.median(vi))
     alpha = 1.0 - level
     crit_u = stats.chi2.isf(alpha / 2, df)  # lower bound of tau2 solves Q = crit_u
     crit_l = stats.chi2.ppf(alpha / 2, df)  # upper bound solves Q = crit_l
@@ -412,6 +417,7 @@ def pool_univariate(Y: np.ndarray, V: np.ndarray, method: str = "REML", *, level
         r = np.where(obs, Y0 - mu[:, None], 0.0)
         return w, sw, mu, r
 
+    vscale = np.nanmedian(np.where(obs, V0, np.nan), axis=1)
     zeros = np.zeros(len(Y))
     w0, sw0, _, r0 = stats_at(zeros)
     Q = (w0 * r0**2).sum(1)
@@ -442,7 +448,7 @@ def pool_univariate(Y: np.ndarray, V: np.ndarray, method: str = "REML", *, level
                     new = np.where(active, np.maximum(0.0, tau2 + adj), 0.0)
                     change = np.abs(new - tau2)
                     tau2 = new
-                    if np.all(change <= tol * np.maximum(1.0, tau2)):
+                    if np.all(change <= tol * (tau2 + vscale)):
                         break
                 else:
                     raise ConvergenceError(
@@ -463,7 +469,7 @@ def pool_univariate(Y: np.ndarray, V: np.ndarray, method: str = "REML", *, level
                 above = (w * r**2).sum(1) - df > 0
                 lo = np.where(above, mid, lo)
                 hi = np.where(above, hi, mid)
-                if np.all(hi - lo <= tol * np.maximum(1.0, hi)):
+                if np.all(hi - lo <= tol * (hi + vscale)):
                     break
             tau2 = np.where(f0 > 0, 0.5 * (lo + hi), 0.0)
         else:
@@ -525,10 +531,10 @@ def meta_analysis(yi, vi, mods=None, *, method: str = "REML", test: str = "z",
     study_names : sequence or str, optional
         Study labels (or a column name of ``data``).
     control : dict, optional
-        Convergence controls: ``tol`` (REML/ML Fisher scoring, change in tau^2; default
-        1e-10), ``root_tol`` (PM estimator and Q-profile bounds; default 1e-12),
-        ``maxiter``. ``control={"tol": 1e-5, "root_tol": np.finfo(float).eps ** 0.25}``
-        reproduces metafor's own (looser) stopping rules digit for digit.
+        Convergence controls: ``tol`` (REML/ML Fisher scoring, absolute change in tau^2;
+        default 1e-10 relative to the scale of the data), ``root_tol`` (PM estimator and
+        Q-profile bounds; default 1e-12 relative), ``maxiter``.
+        ``control={"tol": 1e-5, "root_tol": np.finfo(float).eps ** 0.25}`` reproduces metafor's own (looser) stopping rules digit for digit.
 
     Returns
     -------
@@ -686,7 +692,7 @@ class UnivariateMetaResult(ResultsMixin):
         """Q-profile confidence interval for tau^2, tau, I^2 (%) and H^2 (``confint``)."""
         lvl = self.level if level is None else level
         lb, ub = qprofile_tau2_ci(self.yi, self.vi, self.X, lvl,
-                                  tol=self.control.get("root_tol", 1e-12))
+                                  tol=self.control.get("root_tol"))
         vt = self.fit_.vt
         rows = {
             "tau^2": (self.tau2, lb, ub),

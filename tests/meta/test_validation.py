@@ -1,0 +1,138 @@
+"""Input validation: every error names the study / outcome / column at fault."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ipdma.errors import (
+    BoundaryWarning,
+    ColumnNotFoundError,
+    ConvergenceError,
+    DataError,
+    ModelSpecificationError,
+)
+from ipdma.meta import fit_mvma, meta_analysis, mv_meta_analysis
+
+
+def _ok(k=6, p=2, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.normal(size=(k, p))
+    S = np.tile(np.eye(p) * 0.2 + 0.05, (k, 1, 1))
+    return y, S, [f"trial {chr(65 + i)}" for i in range(k)]
+
+
+def test_non_psd_within_study_covariance_names_study():
+    y, S, names = _ok()
+    S[3] = [[0.1, 0.5], [0.5, 0.1]]
+    with pytest.raises(DataError, match=r"trial D.*not positive definite"):
+        mv_meta_analysis(y, S, study_names=names)
+
+
+def test_asymmetric_S_names_study():
+    y, S, names = _ok()
+    S[2, 0, 1] = 0.3
+    with pytest.raises(DataError, match=r"trial C.*not symmetric"):
+        mv_meta_analysis(y, S, study_names=names)
+
+
+def test_mismatched_shapes():
+    y, S, names = _ok()
+    with pytest.raises(DataError, match=r"2 x 2|p x p|shape"):
+        mv_meta_analysis(y, S[:, :1, :1], study_names=names)
+    with pytest.raises(DataError, match="shape"):
+        mv_meta_analysis(y, S[:4], study_names=names)
+    with pytest.raises(DataError, match="differ in shape"):
+        mv_meta_analysis(y, [np.eye(2)] * 5 + [np.eye(3)])
+    with pytest.raises(DataError, match="rows"):
+        mv_meta_analysis(y, S, np.ones((4, 1)))
+
+
+def test_all_missing_outcomes_names_study():
+    y, S, names = _ok()
+    y[4] = np.nan
+    with pytest.raises(DataError, match=r"trial E.*all outcomes missing"):
+        mv_meta_analysis(y, S, study_names=names)
+
+
+def test_outcome_missing_everywhere_named():
+    y, S, names = _ok()
+    y[:, 1] = np.nan
+    with pytest.raises(DataError, match=r"'AL'.*every study"):
+        mv_meta_analysis(y, S, study_names=names, outcome_names=["PD", "AL"])
+
+
+def test_nan_in_S_for_observed_outcome():
+    y, S, names = _ok()
+    S[1, 1, 1] = np.nan
+    with pytest.raises(DataError, match="trial B"):
+        mv_meta_analysis(y, S, study_names=names)
+    # ... but NaN in S for a missing outcome is fine
+    y[1, 1] = np.nan
+    mv_meta_analysis(y, S, study_names=names, method="fixed")
+
+
+def test_fewer_studies_than_parameters():
+    y, S, names = _ok(k=3)
+    mods = np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 5.0]])
+    with pytest.raises(ModelSpecificationError, match=r"studies|coefficients|identifiable"):
+        mv_meta_analysis(y, S, mods, study_names=names)
+
+
+def test_bad_options():
+    y, S, _ = _ok()
+    with pytest.raises(ModelSpecificationError, match="method"):
+        mv_meta_analysis(y, S, method="bayes")
+    with pytest.raises(ModelSpecificationError, match="structure"):
+        mv_meta_analysis(y, S, structure="toeplitz")
+    with pytest.raises(ModelSpecificationError, match="method"):
+        meta_analysis([1, 2, 3], [1, 1, 1], method="EB")
+
+
+def test_convergence_failure_is_clear():
+    y, S, _ = _ok(k=8, p=3, seed=2)
+    S = np.tile(np.eye(3) * 0.2, (8, 1, 1))
+    with pytest.raises(ConvergenceError, match="did not converge"):
+        fit_mvma(y, S, maxiter=1, gtol=1e-14)
+    with pytest.warns(Warning):
+        fit_mvma(y, S, maxiter=1, gtol=1e-14, on_failure="warn")
+
+
+def test_boundary_warning_names_outcome():
+    rng = np.random.default_rng(4)
+    k = 12
+    S = np.tile(np.diag([0.5, 0.5]), (k, 1, 1))
+    y = np.column_stack([rng.normal(0, np.sqrt(0.5), k) * 0.3,     # under-dispersed: tau^2 = 0
+                         rng.normal(0, np.sqrt(0.5 + 2.0), k)])
+    with pytest.warns(BoundaryWarning, match="'flat'"):
+        mv_meta_analysis(y, S, structure="diagonal", outcome_names=["flat", "het"])
+
+
+def test_univariate_validation():
+    with pytest.raises(DataError, match="study 'B'"):
+        meta_analysis([0.1, np.nan, 0.3], [0.1, 0.1, 0.1], study_names=["A", "B", "C"])
+    with pytest.raises(DataError, match=r"study 'C'.*not positive"):
+        meta_analysis([0.1, 0.2, 0.3], [0.1, 0.1, 0.0], study_names=["A", "B", "C"])
+    with pytest.raises(DataError, match="one of each"):
+        meta_analysis([0.1, 0.2, 0.3], [0.1, 0.1])
+    df = pd.DataFrame({"y": [0.1, 0.2, 0.4, 0.3], "v": [0.1] * 4, "lat": [1, 2, 3, 4.0]})
+    with pytest.raises(ColumnNotFoundError, match=r"'latt'.*Did you mean 'lat'"):
+        meta_analysis("y", "v", "~ latt", data=df)
+    with pytest.raises(ModelSpecificationError, match="additive"):
+        meta_analysis("y", "v", "~ lat * y", data=df)
+    with pytest.raises(ModelSpecificationError, match="studies"):
+        meta_analysis([0.1, 0.2], [0.1, 0.1], np.array([[1.0, 2.0], [3.0, 1.0]]))
+    with pytest.warns(BoundaryWarning, match="tau\\^2 = 0"):
+        meta_analysis([0.1, 0.1, 0.1, 0.1], [0.1, 0.2, 0.3, 0.1])
+
+
+def test_formula_interface():
+    df = pd.DataFrame({"y": [0.1, 0.5, 0.4, 0.9, 0.2, 0.7], "v": [0.05] * 6,
+                       "lat": [1.0, 2, 3, 4, 5, 6], "arm": list("ababab")})
+    res = meta_analysis("y", "v", "~ lat + arm", data=df, method="DL")
+    assert list(res.coef.index) == ["intercept", "lat", "arm[b]"]
+    res0 = meta_analysis("y", "v", "~ 0 + lat", data=df, method="FE")
+    assert list(res0.coef.index) == ["lat"]
+    res1 = meta_analysis("y", "v", "~ lat - 1", data=df, method="FE")
+    assert np.allclose(res1.coef.values, res0.coef.values)
