@@ -143,6 +143,30 @@ class NodeModel(ABC):
     >>> fit = LinearModel().fit(np.array([1., 2, 1, 3, 2, 3]), X)
     >>> np.round(fit.coef, 3).tolist()
     [1.333, 1.333]
+
+    A new node model is one small class. A Poisson GLM for counts, fitted by statsmodels:
+
+    >>> import pandas as pd, statsmodels.api as sm
+    >>> from ipdma.trees import MOB, NodeFit, NodeModel
+    >>> class PoissonModel(NodeModel):
+    ...     name = "Poisson model"
+    ...     def fit(self, y, X, weights=None, offset=None, coef_names=None):
+    ...         w = np.ones_like(y) if weights is None else weights
+    ...         res = sm.GLM(y, X, family=sm.families.Poisson(), freq_weights=w,
+    ...                      offset=offset).fit()
+    ...         mu = res.fittedvalues
+    ...         return NodeFit(coef=np.asarray(res.params), coef_names=list(coef_names),
+    ...                        objective=-res.llf, estfun=(w * (y - mu))[:, None] * X,
+    ...                        vcov=np.asarray(res.cov_params()), loglik=res.llf,
+    ...                        df=X.shape[1], nobs=w.sum())
+    ...     def inverse_link(self, eta):
+    ...         return np.exp(eta)
+    >>> rng = np.random.default_rng(0)
+    >>> d = pd.DataFrame({"z": rng.normal(size=200), "trt": rng.integers(0, 2, 200)})
+    >>> d["y"] = rng.poisson(np.exp(0.5 + 0.8 * d.trt * (d.z > 0)))
+    >>> tree = MOB(PoissonModel(), maxdepth=2).fit(d, "y", ["trt"], ["z"])
+    >>> tree.tree_.split.variable
+    'z'
     """
 
     name: str = "node model"
@@ -179,9 +203,9 @@ class NodeModel(ABC):
         return 2.0 * objective + penalty * df
 
     # ---- split search -------------------------------------------------------------------
-    def _sum_objective(self, y, X, w, off, left: np.ndarray) -> float:
-        fl = self.fit(y[left], X[left], w[left], off[left])
-        fr = self.fit(y[~left], X[~left], w[~left], off[~left])
+    def _sum_objective(self, y, X, w, off, left: np.ndarray, names=None) -> float:
+        fl = self.fit(y[left], X[left], w[left], off[left], coef_names=names)
+        fr = self.fit(y[~left], X[~left], w[~left], off[~left], coef_names=names)
         return fl.objective + fr.objective
 
     def prefix_objectives(self, y: np.ndarray, X: np.ndarray, weights: np.ndarray,
@@ -192,12 +216,13 @@ class NodeModel(ABC):
         The default refits the model in both children of every candidate; subclasses with
         sufficient statistics override this with a vectorised version.
         """
+        names = parent.coef_names if parent is not None else None
         out = np.empty(len(cuts))
         left = np.zeros(len(y), dtype=bool)
         for i, c in enumerate(cuts):
             left[:] = False
             left[order[: c + 1]] = True
-            out[i] = self._sum_objective(y, X, weights, offset, left)
+            out[i] = self._sum_objective(y, X, weights, offset, left, names)
         return out
 
     def subset_objectives(self, y: np.ndarray, X: np.ndarray, weights: np.ndarray,
@@ -205,9 +230,10 @@ class NodeModel(ABC):
                           parent: NodeFit | None = None) -> np.ndarray:
         """Summed objective of the two children for the splits "left = level in subset"
         (``subsets`` is a boolean matrix, one row per candidate, one column per level)."""
+        names = parent.coef_names if parent is not None else None
         out = np.empty(subsets.shape[0])
         for i, s in enumerate(subsets):
-            out[i] = self._sum_objective(y, X, weights, offset, s[codes])
+            out[i] = self._sum_objective(y, X, weights, offset, s[codes], names)
         return out
 
     def __repr__(self) -> str:
