@@ -300,3 +300,17 @@ def test_multi_arm_regressor_and_many_level_factor():
     d["y"] = d.y + (d.arm == "C") * np.where(d.many < "l12", 2.0, -2.0)
     with pytest.raises(ModelSpecificationError, match="24 levels"):
         MOB().fit(d, "y", ["arm"], ["many"])
+
+
+def test_monotone_transform_of_partitioning_variable():
+    d = sim(500, seed=31)
+    t0 = MOB().fit(d, "y", ["trt"], PART)
+    t1 = MOB().fit(d.assign(x1=3 * d.x1 + 1, x2=np.exp(d.x2)), "y", ["trt"], PART)
+    np.testing.assert_array_equal(t1.fitted_node_, t0.fitted_node_)
+    for i, nd in t0.nodes_.items():
+        np.testing.assert_allclose(t1.nodes_[i].fit.coef, nd.fit.coef, rtol=1e-12)
+        if nd.split is not None and nd.split.variable == "x1":
+            np.testing.assert_allclose(t1.nodes_[i].split.breaks, 3 * nd.split.breaks + 1)
+        if nd.tests is not None:
+            np.testing.assert_allclose(t1.nodes_[i].tests["statistic"], nd.tests["statistic"],
+                                       rtol=1e-10)

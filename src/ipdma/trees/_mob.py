@@ -815,9 +815,10 @@ class MOB(ResultsMixin):
             ``"node"``: terminal node ids; ``"response"``: the node model's prediction (mean
             outcome, or probability for the logistic model); ``"coef"``: all node
             coefficients; ``"effect"``: the coefficient ``coef`` (default: the first
-            regressor, i.e. the treatment effect) with standard error and ``level``
-            confidence interval (t with the node's residual df for the linear model,
-            normal otherwise).
+            regressor, i.e. the treatment effect; a log odds ratio for the logistic model)
+            of the patient's terminal node, with standard error and ``level`` confidence
+            interval (t with the node's residual df for the linear model, normal
+            otherwise).
         coef : str, optional
             Coefficient for ``type="effect"``.
         level : float
@@ -958,7 +959,9 @@ class MOB(ResultsMixin):
             r["loglik"] = nd.fit.loglik
             r["stop_reason"] = nd.stop_reason
             rows.append(r)
-        return pd.DataFrame(rows)
+        out = pd.DataFrame(rows)
+        out["parent"] = out["parent"].astype("Int64")
+        return out
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy node table (same as :meth:`node_table`); the tests are in ``tests_``."""
