@@ -175,3 +175,20 @@ def test_bayes_lasso_reference_close_to_glm(case, data):
     z = (m.coef_.to_numpy() - np.array(exp["coef"]["values"])) / se
     assert np.all(np.abs(z) < 1.0)          # weak shrinkage with 3,294 patients
     assert m.idata_ is not None and "beta_std" in m.idata_.posterior
+
+
+def test_fit_from_ipd_container(case):
+    from ipdma.data import IPD
+
+    raw = case.csv("synthetic_ms_ipd.csv")
+    for col in ("ONSYRS", "T25FWABL", "RLPS1YR"):
+        raw[col] = np.log(raw[col] + 1)
+    with pytest.warns(Warning):                 # the IPD reports its complete-case drop
+        ipd = IPD(raw, trial="STUDYID", treatment="TRT01A", outcome="RELAPSE2year",
+                  covariates=PRE)
+    m = RiskModel("glm").fit(ipd)
+    np.testing.assert_allclose(m.coef_.to_numpy(), case.expected["stage1_glm"]["coef"]["values"],
+                               rtol=1e-8)
+    assert list(m.coef_.index[1:]) == ipd.feature_names
+    ctrl = RiskModel("glm", development_rows="control").fit(ipd)   # control = ipd.reference
+    assert ctrl.n_ == int((ipd.data["TRT01A"] == ipd.reference).sum())

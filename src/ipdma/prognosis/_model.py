@@ -11,6 +11,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from scipy import special
+from threadpoolctl import threadpool_limits
 
 from .._base import Summary, check_is_fitted, check_random_state
 from ..errors import (
@@ -230,6 +231,12 @@ class RiskModel:
         self
         """
         self._check_options()
+        # the design matrices are narrow (n x p, p small): multi-threaded BLAS only
+        # adds contention, single-threaded products are ~10x faster here
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit(data, outcome, covariates, trial, treatment)
+
+    def _fit(self, data, outcome, covariates, trial, treatment) -> RiskModel:
         control = self.control
         if _is_ipd(data):
             ipd = data
@@ -261,6 +268,14 @@ class RiskModel:
             raise ModelSpecificationError(f"trial_effect={self.trial_effect!r} needs trial= "
                                           "(the trial column)")
         spec = DesignSpec.from_data(df, covariates)
+        if _is_ipd(data):
+            if getattr(data, "outcome_type", "binary") != "binary":
+                raise DataError(f"the IPD outcome {outcome!r} is {data.outcome_type}; the "
+                                "baseline-risk model needs a binary outcome")
+            # keep the IPD's level order so names match ipd.feature_names
+            for col, lev in (getattr(data, "categorical_levels", None) or {}).items():
+                if col in spec.levels and set(map(str, lev)) == set(map(str, spec.levels[col])):
+                    spec.levels[col] = list(lev)
         rng = check_random_state(self.random_state)
 
         # development rows
@@ -509,8 +524,9 @@ class RiskModel:
         """Internal validation; see :func:`ipdma.prognosis.validate`."""
         from ._validation import validate
 
-        return validate(self, B=B, method=method, random_state=random_state, retune=retune,
-                        progress=progress)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return validate(self, B=B, method=method, random_state=random_state,
+                            retune=retune, progress=progress)
 
     def plot_calibration(self, ax=None, n_groups: int = 10):
         """Apparent calibration plot on the development rows (deciles + lowess)."""

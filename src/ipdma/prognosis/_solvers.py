@@ -300,7 +300,7 @@ class RandomInterceptFit:
     coef: np.ndarray          # fixed effects, intercept first
     sigma: float              # random-intercept SD
     blups: np.ndarray         # conditional modes per group
-    vcov: np.ndarray | None   # of (coef, log sigma), from the numerical Hessian
+    vcov: np.ndarray | None   # of coef, conditional on sigma (as lme4)
     loglik: float             # approximate marginal log-likelihood (penalty excluded)
     converged: bool
     n_agq: int
@@ -334,8 +334,8 @@ def _marginal_loglik(beta, log_sigma, X, y, g, G, nodes, weights, b_start=None):
     # conditional log-likelihood per group and node: vectorised over patients x nodes
     etak = eta[:, None] + bk[g, :]
     ll_i = y[:, None] * etak - np.logaddexp(0.0, etak)
-    llg = np.zeros((G, len(nodes)))
-    np.add.at(llg, g, ll_i)
+    llg = np.column_stack([np.bincount(g, ll_i[:, k], minlength=G)
+                           for k in range(len(nodes))])
     logprior = -0.5 * bk ** 2 / sigma ** 2 - 0.5 * np.log(2 * np.pi * sigma ** 2)
     logterm = llg + logprior + nodes[None, :] ** 2 + np.log(weights)[None, :]
     lg = special.logsumexp(logterm, axis=1) + np.log(np.sqrt(2.0) * scale)
@@ -354,8 +354,11 @@ def fit_random_intercept(X: np.ndarray, y: np.ndarray, groups: np.ndarray,
     if P is None:
         P = np.zeros((p, p))
     nodes, weights = np.polynomial.hermite.hermgauss(n_agq)
+    glm0 = fit_logistic_ridge(X, y, P)
     if start is None:
-        start = fit_logistic_ridge(X, y, P).coef
+        start = glm0.coef
+    # optimise on a scale where the parameters are ~unit (GLM standard errors)
+    scale = np.r_[np.sqrt(np.diag(glm0.vcov)) if glm0.vcov is not None else np.ones(p), 1.0]
     state = {"b": None}
 
     def negobj(theta):
@@ -365,14 +368,18 @@ def fit_random_intercept(X: np.ndarray, y: np.ndarray, groups: np.ndarray,
         return -(ll - 0.5 * beta @ P @ beta)
 
     theta0 = np.r_[start, np.log(0.5)]
-    res = optimize.minimize(negobj, theta0, method="BFGS",
-                            options={"gtol": 1e-7, "maxiter": 2000})
+
+    def f_scaled(u):
+        return negobj(theta0 + scale * u)
+
+    res = optimize.minimize(f_scaled, np.zeros(p + 1), method="BFGS",
+                            options={"gtol": 1e-6, "maxiter": 2000})
     if not res.success:
-        res2 = optimize.minimize(negobj, res.x, method="Nelder-Mead",
+        res2 = optimize.minimize(f_scaled, res.x, method="Nelder-Mead",
                                  options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 20000})
         if res2.fun <= res.fun:
             res = res2
-    theta = res.x
+    theta = theta0 + scale * res.x
     converged = bool(res.success)
     if not np.isfinite(res.fun):
         raise ConvergenceError("random-intercept fit failed: the marginal likelihood is not "
@@ -382,25 +389,18 @@ def fit_random_intercept(X: np.ndarray, y: np.ndarray, groups: np.ndarray,
 
         warnings.warn("random-intercept SD estimated at ~0 (boundary); the fit is equivalent "
                       "to trial_effect='none'", BoundaryWarning, stacklevel=3)
-    # numerical Hessian for the vcov
+    # covariance of the fixed effects conditional on sigma, as lme4's vcov():
+    # inverse of the Schur complement of the joint (beta, b) penalised Hessian
     vcov = None
     try:
-        h = 1e-4
-        k = len(theta)
-        Hm = np.zeros((k, k))
-        f0 = negobj(theta)
-        E = np.eye(k) * h
-        for i in range(k):
-            for j in range(i, k):
-                fpp = negobj(theta + E[i] + E[j])
-                fpm = negobj(theta + E[i] - E[j])
-                fmp = negobj(theta - E[i] + E[j])
-                fmm = negobj(theta - E[i] - E[j])
-                Hm[i, j] = Hm[j, i] = (fpp - fpm - fmp + fmm) / (4 * h * h)
-        del f0
-        vcov = np.linalg.inv(Hm)
-        if not np.all(np.isfinite(vcov)):
-            vcov = None
+        beta = theta[:p]
+        b_hat, _ = _group_modes(X @ beta, y, g, G, float(np.exp(theta[p])))
+        mu = special.expit(X @ beta + b_hat[g])
+        w = mu * (1 - mu)
+        h = np.bincount(g, w, minlength=G) + np.exp(-2 * theta[p])
+        XW = np.column_stack([np.bincount(g, w * X[:, k], minlength=G) for k in range(p)])
+        info = X.T @ (X * w[:, None]) - (XW / h[:, None]).T @ XW + P
+        vcov = np.linalg.inv(info)
     except np.linalg.LinAlgError:
         vcov = None
     ll, b = _marginal_loglik(theta[:p], theta[p], X, y, g, G, nodes, weights)
