@@ -322,3 +322,16 @@ def test_bayes_lasso_short_run():
             d, outcome="y", covariates=["age", "sex", "edss"])
     assert m.idata_.posterior["beta_std"].shape == (1, 150, 3)
     assert np.isfinite(m.coef_).all() and m.vcov_.shape == (4, 4)
+
+
+def test_foldid_fixes_cv_and_default_path_truncates(df):
+    fid = np.arange(len(df)) % 5 + 1
+    a = RiskModel("lasso", foldid=fid, random_state=1).fit(df, **KW)
+    b = RiskModel("lasso", foldid=fid, random_state=2).fit(df, **KW)
+    assert a.lambda_min_ == b.lambda_min_ and a.lambda_1se_ == b.lambda_1se_
+    # glmnet's default path stops once the deviance ratio gains < 1e-5
+    assert len(a.cv_results_) <= 100
+    with pytest.raises(DataError, match="foldid"):
+        RiskModel("lasso", foldid=fid[:10]).fit(df, **KW)
+    pm = RiskModel("pmle", penalty="cv", foldid=fid, penalty_grid=[0, 1, 10]).fit(df, **KW)
+    assert pm.penalty_ in (0, 1, 10)

@@ -138,7 +138,15 @@ def _fit_random(X, y, trial, n_trials, penalty, info, n_agq):
                    blups=fit.blups)
 
 
-def _folds(n, n_folds, rng):
+def _folds(n, n_folds, rng, foldid=None):
+    """Fold labels 0..K-1: user-given ``foldid`` (e.g. R's, to reproduce
+    ``cv.glmnet(foldid = )``) when its length matches, else near-equal random folds
+    (the distribution of R's ``sample(rep(seq(K), length = n))``)."""
+    if foldid is not None and len(foldid) == n:
+        _, codes = np.unique(np.asarray(foldid), return_inverse=True)
+        if codes.max() < 2:
+            raise ModelSpecificationError("foldid must contain at least 3 distinct folds")
+        return codes
     if n_folds < 3:
         raise ModelSpecificationError(f"n_folds must be >= 3 (got {n_folds})")
     return rng.permutation(np.arange(n) % n_folds)
@@ -178,6 +186,7 @@ class PMLEEstimator:
     """
 
     name = "pmle"
+    foldid = None   # set by RiskModel for the main fit only (not for bootstrap refits)
 
     def __init__(self, penalty="aic", grid=None, n_folds=10, n_agq=1):
         self.penalty = penalty
@@ -226,9 +235,10 @@ class PMLEEstimator:
         return float(best), vals
 
     def _cv_path(self, A, X, y, rng):
-        folds = _folds(len(y), self.n_folds, rng)
-        dev = np.zeros((self.n_folds, len(self.grid)))
-        for k in range(self.n_folds):
+        folds = _folds(len(y), self.n_folds, rng, self.foldid)
+        K = int(folds.max()) + 1
+        dev = np.zeros((K, len(self.grid)))
+        for k in range(K):
             tr, te = folds != k, folds == k
             start = None
             for j, pen in enumerate(self.grid):
@@ -278,6 +288,7 @@ class ElasticNetEstimator:
     """
 
     name = "elasticnet"
+    foldid = None
 
     def __init__(self, alpha=1.0, penalty="cv", lambda_rule="min", cv_criterion="deviance",
                  n_folds=10, penalty_factor=None, n_lambda=100, lambda_min_ratio=None,
@@ -324,8 +335,8 @@ class ElasticNetEstimator:
 
     def _cv(self, Xf, y, pf, lambdas, rng):
         n = len(y)
-        folds = _folds(n, self.n_folds, rng)
-        K = self.n_folds
+        folds = _folds(n, self.n_folds, rng, self.foldid)
+        K = int(folds.max()) + 1
         raw = np.zeros((K, len(lambdas)))
         wts = np.zeros(K)
         for k in range(K):
@@ -363,6 +374,10 @@ class ElasticNetEstimator:
             path = np.r_[path[path > lam], lam]          # warm start down to lam
         else:
             lambdas = self.lambda_sequence(Xf, y, pf)
+            if self.lambdas is None:    # glmnet truncates its default path
+                full, _ = glmnet_path(Xf, y, lambdas, self.alpha, pf, self.standardize,
+                                      tol=1e-10, fdev=1e-5)
+                lambdas = lambdas[:len(full)]
             lam_min, lam_1se, cvm, cvsd = self._cv(Xf, y, pf, lambdas, rng)
             lam = lam_min if self.lambda_rule == "min" else lam_1se
             info.update(lambda_min=lam_min, lambda_1se=lam_1se, cv_lambdas=lambdas,

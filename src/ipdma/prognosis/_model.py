@@ -84,6 +84,10 @@ class RiskModel:
     bayes_options : mapping, optional
         ``laplace_scale`` (None = HalfCauchy(1) hyperprior), ``num_warmup``,
         ``num_samples``, ``num_chains``, ``point`` ("mean"/"median").
+    foldid : sequence of int, optional
+        Fold label of each development row for the cross-validation of the main
+        fit (as ``cv.glmnet(foldid = )``; pass R's to reproduce its CV exactly).
+        Bootstrap and IECV refits draw their own folds.
     random_state : None, int, SeedSequence or Generator
 
     Attributes
@@ -129,7 +133,7 @@ class RiskModel:
                  lambdas: Sequence[float] | None = None, n_lambda: int = 100,
                  lambda_min_ratio: float | None = None, n_agq: int = 1,
                  bayes_options: Mapping[str, Any] | None = None,
-                 random_state=None):
+                 foldid: Sequence[int] | None = None, random_state=None):
         self.method = method
         self.penalty = penalty
         self.alpha = alpha
@@ -148,6 +152,7 @@ class RiskModel:
         self.lambda_min_ratio = lambda_min_ratio
         self.n_agq = n_agq
         self.bayes_options = bayes_options
+        self.foldid = foldid
         self.random_state = random_state
         self.coef_ = None
         self._check_options()
@@ -158,7 +163,7 @@ class RiskModel:
         keys = ["method", "penalty", "alpha", "lambda_rule", "cv_criterion", "n_folds",
                 "development_rows", "control", "trial_effect", "missing", "n_imputations",
                 "penalty_grid", "penalty_factor", "lambdas", "n_lambda", "lambda_min_ratio",
-                "n_agq", "bayes_options", "random_state"]
+                "n_agq", "bayes_options", "foldid", "random_state"]
         return {k: getattr(self, k) for k in keys}
 
     def _check_options(self) -> None:
@@ -345,7 +350,16 @@ class RiskModel:
         else:
             X_full = spec.transform(df, allow_missing=True)
             X = X_full[use]
-            params = est.fit(X, y, tc_use, n_tr, self.trial_effect, rng)
+            if self.foldid is not None:
+                if len(self.foldid) != len(y):
+                    raise DataError(f"foldid has {len(self.foldid)} entries but there are "
+                                    f"{len(y)} development rows")
+                est.foldid = np.asarray(self.foldid)
+            try:
+                params = est.fit(X, y, tc_use, n_tr, self.trial_effect, rng)
+            finally:
+                if hasattr(est, "foldid"):
+                    est.foldid = None
             self._completed = [X_full]
             self._imputation_fits = None
             self.rubin_ = None
@@ -578,6 +592,8 @@ class RiskModel:
         for k in ("penalty_grid", "lambdas"):
             if params[k] is not None:
                 params[k] = [float(v) for v in params[k]]
+        if params["foldid"] is not None:
+            params["foldid"] = [int(v) for v in params["foldid"]]
         if params["penalty_factor"] is not None:
             params["penalty_factor"] = {k: float(v) for k, v in params["penalty_factor"].items()}
         if isinstance(params["penalty"], np.number):
