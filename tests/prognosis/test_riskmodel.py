@@ -335,3 +335,18 @@ def test_foldid_fixes_cv_and_default_path_truncates(df):
         RiskModel("lasso", foldid=fid[:10]).fit(df, **KW)
     pm = RiskModel("pmle", penalty="cv", foldid=fid, penalty_grid=[0, 1, 10]).fit(df, **KW)
     assert pm.penalty_ in (0, 1, 10)
+
+
+def test_out_of_sample_scores(df):
+    m = RiskModel("glm", development_rows="control", control="PBO").fit(df, **KW)
+    oos = m.out_of_sample_scores(by="trial")
+    assert oos.index.equals(df.index) and oos["risk"].notna().all()
+    # trial T1 is scored by the model fitted on the control arms of T2 and T3
+    ref = RiskModel("glm").fit(df[(df["trial"] != "T1") & (df["arm"] == "PBO")], **KW)
+    t1 = df["trial"] == "T1"
+    np.testing.assert_allclose(oos.loc[t1, "logit_risk"], ref.predict_logit(df[t1]),
+                               rtol=1e-10)
+    kf = m.out_of_sample_scores(by="fold", n_folds=5, random_state=3)
+    pd.testing.assert_frame_equal(kf, m.out_of_sample_scores(by="fold", n_folds=5,
+                                                             random_state=3))
+    assert not np.allclose(kf["logit_risk"], m.score()["logit_risk"])

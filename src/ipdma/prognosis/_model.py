@@ -542,6 +542,61 @@ class RiskModel:
             return validate(self, B=B, method=method, random_state=random_state,
                             retune=retune, progress=progress)
 
+    def out_of_sample_scores(self, by: Literal["trial", "fold"] = "trial", n_folds: int = 10,
+                             random_state=None) -> pd.DataFrame:
+        """Scores of the training rows from models that did not see them.
+
+        The baseline risk used in stage 2 is otherwise estimated on the same
+        patients (double use of the data).  ``by="trial"``: each trial is scored
+        by the whole procedure (tuning included) refitted without that trial
+        (average intercept); ``by="fold"``: random k-fold cross-fitting.  Rows
+        that are not development rows (e.g. active arms with
+        ``development_rows="control"``) are scored by the model of their trial /
+        fold as well.  With MI the scores are averaged over imputations.
+
+        Returns
+        -------
+        DataFrame with ``risk`` and ``logit_risk``, index of the training data.
+        """
+        self._require_training("out_of_sample_scores")
+        rng = check_random_state(random_state)
+        n = len(self.training_scores_)
+        use, tc = self._use, self._trial_codes
+        if by == "trial":
+            if tc is None:
+                raise ModelSpecificationError("by='trial' needs a model fitted with trial=")
+            groups = tc
+        elif by == "fold":
+            if n_folds < 2:
+                raise ModelSpecificationError(f"n_folds must be >= 2 (got {n_folds})")
+            groups = rng.permutation(np.arange(n) % n_folds)
+        else:
+            raise ModelSpecificationError(f"by must be 'trial' or 'fold' (got {by!r})")
+        y_full = np.full(n, np.nan)
+        y_full[use] = self._y
+        est = self._estimator_obj
+        n_tr = len(self._trial_labels)
+        out = np.zeros((len(self._completed), n))
+        with threadpool_limits(limits=1, user_api="blas"):
+            for k, Xfull in enumerate(self._completed):
+                Xs = np.nan_to_num(Xfull)
+                for g in np.unique(groups):
+                    tr, te = use & (groups != g), groups == g
+                    yt = y_full[tr]
+                    if yt.size == 0 or yt.min() == yt.max():
+                        what = (f"trial {self._trial_labels[g]!r}" if by == "trial"
+                                else f"fold {g}")
+                        raise ModelSpecificationError(
+                            f"without {what} the development rows have no events or no "
+                            "non-events")
+                    fit = est.fit(Xfull[tr], yt, None if tc is None else tc[tr], n_tr,
+                                  self.trial_effect, rng)
+                    out[k, te] = fit.lp(Xs[te])
+        lp = out.mean(axis=0)
+        lp[self.training_scores_["logit_risk"].isna().to_numpy()] = np.nan
+        return pd.DataFrame({"risk": special.expit(lp), "logit_risk": lp},
+                            index=self.training_scores_.index)
+
     def plot_calibration(self, ax=None, n_groups: int = 10):
         """Apparent calibration plot on the development rows (deciles + lowess)."""
         from ._plots import plot_calibration
