@@ -17,6 +17,12 @@ def c_statistic(lp: np.ndarray, y: np.ndarray) -> float:
     """Mann-Whitney AUC of ``lp`` against binary ``y`` (ties count 1/2).
 
     NaN when ``y`` has only one class.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> c_statistic(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1]))
+    0.75
     """
     y = np.asarray(y)
     n1 = int(np.sum(y == 1))
@@ -33,6 +39,16 @@ def calibration(lp: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     Slope: the coefficient of ``lp`` in ``glm(y ~ lp, binomial)``.  CITL: the
     intercept of ``glm(y ~ 1, offset = lp, binomial)`` (0 = calibrated on
     average).  NaN when ``y`` has a single class.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> lp = rng.normal(size=2000)
+    >>> y = rng.binomial(1, 1 / (1 + np.exp(-lp)))
+    >>> slope, citl = calibration(lp, y)
+    >>> bool(abs(slope - 1) < 0.2 and abs(citl) < 0.2)
+    True
     """
     y = np.asarray(y, float)
     if y.min() == y.max():

@@ -366,6 +366,11 @@ class RiskModel:
             with np.errstate(invalid="ignore"):
                 lp_all = params.lp(np.nan_to_num(X_full))
             lp_all[miss_x] = np.nan
+        unscored = int((~dev & np.isnan(lp_all)).sum())
+        if unscored:
+            warnings.warn(f"{unscored} rows outside the development rows have missing "
+                          "covariates and get no score (NaN in training_scores_)",
+                          DataWarning, stacklevel=3)
         self._params = params
         self._estimator_obj = est
         self._use = use
@@ -535,7 +540,27 @@ class RiskModel:
     # ------------------------------------------------------------------ validation
     def validate(self, B: int = 200, method: Literal["bootstrap", "iecv"] = "bootstrap",
                  random_state=None, retune: bool = True, progress: bool = False):
-        """Internal validation; see :func:`ipdma.prognosis.validate`."""
+        """Internal validation: bootstrap optimism correction or IECV.
+
+        Parameters
+        ----------
+        B : int, default 200
+            Bootstrap replicates (ignored for IECV).
+        method : {"bootstrap", "iecv"}
+            Harrell's optimism bootstrap, or internal-external cross-validation
+            (leave one trial out; needs ``trial=``).
+        random_state : None, int, SeedSequence or Generator
+        retune : bool, default True
+            Re-run the penalty / lambda search inside each replicate (honest);
+            ``False`` keeps the penalty chosen on all data (fast, optimistic).
+        progress : bool
+            tqdm progress bar.
+
+        Returns
+        -------
+        ValidationResult
+            See :func:`ipdma.prognosis.validate` for the algorithm and its cost.
+        """
         from ._validation import validate
 
         with threadpool_limits(limits=1, user_api="blas"):

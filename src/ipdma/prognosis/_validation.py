@@ -32,6 +32,20 @@ class ValidationResult(ResultsMixin):
         their n-weighted mean over trials.
     draws : DataFrame or None
         Bootstrap only: ``apparent_b`` and ``test_b`` per replicate.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from ipdma.prognosis import RiskModel
+    >>> rng = np.random.default_rng(2)
+    >>> df = pd.DataFrame({"x": rng.normal(size=600), "trial": rng.choice(["A", "B", "C"], 600)})
+    >>> df["y"] = rng.binomial(1, 1 / (1 + np.exp(-df.x)))
+    >>> m = RiskModel("glm").fit(df, outcome="y", covariates=["x"], trial="trial")
+    >>> v = m.validate(B=20, random_state=1)
+    >>> v.table.columns.tolist()
+    ['apparent', 'optimism', 'corrected', 'optimism_se']
+    >>> m.validate(method="iecv").table["trial"].tolist()
+    ['A', 'B', 'C']
     """
 
     def __init__(self, method, table, lp, y, groups=None, overall=None, draws=None,
