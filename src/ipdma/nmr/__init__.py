@@ -1,1 +1,13 @@
-"""ipdma.nmr (under construction)."""
+"""Risk-based IPD network meta-regression (stage 2 of the two-stage prediction model).
+
+:class:`RiskNMR` fits ``logit p = u_j + d_t + (g0 + gamma_t) (R - Rbar_j)`` to IPD
+from a network of randomised trials, with a Bayesian (NumPyro NUTS) or a
+maximum-likelihood engine, common or random treatment effects, and returns a
+:class:`RiskNMRResult` with absolute predictions (probability under every
+treatment, absolute risk differences, odds ratios, probability of being best)
+along baseline risk or for individual patients.
+"""
+
+from ._model import RiskNMR, RiskNMRResult
+
+__all__ = ["RiskNMR", "RiskNMRResult"]

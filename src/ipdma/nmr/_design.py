@@ -1,0 +1,278 @@
+"""Data preparation for the risk-based IPD network meta-regression.
+
+Everything that turns a user DataFrame into the arrays both engines use lives
+here, so that the Bayesian and the likelihood engines fit exactly the same
+model.  The rows are put into a canonical order (trial, treatment, risk,
+outcome) and treatments and trials into sorted order with the reference
+first, so results do not depend on the order of rows or arms in the input.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..errors import (
+    ColumnNotFoundError,
+    MissingDataError,
+    ModelSpecificationError,
+    NetworkError,
+    OutcomeError,
+)
+
+_PLACEBO_LIKE = ("placebo", "pbo", "plac", "control", "ctrl", "usual care", "standard care", "soc")
+
+
+def _check_column(df: pd.DataFrame, col: str, role: str) -> None:
+    if col not in df.columns:
+        close = difflib.get_close_matches(str(col), [str(c) for c in df.columns], n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ColumnNotFoundError(
+            f"{role} column {col!r} is not in the data (columns: {list(df.columns)}).{hint}"
+        )
+
+
+def logit(p):
+    p = np.asarray(p, dtype=float)
+    return np.log(p) - np.log1p(-p)
+
+
+def expit(x):
+    x = np.asarray(x, dtype=float)
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def choose_reference(treatments: list[str], arms: dict[str, list[str]]) -> str:
+    """Default network reference: a placebo-like label, else the treatment in most trials
+    (ties broken alphabetically)."""
+    for t in treatments:
+        if t.strip().lower() in _PLACEBO_LIKE:
+            return t
+    counts = {t: sum(t in a for a in arms.values()) for t in treatments}
+    return sorted(treatments, key=lambda t: (-counts[t], t))[0]
+
+
+@dataclass
+class NMRDesign:
+    """Arrays describing the fitted model (canonical row order)."""
+
+    trials: list[str]
+    treatments: list[str]          # reference first, others sorted
+    reference: str
+    trial_idx: np.ndarray          # (n,) int
+    trt_idx: np.ndarray            # (n,) int, 0 = reference
+    y: np.ndarray                  # (n,) float 0/1
+    x: np.ndarray | None           # (n,) centred risk covariate (None: no risk term)
+    x_raw: np.ndarray | None       # (n,) uncentred covariate (logit risk or probability)
+    risk_logit: np.ndarray | None  # (n,) logit-scale risk score as supplied
+    centre_trial: np.ndarray | None  # (J,) centre used per trial
+    centre_pred: float | None      # centre used for predictions
+    arms: dict[str, list[str]]
+    baseline: list[int]            # per trial: treatment index of its baseline arm
+    # random-effects structure: one random contrast per non-baseline arm
+    re_arm_trial: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    re_arm_trt: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    re_row: np.ndarray = field(default_factory=lambda: np.zeros(0, int))  # (n,) arm idx or -1
+    re_chol: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (A, A) block chol
+    source_index: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+
+    @property
+    def n(self) -> int:
+        return int(self.y.size)
+
+    @property
+    def n_trials(self) -> int:
+        return len(self.trials)
+
+    @property
+    def n_treatments(self) -> int:
+        return len(self.treatments)
+
+    @property
+    def has_risk(self) -> bool:
+        return self.x is not None
+
+    def param_names(self) -> list[str]:
+        names = [f"u[{t}]" for t in self.trials]
+        names += [f"d[{t}]" for t in self.treatments[1:]]
+        if self.has_risk:
+            names += ["g0"] + [f"gamma[{t}]" for t in self.treatments[1:]]
+        return names
+
+    def design_matrix(self) -> np.ndarray:
+        """Fixed-effects design: trial intercepts, treatment dummies, risk, risk x treatment."""
+        n, J, T = self.n, self.n_trials, self.n_treatments
+        U = np.zeros((n, J))
+        U[np.arange(n), self.trial_idx] = 1.0
+        D = np.zeros((n, T))
+        D[np.arange(n), self.trt_idx] = 1.0
+        D = D[:, 1:]
+        blocks = [U, D]
+        if self.has_risk:
+            blocks += [self.x[:, None], D * self.x[:, None]]
+        return np.hstack(blocks)
+
+
+def prepare(
+    data: pd.DataFrame,
+    *,
+    trial: str,
+    treatment: str,
+    outcome: str,
+    risk: str | None,
+    reference: str | None,
+    centring: str | float,
+    risk_scale: str,
+) -> NMRDesign:
+    """Validate ``data`` and build the canonical :class:`NMRDesign`."""
+    if not isinstance(data, pd.DataFrame):
+        raise ModelSpecificationError(
+            f"data must be a pandas DataFrame or an ipdma.data.IPD, not {type(data).__name__}"
+        )
+    cols = [(trial, "trial"), (treatment, "treatment"), (outcome, "outcome")]
+    if risk is not None:
+        cols.append((risk, "risk"))
+    for c, role in cols:
+        _check_column(data, c, role)
+    used = [c for c, _ in cols]
+    df = data[used].copy()
+    miss = df.isna().any(axis=1)
+    if miss.any():
+        bad = df.columns[df.isna().any()].tolist()
+        raise MissingDataError(
+            f"{int(miss.sum())} rows have missing values in {bad}: stage 2 needs complete "
+            "cases; drop or impute them first (e.g. data.dropna(subset=[...]))."
+        )
+    yv = pd.to_numeric(df[outcome], errors="coerce")
+    if yv.isna().any() or not np.isin(yv.to_numpy(), [0, 1]).all():
+        vals = sorted(pd.unique(df[outcome].astype(str)))[:6]
+        raise OutcomeError(
+            f"outcome column {outcome!r} must be binary 0/1 (found values {vals}); "
+            "recode it, e.g. (df[col] == 'event').astype(int)."
+        )
+    y = yv.to_numpy(dtype=float)
+    tr = df[trial].astype(str).to_numpy()
+    tt = df[treatment].astype(str).to_numpy()
+    trials = sorted(pd.unique(tr).tolist())
+    labels = sorted(pd.unique(tt).tolist())
+    arms = {j: sorted(pd.unique(tt[tr == j]).tolist()) for j in trials}
+    if reference is None:
+        reference = choose_reference(labels, arms)
+    reference = str(reference)
+    if reference not in labels:
+        raise NetworkError(
+            f"reference treatment {reference!r} is not in column {treatment!r} "
+            f"(treatments: {labels}); pass one of these as reference=."
+        )
+    treatments = [reference] + [t for t in labels if t != reference]
+    for j, a in arms.items():
+        if len(a) < 2:
+            raise NetworkError(
+                f"trial {j!r} has a single arm ({a[0]!r}); stage 2 uses randomised "
+                "comparisons only: drop the trial or add its other arms."
+            )
+    _check_connected(treatments, arms)
+
+    if risk is not None:
+        r = pd.to_numeric(df[risk], errors="coerce").to_numpy(dtype=float)
+        if not np.all(np.isfinite(r)):
+            raise ModelSpecificationError(
+                f"risk column {risk!r} must be numeric and finite (logit-scale risk score)."
+            )
+    else:
+        r = np.zeros(len(df))
+
+    # canonical order: trial, treatment, risk, outcome (stable)
+    t_pos = {t: i for i, t in enumerate(treatments)}
+    trial_idx = np.searchsorted(np.array(trials, dtype=object), tr).astype(int)
+    trt_lookup = np.array([t_pos[t] for t in labels], dtype=int)
+    trt_idx = trt_lookup[np.searchsorted(np.array(labels, dtype=object), tt)]
+    order = np.lexsort((y, r, trt_idx, trial_idx))
+    trial_idx, trt_idx, y, r = trial_idx[order], trt_idx[order], y[order], r[order]
+
+    x = x_raw = centre_trial = centre_pred = risk_logit = None
+    if risk is not None:
+        risk_logit = r
+        if risk_scale == "logit":
+            x_raw = r
+        elif risk_scale == "probability":
+            x_raw = expit(r)
+        else:  # pragma: no cover - validated by the estimator
+            raise ModelSpecificationError(f"unknown risk_scale {risk_scale!r}")
+        J = len(trials)
+        sums = np.bincount(trial_idx, weights=x_raw, minlength=J)
+        counts = np.bincount(trial_idx, minlength=J)
+        overall = float(x_raw.mean())
+        if isinstance(centring, str) and centring == "trial":
+            centre_trial = sums / counts
+            centre_pred = overall
+        elif isinstance(centring, str) and centring == "global":
+            centre_trial = np.full(J, overall)
+            centre_pred = overall
+        else:
+            c = float(centring)
+            centre_trial = np.full(J, c)
+            centre_pred = c
+        x = x_raw - centre_trial[trial_idx]
+
+    baseline = [min(t_pos[t] for t in arms[j]) for j in trials]
+    design = NMRDesign(
+        trials=trials, treatments=treatments, reference=reference, trial_idx=trial_idx,
+        trt_idx=trt_idx, y=y, x=x, x_raw=x_raw, risk_logit=risk_logit,
+        centre_trial=centre_trial, centre_pred=centre_pred, arms=arms, baseline=baseline,
+        source_index=np.asarray(data.index)[order],
+    )
+    _random_structure(design, t_pos)
+    return design
+
+
+def _check_connected(treatments: list[str], arms: dict[str, list[str]]) -> None:
+    parent = {t: t for t in treatments}
+
+    def find(a: str) -> str:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for a in arms.values():
+        for t in a[1:]:
+            parent[find(t)] = find(a[0])
+    comps: dict[str, list[str]] = {}
+    for t in treatments:
+        comps.setdefault(find(t), []).append(t)
+    if len(comps) > 1:
+        groups = sorted(comps.values(), key=lambda g: (-len(g), g))
+        raise NetworkError(
+            f"the treatment network is disconnected: components {groups}. Relative effects "
+            "between components are not identified; analyse the components separately or "
+            "add trials that link them."
+        )
+
+
+def _random_structure(d: NMRDesign, t_pos: dict[str, int]) -> None:
+    """One random contrast per non-baseline arm; the contrasts of a multi-arm trial have
+    covariance tau^2 (I + J) / 2 (Lu & Ades), factorised once as a block Cholesky."""
+    arm_trial, arm_trt = [], []
+    for j, name in enumerate(d.trials):
+        for t in sorted(t_pos[a] for a in d.arms[name]):
+            if t != d.baseline[j]:
+                arm_trial.append(j)
+                arm_trt.append(t)
+    A = len(arm_trial)
+    arm_trial_a = np.array(arm_trial, dtype=int)
+    arm_trt_a = np.array(arm_trt, dtype=int)
+    table = np.full((d.n_trials, d.n_treatments), -1, dtype=int)
+    table[arm_trial_a, arm_trt_a] = np.arange(A)
+    re_row = table[d.trial_idx, d.trt_idx]
+    chol = np.zeros((A, A))
+    for j in range(d.n_trials):
+        idx = np.flatnonzero(arm_trial_a == j)
+        m = idx.size
+        if m:
+            S = 0.5 * (np.eye(m) + np.ones((m, m)))
+            chol[np.ix_(idx, idx)] = np.linalg.cholesky(S)
+    d.re_arm_trial, d.re_arm_trt, d.re_row, d.re_chol = arm_trial_a, arm_trt_a, re_row, chol

@@ -1,0 +1,645 @@
+"""Risk-based IPD network meta-regression: estimator and results object."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._base import ResultsMixin, Summary, check_is_fitted, check_random_state
+from ..errors import ColumnNotFoundError, ModelSpecificationError, OutcomeError
+from ._design import NMRDesign, _check_column, expit, logit, prepare
+
+__all__ = ["RiskNMR", "RiskNMRResult"]
+
+_ENGINES = ("bayes", "ml")
+_EFFECTS = ("common", "random")
+_SCALES = ("logit", "probability")
+
+
+class RiskNMR:
+    """Stage 2 of the risk-based two-stage prediction model (Chalkou et al., 2021).
+
+    IPD network meta-regression of a binary outcome on a baseline-risk score::
+
+        logit p_ij = u_j + d_{j,t} + (g0 + gamma_t) * (R_ij - Rbar_j)
+
+    with trial intercepts ``u_j`` (the reference-treatment log-odds at the trial's
+    mean risk), treatment effects ``d_t`` and risk interactions ``gamma_t`` relative
+    to the **network reference** (``d_ref = gamma_ref = 0``) and a prognostic slope
+    ``g0`` that is the slope under the reference in every trial.  This is the
+    order-free form of the original model (which attached ``g0`` to whichever arm
+    was listed first): results do not depend on the order of rows or arms.
+
+    With ``effects="random"`` the trial-specific contrasts are
+    ``d_{j,t} - d_{j,b} ~ N(d_t - d_b, tau^2)`` relative to the trial's baseline arm
+    ``b`` (the reference when the trial has it, otherwise its first treatment in
+    the model order), with covariance ``tau^2 / 2`` between contrasts of a
+    multi-arm trial.  The risk interactions stay common.
+
+    Parameters
+    ----------
+    engine : {"bayes", "ml"}
+        ``"bayes"``: NumPyro NUTS (dense mass matrix, started at the ML estimate);
+        ``"ml"``: logistic GLM (common effects) or GLMM by Laplace / adaptive
+        Gauss-Hermite quadrature (random effects).
+    effects : {"common", "random"}
+        Common (fixed) or random treatment effects.
+    centring : {"trial", "global"} or float
+        Centre the risk covariate at each trial's mean (default; interactions use
+        within-trial information only), at the overall mean, or at a given value.
+        Predictions always centre at the overall stage-2 mean (or the given value).
+    risk_scale : {"logit", "probability"}
+        The ``risk`` column holds the logit-scale risk score (the stage-1 linear
+        predictor).  ``"logit"`` regresses on it; ``"probability"`` on
+        ``expit(risk)``.
+    reference : str, optional
+        Network reference treatment; default a placebo-like label, else the
+        treatment in most trials.
+    prior_sd : float
+        Standard deviation of the normal priors of ``u, d, g0, gamma`` and of the
+        external-control intercept (default ``sqrt(1000)``: the N(0, var 1000)
+        priors of the original analysis).
+    tau_prior_scale : float
+        Scale of the half-normal prior on ``tau`` (default 1 on the log-odds-ratio
+        scale).
+    chains, draws, warmup : int
+        NUTS chains, kept draws and warm-up iterations per chain.
+    chain_method : {"sequential", "vectorized", "parallel"}
+        How NumPyro runs the chains.
+    target_accept : float
+        NUTS target acceptance probability.
+    n_agq : int
+        Quadrature nodes per random-effect dimension for ``engine="ml",
+        effects="random"`` (1 = Laplace).
+    n_sim : int
+        Parameter draws from the asymptotic normal distribution of the ML
+        estimate used for P(best) with ``engine="ml"``.
+    higher_is_better : bool
+        ``False`` (default) when the outcome is harmful (relapse): the best
+        treatment has the lowest predicted probability.
+    level : float
+        Coverage of the reported intervals.
+    random_state : None, int, SeedSequence or Generator
+        Seed of the sampler and of all simulation draws.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from ipdma.nmr import RiskNMR
+    >>> rng = np.random.default_rng(1)
+    >>> n = 600
+    >>> df = pd.DataFrame({"trial": np.repeat(["T1", "T2", "T3"], n // 3),
+    ...                    "treat": rng.choice(["placebo", "A"], n),
+    ...                    "logit_risk": rng.normal(-0.5, 0.8, n)})
+    >>> eta = df.logit_risk - 0.7 * (df.treat == "A")
+    >>> df["y"] = rng.binomial(1, 1 / (1 + np.exp(-eta)))
+    >>> res = RiskNMR(engine="ml").fit(df, trial="trial", treatment="treat", outcome="y")
+    >>> list(res.params.index)[:4]
+    ['u[T1]', 'u[T2]', 'u[T3]', 'd[A]']
+    >>> pred = res.predict(risk=[0.2, 0.5])
+    >>> sorted(pred.columns)[:3]
+    ['ard', 'ard_lower', 'ard_upper']
+    """
+
+    def __init__(
+        self,
+        engine: Literal["bayes", "ml"] = "bayes",
+        effects: Literal["common", "random"] = "common",
+        centring: Literal["trial", "global"] | float = "trial",
+        risk_scale: Literal["logit", "probability"] = "logit",
+        reference: str | None = None,
+        prior_sd: float = float(np.sqrt(1000.0)),
+        tau_prior_scale: float = 1.0,
+        chains: int = 2,
+        draws: int = 1000,
+        warmup: int = 500,
+        chain_method: str = "sequential",
+        target_accept: float = 0.8,
+        n_agq: int = 1,
+        n_sim: int = 4000,
+        higher_is_better: bool = False,
+        level: float = 0.95,
+        random_state: int | np.random.Generator | np.random.SeedSequence | None = None,
+    ) -> None:
+        self.engine = engine
+        self.effects = effects
+        self.centring = centring
+        self.risk_scale = risk_scale
+        self.reference = reference
+        self.prior_sd = prior_sd
+        self.tau_prior_scale = tau_prior_scale
+        self.chains = chains
+        self.draws = draws
+        self.warmup = warmup
+        self.chain_method = chain_method
+        self.target_accept = target_accept
+        self.n_agq = n_agq
+        self.n_sim = n_sim
+        self.higher_is_better = higher_is_better
+        self.level = level
+        self.random_state = random_state
+
+    def _validate(self) -> None:
+        if self.engine not in _ENGINES:
+            raise ModelSpecificationError(f"engine must be one of {_ENGINES}, not {self.engine!r}")
+        if self.effects not in _EFFECTS:
+            raise ModelSpecificationError(
+                f"effects must be one of {_EFFECTS}, not {self.effects!r}")
+        if self.risk_scale not in _SCALES:
+            raise ModelSpecificationError(
+                f"risk_scale must be one of {_SCALES}, not {self.risk_scale!r}")
+        if isinstance(self.centring, str) and self.centring not in ("trial", "global"):
+            raise ModelSpecificationError(
+                f"centring must be 'trial', 'global' or a number, not {self.centring!r}")
+        if not 0 < self.level < 1:
+            raise ModelSpecificationError(f"level must be in (0, 1), not {self.level}")
+        for name in ("chains", "draws", "warmup", "n_agq", "n_sim"):
+            v = getattr(self, name)
+            if int(v) != v or v < (0 if name == "warmup" else 1):
+                raise ModelSpecificationError(f"{name} must be a positive integer, not {v!r}")
+        if self.prior_sd <= 0 or self.tau_prior_scale <= 0:
+            raise ModelSpecificationError("prior_sd and tau_prior_scale must be positive")
+
+    def fit(
+        self,
+        data,
+        *,
+        trial: str | None = None,
+        treatment: str | None = None,
+        outcome: str | None = None,
+        risk: str | None = "logit_risk",
+        external_control: pd.DataFrame | None = None,
+    ) -> RiskNMRResult:
+        """Fit the network meta-regression.
+
+        Parameters
+        ----------
+        data : DataFrame or ipdma.data.IPD
+            One row per patient.  With an ``IPD`` the trial/treatment/outcome
+            columns (and the reference) are taken from it; ``risk`` must be a column
+            of ``ipd.data``.
+        trial, treatment, outcome : str
+            Column names (outcome coded 0/1).
+        risk : str or None
+            Column with the stage-1 risk score on the logit scale.  ``None`` fits a
+            plain IPD network meta-analysis without a risk term.
+        external_control : DataFrame, optional
+            Control-arm-only cohort with the ``outcome`` column; its log-odds is the
+            intercept of absolute predictions (``baseline="external"``).
+
+        Returns
+        -------
+        RiskNMRResult
+        """
+        self._validate()
+        reference = self.reference
+        if hasattr(data, "trial_col") and hasattr(data, "data"):
+            trial = trial or data.trial_col
+            treatment = treatment or data.treatment_col
+            outcome = outcome or data.outcome_col
+            if reference is None:
+                reference = getattr(data, "reference", None)
+            data = data.data
+        if trial is None or treatment is None or outcome is None:
+            raise ModelSpecificationError(
+                "fit needs the column names: fit(data, trial=..., treatment=..., outcome=...)")
+        design = prepare(data, trial=trial, treatment=treatment, outcome=outcome, risk=risk,
+                         reference=reference, centring=self.centring,
+                         risk_scale=self.risk_scale)
+        rng = check_random_state(self.random_state)
+        seed = int(rng.integers(0, 2**31 - 1))
+        ext = _external_counts(external_control, outcome) if external_control is not None \
+            else None
+        from ._ml import fit_common, fit_random
+
+        ml_common = fit_common(design)
+        res = RiskNMRResult(self, design, seed=seed,
+                            columns={"trial": trial, "treatment": treatment,
+                                     "outcome": outcome, "risk": risk})
+        if self.engine == "ml":
+            if self.effects == "random":
+                fit = fit_random(design, n_agq=int(self.n_agq), start=ml_common)
+            else:
+                fit = ml_common
+            res._set_ml(fit)
+        else:
+            from ._bayes import fit_bayes
+
+            c = ml_common.coef
+            J, T = design.n_trials, design.n_treatments
+            init = {"u": c[:J], "d": c[J:J + T - 1]}
+            if design.has_risk:
+                init["g0"] = c[J + T - 1]
+                init["gamma"] = c[J + T:]
+            fit = fit_bayes(design, random=self.effects == "random", prior_sd=self.prior_sd,
+                            tau_prior_scale=self.tau_prior_scale, chains=int(self.chains),
+                            draws=int(self.draws), warmup=int(self.warmup), seed=seed,
+                            init=init, chain_method=self.chain_method,
+                            target_accept=self.target_accept)
+            res._set_bayes(fit)
+        if ext is not None:
+            res._set_external(*ext)
+        return res
+
+
+def _external_counts(ext: pd.DataFrame, outcome: str) -> tuple[int, int]:
+    if not isinstance(ext, pd.DataFrame):
+        raise ModelSpecificationError("external_control must be a DataFrame of control patients")
+    _check_column(ext, outcome, "outcome (external control)")
+    y = pd.to_numeric(ext[outcome], errors="coerce")
+    if y.isna().any():
+        raise OutcomeError(
+            f"external_control has {int(y.isna().sum())} missing/non-numeric values in "
+            f"{outcome!r}; drop them first.")
+    if not np.isin(y.to_numpy(), [0, 1]).all():
+        raise OutcomeError(f"external_control column {outcome!r} must be coded 0/1.")
+    k, n = int(y.sum()), int(y.size)
+    if n == 0 or k in (0, n):
+        raise OutcomeError(
+            f"external_control has {k} events in {n} patients: its log-odds is not finite.")
+    return k, n
+
+
+class RiskNMRResult(ResultsMixin):
+    """A fitted :class:`RiskNMR`.
+
+    Attributes
+    ----------
+    params : DataFrame
+        One row per parameter (``u[trial]``, ``d[treatment]``, ``g0``,
+        ``gamma[treatment]``, ``tau``, ``alpha[external]``) with ``estimate``,
+        ``se`` (posterior sd for the Bayesian engine), ``lower``, ``upper`` and,
+        for the Bayesian engine, ``r_hat``, ``ess_bulk``, ``ess_tail``.
+    inference_data : arviz.InferenceData or None
+        Posterior (Bayesian engine).
+    treatments, trials, reference, risk_centre
+        Model labels and the centre used for predictions.
+    """
+
+    def __init__(self, model: RiskNMR, design: NMRDesign, *, seed: int, columns: dict):
+        self.model = model
+        self.design = design
+        self.seed = seed
+        self.columns = columns
+        self.engine = model.engine
+        self.effects = model.effects
+        self.treatments = design.treatments
+        self.trials = design.trials
+        self.reference = design.reference
+        self.risk_centre = design.centre_pred
+        self.level = model.level
+        self.inference_data = None
+        self.diagnostics: dict = {}
+        self._external: tuple[int, int] | None = None
+        self._theta_draws: np.ndarray | None = None
+        self.params: pd.DataFrame | None = None
+
+    # ------------------------------------------------------------------ set-up
+    @property
+    def _names(self) -> list[str]:
+        return self.design.param_names()
+
+    def _set_ml(self, fit) -> None:
+        self._ml = fit
+        self.coef = pd.Series(fit.coef, index=self._names)
+        self.cov = pd.DataFrame(fit.cov, index=self._names, columns=self._names)
+        self.loglik = fit.loglik
+        self.tau = fit.tau
+        se = np.sqrt(np.diag(fit.cov))
+        z = stats.norm.ppf(0.5 + self.level / 2)
+        tab = pd.DataFrame({"estimate": fit.coef, "se": se, "lower": fit.coef - z * se,
+                            "upper": fit.coef + z * se}, index=self._names)
+        if fit.tau is not None:
+            lo = max(fit.tau - z * fit.tau_se, 0.0) if np.isfinite(fit.tau_se) else np.nan
+            hi = fit.tau + z * fit.tau_se if np.isfinite(fit.tau_se) else np.nan
+            tab.loc["tau"] = [fit.tau, fit.tau_se, lo, hi]
+        tab.index.name = "parameter"
+        self.params = tab
+        self.diagnostics = {"loglik": fit.loglik, "iterations": fit.iterations,
+                            "converged": fit.converged}
+        rng = np.random.default_rng([self.seed, 1])
+        self._theta_draws = rng.multivariate_normal(fit.coef, fit.cov, size=int(self.model.n_sim),
+                                                    method="cholesky")
+
+    def _set_bayes(self, fit) -> None:
+        self._bayes = fit
+        self.inference_data = fit.inference_data
+        self.diagnostics = dict(fit.diagnostics, seconds=fit.seconds)
+        s = fit.samples
+        parts = [s["u"], s["d"]]
+        if self.design.has_risk:
+            parts += [s["g0"][..., None], s["gamma"]]
+        th = np.concatenate(parts, axis=-1)               # (chains, draws, P)
+        self._theta_draws = th.reshape(-1, th.shape[-1])
+        names = list(self._names)
+        cols = {k: v for k, v in (("tau", s.get("tau")),) if v is not None}
+        allp = th
+        if cols:
+            allp = np.concatenate([th, s["tau"][..., None]], axis=-1)
+            names.append("tau")
+            self.tau_draws = s["tau"].ravel()
+        self.tau = float(s["tau"].mean()) if "tau" in s else None
+        self.params = self._table_from_draws(allp, names)
+        self.coef = self.params["estimate"].loc[self._names]
+
+    def _table_from_draws(self, draws: np.ndarray, names: list[str]) -> pd.DataFrame:
+        import arviz as az
+
+        a = (1 - self.level) / 2
+        flat = draws.reshape(-1, draws.shape[-1])
+        tab = pd.DataFrame({
+            "estimate": flat.mean(0), "se": flat.std(0, ddof=1),
+            "lower": np.quantile(flat, a, axis=0), "upper": np.quantile(flat, 1 - a, axis=0),
+        }, index=pd.Index(names, name="parameter"))
+        if draws.ndim == 3:
+            tab["r_hat"] = [float(az.rhat(draws[:, :, i])) if draws.shape[0] > 1 else np.nan
+                            for i in range(draws.shape[-1])]
+            tab["ess_bulk"] = [float(az.ess(draws[:, :, i], method="bulk"))
+                               for i in range(draws.shape[-1])]
+            tab["ess_tail"] = [float(az.ess(draws[:, :, i], method="tail"))
+                               for i in range(draws.shape[-1])]
+        return tab
+
+    def _set_external(self, events: int, n: int) -> None:
+        self._external = (events, n)
+        S = self._theta_draws.shape[0]
+        if self.engine == "ml":
+            p = events / n
+            est, se = float(np.log(p / (1 - p))), float(1 / np.sqrt(n * p * (1 - p)))
+            rng = np.random.default_rng([self.seed, 2])
+            self._alpha_ext = (est, se)
+            self._alpha_draws = est + se * rng.standard_normal(S)
+            z = stats.norm.ppf(0.5 + self.level / 2)
+            row = [est, se, est - z * se, est + z * se]
+            self.params.loc["alpha[external]"] = row + [np.nan] * (self.params.shape[1] - 4)
+        else:
+            from ._bayes import sample_external_intercept
+
+            rng = np.random.default_rng([self.seed, 2])
+            draws = sample_external_intercept(events, n, self.model.prior_sd, S, rng)
+            self._alpha_draws = draws
+            m = draws.mean()
+            self._alpha_ext = (float(m), float(draws.std(ddof=1)))
+            chains = int(self.model.chains)
+            tab = self._table_from_draws(draws.reshape(chains, -1, 1), ["alpha[external]"])
+            self.params = pd.concat([self.params, tab])
+            self.params.index.name = "parameter"
+
+    # ------------------------------------------------------------- predictions
+    def _linear_maps(self, xc: np.ndarray, baseline: str) -> np.ndarray:
+        """(G, T, P) matrices: logit P_k(x) = M[g, k] . theta (+ external alpha).
+
+        ``baseline="trials"`` averages the trial-specific predictions,
+        ``mean_j [u_j + d_k + (g0 + gamma_k)(x - xbar_j)]``, which does not depend on
+        the choice of reference treatment."""
+        d = self.design
+        J, T = d.n_trials, d.n_treatments
+        P = len(self._names)
+        G = xc.size
+        M = np.zeros((G, T, P))
+        if baseline == "trials":
+            M[:, :, :J] = 1.0 / J
+            if d.has_risk:
+                xc = xc + float(d.centre_pred - np.mean(d.centre_trial))
+        for k in range(1, T):
+            M[:, k, J + k - 1] += 1.0
+        if d.has_risk:
+            M[:, :, J + T - 1] += xc[:, None]
+            for k in range(1, T):
+                M[:, k, J + T - 1 + k] += xc
+        return M
+
+    def predict(
+        self,
+        risk: Sequence[float] | np.ndarray | pd.DataFrame | None = None,
+        *,
+        baseline: Literal["external", "trials"] | None = None,
+        external_control: pd.DataFrame | None = None,
+        point: Literal["logit_mean", "mean"] = "logit_mean",
+    ) -> pd.DataFrame:
+        """Absolute predictions under every treatment.
+
+        Parameters
+        ----------
+        risk : array of baseline risks in (0, 1), DataFrame or None
+            A grid of baseline (treatment-blind, stage-1) risks, or a patient
+            DataFrame holding the fitted ``risk`` column (logit scale).  ``None``
+            gives the grid 0.01, 0.02, ..., 0.99.
+        baseline : {"external", "trials"}, optional
+            Source of the reference-treatment log-odds at the mean risk: the
+            external control cohort (intercept only, as in the original analysis;
+            default when one was given to ``fit`` or here) or the trials
+            (the average over trials, with equal weights, of the trial-specific
+            predicted log-odds ``u_j + d_k + (g0 + gamma_k)(R - Rbar_j)``).
+        external_control : DataFrame, optional
+            Control cohort (outcome column as in ``fit``); overrides the one given
+            to ``fit``.
+        point : {"logit_mean", "mean"}
+            Bayesian point prediction: ``expit`` of the posterior mean of the
+            log-odds (as the original code) or the posterior mean probability.
+            ML uses the plug-in estimate.
+
+        Returns
+        -------
+        DataFrame
+            One row per grid point (or patient) and treatment: ``baseline_risk``,
+            ``treatment``, ``prob`` (+ ``_lower``/``_upper``), ``ard`` = P(reference) -
+            P(treatment) (positive = fewer events with a harmful outcome), ``or`` vs
+            the reference, ``p_best`` (probability of being best) and
+            ``recommended`` (the treatment with the best point prediction).
+        """
+        check_is_fitted(self, "_theta_draws")
+        d = self.design
+        if external_control is not None:
+            self._set_external(*_external_counts(external_control, self.columns["outcome"]))
+        if baseline is None:
+            baseline = "external" if self._external is not None else "trials"
+        if baseline not in ("external", "trials"):
+            raise ModelSpecificationError(
+                f"baseline must be 'external' or 'trials', not {baseline!r}")
+        if baseline == "external" and self._external is None:
+            raise ModelSpecificationError(
+                "baseline='external' needs an external control cohort: pass "
+                "external_control= to fit() or predict(), or use baseline='trials'.")
+        index_name = "baseline_risk"
+        if risk is None:
+            risk = np.round(np.arange(1, 100) / 100.0, 2)
+        if isinstance(risk, pd.DataFrame):
+            col = self.columns["risk"]
+            if col is None:
+                raise ModelSpecificationError("the model has no risk term: predict on a grid")
+            if col not in risk.columns:
+                raise ColumnNotFoundError(
+                    f"risk column {col!r} (used in fit) is not in the prediction data")
+            r = pd.to_numeric(risk[col], errors="coerce").to_numpy(float)
+            if not np.all(np.isfinite(r)):
+                raise ModelSpecificationError(f"risk column {col!r} has missing/non-finite values")
+            rows = np.asarray(risk.index)
+            p0 = expit(r)
+            index_name = "row"
+        else:
+            p0 = np.asarray(risk, dtype=float).ravel()
+            if p0.size == 0 or np.any(~np.isfinite(p0)) or np.any((p0 <= 0) | (p0 >= 1)):
+                raise ModelSpecificationError(
+                    "risk grid values must be baseline risks strictly between 0 and 1")
+            r = logit(p0)
+            rows = None
+        if d.has_risk:
+            xv = r if self.model.risk_scale == "logit" else p0
+            xc = xv - d.centre_pred
+        else:
+            xc = np.zeros_like(r)
+        out = self._predict_x(xc, baseline, point)
+        G, T = xc.size, d.n_treatments
+        frame = pd.DataFrame({
+            "baseline_risk": np.repeat(p0, T),
+            "treatment": np.tile(self.treatments, G),
+        })
+        if rows is not None:
+            frame.insert(0, "row", np.repeat(rows, T))
+        for k, v in out.items():
+            frame[k] = v.reshape(-1)
+        frame.attrs["index"] = index_name
+        return frame
+
+    def _predict_x(self, xc: np.ndarray, baseline: str, point: str) -> dict[str, np.ndarray]:
+        d = self.design
+        T = d.n_treatments
+        M = self._linear_maps(xc, baseline)                  # (G, T, P)
+        G = xc.size
+        use_ext = baseline == "external"
+        a = (1 - self.level) / 2
+        th = self._theta_draws
+        alpha_d = self._alpha_draws if use_ext else np.zeros(th.shape[0])
+        res = {k: np.empty((G, T)) for k in
+               ("prob", "prob_lower", "prob_upper", "ard", "ard_lower", "ard_upper",
+                "or", "or_lower", "or_upper", "p_best")}
+        sign = -1.0 if not self.model.higher_is_better else 1.0
+        chunk = max(1, 2_000_000 // (T * th.shape[0]))
+        for s in range(0, G, chunk):
+            Mc = M[s:s + chunk]                              # (g, T, P)
+            lp = np.einsum("gtp,sp->sgt", Mc, th) + alpha_d[:, None, None]  # (S, g, T)
+            pr = expit(lp)
+            ard = pr[:, :, :1] - pr
+            lor = lp - lp[:, :, :1]
+            best = np.argmax(sign * pr, axis=2)              # (S, g)
+            pb = np.stack([(best == k).mean(0) for k in range(T)], axis=1)
+            sl = slice(s, s + Mc.shape[0])
+            res["p_best"][sl] = pb
+            if self.engine == "bayes":
+                lpm = lp.mean(0)
+                res["prob"][sl] = expit(lpm) if point == "logit_mean" else pr.mean(0)
+                pm = res["prob"][sl]
+                res["ard"][sl] = (pm[:, :1] - pm) if point == "logit_mean" else ard.mean(0)
+                res["or"][sl] = np.exp(lor.mean(0))
+                for key, arr in (("prob", pr), ("ard", ard), ("or", np.exp(lor))):
+                    q = np.quantile(arr, [a, 1 - a], axis=0)
+                    res[key + "_lower"][sl], res[key + "_upper"][sl] = q[0], q[1]
+            else:
+                self._wald(Mc, use_ext, res, sl)
+        best_point = np.argmax(sign * res["prob"], axis=1)
+        rec = np.zeros((G, T), dtype=bool)
+        rec[np.arange(G), best_point] = True
+        res["recommended"] = rec
+        return res
+
+    def _wald(self, Mc: np.ndarray, use_ext: bool, res: dict, sl: slice) -> None:
+        z = stats.norm.ppf(0.5 + self.level / 2)
+        theta = self._ml.coef
+        V = self._ml.cov
+        a_est, a_var = (self._alpha_ext[0], self._alpha_ext[1] ** 2) if use_ext else (0.0, 0.0)
+        lp = Mc @ theta + a_est                               # (g, T)
+        var = np.einsum("gtp,pq,gtq->gt", Mc, V, Mc) + a_var
+        se = np.sqrt(np.maximum(var, 0))
+        pr = expit(lp)
+        res["prob"][sl] = pr
+        res["prob_lower"][sl], res["prob_upper"][sl] = expit(lp - z * se), expit(lp + z * se)
+        # log OR vs reference and ARD by the delta method (alpha cancels in the log OR)
+        Dm = Mc - Mc[:, :1]
+        lor = Dm @ theta
+        se_lor = np.sqrt(np.maximum(np.einsum("gtp,pq,gtq->gt", Dm, V, Dm), 0))
+        res["or"][sl] = np.exp(lor)
+        res["or_lower"][sl], res["or_upper"][sl] = np.exp(lor - z * se_lor), np.exp(lor + z * se_lor)
+        w = pr * (1 - pr)
+        gvec = w[:, :1, None] * Mc[:, :1] - w[:, :, None] * Mc          # (g, T, P)
+        galpha = w[:, :1] - w
+        var_ard = np.einsum("gtp,pq,gtq->gt", gvec, V, gvec) + galpha ** 2 * a_var
+        se_ard = np.sqrt(np.maximum(var_ard, 0))
+        ard = pr[:, :1] - pr
+        res["ard"][sl] = ard
+        res["ard_lower"][sl], res["ard_upper"][sl] = ard - z * se_ard, ard + z * se_ard
+
+    def recommend(self, risk=None, **kw) -> pd.DataFrame:
+        """One row per grid point / patient: the recommended treatment (best point
+        prediction), its predicted probability and probability of being best."""
+        pr = self.predict(risk, **kw)
+        key = "row" if "row" in pr.columns else "baseline_risk"
+        return pr.loc[pr["recommended"], [key, "treatment", "prob", "p_best"]].reset_index(
+            drop=True)
+
+    # ------------------------------------------------------------- protocol
+    def summary(self) -> Summary:
+        d = self.design
+        info = {
+            "engine": self.engine + (f" (NUTS, {self.model.chains} chains x "
+                                     f"{self.model.draws} draws)" if self.engine == "bayes"
+                                     else (f" (GLMM, nAGQ={self.model.n_agq})"
+                                           if self.effects == "random" else " (GLM)")),
+            "treatment effects": self.effects,
+            "patients": d.n,
+            "events": int(d.y.sum()),
+            "trials": d.n_trials,
+            "treatments": ", ".join(self.treatments),
+            "reference": self.reference,
+        }
+        if d.has_risk:
+            info["risk covariate"] = (f"{self.columns['risk']} ({self.model.risk_scale} scale), "
+                                      f"centred per {self.model.centring}")
+            info["prediction centre"] = float(d.centre_pred)
+        if self.engine == "ml":
+            info["log-likelihood"] = float(self.loglik)
+        else:
+            info["max R-hat"] = self.diagnostics.get("max_rhat")
+            info["min bulk ESS"] = self.diagnostics.get("min_ess_bulk")
+            info["divergences"] = self.diagnostics.get("divergences")
+        notes = ["u[j]: reference log-odds at trial j's mean risk; d, gamma: log OR and risk "
+                 "interaction vs the reference; g0: prognostic slope under the reference."]
+        if self.engine == "bayes":
+            notes.append("se = posterior sd; lower/upper = equal-tailed credible interval.")
+        return Summary(title="Risk-based IPD network meta-regression",
+                       tables={"parameters": self.params}, info=info, notes=notes)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The parameter table as a tidy DataFrame (one row per parameter)."""
+        return self.params.reset_index()
+
+    def plot(self, kind: Literal["risk", "or", "benefit", "which"] = "risk", ax=None, *,
+             baseline: str | None = None, data: pd.DataFrame | None = None, **kw):
+        """Plot predictions against baseline risk.
+
+        ``kind="risk"``: predicted outcome probability per treatment with bands;
+        ``"or"``: odds ratio vs the reference; ``"benefit"``: absolute risk
+        difference (reference minus treatment); ``"which"``: per-patient
+        probability of each treatment being best, patients ordered by baseline
+        risk (the fitted patients unless ``data`` is given), with the
+        recommended treatment underneath.  Returns the Axes.
+        """
+        from ._plots import plot_result
+
+        return plot_result(self, kind=kind, ax=ax, baseline=baseline, data=data, **kw)
+
+    def observed_risk_range(self) -> tuple[float, float]:
+        """Min and max baseline risk (probability) among the fitted patients."""
+        r = self.design.risk_logit
+        if r is None:
+            raise ModelSpecificationError("the model has no risk term")
+        return float(expit(r.min())), float(expit(r.max()))
+
+    def fitted_risk_frame(self) -> pd.DataFrame:
+        """The fitted patients' risk scores (canonical order), for per-patient predictions."""
+        col = self.columns["risk"]
+        return pd.DataFrame({col: self.design.risk_logit}, index=self.design.source_index)
