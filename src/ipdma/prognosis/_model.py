@@ -527,8 +527,11 @@ class RiskModel:
             notes.append("No standard errors for the lasso/elastic net: use validate().")
         if self.rubin_ is not None:
             notes.append(f"Multiple imputation: {self.n_imputations} imputations, Rubin's rules.")
-        return Summary(f"Baseline-risk model ({self.method})", tables={"coefficients": tab},
-                       info=info, notes=notes)
+        tables = {"coefficients": tab}
+        if self.trial_intercepts_ is not None:
+            tables["trial intercepts"] = self.trial_intercepts_.to_frame()
+        return Summary(f"Baseline-risk model ({self.method})", tables=tables, info=info,
+                       notes=notes)
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy coefficient table (term, coef, se, ci_lower, ci_upper)."""
