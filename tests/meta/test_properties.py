@@ -87,7 +87,8 @@ def test_one_outcome_reduces_to_univariate(seed, k, q, method):
     mv_method = {"REML": "reml", "ML": "ml", "FE": "fixed", "DL": "mm"}[method]
     mv = fit_mvma(y, S, X, method=mv_method)
     uni = fit_univariate(y[:, 0], S[:, 0, 0], X, method)
-    assert_allclose(mv.Psi[0, 0], uni.tau2, rtol=1e-5, atol=1e-8)
+    # up to the optimiser tolerance, which is relative to the scale of the data
+    assert_allclose(mv.Psi[0, 0], uni.tau2, rtol=1e-5, atol=1e-6 * np.median(S[:, 0, 0]))
     assert_allclose(mv.beta.ravel(), uni.beta, rtol=1e-5, atol=1e-7)
     assert_allclose(mv.vcov, uni.vb, rtol=1e-5, atol=1e-9)
     assert_allclose(mv.Q, uni.QE, rtol=1e-10)

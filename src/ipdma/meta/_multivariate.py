@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
@@ -62,6 +63,7 @@ class _MVData:
     p: int
     q: int
     logdet_xx: float      # log|X'X| of the stacked design (REML constant)
+    complete: bool        # no missing outcomes
 
 
 def _prepare(y: np.ndarray, S: np.ndarray, X: np.ndarray | None,
@@ -136,7 +138,7 @@ def _prepare(y: np.ndarray, S: np.ndarray, X: np.ndarray | None,
                f"collinear moderators) for {q} coefficient(s) per outcome"
                if small else "the moderator matrix is rank deficient"))
     return _MVData(y0=y0, obs=obs, S_fill=S_fill, mo=mo, X=X, N=N, k=k, p=p, q=q,
-                   logdet_xx=float(logdet_xx))
+                   logdet_xx=float(logdet_xx), complete=bool(obs.all()))
 
 
 # ---------------------------------------------------------------------------
@@ -157,41 +159,45 @@ class _Eval:
 
 def _evaluate(Psi: np.ndarray, d: _MVData, reml: bool, grad: bool = True) -> _Eval:
     M = d.S_fill + d.mo * Psi[None]
-    C = np.linalg.cholesky(M)  # raises LinAlgError if not PD
-    logdetM = 2.0 * np.log(np.diagonal(C, axis1=1, axis2=2)).sum()
-    Cinv = np.linalg.inv(C)
-    W = np.swapaxes(Cinv, 1, 2) @ Cinv
-    Wt = W * d.mo
-    q, p = d.q, d.p
+    sign, logdets = np.linalg.slogdet(M)
+    if np.any(sign <= 0):
+        raise np.linalg.LinAlgError("marginal covariance not positive definite")
+    logdetM = float(logdets.sum())
+    W = np.linalg.inv(M)
+    Wt = W if d.complete else W * d.mo
+    q, p, k = d.q, d.p, d.k
     X = d.X
+    Wsum = Wt.sum(0)
     if q == 1:
-        A = Wt.sum(0)
+        A = Wsum
         b = np.einsum("ijl,il->j", Wt, d.y0)
     else:
         A = np.einsum("im,in,ijl->mjnl", X, X, Wt).reshape(q * p, q * p)
         b = np.einsum("im,ijl,il->mj", X, Wt, d.y0).reshape(q * p)
-    cA = np.linalg.cholesky(A)
-    cAinv = np.linalg.inv(cA)
-    Ainv = cAinv.T @ cAinv
+    signA, logdetA = np.linalg.slogdet(A)
+    if signA <= 0:
+        raise np.linalg.LinAlgError("X'WX is not positive definite")
+    Ainv = np.linalg.inv(A)
     beta = (Ainv @ b).reshape(q, p)
-    r = (d.y0 - X @ beta) * d.obs
+    r = d.y0 - X @ beta
+    if not d.complete:
+        r *= d.obs
     Wr = np.einsum("ijl,il->ij", Wt, r)
     quad = float((r * Wr).sum())
     if reml:
-        logdetA = 2.0 * np.log(np.diag(cA)).sum()
         ll = -0.5 * ((d.N - q * p) * _LOG2PI - d.logdet_xx + logdetM + logdetA + quad)
     else:
         ll = -0.5 * (d.N * _LOG2PI + logdetM + quad)
     G = None
     if grad:
-        G = Wr.T @ Wr - Wt.sum(0)
+        G = Wr.T @ Wr - Wsum
         if reml:
             if q == 1:
                 WC = Wt @ Ainv
             else:
                 Ci = np.einsum("im,in,mjnl->ijl", X, X, Ainv.reshape(q, p, q, p))
                 WC = Wt @ Ci
-            G = G + np.einsum("ijm,iml->jl", WC, Wt)
+            G = G + WC.transpose(1, 0, 2).reshape(p, k * p) @ Wt.reshape(k * p, p)
         G = 0.5 * (G + G.T) * 0.5
     return _Eval(ll=float(ll), grad=G, beta=beta, A=A, Ainv=Ainv, Wt=Wt, r=r, Wr=Wr)
 
@@ -200,6 +206,11 @@ def _evaluate(Psi: np.ndarray, d: _MVData, reml: bool, grad: bool = True) -> _Ev
 # parametrisations of Psi
 # ---------------------------------------------------------------------------
 
+@lru_cache(maxsize=64)
+def _tril(p: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.tril_indices(p)
+
+
 def _n_par(structure: str, p: int) -> int:
     return {"unstructured": p * (p + 1) // 2, "diagonal": p, "identity": 1}[structure]
 
@@ -207,7 +218,7 @@ def _n_par(structure: str, p: int) -> int:
 def _theta_to_psi(theta: np.ndarray, structure: str, p: int):
     if structure == "unstructured":
         L = np.zeros((p, p))
-        L[np.tril_indices(p)] = theta
+        L[_tril(p)] = theta
         return L @ L.T, L
     if structure == "diagonal":
         return np.diag(theta**2), theta
@@ -216,7 +227,7 @@ def _theta_to_psi(theta: np.ndarray, structure: str, p: int):
 
 def _grad_theta(G: np.ndarray, aux, structure: str, p: int) -> np.ndarray:
     if structure == "unstructured":
-        return (2.0 * G @ aux)[np.tril_indices(p)]
+        return (2.0 * G @ aux)[_tril(p)]
     if structure == "diagonal":
         return 2.0 * np.diag(G) * aux
     return np.array([2.0 * np.trace(G) * aux[0]])
@@ -225,7 +236,7 @@ def _grad_theta(G: np.ndarray, aux, structure: str, p: int) -> np.ndarray:
 def _jacobian(aux, structure: str, p: int) -> np.ndarray:
     """d Psi / d theta as an (n_par, p*p) matrix."""
     if structure == "unstructured":
-        r, c = np.tril_indices(p)
+        r, c = _tril(p)
         n = len(r)
         J = np.zeros((n, p, p))
         J[np.arange(n), r, :] += aux[:, c].T
@@ -259,9 +270,67 @@ def _fisher_theta(ev: _Eval, aux, d: _MVData, reml: bool, structure: str) -> np.
     return 0.5 * J @ F @ J.T
 
 
+def _bfgs(fun, x0: np.ndarray, H0: np.ndarray | None, gtol: float, maxiter: int):
+    """Compact BFGS (inverse-Hessian form) with backtracking Armijo line search.
+
+    Lighter than scipy's implementation for these small, cheap-gradient problems.
+    Returns ``(x, f, g, n_iter, n_feval, converged, message)``.
+    """
+    x = np.array(x0, dtype=float)
+    f, g = fun(x)
+    nfev = 1
+    n = x.size
+    H = np.eye(n) if H0 is None else H0.copy()
+    if not np.isfinite(f):
+        return x, f, g, 0, nfev, False, "objective not finite at the start"
+    stall = 0
+    t_next = 1.0
+    for it in range(1, maxiter + 1):
+        if np.max(np.abs(g)) < gtol:
+            return x, f, g, it - 1, nfev, True, "gradient below tolerance"
+        dvec = -(H @ g)
+        slope = float(g @ dvec)
+        if not slope < 0:  # not a descent direction: restart from steepest descent
+            H = np.eye(n)
+            dvec = -g
+            slope = float(g @ dvec)
+        t = t_next
+        while True:
+            xn = x + t * dvec
+            fn, gn = fun(xn)
+            nfev += 1
+            if np.isfinite(fn) and fn <= f + 1e-4 * t * slope:
+                break
+            if t < 1e-14:
+                return x, f, g, it, nfev, bool(np.max(np.abs(g)) < max(1e2 * gtol, 1e-5)), (
+                    "line search could not reduce the objective (precision loss)")
+            if np.isfinite(fn):
+                tq = -slope * t * t / (2.0 * (fn - f - slope * t))
+                t = min(max(tq, 0.1 * t), 0.5 * t)
+            else:
+                t *= 0.1
+        t_next = min(1.0, 3.0 * t)  # start the next search near the last accepted step
+        sv = xn - x
+        yv = gn - g
+        sy = float(sv @ yv)
+        if sy > 1e-12 * np.linalg.norm(sv) * np.linalg.norm(yv):
+            if it == 1 and H0 is None:
+                H *= sy / float(yv @ yv)
+            rho = 1.0 / sy
+            Hy = H @ yv
+            H += (rho * rho * float(yv @ Hy) + rho) * np.outer(sv, sv) - rho * (
+                np.outer(Hy, sv) + np.outer(sv, Hy))
+        stall = stall + 1 if f - fn <= 1e-15 * max(1.0, abs(f)) else 0
+        x, f, g = xn, fn, gn
+        if stall >= 5:  # no further progress possible in floating point
+            return x, f, g, it, nfev, bool(np.max(np.abs(g)) < max(1e2 * gtol, 1e-5)), (
+                "objective stopped decreasing (precision limit)")
+    return x, f, g, maxiter, nfev, bool(np.max(np.abs(g)) < gtol), "maximum iterations reached"
+
+
 def _psi_to_theta(Psi: np.ndarray, structure: str, p: int) -> np.ndarray:
     if structure == "unstructured":
-        return np.linalg.cholesky(Psi)[np.tril_indices(p)]
+        return np.linalg.cholesky(Psi)[_tril(p)]
     if structure == "diagonal":
         return np.sqrt(np.diag(Psi))
     return np.array([np.sqrt(np.trace(Psi) / p)])
@@ -355,7 +424,7 @@ class MVFit:
 
 def fit_mvma(y: np.ndarray, S: np.ndarray, X: np.ndarray | None = None, *,
              method: str = "reml", structure: str = "unstructured",
-             Psi_start: np.ndarray | None = None, maxiter: int = 10000, gtol: float = 1e-6,
+             Psi_start: np.ndarray | None = None, maxiter: int = 10000, gtol: float = 1e-7,
              on_failure: Literal["raise", "warn"] = "raise", study_names=None,
              outcome_names=None, _data: _MVData | None = None) -> MVFit:
     """Fit a multivariate meta-analysis on numpy arrays (no pandas overhead).
@@ -466,24 +535,24 @@ def fit_mvma(y: np.ndarray, S: np.ndarray, X: np.ndarray | None = None, *,
             np.linalg.cholesky(H0)
         except np.linalg.LinAlgError:
             H0 = None
-        res = optimize.minimize(fun, theta0, jac=True, method="BFGS",
-                                options={"maxiter": maxiter, "gtol": gtol, "hess_inv0": H0})
-        n_iter, n_feval = int(res.nit), int(res.nfev)
-        if not res.success:
-            # polish with L-BFGS-B (BFGS stops on line-search precision loss near the optimum)
-            res2 = optimize.minimize(fun, res.x, jac=True, method="L-BFGS-B",
+        x, fval, g, n_iter, n_feval, ok, message = _bfgs(fun, theta0, H0, gtol, maxiter)
+        if not ok:
+            # polish with L-BFGS-B from where BFGS stopped
+            res2 = optimize.minimize(fun, x, jac=True, method="L-BFGS-B",
                                      options={"maxiter": maxiter, "ftol": 1e-15,
                                               "gtol": gtol * 1e-2})
-            if res2.fun <= res.fun:
-                res = res2
+            if res2.fun <= fval:
+                x, fval, g = res2.x, res2.fun, res2.jac
+                message = f"BFGS: {message}; L-BFGS-B: {res2.message}"
             n_iter += int(res2.nit)
             n_feval += int(res2.nfev)
-        message = str(res.message)
+            ok = bool(res2.success)
+        res = optimize.OptimizeResult(x=x, fun=fval, success=ok)
         theta = res.x * scale
         Psi, _ = _theta_to_psi(theta, structure, p)
         _, g = fun(res.x)
         gnorm = float(np.max(np.abs(g))) if g.size else 0.0
-        converged = bool(res.success) or gnorm < 1e3 * gtol
+        converged = bool(res.success) or gnorm < max(1e2 * gtol, 1e-5)
         if not converged:
             msg = (f"{method.upper()} optimisation of Psi did not converge after {n_iter} "
                    f"iterations ({message}; max |gradient| = {gnorm:.3g}). Try "
@@ -554,7 +623,7 @@ def _names(obj, n, default):
 def mv_meta_analysis(y, S, mods=None, *, method: str = "reml", structure: str = "unstructured",
                      outcome_names=None, study_names=None, level: float = 0.95,
                      data: pd.DataFrame | None = None, on_failure: Literal["raise", "warn"] = "raise",
-                     maxiter: int = 10000, gtol: float = 1e-6) -> MultivariateMetaResult:
+                     maxiter: int = 10000, gtol: float = 1e-7) -> MultivariateMetaResult:
     """Multivariate random-effects meta-analysis / meta-regression (mvmeta, metafor ``rma.mv``).
 
     Parameters
