@@ -262,6 +262,8 @@ def test_plots(df):
     assert isinstance(m.plot_calibration(), Axes)
     assert isinstance(m.plot_risk_distribution(), Axes)
     assert isinstance(m.plot_risk_distribution(by="arm"), Axes)
+    ax = m.plot_risk_distribution(by="trial-arm")
+    assert len(ax.get_legend().get_texts()) == 6
     v = m.validate(method="iecv")
     assert isinstance(v.plot_calibration(), Axes)
     assert isinstance(v.plot(), Axes)

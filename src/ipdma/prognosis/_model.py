@@ -636,12 +636,20 @@ class RiskModel:
 
     def plot_risk_distribution(self, ax=None, by: str | None = None):
         """Distribution of the predicted baseline risk of every scored training
-        row by trial (default) or by arm (``by="arm"`` or a column name)."""
+        row by trial (default), by arm (``by="arm"``), by trial and arm
+        (``by="trial-arm"``) or by another column given at fit time."""
         from ._plots import plot_risk_distribution
 
         self._require_training("plot_risk_distribution")
-        col = self._by_column(by)
         risk = self.training_scores_["risk"]
+        if by == "trial-arm":
+            if self.trial_ is None or self.treatment_ is None:
+                raise ModelSpecificationError("by='trial-arm' needs trial= and treatment= at "
+                                              "fit time")
+            groups = (self._data_cols[self.trial_].astype(str) + " / "
+                      + self._data_cols[self.treatment_].astype(str))
+            return plot_risk_distribution(risk.to_numpy(), groups, ax=ax, label="trial / arm")
+        col = self._by_column(by)
         groups = self._data_cols[col] if col is not None else None
         return plot_risk_distribution(risk.to_numpy(), groups, ax=ax, label=col)
 
@@ -657,7 +665,7 @@ class RiskModel:
                 raise ModelSpecificationError("by='arm' needs treatment= at fit time")
             return self.treatment_
         if by not in self._data_cols.columns:
-            raise ModelSpecificationError(f"by={by!r}: use 'trial' or 'arm'")
+            raise ModelSpecificationError(f"by={by!r}: use 'trial', 'arm' or 'trial-arm'")
         return by
 
     def _require_training(self, what: str) -> None:
