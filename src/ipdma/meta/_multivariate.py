@@ -361,7 +361,7 @@ def _mm_estimate(d: _MVData, truncate: bool = True) -> tuple[np.ndarray, int]:
         XAX = np.tensordot(XA, d.X, axes=(2, 1)).transpose(0, 3, 1, 2)     # X_i A^-1 X_h'
     ImH = -(XAX @ Wt[None, :, :, :])                          # -X_i A^-1 X_j' W_j
     ImH[np.arange(k), np.arange(k)] += np.eye(p)
-    ImH = ImH * d.obs[None, :, None, :]                     # (I - H)_ij D_j
+    ImH = ImH * d.obs[:, None, :, None] * d.obs[None, :, None, :]  # D_i (I - H)_ij D_j
     P = Wt[:, None] @ ImH                                    # W_i (I - H)_ij
     Sm = d.S_fill * d.mo
     # constant: sum_ij P_ij S_j (I - H)_ij'
