@@ -191,3 +191,36 @@ def test_bayes_random_effects_smoke():
     assert (diff < 0.5 * bay.params.loc[common, "se"] + 0.05).all()
     pred = bay.predict([0.3])
     assert np.isclose(pred["p_best"].sum(), 1.0)
+
+
+@pytest.mark.parametrize("random", [False, True])
+def test_hand_written_potential_equals_numpyro_model(random):
+    """The sampler uses a hand-written log posterior; it must equal numpyro's potential
+    energy of the documented model (_model_fn) at arbitrary parameter values."""
+    import jax.numpy as jnp
+    from numpyro.infer.util import potential_energy
+
+    from ipdma.nmr._bayes import _model_fn, _potential_fn
+    from ipdma.nmr._design import prepare
+
+    d = prepare(small_network(seed=2, n=40), **KW, reference=None, centring="trial",
+                risk_scale="logit")
+    J, T, A = d.n_trials, d.n_treatments, d.re_arm_trial.size
+    rng = np.random.default_rng(0)
+    b = rng.normal(0, 0.5, len(d.param_names()))
+    params = {"u": b[:J], "d": b[J:J + T - 1], "g0": b[J + T - 1], "gamma": b[J + T:]}
+    ours = {"b": b}
+    ZL = np.zeros((d.n, A))
+    if random:
+        zr, log_tau = rng.normal(size=A), -0.7
+        params.update(tau=log_tau, z=zr)
+        ours.update(tau=log_tau, z=zr)
+        has = d.re_row >= 0
+        ZL[has] = d.re_chol[d.re_row[has]]
+    model = _model_fn(True, random, J, T, A, 31.6, 0.5)
+    margs = (d.trial_idx, d.trt_idx, d.x, np.where(d.re_row >= 0, d.re_row, A), d.re_chol, d.y)
+    ref = float(potential_energy(model, margs, {}, {k: jnp.asarray(v) for k, v in params.items()}))
+    pe = _potential_fn(random, 31.6, 0.5)
+    val = float(pe({k: jnp.asarray(v) for k, v in ours.items()},
+                   (jnp.asarray(d.design_matrix()), jnp.asarray(ZL), jnp.asarray(d.y))))
+    assert val == pytest.approx(ref, rel=1e-5)

@@ -229,16 +229,10 @@ class RiskNMR:
         else:
             from ._bayes import fit_bayes
 
-            c = ml_common.coef
-            J, T = design.n_trials, design.n_treatments
-            init = {"u": c[:J], "d": c[J:J + T - 1]}
-            if design.has_risk:
-                init["g0"] = c[J + T - 1]
-                init["gamma"] = c[J + T:]
             fit = fit_bayes(design, random=self.effects == "random", prior_sd=self.prior_sd,
                             tau_prior_scale=self.tau_prior_scale, chains=int(self.chains),
                             draws=int(self.draws), warmup=int(self.warmup), seed=seed,
-                            init=init, chain_method=self.chain_method,
+                            init=ml_common.coef, chain_method=self.chain_method,
                             target_accept=self.target_accept)
             res._set_bayes(fit)
         if ext is not None:
