@@ -136,3 +136,21 @@ def test_formula_interface():
     assert list(res0.coef.index) == ["lat"]
     res1 = meta_analysis("y", "v", "~ lat - 1", data=df, method="FE")
     assert np.allclose(res1.coef.values, res0.coef.values)
+
+
+def test_mv_dataframe_and_formula_inputs():
+    rng = np.random.default_rng(8)
+    k = 10
+    yv = rng.normal(size=(k, 2))
+    y = pd.DataFrame(yv, columns=["PD", "AL"], index=[f"s{i}" for i in range(k)])
+    S = [np.array([[0.1, 0.02], [0.02, 0.2]])] * k
+    study = pd.DataFrame({"year": np.arange(k, dtype=float), "arm": list("ab" * 5)})
+    res = mv_meta_analysis(y, S, "~ year + arm", data=study, method="ml")
+    assert list(res.coef.index) == ["PD", "AL", "PD:year", "AL:year", "PD:arm[b]", "AL:arm[b]"]
+    assert list(res.Psi.index) == ["PD", "AL"]
+    assert res.blup()["study"].iloc[0] == "s0"
+    pr = res.predict(pd.DataFrame({"year": [1.0, 2.0], "arm[b]": [0.0, 1.0]}))
+    assert pr.shape == (4, 6)
+    res2 = mv_meta_analysis(yv, np.stack(S), study[["year"]], method="ml")
+    res1 = mv_meta_analysis(y, S, "~ year", data=study, method="ml")
+    assert np.allclose(res1.coef.values, res2.coef.values, rtol=1e-8)

@@ -752,15 +752,17 @@ class MultivariateMetaResult(ResultsMixin):
             for o in outcome_names:
                 names.append(o if m == "intercept" else f"{o}:{m}")
         self.coef_names = names
-        self.coef = pd.Series(fit.beta.ravel(), index=names, name="coef")
-        self.vcov = pd.DataFrame(fit.vcov, index=names, columns=names)
-        self.se = pd.Series(np.sqrt(np.diag(fit.vcov)), index=names, name="se")
-        self.Psi = pd.DataFrame(fit.Psi, index=outcome_names, columns=outcome_names)
-        self.tau2 = pd.Series(np.diag(fit.Psi), index=outcome_names, name="tau2")
+        cidx = pd.Index(names, dtype=object)
+        oidx = pd.Index(outcome_names, dtype=object)
+        self.coef = pd.Series(fit.beta.ravel(), index=cidx, name="coef")
+        self.vcov = pd.DataFrame(fit.vcov, index=cidx, columns=cidx)
+        self.se = pd.Series(np.sqrt(np.diag(fit.vcov)), index=cidx, name="se")
+        self.Psi = pd.DataFrame(fit.Psi, index=oidx, columns=oidx)
+        self.tau2 = pd.Series(np.diag(fit.Psi), index=oidx, name="tau2")
         sd = np.sqrt(np.diag(fit.Psi))
         with np.errstate(divide="ignore", invalid="ignore"):
             rho = fit.Psi / np.outer(sd, sd)
-        self.rho = pd.DataFrame(rho, index=outcome_names, columns=outcome_names)
+        self.rho = pd.DataFrame(rho, index=oidx, columns=oidx)
         self.loglik = fit.loglik
         self.loglik_ml, self.loglik_reml = fit.loglik_ml, fit.loglik_reml
         self.Q, self.Q_df = fit.Q, fit.Q_df

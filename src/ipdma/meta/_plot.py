@@ -33,9 +33,9 @@ def forest(ax, *, labels, est, lb, ub, weights=None, pooled=(), xlabel="effect",
         yp = 2 * (len(pooled) - j) - 0.5
         e, lo, hi = pool["est"], pool["lb"], pool["ub"]
         diamond = np.array([[lo, yp], [e, yp + 0.35], [hi, yp], [e, yp - 0.35]])
-        ax.fill(diamond[:, 0], diamond[:, 1], color=color_for(1 + j), zorder=3)
+        ax.fill(diamond[:, 0], diamond[:, 1], color=color_for(1), zorder=3)
         if pool.get("pi") is not None and np.all(np.isfinite(pool["pi"])):
-            ax.hlines(yp - 0.7, pool["pi"][0], pool["pi"][1], color=color_for(1 + j), lw=1.5,
+            ax.hlines(yp - 0.7, pool["pi"][0], pool["pi"][1], color=color_for(1), lw=1.5,
                       linestyles="--", label="prediction interval" if j == 0 else None)
         yticks.append(yp)
         ylabels.append(pool["label"])

@@ -735,11 +735,11 @@ class UnivariateMetaResult(ResultsMixin):
                 Xn = newmods[cols].to_numpy(dtype=float)
                 index = list(newmods.index)
             else:
-                Xn = np.atleast_2d(np.asarray(newmods, dtype=float))
-                if Xn.shape[0] == 1 and Xn.shape[1] == q - has_int and q - has_int != 1:
-                    pass
-                elif q - has_int == 1 and Xn.shape[0] == 1 and Xn.shape[1] != 1:
-                    Xn = Xn.T
+                Xn = np.asarray(newmods, dtype=float)
+                if Xn.ndim == 0:
+                    Xn = Xn.reshape(1, 1)
+                elif Xn.ndim == 1:
+                    Xn = Xn[:, None] if q - has_int == 1 else Xn[None, :]
                 index = list(range(Xn.shape[0]))
             if has_int:
                 Xn = np.column_stack([np.ones(Xn.shape[0]), Xn])
