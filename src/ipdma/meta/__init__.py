@@ -23,8 +23,7 @@ pool_univariate(Y, V, method="REML", level=0.95, pi_df="riley") -> dict of array
 fit_mvma(y, S, X=None, *, method="reml", structure="unstructured") -> MVFit
     Multivariate fit on arrays: y (k, p) with NaN, S (k, p, p), X (k, q) including the
     intercept; returns beta (q, p), vcov, Psi, log-likelihoods, Q, convergence info.
-    Call it inside ``ipdma.meta._multivariate._blas_single_thread()`` in tight loops
-    (tiny matrices: multi-threaded BLAS only adds overhead).
+    BLAS runs single-threaded during the fit (tiny matrices: threads only add overhead).
 """
 
 from ._formula import design_from_formula

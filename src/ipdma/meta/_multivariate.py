@@ -453,6 +453,11 @@ def fit_mvma(y: np.ndarray, S: np.ndarray, X: np.ndarray | None = None, *,
     -------
     MVFit
 
+    Notes
+    -----
+    BLAS is limited to one thread during the fit (the matrices are tiny; threads only
+    add synchronisation overhead).
+
     Examples
     --------
     >>> import numpy as np
@@ -463,6 +468,18 @@ def fit_mvma(y: np.ndarray, S: np.ndarray, X: np.ndarray | None = None, *,
     >>> fit.beta.shape, fit.Psi.shape, fit.converged
     ((1, 2), (2, 2), True)
     """
+    with _blas_single_thread():
+        return _fit_mvma(y, S, X, method=method, structure=structure, Psi_start=Psi_start,
+                         maxiter=maxiter, gtol=gtol, on_failure=on_failure,
+                         study_names=study_names, outcome_names=outcome_names, _data=_data)
+
+
+def _fit_mvma(y: np.ndarray, S: np.ndarray, X: np.ndarray | None = None, *,
+             method: str = "reml", structure: str = "unstructured",
+             Psi_start: np.ndarray | None = None, maxiter: int = 10000, gtol: float = 1e-7,
+             on_failure: Literal["raise", "warn"] = "raise", study_names=None,
+             outcome_names=None, _data: _MVData | None = None) -> MVFit:
+    """Implementation of :func:`fit_mvma` (BLAS threads not limited here)."""
     method = method.lower()
     if method not in MV_METHODS:
         raise ModelSpecificationError(f"method={method!r}; choose one of {', '.join(MV_METHODS)}")
@@ -705,9 +722,8 @@ def mv_meta_analysis(y, S, mods=None, *, method: str = "reml", structure: str = 
     Xdf = moderator_matrix(mods, k, data, study_names=snames)
     X = Xdf.to_numpy()
     d = _prepare(yv, Sv, X, snames, onames)
-    with _blas_single_thread():
-        fit = fit_mvma(None, None, None, method=method, structure=structure, maxiter=maxiter,
-                       gtol=gtol, on_failure=on_failure, outcome_names=onames, _data=d)
+    fit = fit_mvma(None, None, None, method=method, structure=structure, maxiter=maxiter,
+                   gtol=gtol, on_failure=on_failure, outcome_names=onames, _data=d)
     for b in fit.boundary:
         warnings.warn(f"{fit.method.upper()} estimate on the boundary of the parameter space: {b}",
                       BoundaryWarning, stacklevel=2)
