@@ -475,10 +475,10 @@ def fit_mvma(y: np.ndarray, S: np.ndarray, X: np.ndarray | None = None, *,
 
 
 def _fit_mvma(y: np.ndarray, S: np.ndarray, X: np.ndarray | None = None, *,
-             method: str = "reml", structure: str = "unstructured",
-             Psi_start: np.ndarray | None = None, maxiter: int = 10000, gtol: float = 1e-7,
-             on_failure: Literal["raise", "warn"] = "raise", study_names=None,
-             outcome_names=None, _data: _MVData | None = None) -> MVFit:
+              method: str = "reml", structure: str = "unstructured",
+              Psi_start: np.ndarray | None = None, maxiter: int = 10000, gtol: float = 1e-7,
+              on_failure: Literal["raise", "warn"] = "raise", study_names=None,
+              outcome_names=None, _data: _MVData | None = None) -> MVFit:
     """Implementation of :func:`fit_mvma` (BLAS threads not limited here)."""
     method = method.lower()
     if method not in MV_METHODS:
