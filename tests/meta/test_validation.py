@@ -88,6 +88,10 @@ def test_bad_options():
         mv_meta_analysis(y, S, structure="toeplitz")
     with pytest.raises(ModelSpecificationError, match="method"):
         meta_analysis([1, 2, 3], [1, 1, 1], method="EB")
+    with pytest.raises(ModelSpecificationError, match="level"):
+        meta_analysis([1, 2, 3], [1, 1, 1], level=95)
+    with pytest.raises(ModelSpecificationError, match="level"):
+        mv_meta_analysis(y, S, level=95)
 
 
 def test_convergence_failure_is_clear():

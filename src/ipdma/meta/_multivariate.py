@@ -694,6 +694,8 @@ def mv_meta_analysis(y, S, mods=None, *, method: str = "reml", structure: str = 
     >>> res.predict(interval="prediction").shape
     (2, 6)
     """
+    if not 0 < level < 1:
+        raise ModelSpecificationError(f"level={level!r} must be between 0 and 1 (e.g. 0.95)")
     if isinstance(y, pd.DataFrame):
         onames = [str(c) for c in y.columns] if outcome_names is None else list(outcome_names)
         snames = [str(i) for i in y.index] if study_names is None else list(study_names)

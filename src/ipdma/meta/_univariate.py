@@ -549,6 +549,8 @@ def meta_analysis(yi, vi, mods=None, *, method: str = "REML", test: str = "z",
     >>> res.predict(interval="prediction").columns.tolist()
     ['pred', 'se', 'ci_lb', 'ci_ub', 'pi_lb', 'pi_ub']
     """
+    if not 0 < level < 1:
+        raise ModelSpecificationError(f"level={level!r} must be between 0 and 1 (e.g. 0.95)")
     y = _resolve(yi, data, "yi")
     v = _resolve(vi, data, "vi")
     k = y.shape[0]
