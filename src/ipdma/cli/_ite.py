@@ -1,0 +1,112 @@
+"""``ipdma ite``: two-stage IPD meta-analysis of individualised treatment effects."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ._common import add_ipd_arguments, emit, ipd_from_args, read_csv, split_list, status
+
+_LEARNERS = ["ols", "lasso", "ridge", "elasticnet", "xgboost", "causal-forest", "bayes-lm",
+             "bayes-lasso", "sklearn-s", "sklearn-t"]
+_POOLERS = ["mvma", "weighted-bootstrap", "weighted-aux-ols", "bayes-mvma", "posterior-mix"]
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "ite", help="two-stage IPD meta-analysis of individualised treatment effects",
+        description="Fit a learner in every trial (stage 1) and pool the trials (stage 2) to "
+                    "predict individualised treatment effects (Mainetti et al.). With "
+                    "--predict NEW.csv, writes DIR/predictions.csv (one row per row of NEW.csv, "
+                    "in its order). With --compare, ranks learner+pooler pairs by "
+                    "leave-one-trial-out validation.")
+    add_ipd_arguments(p, covariates_required=True)
+    p.add_argument("--treated", default=None, metavar="LABEL",
+                   help="treatment label coded t = 1 (default: the non-reference arm)")
+    p.add_argument("--learner", choices=_LEARNERS, default="ols", help="stage-1 learner")
+    p.add_argument("--pooler", choices=_POOLERS, default="mvma", help="stage-2 pooler")
+    p.add_argument("--method", choices=["reml", "ml", "fixed", "mm"], default="reml",
+                   help="between-trial covariance estimator of the mvma pooler")
+    p.add_argument("--n-boot", type=int, default=100, help="bootstrap resamples per trial")
+    p.add_argument("--seed", type=int, default=1, help="random seed")
+    p.add_argument("--predict", metavar="NEW.csv", default=None,
+                   help="covariates of new patients to predict")
+    p.add_argument("--compare", action="store_true",
+                   help="also rank methods by leave-one-trial-out validation")
+    p.add_argument("--export-sites", action="store_true",
+                   help="also write one site summary (JSON, no patient rows) per trial")
+    p.add_argument("--out", metavar="DIR", required=True, help="output folder")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import matplotlib.pyplot as plt
+
+    from ..ite import TwoStageITE, compare_methods
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ipd = ipd_from_args(args)
+    pooler_options = {"method": args.method} if args.pooler == "mvma" else {}
+    model = TwoStageITE(args.learner, args.pooler, n_boot=args.n_boot, random_state=args.seed,
+                        pooler_options=pooler_options)
+    status(f"fitting {model.name} in {len(ipd.trials)} trials")
+    model.fit(ipd, treated=args.treated)
+    covs = split_list(args.covariates)
+    files: dict[str, str] = {}
+    payload: dict = {"learner": args.learner, "pooler": args.pooler,
+                     "trials": model.trials_, "covariates": model.feature_names_}
+    if args.predict:
+        new = read_csv(args.predict)
+        pred = model.predict(new)
+        pred = pred.drop(columns=[c for c in ("tau2",) if c in pred.columns])
+        path = out / "predictions.csv"
+        pred.to_csv(path, index=False)
+        files["predictions"] = str(path)
+        for kind in ("distribution", "covariate", "trials"):
+            ax = model.plot(kind, covariate=covs[0] if covs else None)
+            fp = out / f"ite_{kind}.png"
+            ax.figure.savefig(fp, dpi=120, bbox_inches="tight")
+            plt.close(ax.figure)
+            files[f"plot_{kind}"] = str(fp)
+        payload["prediction"] = {"n": len(pred), "mean_ite": float(pred["ite"].mean()),
+                                 "columns": list(pred.columns)}
+    summary = model.summary()
+    (out / "summary.txt").write_text(str(summary) + "\n")
+    files["summary"] = str(out / "summary.txt")
+    model.trial_frame().to_csv(out / "trials.csv")
+    files["trials"] = str(out / "trials.csv")
+    if hasattr(model.pooler_, "coef_frame"):
+        cf = model.pooler_.coef_frame()
+        cf.to_csv(out / "pooled_coefficients.csv")
+        files["pooled_coefficients"] = str(out / "pooled_coefficients.csv")
+        payload["pooled_coefficients"] = cf
+    if args.export_sites:
+        X_sites = read_csv(args.predict) if args.predict else None
+        if X_sites is None and model.pooler_.needs == "predictions":
+            status("site summaries of a prediction-level pooler need --predict; skipped")
+        else:
+            paths = model.export_sites(out / "sites", X_new=X_sites)
+            files["sites"] = [str(p) for p in paths]
+    text = str(summary)
+    if args.compare:
+        methods = ["ols+mvma", "ols+weighted-aux-ols", "lasso+weighted-aux-ols",
+                   "ridge+weighted-aux-ols"]
+        if model.name not in methods:
+            methods.append(model.name)
+        status(f"leave-one-trial-out comparison of {len(methods)} methods")
+        cmp = compare_methods(ipd, methods, treated=args.treated, n_boot=args.n_boot,
+                              random_state=args.seed)
+        cmp.table.to_csv(out / "comparison.csv")
+        ax = cmp.plot()
+        ax.figure.savefig(out / "comparison_calibration.png", dpi=120, bbox_inches="tight")
+        plt.close(ax.figure)
+        files["comparison"] = str(out / "comparison.csv")
+        files["plot_comparison"] = str(out / "comparison_calibration.png")
+        payload["comparison"] = cmp.table
+        text += "\n" + str(cmp.summary())
+    payload["files"] = files
+    emit(args, text=text + "\nfiles: " + ", ".join(f"{k}={v}" for k, v in files.items()),
+         payload=payload)
+    return 0

@@ -1,0 +1,968 @@
+"""Stage 1 of the two-stage ITE meta-analysis: per-trial learners.
+
+Every learner follows one small protocol (:class:`ITELearner`): ``fit(X, t, y)``
+on one trial, ``predict_ite(X)`` for new covariate rows, and ``bootstrap(...)``
+(row resampling within the trial, refits reusing the trial's own tuned
+settings).  Learners that can also expose coefficients with covariance
+(``coef_cov``) or posterior draws of the treatment coefficients
+(``posterior``) declare it in ``provides``; the poolers check these
+capabilities (see :func:`ipdma.ite.feasible_pairs`).
+
+The linear learners use the full-interaction design ``Z = (1, t, x, t*x)``
+(R's column order for ``y ~ t * (x1 + ... + xp)``); the treatment
+coefficients are ``theta = (delta, gamma_1..gamma_p)`` and
+``ITE(x) = delta + x'gamma``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .._base import check_random_state
+from ..errors import ConvergenceWarning, DataError, ModelSpecificationError, NotFittedError
+
+__all__ = [
+    "LEARNERS",
+    "BayesLMLearner",
+    "BayesLassoLearner",
+    "CausalForestLearner",
+    "ElasticNetLearner",
+    "ITELearner",
+    "LassoLearner",
+    "OLSLearner",
+    "RidgeLearner",
+    "SklearnSLearner",
+    "SklearnTLearner",
+    "XGBoostSLearner",
+    "get_learner",
+]
+
+
+# --------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------
+def _as_2d(X: Any) -> np.ndarray:
+    X = np.asarray(X, dtype=float)
+    if X.ndim == 1:
+        X = X[:, None]
+    if X.ndim != 2:
+        raise DataError(f"covariates must be a 2-D array, got shape {X.shape}")
+    return X
+
+
+def _check_trial(X: Any, t: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    X = _as_2d(X)
+    t = np.asarray(t, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    if not (len(X) == len(t) == len(y)):
+        raise DataError(f"X, t and y have different lengths ({len(X)}, {len(t)}, {len(y)})")
+    if not np.all(np.isin(t, (0.0, 1.0))):
+        raise DataError("treatment must be coded 0/1 (t = 1 treated); recode it or pass treated=")
+    if not (np.isfinite(X).all() and np.isfinite(y).all()):
+        raise DataError("X and y must be finite: remove or impute missing values first")
+    if t.min() == t.max():
+        raise DataError("the trial has only one treatment arm: an ITE needs both arms")
+    return X, t, y
+
+
+def interaction_design(X: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Full-interaction design ``(1, t, x, t*x)`` in R's column order."""
+    X = _as_2d(X)
+    t = np.asarray(t, dtype=float).reshape(-1, 1)
+    return np.hstack([np.ones_like(t), t, X, t * X])
+
+
+def ite_contrast(X: np.ndarray) -> np.ndarray:
+    """Rows ``c = (1, x)`` with ``ITE(x) = c' theta``, ``theta = (delta, gamma)``."""
+    X = _as_2d(X)
+    return np.hstack([np.ones((len(X), 1)), X])
+
+
+def theta_index(p: int) -> np.ndarray:
+    """Positions of (delta, gamma_1..gamma_p) in the full-interaction design."""
+    return np.r_[1, np.arange(p + 2, 2 * p + 2)]
+
+
+def _ols_batch(Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares for a batch: Z (B, n, q), y (B, n) -> coef (B, q), (Z'Z)^-1 (B, q, q)."""
+    G = np.einsum("bni,bnj->bij", Z, Z)
+    c = np.einsum("bni,bn->bi", Z, y)
+    Ginv = np.linalg.inv(G)
+    return np.einsum("bij,bj->bi", Ginv, c), Ginv
+
+
+class LinearBootstrap:
+    """Bootstrap refits of a learner whose ITE is linear: ``theta`` draws (B, p+1)."""
+
+    def __init__(self, thetas: np.ndarray) -> None:
+        self.thetas = np.asarray(thetas, dtype=float)
+
+    def predict_ite(self, X: np.ndarray) -> np.ndarray:
+        return self.thetas @ ite_contrast(X).T
+
+
+class ModelBootstrap:
+    """Bootstrap refits held as fitted learners; ``predict_ite`` -> (B, N)."""
+
+    def __init__(self, models: Sequence[ITELearner]) -> None:
+        self.models = list(models)
+
+    def predict_ite(self, X: np.ndarray) -> np.ndarray:
+        return np.vstack([m.predict_ite(X) for m in self.models])
+
+
+# --------------------------------------------------------------------------------------
+# protocol
+# --------------------------------------------------------------------------------------
+class ITELearner:
+    """Protocol of a per-trial ITE learner.
+
+    Subclasses set ``name`` and ``provides`` and implement ``_fit`` and
+    ``predict_ite``.  ``provides`` may contain
+
+    * ``"coef_cov"``: :meth:`coef_cov` returns the treatment coefficients
+      ``(delta, gamma)`` and their covariance (frequentist);
+    * ``"posterior"``: :meth:`posterior` returns posterior draws, mean and
+      covariance of ``(delta, gamma)``;
+    * ``"linear"``: the ITE is ``delta + x'gamma``.
+
+    ``outcome_types`` lists the outcome types the learner handles (binary
+    outcomes are a planned extension of the same protocol).
+    """
+
+    name: ClassVar[str] = "base"
+    provides: ClassVar[frozenset[str]] = frozenset()
+    outcome_types: ClassVar[frozenset[str]] = frozenset({"continuous"})
+    bootstrap_supported: ClassVar[bool] = True
+
+    def fit(self, X: Any, t: Any, y: Any, *, random_state: Any = None) -> ITELearner:
+        """Fit on one trial: covariates ``X`` (n, p), treatment ``t`` in {0, 1}, outcome ``y``."""
+        X, t, y = _check_trial(X, t, y)
+        self.n_features_ = X.shape[1]
+        self._fit(X, t, y, check_random_state(random_state))
+        self.fitted_ = True
+        return self
+
+    def _fit(self, X: np.ndarray, t: np.ndarray, y: np.ndarray,
+             rng: np.random.Generator) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def predict_ite(self, X: Any) -> np.ndarray:  # pragma: no cover - interface
+        """Predicted ITE ``f(t=1, x) - f(t=0, x)`` for each row of ``X``."""
+        raise NotImplementedError
+
+    def _check_fitted(self) -> None:
+        if not getattr(self, "fitted_", False):
+            raise NotFittedError(f"{type(self).__name__} is not fitted: call .fit(X, t, y) first")
+
+    def _check_X(self, X: Any) -> np.ndarray:
+        self._check_fitted()
+        X = _as_2d(X)
+        if X.shape[1] != self.n_features_:
+            raise DataError(f"X has {X.shape[1]} columns but the learner was fitted on "
+                            f"{self.n_features_}")
+        return X
+
+    def coef_cov(self) -> tuple[np.ndarray, np.ndarray]:
+        raise ModelSpecificationError(f"learner {self.name!r} has no coefficient covariance")
+
+    def posterior(self) -> dict[str, np.ndarray]:
+        raise ModelSpecificationError(f"learner {self.name!r} has no posterior draws")
+
+    def bootstrap_clone(self) -> ITELearner:
+        """An unfitted copy that reuses this fit's tuned settings (for bootstrap refits)."""
+        return copy.deepcopy(self._params_only())
+
+    def _params_only(self) -> ITELearner:
+        new = copy.copy(self)
+        for k in list(vars(new)):
+            if k.endswith("_") and not k.startswith("__"):
+                delattr(new, k)
+        return new
+
+    def bootstrap(self, X: Any, t: Any, y: Any, n_boot: int,
+                  random_state: Any = None) -> LinearBootstrap | ModelBootstrap:
+        """Refit on ``n_boot`` resamples of the rows (with replacement, not stratified).
+
+        Refits reuse this fit's tuned settings (e.g. XGBoost hyper-parameters).
+        Returns an object whose ``predict_ite(X_new)`` gives an (n_boot, N) array.
+        """
+        if not self.bootstrap_supported:
+            raise ModelSpecificationError(
+                f"bootstrap refits are not supported for learner {self.name!r}")
+        self._check_fitted()
+        X, t, y = _check_trial(X, t, y)
+        rng = check_random_state(random_state)
+        idx = rng.integers(0, len(y), size=(n_boot, len(y)))
+        return self._bootstrap(X, t, y, idx, rng)
+
+    def _bootstrap(self, X, t, y, idx, rng):
+        models = []
+        for b in range(len(idx)):
+            ib = idx[b]
+            m = self.bootstrap_clone()
+            try:
+                m.fit(X[ib], t[ib], y[ib], random_state=rng)
+            except DataError:  # a resample with one arm only: draw again
+                ib = _redraw_both_arms(t, rng)
+                m.fit(X[ib], t[ib], y[ib], random_state=rng)
+            models.append(m)
+        return ModelBootstrap(models)
+
+    def get_params(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if not k.endswith("_")}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _redraw_both_arms(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    for _ in range(1000):
+        ib = rng.integers(0, len(t), size=len(t))
+        if 0 < t[ib].sum() < len(ib):
+            return ib
+    raise DataError("could not draw a bootstrap resample containing both arms")
+
+
+# --------------------------------------------------------------------------------------
+# OLS
+# --------------------------------------------------------------------------------------
+class OLSLearner(ITELearner):
+    """Full-interaction OLS ``y ~ t * (x1 + ... + xp)`` (R: ``lm``).
+
+    ``coef_`` holds all ``2p + 2`` coefficients in the order (1, t, x, t:x);
+    ``theta_`` = (delta, gamma) and ``theta_cov_`` their covariance block of
+    ``sigma^2 (Z'Z)^-1`` with ``sigma^2 = RSS / (n - 2p - 2)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 2)); t = rng.integers(0, 2, 200)
+    >>> y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=200)
+    >>> m = OLSLearner().fit(X, t, y)
+    >>> m.theta_.round(1)
+    array([1. , 0.1, 1. ])
+    """
+
+    name = "ols"
+    provides = frozenset({"coef_cov", "linear"})
+
+    def _fit(self, X, t, y, rng):
+        Z = interaction_design(X, t)
+        n, q = Z.shape
+        if n <= q:
+            raise DataError(f"full-interaction OLS needs more than {q} patients per trial "
+                            f"(got {n}): use fewer covariates or a penalised learner")
+        Q, R = np.linalg.qr(Z)
+        if np.min(np.abs(np.diag(R))) < 1e-10 * np.max(np.abs(np.diag(R))):
+            raise DataError("the full-interaction design is rank deficient in this trial "
+                            "(a covariate is constant within an arm?): drop that covariate")
+        coef = np.linalg.solve(R, Q.T @ y)
+        resid = y - Z @ coef
+        df = n - q
+        sigma2 = float(resid @ resid) / df
+        Rinv = np.linalg.solve(R, np.eye(q))
+        XtXinv = Rinv @ Rinv.T
+        self.coef_ = coef
+        self.vcov_ = sigma2 * XtXinv
+        self.sigma_ = math.sqrt(sigma2)
+        self.df_resid_ = df
+        idx = theta_index(X.shape[1])
+        self.theta_ = coef[idx]
+        self.theta_cov_ = self.vcov_[np.ix_(idx, idx)]
+
+    def predict_ite(self, X):
+        X = self._check_X(X)
+        return ite_contrast(X) @ self.theta_
+
+    def ite_var(self, X) -> np.ndarray:
+        """``c' V c`` with ``c = (1, x)``: variance of the predicted ITE."""
+        C = ite_contrast(self._check_X(X))
+        return np.einsum("ij,jk,ik->i", C, self.theta_cov_, C)
+
+    def coef_cov(self):
+        self._check_fitted()
+        return self.theta_.copy(), self.theta_cov_.copy()
+
+    def _bootstrap(self, X, t, y, idx, rng):
+        Z = interaction_design(X, t)
+        coef, _ = _ols_batch(Z[idx], y[idx])
+        return LinearBootstrap(coef[:, theta_index(X.shape[1])])
+
+
+def aux_ols_variance(X_train, t, y, X_new) -> np.ndarray:
+    """Auxiliary full-interaction OLS variance ``c' sigma^2 (Z'Z)^-1 c`` at ``X_new``."""
+    return OLSLearner().fit(X_train, t, y).ite_var(X_new)
+
+
+# --------------------------------------------------------------------------------------
+# penalised linear (glmnet semantics)
+# --------------------------------------------------------------------------------------
+GLMNET_LAMBDA = 10.0 ** np.arange(2.0, -3.0 + 1e-9, -0.3)  # 10^(2, 1.7, ..., -2.8)
+
+
+def _cd_batch(G, c, l1, l2, tol=1e-12, max_sweeps=100_000):
+    """Coordinate descent for ``1/2 b'Gb - c'b + sum l1|b| + 1/2 sum l2 b^2`` in a batch.
+
+    G (M, q, q), c (M, q), l1/l2 (M, q).  Returns b (M, q).
+    """
+    M, q = c.shape
+    b = np.zeros((M, q))
+    diag = np.einsum("mjj->mj", G)
+    denom = diag + l2
+    for _ in range(max_sweeps):
+        max_delta = 0.0
+        for j in range(q):
+            r = c[:, j] - np.einsum("mk,mk->m", G[:, j, :], b) + diag[:, j] * b[:, j]
+            new = np.sign(r) * np.maximum(np.abs(r) - l1[:, j], 0.0) / denom[:, j]
+            d = np.max(np.abs(new - b[:, j]) * np.sqrt(diag[:, j]))
+            b[:, j] = new
+            max_delta = max(max_delta, d)
+        if max_delta < tol:
+            return b
+    import warnings
+
+    warnings.warn("coordinate descent did not converge; results may be inaccurate",
+                  ConvergenceWarning, stacklevel=3)
+    return b
+
+
+class _PenalizedLinear(ITELearner):
+    """Full-interaction linear model with only the treatment interactions penalised.
+
+    glmnet semantics (``family = "gaussian"``, ``standardize = TRUE``,
+    ``intercept = TRUE``): columns are standardised with their population sd,
+    penalty factors (0 for t and x, 1 for t:x) are rescaled to sum to the
+    number of columns, y is scaled by its population sd (so the ridge part of
+    the penalty acts as ``lambda / sd(y)`` on the original scale), and
+    ``lambda.min`` is chosen by k-fold CV of the mean squared error over the
+    fixed grid ``10^(2, 1.7, ..., -2.8)``.
+    """
+
+    alpha: float = 1.0
+    provides = frozenset({"linear"})
+
+    def __init__(self, *, lambdas: Sequence[float] | None = None, nfolds: int = 10,
+                 nfolds_bootstrap: int = 5, alpha: float | None = None) -> None:
+        self.lambdas = None if lambdas is None else list(map(float, lambdas))
+        self.nfolds = int(nfolds)
+        self.nfolds_bootstrap = int(nfolds_bootstrap)
+        if alpha is not None:
+            if not 0.0 <= alpha <= 1.0:
+                raise ModelSpecificationError(f"alpha must be in [0, 1], got {alpha}")
+            self.alpha = float(alpha)
+
+    @property
+    def _grid(self) -> np.ndarray:
+        return GLMNET_LAMBDA if self.lambdas is None else np.asarray(self.lambdas, float)
+
+    # -- core: solve for a batch of (data set, lambda) problems --------------------------
+    def _problem(self, Z: np.ndarray, y: np.ndarray, w: np.ndarray, p: int):
+        """Profile out the unpenalised columns. Z (M, n, q), y/w (M, n) with 0/1 weights.
+
+        Returns G, c (penalised block, standardised), scales, ys and the pieces to
+        recover the unpenalised coefficients.
+        """
+        pen = np.arange(p + 2, 2 * p + 2)
+        unp = np.arange(0, p + 2)
+        nw = w.sum(axis=1)
+        Zw = Z * w[..., None]
+        mean = Zw.sum(axis=1) / nw[:, None]
+        var = (Zw * Z).sum(axis=1) / nw[:, None] - mean ** 2
+        sd = np.sqrt(np.maximum(var, 0.0))
+        ymean = (w * y).sum(axis=1) / nw
+        ys = np.sqrt((w * (y - ymean[:, None]) ** 2).sum(axis=1) / nw)
+        Zp = Z[:, :, pen] / np.where(sd[:, pen] > 0, sd[:, pen], 1.0)[:, None, :]
+        Zu = Z[:, :, unp]
+        Guu = np.einsum("mni,mnj->mij", Zu * w[..., None], Zu)
+        Gup = np.einsum("mni,mnj->mij", Zu * w[..., None], Zp)
+        guy = np.einsum("mni,mn->mi", Zu * w[..., None], y)
+        Guu_inv = np.linalg.pinv(Guu)
+        A = Guu_inv @ Gup                               # (M, u, pen)
+        a0 = np.einsum("mij,mj->mi", Guu_inv, guy)      # (M, u)
+        Rp = Zp - np.einsum("mnu,mup->mnp", Zu, A)
+        ry = y - np.einsum("mnu,mu->mn", Zu, a0)
+        G = np.einsum("mni,mnj->mij", Rp * w[..., None], Rp) / nw[:, None, None]
+        c = np.einsum("mni,mn->mi", Rp * w[..., None], ry) / nw[:, None]
+        return dict(G=G, c=c, sdp=sd[:, pen], ys=ys, A=A, a0=a0, pen=pen, unp=unp,
+                    zero_sd=sd[:, pen] <= 0)
+
+    def _solve(self, prob: dict, lambdas: np.ndarray) -> np.ndarray:
+        """Full coefficient vectors (M, L, q) for each problem and lambda."""
+        G, c = prob["G"], prob["c"]
+        M, q_p = c.shape
+        L = len(lambdas)
+        n_cols = 2 * q_p + 1                      # t, x (p) and t:x (p) in glmnet's x
+        pf = n_cols / q_p                          # rescaled penalty factor of t:x
+        lam = np.broadcast_to(lambdas[None, :], (M, L))
+        l1 = (lam * pf * self.alpha)[..., None] * np.ones(q_p)
+        l2 = (lam * pf * (1 - self.alpha) / prob["ys"][:, None])[..., None] * np.ones(q_p)
+        l1 = np.where(prob["zero_sd"][:, None, :], np.inf, l1)
+        Gb = np.repeat(G, L, axis=0)
+        cb = np.repeat(c, L, axis=0)
+        l1 = l1.reshape(M * L, q_p)
+        l2 = l2.reshape(M * L, q_p)
+        if self.alpha == 0.0:   # ridge: closed form
+            bstd = np.linalg.solve(Gb + l2[:, :, None] * np.eye(q_p), cb[..., None])[..., 0]
+        else:
+            bstd = _cd_batch(Gb, cb, l1, l2)
+        bstd = bstd.reshape(M, L, q_p)
+        bp = bstd / np.where(prob["sdp"] > 0, prob["sdp"], 1.0)[:, None, :]
+        # unpenalised: a = a0 - A b_std
+        bu = prob["a0"][:, None, :] - np.einsum("mup,mlp->mlu", prob["A"], bstd)
+        q = len(prob["unp"]) + q_p
+        out = np.empty((M, L, q))
+        out[..., prob["unp"]] = bu
+        out[..., prob["pen"]] = bp
+        return out
+
+    def _fit_path_cv(self, X, t, y, idx: np.ndarray, nfolds: int,
+                     rng: np.random.Generator) -> np.ndarray:
+        """For each resample (rows idx[m]) pick lambda.min by CV and refit. Returns (M, q)."""
+        p = X.shape[1]
+        Zall = interaction_design(X, t)
+        M, n = idx.shape
+        lambdas = self._grid
+        Z = Zall[idx]
+        yy = y[idx]
+        # folds: glmnet's sample(rep(1:nfolds, length = n))
+        folds = np.stack([rng.permutation(np.arange(n) % nfolds) for _ in range(M)])
+        # problems: for each m, nfolds training sets + the full set
+        w = np.ones((M, nfolds + 1, n))
+        for k in range(nfolds):
+            w[:, k, :] = folds != k
+        Zr = np.repeat(Z, nfolds + 1, axis=0)
+        yr = np.repeat(yy, nfolds + 1, axis=0)
+        prob = self._problem(Zr, yr, w.reshape(M * (nfolds + 1), n), p)
+        coefs = self._solve(prob, lambdas).reshape(M, nfolds + 1, len(lambdas), -1)
+        pred = np.einsum("mni,mkli->mkln", Z, coefs[:, :nfolds])  # (M, K, L, n)
+        err = (pred - yy[:, None, None, :]) ** 2
+        held = (folds[:, None, :] == np.arange(nfolds)[None, :, None])  # (M, K, n)
+        cvm = np.einsum("mkln,mkn->ml", err, held) / n                  # overall held-out MSE
+        best = np.argmin(cvm, axis=1)                                   # first = largest lambda
+        self._last_cvm = cvm
+        return coefs[np.arange(M), nfolds, best], lambdas[best]
+
+    def _fit(self, X, t, y, rng):
+        p = X.shape[1]
+        nfolds = min(self.nfolds, len(y))
+        if nfolds < 3:
+            raise DataError(f"cross-validation needs at least 3 patients per trial, got {len(y)}")
+        coef, lam = self._fit_path_cv(X, t, y, np.arange(len(y))[None, :], nfolds, rng)
+        self.coef_ = coef[0]
+        self.lambda_min_ = float(lam[0])
+        self.cv_mse_ = self._last_cvm[0]
+        self.theta_ = self.coef_[theta_index(p)]
+
+    def predict_ite(self, X):
+        X = self._check_X(X)
+        return ite_contrast(X) @ self.theta_
+
+    def _bootstrap(self, X, t, y, idx, rng):
+        p = X.shape[1]
+        nfolds = min(self.nfolds_bootstrap, len(y))
+        thetas = []
+        for chunk in np.array_split(np.arange(len(idx)), max(1, len(idx) // 25)):
+            coef, _ = self._fit_path_cv(X, t, y, idx[chunk], nfolds, rng)
+            thetas.append(coef[:, theta_index(p)])
+        return LinearBootstrap(np.vstack(thetas))
+
+
+class LassoLearner(_PenalizedLinear):
+    """LASSO (glmnet ``alpha = 1``) penalising only the treatment interactions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3)); t = rng.integers(0, 2, 200)
+    >>> y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=200)
+    >>> m = LassoLearner().fit(X, t, y, random_state=1)
+    >>> m.predict_ite(X[:2]).shape
+    (2,)
+    """
+
+    name = "lasso"
+    alpha = 1.0
+
+
+class RidgeLearner(_PenalizedLinear):
+    """Ridge (glmnet ``alpha = 0``) penalising only the treatment interactions."""
+
+    name = "ridge"
+    alpha = 0.0
+
+
+class ElasticNetLearner(_PenalizedLinear):
+    """Elastic net (glmnet ``alpha``, default 0.5) penalising only the treatment interactions."""
+
+    name = "elasticnet"
+    alpha = 0.5
+
+
+# --------------------------------------------------------------------------------------
+# XGBoost S-learner
+# --------------------------------------------------------------------------------------
+def _tree_leaf_values(booster) -> np.ndarray:
+    """Leaf values of every tree of ``booster`` as (n_trees, max_nodes)."""
+    import json
+
+    trees = json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]["model"]["trees"]
+    width = max(len(t["split_conditions"]) for t in trees)
+    vals = np.zeros((len(trees), width))
+    for k, tr in enumerate(trees):
+        vals[k, : len(tr["split_conditions"])] = tr["split_conditions"]
+    return vals
+
+
+def _xgb_cv_curve(F, y, folds_id, nfold, params, cap, early_stopping_rounds,
+                  chunk: int = 100) -> np.ndarray:
+    """Mean test RMSE per boosting round over the folds, with xgb.cv's early stopping.
+
+    Equivalent to ``xgboost.cv(..., early_stopping_rounds=...)['test-rmse-mean']``
+    (the per-fold RMSE averaged over folds) up to the stopping round, but trains
+    in chunks and reads every round's test prediction from the leaf values,
+    which avoids per-round evaluation overhead.
+    """
+    import json
+
+    import xgboost as xgb
+
+    nthread = int(params.get("nthread", 1))
+    fold = []
+    for k in range(nfold):
+        tr, te = folds_id != k, folds_id == k
+        dtr = xgb.DMatrix(F[tr], label=y[tr], nthread=nthread)
+        bst = xgb.Booster(params, [dtr])
+        fold.append({"dtr": dtr, "dte": xgb.DMatrix(F[te], nthread=nthread), "yte": y[te], "bst": bst,
+                     "margin": None})
+    curve = np.empty(0)
+    best, done = 0, 0
+    while done < cap:
+        end = min(cap, done + chunk)
+        rmse = np.empty((nfold, end - done))
+        for k, f in enumerate(fold):
+            bst = f["bst"]
+            for i in range(done, end):
+                bst.update(f["dtr"], i)
+            if f["margin"] is None:
+                cfg = json.loads(bst.save_config())
+                base = float(str(cfg["learner"]["learner_model_param"]["base_score"])
+                             .strip("[]"))
+                f["margin"] = np.full(len(f["yte"]), base)
+            sl = bst[done:end]
+            leaf = sl.predict(f["dte"], pred_leaf=True).astype(int).reshape(len(f["yte"]), -1)
+            vals = _tree_leaf_values(sl)
+            contrib = vals[np.arange(end - done)[None, :], leaf]
+            pred = f["margin"][:, None] + np.cumsum(contrib, axis=1)
+            f["margin"] = pred[:, -1]
+            rmse[k] = np.sqrt(np.mean((pred - f["yte"][:, None]) ** 2, axis=0))
+        curve = np.concatenate([curve, rmse.mean(axis=0)])
+        for i in range(done, end):
+            if curve[i] < curve[best]:
+                best = i
+            if i - best >= early_stopping_rounds:
+                return curve[: i + 1]
+        done = end
+    return curve
+
+
+class XGBoostSLearner(ITELearner):
+    """XGBoost S-learner: features (t, x), squared error, tuned per trial by CV.
+
+    The grid (default ``max_depth`` 2..6 x ``eta`` {0.1, 0.01, 0.001} x
+    ``nrounds`` {100, 500, 1000}) is searched with ``nfold``-fold CV and early
+    stopping after ``early_stopping_rounds`` rounds; the grid point with the
+    smallest mean test RMSE wins (ties: fewer rounds) and the final model is
+    refitted with the grid's ``nrounds``.  The three ``nrounds`` caps share
+    one CV trajectory per (depth, eta), which is exactly what three separate
+    early-stopped runs would give.  Bootstrap refits reuse the trial's own
+    tuned settings.
+    """
+
+    name = "xgboost"
+
+    def __init__(self, *, max_depth: Sequence[int] = (2, 3, 4, 5, 6),
+                 eta: Sequence[float] = (0.1, 0.01, 0.001),
+                 nrounds: Sequence[int] = (100, 500, 1000), nfold: int = 10,
+                 early_stopping_rounds: int = 20, params: dict | None = None,
+                 n_jobs: int = 1) -> None:
+        self.max_depth = list(max_depth)
+        self.eta = list(eta)
+        self.nrounds = sorted(int(r) for r in nrounds)
+        self.nfold = int(nfold)
+        self.early_stopping_rounds = int(early_stopping_rounds)
+        self.params = dict(params or {})
+        self.n_jobs = int(n_jobs)
+        self.tuned: dict | None = None
+
+    def _base_params(self) -> dict:
+        return {"objective": "reg:squarederror", "colsample_bytree": 1.0,
+                "min_child_weight": 1.0, "subsample": 1.0, "nthread": self.n_jobs,
+                "tree_method": "hist", "verbosity": 0, **self.params}
+
+    def _tune(self, F, y, rng) -> tuple[dict, Any]:
+        import pandas as pd
+
+        n = len(y)
+        nfold = min(self.nfold, n)
+        folds_id = rng.permutation(np.arange(n) % nfold)
+        rows = []
+        cap = max(self.nrounds)
+        for depth in self.max_depth:
+            for eta in self.eta:
+                par = {**self._base_params(), "max_depth": int(depth), "eta": float(eta),
+                       "seed": int(rng.integers(2**31 - 1))}
+                curve = _xgb_cv_curve(F, y, folds_id, nfold, par, cap,
+                                      self.early_stopping_rounds)
+                for nr in self.nrounds:
+                    j = int(np.argmin(curve[:nr]))
+                    rows.append({"max_depth": int(depth), "eta": float(eta), "nrounds": nr,
+                                 "best_iteration": j + 1, "test_rmse": float(curve[j])})
+        table = pd.DataFrame(rows)
+        best = table.sort_values(["test_rmse", "nrounds"], kind="stable").iloc[0]
+        tuned = {"max_depth": int(best["max_depth"]), "eta": float(best["eta"]),
+                 "nrounds": int(best["nrounds"])}
+        return tuned, table
+
+    def _fit(self, X, t, y, rng):
+        import xgboost as xgb
+
+        F = np.column_stack([t, X])
+        if self.tuned is None:
+            tuned, table = self._tune(F, y, rng)
+            self.tuning_ = table
+        else:
+            tuned = dict(self.tuned)
+        self.tuned_ = tuned
+        par = {**self._base_params(), "max_depth": tuned["max_depth"], "eta": tuned["eta"],
+               "seed": int(rng.integers(2**31 - 1))}
+        self.booster_ = xgb.train(par, xgb.DMatrix(F, label=y, nthread=self.n_jobs),
+                                  num_boost_round=tuned["nrounds"])
+
+    def predict_ite(self, X):
+        import xgboost as xgb
+
+        X = self._check_X(X)
+        n = len(X)
+        F = np.vstack([np.column_stack([np.ones(n), X]), np.column_stack([np.zeros(n), X])])
+        pred = self.booster_.predict(xgb.DMatrix(F, nthread=self.n_jobs))
+        return pred[:n] - pred[n:]
+
+    def bootstrap_clone(self):
+        new = self._params_only()
+        new = copy.deepcopy(new)
+        new.tuned = dict(self.tuned_)
+        return new
+
+
+# --------------------------------------------------------------------------------------
+# scikit-learn meta-learners
+# --------------------------------------------------------------------------------------
+def _default_regressor():
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    return HistGradientBoostingRegressor(max_iter=100, learning_rate=0.1,
+                                         early_stopping=False, random_state=0)
+
+
+def _seed_estimator(est, rng):
+    from sklearn.base import clone
+
+    est = clone(est)
+    if "random_state" in est.get_params():
+        est.set_params(random_state=int(rng.integers(2**31 - 1)))
+    return est
+
+
+class SklearnSLearner(ITELearner):
+    """Any scikit-learn regressor as S-learner: one model on (t, x).
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LinearRegression
+    >>> learner = SklearnSLearner(LinearRegression())
+    """
+
+    name = "sklearn-s"
+
+    def __init__(self, estimator: Any = None) -> None:
+        self.estimator = estimator
+
+    def _fit(self, X, t, y, rng):
+        est = self.estimator if self.estimator is not None else _default_regressor()
+        self.model_ = _seed_estimator(est, rng).fit(np.column_stack([t, X]), y)
+
+    def predict_ite(self, X):
+        X = self._check_X(X)
+        n = len(X)
+        f1 = self.model_.predict(np.column_stack([np.ones(n), X]))
+        f0 = self.model_.predict(np.column_stack([np.zeros(n), X]))
+        return np.asarray(f1 - f0, dtype=float)
+
+
+class SklearnTLearner(ITELearner):
+    """Any scikit-learn regressor as T-learner: one model per arm, ITE = f1(x) - f0(x)."""
+
+    name = "sklearn-t"
+
+    def __init__(self, estimator: Any = None) -> None:
+        self.estimator = estimator
+
+    def _fit(self, X, t, y, rng):
+        est = self.estimator if self.estimator is not None else _default_regressor()
+        self.model0_ = _seed_estimator(est, rng).fit(X[t == 0], y[t == 0])
+        self.model1_ = _seed_estimator(est, rng).fit(X[t == 1], y[t == 1])
+
+    def predict_ite(self, X):
+        X = self._check_X(X)
+        return np.asarray(self.model1_.predict(X) - self.model0_.predict(X), dtype=float)
+
+
+# --------------------------------------------------------------------------------------
+# causal forest (EconML, optional)
+# --------------------------------------------------------------------------------------
+class CausalForestLearner(ITELearner):
+    """Causal forest (EconML ``CausalForestDML``; grf-like honest forest).
+
+    Needs the optional extra: ``pip install ipdma[causal-forest]``.
+    ``ite_var`` gives the forest's own variance estimate.
+    """
+
+    name = "causal-forest"
+
+    def __init__(self, *, n_estimators: int = 2000, min_samples_leaf: int = 5,
+                 honest: bool = True, **kwargs: Any) -> None:
+        self.n_estimators = int(n_estimators)
+        self.min_samples_leaf = int(min_samples_leaf)
+        self.honest = honest
+        self.kwargs = kwargs
+
+    @staticmethod
+    def _import():
+        try:
+            from econml.dml import CausalForestDML
+        except ImportError as exc:
+            raise ImportError(
+                "the 'causal-forest' learner needs EconML, which is not installed: "
+                "pip install ipdma[causal-forest]") from exc
+        return CausalForestDML
+
+    def _fit(self, X, t, y, rng):
+        CausalForestDML = self._import()
+        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+        seed = int(rng.integers(2**31 - 1))
+        n_est = max(4, (self.n_estimators // 4) * 4)  # EconML needs a multiple of 4
+        self.model_ = CausalForestDML(
+            model_y=RandomForestRegressor(min_samples_leaf=self.min_samples_leaf,
+                                          random_state=seed),
+            model_t=RandomForestClassifier(min_samples_leaf=self.min_samples_leaf,
+                                           random_state=seed),
+            discrete_treatment=True, n_estimators=n_est,
+            min_samples_leaf=self.min_samples_leaf, honest=self.honest,
+            random_state=seed, **self.kwargs)
+        self.model_.fit(y, t.astype(int), X=X)
+
+    def predict_ite(self, X):
+        X = self._check_X(X)
+        return np.asarray(self.model_.effect(X), dtype=float).ravel()
+
+    def ite_var(self, X):
+        X = self._check_X(X)
+        return np.asarray(self.model_.effect_inference(X).var, dtype=float).ravel()
+
+
+# --------------------------------------------------------------------------------------
+# Bayesian linear model (conjugate, exact)
+# --------------------------------------------------------------------------------------
+class BayesLMLearner(ITELearner):
+    """Bayesian full-interaction linear model with the conjugate normal-inverse-gamma prior.
+
+    ``beta | sigma^2 ~ N(0, sigma^2 * prior_var * I)``, ``sigma^2 ~ IG(a0, b0)``.
+    The posterior is exact: ``beta`` is multivariate t; ``posterior()`` returns
+    the exact posterior mean and covariance of ``(delta, gamma)`` and
+    ``n_draws`` exact Monte-Carlo draws.
+    """
+
+    name = "bayes-lm"
+    provides = frozenset({"posterior", "linear"})
+    bootstrap_supported = False
+
+    def __init__(self, *, prior_var: float = 1000.0, a0: float = 0.001, b0: float = 0.001,
+                 n_draws: int = 4000) -> None:
+        self.prior_var = float(prior_var)
+        self.a0 = float(a0)
+        self.b0 = float(b0)
+        self.n_draws = int(n_draws)
+
+    def _fit(self, X, t, y, rng):
+        Z = interaction_design(X, t)
+        n, q = Z.shape
+        prec0 = np.eye(q) / self.prior_var
+        Vn_inv = prec0 + Z.T @ Z
+        Vn = np.linalg.inv(Vn_inv)
+        mn = Vn @ (Z.T @ y)
+        an = self.a0 + n / 2
+        bn = self.b0 + 0.5 * (y @ y - mn @ Vn_inv @ mn)
+        idx = theta_index(X.shape[1])
+        self.coef_mean_ = mn
+        self.theta_ = mn[idx]
+        self.theta_cov_ = (bn / (an - 1)) * Vn[np.ix_(idx, idx)]
+        sigma2 = bn / rng.gamma(an, 1.0, size=self.n_draws)
+        L = np.linalg.cholesky(Vn[np.ix_(idx, idx)])
+        zs = rng.standard_normal((self.n_draws, len(idx)))
+        self.theta_draws_ = self.theta_ + np.sqrt(sigma2)[:, None] * (zs @ L.T)
+        self.sigma2_post_ = (an, bn)
+
+    def predict_ite(self, X):
+        return ite_contrast(self._check_X(X)) @ self.theta_
+
+    def posterior(self):
+        self._check_fitted()
+        return {"draws": self.theta_draws_, "mean": self.theta_, "cov": self.theta_cov_}
+
+
+# --------------------------------------------------------------------------------------
+# Bayesian LASSO (NumPyro)
+# --------------------------------------------------------------------------------------
+_MCMC_CACHE: dict = {}
+
+
+def _bayes_lasso_model(Zs, y, mask, prior_var):
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as dist
+
+    q = Zs.shape[1]
+    p = (q - 2) // 2
+    main = numpyro.sample("main", dist.Normal(0.0, jnp.sqrt(prior_var)).expand([p + 2]))
+    sigma = numpyro.sample("sigma", dist.Uniform(0.0, 10.0))
+    lam2 = numpyro.sample("lambda2", dist.Gamma(0.01, 0.01))
+    tau2 = numpyro.sample("tau2", dist.Exponential(lam2 / 2).expand([p]))
+    z = numpyro.sample("z", dist.Normal(0.0, 1.0).expand([p]))
+    gamma = numpyro.deterministic("gamma", z * sigma * jnp.sqrt(tau2))
+    mu = Zs[:, : p + 2] @ main + Zs[:, p + 2:] @ gamma
+    with numpyro.handlers.mask(mask=mask):
+        numpyro.sample("y", dist.Normal(mu, sigma), obs=y)
+
+
+class BayesLassoLearner(ITELearner):
+    """Bayesian LASSO (Park-Casella) on the treatment interactions, NUTS in NumPyro.
+
+    Covariates are standardised within the trial (continuous ones only; 0/1
+    columns are left as they are); ``gamma_j | sigma, tau_j ~ N(0, sigma^2 tau_j^2)``,
+    ``tau_j^2 ~ Exp(lambda^2 / 2)``, ``lambda^2 ~ Gamma(0.01, 0.01)``; intercept,
+    main effects and delta ~ N(0, ``prior_var``); ``sigma ~ U(0, 10)``.  Draws
+    are mapped back to the original covariate scale.
+    """
+
+    name = "bayes-lasso"
+    provides = frozenset({"posterior", "linear"})
+    bootstrap_supported = False
+
+    def __init__(self, *, num_warmup: int = 1000, num_samples: int = 1000, num_chains: int = 1,
+                 prior_var: float = 1000.0) -> None:
+        self.num_warmup = int(num_warmup)
+        self.num_samples = int(num_samples)
+        self.num_chains = int(num_chains)
+        self.prior_var = float(prior_var)
+
+    def _fit(self, X, t, y, rng):
+        import jax
+        import jax.numpy as jnp
+        from numpyro.infer import MCMC, NUTS
+
+        n, p = X.shape
+        binary = np.array([np.isin(np.unique(X[:, j]), (0.0, 1.0)).all() for j in range(p)])
+        mu = np.where(binary, 0.0, X.mean(axis=0))
+        sd = np.where(binary, 1.0, X.std(axis=0, ddof=1))
+        sd = np.where(sd > 0, sd, 1.0)
+        Xs = (X - mu) / sd
+        Zs = interaction_design(Xs, t)
+        # pad to a multiple of 128 rows so that trials share one compiled sampler
+        n_pad = int(np.ceil(n / 128) * 128)
+        Zp = np.zeros((n_pad, Zs.shape[1]))
+        Zp[:n] = Zs
+        yp = np.zeros(n_pad)
+        yp[:n] = y
+        mask = np.arange(n_pad) < n
+        key = (n_pad, Zs.shape[1], self.num_warmup, self.num_samples, self.num_chains)
+        mcmc = _MCMC_CACHE.get(key)
+        if mcmc is None:
+            mcmc = MCMC(NUTS(_bayes_lasso_model), num_warmup=self.num_warmup,
+                        num_samples=self.num_samples, num_chains=self.num_chains,
+                        chain_method="sequential", progress_bar=False, jit_model_args=True)
+            _MCMC_CACHE[key] = mcmc
+        seed = int(rng.integers(2**31 - 1))
+        mcmc.run(jax.random.PRNGKey(seed), jnp.asarray(Zp), jnp.asarray(yp), jnp.asarray(mask),
+                 self.prior_var)
+        s = mcmc.get_samples()
+        main = np.asarray(s["main"])
+        gamma_s = np.asarray(s["gamma"])
+        delta_s = main[:, 1]
+        # back to original scale: t*(x - mu)/sd -> gamma = gamma_s / sd, delta -= sum gamma*mu
+        gamma = gamma_s / sd
+        delta = delta_s - gamma @ mu
+        draws = np.column_stack([delta, gamma])
+        self.theta_draws_ = draws
+        self.theta_ = draws.mean(axis=0)
+        self.theta_cov_ = np.cov(draws, rowvar=False)
+        self._diagnose(s)
+
+    def _diagnose(self, s) -> None:
+        import warnings
+
+        from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
+
+        from ..errors import SamplerWarning
+
+        g = np.asarray(s["main"])[None] if self.num_chains == 1 else None
+        if g is None:
+            return
+        ess = effective_sample_size(g)
+        rhat = split_gelman_rubin(g)
+        self.ess_min_ = float(np.min(ess))
+        self.rhat_max_ = float(np.max(rhat))
+        if self.rhat_max_ > 1.01 or self.ess_min_ < 400:
+            warnings.warn(f"bayes-lasso: R-hat max {self.rhat_max_:.3f}, bulk ESS min "
+                          f"{self.ess_min_:.0f}; increase num_samples/num_warmup",
+                          SamplerWarning, stacklevel=4)
+
+    def predict_ite(self, X):
+        return ite_contrast(self._check_X(X)) @ self.theta_
+
+    def posterior(self):
+        self._check_fitted()
+        return {"draws": self.theta_draws_, "mean": self.theta_, "cov": self.theta_cov_}
+
+
+# --------------------------------------------------------------------------------------
+# registry
+# --------------------------------------------------------------------------------------
+LEARNERS: dict[str, type[ITELearner]] = {
+    cls.name: cls for cls in (OLSLearner, LassoLearner, RidgeLearner, ElasticNetLearner,
+                              XGBoostSLearner, CausalForestLearner, BayesLMLearner,
+                              BayesLassoLearner, SklearnSLearner, SklearnTLearner)
+}
+
+
+def get_learner(learner: str | ITELearner, **kwargs: Any) -> ITELearner:
+    """A learner instance from its name (``"ols"``, ``"lasso"``, ...) or an instance."""
+    if isinstance(learner, ITELearner):
+        if kwargs:
+            raise ModelSpecificationError("learner options go to the learner's constructor "
+                                          "when an instance is given")
+        return learner
+    if isinstance(learner, str) and learner in LEARNERS:
+        return LEARNERS[learner](**kwargs)
+    raise ModelSpecificationError(
+        f"unknown learner {learner!r}: choose one of {', '.join(LEARNERS)} or pass an "
+        "ITELearner instance")

@@ -1,0 +1,600 @@
+"""Stage 2 of the two-stage ITE meta-analysis: poolers.
+
+A pooler combines the per-trial :class:`~ipdma.ite.SiteSummary` objects:
+
+* ``mvma`` (a): multivariate meta-analysis of (delta, gamma) with
+  fixed/REML/ML/MM (engine :mod:`ipdma.meta`); ITE = pooled delta + x'gamma,
+  CI from Var(theta), PI from Var(theta) + Psi.
+* ``weighted-bootstrap`` / ``weighted-aux-ols`` (b): inverse-variance
+  weighted average of the per-trial ITEs, variances from the bootstrap or from
+  an auxiliary full-interaction OLS; fixed-effect weights (the paper) or
+  per-profile random-effects weights with a Riley prediction interval.
+* ``bayes-mvma`` (c): Bayesian multivariate meta-analysis (NumPyro) of the
+  per-trial posterior means and covariances.
+* ``posterior-mix`` (d): inverse-variance weighted mixing of the per-trial
+  posterior ITE distributions.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._base import check_random_state
+from ..errors import (
+    DataError,
+    InfeasibleMethodError,
+    ModelSpecificationError,
+    NotFittedError,
+    SamplerWarning,
+)
+from ._learners import LEARNERS, ite_contrast
+from ._site import SiteSummary
+
+__all__ = [
+    "POOLERS",
+    "BayesMVMAPooler",
+    "ITEPooler",
+    "MVMAPooler",
+    "PooledITE",
+    "PosteriorMixPooler",
+    "WeightedITEPooler",
+    "check_pair",
+    "feasible_pairs",
+    "get_pooler",
+]
+
+
+@dataclass
+class PooledITE:
+    """Pooled ITEs at N query points (arrays of length N; None where not given)."""
+
+    ite: np.ndarray
+    per_trial: np.ndarray                      # (N, K)
+    trials: list[str]
+    se: np.ndarray | None = None
+    ci_low: np.ndarray | None = None
+    ci_high: np.ndarray | None = None
+    pi_low: np.ndarray | None = None
+    pi_high: np.ndarray | None = None
+    weights: np.ndarray | None = None          # (N, K) normalised weights
+    per_trial_var: np.ndarray | None = None    # (N, K)
+    tau2: np.ndarray | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_frame(self, per_trial: bool = True) -> pd.DataFrame:
+        cols: dict[str, np.ndarray] = {"ite": self.ite}
+        for k in ("se", "ci_low", "ci_high", "pi_low", "pi_high"):
+            v = getattr(self, k)
+            if v is not None:
+                cols[k] = v
+        if self.tau2 is not None:
+            cols["tau2"] = self.tau2
+        if per_trial:
+            for j, tr in enumerate(self.trials):
+                cols[f"ite_{tr}"] = self.per_trial[:, j]
+        return pd.DataFrame(cols)
+
+
+def _check_summaries(summaries: list[SiteSummary], what: str, pooler: str) -> None:
+    if len(summaries) == 0:
+        raise DataError("no site summaries to pool")
+    labels = [s.trial for s in summaries]
+    if len(set(labels)) != len(labels):
+        raise DataError(f"duplicate trial labels among the site summaries: {labels}")
+    names = summaries[0].feature_names
+    for s in summaries:
+        if list(s.feature_names) != list(names):
+            raise DataError(f"trial {s.trial!r} has covariates {s.feature_names}, trial "
+                            f"{summaries[0].trial!r} has {names}: every site must use the "
+                            "same covariates in the same order")
+        if not s.has(what):
+            raise DataError(f"the site summary of trial {s.trial!r} has no {what!r} part, "
+                            f"which pooler {pooler!r} needs: re-run stage 1 with this pooler")
+
+
+class ITEPooler:
+    """Protocol of a stage-2 pooler.
+
+    ``needs`` is the part of the site summaries it uses (``"coef"``,
+    ``"posterior"`` or ``"predictions"``); ``requires`` is the learner
+    capability it needs (``"coef_cov"``, ``"posterior"``, ``"bootstrap"`` or
+    None); ``variance`` is the per-trial variance a site must export with its
+    predictions (``"bootstrap"`` or ``"aux-ols"``).
+    """
+
+    name: ClassVar[str] = "base"
+    needs: ClassVar[str] = "predictions"
+    requires: ClassVar[str | None] = None
+    variance: ClassVar[str | None] = None
+
+    def __init__(self, *, level: float = 0.95) -> None:
+        if not 0 < level < 1:
+            raise ModelSpecificationError(f"level must be in (0, 1), got {level}")
+        self.level = float(level)
+
+    def fit(self, summaries: list[SiteSummary]) -> ITEPooler:
+        _check_summaries(summaries, self.needs, self.name)
+        self.summaries_ = list(summaries)
+        self.trials_ = [s.trial for s in summaries]
+        self._fit(self.summaries_)
+        return self
+
+    def _fit(self, summaries: list[SiteSummary]) -> None:
+        pass
+
+    def predict(self, X_new: Any) -> PooledITE:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _check_fitted(self) -> None:
+        if getattr(self, "summaries_", None) is None:
+            raise NotFittedError(f"{type(self).__name__} is not fitted: call .fit(summaries)")
+
+    def _X(self, X_new: Any) -> np.ndarray:
+        X = np.asarray(X_new, dtype=float)
+        if X.ndim == 1:
+            X = X[None, :]
+        p = len(self.summaries_[0].feature_names)
+        if X.shape[1] != p:
+            raise DataError(f"X_new has {X.shape[1]} columns; the trials used {p} covariates "
+                            f"({', '.join(self.summaries_[0].feature_names)})")
+        return X
+
+    @property
+    def _z(self) -> float:
+        return float(stats.norm.ppf(0.5 + self.level / 2))
+
+    def get_params(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if not k.endswith("_")}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+# --------------------------------------------------------------------------------------
+# (a) multivariate meta-analysis of the coefficients
+# --------------------------------------------------------------------------------------
+def _mv_engine():
+    from .. import meta
+
+    fn = getattr(meta, "fit_mvma", None)
+    if fn is None:  # engine written but not yet exported
+        try:
+            from ..meta._multivariate import fit_mvma as fn
+        except ImportError:
+            fn = None
+    if fn is None:
+        raise ImportError("ipdma.meta.fit_mvma is not available in this installation")
+    return fn
+
+
+class MVMAPooler(ITEPooler):
+    """(a) Multivariate meta-analysis of the treatment coefficients (delta, gamma).
+
+    ``theta_l ~ N(theta, S_l + Psi)``; ``method`` = ``"reml"`` (default), ``"ml"``,
+    ``"fixed"`` (Psi = 0, GLS) or ``"mm"``; ``structure`` of Psi =
+    ``"unstructured"``, ``"diagonal"`` or ``"identity"``.  ITE(x) = c'theta with
+    c = (1, x); se = sqrt(c'Var(theta)c); the prediction interval for a patient
+    of a new trial uses sqrt(c'(Var(theta) + Psi)c) with t_{K-2} quantiles
+    (``pi_df="riley"``) or normal ones (``pi_df="normal"``).
+
+    Examples
+    --------
+    >>> pooler = MVMAPooler(method="fixed")
+    """
+
+    name = "mvma"
+    needs = "coef"
+    requires = "coef_cov"
+
+    def __init__(self, *, method: str = "reml", structure: str = "unstructured",
+                 level: float = 0.95, pi_df: str = "riley") -> None:
+        super().__init__(level=level)
+        if method.lower() not in ("reml", "ml", "fixed", "mm"):
+            raise ModelSpecificationError(
+                f"method={method!r}: choose 'reml', 'ml', 'fixed' or 'mm'")
+        if pi_df not in ("riley", "normal"):
+            raise ModelSpecificationError(f"pi_df={pi_df!r}: choose 'riley' or 'normal'")
+        self.method = method.lower()
+        self.structure = structure
+        self.pi_df = pi_df
+
+    def _fit(self, summaries):
+        Y = np.vstack([s.coef for s in summaries])
+        S = np.stack([s.cov for s in summaries])
+        fit = _mv_engine()(Y, S, method=self.method, structure=self.structure)
+        self.fit_ = fit
+        self.coef_ = np.asarray(fit.beta, dtype=float).reshape(-1)
+        self.vcov_ = np.asarray(fit.vcov, dtype=float)
+        self.Psi_ = np.asarray(fit.Psi, dtype=float)
+        self.coef_names_ = ["delta"] + [f"gamma[{n}]" for n in summaries[0].feature_names]
+
+    def predict(self, X_new):
+        self._check_fitted()
+        X = self._X(X_new)
+        C = ite_contrast(X)
+        ite = C @ self.coef_
+        var = np.einsum("ij,jk,ik->i", C, self.vcov_, C)
+        se = np.sqrt(var)
+        z = self._z
+        per_trial = C @ np.vstack([s.coef for s in self.summaries_]).T
+        K = len(self.summaries_)
+        out = PooledITE(ite=ite, per_trial=per_trial, trials=self.trials_, se=se,
+                        ci_low=ite - z * se, ci_high=ite + z * se,
+                        info={"method": self.method, "structure": self.structure})
+        if self.method != "fixed":
+            pvar = var + np.einsum("ij,jk,ik->i", C, self.Psi_, C)
+            q = (stats.t.ppf(0.5 + self.level / 2, K - 2) if self.pi_df == "riley" and K > 2
+                 else z)
+            out.pi_low = ite - q * np.sqrt(pvar)
+            out.pi_high = ite + q * np.sqrt(pvar)
+        return out
+
+    def coef_frame(self) -> pd.DataFrame:
+        """Pooled coefficients with se and CI."""
+        self._check_fitted()
+        se = np.sqrt(np.diag(self.vcov_))
+        z = self._z
+        return pd.DataFrame({"estimate": self.coef_, "se": se, "ci_low": self.coef_ - z * se,
+                             "ci_high": self.coef_ + z * se,
+                             "tau2": np.diag(self.Psi_)}, index=self.coef_names_)
+
+
+# --------------------------------------------------------------------------------------
+# (b) weighted average of predicted ITEs
+# --------------------------------------------------------------------------------------
+class WeightedITEPooler(ITEPooler):
+    """(b) Inverse-variance weighted average of the per-trial predicted ITEs.
+
+    ``ITE(x_i) = sum_l w_il ITE_il / sum_l w_il`` with ``w_il = 1 / v_il``
+    (``heterogeneity="fixed"``, the paper's method; se = sqrt(1 / sum_l w_il)),
+    or per profile random-effects weights ``1 / (v_il + tau^2(x_i))`` with
+    ``heterogeneity`` = ``"DL"``, ``"REML"``, ``"PM"``... (engine
+    :func:`ipdma.meta.pool_univariate`), which also gives a Riley prediction
+    interval (t_{K-2}).  ``variance`` says where v_il comes from: ``"bootstrap"``
+    (B row resamples within the trial) or ``"aux-ols"`` (auxiliary
+    full-interaction OLS, c'V c).
+    """
+
+    needs = "predictions"
+
+    def __init__(self, *, variance: str = "aux-ols", heterogeneity: str = "fixed",
+                 level: float = 0.95) -> None:
+        super().__init__(level=level)
+        if variance not in ("bootstrap", "aux-ols"):
+            raise ModelSpecificationError(
+                f"variance={variance!r}: choose 'bootstrap' or 'aux-ols'")
+        self.variance_source = variance
+        self.heterogeneity = heterogeneity if heterogeneity == "fixed" else heterogeneity.upper()
+
+    @property
+    def variance(self) -> str:  # type: ignore[override]
+        return self.variance_source
+
+    @property
+    def requires(self) -> str | None:  # type: ignore[override]
+        return "bootstrap" if self.variance_source == "bootstrap" else None
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"weighted-{self.variance_source}"
+
+    def _fit(self, summaries):
+        X0 = summaries[0].X_query
+        for s in summaries:
+            if s.var is None:
+                raise DataError(f"the site summary of trial {s.trial!r} has no ITE variances")
+            if s.X_query.shape != X0.shape or not np.array_equal(s.X_query, X0):
+                raise DataError(f"trial {s.trial!r} predicted at other query points than trial "
+                                f"{summaries[0].trial!r}: every site must use the same X_new")
+            if s.variance and s.variance != self.variance_source:
+                raise DataError(f"trial {s.trial!r} exported {s.variance!r} variances; pooler "
+                                f"{self.name!r} needs {self.variance_source!r}")
+        self.X_query_ = X0
+
+    def predict(self, X_new=None):
+        self._check_fitted()
+        if X_new is not None:
+            X = self._X(X_new)
+            if X.shape != self.X_query_.shape or not np.array_equal(X, self.X_query_):
+                raise DataError("the weighted pooler can only predict at the query points the "
+                                "sites predicted at: re-run stage 1 with these X_new")
+        Y = np.column_stack([s.ite for s in self.summaries_])
+        V = np.column_stack([s.var for s in self.summaries_])
+        bad = ~(np.isfinite(V) & (V > 0))
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise DataError(f"trial {self.trials_[j]!r} has a non-positive or missing ITE "
+                            f"variance at query point {i}: the {self.variance_source} variance "
+                            "is degenerate (e.g. a bootstrap with identical refits)")
+        K = Y.shape[1]
+        z = self._z
+        if self.heterogeneity == "fixed":
+            W = 1.0 / V
+            sw = W.sum(axis=1)
+            ite = (W * Y).sum(axis=1) / sw
+            se = np.sqrt(1.0 / sw)
+            return PooledITE(ite=ite, per_trial=Y, trials=self.trials_, se=se,
+                             ci_low=ite - z * se, ci_high=ite + z * se, weights=W / sw[:, None],
+                             per_trial_var=V, info={"heterogeneity": "fixed"})
+        from ..meta import pool_univariate
+
+        r = pool_univariate(Y, V, method=self.heterogeneity, level=self.level, pi_df="riley")
+        W = 1.0 / (V + r["tau2"][:, None])
+        out = PooledITE(ite=r["mu"], per_trial=Y, trials=self.trials_, se=r["se"],
+                        ci_low=r["ci_lb"], ci_high=r["ci_ub"], weights=W / W.sum(1)[:, None],
+                        per_trial_var=V, tau2=r["tau2"],
+                        info={"heterogeneity": self.heterogeneity})
+        if K > 2:
+            out.pi_low, out.pi_high = r["pi_lb"], r["pi_ub"]
+        return out
+
+
+class WeightedBootstrapPooler(WeightedITEPooler):
+    """(b) with bootstrap variances (``variance="bootstrap"``)."""
+
+    def __init__(self, *, heterogeneity: str = "fixed", level: float = 0.95) -> None:
+        super().__init__(variance="bootstrap", heterogeneity=heterogeneity, level=level)
+
+
+class WeightedAuxOLSPooler(WeightedITEPooler):
+    """(b) with auxiliary-OLS variances (``variance="aux-ols"``)."""
+
+    def __init__(self, *, heterogeneity: str = "fixed", level: float = 0.95) -> None:
+        super().__init__(variance="aux-ols", heterogeneity=heterogeneity, level=level)
+
+
+# --------------------------------------------------------------------------------------
+# (c) Bayesian multivariate meta-analysis
+# --------------------------------------------------------------------------------------
+def _bmvma_model(kstar, Sstar, random, prior_var, tau_scale, lkj_eta):
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as dist
+
+    _K, q = kstar.shape
+    theta = numpyro.sample("theta", dist.Normal(0.0, jnp.sqrt(prior_var)).expand([q]))
+    if random == "delta":
+        tau = numpyro.sample("tau", dist.HalfNormal(tau_scale))
+        Psi = jnp.zeros((q, q)).at[0, 0].set(tau**2)
+    else:
+        tau = numpyro.sample("tau", dist.HalfNormal(tau_scale).expand([q]))
+        L = numpyro.sample("L_corr", dist.LKJCholesky(q, concentration=lkj_eta))
+        Lpsi = tau[:, None] * L
+        Psi = Lpsi @ Lpsi.T
+    numpyro.deterministic("Psi", Psi)
+    # the trial-specific effects are integrated out: k*_l ~ MVN(theta, S*_l + Psi)
+    numpyro.sample("kstar", dist.MultivariateNormal(theta, covariance_matrix=Sstar + Psi),
+                   obs=kstar)
+
+
+class BayesMVMAPooler(ITEPooler):
+    """(c) Bayesian multivariate meta-analysis of per-trial posterior means and covariances.
+
+    ``k*_l ~ MVN(mu_l, Sigma*_l)`` with ``mu_l = theta + u_l``; by default only delta
+    is random (``random="delta"``: ``u_l = (h_l, 0, ..., 0)``, ``h_l ~ N(0, tau^2)``,
+    ``tau ~ half-N(0, tau_scale)``); ``random="full"`` gives a full Psi with
+    half-normal scales and an LKJ(``lkj_eta``) correlation prior.  theta ~ N(0,
+    ``prior_var``).  The trial effects are integrated out analytically; NUTS in
+    NumPyro.  ITE(x) = c'theta: posterior mean, sd, credible interval, and a
+    posterior-predictive interval for a patient of a new trial.
+    """
+
+    name = "bayes-mvma"
+    needs = "posterior"
+    requires = "posterior"
+
+    def __init__(self, *, random: str = "delta", prior_var: float = 1000.0,
+                 tau_scale: float = 1.0, lkj_eta: float = 1.0, num_warmup: int = 1000,
+                 num_samples: int = 1000, num_chains: int = 2, level: float = 0.95,
+                 random_state: Any = 0) -> None:
+        super().__init__(level=level)
+        if random not in ("delta", "full"):
+            raise ModelSpecificationError(f"random={random!r}: choose 'delta' or 'full'")
+        self.random = random
+        self.prior_var = float(prior_var)
+        self.tau_scale = float(tau_scale)
+        self.lkj_eta = float(lkj_eta)
+        self.num_warmup = int(num_warmup)
+        self.num_samples = int(num_samples)
+        self.num_chains = int(num_chains)
+        self.random_state = random_state
+
+    def _fit(self, summaries):
+        import jax
+        import jax.numpy as jnp
+        from numpyro.infer import MCMC, NUTS
+
+        kstar = np.vstack([s.post_mean for s in summaries])
+        Sstar = np.stack([s.post_cov for s in summaries])
+        rng = check_random_state(self.random_state)
+        mcmc = MCMC(NUTS(_bmvma_model), num_warmup=self.num_warmup,
+                    num_samples=self.num_samples, num_chains=self.num_chains,
+                    chain_method="sequential", progress_bar=False)
+        mcmc.run(jax.random.PRNGKey(int(rng.integers(2**31 - 1))), jnp.asarray(kstar),
+                 jnp.asarray(Sstar), self.random, self.prior_var, self.tau_scale, self.lkj_eta)
+        s = mcmc.get_samples()
+        self.mcmc_ = mcmc
+        self.theta_draws_ = np.asarray(s["theta"], dtype=float)
+        self.Psi_draws_ = np.asarray(s["Psi"], dtype=float)
+        self.coef_ = self.theta_draws_.mean(axis=0)
+        self.Psi_ = self.Psi_draws_.mean(axis=0)
+        self._diagnose(mcmc)
+        self._pred_seed = int(rng.integers(2**31 - 1))
+
+    def _diagnose(self, mcmc) -> None:
+        from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
+
+        g = mcmc.get_samples(group_by_chain=True)
+        rhat = max(float(np.nanmax(split_gelman_rubin(np.asarray(g[k]))))
+                   for k in ("theta", "tau"))
+        ess = min(float(np.nanmin(effective_sample_size(np.asarray(g[k]))))
+                  for k in ("theta", "tau"))
+        n_div = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
+        self.diagnostics_ = {"rhat_max": rhat, "ess_bulk_min": ess, "divergences": n_div}
+        if rhat > 1.01 or ess < 400 or n_div > 0:
+            warnings.warn(f"bayes-mvma sampler diagnostics: R-hat max {rhat:.3f}, bulk ESS min "
+                          f"{ess:.0f}, {n_div} divergences; increase num_warmup/num_samples",
+                          SamplerWarning, stacklevel=4)
+
+    def inference_data(self):
+        """The posterior as an ArviZ ``InferenceData``."""
+        import arviz as az
+
+        self._check_fitted()
+        return az.from_numpyro(self.mcmc_)
+
+    def predict(self, X_new):
+        self._check_fitted()
+        X = self._X(X_new)
+        C = ite_contrast(X)
+        draws = self.theta_draws_ @ C.T                       # (S, N)
+        a = (1 - self.level) / 2
+        ite = draws.mean(axis=0)
+        ci = np.quantile(draws, [a, 1 - a], axis=0)
+        rng = np.random.default_rng(self._pred_seed)
+        # posterior predictive for a new trial: theta + u_new, u_new ~ N(0, Psi^(s))
+        z = rng.standard_normal(self.theta_draws_.shape)
+        Lp = np.linalg.cholesky(self.Psi_draws_ + 1e-12 * np.eye(C.shape[1]))
+        u = np.einsum("sij,sj->si", Lp, z)
+        pdraws = (self.theta_draws_ + u) @ C.T
+        pi = np.quantile(pdraws, [a, 1 - a], axis=0)
+        per_trial = C @ np.vstack([s.post_mean for s in self.summaries_]).T
+        return PooledITE(ite=ite, per_trial=per_trial, trials=self.trials_,
+                         se=draws.std(axis=0, ddof=1), ci_low=ci[0], ci_high=ci[1],
+                         pi_low=pi[0], pi_high=pi[1], info={"random": self.random})
+
+
+# --------------------------------------------------------------------------------------
+# (d) weighted mixing of posterior ITE distributions
+# --------------------------------------------------------------------------------------
+class PosteriorMixPooler(ITEPooler):
+    """(d) Inverse-variance weighted mixing of the per-trial posterior ITE distributions.
+
+    ``m_il`` and ``v_il`` are trial l's posterior mean and variance of ITE(x_i);
+    the point estimate is ``sum_l (m_il / v_il) / sum_l (1 / v_il)`` (the paper).
+    The mixture with trial probabilities proportional to ``1 / v_il`` also gives
+    an interval (``ci_low``/``ci_high``: quantiles of the mixture of the
+    per-trial posterior draws) and ``se`` (the mixture's standard deviation).
+    """
+
+    name = "posterior-mix"
+    needs = "posterior"
+    requires = "posterior"
+
+    def __init__(self, *, level: float = 0.95, max_draws: int = 1000) -> None:
+        super().__init__(level=level)
+        self.max_draws = int(max_draws)
+
+    def predict(self, X_new):
+        self._check_fitted()
+        X = self._X(X_new)
+        C = ite_contrast(X)
+        M = np.column_stack([C @ s.post_mean for s in self.summaries_])             # (N, K)
+        V = np.column_stack([np.einsum("ij,jk,ik->i", C, s.post_cov, C)
+                             for s in self.summaries_])
+        W = 1.0 / V
+        P = W / W.sum(axis=1, keepdims=True)
+        ite = (P * M).sum(axis=1)
+        mix_var = (P * (V + M**2)).sum(axis=1) - ite**2
+        out = PooledITE(ite=ite, per_trial=M, trials=self.trials_,
+                        se=np.sqrt(np.maximum(mix_var, 0.0)), weights=P, per_trial_var=V)
+        if all(s.post_draws is not None for s in self.summaries_):
+            out.ci_low, out.ci_high = self._mixture_quantiles(C, P)
+        return out
+
+    def _mixture_quantiles(self, C, P):
+        a = (1 - self.level) / 2
+        draws = []
+        for s in self.summaries_:
+            d = s.post_draws
+            if len(d) > self.max_draws:   # deterministic thinning
+                d = d[np.linspace(0, len(d) - 1, self.max_draws).round().astype(int)]
+            draws.append(d)
+        N = len(C)
+        lo, hi = np.empty(N), np.empty(N)
+        for start in range(0, N, 256):
+            sl = slice(start, min(N, start + 256))
+            vals = np.concatenate([C[sl] @ d.T for d in draws], axis=1)     # (n, sum S)
+            wts = np.concatenate([np.repeat(P[sl, j:j + 1] / len(d), len(d), axis=1)
+                                  for j, d in enumerate(draws)], axis=1)
+            order = np.argsort(vals, axis=1)
+            v = np.take_along_axis(vals, order, axis=1)
+            cw = np.cumsum(np.take_along_axis(wts, order, axis=1), axis=1)
+            rows = np.arange(v.shape[0])
+            lo[sl] = v[rows, np.argmax(cw >= a, axis=1)]
+            hi[sl] = v[rows, np.argmax(cw >= 1 - a, axis=1)]
+        return lo, hi
+
+
+# --------------------------------------------------------------------------------------
+# registry and feasibility
+# --------------------------------------------------------------------------------------
+POOLERS: dict[str, type[ITEPooler]] = {
+    "mvma": MVMAPooler,
+    "weighted-bootstrap": WeightedBootstrapPooler,
+    "weighted-aux-ols": WeightedAuxOLSPooler,
+    "bayes-mvma": BayesMVMAPooler,
+    "posterior-mix": PosteriorMixPooler,
+}
+
+
+def get_pooler(pooler: str | ITEPooler, **kwargs: Any) -> ITEPooler:
+    """A pooler instance from its name (``"mvma"``, ...) or an instance."""
+    if isinstance(pooler, ITEPooler):
+        if kwargs:
+            raise ModelSpecificationError("pooler options go to the pooler's constructor when "
+                                          "an instance is given")
+        return pooler
+    if isinstance(pooler, str) and pooler in POOLERS:
+        return POOLERS[pooler](**kwargs)
+    raise ModelSpecificationError(
+        f"unknown pooler {pooler!r}: choose one of {', '.join(POOLERS)} or pass an ITEPooler")
+
+
+def _pair_ok(learner_cls, pooler: ITEPooler) -> bool:
+    req = pooler.requires
+    if req is None:
+        return True
+    if req == "bootstrap":
+        return bool(learner_cls.bootstrap_supported)
+    return req in learner_cls.provides
+
+
+def feasible_pairs() -> list[tuple[str, str]]:
+    """All (learner, pooler) name pairs that can run together.
+
+    Examples
+    --------
+    >>> ("ols", "mvma") in feasible_pairs(), ("xgboost", "mvma") in feasible_pairs()
+    (True, False)
+    """
+    out = []
+    for lname, lcls in LEARNERS.items():
+        for pname, pcls in POOLERS.items():
+            if _pair_ok(lcls, pcls()):
+                out.append((lname, pname))
+    return out
+
+
+def check_pair(learner, pooler: ITEPooler) -> None:
+    """Raise :class:`InfeasibleMethodError` listing the feasible pairs if the pair cannot run."""
+    lcls = type(learner)
+    if _pair_ok(lcls, pooler):
+        return
+    why = {"coef_cov": "coefficients with a covariance matrix",
+           "posterior": "posterior draws of the treatment coefficients",
+           "bootstrap": "bootstrap refits"}[pooler.requires]
+    ok_poolers = [p for (lname, p) in feasible_pairs() if lname == learner.name]
+    ok_learners = [lname for (lname, p) in feasible_pairs() if p == pooler.name]
+    raise InfeasibleMethodError(
+        f"pooler {pooler.name!r} needs {why}, which learner {learner.name!r} does not provide. "
+        f"Poolers that work with {learner.name!r}: {', '.join(ok_poolers)}; learners that work "
+        f"with {pooler.name!r}: {', '.join(ok_learners)}. All feasible pairs: "
+        + ", ".join(f"{a}+{b}" for a, b in feasible_pairs()))

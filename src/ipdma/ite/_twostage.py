@@ -1,0 +1,521 @@
+"""The two-stage ITE pipeline: stage 1 per trial, stage 2 pooling, federation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._base import ResultsMixin, Summary, check_random_state
+from ..errors import ColumnNotFoundError, DataError, ModelSpecificationError, NotFittedError
+from ._learners import ITELearner, OLSLearner, get_learner
+from ._poolers import ITEPooler, PooledITE, check_pair, get_pooler
+from ._site import SiteSummary
+
+__all__ = ["ITEData", "TwoStageITE", "fit_site", "pool_sites", "prepare_ite_data",
+           "trial_seeds"]
+
+
+# --------------------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------------------
+def _natural_key(label: str):
+    return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", str(label))]
+
+
+@dataclass
+class ITEData:
+    """Arrays for two-arm ITE methods: covariates X (n, p), t in {0, 1}, y, trial labels."""
+
+    X: np.ndarray
+    t: np.ndarray
+    y: np.ndarray
+    trial: np.ndarray
+    trials: list[str]
+    feature_names: list[str]
+    outcome_type: str = "continuous"
+    covariate_cols: list[str] | None = None
+
+    def by_trial(self):
+        for tr in self.trials:
+            m = self.trial == tr
+            yield tr, self.X[m], self.t[m], self.y[m]
+
+
+def prepare_ite_data(data: Any, *, trial: str | None = None, treatment: str | None = None,
+                     outcome: str | None = None, covariates: Sequence[str] | None = None,
+                     treated: Any = None) -> ITEData:
+    """Turn an :class:`ipdma.data.IPD` (or a DataFrame with column names) into :class:`ITEData`.
+
+    ``treated`` names the treatment label coded t = 1 (default: the label that is
+    not the IPD's reference).
+    """
+    if isinstance(data, ITEData):
+        return data
+    from_df = isinstance(data, pd.DataFrame)
+    if from_df:
+        missing = [n for n, v in (("trial", trial), ("treatment", treatment),
+                                  ("outcome", outcome)) if v is None]
+        if missing:
+            raise ModelSpecificationError(
+                f"with a DataFrame, pass the column names {', '.join(m + '=' for m in missing)}"
+                " (or pass an ipdma.data.IPD)")
+        from ..data import IPD
+
+        data = IPD(data, trial=trial, treatment=treatment, outcome=outcome,
+                   covariates=covariates)
+    elif not hasattr(data, "binary_treatment"):
+        raise ModelSpecificationError(
+            f"data must be an ipdma.data.IPD or a pandas DataFrame, not {type(data).__name__}")
+    ipd = data
+    if treated is not None:
+        treated = str(treated)
+    t = np.asarray(ipd.binary_treatment(treated=treated), dtype=float)
+    X_df = ipd.design_matrix(covariates=list(covariates)) if covariates is not None and \
+        not from_df else ipd.design_matrix()
+    if X_df.shape[1] == 0:
+        raise ModelSpecificationError("no covariates: an ITE model needs at least one "
+                                      "covariate (pass covariates=[...])")
+    trials_arr = np.asarray(ipd.trial).astype(str)
+    trials = sorted(set(trials_arr.tolist()), key=_natural_key)
+    for tr in trials:
+        tt = t[trials_arr == tr]
+        if tt.min() == tt.max():
+            arm = "treated" if tt[0] == 1 else "control"
+            raise DataError(f"trial {tr!r} has only {arm} patients: every trial needs both "
+                            "arms for an ITE model; drop it with ipd.subset(trials=...)")
+    return ITEData(X=X_df.to_numpy(dtype=float), t=t, y=np.asarray(ipd.y, dtype=float),
+                   trial=trials_arr, trials=trials, feature_names=list(X_df.columns),
+                   outcome_type=getattr(ipd, "outcome_type", "continuous"),
+                   covariate_cols=list(getattr(ipd, "covariate_cols", X_df.columns)))
+
+
+def new_X(X_new: Any, feature_names: Sequence[str]) -> tuple[np.ndarray, pd.Index | None]:
+    """Covariates of new patients in the fitted feature order.
+
+    A DataFrame must contain the feature columns (``"col[level]"`` indicator columns
+    are built from a raw categorical column ``col`` when needed).
+    """
+    if isinstance(X_new, pd.DataFrame):
+        cols = {}
+        for f in feature_names:
+            if f in X_new.columns:
+                cols[f] = pd.to_numeric(X_new[f], errors="coerce").to_numpy(dtype=float)
+                continue
+            m = re.fullmatch(r"(.+)\[(.+)\]", f)
+            if m and m.group(1) in X_new.columns:
+                cols[f] = (X_new[m.group(1)].astype(str) == m.group(2)).to_numpy(dtype=float)
+                continue
+            import difflib
+
+            close = difflib.get_close_matches(f, list(map(str, X_new.columns)), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ColumnNotFoundError(f"X_new has no column {f!r}{hint}; it needs the "
+                                      f"covariates {', '.join(feature_names)}")
+        X = np.column_stack([cols[f] for f in feature_names])
+        index = X_new.index
+    else:
+        X = np.asarray(X_new, dtype=float)
+        if X.ndim == 1:
+            X = X[None, :]
+        if X.shape[1] != len(feature_names):
+            raise DataError(f"X_new has {X.shape[1]} columns, the model uses "
+                            f"{len(feature_names)}: {', '.join(feature_names)}")
+        index = None
+    bad = ~np.isfinite(X)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise DataError(f"X_new has a missing or non-numeric value in column "
+                        f"{feature_names[j]!r} (row {i}): complete or drop such rows")
+    return X, index
+
+
+def trial_seeds(random_state: Any, n_trials: int) -> list[np.random.SeedSequence]:
+    """The per-trial seeds used by :class:`TwoStageITE` (trial order as ``.trials_``).
+
+    Pass ``trial_seeds(s, K)[l]`` as ``random_state`` of :func:`fit_site` at site l
+    to reproduce the in-memory run ``TwoStageITE(random_state=s)`` exactly.
+    """
+    if isinstance(random_state, np.random.SeedSequence):
+        ss = random_state
+    elif random_state is None or isinstance(random_state, (int, np.integer)):
+        ss = np.random.SeedSequence(random_state)
+    else:
+        ss = np.random.SeedSequence(int(check_random_state(random_state).integers(2**63)))
+    return ss.spawn(n_trials)
+
+
+# --------------------------------------------------------------------------------------
+# stage 1 for one trial
+# --------------------------------------------------------------------------------------
+class _TrialFit:
+    def __init__(self, label, X, t, y, learner: ITELearner, pooler: ITEPooler, n_boot,
+                 random_state, feature_names):
+        rng = check_random_state(random_state)
+        self.label = str(label)
+        self.n = len(y)
+        self.feature_names = list(feature_names)
+        self.learner = learner.fit(X, t, y, random_state=rng)
+        self.pooler_name = pooler.name
+        self.variance = pooler.variance
+        self.boot = None
+        self.aux = None
+        if pooler.variance == "bootstrap":
+            self.boot = self.learner.bootstrap(X, t, y, n_boot, random_state=rng)
+        elif pooler.variance == "aux-ols":
+            self.aux = self.learner if isinstance(self.learner, OLSLearner) else \
+                OLSLearner().fit(X, t, y)
+        self.needs = pooler.needs
+
+    def summarize(self, X_query: np.ndarray | None = None) -> SiteSummary:
+        s = SiteSummary(trial=self.label, n=self.n, learner=self.learner.name,
+                        feature_names=self.feature_names, pooler=self.pooler_name,
+                        variance=self.variance or "")
+        info = {}
+        for key in ("lambda_min_", "tuned_", "sigma_", "df_resid_"):
+            if hasattr(self.learner, key):
+                info[key.rstrip("_")] = getattr(self.learner, key)
+        s.info = info
+        if self.needs == "coef":
+            s.coef, s.cov = self.learner.coef_cov()
+        elif self.needs == "posterior":
+            post = self.learner.posterior()
+            s.post_mean, s.post_cov, s.post_draws = post["mean"], post["cov"], post["draws"]
+        else:
+            if X_query is None:
+                raise ModelSpecificationError(
+                    f"pooler {self.pooler_name!r} pools predictions: the site needs the query "
+                    "points X_new")
+            s.X_query = np.asarray(X_query, dtype=float)
+            s.ite = self.learner.predict_ite(X_query)
+            if self.boot is not None:
+                s.var = np.var(self.boot.predict_ite(X_query), axis=0, ddof=1)
+            else:
+                s.var = self.aux.ite_var(X_query)
+        return s
+
+
+def fit_site(X: Any, t: Any, y: Any, *, trial: str, learner: str | ITELearner = "ols",
+             pooler: str | ITEPooler = "mvma", X_query: Any = None, n_boot: int = 100,
+             random_state: Any = None, feature_names: Sequence[str] | None = None,
+             learner_options: dict | None = None) -> SiteSummary:
+    """Stage 1 at one site: fit the learner on its patients and export a summary.
+
+    The summary holds no patient rows; write it with ``.save("site.json")`` (or
+    ``.npz``) and pool the files with :func:`pool_sites`.  With ``random_state =
+    trial_seeds(s, K)[l]`` the result equals the in-memory
+    ``TwoStageITE(random_state=s)`` run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(100, 2)); t = rng.integers(0, 2, 100); y = t * X[:, 0] + X[:, 1]
+    >>> s = fit_site(X, t, y, trial="A", learner="ols", pooler="mvma")
+    >>> s.coef.shape
+    (3,)
+    """
+    lrn = get_learner(learner, **(learner_options or {}))
+    pool = get_pooler(pooler)
+    check_pair(lrn, pool)
+    X = np.asarray(X, dtype=float)
+    names = list(feature_names) if feature_names is not None else \
+        [f"x{j + 1}" for j in range(X.shape[1] if X.ndim == 2 else 1)]
+    tf = _TrialFit(trial, X, t, y, lrn, pool, n_boot, random_state, names)
+    Xq = None if X_query is None else new_X(X_query, names)[0]
+    return tf.summarize(Xq)
+
+
+def pool_sites(summaries: Sequence[SiteSummary | str | Path], pooler: str | ITEPooler = "mvma",
+               X_new: Any = None, **pooler_options: Any) -> pd.DataFrame:
+    """Stage 2 from site summaries (objects or ``.json``/``.npz`` paths).
+
+    Returns the same DataFrame as :meth:`TwoStageITE.predict`.
+    """
+    sums = [s if isinstance(s, SiteSummary) else SiteSummary.load(s) for s in summaries]
+    pool = get_pooler(pooler, **pooler_options)
+    pool.fit(sums)
+    names = sums[0].feature_names
+    if X_new is None:
+        if pool.needs != "predictions":
+            raise ModelSpecificationError("pass X_new: the covariates to predict at")
+        X, index = sums[0].X_query, None
+    else:
+        X, index = new_X(X_new, names)
+    out = pool.predict(X).to_frame()
+    if index is not None:
+        out.index = index
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# the estimator
+# --------------------------------------------------------------------------------------
+class TwoStageITE(ResultsMixin):
+    """Two-stage IPD meta-analysis of individualised treatment effects.
+
+    Stage 1 fits ``learner`` in every trial; stage 2 combines the trials with
+    ``pooler``.  Learners: ``"ols"``, ``"lasso"``, ``"ridge"``, ``"elasticnet"``,
+    ``"xgboost"``, ``"causal-forest"``, ``"bayes-lm"``, ``"bayes-lasso"``,
+    ``"sklearn-s"``, ``"sklearn-t"`` (or an :class:`ITELearner` instance).
+    Poolers: ``"mvma"`` (a), ``"weighted-bootstrap"`` and ``"weighted-aux-ols"``
+    (b), ``"bayes-mvma"`` (c), ``"posterior-mix"`` (d) (or an
+    :class:`ITEPooler` instance).  Infeasible pairs raise
+    :class:`~ipdma.errors.InfeasibleMethodError`; see :func:`feasible_pairs`.
+
+    Parameters
+    ----------
+    learner, pooler : str or instance
+    n_boot : int, default 100
+        Bootstrap resamples per trial (``weighted-bootstrap``).
+    random_state : None, int, SeedSequence or Generator
+        Trial l uses ``trial_seeds(random_state, K)[l]``.
+    n_jobs : int, default 1
+        Trials fitted in parallel (joblib).
+    learner_options, pooler_options : dict, optional
+        Keyword arguments of the learner / pooler constructor.
+
+    Examples
+    --------
+    >>> from ipdma.datasets import make_ite_continuous
+    >>> sim = make_ite_continuous(scenario=5, random_state=1, n_test_per_trial=50)
+    >>> model = TwoStageITE("ols", "weighted-aux-ols").fit(sim.ipd())
+    >>> pred = model.predict(sim.test)
+    >>> list(pred.columns[:4])
+    ['ite', 'se', 'ci_low', 'ci_high']
+    """
+
+    def __init__(self, learner: str | ITELearner = "ols", pooler: str | ITEPooler = "mvma", *,
+                 n_boot: int = 100, random_state: Any = None, n_jobs: int = 1,
+                 learner_options: dict | None = None, pooler_options: dict | None = None):
+        self.learner = learner
+        self.pooler = pooler
+        self.n_boot = int(n_boot)
+        self.random_state = random_state
+        self.n_jobs = int(n_jobs)
+        self.learner_options = dict(learner_options or {})
+        self.pooler_options = dict(pooler_options or {})
+        self.learner_ = get_learner(learner, **self.learner_options)
+        self.pooler_ = get_pooler(pooler, **self.pooler_options)
+        check_pair(self.learner_, self.pooler_)
+        if self.n_boot < 2:
+            raise ModelSpecificationError(f"n_boot must be at least 2, got {n_boot}")
+        self.fits_: list[_TrialFit] | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.learner_.name}+{self.pooler_.name}"
+
+    def fit(self, data: Any, *, trial: str | None = None, treatment: str | None = None,
+            outcome: str | None = None, covariates: Sequence[str] | None = None,
+            treated: Any = None) -> TwoStageITE:
+        """Fit stage 1 in every trial (and stage 2 when it needs no query points).
+
+        ``data`` is an :class:`ipdma.data.IPD` or a DataFrame with the column names.
+        """
+        import copy
+
+        d = prepare_ite_data(data, trial=trial, treatment=treatment, outcome=outcome,
+                             covariates=covariates, treated=treated)
+        if d.outcome_type not in self.learner_.outcome_types:
+            raise ModelSpecificationError(
+                f"learner {self.learner_.name!r} handles {', '.join(self.learner_.outcome_types)}"
+                f" outcomes; the outcome is {d.outcome_type}")
+        seeds = trial_seeds(self.random_state, len(d.trials))
+        jobs = [(tr, X, t, y, copy.deepcopy(self.learner_), seeds[i])
+                for i, (tr, X, t, y) in enumerate(d.by_trial())]
+
+        def one(tr, X, t, y, lrn, seed):
+            try:
+                return _TrialFit(tr, X, t, y, lrn, self.pooler_, self.n_boot, seed,
+                                 d.feature_names)
+            except DataError as exc:
+                raise type(exc)(f"trial {tr!r}: {exc}") from exc
+
+        if self.n_jobs == 1:
+            fits = [one(*j) for j in jobs]
+        else:
+            from joblib import Parallel, delayed
+
+            fits = Parallel(n_jobs=self.n_jobs)(delayed(one)(*j) for j in jobs)
+        self.fits_ = fits
+        self.data_ = d
+        self.trials_ = list(d.trials)
+        self.feature_names_ = list(d.feature_names)
+        self.prediction_ = None
+        if self.pooler_.needs != "predictions":
+            self.pooler_.fit(self.site_summaries())
+        return self
+
+    def _check_fitted(self) -> None:
+        if self.fits_ is None:
+            raise NotFittedError("TwoStageITE is not fitted: call .fit(data) first")
+
+    def site_summaries(self, X_new: Any = None) -> list[SiteSummary]:
+        """Per-trial stage-1 summaries (what each site would export)."""
+        self._check_fitted()
+        Xq = None if X_new is None else new_X(X_new, self.feature_names_)[0]
+        return [f.summarize(Xq) for f in self.fits_]
+
+    def export_sites(self, directory: str | Path, X_new: Any = None,
+                     fmt: str = "json") -> list[Path]:
+        """Write one site-summary file per trial (``site_<trial>.json`` or ``.npz``)."""
+        if fmt not in ("json", "npz"):
+            raise ModelSpecificationError(f"fmt={fmt!r}: choose 'json' or 'npz'")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        return [s.save(directory / f"site_{re.sub(r'[^A-Za-z0-9_.-]', '_', s.trial)}.{fmt}")
+                for s in self.site_summaries(X_new)]
+
+    def predict(self, X_new: Any) -> pd.DataFrame:
+        """Pooled ITE for new patients.
+
+        Returns a DataFrame (one row per row of ``X_new``, same order and index) with
+        ``ite`` and, where the pooler gives them, ``se``, ``ci_low``, ``ci_high``,
+        ``pi_low``, ``pi_high`` (``tau2`` with random-effects weights), then one
+        ``ite_<trial>`` column per trial.
+        """
+        self._check_fitted()
+        X, index = new_X(X_new, self.feature_names_)
+        if self.pooler_.needs == "predictions":
+            self.pooler_.fit([f.summarize(X) for f in self.fits_])
+        pooled = self.pooler_.predict(X)
+        out = pooled.to_frame()
+        if index is not None:
+            out.index = index
+        self.prediction_ = pooled
+        self.X_pred_ = X
+        return out
+
+    def predict_ite(self, X_new: Any) -> np.ndarray:
+        """Pooled point ITEs only (numpy)."""
+        return self.predict(X_new)["ite"].to_numpy()
+
+    # ---------------------------------------------------------------- results protocol
+    def to_frame(self) -> pd.DataFrame:
+        """The last prediction (call :meth:`predict` first)."""
+        if getattr(self, "prediction_", None) is None:
+            raise NotFittedError("call .predict(X_new) before .to_frame()")
+        return self.prediction_.to_frame()
+
+    def trial_frame(self) -> pd.DataFrame:
+        """One row per trial: n, arm sizes and the learner's tuned settings."""
+        self._check_fitted()
+        rows = []
+        for f in self.fits_:
+            m = self.data_.trial == f.label
+            row = {"trial": f.label, "n": f.n, "n_treated": int(self.data_.t[m].sum())}
+            s = f.summarize(np.zeros((1, len(self.feature_names_)))) \
+                if f.needs == "predictions" else f.summarize()
+            for k, v in s.info.items():
+                row[k] = v if not isinstance(v, dict) else ", ".join(f"{a}={b}"
+                                                                      for a, b in v.items())
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("trial")
+
+    def summary(self) -> Summary:
+        self._check_fitted()
+        info = {"learner": self.learner_.name, "pooler": self.pooler_.name,
+                "trials": len(self.trials_), "patients": len(self.data_.y),
+                "covariates": ", ".join(self.feature_names_)}
+        tables = {"Stage 1 (per trial)": self.trial_frame()}
+        if hasattr(self.pooler_, "coef_frame"):
+            tables["Stage 2: pooled treatment coefficients"] = self.pooler_.coef_frame()
+        elif hasattr(self.pooler_, "theta_draws_"):
+            d = self.pooler_.theta_draws_
+            tables["Stage 2: posterior of the pooled coefficients"] = pd.DataFrame(
+                {"mean": d.mean(0), "sd": d.std(0, ddof=1),
+                 "q2.5": np.quantile(d, 0.025, 0), "q97.5": np.quantile(d, 0.975, 0)},
+                index=["delta"] + [f"gamma[{n}]" for n in self.feature_names_])
+        notes = []
+        if getattr(self, "prediction_", None) is not None:
+            p = self.prediction_
+            row = {"N": len(p.ite), "mean ITE": p.ite.mean(), "sd ITE": p.ite.std(ddof=1)}
+            if p.se is not None:
+                row["mean se"] = np.mean(p.se)
+            if p.pi_low is not None:
+                row["mean PI width"] = np.mean(p.pi_high - p.pi_low)
+            tables["Last prediction"] = pd.DataFrame([row])
+        else:
+            notes.append("Call .predict(X_new) for individualised treatment effects.")
+        return Summary(title=f"Two-stage ITE meta-analysis: {self.name}", info=info,
+                       tables=tables, notes=notes)
+
+    def plot(self, kind: str = "distribution", *, covariate: str | None = None,
+             profile: int = 0, ax=None):
+        """Plot the last prediction.
+
+        ``kind="distribution"``: histogram of the pooled ITEs; ``"covariate"``: ITE
+        (with CI) against ``covariate``; ``"trials"``: per-trial ITEs of patient
+        ``profile`` with the pooled estimate and intervals (marker size = weight).
+        """
+        from ..plots import color_for, get_ax
+
+        if getattr(self, "prediction_", None) is None:
+            raise NotFittedError("call .predict(X_new) before .plot()")
+        p = self.prediction_
+        ax = get_ax(ax)
+        if kind == "distribution":
+            ax.hist(p.ite, bins=min(50, max(10, len(p.ite) // 20)), color=color_for(0),
+                    alpha=0.8)
+            ax.axvline(0, color="k", lw=0.8)
+            ax.set_xlabel("predicted ITE")
+            ax.set_ylabel("patients")
+            ax.set_title(f"{self.name}: distribution of predicted ITEs")
+        elif kind == "covariate":
+            if covariate is None:
+                covariate = self.feature_names_[0]
+            if covariate not in self.feature_names_:
+                raise ColumnNotFoundError(f"covariate {covariate!r} is not one of "
+                                          f"{', '.join(self.feature_names_)}")
+            x = self.X_pred_[:, self.feature_names_.index(covariate)]
+            if p.ci_low is not None:
+                ax.vlines(x, p.ci_low, p.ci_high, color=color_for(0), alpha=0.25, lw=1,
+                          label=f"{int(self.pooler_.level * 100)}% CI")
+            ax.scatter(x, p.ite, s=8, color=color_for(0), label="pooled ITE")
+            ax.axhline(0, color="k", lw=0.8)
+            ax.set_xlabel(covariate)
+            ax.set_ylabel("predicted ITE")
+            ax.legend(loc="best", frameon=False)
+        elif kind == "trials":
+            i = int(profile)
+            K = len(p.trials)
+            w = p.weights[i] if p.weights is not None else np.full(K, 1 / K)
+            ypos = np.arange(K, 0, -1)
+            ax.scatter(p.per_trial[i], ypos, s=400 * w / w.max() + 10, color=color_for(0),
+                       marker="s", label="trial ITE (size = weight)")
+            if p.per_trial_var is not None:
+                sd = np.sqrt(p.per_trial_var[i])
+                ax.hlines(ypos, p.per_trial[i] - 1.96 * sd, p.per_trial[i] + 1.96 * sd,
+                          color=color_for(0))
+            ax.scatter([p.ite[i]], [0], marker="D", color=color_for(3), zorder=3,
+                       label="pooled")
+            if p.ci_low is not None:
+                ax.hlines(0, p.ci_low[i], p.ci_high[i], color=color_for(3), lw=2)
+            if p.pi_low is not None:
+                ax.hlines(-0.3, p.pi_low[i], p.pi_high[i], color=color_for(3), lw=1,
+                          linestyle="--", label="prediction interval")
+            ax.set_yticks([*list(ypos), 0])
+            ax.set_yticklabels([f"trial {t}" for t in p.trials] + ["pooled"])
+            ax.axvline(0, color="k", lw=0.8)
+            ax.set_xlabel(f"ITE of patient {i}")
+            ax.legend(loc="best", frameon=False, fontsize="small")
+        else:
+            raise ModelSpecificationError(
+                f"kind={kind!r}: choose 'distribution', 'covariate' or 'trials'")
+        return ax
+
+    def __repr__(self) -> str:
+        return f"TwoStageITE(learner={self.learner_!r}, pooler={self.pooler_!r})"
+
+
+def pooled_from(model: TwoStageITE) -> PooledITE:
+    """The last :class:`PooledITE` of a fitted model (arrays)."""
+    if getattr(model, "prediction_", None) is None:
+        raise NotFittedError("call .predict first")
+    return model.prediction_

@@ -1,0 +1,274 @@
+"""Internal validation of two-stage ITE methods: leave-one-trial-out CV and
+calibration for benefit; :func:`compare_methods` ranks learner+pooler pairs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._base import ResultsMixin, Summary
+from ..errors import DataError, ModelSpecificationError
+from ._twostage import ITEData, TwoStageITE, prepare_ite_data, trial_seeds
+
+__all__ = ["MethodComparison", "calibration_for_benefit", "compare_methods",
+           "loto_predictions", "tau_risk"]
+
+
+def _subset(d: ITEData, mask: np.ndarray) -> ITEData:
+    trials = [tr for tr in d.trials if np.any(d.trial[mask] == tr)]
+    return ITEData(X=d.X[mask], t=d.t[mask], y=d.y[mask], trial=d.trial[mask], trials=trials,
+                   feature_names=d.feature_names, outcome_type=d.outcome_type,
+                   covariate_cols=d.covariate_cols)
+
+
+def _parse_method(m: Any) -> tuple[str, TwoStageITE | tuple]:
+    if isinstance(m, TwoStageITE):
+        return m.name, m
+    if isinstance(m, str):
+        if "+" not in m:
+            raise ModelSpecificationError(
+                f"method {m!r}: write it as 'learner+pooler', e.g. 'ols+mvma'")
+        lrn, pool = m.split("+", 1)
+        return m, (lrn, pool)
+    if isinstance(m, (tuple, list)) and len(m) == 2:
+        return f"{m[0]}+{m[1]}", tuple(m)
+    raise ModelSpecificationError(f"cannot read method {m!r}: use 'learner+pooler', a "
+                                  "(learner, pooler) tuple or a TwoStageITE")
+
+
+def _template(spec, n_boot, random_state) -> TwoStageITE:
+    if isinstance(spec, TwoStageITE):
+        return TwoStageITE(spec.learner, spec.pooler, n_boot=spec.n_boot,
+                           random_state=spec.random_state, n_jobs=spec.n_jobs,
+                           learner_options=spec.learner_options,
+                           pooler_options=spec.pooler_options)
+    return TwoStageITE(spec[0], spec[1], n_boot=n_boot, random_state=random_state)
+
+
+def loto_predictions(data: Any, method: Any = "ols+mvma", *, n_boot: int = 100,
+                     random_state: Any = None, **columns: Any) -> pd.DataFrame:
+    """Leave-one-trial-out predicted ITEs: each trial predicted from the other trials.
+
+    Returns one row per patient (data order) with ``trial``, ``t``, ``y`` and
+    ``ite`` (plus ``se``/intervals where the pooler gives them).
+    """
+    d = prepare_ite_data(data, **columns)
+    if len(d.trials) < 3:
+        raise DataError(f"leave-one-trial-out validation needs at least 3 trials, got "
+                        f"{len(d.trials)}")
+    _, spec = _parse_method(method)
+    seeds = trial_seeds(random_state, len(d.trials))
+    out = pd.DataFrame({"trial": d.trial, "t": d.t, "y": d.y, "ite": np.nan})
+    for i, tr in enumerate(d.trials):
+        held = d.trial == tr
+        model = _template(spec, n_boot, seeds[i])
+        model.fit(_subset(d, ~held))
+        pred = model.predict(d.X[held])
+        for c in ("ite", "se", "ci_low", "ci_high", "pi_low", "pi_high"):
+            if c in pred:
+                out.loc[held, c] = pred[c].to_numpy()
+    return out
+
+
+def tau_risk(y: np.ndarray, t: np.ndarray, ite: np.ndarray, trial: np.ndarray) -> float:
+    """Transformed-outcome risk ``mean((Y* - ite)^2)``, ``Y* = (y - ybar)(t - pi)/(pi(1 - pi))``.
+
+    In a randomised trial ``E[Y* | x] = ITE(x)``, so this equals the mean squared
+    error against the true ITE plus a constant that does not depend on the method:
+    smaller is better and differences between methods are unbiased.
+    """
+    ystar = np.empty_like(y, dtype=float)
+    for tr in np.unique(trial):
+        m = trial == tr
+        pi = t[m].mean()
+        ystar[m] = (y[m] - y[m].mean()) * (t[m] - pi) / (pi * (1 - pi))
+    return float(np.mean((ystar - ite) ** 2))
+
+
+def _wls_line(x, y, w):
+    X = np.column_stack([np.ones_like(x), x])
+    W = w / w.sum()
+    coef = np.linalg.lstsq(X * np.sqrt(W)[:, None], y * np.sqrt(W), rcond=None)[0]
+    return float(coef[0]), float(coef[1])
+
+
+def calibration_for_benefit(y, t, ite, trial, *, method: str = "groups",
+                            n_groups: int = 5) -> dict[str, Any]:
+    """Observed vs predicted benefit, its intercept and slope.
+
+    ``method="groups"``: patients are grouped by quantiles of predicted benefit;
+    a group's observed benefit is the trial-stratified difference in mean
+    outcome between arms (weighted by the group's patients in each trial).
+    ``method="matching"``: within each trial, treated and control patients are
+    matched 1:1 by the rank of their predicted benefit; a pair's observed
+    benefit is ``y_treated - y_control`` and its predicted benefit the pair mean.
+    The calibration line regresses observed on predicted benefit (weighted by
+    group size for groups).
+    """
+    y, t, ite, trial = (np.asarray(a) for a in (y, t, ite, trial))
+    if method == "groups":
+        edges = np.quantile(ite, np.linspace(0, 1, n_groups + 1))
+        g = np.clip(np.searchsorted(edges, ite, side="right") - 1, 0, n_groups - 1)
+        rows = []
+        for k in range(n_groups):
+            m = g == k
+            diffs, wts = [], []
+            for tr in np.unique(trial[m]):
+                mm = m & (trial == tr)
+                if 0 < t[mm].sum() < mm.sum():
+                    diffs.append(y[mm & (t == 1)].mean() - y[mm & (t == 0)].mean())
+                    wts.append(mm.sum())
+            if wts:
+                rows.append({"group": k + 1, "n": int(m.sum()),
+                             "predicted": float(ite[m].mean()),
+                             "observed": float(np.average(diffs, weights=wts))})
+        table = pd.DataFrame(rows)
+        a0, a1 = _wls_line(table["predicted"].to_numpy(), table["observed"].to_numpy(),
+                           table["n"].to_numpy(float))
+    elif method == "matching":
+        pred, obs = [], []
+        for tr in np.unique(trial):
+            m = trial == tr
+            it, ic = np.flatnonzero(m & (t == 1)), np.flatnonzero(m & (t == 0))
+            it, ic = it[np.argsort(ite[it], kind="stable")], ic[np.argsort(ite[ic], kind="stable")]
+            small, big = (it, ic) if len(it) <= len(ic) else (ic, it)
+            j = np.round((np.arange(len(small)) + 0.5) * len(big) / len(small) - 0.5)
+            big = big[j.astype(int)]
+            tr_idx, co_idx = (small, big) if len(it) <= len(ic) else (big, small)
+            pred.append((ite[tr_idx] + ite[co_idx]) / 2)
+            obs.append(y[tr_idx] - y[co_idx])
+        p, o = np.concatenate(pred), np.concatenate(obs)
+        a0, a1 = _wls_line(p, o, np.ones_like(p))
+        q = np.quantile(p, np.linspace(0, 1, n_groups + 1))
+        g = np.clip(np.searchsorted(q, p, side="right") - 1, 0, n_groups - 1)
+        table = pd.DataFrame({"group": g + 1, "predicted": p, "observed": o}).groupby(
+            "group").agg(n=("observed", "size"), predicted=("predicted", "mean"),
+                         observed=("observed", "mean")).reset_index()
+    else:
+        raise ModelSpecificationError(f"method={method!r}: choose 'groups' or 'matching'")
+    rmse = float(np.sqrt(np.average((table["observed"] - table["predicted"]) ** 2,
+                                    weights=table["n"])))
+    return {"intercept": a0, "slope": a1, "rmse": rmse, "table": table}
+
+
+class MethodComparison(ResultsMixin):
+    """Result of :func:`compare_methods`: ranked ``table``, per-method calibration
+    tables and out-of-trial predictions."""
+
+    def __init__(self, table, calibration, predictions, rank_by, calib_method):
+        self.table = table
+        self.calibration = calibration
+        self.predictions = predictions
+        self.rank_by = rank_by
+        self.calib_method = calib_method
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def summary(self) -> Summary:
+        return Summary(
+            title="Two-stage ITE methods: leave-one-trial-out validation",
+            info={"ranked by": self.rank_by, "calibration": self.calib_method,
+                  "methods": len(self.table)},
+            tables={"": self.table},
+            notes=["tau_risk: transformed-outcome risk (MSE vs the true ITE + a constant "
+                   "common to all methods); calib_slope/intercept: observed vs predicted "
+                   "benefit (ideal 1 and 0)."])
+
+    def plot(self, ax=None, kind: str = "calibration"):
+        """``kind="calibration"``: observed vs predicted benefit per method;
+        ``"ranking"``: the ranking metric per method."""
+        from ..plots import color_for, get_ax
+
+        ax = get_ax(ax)
+        if kind == "calibration":
+            lo, hi = np.inf, -np.inf
+            for i, (name, cal) in enumerate(self.calibration.items()):
+                tab = cal["table"]
+                ax.plot(tab["predicted"], tab["observed"], "o-", color=color_for(i),
+                        label=f"{name} (slope {cal['slope']:.2f})")
+                lo = min(lo, tab["predicted"].min(), tab["observed"].min())
+                hi = max(hi, tab["predicted"].max(), tab["observed"].max())
+            ax.plot([lo, hi], [lo, hi], color="grey", ls="--", lw=1, label="ideal")
+            ax.set_xlabel("predicted benefit")
+            ax.set_ylabel("observed benefit")
+            ax.set_title("Calibration for benefit (leave-one-trial-out)")
+            ax.legend(frameon=False, fontsize="small")
+        elif kind == "ranking":
+            tab = self.table
+            ax.barh(tab.index[::-1], tab[self.rank_by].to_numpy()[::-1], color=color_for(0))
+            ax.set_xlabel(self.rank_by)
+            ax.set_title("Leave-one-trial-out ranking (best at top)")
+        else:
+            raise ModelSpecificationError(f"kind={kind!r}: choose 'calibration' or 'ranking'")
+        return ax
+
+
+def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
+                    trial: str | None = None, treatment: str | None = None,
+                    outcome: str | None = None, covariates: Sequence[str] | None = None,
+                    treated: Any = None, calibration: str = "groups", n_groups: int = 5,
+                    rank_by: str = "tau_risk", true_ite: Any = None, n_boot: int = 100,
+                    random_state: Any = None) -> MethodComparison:
+    """Rank learner+pooler pairs by leave-one-trial-out cross-validation.
+
+    Every trial in turn is predicted from the other trials.  Scores on the
+    observed outcomes: ``tau_risk`` (transformed-outcome risk, smaller is
+    better) and calibration for benefit (``calib_intercept``, ``calib_slope``,
+    ``calib_rmse``).  With ``true_ite`` (array aligned with the data, e.g. from
+    a simulation) also ``mae`` (median absolute error, the paper's metric) and
+    ``rmse``.
+
+    Parameters
+    ----------
+    methods : list of "learner+pooler" strings, (learner, pooler) tuples or
+        unfitted :class:`TwoStageITE` objects.  Default: ``ols+mvma``,
+        ``ols+weighted-aux-ols``, ``lasso+weighted-aux-ols``,
+        ``ridge+weighted-aux-ols``.
+    rank_by : {"tau_risk", "calib_rmse", "mae", "rmse"}
+
+    Examples
+    --------
+    >>> from ipdma.datasets import make_ite_continuous
+    >>> sim = make_ite_continuous(scenario=5, random_state=1, n_test_trials=0)
+    >>> cmp = compare_methods(sim.ipd(), ["ols+mvma", "ols+weighted-aux-ols"], random_state=0)
+    >>> list(cmp.table.columns[:2])
+    ['rank', 'tau_risk']
+    """
+    d = prepare_ite_data(data, trial=trial, treatment=treatment, outcome=outcome,
+                         covariates=covariates, treated=treated)
+    if methods is None:
+        methods = ["ols+mvma", "ols+weighted-aux-ols", "lasso+weighted-aux-ols",
+                   "ridge+weighted-aux-ols"]
+    truth = None if true_ite is None else np.asarray(true_ite, dtype=float)
+    if truth is not None and len(truth) != len(d.y):
+        raise DataError(f"true_ite has {len(truth)} values for {len(d.y)} patients")
+    valid = {"tau_risk", "calib_rmse", "mae", "rmse"}
+    if rank_by not in valid or (rank_by in ("mae", "rmse") and truth is None):
+        raise ModelSpecificationError(f"rank_by={rank_by!r}: choose one of {sorted(valid)} "
+                                      "(mae/rmse need true_ite)")
+    rows, cals, preds = [], {}, {}
+    for m in methods:
+        name, spec = _parse_method(m)
+        if isinstance(spec, tuple):
+            TwoStageITE(spec[0], spec[1])  # raise early for infeasible pairs
+        oof = loto_predictions(d, spec if isinstance(spec, TwoStageITE) else f"{spec[0]}+"
+                               f"{spec[1]}", n_boot=n_boot, random_state=random_state)
+        ite = oof["ite"].to_numpy()
+        cal = calibration_for_benefit(d.y, d.t, ite, d.trial, method=calibration,
+                                      n_groups=n_groups)
+        row = {"method": name, "tau_risk": tau_risk(d.y, d.t, ite, d.trial),
+               "calib_intercept": cal["intercept"], "calib_slope": cal["slope"],
+               "calib_rmse": cal["rmse"]}
+        if truth is not None:
+            row["mae"] = float(np.median(np.abs(ite - truth)))
+            row["rmse"] = float(np.sqrt(np.mean((ite - truth) ** 2)))
+        rows.append(row)
+        cals[name] = cal
+        preds[name] = oof
+    table = pd.DataFrame(rows).set_index("method").sort_values(rank_by, kind="stable")
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    return MethodComparison(table, cals, preds, rank_by, calibration)
