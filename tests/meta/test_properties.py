@@ -17,7 +17,8 @@ from ipdma.meta import (
     tau2_estimate,
 )
 
-SETTINGS = settings(max_examples=12, deadline=None,
+# derandomize: the same examples on every run (CI stays deterministic)
+SETTINGS = settings(max_examples=12, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -49,7 +50,7 @@ def test_invariant_to_study_order(seed, k, p, method, missing):
     assert_allclose(b.loglik_reml, a.loglik_reml, rtol=1e-7, atol=1e-7)
     scale = np.sqrt(np.abs(np.diag(a.vcov))).max()
     assert_allclose(b.beta, a.beta, atol=1e-4 * scale)
-    assert_allclose(b.Psi, a.Psi, atol=1e-4 * max(np.abs(a.Psi).max(), 1e-3))
+    assert_allclose(b.Psi, a.Psi, atol=1e-4 * max(np.abs(a.Psi).max(), np.median(S.diagonal(0, 1, 2))))
     assert_allclose(b.Q, a.Q, rtol=1e-10)
 
 
@@ -105,7 +106,8 @@ def test_rescaling_outcome_scales_estimates(seed, k, p, c, method):
     a = fit_mvma(y, S, method=method)
     b = fit_mvma(c * y, c**2 * S, method=method)
     assert_allclose(b.beta, c * a.beta, rtol=1e-4, atol=1e-6 * c)
-    assert_allclose(b.Psi, c**2 * a.Psi, rtol=1e-4, atol=1e-6 * c**2 * np.abs(a.Psi).max())
+    # Psi may sit on the boundary (~0): absolute tolerance on the scale of S
+    assert_allclose(b.Psi, c**2 * a.Psi, rtol=1e-4, atol=1e-6 * c**2 * np.median(S.diagonal(0, 1, 2)))
     assert_allclose(b.vcov, c**2 * a.vcov, rtol=1e-4)
     assert_allclose(b.Q, a.Q, rtol=1e-9)
     N = k * p
