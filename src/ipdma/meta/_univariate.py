@@ -154,30 +154,86 @@ def tau2_estimate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
                                              + 2 * tau2**2 * (k - p)) / (k - p) ** 2))
             return float(tau2), info
         tau2 = max(0.0, tau2_he)
-        converged = False
-        it = 0
-        while it < maxiter:
-            it += 1
-            wi = 1.0 / (vi + tau2)
-            _, _, P, _ = _gls(yi, wi, X)
+
+        newton = tol is None  # metafor's own rule (tol given) is plain Fisher scoring
+
+        def state(t2):
+            """(2 x score, step denominator, log-likelihood) at tau^2 = t2: Fisher
+            scoring uses 2 x expected information; Newton (our default) 2 x observed
+            information y'PPPy - tr(PP)/2 when that is positive."""
+            wi = 1.0 / (vi + t2)
+            _, _, P, logdet_xwx = _gls(yi, wi, X)
             Py = P @ yi
+            ll = -0.5 * (np.sum(np.log(vi + t2)) + yi @ Py)
             if method == "REML":
-                adj = (Py @ Py - np.trace(P)) / np.sum(P * P)
+                num, den, ll = Py @ Py - np.trace(P), np.sum(P * P), ll - 0.5 * logdet_xwx
             else:
-                adj = (Py @ Py - wi.sum()) / np.sum(wi**2)
-            # truncate at the boundary (metafor halves the step instead, which only
-            # approaches tau^2 = 0 geometrically; the limit is the same)
-            new = max(0.0, tau2 + adj)
-            change = abs(new - tau2)
-            tau2 = new
-            if change <= (tol if tol is not None else 1e-10 * (tau2 + vscale)):
-                converged = True
-                break
+                num, den = Py @ Py - wi.sum(), np.sum(wi**2)
+            if newton:
+                obs = 2.0 * (Py @ P @ Py) - den
+                if obs > 0:
+                    den = obs
+            return num, den, ll
+
+        thr = tol if tol is not None else None
+
+        def ascend(t2, it, maxit):
+            """Fisher scoring / Newton from t2 with boundary handling and a likelihood
+            guard. Returns (tau2, ll, iterations, converged)."""
+            num, den, ll = state(t2)
+            while it < maxit:
+                it += 1
+                adj = num / den
+                if t2 + adj < 0:
+                    num0, den0, ll0 = state(0.0)
+                    if num0 <= 0:  # likelihood decreasing from 0: boundary maximum
+                        if t2 == 0.0:
+                            return 0.0, ll0, it, True
+                        t2, num, den, ll = 0.0, num0, den0, ll0
+                        continue
+                    while t2 + adj < 0:  # interior maximum: step halving (as metafor)
+                        adj /= 2
+                # the step need not increase the likelihood: halve until it does
+                for _ in range(60):
+                    num_n, den_n, ll_n = state(t2 + adj)
+                    if ll_n >= ll - 1e-12 * abs(ll):
+                        break
+                    adj /= 2
+                t2 += adj
+                num, den, ll = num_n, den_n, ll_n
+                if abs(adj) <= (thr if thr is not None else 1e-10 * (t2 + vscale)):
+                    return t2, ll, it, True
+            return t2, ll, it, False
+
+        tau2, ll, it, converged = ascend(tau2, 0, maxiter)
+        if converged and (tol is None or tau2 == 0.0):
+            # the (restricted) likelihood need not be unimodal when the vi are very
+            # unequal: scan a log grid and restart from any better point
+            hi = 10.0 * (float(np.var(yi)) + vscale + tau2)
+            grid = hi * np.logspace(-12, 0, 25)
+            lls = np.array([state(t)[2] for t in grid])
+            j = int(np.argmax(lls))
+            if lls[j] > ll + 1e-9 * max(1.0, abs(ll)):
+                t_new, ll_new, it, conv_new = ascend(float(grid[j]), it, maxiter)
+                if ll_new > ll:
+                    tau2, ll, converged = t_new, ll_new, conv_new
+        if not converged:
+            # Fisher scoring cycled: maximise the (restricted) likelihood directly
+            def negll(t2):
+                f = fit_univariate(yi, vi, X, method, tau2=float(t2))
+                return -(f.loglik_reml if method == "REML" else f.loglik_ml)
+
+            hi = max(10.0 * max(tau2_he, 0.0), 100.0 * vscale)
+            res = optimize.minimize_scalar(negll, bounds=(0.0, hi), method="bounded",
+                                           options={"xatol": 1e-12 * vscale, "maxiter": 500})
+            tau2 = float(res.x) if negll(res.x) < negll(0.0) else 0.0
+            converged = bool(res.success)
+            it += int(res.nit)
         info["n_iter"] = it
         info["converged"] = converged
         if not converged:
             raise ConvergenceError(
-                f"{method} Fisher scoring for tau^2 did not converge in {maxiter} iterations "
+                f"{method} estimation of tau^2 did not converge in {maxiter} iterations "
                 f"(last tau^2 = {tau2:.6g}); increase maxiter or try method='PM'")
         wi = 1.0 / (vi + tau2)
         _, _, P, _ = _gls(yi, wi, X)
