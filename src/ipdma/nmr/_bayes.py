@@ -119,22 +119,22 @@ def _make_runner(pe, *, chains: int, draws: int, warmup: int, chain_method: str,
         _, (zs, div) = jax.lax.scan(body, state, None, length=warmup + draws)
         return jax.tree.map(lambda v: v[warmup:], zs), div[warmup:]
 
-    if chain_method == "vectorized":
-        run = jax.vmap(one_chain, in_axes=(0, 0, None))
-    else:
-        def run(keys, inits, args):
-            return jax.lax.map(lambda ki: one_chain(ki[0], ki[1], args), (keys, inits))
+    def run(seed, inits, args):
+        # keys are derived inside the compiled function (no extra small compilations)
+        keys = jax.random.split(jax.random.PRNGKey(seed), chains)
+        if chain_method == "vectorized":
+            return jax.vmap(one_chain, in_axes=(0, 0, None))(keys, inits, args)
+        return jax.lax.map(lambda ki: one_chain(ki[0], ki[1], args), (keys, inits))
+
     return jax.jit(run)
 
 
 def fit_bayes(design: NMRDesign, *, random: bool, prior_sd: float, tau_prior_scale: float,
               chains: int, draws: int, warmup: int, seed: int, init: np.ndarray | None,
-              chain_method: str = "sequential", target_accept: float = 0.8,
-              progress_bar: bool = False) -> BayesFit:
+              chain_method: str = "sequential", target_accept: float = 0.8) -> BayesFit:
     import time
 
     import arviz as az
-    import jax
     import jax.numpy as jnp
 
     J, T = design.n_trials, design.n_treatments
@@ -167,8 +167,7 @@ def fit_bayes(design: NMRDesign, *, random: bool, prior_sd: float, tau_prior_sca
         _RUNNERS.clear()           # keep one compiled sampler (the last structure used)
         _RUNNERS[key] = runner
     t0 = time.perf_counter()
-    keys = jax.random.split(jax.random.PRNGKey(seed), chains)
-    zs, div = runner(keys, init_params, args)
+    zs, div = runner(np.uint32(seed), init_params, args)
     zs = {k: np.asarray(v, dtype=float) for k, v in zs.items()}
     b = zs["b"]                                           # (chains, draws, P)
     samples = {"u": b[..., :J], "d": b[..., J:J + T - 1]}

@@ -23,8 +23,6 @@ from ..errors import (
     OutcomeError,
 )
 
-_PLACEBO_LIKE = ("placebo", "pbo", "plac", "control", "ctrl", "usual care", "standard care", "soc")
-
 
 def _check_column(df: pd.DataFrame, col: str, role: str) -> None:
     if col not in df.columns:
@@ -43,16 +41,6 @@ def logit(p):
 def expit(x):
     x = np.asarray(x, dtype=float)
     return 0.5 * (1.0 + np.tanh(0.5 * x))
-
-
-def choose_reference(treatments: list[str], arms: dict[str, list[str]]) -> str:
-    """Default network reference: a placebo-like label, else the treatment in most trials
-    (ties broken alphabetically)."""
-    for t in treatments:
-        if t.strip().lower() in _PLACEBO_LIKE:
-            return t
-    counts = {t: sum(t in a for a in arms.values()) for t in treatments}
-    return sorted(treatments, key=lambda t: (-counts[t], t))[0]
 
 
 @dataclass
@@ -160,6 +148,9 @@ def prepare(
     labels = sorted(pd.unique(tt).tolist())
     arms = {j: sorted(pd.unique(tt[tr == j]).tolist()) for j in trials}
     if reference is None:
+        # the package-wide rule (ipdma.data): a control-like label, else the most connected
+        from ..data import choose_reference
+
         reference = choose_reference(labels, arms)
     reference = str(reference)
     if reference not in labels:

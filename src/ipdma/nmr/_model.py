@@ -68,8 +68,9 @@ class RiskNMR:
         scale).
     chains, draws, warmup : int
         NUTS chains, kept draws and warm-up iterations per chain.
-    chain_method : {"sequential", "vectorized", "parallel"}
-        How NumPyro runs the chains.
+    chain_method : {"sequential", "vectorized"}
+        Run the chains one after the other in one compiled loop (default; fastest
+        here, measured on 2 cores) or vectorised (``jax.vmap``).
     target_accept : float
         NUTS target acceptance probability.
     n_agq : int
@@ -155,6 +156,9 @@ class RiskNMR:
         if isinstance(self.centring, str) and self.centring not in ("trial", "global"):
             raise ModelSpecificationError(
                 f"centring must be 'trial', 'global' or a number, not {self.centring!r}")
+        if self.chain_method not in ("sequential", "vectorized"):
+            raise ModelSpecificationError(
+                f"chain_method must be 'sequential' or 'vectorized', not {self.chain_method!r}")
         if not 0 < self.level < 1:
             raise ModelSpecificationError(f"level must be in (0, 1), not {self.level}")
         for name in ("chains", "draws", "warmup", "n_agq", "n_sim"):
@@ -350,12 +354,11 @@ class RiskNMRResult(ResultsMixin):
             "lower": np.quantile(flat, a, axis=0), "upper": np.quantile(flat, 1 - a, axis=0),
         }, index=pd.Index(names, name="parameter"))
         if draws.ndim == 3:
-            tab["r_hat"] = [float(az.rhat(draws[:, :, i])) if draws.shape[0] > 1 else np.nan
-                            for i in range(draws.shape[-1])]
-            tab["ess_bulk"] = [float(az.ess(draws[:, :, i], method="bulk"))
-                               for i in range(draws.shape[-1])]
-            tab["ess_tail"] = [float(az.ess(draws[:, :, i], method="tail"))
-                               for i in range(draws.shape[-1])]
+            ds = az.convert_to_dataset({"theta": draws})
+            tab["r_hat"] = (az.rhat(ds)["theta"].to_numpy() if draws.shape[0] > 1
+                            else np.full(draws.shape[-1], np.nan))
+            tab["ess_bulk"] = az.ess(ds, method="bulk")["theta"].to_numpy()
+            tab["ess_tail"] = az.ess(ds, method="tail")["theta"].to_numpy()
         return tab
 
     def _set_external(self, events: int, n: int) -> None:
