@@ -199,3 +199,26 @@ def test_missing_outcomes_blups_and_prediction():
     assert np.all(pr["pi_lb"] < pr["ci_lb"]) and np.all(pr["pi_ub"] > pr["ci_ub"])
     riley = res.predict(interval="prediction", pi_df="riley")
     assert np.all(riley["pi_lb"] < pr["pi_lb"])
+
+
+@pytest.mark.parametrize("method", ["REML", "ML"])
+def test_global_maximum_with_very_unequal_variances(method):
+    """Within-study variances spanning orders of magnitude can make the (restricted)
+    likelihood multimodal, or make Fisher scoring cycle; both engines must still return
+    the global maximum (checked against a dense grid)."""
+    rng = np.random.default_rng(5)
+    n, k = 60, 10
+    V = np.array([rng.uniform(0.001, 1, k) ** rng.uniform(0.5, 3) for _ in range(n)])
+    Y = rng.normal(0, np.sqrt(V + rng.choice([0, 0.1, 1], size=(n, 1))
+                              * np.median(V, axis=1, keepdims=True)))
+    pooled = pool_univariate(Y, V, method)
+    for i in range(n):
+        fit = fit_univariate(Y[i], V[i], None, method)
+
+        def ll(t, i=i):
+            return fit_univariate(Y[i], V[i], None, method, tau2=t).loglik
+
+        hi = 10 * (np.var(Y[i]) + np.median(V[i]))
+        best = max(ll(t) for t in np.concatenate([[0.0], hi * np.logspace(-12, 0, 300)]))
+        assert fit.loglik >= best - 1e-9
+        assert ll(pooled["tau2"][i]) >= best - 1e-9

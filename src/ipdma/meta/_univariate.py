@@ -210,7 +210,7 @@ def tau2_estimate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
             # the (restricted) likelihood need not be unimodal when the vi are very
             # unequal: scan a log grid and restart from any better point
             hi = 10.0 * (float(np.var(yi)) + vscale + tau2)
-            grid = hi * np.logspace(-12, 0, 25)
+            grid = hi * np.logspace(-12, 0, 49)
             lls = np.array([state(t)[2] for t in grid])
             j = int(np.argmax(lls))
             if lls[j] > ll + 1e-9 * max(1.0, abs(ll)):
@@ -490,25 +490,7 @@ def pool_univariate(Y: np.ndarray, V: np.ndarray, method: str = "REML", *, level
             trPV = (V0 * obs).sum(1) - (V0 * obs).sum(1) / k
             tau2 = np.maximum(0.0, np.where(df > 0, ((rr**2).sum(1) - trPV) / df, 0.0))
             if method != "HE":
-                active = df > 0
-                for _ in range(maxiter):
-                    w, sw, mu, r = stats_at(tau2)
-                    sw2 = (w**2).sum(1)
-                    yPPy = (w**2 * r**2).sum(1)
-                    if method == "REML":
-                        trP = sw - sw2 / sw
-                        trPP = sw2 - 2 * (w**3).sum(1) / sw + sw2**2 / sw**2
-                        adj = (yPPy - trP) / trPP
-                    else:
-                        adj = (yPPy - sw) / sw2
-                    new = np.where(active, np.maximum(0.0, tau2 + adj), 0.0)
-                    change = np.abs(new - tau2)
-                    tau2 = new
-                    if np.all(change <= tol * (tau2 + vscale)):
-                        break
-                else:
-                    raise ConvergenceError(
-                        f"pool_univariate: {method} did not converge in {maxiter} iterations")
+                tau2 = _pool_ml_reml(Y0, V0, obs, df, vscale, method == "REML", tol, maxiter)
         elif method == "PM":
             lo = zeros.copy()
             f0 = Q - df
@@ -548,6 +530,77 @@ def pool_univariate(Y: np.ndarray, V: np.ndarray, method: str = "REML", *, level
     return {"mu": mu, "se": se, "tau2": tau2, "ci_lb": mu - z * se, "ci_ub": mu + z * se,
             "pi_lb": mu - crit_pi * sp, "pi_ub": mu + crit_pi * sp, "Q": Q, "I2": I2,
             "k": k}
+
+
+def _pool_ml_reml(Y0, V0, obs, df, vscale, reml: bool, tol: float, maxiter: int) -> np.ndarray:
+    """Row-wise (restricted) ML tau^2 for intercept-only problems, vectorised.
+
+    Start at the best point of a log grid (the likelihood need not be unimodal), then
+    Newton steps (observed information when positive, else expected) with a likelihood
+    guard and the boundary tau^2 = 0 handled exactly.
+    """
+    n = Y0.shape[0]
+    active = df > 0
+
+    def state(t2):
+        w = np.where(obs, 1.0 / (V0 + t2[:, None]), 0.0)
+        sw = w.sum(1)
+        mu = (w * Y0).sum(1) / sw
+        r = np.where(obs, Y0 - mu[:, None], 0.0)
+        u = w * r                                   # P y
+        Pu = w * u - w * ((w * u).sum(1) / sw)[:, None]
+        sw2 = (w**2).sum(1)
+        ll = -0.5 * (np.where(obs, np.log(V0 + t2[:, None]), 0.0).sum(1) + (u * r).sum(1))
+        if reml:
+            ll = ll - 0.5 * np.log(sw)
+            num = (u * u).sum(1) - (sw - sw2 / sw)
+            den = sw2 - 2 * (w**3).sum(1) / sw + sw2**2 / sw**2
+        else:
+            num = (u * u).sum(1) - sw
+            den = sw2
+        obs_den = 2.0 * (u * Pu).sum(1) - den
+        return num, np.where(obs_den > 0, obs_den, den), ll
+
+    hi = 10.0 * (np.nanvar(np.where(obs, Y0, np.nan), axis=1) + vscale)
+    best_t = np.zeros(n)
+    best_ll = np.full(n, -np.inf)
+    for g in np.logspace(-12, 0, 49):
+        t = g * hi
+        ll = state(t)[2]
+        better = ll > best_ll
+        best_t = np.where(better, t, best_t)
+        best_ll = np.where(better, ll, best_ll)
+
+    def ascend(t2):
+        t2 = np.where(active, t2, 0.0)
+        num, den, ll = state(t2)
+        done = ~active
+        for _ in range(maxiter):
+            done |= (t2 == 0.0) & (num <= 0)          # boundary maximum
+            adj = np.where(done, 0.0, num / den)
+            for _ in range(1100):                      # keep tau^2 >= 0 by halving
+                neg = t2 + adj < 0
+                if not neg.any():
+                    break
+                adj = np.where(neg, adj / 2, adj)
+            for _ in range(60):                        # likelihood guard
+                num_n, den_n, ll_n = state(t2 + adj)
+                worse = ll_n < ll - 1e-12 * np.abs(ll)
+                if not worse.any():
+                    break
+                adj = np.where(worse, adj / 2, adj)
+            t2 = t2 + adj
+            num, den, ll = num_n, den_n, ll_n
+            done |= np.abs(adj) <= tol * (t2 + vscale)
+            if done.all():
+                return np.where(active, t2, 0.0), ll
+        raise ConvergenceError(f"pool_univariate: {'REML' if reml else 'ML'} estimation of "
+                               f"tau^2 did not converge in {maxiter} iterations")
+
+    # from tau^2 = 0 and from the best interior grid point; keep the higher maximum
+    t_a, ll_a = ascend(np.zeros(n))
+    t_b, ll_b = ascend(best_t)
+    return np.where(ll_b > ll_a, t_b, t_a)
 
 
 # ---------------------------------------------------------------------------
