@@ -47,7 +47,8 @@ __all__ = [
 # helpers
 # --------------------------------------------------------------------------------------
 def _as_2d(X: Any) -> np.ndarray:
-    X = np.asarray(X, dtype=float)
+    # C order always: BLAS results then do not depend on where the array came from
+    X = np.ascontiguousarray(X, dtype=float)
     if X.ndim == 1:
         X = X[:, None]
     if X.ndim != 2:
@@ -57,8 +58,8 @@ def _as_2d(X: Any) -> np.ndarray:
 
 def _check_trial(X: Any, t: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     X = _as_2d(X)
-    t = np.asarray(t, dtype=float).ravel()
-    y = np.asarray(y, dtype=float).ravel()
+    t = np.ascontiguousarray(t, dtype=float).ravel()
+    y = np.ascontiguousarray(y, dtype=float).ravel()
     if not (len(X) == len(t) == len(y)):
         raise DataError(f"X, t and y have different lengths ({len(X)}, {len(t)}, {len(y)})")
     if not np.all(np.isin(t, (0.0, 1.0))):
@@ -887,8 +888,8 @@ class BayesLassoLearner(ITELearner):
         sd = np.where(sd > 0, sd, 1.0)
         Xs = (X - mu) / sd
         Zs = interaction_design(Xs, t)
-        # pad to a multiple of 128 rows so that trials share one compiled sampler
-        n_pad = int(np.ceil(n / 128) * 128)
+        # pad to a power of two (>= 64 rows) so that trials share one compiled sampler
+        n_pad = max(64, 1 << int(np.ceil(np.log2(n))))
         Zp = np.zeros((n_pad, Zs.shape[1]))
         Zp[:n] = Zs
         yp = np.zeros(n_pad)

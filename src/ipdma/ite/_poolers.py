@@ -353,37 +353,64 @@ class WeightedAuxOLSPooler(WeightedITEPooler):
 # --------------------------------------------------------------------------------------
 # (c) Bayesian multivariate meta-analysis
 # --------------------------------------------------------------------------------------
-def _bmvma_model(kstar, Sstar, random, prior_var, tau_scale, lkj_eta):
+def _marginal_theta(kstar, Sstar, Psi, prior_var):
+    """theta integrated out: log p(k* | Psi) and the moments of theta | Psi, k*.
+
+    Psi may carry leading batch dimensions (..., q, q); returns (logp, mean, cov).
+    """
+    q = kstar.shape[1]
+    Sig = Sstar[None] + Psi[..., None, :, :] if Psi.ndim == 3 else Sstar + Psi
+    W = np.linalg.inv(Sig)
+    _, logdet = np.linalg.slogdet(Sig)
+    A = np.eye(q) / prior_var + W.sum(axis=-3)
+    b = np.einsum("...lij,lj->...i", W, kstar)
+    Ainv = np.linalg.inv(A)
+    mean = np.einsum("...ij,...j->...i", Ainv, b)
+    quad = np.einsum("li,...lij,lj->...", kstar, W, kstar)
+    _, logdetA = np.linalg.slogdet(A)
+    logp = (-0.5 * quad + 0.5 * np.einsum("...i,...i->...", b, mean)
+            - 0.5 * logdet.sum(axis=-1) - 0.5 * q * np.log(prior_var) - 0.5 * logdetA)
+    return logp, mean, Ainv
+
+
+def _bmvma_full_model(kstar, Sstar, prior_var, tau_scale, lkj_eta):
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as dist
 
-    _K, q = kstar.shape
-    theta = numpyro.sample("theta", dist.Normal(0.0, jnp.sqrt(prior_var)).expand([q]))
-    if random == "delta":
-        tau = numpyro.sample("tau", dist.HalfNormal(tau_scale))
-        Psi = jnp.zeros((q, q)).at[0, 0].set(tau**2)
-    else:
-        tau = numpyro.sample("tau", dist.HalfNormal(tau_scale).expand([q]))
-        L = numpyro.sample("L_corr", dist.LKJCholesky(q, concentration=lkj_eta))
-        Lpsi = tau[:, None] * L
-        Psi = Lpsi @ Lpsi.T
-    numpyro.deterministic("Psi", Psi)
-    # the trial-specific effects are integrated out: k*_l ~ MVN(theta, S*_l + Psi)
-    numpyro.sample("kstar", dist.MultivariateNormal(theta, covariance_matrix=Sstar + Psi),
-                   obs=kstar)
+    q = kstar.shape[1]
+    tau = numpyro.sample("tau", dist.HalfNormal(tau_scale).expand([q]))
+    L = numpyro.sample("L_corr", dist.LKJCholesky(q, concentration=lkj_eta))
+    Lpsi = tau[:, None] * L
+    Psi = numpyro.deterministic("Psi", Lpsi @ Lpsi.T)
+    # theta ~ N(0, prior_var I) integrated out analytically
+    Sig = Sstar + Psi
+    W = jnp.linalg.inv(Sig)
+    A = jnp.eye(q) / prior_var + W.sum(axis=0)
+    b = jnp.einsum("lij,lj->i", W, kstar)
+    mean = jnp.linalg.solve(A, b)
+    quad = jnp.einsum("li,lij,lj->", kstar, W, kstar)
+    logp = (-0.5 * quad + 0.5 * b @ mean - 0.5 * jnp.linalg.slogdet(Sig)[1].sum()
+            - 0.5 * jnp.linalg.slogdet(A)[1])
+    numpyro.factor("marginal_likelihood", logp)
 
 
 class BayesMVMAPooler(ITEPooler):
     """(c) Bayesian multivariate meta-analysis of per-trial posterior means and covariances.
 
-    ``k*_l ~ MVN(mu_l, Sigma*_l)`` with ``mu_l = theta + u_l``; by default only delta
-    is random (``random="delta"``: ``u_l = (h_l, 0, ..., 0)``, ``h_l ~ N(0, tau^2)``,
-    ``tau ~ half-N(0, tau_scale)``); ``random="full"`` gives a full Psi with
-    half-normal scales and an LKJ(``lkj_eta``) correlation prior.  theta ~ N(0,
-    ``prior_var``).  The trial effects are integrated out analytically; NUTS in
-    NumPyro.  ITE(x) = c'theta: posterior mean, sd, credible interval, and a
-    posterior-predictive interval for a patient of a new trial.
+    ``k*_l ~ MVN(theta + u_l, Sigma*_l)``, ``theta ~ N(0, prior_var I)``.  By default
+    only delta is random (``random="delta"``: ``u_l = (h_l, 0, ..., 0)``,
+    ``h_l ~ N(0, tau^2)``, ``tau ~ half-N(0, tau_scale)``, the paper's model);
+    ``random="full"`` gives a full Psi with half-normal scales and an
+    LKJ(``lkj_eta``) correlation prior.
+
+    Both the trial effects and theta are integrated out analytically (the model
+    is Gaussian given Psi).  With ``random="delta"`` the one-dimensional
+    posterior of tau is evaluated on a fine grid (``grid_size`` points) and
+    draws of (tau, theta) are exact; with ``random="full"`` Psi is sampled by
+    NUTS (NumPyro) and theta drawn exactly given each Psi draw.  ITE(x) =
+    c'theta: posterior mean, sd, credible interval, and a posterior-predictive
+    interval for a patient of a new trial.
     """
 
     name = "bayes-mvma"
@@ -392,8 +419,8 @@ class BayesMVMAPooler(ITEPooler):
 
     def __init__(self, *, random: str = "delta", prior_var: float = 1000.0,
                  tau_scale: float = 1.0, lkj_eta: float = 1.0, num_warmup: int = 1000,
-                 num_samples: int = 1000, num_chains: int = 2, level: float = 0.95,
-                 random_state: Any = 0) -> None:
+                 num_samples: int = 1000, num_chains: int = 2, grid_size: int = 4000,
+                 level: float = 0.95, random_state: Any = 0) -> None:
         super().__init__(level=level)
         if random not in ("delta", "full"):
             raise ModelSpecificationError(f"random={random!r}: choose 'delta' or 'full'")
@@ -404,51 +431,81 @@ class BayesMVMAPooler(ITEPooler):
         self.num_warmup = int(num_warmup)
         self.num_samples = int(num_samples)
         self.num_chains = int(num_chains)
+        self.grid_size = int(grid_size)
         self.random_state = random_state
 
     def _fit(self, summaries):
-        import jax
-        import jax.numpy as jnp
-        from numpyro.infer import MCMC, NUTS
-
         kstar = np.vstack([s.post_mean for s in summaries])
         Sstar = np.stack([s.post_cov for s in summaries])
+        q = kstar.shape[1]
         rng = check_random_state(self.random_state)
-        mcmc = MCMC(NUTS(_bmvma_model), num_warmup=self.num_warmup,
+        S = self.num_samples * self.num_chains
+        if self.random == "delta":
+            hi = 8.0 * self.tau_scale
+            edges = np.linspace(0.0, hi, self.grid_size + 1)
+            mid = 0.5 * (edges[1:] + edges[:-1])
+            E = np.zeros((q, q))
+            E[0, 0] = 1.0
+            logp, _, _ = _marginal_theta(kstar, Sstar, mid[:, None, None] ** 2 * E,
+                                         self.prior_var)
+            logp = logp - 0.5 * (mid / self.tau_scale) ** 2
+            w = np.exp(logp - logp.max())
+            w /= w.sum()
+            cell = rng.choice(len(mid), size=S, p=w)
+            tau = edges[cell] + rng.random(S) * (hi / self.grid_size)
+            Psi = tau[:, None, None] ** 2 * E
+            self.tau_grid_ = pd.DataFrame({"tau": mid, "posterior": w})
+            self.diagnostics_ = {"method": "exact (grid over tau)",
+                                 "grid_mass_last_1pct": float(w[-len(w) // 100:].sum())}
+            if self.diagnostics_["grid_mass_last_1pct"] > 1e-6:
+                warnings.warn("bayes-mvma: the posterior of tau reaches the end of the grid; "
+                              "increase tau_scale", SamplerWarning, stacklevel=3)
+        else:
+            Psi = self._sample_full(kstar, Sstar, rng)
+            tau = np.sqrt(np.diagonal(Psi, axis1=1, axis2=2))
+        _, mean, cov = _marginal_theta(kstar, Sstar, Psi, self.prior_var)
+        L = np.linalg.cholesky(cov)
+        theta = mean + np.einsum("sij,sj->si", L, rng.standard_normal((len(Psi), q)))
+        self.theta_draws_ = theta
+        self.Psi_draws_ = Psi
+        self.tau_draws_ = tau
+        self.coef_ = theta.mean(axis=0)
+        self.Psi_ = Psi.mean(axis=0)
+        self._pred_seed = int(rng.integers(2**31 - 1))
+
+    def _sample_full(self, kstar, Sstar, rng):
+        import jax
+        import jax.numpy as jnp
+        from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
+        from numpyro.infer import MCMC, NUTS
+
+        mcmc = MCMC(NUTS(_bmvma_full_model), num_warmup=self.num_warmup,
                     num_samples=self.num_samples, num_chains=self.num_chains,
                     chain_method="sequential", progress_bar=False)
         mcmc.run(jax.random.PRNGKey(int(rng.integers(2**31 - 1))), jnp.asarray(kstar),
-                 jnp.asarray(Sstar), self.random, self.prior_var, self.tau_scale, self.lkj_eta)
-        s = mcmc.get_samples()
+                 jnp.asarray(Sstar), self.prior_var, self.tau_scale, self.lkj_eta,
+                 extra_fields=("diverging",))
         self.mcmc_ = mcmc
-        self.theta_draws_ = np.asarray(s["theta"], dtype=float)
-        self.Psi_draws_ = np.asarray(s["Psi"], dtype=float)
-        self.coef_ = self.theta_draws_.mean(axis=0)
-        self.Psi_ = self.Psi_draws_.mean(axis=0)
-        self._diagnose(mcmc)
-        self._pred_seed = int(rng.integers(2**31 - 1))
-
-    def _diagnose(self, mcmc) -> None:
-        from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
-
         g = mcmc.get_samples(group_by_chain=True)
-        rhat = max(float(np.nanmax(split_gelman_rubin(np.asarray(g[k]))))
-                   for k in ("theta", "tau"))
-        ess = min(float(np.nanmin(effective_sample_size(np.asarray(g[k]))))
-                  for k in ("theta", "tau"))
+        tau = np.asarray(g["tau"])
+        rhat = float(np.nanmax(split_gelman_rubin(tau))) if self.num_chains > 1 else np.nan
+        ess = float(np.nanmin(effective_sample_size(tau)))
         n_div = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
-        self.diagnostics_ = {"rhat_max": rhat, "ess_bulk_min": ess, "divergences": n_div}
-        if rhat > 1.01 or ess < 400 or n_div > 0:
+        self.diagnostics_ = {"method": "NUTS", "rhat_max": rhat, "ess_bulk_min": ess,
+                             "divergences": n_div}
+        if (np.isfinite(rhat) and rhat > 1.01) or ess < 400 or n_div > 0:
             warnings.warn(f"bayes-mvma sampler diagnostics: R-hat max {rhat:.3f}, bulk ESS min "
                           f"{ess:.0f}, {n_div} divergences; increase num_warmup/num_samples",
                           SamplerWarning, stacklevel=4)
+        return np.asarray(mcmc.get_samples()["Psi"], dtype=float)
 
     def inference_data(self):
-        """The posterior as an ArviZ ``InferenceData``."""
+        """The posterior draws as an ArviZ ``InferenceData``."""
         import arviz as az
 
         self._check_fitted()
-        return az.from_numpyro(self.mcmc_)
+        return az.from_dict(posterior={"theta": self.theta_draws_[None],
+                                       "tau": self.tau_draws_[None]})
 
     def predict(self, X_new):
         self._check_fitted()

@@ -1,0 +1,167 @@
+"""Stage-1 learners: OLS, glmnet-style penalised models, XGBoost tuning, meta-learners,
+Bayesian learners."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ipdma.errors import DataError, ModelSpecificationError
+from ipdma.ite import (
+    BayesLMLearner,
+    CausalForestLearner,
+    ElasticNetLearner,
+    LassoLearner,
+    OLSLearner,
+    RidgeLearner,
+    SklearnSLearner,
+    SklearnTLearner,
+    XGBoostSLearner,
+    get_learner,
+    interaction_design,
+)
+
+
+def _trial(n=300, p=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    X[:, -1] = rng.integers(0, 2, n)
+    t = rng.integers(0, 2, n)
+    y = 1 + X @ np.linspace(1, -1, p) + t * (2 + X[:, 0] - 0.5 * X[:, 1]) + rng.normal(size=n)
+    return X, t, y
+
+
+def test_ols_equals_least_squares_and_ite_variance():
+    X, t, y = _trial()
+    m = OLSLearner().fit(X, t, y)
+    Z = interaction_design(X, t)
+    coef = np.linalg.lstsq(Z, y, rcond=None)[0]
+    np.testing.assert_allclose(m.coef_, coef, rtol=1e-10)
+    resid = y - Z @ coef
+    V = resid @ resid / (len(y) - Z.shape[1]) * np.linalg.inv(Z.T @ Z)
+    c = np.r_[0, 1, 0, 0, 0, X[0]]
+    assert m.ite_var(X[:1])[0] == pytest.approx(c @ V @ c, rel=1e-10)
+    assert m.predict_ite(X[:1])[0] == pytest.approx(c @ coef, rel=1e-12)
+
+
+def test_ols_errors_name_the_problem():
+    X, t, y = _trial(n=6)
+    with pytest.raises(DataError, match="more than 8 patients"):
+        OLSLearner().fit(X, t, y)
+    X, t, y = _trial()
+    with pytest.raises(DataError, match="both arms"):
+        OLSLearner().fit(X, np.ones_like(t), y)
+    with pytest.raises(ModelSpecificationError, match="unknown learner"):
+        get_learner("bart")
+
+
+def _objective(learner, X, t, y, lam, coef):
+    """glmnet's gaussian objective with the interactions-only penalty on standardised x."""
+    Z = interaction_design(X, t)
+    p = X.shape[1]
+    pen = np.arange(p + 2, 2 * p + 2)
+    sd = Z.std(axis=0)
+    ys = y.std()
+    pf = (2 * p + 1) / p
+    b = coef[pen] * sd[pen]
+    a = learner.alpha
+    rss = np.sum((y - Z @ coef) ** 2) / (2 * len(y))
+    return rss + lam * pf * (a * np.abs(b).sum() + (1 - a) / (2 * ys) * (b**2).sum())
+
+
+@pytest.mark.parametrize("cls", [LassoLearner, RidgeLearner, ElasticNetLearner])
+def test_penalised_solution_minimises_glmnet_objective(cls):
+    from scipy.optimize import minimize
+
+    X, t, y = _trial(n=200)
+    m = cls(lambdas=[0.05])
+    m.fit(X, t, y, random_state=0)
+    assert m.lambda_min_ == 0.05
+    f0 = _objective(m, X, t, y, 0.05, m.coef_)
+    res = minimize(lambda c: _objective(m, X, t, y, 0.05, c), m.coef_, method="Powell",
+                   options={"xtol": 1e-10, "ftol": 1e-14, "maxiter": 20000})
+    assert f0 <= res.fun + 1e-9
+
+
+def test_penalised_limits_and_bootstrap():
+    X, t, y = _trial()
+    big = LassoLearner(lambdas=[1e3]).fit(X, t, y, random_state=0)
+    np.testing.assert_allclose(big.theta_[1:], 0.0, atol=1e-12)   # interactions shrunk to 0
+    tiny = RidgeLearner(lambdas=[1e-12]).fit(X, t, y, random_state=0)
+    np.testing.assert_allclose(tiny.coef_, OLSLearner().fit(X, t, y).coef_, rtol=1e-6)
+    m = LassoLearner().fit(X, t, y, random_state=0)
+    assert np.isclose(m.lambda_min_, 10.0 ** np.arange(2, -3, -0.3)).any()
+    assert len(m.cv_mse_) == 17
+    bs = m.bootstrap(X, t, y, 7, random_state=1)
+    assert bs.predict_ite(X[:5]).shape == (7, 5)
+    again = m.bootstrap(X, t, y, 7, random_state=1)
+    np.testing.assert_array_equal(bs.thetas, again.thetas)
+
+
+def test_xgboost_cv_curve_equals_xgb_cv():
+    import xgboost as xgb
+
+    from ipdma.ite._learners import _xgb_cv_curve
+
+    X, t, y = _trial(n=150)
+    F = np.column_stack([t, X])
+    fid = np.random.default_rng(0).permutation(np.arange(len(y)) % 4)
+    par = {"objective": "reg:squarederror", "max_depth": 2, "eta": 0.3, "nthread": 1,
+           "tree_method": "hist", "verbosity": 0, "seed": 1}
+    curve = _xgb_cv_curve(F, y, fid, 4, par, 200, 5, chunk=30)
+    folds = [(np.flatnonzero(fid != k), np.flatnonzero(fid == k)) for k in range(4)]
+    ref = xgb.cv(par, xgb.DMatrix(F, label=y), 200, folds=folds, early_stopping_rounds=5,
+                 metrics="rmse")["test-rmse-mean"].to_numpy()
+    np.testing.assert_allclose(curve[: len(ref)], ref, rtol=1e-5)
+    assert np.argmin(curve) == np.argmin(ref)
+
+
+def test_xgboost_bootstrap_reuses_each_trials_own_tuning():
+    grid = dict(max_depth=(1, 3), eta=(0.3,), nrounds=(5, 40), nfold=3)
+    fits = []
+    for seed, noise in ((0, 0.1), (1, 5.0)):
+        X, t, y = _trial(n=120, seed=seed)
+        y = y + np.random.default_rng(seed).normal(scale=noise, size=len(y))
+        fits.append(XGBoostSLearner(**grid).fit(X, t, y, random_state=seed))
+    for m in fits:
+        clone = m.bootstrap_clone()
+        assert clone.tuned == m.tuned_
+        assert len(m.tuning_) == 4
+    X, t, y = _trial(n=120, seed=0)
+    bs = fits[0].bootstrap(X, t, y, 3, random_state=0)
+    assert all(b.tuned_ == fits[0].tuned_ for b in bs.models)
+
+
+def test_t_learner_with_linear_regression_equals_full_interaction_ols():
+    from sklearn.linear_model import LinearRegression
+
+    X, t, y = _trial()
+    t_ite = SklearnTLearner(LinearRegression()).fit(X, t, y).predict_ite(X)
+    np.testing.assert_allclose(t_ite, OLSLearner().fit(X, t, y).predict_ite(X), rtol=1e-8)
+    s_ite = SklearnSLearner(LinearRegression()).fit(X, t, y).predict_ite(X)
+    assert np.ptp(s_ite) < 1e-10          # additive S-learner: constant effect
+
+
+def test_bayes_lm_is_conjugate_and_close_to_ols():
+    X, t, y = _trial()
+    b = BayesLMLearner(n_draws=20000).fit(X, t, y, random_state=0)
+    o = OLSLearner().fit(X, t, y)
+    np.testing.assert_allclose(b.theta_, o.theta_, atol=1e-3)
+    np.testing.assert_allclose(b.theta_draws_.mean(0), b.theta_, atol=0.02)
+    np.testing.assert_allclose(np.cov(b.theta_draws_, rowvar=False), b.theta_cov_,
+                               atol=0.05 * np.max(np.diag(b.theta_cov_)))
+    # the exact posterior covariance is the OLS covariance up to (n - q) / (n - 2)-type factors
+    np.testing.assert_allclose(np.diag(b.theta_cov_), np.diag(o.theta_cov_), rtol=0.05)
+
+
+def test_causal_forest_needs_econml():
+    try:
+        import econml  # noqa: F401
+    except ImportError:
+        X, t, y = _trial()
+        with pytest.raises(ImportError, match=r"pip install ipdma\[causal-forest\]"):
+            CausalForestLearner(n_estimators=8).fit(X, t, y)
+        return
+    X, t, y = _trial()
+    m = CausalForestLearner(n_estimators=100).fit(X, t, y, random_state=0)
+    assert m.predict_ite(X[:5]).shape == (5,)
