@@ -15,6 +15,7 @@ __all__ = ["DEMO_SECTIONS", "data_section", "load_section"]
 
 DEMO_SECTIONS: dict[str, tuple[str, str]] = {
     "data": ("Example data and treatment network", "ipdma.report._demo:data_section"),
+    "meta": ("Meta-analysis engines", "ipdma.meta._demo:demo_section"),
     "prognosis": ("Baseline risk: the stage-1 prognostic model",
                   "ipdma.prognosis._demo:demo_section"),
     "subgroups": ("Subgroup identification: MOB and metaMOB",
