@@ -224,3 +224,25 @@ def test_hand_written_potential_equals_numpyro_model(random):
     val = float(pe({k: jnp.asarray(v) for k, v in ours.items()},
                    (jnp.asarray(d.design_matrix()), jnp.asarray(ZL), jnp.asarray(d.y))))
     assert val == pytest.approx(ref, rel=1e-5)
+
+
+def test_real_ipd_container(net):
+    from ipdma.data import IPD
+
+    ipd = IPD(net, trial="trial", treatment="treat", outcome="y", covariates=["logit_risk"])
+    res = RiskNMR(engine="ml").fit(ipd, risk="logit_risk")
+    direct = RiskNMR(engine="ml", reference=ipd.reference).fit(net, **KW)
+    assert res.reference == ipd.reference
+    np.testing.assert_allclose(res.coef.to_numpy(), direct.coef.to_numpy(), rtol=1e-10)
+
+
+def test_demo_section(tmp_path):
+    from ipdma.nmr._demo import demo_section
+    from ipdma.report import Report
+
+    report = Report("nmr demo")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        demo_section(report, tmp_path, 3)
+    out = report.write(tmp_path)
+    assert out.exists() and "network meta-regression" in out.read_text()

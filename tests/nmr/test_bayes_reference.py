@@ -94,3 +94,13 @@ def test_p_best_and_recommendation(ms_bayes):
     pts = pd.DataFrame({"logitRisk": [-2.0, 0.5]}, index=["a", "b"])
     pp = res.predict(pts)
     assert list(pp["row"].unique()) == ["a", "b"] and len(pp) == 8
+
+
+def test_point_prediction_options(ms_bayes):
+    _, res = ms_bayes
+    a = res.predict(risk=[0.3, 0.6], point="logit_mean")
+    b = res.predict(risk=[0.3, 0.6], point="mean")
+    # expit(E logit p) and E p differ by a small Jensen term; intervals are the same
+    np.testing.assert_allclose(a["prob"], b["prob"], atol=0.01)
+    np.testing.assert_allclose(a["prob_lower"], b["prob_lower"])
+    assert not np.allclose(a["prob"], b["prob"], atol=1e-6)
