@@ -193,8 +193,9 @@ def test_bayes_random_effects_smoke():
     assert np.isclose(pred["p_best"].sum(), 1.0)
 
 
-@pytest.mark.parametrize("random", [False, True])
-def test_hand_written_potential_equals_numpyro_model(random):
+@pytest.mark.parametrize("random, tau_prior", [(False, "half-normal"), (True, "half-normal"),
+                                               (True, "uniform")])
+def test_hand_written_potential_equals_numpyro_model(random, tau_prior):
     """The sampler uses a hand-written log posterior; it must equal numpyro's potential
     energy of the documented model (_model_fn) at arbitrary parameter values."""
     import jax.numpy as jnp
@@ -217,10 +218,10 @@ def test_hand_written_potential_equals_numpyro_model(random):
         ours.update(tau=log_tau, z=zr)
         has = d.re_row >= 0
         ZL[has] = d.re_chol[d.re_row[has]]
-    model = _model_fn(True, random, J, T, A, 31.6, 0.5)
+    model = _model_fn(True, random, J, T, A, 31.6, 0.5, tau_prior)
     margs = (d.trial_idx, d.trt_idx, d.x, np.where(d.re_row >= 0, d.re_row, A), d.re_chol, d.y)
     ref = float(potential_energy(model, margs, {}, {k: jnp.asarray(v) for k, v in params.items()}))
-    pe = _potential_fn(random, 31.6, 0.5)
+    pe = _potential_fn(random, 31.6, 0.5, tau_prior)
     val = float(pe({k: jnp.asarray(v) for k, v in ours.items()},
                    (jnp.asarray(d.design_matrix()), jnp.asarray(ZL), jnp.asarray(d.y))))
     assert val == pytest.approx(ref, rel=1e-5)

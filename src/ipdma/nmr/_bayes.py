@@ -44,7 +44,7 @@ class BayesFit:
 
 
 def _model_fn(has_risk: bool, random: bool, J: int, T: int, A: int,
-              prior_sd: float, tau_scale: float):
+              prior_sd: float, tau_scale: float, tau_prior: str = "half-normal"):
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as dist
@@ -60,7 +60,9 @@ def _model_fn(has_risk: bool, random: bool, J: int, T: int, A: int,
             slope = g0 + jnp.concatenate([jnp.zeros(1), gam])
             eta = eta + slope[trt_idx] * x
         if random:
-            tau = numpyro.sample("tau", dist.HalfNormal(tau_scale))
+            tau_dist = (dist.HalfNormal(tau_scale) if tau_prior == "half-normal"
+                        else dist.Uniform(0.0, tau_scale))
+            tau = numpyro.sample("tau", tau_dist)
             z = numpyro.sample("z", dist.Normal(0.0, 1.0).expand([A]).to_event(1))
             e = tau * (chol @ z)
             eta = eta + jnp.concatenate([e, jnp.zeros(1)])[re_row]
@@ -69,12 +71,14 @@ def _model_fn(has_risk: bool, random: bool, J: int, T: int, A: int,
     return model
 
 
-def _potential_fn(random: bool, prior_sd: float, tau_scale: float):
+def _potential_fn(random: bool, prior_sd: float, tau_scale: float,
+                  tau_prior: str = "half-normal"):
     """Hand-written potential energy (minus log posterior on the unconstrained scale) of
     :func:`_model_fn`, on the flat coefficient vector ``b`` (in the order of
     ``NMRDesign.param_names()``) with the dense fixed-effects design ``X``: a matrix
     product compiles and runs faster than gathers.  tau is sampled as log tau (with its
-    Jacobian).  ``tests/nmr`` checks it equals numpyro's potential of :func:`_model_fn`."""
+    Jacobian) under the half-normal prior, and as ``logit(tau / a)`` under U(0, a).
+    ``tests/nmr`` checks it equals numpyro's potential of :func:`_model_fn`."""
     import jax
     import jax.numpy as jnp
 
@@ -86,11 +90,16 @@ def _potential_fn(random: bool, prior_sd: float, tau_scale: float):
         lp = -0.5 * jnp.sum((b / prior_sd) ** 2) - b.size * (np.log(prior_sd) + half_log_2pi)
         eta = X @ b
         if random:
-            log_tau, zr = z["tau"], z["z"]
-            tau = jnp.exp(log_tau)
-            # half-normal density of tau plus the log-Jacobian of tau = exp(log_tau)
-            lp = lp + (0.5 * np.log(2 / np.pi) - np.log(tau_scale)
-                       - 0.5 * (tau / tau_scale) ** 2 + log_tau)
+            w, zr = z["tau"], z["z"]
+            if tau_prior == "half-normal":
+                tau = jnp.exp(w)
+                # half-normal density of tau plus the log-Jacobian of tau = exp(w)
+                lp = lp + (0.5 * np.log(2 / np.pi) - np.log(tau_scale)
+                           - 0.5 * (tau / tau_scale) ** 2 + w)
+            else:
+                # U(0, a): tau = a * sigmoid(w); density 1/a times Jacobian a s (1 - s)
+                tau = tau_scale * jax.nn.sigmoid(w)
+                lp = lp + jax.nn.log_sigmoid(w) + jax.nn.log_sigmoid(-w)
             lp = lp - 0.5 * jnp.sum(zr ** 2) - zr.size * half_log_2pi
             eta = eta + tau * (ZL @ zr)
         lp = lp + jnp.sum(y * eta - jax.nn.softplus(eta))
@@ -130,6 +139,7 @@ def _make_runner(pe, *, chains: int, draws: int, warmup: int, chain_method: str,
 
 
 def fit_bayes(design: NMRDesign, *, random: bool, prior_sd: float, tau_prior_scale: float,
+              tau_prior: str = "half-normal",
               chains: int, draws: int, warmup: int, seed: int, init: np.ndarray | None,
               chain_method: str = "sequential", target_accept: float = 0.8) -> BayesFit:
     import time
@@ -142,7 +152,8 @@ def fit_bayes(design: NMRDesign, *, random: bool, prior_sd: float, tau_prior_sca
     has_risk = design.has_risk
     if random and A == 0:
         random = False
-    key = (has_risk, random, J, T, A, float(prior_sd), float(tau_prior_scale), chains, draws,
+    key = (has_risk, random, J, T, A, float(prior_sd), float(tau_prior_scale), tau_prior,
+           chains, draws,
            warmup, chain_method, float(target_accept))
     X = design.design_matrix()
     P = X.shape[1]
@@ -155,13 +166,15 @@ def fit_bayes(design: NMRDesign, *, random: bool, prior_sd: float, tau_prior_sca
     # initial values on the unconstrained scale, one copy per chain (tau enters as log tau)
     values = {"b": np.asarray(init if init is not None else np.zeros(P), dtype=float)}
     if random:
-        values["tau"] = np.log(0.1)
+        t0 = min(0.1, 0.5 * tau_prior_scale)
+        values["tau"] = (np.log(t0) if tau_prior == "half-normal"
+                         else np.log(t0 / (tau_prior_scale - t0)))
         values["z"] = np.zeros(A)
     init_params = {k: jnp.asarray(np.broadcast_to(v, (chains, *np.shape(v))), dtype=jnp.float32)
                    for k, v in values.items()}
     runner = _RUNNERS.get(key)
     if runner is None:
-        pe = _potential_fn(random, prior_sd, tau_prior_scale)
+        pe = _potential_fn(random, prior_sd, tau_prior_scale, tau_prior)
         runner = _make_runner(pe, chains=chains, draws=draws, warmup=warmup,
                               chain_method=chain_method, target_accept=target_accept)
         _RUNNERS.clear()           # keep one compiled sampler (the last structure used)
@@ -175,7 +188,9 @@ def fit_bayes(design: NMRDesign, *, random: bool, prior_sd: float, tau_prior_sca
         samples["g0"] = b[..., J + T - 1]
         samples["gamma"] = b[..., J + T:]
     if random:
-        samples["tau"] = np.exp(zs["tau"])                # unconstrained log tau -> tau
+        w = zs["tau"]                                      # unconstrained -> tau
+        samples["tau"] = (np.exp(w) if tau_prior == "half-normal"
+                          else tau_prior_scale / (1.0 + np.exp(-w)))
         samples["z"] = zs["z"]
     seconds = time.perf_counter() - t0
     div_arr = np.asarray(div)

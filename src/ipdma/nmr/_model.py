@@ -63,9 +63,12 @@ class RiskNMR:
         Standard deviation of the normal priors of ``u, d, g0, gamma`` and of the
         external-control intercept (default ``sqrt(1000)``: the N(0, var 1000)
         priors of the original analysis).
+    tau_prior : {"half-normal", "uniform"}
+        Prior of ``tau``: half-normal with scale ``tau_prior_scale`` (default) or
+        uniform on ``(0, tau_prior_scale)`` (as crossnma's ``dunif(0, 3)``).
     tau_prior_scale : float
-        Scale of the half-normal prior on ``tau`` (default 1 on the log-odds-ratio
-        scale).
+        Scale of the half-normal prior (default 1 on the log-odds-ratio scale) or the
+        upper bound of the uniform prior.
     chains, draws, warmup : int
         NUTS chains, kept draws and warm-up iterations per chain.
     chain_method : {"sequential", "vectorized"}
@@ -115,6 +118,7 @@ class RiskNMR:
         reference: str | None = None,
         prior_sd: float = float(np.sqrt(1000.0)),
         tau_prior_scale: float = 1.0,
+        tau_prior: Literal["half-normal", "uniform"] = "half-normal",
         chains: int = 2,
         draws: int = 1000,
         warmup: int = 500,
@@ -133,6 +137,7 @@ class RiskNMR:
         self.reference = reference
         self.prior_sd = prior_sd
         self.tau_prior_scale = tau_prior_scale
+        self.tau_prior = tau_prior
         self.chains = chains
         self.draws = draws
         self.warmup = warmup
@@ -156,6 +161,9 @@ class RiskNMR:
         if isinstance(self.centring, str) and self.centring not in ("trial", "global"):
             raise ModelSpecificationError(
                 f"centring must be 'trial', 'global' or a number, not {self.centring!r}")
+        if self.tau_prior not in ("half-normal", "uniform"):
+            raise ModelSpecificationError(
+                f"tau_prior must be 'half-normal' or 'uniform', not {self.tau_prior!r}")
         if self.chain_method not in ("sequential", "vectorized"):
             raise ModelSpecificationError(
                 f"chain_method must be 'sequential' or 'vectorized', not {self.chain_method!r}")
@@ -234,7 +242,8 @@ class RiskNMR:
             from ._bayes import fit_bayes
 
             fit = fit_bayes(design, random=self.effects == "random", prior_sd=self.prior_sd,
-                            tau_prior_scale=self.tau_prior_scale, chains=int(self.chains),
+                            tau_prior_scale=self.tau_prior_scale, tau_prior=self.tau_prior,
+                            chains=int(self.chains),
                             draws=int(self.draws), warmup=int(self.warmup), seed=seed,
                             init=ml_common.coef, chain_method=self.chain_method,
                             target_accept=self.target_accept)
