@@ -135,3 +135,12 @@ def test_random_effects_nma_matches_published_crossnma(ref_case):
                                                                       abs=0.05), t
         assert res.params.loc[f"d[{t}]", "se"] == pytest.approx(pub[f"d.{t}"]["sd"], abs=0.05)
     assert res.params.loc["tau", "estimate"] == pytest.approx(pub["tau"]["mean"], abs=0.1)
+
+
+def test_external_control_given_again_at_predict(ms_bayes):
+    case, res = ms_bayes
+    before = res.predict(risk=[0.5])
+    ext = case.csv("synthetic_ms_placebo_external.csv")
+    again = res.predict(risk=[0.5], external_control=ext)
+    pd.testing.assert_frame_equal(before, again)        # same cohort, same seed: same draws
+    assert list(res.params.index).count("alpha[external]") == 1

@@ -392,7 +392,8 @@ class RiskNMRResult(ResultsMixin):
             self._alpha_ext = (float(m), float(draws.std(ddof=1)))
             chains = int(self.model.chains)
             tab = self._table_from_draws(draws.reshape(chains, -1, 1), ["alpha[external]"])
-            self.params = pd.concat([self.params, tab])
+            self.params = pd.concat([self.params.drop(index="alpha[external]", errors="ignore"),
+                                     tab])
             self.params.index.name = "parameter"
 
     # ------------------------------------------------------------- predictions
@@ -442,8 +443,9 @@ class RiskNMRResult(ResultsMixin):
             (the average over trials, with equal weights, of the trial-specific
             predicted log-odds ``u_j + d_k + (g0 + gamma_k)(R - Rbar_j)``).
         external_control : DataFrame, optional
-            Control cohort (outcome column as in ``fit``); overrides the one given
-            to ``fit``.
+            Control cohort (outcome column as in ``fit``); replaces the one given to
+            ``fit`` for this and later predictions (and the ``alpha[external]`` row
+            of ``params``).
         point : {"logit_mean", "mean"}
             Bayesian point prediction: ``expit`` of the posterior mean of the
             log-odds (as the original code) or the posterior mean probability.
