@@ -152,6 +152,32 @@ def _fd_hessian(grad, x: np.ndarray) -> np.ndarray:
     return 0.5 * (H + H.T)
 
 
+def _glmm_cov(Hm: np.ndarray, p: int) -> tuple[np.ndarray, float]:
+    """Covariance of the fixed effects from the Hessian of the negative marginal
+    log-likelihood in (beta, tau): the beta block of its inverse when positive definite,
+    else the inverse of the beta block (conditional on tau-hat, as with tau on the
+    boundary), with a warning."""
+    try:
+        np.linalg.cholesky(Hm)
+        cov_full = np.linalg.inv(Hm)
+        return cov_full[:p, :p], float(np.sqrt(cov_full[p, p]))
+    except np.linalg.LinAlgError:
+        pass
+    try:
+        np.linalg.cholesky(Hm[:p, :p])
+    except np.linalg.LinAlgError as exc:
+        raise ConvergenceError(
+            "the GLMM information matrix of the fixed effects is not positive definite: "
+            "the random-effects model is not identified by these data (too few trials?); "
+            "use effects='common' or engine='bayes' with an informative tau prior."
+        ) from exc
+    warnings.warn(
+        "the GLMM Hessian in (beta, tau) is not positive definite (tau poorly identified): "
+        "standard errors of the fixed effects are conditional on tau-hat and tau has no "
+        "standard error.", ConvergenceWarning, stacklevel=4)
+    return np.linalg.inv(Hm[:p, :p]), float("nan")
+
+
 def fit_random(design: NMRDesign, n_agq: int = 1, start: MLFit | None = None,
                max_iter: int = 500) -> MLFit:
     """Random-treatment-effects model by Laplace (``n_agq=1``) or adaptive
@@ -243,12 +269,7 @@ def fit_random(design: NMRDesign, n_agq: int = 1, start: MLFit | None = None,
         cov = start.cov
         tau_se = np.nan
     else:
-        try:
-            cov_full = np.linalg.inv(Hm)
-        except np.linalg.LinAlgError:
-            cov_full = np.linalg.pinv(Hm)
-        cov = cov_full[:p, :p]
-        tau_se = float(np.sqrt(max(cov_full[p, p], 0.0)))
+        cov, tau_se = _glmm_cov(Hm, p)
         if not best.success:
             warnings.warn(f"GLMM optimiser: {best.message}", ConvergenceWarning, stacklevel=3)
     return MLFit(coef=theta[:p], cov=cov, loglik=ll, tau=float(theta[p]), tau_se=tau_se,
