@@ -330,7 +330,7 @@ class RiskNMRResult(ResultsMixin):
                             "converged": fit.converged}
         rng = np.random.default_rng([self.seed, 1])
         self._theta_draws = rng.multivariate_normal(fit.coef, fit.cov, size=int(self.model.n_sim),
-                                                    method="cholesky")
+                                                    method="eigh")
 
     def _set_bayes(self, fit) -> None:
         self._bayes = fit
@@ -343,13 +343,13 @@ class RiskNMRResult(ResultsMixin):
         th = np.concatenate(parts, axis=-1)               # (chains, draws, P)
         self._theta_draws = th.reshape(-1, th.shape[-1])
         names = list(self._names)
-        cols = {k: v for k, v in (("tau", s.get("tau")),) if v is not None}
         allp = th
-        if cols:
+        self.tau = None
+        if "tau" in s:
             allp = np.concatenate([th, s["tau"][..., None]], axis=-1)
             names.append("tau")
             self.tau_draws = s["tau"].ravel()
-        self.tau = float(s["tau"].mean()) if "tau" in s else None
+            self.tau = float(s["tau"].mean())
         self.params = self._table_from_draws(allp, names)
         self.coef = self.params["estimate"].loc[self._names]
 
@@ -459,6 +459,12 @@ class RiskNMRResult(ResultsMixin):
             P(treatment) (positive = fewer events with a harmful outcome), ``or`` vs
             the reference, ``p_best`` (probability of being best) and
             ``recommended`` (the treatment with the best point prediction).
+
+        Notes
+        -----
+        With random treatment effects the predictions use the mean (network)
+        treatment effects ``d_t``; intervals do not include the between-trial
+        heterogeneity ``tau``.
         """
         check_is_fitted(self, "_theta_draws")
         d = self.design
