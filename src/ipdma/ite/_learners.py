@@ -668,10 +668,11 @@ class XGBoostSLearner(ITELearner):
 # scikit-learn meta-learners
 # --------------------------------------------------------------------------------------
 def _default_regressor():
-    from sklearn.ensemble import HistGradientBoostingRegressor
+    # single-threaded gradient boosting: predictable cost on shared machines
+    from sklearn.ensemble import GradientBoostingRegressor
 
-    return HistGradientBoostingRegressor(max_iter=100, learning_rate=0.1,
-                                         early_stopping=False, random_state=0)
+    return GradientBoostingRegressor(n_estimators=100, max_depth=3, learning_rate=0.1,
+                                     random_state=0)
 
 
 def _seed_estimator(est, rng):
@@ -685,6 +686,8 @@ def _seed_estimator(est, rng):
 
 class SklearnSLearner(ITELearner):
     """Any scikit-learn regressor as S-learner: one model on (t, x).
+
+    Default regressor: ``GradientBoostingRegressor(n_estimators=100, max_depth=3)``.
 
     Examples
     --------
@@ -870,7 +873,8 @@ class BayesLassoLearner(ITELearner):
     bootstrap_supported = False
 
     def __init__(self, *, num_warmup: int = 1000, num_samples: int = 1000, num_chains: int = 1,
-                 prior_var: float = 1000.0) -> None:
+                 prior_var: float = 1000.0, max_tree_depth: int = 10) -> None:
+        self.max_tree_depth = int(max_tree_depth)
         self.num_warmup = int(num_warmup)
         self.num_samples = int(num_samples)
         self.num_chains = int(num_chains)
@@ -895,10 +899,12 @@ class BayesLassoLearner(ITELearner):
         yp = np.zeros(n_pad)
         yp[:n] = y
         mask = np.arange(n_pad) < n
-        key = (n_pad, Zs.shape[1], self.num_warmup, self.num_samples, self.num_chains)
+        key = (n_pad, Zs.shape[1], self.num_warmup, self.num_samples, self.num_chains,
+               self.max_tree_depth)
         mcmc = _MCMC_CACHE.get(key)
         if mcmc is None:
-            mcmc = MCMC(NUTS(_bayes_lasso_model), num_warmup=self.num_warmup,
+            mcmc = MCMC(NUTS(_bayes_lasso_model, max_tree_depth=self.max_tree_depth),
+                        num_warmup=self.num_warmup,
                         num_samples=self.num_samples, num_chains=self.num_chains,
                         chain_method="sequential", progress_bar=False, jit_model_args=True)
             _MCMC_CACHE[key] = mcmc
