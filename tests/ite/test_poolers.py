@@ -47,14 +47,6 @@ def _fit(df, learner, pooler, **kw):
                                                   outcome="y", covariates=COLS, treated=1)
 
 
-def _need_mv_engine():
-    from ipdma.ite._poolers import _mv_engine
-
-    try:
-        _mv_engine()
-    except ImportError as exc:
-        pytest.skip(f"multivariate engine not available: {exc}")
-
 
 @pytest.mark.parametrize("learner,pooler,opts,tol", [
     ("ols", "mvma", {"method": "fixed"}, 1e-10),
@@ -65,8 +57,6 @@ def _need_mv_engine():
     ("bayes-lm", "bayes-mvma", {}, None),
 ])
 def test_identical_trials_give_the_single_trial_ite(learner, pooler, opts, tol):
-    if pooler == "mvma":
-        _need_mv_engine()
     df = _multi(K=4, identical=True)
     single = _one_trial(seed=0)
     X_new = single[COLS].iloc[:50]
@@ -134,7 +124,6 @@ def test_random_effects_weights_give_prediction_interval():
 
 
 def test_fixed_mvma_equals_closed_form_gls():
-    _need_mv_engine()
     df = _multi(K=5)
     model = _fit(df, "ols", "mvma", pooler_options={"method": "fixed"})
     sums = model.site_summaries()
@@ -165,8 +154,6 @@ def test_infeasible_pair_lists_feasible_ones():
     ("bayes-lm", "bayes-mvma", "json"),
 ])
 def test_federated_run_equals_in_memory(tmp_path, learner, pooler, fmt):
-    if pooler == "mvma":
-        _need_mv_engine()
     df = _multi(K=4)
     X_new = _one_trial(n=40, seed=99)[COLS]
     model = _fit(df, learner, pooler, n_boot=15, random_state=7)

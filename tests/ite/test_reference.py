@@ -25,14 +25,6 @@ def data(case):
     return case.csv("train.csv"), case.csv("test.csv"), case.csv("test_predictions.csv")
 
 
-def _need_mv_engine():
-    from ipdma.ite._poolers import _mv_engine
-
-    try:
-        _mv_engine()
-    except ImportError as exc:
-        pytest.skip(f"multivariate engine not available: {exc}")
-
 
 def _fit(train, learner, pooler, **popt):
     return TwoStageITE(learner, pooler, pooler_options=popt).fit(
@@ -54,7 +46,6 @@ def test_stage1_ols_matches_lm(case, data):
 
 def test_fixed_pooling_matches_rma_mv(case, data):
     train, test, pred = data
-    _need_mv_engine()
     e = case.expected["stage2_fixed"]
     m = _fit(train, "ols", "mvma", method="fixed")
     np.testing.assert_allclose(m.pooler_.coef_, e["coef"], rtol=1e-9)
@@ -69,7 +60,6 @@ def test_fixed_pooling_matches_rma_mv(case, data):
 
 def test_reml_pooling_matches_rma_mv(case, data):
     train, test, pred = data
-    _need_mv_engine()
     e = case.expected["stage2_REML_UN"]
     m = _fit(train, "ols", "mvma", method="reml")
     np.testing.assert_allclose(m.pooler_.coef_, e["coef"], atol=1e-5)

@@ -161,17 +161,9 @@ class ITEPooler:
 # (a) multivariate meta-analysis of the coefficients
 # --------------------------------------------------------------------------------------
 def _mv_engine():
-    from .. import meta
+    from ..meta import fit_mvma
 
-    fn = getattr(meta, "fit_mvma", None)
-    if fn is None:  # engine written but not yet exported
-        try:
-            from ..meta._multivariate import fit_mvma as fn
-        except ImportError:
-            fn = None
-    if fn is None:
-        raise ImportError("ipdma.meta.fit_mvma is not available in this installation")
-    return fn
+    return fit_mvma
 
 
 class MVMAPooler(ITEPooler):
