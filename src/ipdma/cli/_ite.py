@@ -27,6 +27,9 @@ def register(subparsers) -> None:
     p.add_argument("--pooler", choices=_POOLERS, default="mvma", help="stage-2 pooler")
     p.add_argument("--method", choices=["reml", "ml", "fixed", "mm"], default="reml",
                    help="between-trial covariance estimator of the mvma pooler")
+    p.add_argument("--heterogeneity", default="fixed", metavar="fixed|DL|REML|PM",
+                   help="weighted poolers: fixed-effect weights (the paper) or per-profile "
+                        "random-effects weights with a prediction interval")
     p.add_argument("--n-boot", type=int, default=100, help="bootstrap resamples per trial")
     p.add_argument("--seed", type=int, default=1, help="random seed")
     p.add_argument("--predict", metavar="NEW.csv", default=None,
@@ -49,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     ipd = ipd_from_args(args)
     pooler_options = {"method": args.method} if args.pooler == "mvma" else {}
+    if args.pooler.startswith("weighted"):
+        pooler_options["heterogeneity"] = args.heterogeneity
     model = TwoStageITE(args.learner, args.pooler, n_boot=args.n_boot, random_state=args.seed,
                         pooler_options=pooler_options)
     status(f"fitting {model.name} in {len(ipd.trials)} trials")
