@@ -7,6 +7,7 @@ MAE (median |predicted - true ITE|).  Pairs whose learner is not installed (Econ
 the causal forest) are listed as skipped.
 
     python benchmarks/bench_ite.py [--scenario 13] [--n-boot 100] [--seed 1] [--quick]
+                                   [--n-jobs 1] [--pairs ols+mvma,...]
 
 ``--quick`` uses a reduced XGBoost grid (depth 2-3, eta 0.1, nrounds 100/500, 5 folds).
 When ``Rscript`` with metafor is available, the R time of the REML rma.mv pooling of
@@ -34,6 +35,7 @@ def main() -> None:
     ap.add_argument("--n-boot", type=int, default=100)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="reduced XGBoost grid")
+    ap.add_argument("--n-jobs", type=int, default=1, help="trials fitted in parallel")
     ap.add_argument("--pairs", default=None, help="comma-separated learner+pooler subset")
     args = ap.parse_args()
 
@@ -61,7 +63,7 @@ def main() -> None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 model = TwoStageITE(lrn, pool, n_boot=args.n_boot, random_state=args.seed,
-                                    learner_options=opts).fit(ipd)
+                                    n_jobs=args.n_jobs, learner_options=opts).fit(ipd)
                 pred = model.predict(test)
         except ImportError as exc:
             rows.append({"pair": name, "seconds": np.nan, "mae": np.nan,
