@@ -18,6 +18,8 @@ DEMO_SECTIONS: dict[str, tuple[str, str]] = {
     "meta": ("Meta-analysis engines", "ipdma.meta._demo:demo_section"),
     "prognosis": ("Baseline risk: the stage-1 prognostic model",
                   "ipdma.prognosis._demo:demo_section"),
+    "nmr": ("Who benefits from which treatment: risk-based network meta-regression",
+            "ipdma.nmr._demo:demo_section"),
     "subgroups": ("Subgroup identification: MOB and metaMOB",
                   "ipdma.trees._demo:demo_section"),
 }
