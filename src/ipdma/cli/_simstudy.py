@@ -51,7 +51,7 @@ def run_study(args: argparse.Namespace) -> int:
 
     options = {}
     if args.n_bootstrap is not None:
-        options["n_bootstrap"] = args.n_bootstrap
+        options["n_boot"] = args.n_bootstrap
     study = SimulationStudy(ite_scenarios(args.scenarios), ite_methods(args.methods, **options),
                             n_reps=args.reps, seed=args.seed, store_format=args.format)
     n_jobs = args.n_jobs if args.n_jobs != 0 else (os.cpu_count() or 1)

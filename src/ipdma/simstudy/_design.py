@@ -122,8 +122,22 @@ def parse_scenarios(spec: str) -> list[int]:
     return out
 
 
+def _learner_available(learner: str) -> bool:
+    """Whether a learner's optional dependency is installed (``all`` skips those that are
+    not; naming such a method explicitly still runs it, and its error is recorded)."""
+    import importlib.util
+
+    optional = {"causal-forest": "econml"}
+    mod = optional.get(learner)
+    return mod is None or importlib.util.find_spec(mod) is not None
+
+
 def parse_methods(spec: str | Sequence[str]) -> list[tuple[str, str]]:
-    """Parse ``"all"`` or ``learner+pooler`` names; check each against the feasible pairs."""
+    """Parse ``"all"`` or ``learner+pooler`` names; check each against the feasible pairs.
+
+    ``"all"`` means every feasible pair whose learner can run here (the causal forest
+    needs the optional ``econml`` package: ``pip install 'ipdma[causal-forest]'``).
+    """
     from ..ite import feasible_pairs
 
     feasible = [tuple(p) for p in feasible_pairs()]
@@ -132,7 +146,7 @@ def parse_methods(spec: str | Sequence[str]) -> list[tuple[str, str]]:
     else:
         items = list(spec)
     if items == ["all"]:
-        return feasible
+        return [p for p in feasible if _learner_available(p[0])]
     pairs = []
     for item in items:
         if "+" not in item:
