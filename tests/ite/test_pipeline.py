@@ -166,3 +166,19 @@ def test_cli_module_standalone(tmp_path, sim, capsys):
     assert payload["pooler"] == "weighted-aux-ols"
     pred = pd.read_csv(tmp_path / "o" / "predictions.csv")
     assert len(pred) == len(sim.data) and "pi_low" not in pred
+
+
+def test_categorical_covariate_and_binary_outcome(sim):
+    df = sim.data.copy()
+    df["site"] = np.where(df["x1"] > 0, "north", "south")
+    model = TwoStageITE("ols", "weighted-aux-ols").fit(
+        df, trial="trial", treatment="treatment", outcome="y", covariates=["site", "x5"])
+    assert model.feature_names_ == ["site[south]", "x5"]
+    new = pd.DataFrame({"site": ["north", "south"], "x5": [0.0, 0.0]})
+    pred = model.predict(new)
+    enc = pd.DataFrame({"site[south]": [0.0, 1.0], "x5": [0.0, 0.0]})
+    pd.testing.assert_frame_equal(pred, model.predict(enc))
+    df["yb"] = (df["y"] > df["y"].median()).astype(int)
+    with pytest.raises(ModelSpecificationError, match="continuous"):
+        TwoStageITE("ols", "mvma").fit(df, trial="trial", treatment="treatment",
+                                       outcome="yb", covariates=["x5"])
