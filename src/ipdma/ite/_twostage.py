@@ -301,7 +301,16 @@ class TwoStageITE(ResultsMixin):
         self.learner_options = dict(learner_options or {})
         self.pooler_options = dict(pooler_options or {})
         self.learner_ = get_learner(learner, **self.learner_options)
-        self.pooler_ = get_pooler(pooler, **self.pooler_options)
+        popts = dict(self.pooler_options)
+        if isinstance(pooler, str) and "random_state" not in popts:
+            import inspect
+
+            from ._poolers import POOLERS
+
+            cls = POOLERS.get(pooler)
+            if cls is not None and "random_state" in inspect.signature(cls).parameters:
+                popts["random_state"] = random_state
+        self.pooler_ = get_pooler(pooler, **popts)
         check_pair(self.learner_, self.pooler_)
         if self.n_boot < 2:
             raise ModelSpecificationError(f"n_boot must be at least 2, got {n_boot}")
