@@ -205,3 +205,22 @@ def test_bayes_mvma_full_psi_runs():
     out = p.predict(df[COLS].to_numpy()[:10])
     assert np.all(out.pi_high - out.pi_low > out.ci_high - out.ci_low)
     assert p.Psi_.shape == (P + 1, P + 1)
+
+
+@pytest.mark.parametrize("method,structure", [("ml", "unstructured"), ("mm", "unstructured"),
+                                              ("reml", "diagonal"), ("reml", "identity")])
+def test_mvma_options(method, structure):
+    import warnings
+
+    df = _multi(K=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = _fit(df, "ols", "mvma",
+                     pooler_options={"method": method, "structure": structure})
+    pred = model.predict(df[COLS].iloc[:20])
+    Psi = model.pooler_.Psi_
+    assert np.all(np.linalg.eigvalsh(Psi) > -1e-10)
+    if structure != "unstructured":
+        assert np.allclose(Psi, np.diag(np.diag(Psi)))
+    assert np.all(pred["pi_high"] - pred["pi_low"] >= pred["ci_high"] - pred["ci_low"] - 1e-12)
+    assert "tau2" in model.pooler_.coef_frame()

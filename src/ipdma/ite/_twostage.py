@@ -235,7 +235,22 @@ def pool_sites(summaries: Sequence[SiteSummary | str | Path], pooler: str | ITEP
                X_new: Any = None, **pooler_options: Any) -> pd.DataFrame:
     """Stage 2 from site summaries (objects or ``.json``/``.npz`` paths).
 
-    Returns the same DataFrame as :meth:`TwoStageITE.predict`.
+    Returns the same DataFrame as :meth:`TwoStageITE.predict`.  ``pooler_options``
+    go to the pooler (e.g. ``method="fixed"`` for ``mvma``; ``random_state=s`` for
+    ``bayes-mvma`` to reproduce ``TwoStageITE(random_state=s)``).  ``X_new`` may be
+    omitted for the prediction-level poolers (the sites' query points are used).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> sites = []
+    >>> for k in range(3):
+    ...     X = rng.normal(size=(80, 2)); t = rng.integers(0, 2, 80)
+    ...     y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=80)
+    ...     sites.append(fit_site(X, t, y, trial=f"site{k}", pooler="mvma"))
+    >>> pool_sites(sites, "mvma", X_new=np.zeros((1, 2)), method="fixed").columns[:3].tolist()
+    ['ite', 'se', 'ci_low']
     """
     sums = [s if isinstance(s, SiteSummary) else SiteSummary.load(s) for s in summaries]
     pool = get_pooler(pooler, **pooler_options)
