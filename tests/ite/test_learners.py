@@ -165,3 +165,38 @@ def test_causal_forest_needs_econml():
     X, t, y = _trial()
     m = CausalForestLearner(n_estimators=100).fit(X, t, y, random_state=0)
     assert m.predict_ite(X[:5]).shape == (5,)
+
+
+def test_penalised_learners_match_glmnet_when_r_is_available(tmp_path):
+    """Live R oracle: glmnet with penalty.factor 0 on t and x, fixed lambdas."""
+    import shutil
+    import subprocess
+
+    import pandas as pd
+
+    if shutil.which("Rscript") is None or subprocess.run(
+            ["Rscript", "-e", "library(glmnet)"], capture_output=True).returncode != 0:
+        pytest.skip("Rscript with glmnet not available")
+    X, t, y = _trial(n=300)
+    y = y * 1.7
+    pd.DataFrame(np.column_stack([X, t, y]), columns=["x1", "x2", "x3", "t", "y"]).to_csv(
+        tmp_path / "d.csv", index=False)
+    script = f"""suppressPackageStartupMessages(library(glmnet))
+d <- read.csv('{tmp_path / "d.csv"}')
+Z <- model.matrix(~ t * (x1 + x2 + x3), d)[, -1]
+for (a in c(1, 0, 0.5)) {{
+  f <- glmnet(Z, d$y, alpha = a, lambda = c(0.5, 0.05), penalty.factor = c(0, 0, 0, 0, 1, 1, 1),
+              thresh = 1e-14)
+  write.table(t(as.matrix(coef(f))), quote = FALSE, col.names = FALSE, row.names = FALSE)
+}}"""
+    (tmp_path / "g.R").write_text(script)
+    out = subprocess.run(["Rscript", str(tmp_path / "g.R")], capture_output=True, text=True,
+                         check=True).stdout
+    ref = np.array([[float(v) for v in line.split()] for line in out.strip().splitlines()])
+    k = 0
+    for cls in (LassoLearner, RidgeLearner, ElasticNetLearner):
+        for lam in (0.5, 0.05):
+            m = cls(lambdas=[lam]).fit(X, t, y, random_state=0)
+            # R's column order (1, t, x, t:x) is ours
+            np.testing.assert_allclose(m.coef_, ref[k], atol=1e-6)
+            k += 1
