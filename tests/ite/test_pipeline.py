@@ -182,3 +182,13 @@ def test_categorical_covariate_and_binary_outcome(sim):
     with pytest.raises(ModelSpecificationError, match="continuous"):
         TwoStageITE("ols", "mvma").fit(df, trial="trial", treatment="treatment",
                                        outcome="yb", covariates=["x5"])
+
+
+def test_demo_section_writes_report(tmp_path):
+    from ipdma.ite._demo import demo_section
+    from ipdma.report import Report
+
+    rep = Report("demo")
+    demo_section(rep, tmp_path, 1)
+    html = rep.write(tmp_path).read_text()
+    assert "Individualised treatment effects" in html and "ols+mvma" in html
