@@ -40,15 +40,14 @@ def main() -> None:
     args = ap.parse_args()
 
     from ipdma.datasets import make_ite_continuous
-    from ipdma.ite import TwoStageITE, feasible_pairs
+    from ipdma.ite import REDUCED_XGBOOST_GRID, TwoStageITE, feasible_pairs
 
     sim = make_ite_continuous(scenario=args.scenario, random_state=args.seed)
     ipd, test = sim.ipd(), sim.test
     truth = test["ite_true"].to_numpy()
     print(f"data: scenario {args.scenario}, {len(sim.data)} patients in "
           f"{sim.data['trial'].nunique()} trials; {len(test)} test patients; B = {args.n_boot}")
-    xgb_opts = (dict(max_depth=(2, 3), eta=(0.1,), nrounds=(100, 500), nfold=5)
-                if args.quick else {})
+    xgb_opts = dict(REDUCED_XGBOOST_GRID) if args.quick else {}
     pairs = feasible_pairs()
     if args.pairs:
         wanted = set(args.pairs.split(","))

@@ -118,12 +118,8 @@ def test_compare_methods_ranks(sim):
         compare_methods(sim.ipd(), ["xgboost+mvma"])
 
 
-def test_cli_predictions_csv(tmp_path, sim, monkeypatch):
-    import ipdma.cli as cli
+def test_cli_predictions_csv(tmp_path, sim):
     from ipdma.cli import main
-
-    if "_ite" not in cli._COMMANDS:   # until the lead registers the subcommand
-        monkeypatch.setattr(cli, "_COMMANDS", [*cli._COMMANDS, "_ite"])
 
     train = tmp_path / "train.csv"
     sim.data.to_csv(train, index=False)

@@ -27,6 +27,9 @@ def register(subparsers) -> None:
     r.add_argument("--format", choices=["parquet", "csv"], default="parquet")
     r.add_argument("--n-bootstrap", type=int, default=None,
                    help="bootstrap replicates for weighted-bootstrap (default: the pooler's)")
+    r.add_argument("--xgboost-grid", choices=["paper", "reduced"], default="paper",
+                   help="XGBoost tuning grid: the paper's 45 points with 10-fold CV (default) "
+                        "or a reduced one (depth 2-3, eta 0.1, nrounds 100/500, 5 folds)")
     ex = r.add_mutually_exclusive_group()
     ex.add_argument("--n-jobs", type=int, default=1, help="local worker processes (joblib)")
     ex.add_argument("--dask-local", type=int, default=None, metavar="N",
@@ -52,7 +55,11 @@ def run_study(args: argparse.Namespace) -> int:
     options = {}
     if args.n_bootstrap is not None:
         options["n_boot"] = args.n_bootstrap
-    study = SimulationStudy(ite_scenarios(args.scenarios), ite_methods(args.methods, **options),
+    from ..ite import REDUCED_XGBOOST_GRID
+
+    lopts = {"xgboost": REDUCED_XGBOOST_GRID} if args.xgboost_grid == "reduced" else None
+    study = SimulationStudy(ite_scenarios(args.scenarios),
+                            ite_methods(args.methods, learner_options=lopts, **options),
                             n_reps=args.reps, seed=args.seed, store_format=args.format)
     n_jobs = args.n_jobs if args.n_jobs != 0 else (os.cpu_count() or 1)
     res = study.run(args.out, n_jobs=n_jobs, scheduler=args.scheduler,

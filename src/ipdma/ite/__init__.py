@@ -11,6 +11,7 @@ learner+pooler pairs by leave-one-trial-out validation.
 
 from ._learners import (
     LEARNERS,
+    REDUCED_XGBOOST_GRID,
     BayesLassoLearner,
     BayesLMLearner,
     CausalForestLearner,
@@ -53,6 +54,7 @@ from ._validation import (
 __all__ = [
     "LEARNERS",
     "POOLERS",
+    "REDUCED_XGBOOST_GRID",
     "BayesLMLearner",
     "BayesLassoLearner",
     "BayesMVMAPooler",

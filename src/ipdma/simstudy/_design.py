@@ -95,9 +95,23 @@ def ite_scenarios(ids: Sequence[int] | str = "1-16", **params: Any) -> list[Scen
     return [Scenario(int(i), make_ite_continuous, {"scenario": int(i), **params}) for i in ids]
 
 
-def ite_methods(spec: str | Sequence[str] = "all", **options: Any) -> list[ITEMethod]:
-    """ITE methods from ``"all"`` or names like ``"ols+mvma,xgboost+weighted-aux-ols"``."""
-    return [ITEMethod(lrn, pool, options) for lrn, pool in parse_methods(spec)]
+def ite_methods(spec: str | Sequence[str] = "all", *,
+                learner_options: Mapping[str, Mapping[str, Any]] | None = None,
+                **options: Any) -> list[ITEMethod]:
+    """ITE methods from ``"all"`` or names like ``"ols+mvma,xgboost+weighted-aux-ols"``.
+
+    ``options`` go to every :class:`ipdma.ite.TwoStageITE` (e.g. ``n_boot=20``);
+    ``learner_options`` maps a learner name to its own options, e.g.
+    ``{"xgboost": ipdma.ite.REDUCED_XGBOOST_GRID}``.
+    """
+    learner_options = dict(learner_options or {})
+    methods = []
+    for lrn, pool in parse_methods(spec):
+        opts = dict(options)
+        if lrn in learner_options:
+            opts["learner_options"] = dict(learner_options[lrn])
+        methods.append(ITEMethod(lrn, pool, opts))
+    return methods
 
 
 def parse_scenarios(spec: str) -> list[int]:
