@@ -142,8 +142,10 @@ class SimulationStudy:
         return run_cell(sc, rep, self.methods, self.seed)
 
     def _pending(self, store: ResultStore) -> Iterator[tuple[Scenario, int, list[ITEMethod]]]:
-        for sc in self.scenarios:
-            for rep in range(self.n_reps):
+        # replicate-major: every scenario gets replicate r before any gets r + 1, so a
+        # study stopped early (or time-boxed) covers all scenarios evenly
+        for rep in range(self.n_reps):
+            for sc in self.scenarios:
                 done = store.done_methods(sc.id, rep)
                 todo = [m for m in self.methods if m.name not in done]
                 if todo:
