@@ -511,8 +511,8 @@ class TwoStageITE(ResultsMixin):
             K = len(p.trials)
             w = p.weights[i] if p.weights is not None else np.full(K, 1 / K)
             ypos = np.arange(K, 0, -1)
-            ax.scatter(p.per_trial[i], ypos, s=400 * w / w.max() + 10, color=color_for(0),
-                       marker="s", label="trial ITE (size = weight)")
+            ax.scatter(p.per_trial[i], ypos, s=110 * w / w.max() + 12, color=color_for(0),
+                       marker="s", zorder=3, label="trial ITE (area = weight)")
             if p.per_trial_var is not None:
                 sd = np.sqrt(p.per_trial_var[i])
                 ax.hlines(ypos, p.per_trial[i] - 1.96 * sd, p.per_trial[i] + 1.96 * sd,
@@ -528,7 +528,9 @@ class TwoStageITE(ResultsMixin):
             ax.set_yticklabels([f"trial {t}" for t in p.trials] + ["pooled"])
             ax.axvline(0, color="k", lw=0.8)
             ax.set_xlabel(f"ITE of patient {i}")
-            ax.legend(loc="best", frameon=False, fontsize="small")
+            ax.set_ylim(-0.8, K + 0.6)
+            ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False,
+                      fontsize="small")
         else:
             raise ModelSpecificationError(
                 f"kind={kind!r}: choose 'distribution', 'covariate' or 'trials'")
