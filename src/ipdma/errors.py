@@ -7,6 +7,10 @@ fix it.  Catch :class:`IPDMAError` to handle all of them at once.
 
 from __future__ import annotations
 
+import difflib
+import re
+from collections.abc import Iterable
+
 __all__ = [
     "BoundaryWarning",
     "ColumnNotFoundError",
@@ -23,6 +27,9 @@ __all__ = [
     "NotFittedError",
     "OutcomeError",
     "SamplerWarning",
+    "closest_name",
+    "column_not_found",
+    "did_you_mean",
 ]
 
 
@@ -94,3 +101,46 @@ class BoundaryWarning(IPDMAWarning):
 class SamplerWarning(IPDMAWarning):
     """MCMC diagnostics (R-hat, effective sample size, divergences) indicate
     the posterior sample may be unreliable."""
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def _norm_key(label: str) -> str:
+    """Label key ignoring case and surrounding/repeated whitespace."""
+    return re.sub(r"\s+", " ", label.strip()).casefold()
+
+
+def closest_name(name: object, candidates: Iterable[object]) -> object | None:
+    """The candidate closest to ``name``: a match ignoring case and whitespace first,
+    then the closest by :func:`difflib.get_close_matches` (case-sensitive, then folded)."""
+    cands = list(candidates)
+    key = _norm_key(str(name))
+    for c in cands:
+        if _norm_key(str(c)) == key:
+            return c
+    by_str = {str(c): c for c in cands}
+    match = difflib.get_close_matches(str(name), list(by_str), n=1, cutoff=0.6)
+    if match:
+        return by_str[match[0]]
+    folded = {str(c).casefold(): c for c in cands}
+    match = difflib.get_close_matches(str(name).casefold(), list(folded), n=1, cutoff=0.6)
+    return folded[match[0]] if match else None
+
+
+def did_you_mean(name: object, candidates: Iterable[object]) -> str:
+    """``" Did you mean 'x'?"`` for the closest candidate, or ``""``."""
+    best = closest_name(name, candidates)
+    return f" Did you mean {best!r}?" if best is not None else ""
+
+
+def column_not_found(name: object, columns: Iterable[object], role: str = "",
+                     where: str = "the data") -> ColumnNotFoundError:
+    """The error for a column that is absent: names the role, suggests the closest
+    column and lists (the first 12) columns there are."""
+    cols = [str(c) for c in columns]
+    shown = ", ".join(cols[:12]) + (", ..." if len(cols) > 12 else "")
+    role = f"{role} " if role else ""
+    return ColumnNotFoundError(
+        f"{role}column {name!r} is not in {where}.{did_you_mean(name, cols)} "
+        f"Available columns: {shown}.")

@@ -65,7 +65,7 @@ def test_risk_score_column_errors(ms, tmp_path, capsys):
     code = main(["risk-nmr", str(ms / "ms.csv"), *BASE, "--risk-score", "AGEE", "--engine",
                  "ml", "--out", str(tmp_path)])
     err = capsys.readouterr().err
-    assert code == 2 and "did you mean 'AGE'" in err
+    assert code == 2 and "Did you mean 'AGE'?" in err and "--risk-score column 'AGEE'" in err
     code = main(["risk-nmr", str(ms / "ms.csv"), *BASE, "--engine", "ml", "--out",
                  str(tmp_path)])
     assert code == 2 and "stage 1 needs --covariates" in capsys.readouterr().err

@@ -89,7 +89,7 @@ def run_score(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
 
-    from ..errors import ColumnNotFoundError, DataError, ModelSpecificationError
+    from ..errors import DataError, ModelSpecificationError, column_not_found
     from ..nmr import RiskNMR
     from ..prognosis import RiskModel
     from ..report import Report
@@ -106,12 +106,8 @@ def run(args: argparse.Namespace) -> int:
                                           "--risk-score (use an existing score), not both")
         ipd = ipd_from_args(args, reference=args.reference)
         if args.risk_score not in ipd.data:
-            import difflib
-
-            close = difflib.get_close_matches(args.risk_score, list(ipd.data.columns), 1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ColumnNotFoundError(f"--risk-score column {args.risk_score!r} is not in "
-                                      f"{args.file}{hint}")
+            raise column_not_found(args.risk_score, ipd.data.columns, "--risk-score",
+                                   where=str(args.file))
         data = ipd.data.copy()
         score = data[args.risk_score]
         if not score.notna().all():

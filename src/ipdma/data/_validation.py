@@ -7,7 +7,6 @@ fault and says how to fix it.  Nothing here loops over patients.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Hashable, Iterable, Sequence
 
@@ -22,6 +21,8 @@ from ..errors import (
     ModelSpecificationError,
     NetworkError,
     OutcomeError,
+    _norm_key,
+    did_you_mean,
 )
 
 _MAX_SHOW = 5
@@ -46,30 +47,6 @@ def rows_text(mask: np.ndarray, index: pd.Index) -> str:
     return f"{n} row{'s' if n != 1 else ''} (index {', '.join(map(repr, first))}{more})"
 
 
-def closest_name(name: object, candidates: Iterable[object]) -> object | None:
-    """The candidate closest to ``name`` (case-insensitive match first, then difflib)."""
-    cands = list(candidates)
-    by_str = {str(c): c for c in cands}
-    key = _norm_key(str(name))
-    for c in cands:
-        if _norm_key(str(c)) == key:
-            return c
-    match = difflib.get_close_matches(str(name), list(by_str), n=1, cutoff=0.6)
-    if not match:
-        folded = {str(c).casefold(): c for c in cands}
-        match_f = difflib.get_close_matches(str(name).casefold(), list(folded), n=1, cutoff=0.6)
-        return folded[match_f[0]] if match_f else None
-    return by_str[match[0]]
-
-
-def did_you_mean(name: object, candidates: Iterable[object]) -> str:
-    best = closest_name(name, candidates)
-    return f" Did you mean {best!r}?" if best is not None else ""
-
-
-def _norm_key(label: str) -> str:
-    """Label key ignoring case and surrounding/repeated whitespace."""
-    return re.sub(r"\s+", " ", label.strip()).casefold()
 
 
 # --------------------------------------------------------------------------- arguments

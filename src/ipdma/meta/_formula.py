@@ -7,24 +7,17 @@ one-hot encoded with the first level dropped (names ``"col[level]"``).
 
 from __future__ import annotations
 
-import difflib
-
 import numpy as np
 import pandas as pd
 
-from ..errors import ColumnNotFoundError, DataError, ModelSpecificationError
+from ..errors import DataError, ModelSpecificationError, column_not_found
 
 __all__ = ["design_from_formula", "moderator_matrix"]
 
 
 def _column(data: pd.DataFrame, name: str) -> pd.Series:
     if name not in data.columns:
-        close = difflib.get_close_matches(name, [str(c) for c in data.columns], n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ColumnNotFoundError(
-            f"moderator column {name!r} is not in the data (columns: "
-            f"{', '.join(map(str, data.columns))}).{hint}"
-        )
+        raise column_not_found(name, data.columns, "moderator")
     return data[name]
 
 

@@ -9,28 +9,23 @@ first, so results do not depend on the order of rows or arms in the input.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ..errors import (
-    ColumnNotFoundError,
     MissingDataError,
     ModelSpecificationError,
     NetworkError,
     OutcomeError,
+    column_not_found,
 )
 
 
 def _check_column(df: pd.DataFrame, col: str, role: str) -> None:
     if col not in df.columns:
-        close = difflib.get_close_matches(str(col), [str(c) for c in df.columns], n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ColumnNotFoundError(
-            f"{role} column {col!r} is not in the data (columns: {list(df.columns)}).{hint}"
-        )
+        raise column_not_found(col, df.columns, role)
 
 
 def logit(p):

@@ -5,13 +5,12 @@ same columns on new data."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..errors import ColumnNotFoundError, DataError, MissingDataError, OutcomeError
+from ..errors import DataError, MissingDataError, OutcomeError, column_not_found
 
 __all__ = ["DesignSpec", "check_binary_outcome", "check_columns"]
 
@@ -20,15 +19,7 @@ def check_columns(data: pd.DataFrame, columns: Sequence[str], role: str) -> None
     """Raise :class:`ColumnNotFoundError` naming the first absent column."""
     for col in columns:
         if col not in data.columns:
-            names = [str(c) for c in data.columns]
-            lower = {c.lower(): c for c in names}
-            close = ([lower[str(col).lower()]] if str(col).lower() in lower else
-                     difflib.get_close_matches(str(col), names, n=1))
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ColumnNotFoundError(
-                f"{role} column {col!r} not found in the data (columns: "
-                f"{', '.join(map(str, data.columns[:20]))}{'...' if data.shape[1] > 20 else ''})."
-                f"{hint}")
+            raise column_not_found(col, data.columns, role)
 
 
 def check_binary_outcome(y: pd.Series, name: str) -> np.ndarray:

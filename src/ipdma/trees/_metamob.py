@@ -22,7 +22,6 @@ are global.  Fitting alternates (glmertree 0.2-6, ``joint = TRUE``):
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from collections.abc import Sequence
 
@@ -39,6 +38,7 @@ from ..errors import (
     DataWarning,
     ModelSpecificationError,
     OutcomeError,
+    column_not_found,
 )
 from ._lmm import LinearMixedModel, LMMResults
 
@@ -54,12 +54,7 @@ _ALIASES = {"ri": "intercept", "rt": "treatment", "ri+rt": "both", "slope": "tre
 
 
 def _missing_column(name: str, data: pd.DataFrame, role: str) -> ColumnNotFoundError:
-    cols = [str(c) for c in data.columns]
-    close = difflib.get_close_matches(str(name), cols, n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    shown = ", ".join(cols[:12]) + (", ..." if len(cols) > 12 else "")
-    return ColumnNotFoundError(
-        f"{role} column {name!r} is not in the data.{hint} Available columns: {shown}.")
+    return column_not_found(name, data.columns, role)
 
 
 def _is_categorical(s: pd.Series) -> bool:

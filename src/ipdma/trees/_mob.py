@@ -27,6 +27,7 @@ from ..errors import (
     MissingDataError,
     ModelSpecificationError,
     OutcomeError,
+    column_not_found,
 )
 from ._nodemodels import NodeFit, NodeModel, _too_few, get_node_model
 from ._rformat import format_num, print_named_vector, r_character
@@ -45,12 +46,7 @@ __all__ = ["MOB", "MOBNode", "MOBSplit", "PartitionVariable"]
 # data handling
 # --------------------------------------------------------------------------------------
 def _column_error(name: str, data: pd.DataFrame, role: str) -> ColumnNotFoundError:
-    cols = [str(c) for c in data.columns]
-    close = difflib.get_close_matches(str(name), cols, n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    shown = ", ".join(cols[:12]) + (", ..." if len(cols) > 12 else "")
-    return ColumnNotFoundError(
-        f"{role} column {name!r} is not in the data.{hint} Available columns: {shown}.")
+    return column_not_found(name, data.columns, role)
 
 
 @dataclass
