@@ -200,3 +200,19 @@ for (a in c(1, 0, 0.5)) {{
             # R's column order (1, t, x, t:x) is ours
             np.testing.assert_allclose(m.coef_, ref[k], atol=1e-6)
             k += 1
+
+
+@pytest.mark.parametrize("learner", [LassoLearner, ElasticNetLearner])
+def test_penalised_column_without_variance_gets_zero(learner):
+    # a binary covariate that is 0 for every patient of this trial (or of a bootstrap
+    # resample): its interaction is not identified; glmnet sets its coefficient to 0
+    X, t, y = _trial()
+    X[:, -1] = 0.0
+    with np.errstate(all="raise"):
+        m = learner().fit(X, t, y, random_state=0)
+    assert np.all(np.isfinite(m.coef_))
+    assert m.theta_[-1] == 0.0
+    ite = m.predict_ite(X[:20])
+    assert np.all(np.isfinite(ite))
+    bs = m.bootstrap(X, t, y, 5, random_state=2)
+    assert np.all(np.isfinite(bs.predict_ite(X[:20])))

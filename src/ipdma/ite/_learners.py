@@ -322,7 +322,10 @@ def _cd_batch(G, c, l1, l2, tol=1e-12, max_sweeps=100_000):
         max_delta = 0.0
         for j in range(q):
             r = c[:, j] - np.einsum("mk,mk->m", G[:, j, :], b) + diag[:, j] * b[:, j]
-            new = np.sign(r) * np.maximum(np.abs(r) - l1[:, j], 0.0) / denom[:, j]
+            # a column without variance in this sample (e.g. a binary covariate constant in
+            # a bootstrap resample) is not identified: its coefficient is 0, as in glmnet
+            num = np.sign(r) * np.maximum(np.abs(r) - l1[:, j], 0.0)
+            new = np.divide(num, denom[:, j], out=np.zeros_like(num), where=denom[:, j] > 0)
             d = np.max(np.abs(new - b[:, j]) * np.sqrt(diag[:, j]))
             b[:, j] = new
             max_delta = max(max_delta, d)
