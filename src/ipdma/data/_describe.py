@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from .._base import ResultsMixin, Summary
-from ._ipd import IPD
+from ._ipd import IPD, outcome_summary
 from ._network import Network
 
 __all__ = ["Description", "describe"]
@@ -63,14 +63,8 @@ class Description(ResultsMixin):
         self.n_patients = ipd.n_patients
         self.trials = list(ipd.trials)
         self.treatments = list(ipd.treatments)
-        g = pd.Series(ipd.y).groupby([ipd.trial, ipd.treatment], sort=True)
-        arms = pd.DataFrame({"n": g.size().astype(np.int64)})
-        if ipd.outcome_type == "binary":
-            arms["events"] = g.sum().astype(np.int64)
-            arms["risk"] = g.mean()
-        else:
-            arms["mean"] = g.mean()
-            arms["sd"] = g.std(ddof=1)
+        arms = outcome_summary(pd.Series(ipd.y).groupby([ipd.trial, ipd.treatment], sort=True),
+                               ipd.outcome_type)
         arms.index.names = ["trial", "treatment"]
         self.arms = arms.reset_index()
         self.missingness = ipd.missingness.copy()

@@ -80,6 +80,19 @@ def choose_reference(treatments: Sequence[str], arms: dict[str, list[str]],
     return best(treatments)
 
 
+
+def outcome_summary(groups, outcome_type: str) -> pd.DataFrame:
+    """Patients and events/risk (binary) or mean/sd (continuous) per group of a
+    grouped outcome Series."""
+    out = pd.DataFrame({"n": groups.size().astype(np.int64)})
+    if outcome_type == "binary":
+        out["events"] = groups.sum().astype(np.int64)
+        out["risk"] = groups.mean()
+    else:
+        out["mean"] = groups.mean()
+        out["sd"] = groups.std(ddof=1)
+    return out
+
 class IPD:
     """Individual participant data from several randomized trials.
 
@@ -642,16 +655,10 @@ class IPD:
 
     def trial_table(self) -> pd.DataFrame:
         """Per trial: patients, arms and events (binary) or mean outcome."""
-        g = pd.Series(self.y).groupby(self.trial, sort=True)
-        out = pd.DataFrame({"n": g.size().astype(np.int64)})
-        out["n_arms"] = [len(self.arms[t]) for t in out.index]
-        out["treatments"] = [", ".join(self.arms[t]) for t in out.index]
-        if self.outcome_type == "binary":
-            out["events"] = g.sum().astype(np.int64)
-            out["risk"] = g.mean()
-        else:
-            out["mean"] = g.mean()
-            out["sd"] = g.std(ddof=1)
+        out = outcome_summary(pd.Series(self.y).groupby(self.trial, sort=True),
+                              self.outcome_type)
+        out.insert(1, "n_arms", [len(self.arms[t]) for t in out.index])
+        out.insert(2, "treatments", [", ".join(self.arms[t]) for t in out.index])
         out.index.name = "trial"
         return out
 
