@@ -70,6 +70,7 @@ class Description(ResultsMixin):
         self.missingness = ipd.missingness.copy()
         self.dropped = ipd.dropped.copy()
         self.network: Network = ipd.network
+        self._header = ipd._header_info()
 
     def to_frame(self) -> pd.DataFrame:
         """The trial x arm table."""
@@ -89,11 +90,7 @@ class Description(ResultsMixin):
         """Arms, covariate missingness and network edges as a :class:`~ipdma._base.Summary`."""
         net = self.network
         info: dict[str, object] = {
-            "Patients": self.n_patients,
-            "Trials": len(self.trials),
-            "Treatments": ", ".join(self.treatments),
-            "Reference": self.reference,
-            "Outcome": f"{self.outcome_col} ({self.outcome_type})",
+            **self._header,
             "Network": "connected" if net.is_connected else
                        f"disconnected: {net.components_text()}",
         }

@@ -662,15 +662,19 @@ class IPD:
         out.index.name = "trial"
         return out
 
-    def summary(self) -> Summary:
-        """Patients, trials, treatments, outcome and covariates at a glance."""
-        info: dict[str, object] = {
+    def _header_info(self) -> dict[str, object]:
+        """The lines that open every summary of this IPD (also used by ``describe``)."""
+        return {
             "Patients": self.n_patients,
             "Trials": len(self.trials),
             "Treatments": ", ".join(self.treatments),
             "Reference": self.reference,
             "Outcome": f"{self.outcome_col} ({self.outcome_type})",
         }
+
+    def summary(self) -> Summary:
+        """Patients, trials, treatments, outcome and covariates at a glance."""
+        info = self._header_info()
         if self.outcome_type == "binary":
             info["Events"] = f"{int(self.y.sum())} ({self.y.mean():.1%})"
         info["Covariates"] = ", ".join(map(str, self.covariate_cols)) or "none"

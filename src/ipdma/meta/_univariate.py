@@ -90,6 +90,13 @@ def _upper_bracket(f, start: float) -> float:
     raise ConvergenceError("could not bracket the root for tau^2 (Q stays above its target)")
 
 
+
+def _as_arrays(yi, vi, X) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Float arrays of effects and variances, and the design (intercept-only if None)."""
+    yi = np.asarray(yi, dtype=float)
+    vi = np.asarray(vi, dtype=float)
+    return yi, vi, (np.ones((yi.shape[0], 1)) if X is None else X)
+
 def tau2_estimate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
                   method: str = "REML", *, tol: float | None = None,
                   root_tol: float | None = None, maxiter: int = 1000) -> tuple[float, dict]:
@@ -127,11 +134,8 @@ def tau2_estimate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
     >>> round(t2, 4)
     0.0377
     """
-    yi = np.asarray(yi, dtype=float)
-    vi = np.asarray(vi, dtype=float)
+    yi, vi, X = _as_arrays(yi, vi, X)
     k = yi.shape[0]
-    if X is None:
-        X = np.ones((k, 1))
     p = X.shape[1]
     method = method.upper()
     info: dict = {"n_iter": 0, "converged": True}
@@ -344,11 +348,8 @@ def fit_univariate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
     >>> round(float(f.beta[0]), 4)
     0.1949
     """
-    yi = np.asarray(yi, dtype=float)
-    vi = np.asarray(vi, dtype=float)
+    yi, vi, X = _as_arrays(yi, vi, X)
     k = yi.shape[0]
-    if X is None:
-        X = np.ones((k, 1))
     p = X.shape[1]
     method = method.upper()
     if tau2 is None:
@@ -406,11 +407,8 @@ def qprofile_tau2_ci(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None
     >>> lb < ub
     True
     """
-    yi = np.asarray(yi, dtype=float)
-    vi = np.asarray(vi, dtype=float)
+    yi, vi, X = _as_arrays(yi, vi, X)
     k = yi.shape[0]
-    if X is None:
-        X = np.ones((k, 1))
     df = k - X.shape[1]
     if df < 1:
         raise ModelSpecificationError("Q-profile interval needs more studies than coefficients")
