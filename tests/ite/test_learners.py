@@ -216,3 +216,81 @@ def test_penalised_column_without_variance_gets_zero(learner):
     assert np.all(np.isfinite(ite))
     bs = m.bootstrap(X, t, y, 5, random_state=2)
     assert np.all(np.isfinite(bs.predict_ite(X[:20])))
+
+
+# ------------------------------------------------------------------ Bayesian LASSO (Gibbs)
+def _nuts_bayes_lasso(Zs, y, n_main, prior_var, seed, num_samples):
+    """The same Park-Casella model written for NumPyro's NUTS (independent check)."""
+    import jax
+    import jax.numpy as jnp
+    import numpyro
+    import numpyro.distributions as dist
+    from numpyro.infer import MCMC, NUTS
+
+    p = Zs.shape[1] - n_main
+
+    def model(Z, y):
+        main = numpyro.sample("main", dist.Normal(0.0, np.sqrt(prior_var)).expand([n_main]))
+        sigma = numpyro.sample("sigma", dist.Uniform(0.0, 10.0))
+        lam2 = numpyro.sample("lambda2", dist.Gamma(0.01, 0.01))
+        tau2 = numpyro.sample("tau2", dist.Exponential(lam2 / 2).expand([p]))
+        z = numpyro.sample("z", dist.Normal(0.0, 1.0).expand([p]))
+        gamma = numpyro.deterministic("gamma", z * sigma * jnp.sqrt(tau2))
+        numpyro.sample("y", dist.Normal(Z[:, :n_main] @ main + Z[:, n_main:] @ gamma, sigma),
+                       obs=y)
+
+    mcmc = MCMC(NUTS(model, target_accept_prob=0.95), num_warmup=1000,
+                num_samples=num_samples, progress_bar=False)
+    mcmc.run(jax.random.PRNGKey(seed), jnp.asarray(Zs), jnp.asarray(y))
+    s = mcmc.get_samples()
+    return np.column_stack([np.asarray(s["main"]), np.asarray(s["gamma"])])
+
+
+def test_bayes_lasso_gibbs_agrees_with_nuts_on_the_same_model():
+    from ipdma.ite import BayesLassoLearner
+    from ipdma.ite._learners import _gibbs_bayes_lasso
+
+    X, t, y = _trial(n=120, p=2, seed=4)
+    Zs = interaction_design((X - X.mean(0)) / X.std(0, ddof=1), t)
+    gibbs = _gibbs_bayes_lasso(Zs, y, 4, prior_var=1000.0, sigma_max=10.0, a_lambda=0.01,
+                               b_lambda=0.01, num_warmup=500, num_samples=4000, num_chains=2,
+                               rng=np.random.default_rng(1))["beta"].reshape(-1, 6)
+    nuts = _nuts_bayes_lasso(Zs, y, 4, 1000.0, seed=2, num_samples=4000)
+    sd = nuts.std(0)
+    # Monte-Carlo error of both means is below 0.05 posterior sd; allow 0.15 sd
+    np.testing.assert_array_less(np.abs(gibbs.mean(0) - nuts.mean(0)), 0.15 * sd)
+    np.testing.assert_allclose(gibbs.std(0), sd, rtol=0.1)
+    assert BayesLassoLearner  # the learner wraps this sampler (tested below)
+
+
+def test_bayes_lasso_learner_draws_diagnostics_and_seed():
+    import arviz as az
+
+    from ipdma.ite import BayesLassoLearner
+
+    X, t, y = _trial(n=400, p=3, seed=1)
+    a = BayesLassoLearner(num_warmup=300, num_samples=500).fit(X, t, y, random_state=3)
+    b = BayesLassoLearner(num_warmup=300, num_samples=500).fit(X, t, y, random_state=3)
+    np.testing.assert_array_equal(a.theta_draws_, b.theta_draws_)
+    post = a.posterior()
+    assert post["draws"].shape == (1000, 4) and post["cov"].shape == (4, 4)
+    assert a.rhat_max_ < 1.02 and a.ess_min_ > 200
+    idata = a.inference_data()
+    assert isinstance(idata, az.InferenceData)
+    assert idata.posterior["gamma"].shape == (2, 500, 3)
+    # a strong signal: the posterior mean is close to least squares on the original scale
+    ols = OLSLearner().fit(X, t, y)
+    np.testing.assert_allclose(a.theta_, ols.theta_, atol=0.12)
+    np.testing.assert_allclose(a.predict_ite(X[:5]), ols.predict_ite(X[:5]), atol=0.25)
+
+
+def test_bayes_lasso_warns_when_sigma_hits_its_prior_bound():
+    from ipdma.errors import SamplerWarning
+    from ipdma.ite import BayesLassoLearner
+
+    X, t, y = _trial(n=200, p=2, seed=2)
+    with pytest.warns(SamplerWarning, match="sigma_max"):
+        BayesLassoLearner(num_warmup=50, num_samples=100, sigma_max=0.2).fit(
+            X, t, 10 * y, random_state=0)
+    with pytest.raises(ModelSpecificationError, match="num_samples"):
+        BayesLassoLearner(num_samples=1)

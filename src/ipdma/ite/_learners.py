@@ -18,13 +18,20 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
 from .._base import check_random_state
-from ..errors import ConvergenceWarning, DataError, ModelSpecificationError, NotFittedError
+from ..errors import (
+    ConvergenceWarning,
+    DataError,
+    ModelSpecificationError,
+    NotFittedError,
+    SamplerWarning,
+)
 
 __all__ = [
     "LEARNERS",
@@ -40,6 +47,7 @@ __all__ = [
     "SklearnTLearner",
     "XGBoostSLearner",
     "get_learner",
+    "learner_available",
 ]
 
 
@@ -844,113 +852,196 @@ class BayesLMLearner(ITELearner):
 
 
 # --------------------------------------------------------------------------------------
-# Bayesian LASSO (NumPyro)
+# Bayesian LASSO (Park-Casella Gibbs sampler)
 # --------------------------------------------------------------------------------------
-_MCMC_CACHE: dict = {}
+def _standardise_continuous(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and scale the continuous columns (0/1 columns stay as they are)."""
+    p = X.shape[1]
+    binary = np.array([np.isin(np.unique(X[:, j]), (0.0, 1.0)).all() for j in range(p)])
+    mu = np.where(binary, 0.0, X.mean(axis=0))
+    sd = np.where(binary, 1.0, X.std(axis=0, ddof=1) if len(X) > 1 else 1.0)
+    sd = np.where(sd > 0, sd, 1.0)
+    return mu, sd
 
 
-def _bayes_lasso_model(Zs, y, mask, prior_var):
-    import jax.numpy as jnp
-    import numpyro
-    import numpyro.distributions as dist
+def _gibbs_bayes_lasso(Z: np.ndarray, y: np.ndarray, n_main: int, *, prior_var: float,
+                       sigma_max: float, a_lambda: float, b_lambda: float, num_warmup: int,
+                       num_samples: int, num_chains: int,
+                       rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Park-Casella Gibbs sampler, chains advanced together (vectorised over chains).
 
-    q = Zs.shape[1]
-    p = (q - 2) // 2
-    main = numpyro.sample("main", dist.Normal(0.0, jnp.sqrt(prior_var)).expand([p + 2]))
-    sigma = numpyro.sample("sigma", dist.Uniform(0.0, 10.0))
-    lam2 = numpyro.sample("lambda2", dist.Gamma(0.01, 0.01))
-    tau2 = numpyro.sample("tau2", dist.Exponential(lam2 / 2).expand([p]))
-    z = numpyro.sample("z", dist.Normal(0.0, 1.0).expand([p]))
-    gamma = numpyro.deterministic("gamma", z * sigma * jnp.sqrt(tau2))
-    mu = Zs[:, : p + 2] @ main + Zs[:, p + 2:] @ gamma
-    with numpyro.handlers.mask(mask=mask):
-        numpyro.sample("y", dist.Normal(mu, sigma), obs=y)
+    Model: ``y ~ N(Z beta, sigma^2)``; the first ``n_main`` coefficients
+    ``~ N(0, prior_var)``; the others ``gamma_j ~ N(0, sigma^2 tau_j^2)``,
+    ``tau_j^2 ~ Exp(lambda^2 / 2)``, ``lambda^2 ~ Gamma(a_lambda, b_lambda)``;
+    ``sigma ~ U(0, sigma_max)``.  Every full conditional is exact:
+
+    * ``beta | .`` normal with precision ``Z'Z / sigma^2 + D``;
+    * ``1 / sigma^2 | .`` gamma with shape ``(n + p - 1) / 2`` and rate
+      ``(RSS + sum gamma^2 / tau^2) / 2``, truncated to ``sigma < sigma_max``;
+    * ``1 / tau_j^2 | .`` inverse Gaussian with mean ``sqrt(lambda^2 sigma^2 / gamma_j^2)``
+      and shape ``lambda^2``;
+    * ``lambda^2 | .`` gamma with shape ``a_lambda + p`` and rate
+      ``b_lambda + sum tau_j^2 / 2``.
+
+    Returns draws of shape (num_chains, num_samples, ...) for ``beta``,
+    ``sigma``, ``lambda2`` and ``tau2``.
+    """
+    from scipy import special
+
+    n, q = Z.shape
+    p = q - n_main
+    C = int(num_chains)
+    ZtZ = Z.T @ Z
+    Zty = Z.T @ y
+    yty = float(y @ y)
+    # start: ridge-type solution with overdispersed noise per chain
+    beta_hat = np.linalg.solve(ZtZ + 1e-6 * np.eye(q), Zty)
+    rss0 = max(float(np.sum((y - Z @ beta_hat) ** 2)) / max(n - q, 1), 1e-8)
+    sigma2 = np.minimum(rss0 * np.exp(rng.normal(0, 0.5, C)), sigma_max ** 2 * 0.99)
+    tau2 = np.exp(rng.normal(0, 1, (C, p)))
+    lam2 = np.exp(rng.normal(0, 1, C))
+    prior_main = np.full(n_main, 1.0 / prior_var)
+    shape_s = 0.5 * (n + p - 1)
+    omega_min = 1.0 / sigma_max ** 2
+    total = num_warmup + num_samples
+    out_beta = np.empty((C, num_samples, q))
+    out_sigma = np.empty((C, num_samples))
+    out_lam2 = np.empty((C, num_samples))
+    out_tau2 = np.empty((C, num_samples, p))
+    eye_idx = np.arange(q)
+    for it in range(total):
+        # beta | sigma2, tau2
+        d = np.concatenate([np.broadcast_to(prior_main, (C, n_main)),
+                            1.0 / (sigma2[:, None] * tau2)], axis=1)
+        A = ZtZ[None] / sigma2[:, None, None]
+        A[:, eye_idx, eye_idx] += d
+        L = np.linalg.cholesky(A)
+        b = Zty[None] / sigma2[:, None]
+        m = np.linalg.solve(A, b[..., None])[..., 0]
+        eps = rng.standard_normal((C, q))
+        # beta = m + L^{-T} eps
+        beta = m + np.linalg.solve(np.swapaxes(L, 1, 2), eps[..., None])[..., 0]
+        gam = beta[:, n_main:]
+        # sigma2 | beta, tau2  (sigma ~ U(0, sigma_max): density of sigma^2 ~ sigma^-1)
+        rss = yty - 2 * beta @ Zty + np.einsum("ci,ij,cj->c", beta, ZtZ, beta)
+        rate = 0.5 * (np.maximum(rss, 0.0) + np.sum(gam ** 2 / tau2, axis=1))
+        lo = special.gammainc(shape_s, omega_min * rate)       # P(omega < omega_min)
+        u = lo + (1 - lo) * rng.random(C)
+        omega = special.gammaincinv(shape_s, np.minimum(u, 1 - 1e-16)) / rate
+        sigma2 = 1.0 / np.maximum(omega, omega_min)
+        # 1/tau2 | gamma, sigma2, lambda2 (inverse Gaussian)
+        g2 = np.maximum(gam ** 2, 1e-300)
+        mean_ig = np.sqrt(lam2[:, None] * sigma2[:, None] / g2)
+        inv_tau2 = rng.wald(np.minimum(mean_ig, 1e150), np.broadcast_to(lam2[:, None], (C, p)))
+        tau2 = 1.0 / np.maximum(inv_tau2, 1e-300)
+        # lambda2 | tau2
+        lam2 = rng.gamma(a_lambda + p, 1.0 / (b_lambda + 0.5 * tau2.sum(axis=1)))
+        if it >= num_warmup:
+            k = it - num_warmup
+            out_beta[:, k] = beta
+            out_sigma[:, k] = np.sqrt(sigma2)
+            out_lam2[:, k] = lam2
+            out_tau2[:, k] = tau2
+    return {"beta": out_beta, "sigma": out_sigma, "lambda2": out_lam2, "tau2": out_tau2}
 
 
 class BayesLassoLearner(ITELearner):
-    """Bayesian LASSO (Park-Casella) on the treatment interactions, NUTS in NumPyro.
+    """Bayesian LASSO (Park-Casella) on the treatment interactions, exact Gibbs sampler.
 
     Covariates are standardised within the trial (continuous ones only; 0/1
     columns are left as they are); ``gamma_j | sigma, tau_j ~ N(0, sigma^2 tau_j^2)``,
     ``tau_j^2 ~ Exp(lambda^2 / 2)``, ``lambda^2 ~ Gamma(0.01, 0.01)``; intercept,
     main effects and delta ~ N(0, ``prior_var``); ``sigma ~ U(0, 10)``.  Draws
     are mapped back to the original covariate scale.
+
+    Every full conditional of this model is a standard distribution, so the
+    sampler is Park and Casella's (2008) Gibbs scheme (as in R's
+    ``monomvn::blasso``), with ``num_chains`` chains run together in numpy.
+    It mixes far better than NUTS on this funnel-shaped posterior and costs
+    a fraction of a second per trial.  Split R-hat and bulk ESS of the
+    treatment coefficients are checked (:class:`~ipdma.errors.SamplerWarning`
+    when R-hat > 1.01 or ESS < 400); :meth:`inference_data` returns the draws
+    as ArviZ ``InferenceData``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3)); t = rng.integers(0, 2, 200)
+    >>> y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=200)
+    >>> lrn = BayesLassoLearner().fit(X, t, y, random_state=0)
+    >>> lrn.posterior()["draws"].shape
+    (2000, 4)
     """
 
     name = "bayes-lasso"
     provides = frozenset({"posterior", "linear"})
     bootstrap_supported = False
 
-    def __init__(self, *, num_warmup: int = 1000, num_samples: int = 1000, num_chains: int = 1,
-                 prior_var: float = 1000.0, max_tree_depth: int = 10) -> None:
-        self.max_tree_depth = int(max_tree_depth)
+    def __init__(self, *, num_warmup: int = 1000, num_samples: int = 1000, num_chains: int = 2,
+                 prior_var: float = 1000.0, sigma_max: float = 10.0,
+                 lambda_prior: tuple[float, float] = (0.01, 0.01)) -> None:
         self.num_warmup = int(num_warmup)
         self.num_samples = int(num_samples)
         self.num_chains = int(num_chains)
         self.prior_var = float(prior_var)
+        self.sigma_max = float(sigma_max)
+        self.lambda_prior = (float(lambda_prior[0]), float(lambda_prior[1]))
+        if self.num_samples < 4 or self.num_chains < 1 or self.num_warmup < 0:
+            raise ModelSpecificationError(
+                "bayes-lasso needs num_samples >= 4, num_chains >= 1 and num_warmup >= 0")
 
     def _fit(self, X, t, y, rng):
-        import jax
-        import jax.numpy as jnp
-        from numpyro.infer import MCMC, NUTS
-
-        n, p = X.shape
-        binary = np.array([np.isin(np.unique(X[:, j]), (0.0, 1.0)).all() for j in range(p)])
-        mu = np.where(binary, 0.0, X.mean(axis=0))
-        sd = np.where(binary, 1.0, X.std(axis=0, ddof=1))
-        sd = np.where(sd > 0, sd, 1.0)
-        Xs = (X - mu) / sd
-        Zs = interaction_design(Xs, t)
-        # pad to a power of two (>= 64 rows) so that trials share one compiled sampler
-        n_pad = max(64, 1 << int(np.ceil(np.log2(n))))
-        Zp = np.zeros((n_pad, Zs.shape[1]))
-        Zp[:n] = Zs
-        yp = np.zeros(n_pad)
-        yp[:n] = y
-        mask = np.arange(n_pad) < n
-        key = (n_pad, Zs.shape[1], self.num_warmup, self.num_samples, self.num_chains,
-               self.max_tree_depth)
-        mcmc = _MCMC_CACHE.get(key)
-        if mcmc is None:
-            mcmc = MCMC(NUTS(_bayes_lasso_model, max_tree_depth=self.max_tree_depth),
-                        num_warmup=self.num_warmup,
-                        num_samples=self.num_samples, num_chains=self.num_chains,
-                        chain_method="sequential", progress_bar=False, jit_model_args=True)
-            _MCMC_CACHE[key] = mcmc
-        seed = int(rng.integers(2**31 - 1))
-        mcmc.run(jax.random.PRNGKey(seed), jnp.asarray(Zp), jnp.asarray(yp), jnp.asarray(mask),
-                 self.prior_var)
-        s = mcmc.get_samples()
-        main = np.asarray(s["main"])
-        gamma_s = np.asarray(s["gamma"])
-        delta_s = main[:, 1]
-        # back to original scale: t*(x - mu)/sd -> gamma = gamma_s / sd, delta -= sum gamma*mu
+        p = X.shape[1]
+        mu, sd = _standardise_continuous(X)
+        Zs = interaction_design((X - mu) / sd, t)
+        s = _gibbs_bayes_lasso(Zs, y, p + 2, prior_var=self.prior_var,
+                               sigma_max=self.sigma_max, a_lambda=self.lambda_prior[0],
+                               b_lambda=self.lambda_prior[1], num_warmup=self.num_warmup,
+                               num_samples=self.num_samples, num_chains=self.num_chains,
+                               rng=rng)
+        if np.any(s["sigma"] > 0.999 * self.sigma_max):
+            warnings.warn(f"bayes-lasso: the posterior of sigma reaches its prior bound "
+                          f"sigma_max={self.sigma_max:g}; the outcome's scale is larger than "
+                          "the prior allows: rescale y or raise sigma_max", SamplerWarning,
+                          stacklevel=4)
+        beta = s["beta"]                                   # (C, S, q) standardised scale
+        gamma_s = beta[..., p + 2:]
+        # back to the original scale: t*(x - mu)/sd -> gamma = gamma_s / sd, delta -= gamma'mu
         gamma = gamma_s / sd
-        delta = delta_s - gamma @ mu
-        draws = np.column_stack([delta, gamma])
+        delta = beta[..., 1] - gamma @ mu
+        chains = np.concatenate([delta[..., None], gamma], axis=-1)   # (C, S, p + 1)
+        self.theta_chains_ = chains
+        self.samples_ = s
+        draws = chains.reshape(-1, p + 1)
         self.theta_draws_ = draws
         self.theta_ = draws.mean(axis=0)
         self.theta_cov_ = np.cov(draws, rowvar=False)
-        self._diagnose(s)
+        self._diagnose(chains)
 
-    def _diagnose(self, s) -> None:
-        import warnings
+    def _diagnose(self, chains: np.ndarray) -> None:
+        import arviz as az
 
-        from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
-
-        from ..errors import SamplerWarning
-
-        g = np.asarray(s["main"])[None] if self.num_chains == 1 else None
-        if g is None:
-            return
-        ess = effective_sample_size(g)
-        rhat = split_gelman_rubin(g)
+        ess = np.atleast_1d(az.ess(chains, method="bulk") if chains.ndim == 2 else
+                            [az.ess(chains[..., j], method="bulk")
+                             for j in range(chains.shape[-1])])
+        rhat = np.atleast_1d([az.rhat(chains[..., j]) for j in range(chains.shape[-1])])
         self.ess_min_ = float(np.min(ess))
         self.rhat_max_ = float(np.max(rhat))
         if self.rhat_max_ > 1.01 or self.ess_min_ < 400:
             warnings.warn(f"bayes-lasso: R-hat max {self.rhat_max_:.3f}, bulk ESS min "
                           f"{self.ess_min_:.0f}; increase num_samples/num_warmup",
                           SamplerWarning, stacklevel=4)
+
+    def inference_data(self):
+        """The draws as ArviZ ``InferenceData`` (``delta``, ``gamma``, ``sigma``, ``lambda2``)."""
+        import arviz as az
+
+        self._check_fitted()
+        ch = self.theta_chains_
+        return az.from_dict(posterior={"delta": ch[..., 0], "gamma": ch[..., 1:],
+                                       "sigma": self.samples_["sigma"],
+                                       "lambda2": self.samples_["lambda2"]})
 
     def predict_ite(self, X):
         return ite_contrast(self._check_X(X)) @ self.theta_
@@ -968,6 +1059,15 @@ LEARNERS: dict[str, type[ITELearner]] = {
                               XGBoostSLearner, CausalForestLearner, BayesLMLearner,
                               BayesLassoLearner, SklearnSLearner, SklearnTLearner)
 }
+
+
+def learner_available(name: str) -> bool:
+    """Whether a learner's optional dependency is installed (EconML for the causal forest)."""
+    import importlib.util
+
+    optional = {"causal-forest": "econml"}
+    mod = optional.get(name)
+    return mod is None or importlib.util.find_spec(mod) is not None
 
 
 def get_learner(learner: str | ITELearner, **kwargs: Any) -> ITELearner:
