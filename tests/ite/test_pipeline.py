@@ -20,7 +20,7 @@ from ipdma.ite import (
 
 FAST = {
     "xgboost": {"max_depth": (2,), "eta": (0.3,), "nrounds": (20, 60), "nfold": 3},
-    "bayes-lasso": {"num_warmup": 100, "num_samples": 100, "max_tree_depth": 5},
+    "bayes-lasso": {"num_warmup": 200, "num_samples": 200},
 }
 
 
@@ -188,3 +188,38 @@ def test_demo_section_writes_report(tmp_path):
     demo_section(rep, tmp_path, 1)
     html = rep.write(tmp_path).read_text()
     assert "Individualised treatment effects" in html and "ols+mvma" in html
+
+
+def test_fit_methods_shares_stage1_and_equals_single_runs(sim):
+    from ipdma.ite import fit_methods
+
+    ipd = sim.ipd()
+    names = ["ols+mvma", "ols+weighted-bootstrap", "xgboost+weighted-bootstrap",
+             "xgboost+weighted-aux-ols", "bayes-lasso+bayes-mvma", "bayes-lasso+posterior-mix"]
+    opts = {k: _options(k) for k in ("xgboost", "bayes-lasso")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fits = fit_methods(ipd, ",".join(names), n_boot=5, random_state=3,
+                           learner_options=opts, n_jobs=2)
+        assert list(fits) == names
+        # one learner object per trial, shared by the pairs of that learner
+        assert fits["xgboost+weighted-bootstrap"].fits_[0].learner is \
+            fits["xgboost+weighted-aux-ols"].fits_[0].learner
+        for name, model in fits.items():
+            lrn, pool = name.split("+")
+            alone = TwoStageITE(lrn, pool, n_boot=5, random_state=3,
+                                learner_options=opts.get(lrn)).fit(ipd)
+            pd.testing.assert_frame_equal(model.predict(sim.test), alone.predict(sim.test))
+            assert model.stage1_seconds_ > 0
+    with pytest.raises(ModelSpecificationError, match="ridge"):
+        fit_methods(ipd, "ols+mvma", learner_options={"ridge": {}})
+    with pytest.raises(ModelSpecificationError, match="learner\\+pooler"):
+        fit_methods(ipd, "ols")
+
+
+def test_same_seed_sequence_object_gives_the_same_fit_twice(sim):
+    ss = np.random.SeedSequence(8)
+    model = TwoStageITE("ridge", "weighted-bootstrap", n_boot=5, random_state=ss)
+    a = model.fit(sim.ipd()).predict(sim.test)
+    b = model.fit(sim.ipd()).predict(sim.test)
+    pd.testing.assert_frame_equal(a, b)

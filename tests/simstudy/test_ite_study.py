@@ -75,3 +75,24 @@ def test_dask_local_cluster_is_identical(reference_run, tmp_path):
     res = study.run(tmp_path / "dask", dask_local=2, progress=False).to_frame()
     pd.testing.assert_frame_equal(reference_run[_cols(reference_run)], res[_cols(res)],
                                   check_dtype=False)
+
+
+def test_shared_stage1_equals_each_method_run_alone():
+    """Methods with one learner are fitted together in a cell; every row must equal the
+    method's own fit_predict on its stream (a single method rerun alone)."""
+    from ipdma.simstudy import cell_seeds, run_cell
+    from ipdma.simstudy._metrics import ite_metrics
+
+    methods = ite_methods("ols+mvma,ols+weighted-aux-ols,ridge+weighted-bootstrap,"
+                          "ridge+weighted-aux-ols", n_boot=5)
+    sc = ite_scenarios("3")[0]
+    cell = run_cell(sc, 0, methods, SEED).set_index("method")
+    assert (cell["error"] == "").all()
+    data_seq, seqs = cell_seeds(SEED, sc.id, 0, methods)
+    assert seqs["ridge+weighted-bootstrap"].spawn_key == seqs["ridge+weighted-aux-ols"].spawn_key
+    sim = sc.simulate(data_seq)
+    for m in methods:
+        alone = ite_metrics(m.fit_predict(sim, seqs[m.name]), sim.test["ite_true"].to_numpy())
+        for k, v in alone.items():
+            assert cell.loc[m.name, k] == pytest.approx(v, rel=0, abs=0, nan_ok=True), (m.name, k)
+        assert cell.loc[m.name, "fit_time"] > 0

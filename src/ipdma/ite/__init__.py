@@ -26,6 +26,7 @@ from ._learners import (
     aux_ols_variance,
     get_learner,
     interaction_design,
+    learner_available,
 )
 from ._poolers import (
     POOLERS,
@@ -42,7 +43,15 @@ from ._poolers import (
     get_pooler,
 )
 from ._site import SiteSummary, read_site_summary
-from ._twostage import ITEData, TwoStageITE, fit_site, pool_sites, prepare_ite_data, trial_seeds
+from ._twostage import (
+    ITEData,
+    TwoStageITE,
+    fit_methods,
+    fit_site,
+    pool_sites,
+    prepare_ite_data,
+    trial_seeds,
+)
 from ._validation import (
     MethodComparison,
     calibration_for_benefit,
@@ -83,10 +92,12 @@ __all__ = [
     "check_pair",
     "compare_methods",
     "feasible_pairs",
+    "fit_methods",
     "fit_site",
     "get_learner",
     "get_pooler",
     "interaction_design",
+    "learner_available",
     "loto_predictions",
     "pool_sites",
     "prepare_ite_data",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,8 @@ from ._learners import ITELearner, OLSLearner, get_learner
 from ._poolers import ITEPooler, PooledITE, check_pair, get_pooler
 from ._site import SiteSummary
 
-__all__ = ["ITEData", "TwoStageITE", "fit_site", "pool_sites", "prepare_ite_data",
-           "trial_seeds"]
+__all__ = ["ITEData", "TwoStageITE", "fit_methods", "fit_site", "pool_sites",
+           "prepare_ite_data", "trial_seeds"]
 
 
 # --------------------------------------------------------------------------------------
@@ -147,30 +148,70 @@ def trial_seeds(random_state: Any, n_trials: int) -> list[np.random.SeedSequence
         ss = np.random.SeedSequence(random_state)
     else:
         ss = np.random.SeedSequence(int(check_random_state(random_state).integers(2**63)))
-    return ss.spawn(n_trials)
+    # the children of a fresh ``ss.spawn(n_trials)``, without advancing ``ss``'s spawn
+    # counter: the same SeedSequence gives the same trial seeds every time it is used
+    return [np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, i),
+                                   pool_size=ss.pool_size) for i in range(n_trials)]
 
 
 # --------------------------------------------------------------------------------------
 # stage 1 for one trial
 # --------------------------------------------------------------------------------------
-class _TrialFit:
-    def __init__(self, label, X, t, y, learner: ITELearner, pooler: ITEPooler, n_boot,
-                 random_state, feature_names):
+class _Stage1:
+    """One trial's stage-1 fit, shareable by every pooler of the same learner.
+
+    ``boot`` and ``aux`` are computed when asked for; the bootstrap continues the
+    random stream right after the learner's fit, exactly as a single-pair run does.
+    Times (seconds) are kept so that a shared fit can report each pair's own cost.
+    """
+
+    def __init__(self, label, X, t, y, learner: ITELearner, random_state, feature_names, *,
+                 n_boot: int | None = None, aux: bool = False):
         rng = check_random_state(random_state)
         self.label = str(label)
         self.n = len(y)
         self.feature_names = list(feature_names)
+        t0 = time.perf_counter()
         self.learner = learner.fit(X, t, y, random_state=rng)
-        self.pooler_name = pooler.name
-        self.variance = pooler.variance
+        self.seconds = {"fit": time.perf_counter() - t0, "bootstrap": 0.0, "aux-ols": 0.0}
         self.boot = None
         self.aux = None
-        if pooler.variance == "bootstrap":
+        if n_boot is not None:
+            t0 = time.perf_counter()
             self.boot = self.learner.bootstrap(X, t, y, n_boot, random_state=rng)
-        elif pooler.variance == "aux-ols":
+            self.seconds["bootstrap"] = time.perf_counter() - t0
+        if aux:
+            t0 = time.perf_counter()
             self.aux = self.learner if isinstance(self.learner, OLSLearner) else \
                 OLSLearner().fit(X, t, y)
+            self.seconds["aux-ols"] = time.perf_counter() - t0
+
+
+class _TrialFit:
+    def __init__(self, stage1: _Stage1, pooler: ITEPooler):
+        self.label = stage1.label
+        self.n = stage1.n
+        self.feature_names = stage1.feature_names
+        self.learner = stage1.learner
+        self.pooler_name = pooler.name
+        self.variance = pooler.variance
+        self.boot = stage1.boot if pooler.variance == "bootstrap" else None
+        self.aux = stage1.aux if pooler.variance == "aux-ols" else None
+        if pooler.variance == "bootstrap" and self.boot is None:
+            raise ModelSpecificationError("internal: the stage-1 fit has no bootstrap")
+        if pooler.variance == "aux-ols" and self.aux is None:
+            raise ModelSpecificationError("internal: the stage-1 fit has no auxiliary OLS")
         self.needs = pooler.needs
+        self.seconds = stage1.seconds["fit"] + (stage1.seconds.get(pooler.variance, 0.0)
+                                                if pooler.variance else 0.0)
+
+    @classmethod
+    def fit(cls, label, X, t, y, learner: ITELearner, pooler: ITEPooler, n_boot, random_state,
+            feature_names) -> _TrialFit:
+        st = _Stage1(label, X, t, y, learner, random_state, feature_names,
+                     n_boot=n_boot if pooler.variance == "bootstrap" else None,
+                     aux=pooler.variance == "aux-ols")
+        return cls(st, pooler)
 
     def summarize(self, X_query: np.ndarray | None = None) -> SiteSummary:
         s = SiteSummary(trial=self.label, n=self.n, learner=self.learner.name,
@@ -226,7 +267,7 @@ def fit_site(X: Any, t: Any, y: Any, *, trial: str, learner: str | ITELearner = 
     X = np.asarray(X, dtype=float)
     names = list(feature_names) if feature_names is not None else \
         [f"x{j + 1}" for j in range(X.shape[1] if X.ndim == 2 else 1)]
-    tf = _TrialFit(trial, X, t, y, lrn, pool, n_boot, random_state, names)
+    tf = _TrialFit.fit(trial, X, t, y, lrn, pool, n_boot, random_state, names)
     Xq = None if X_query is None else new_X(X_query, names)[0]
     return tf.summarize(Xq)
 
@@ -356,8 +397,8 @@ class TwoStageITE(ResultsMixin):
 
         def one(tr, X, t, y, lrn, seed):
             try:
-                return _TrialFit(tr, X, t, y, lrn, self.pooler_, self.n_boot, seed,
-                                 d.feature_names)
+                return _TrialFit.fit(tr, X, t, y, lrn, self.pooler_, self.n_boot, seed,
+                                     d.feature_names)
             except DataError as exc:
                 raise type(exc)(f"trial {tr!r}: {exc}") from exc
 
@@ -367,13 +408,23 @@ class TwoStageITE(ResultsMixin):
             from joblib import Parallel, delayed
 
             fits = Parallel(n_jobs=self.n_jobs)(delayed(one)(*j) for j in jobs)
+        return self._set_fits(fits, d)
+
+    def _set_fits(self, fits: list[_TrialFit], d: ITEData) -> TwoStageITE:
         self.fits_ = fits
         self.data_ = d
         self.trials_ = list(d.trials)
         self.feature_names_ = list(d.feature_names)
         self.prediction_ = None
+        #: stage-1 seconds of this pair alone (learner fits plus its bootstrap or
+        #: auxiliary OLS), summed over trials; with :func:`fit_methods` the learner fits
+        #: are shared between pairs but still counted in each pair's figure
+        self.stage1_seconds_ = float(sum(f.seconds for f in fits))
+        t0 = time.perf_counter()
         if self.pooler_.needs != "predictions":
             self.pooler_.fit(self.site_summaries())
+        #: seconds of the stage-2 fit done in ``fit`` (poolers of coefficients/posteriors)
+        self.stage2_seconds_ = time.perf_counter() - t0
         return self
 
     def _check_fitted(self) -> None:
@@ -538,6 +589,144 @@ class TwoStageITE(ResultsMixin):
 
     def __repr__(self) -> str:
         return f"TwoStageITE(learner={self.learner_!r}, pooler={self.pooler_!r})"
+
+
+def _method_pairs(methods: Any) -> list[tuple[str, str]]:
+    from ._poolers import feasible_pairs
+
+    if isinstance(methods, str):
+        if methods.strip() == "all":
+            from ._learners import learner_available
+
+            return [p for p in feasible_pairs() if learner_available(p[0])]
+        methods = [m.strip() for m in methods.split(",") if m.strip()]
+    pairs: list[tuple[str, str]] = []
+    for m in methods:
+        if isinstance(m, str):
+            if "+" not in m:
+                raise ModelSpecificationError(
+                    f"method {m!r} is not of the form learner+pooler (e.g. 'ols+mvma')")
+            lrn, pool = (x.strip() for x in m.split("+", 1))
+        elif isinstance(m, (tuple, list)) and len(m) == 2 and all(isinstance(x, str) for x in m):
+            lrn, pool = m
+        else:
+            raise ModelSpecificationError(
+                f"method {m!r}: give 'learner+pooler' strings or (learner, pooler) tuples")
+        if (lrn, pool) not in pairs:
+            pairs.append((lrn, pool))
+    if not pairs:
+        raise ModelSpecificationError("no methods given")
+    return pairs
+
+
+def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all", *,
+                n_boot: int = 100, random_state: Any = None, n_jobs: int = 1,
+                learner_options: dict[str, dict] | None = None,
+                pooler_options: dict[str, dict] | None = None, trial: str | None = None,
+                treatment: str | None = None, outcome: str | None = None,
+                covariates: Sequence[str] | None = None,
+                treated: Any = None) -> dict[str, TwoStageITE]:
+    """Fit several learner+pooler pairs at once, fitting each learner only once per trial.
+
+    Stage 1 does not depend on the pooler, so every pair that shares a learner
+    shares its per-trial fits (and the XGBoost tuning, MCMC run or bootstrap
+    refits inside them).  Each returned model is identical to
+    ``TwoStageITE(learner, pooler, n_boot=n_boot, random_state=random_state,
+    learner_options=learner_options.get(learner),
+    pooler_options=pooler_options.get(pooler)).fit(data)`` when ``random_state``
+    is an int or a SeedSequence (a Generator is first turned into a
+    SeedSequence by one draw).
+
+    Parameters
+    ----------
+    data : IPD or DataFrame
+        As for :meth:`TwoStageITE.fit` (with a DataFrame, pass the column names).
+    methods : "all", str or sequence
+        ``"all"`` (every feasible pair whose learner is installed), a
+        comma-separated string ``"ols+mvma,xgboost+weighted-aux-ols"`` or a list
+        of such names or ``(learner, pooler)`` tuples.
+    n_boot, random_state : as for :class:`TwoStageITE`
+    n_jobs : int, default 1
+        (learner, trial) stage-1 jobs run in parallel (joblib; -1 all cores).
+    learner_options, pooler_options : dict of dict, optional
+        Options per learner name / pooler name, e.g.
+        ``{"xgboost": REDUCED_XGBOOST_GRID}``.
+
+    Returns
+    -------
+    dict
+        ``"learner+pooler"`` -> fitted :class:`TwoStageITE`, in the order given.
+        ``model.stage1_seconds_`` is each pair's own stage-1 cost.
+
+    Examples
+    --------
+    >>> from ipdma.datasets import make_ite_continuous
+    >>> sim = make_ite_continuous(scenario=5, random_state=1, n_test_per_trial=20)
+    >>> fits = fit_methods(sim.ipd(), "ols+mvma,ols+weighted-aux-ols", random_state=1)
+    >>> sorted(fits)
+    ['ols+mvma', 'ols+weighted-aux-ols']
+    >>> fits["ols+mvma"].predict(sim.test)["ite"].shape
+    (200,)
+    """
+    import copy
+
+    pairs = _method_pairs(methods)
+    learner_options = dict(learner_options or {})
+    pooler_options = dict(pooler_options or {})
+    unknown = (set(learner_options) - {p[0] for p in pairs}) | \
+        (set(pooler_options) - {p[1] for p in pairs})
+    if unknown:
+        raise ModelSpecificationError(
+            f"options given for {', '.join(sorted(unknown))}, which no requested method uses")
+    if isinstance(random_state, np.random.SeedSequence):
+        ss = random_state
+    elif random_state is None or isinstance(random_state, (int, np.integer)):
+        ss = np.random.SeedSequence(random_state)
+    else:
+        ss = np.random.SeedSequence(int(check_random_state(random_state).integers(2**63)))
+    models = {f"{lrn}+{pool}": TwoStageITE(lrn, pool, n_boot=n_boot, random_state=ss,
+                                           learner_options=learner_options.get(lrn),
+                                           pooler_options=pooler_options.get(pool))
+              for lrn, pool in pairs}
+    d = prepare_ite_data(data, trial=trial, treatment=treatment, outcome=outcome,
+                         covariates=covariates, treated=treated)
+    groups: dict[str, list[TwoStageITE]] = {}
+    for (lrn, _), model in zip(pairs, models.values()):
+        groups.setdefault(lrn, []).append(model)
+    for lrn, ms in groups.items():
+        if d.outcome_type not in ms[0].learner_.outcome_types:
+            raise ModelSpecificationError(
+                f"learner {lrn!r} handles {', '.join(ms[0].learner_.outcome_types)} outcomes; "
+                f"the outcome is {d.outcome_type}")
+    seeds = trial_seeds(ss, len(d.trials))
+    trial_data = list(d.by_trial())
+    jobs = []
+    for lrn, ms in groups.items():
+        need_boot = any(m.pooler_.variance == "bootstrap" for m in ms)
+        need_aux = any(m.pooler_.variance == "aux-ols" for m in ms)
+        for i, (tr, X, t, y) in enumerate(trial_data):
+            jobs.append((lrn, i, tr, X, t, y, copy.deepcopy(ms[0].learner_), seeds[i],
+                         n_boot if need_boot else None, need_aux))
+
+    def one(lrn, i, tr, X, t, y, learner, seed, nb, aux):
+        try:
+            return (lrn, i), _Stage1(tr, X, t, y, learner, seed, d.feature_names, n_boot=nb,
+                                     aux=aux)
+        except DataError as exc:
+            raise type(exc)(f"trial {tr!r}: {exc}") from exc
+
+    if n_jobs == 1:
+        done = [one(*j) for j in jobs]
+    else:
+        from joblib import Parallel, delayed
+
+        done = Parallel(n_jobs=n_jobs)(delayed(one)(*j) for j in jobs)
+    stage1 = dict(done)
+    for lrn, ms in groups.items():
+        for m in ms:
+            m._set_fits([_TrialFit(stage1[(lrn, i)], m.pooler_)
+                         for i in range(len(trial_data))], d)
+    return models
 
 
 def pooled_from(model: TwoStageITE) -> PooledITE:

@@ -75,15 +75,58 @@ class ITEMethod:
     def name(self) -> str:
         return f"{self.learner}+{self.pooler}"
 
+    @property
+    def seed_key(self) -> str:
+        """Methods with the same learner draw the same stream (and may share stage 1)."""
+        return self.learner
+
+    @property
+    def share_key(self) -> tuple:
+        """Methods with equal keys share their stage-1 fits (:func:`ipdma.ite.fit_methods`)."""
+        opts = {k: v for k, v in dict(self.options).items() if k != "pooler_options"}
+        return (self.learner, repr(sorted(opts.items())))
+
     def fit_predict(self, sim, seed_seq: np.random.SeedSequence) -> pd.DataFrame:
         """Fit on ``sim.ipd()`` and predict the ITE of ``sim.test``'s patients."""
         from ..ite import TwoStageITE
 
-        model = TwoStageITE(learner=self.learner, pooler=self.pooler,
-                            random_state=np.random.default_rng(seed_seq), **dict(self.options))
+        model = TwoStageITE(learner=self.learner, pooler=self.pooler, random_state=seed_seq,
+                            **dict(self.options))
         model.fit(sim.ipd())
         covs = list(sim.columns["covariates"])
         return model.predict(sim.test[covs])
+
+
+def fit_predict_shared(methods: Sequence[ITEMethod], sim, seed_seq: np.random.SeedSequence
+                       ) -> dict[str, tuple[pd.DataFrame, float]]:
+    """Fit methods sharing one learner together; each result equals its ``fit_predict``.
+
+    Returns ``name -> (predictions, seconds)`` where ``seconds`` is the method's
+    own cost (its share of stage 1 counted in full, as if it ran alone).
+    """
+    import time
+
+    from ..ite import fit_methods
+
+    first = methods[0]
+    opts = dict(first.options)
+    opts.pop("pooler_options", None)
+    lopts = opts.pop("learner_options", None)
+    popts = {m.pooler: dict(m.options["pooler_options"]) for m in methods
+             if m.options.get("pooler_options")}
+    fits = fit_methods(sim.ipd(), [(m.learner, m.pooler) for m in methods],
+                       random_state=seed_seq,
+                       learner_options={first.learner: dict(lopts)} if lopts else None,
+                       pooler_options=popts or None, **opts)
+    covs = list(sim.columns["covariates"])
+    out = {}
+    for m in methods:
+        model = fits[m.name]
+        t0 = time.perf_counter()
+        pred = model.predict(sim.test[covs])
+        out[m.name] = (pred, model.stage1_seconds_ + model.stage2_seconds_
+                       + time.perf_counter() - t0)
+    return out
 
 
 def ite_scenarios(ids: Sequence[int] | str = "1-16", **params: Any) -> list[Scenario]:
@@ -136,23 +179,13 @@ def parse_scenarios(spec: str) -> list[int]:
     return out
 
 
-def _learner_available(learner: str) -> bool:
-    """Whether a learner's optional dependency is installed (``all`` skips those that are
-    not; naming such a method explicitly still runs it, and its error is recorded)."""
-    import importlib.util
-
-    optional = {"causal-forest": "econml"}
-    mod = optional.get(learner)
-    return mod is None or importlib.util.find_spec(mod) is not None
-
-
 def parse_methods(spec: str | Sequence[str]) -> list[tuple[str, str]]:
     """Parse ``"all"`` or ``learner+pooler`` names; check each against the feasible pairs.
 
     ``"all"`` means every feasible pair whose learner can run here (the causal forest
     needs the optional ``econml`` package: ``pip install 'ipdma[causal-forest]'``).
     """
-    from ..ite import feasible_pairs
+    from ..ite import feasible_pairs, learner_available
 
     feasible = [tuple(p) for p in feasible_pairs()]
     if isinstance(spec, str):
@@ -160,7 +193,7 @@ def parse_methods(spec: str | Sequence[str]) -> list[tuple[str, str]]:
     else:
         items = list(spec)
     if items == ["all"]:
-        return [p for p in feasible if _learner_available(p[0])]
+        return [p for p in feasible if learner_available(p[0])]
     pairs = []
     for item in items:
         if "+" not in item:

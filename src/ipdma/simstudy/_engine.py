@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelSpecificationError
-from ._design import ITEMethod, Scenario, stable_key
+from ._design import ITEMethod, Scenario, fit_predict_shared, stable_key
 from ._metrics import METRICS, ite_metrics
 from ._store import ResultStore
 
@@ -29,13 +29,17 @@ def cell_seeds(seed: int, scenario: object, rep: int,
 
     All streams derive from the single ``SeedSequence(seed)`` through a spawn
     key built from the scenario's id, the replicate and (for methods) the
-    method's name — not from the order of execution — so any cell, or any one
-    method of a cell, can be rerun alone and gives identical numbers.
+    method's ``seed_key`` (the learner of an :class:`ITEMethod`, else its name)
+    — not from the order of execution — so any cell, or any one method of a
+    cell, can be rerun alone and gives identical numbers.  Methods with one
+    learner share a stream, so their stage-1 fits are the same and are
+    computed once.
     """
     base = (stable_key(scenario), int(rep))
     data = np.random.SeedSequence(seed, spawn_key=(*base, _DATA_STREAM))
     per_method = {m.name: np.random.SeedSequence(
-        seed, spawn_key=(*base, _METHOD_STREAM, stable_key(m.name))) for m in methods}
+        seed, spawn_key=(*base, _METHOD_STREAM, stable_key(getattr(m, "seed_key", m.name))))
+        for m in methods}
     return data, per_method
 
 
@@ -55,6 +59,7 @@ def run_cell(scenario: Scenario, rep: int, methods: Sequence[ITEMethod],
     except Exception as exc:  # recorded, not fatal
         sim, truth = None, None
         data_error = f"data generation failed: {type(exc).__name__}: {exc}"
+    shared = _shared_results(methods, sim, method_seqs) if data_error is None else {}
     for m in methods:
         row: dict[str, Any] = {"scenario": str(scenario.id), "replicate": int(rep),
                                "method": m.name, "learner": getattr(m, "learner", ""),
@@ -62,6 +67,11 @@ def run_cell(scenario: Scenario, rep: int, methods: Sequence[ITEMethod],
         t0 = time.perf_counter()
         if data_error is not None:
             row.update(dict.fromkeys(METRICS, np.nan), fit_time=np.nan, error=data_error)
+        elif m.name in shared:
+            pred, seconds = shared[m.name]
+            row.update(ite_metrics(pred, truth))
+            row["error"] = ""
+            row["fit_time"] = seconds
         else:
             try:
                 pred = m.fit_predict(sim, method_seqs[m.name])
@@ -76,6 +86,27 @@ def run_cell(scenario: Scenario, rep: int, methods: Sequence[ITEMethod],
         rows.append(row)
     return pd.DataFrame(rows, columns=["scenario", "replicate", "method", "learner", "pooler",
                                        *METRICS, "fit_time", "error"])
+
+
+def _shared_results(methods: Sequence[ITEMethod], sim, method_seqs) -> dict:
+    """Predictions of the :class:`ITEMethod` s that share a learner, fitted together.
+
+    A group that fails is left out: its methods then run one by one, so each
+    records its own result or error (the numbers are the same either way).
+    """
+    groups: dict[tuple, list[ITEMethod]] = {}
+    for m in methods:
+        if isinstance(m, ITEMethod):
+            groups.setdefault(m.share_key, []).append(m)
+    out: dict = {}
+    for ms in groups.values():
+        if len(ms) < 2:
+            continue
+        try:
+            out.update(fit_predict_shared(ms, sim, method_seqs[ms[0].name]))
+        except Exception:  # each method then runs alone and records its error
+            continue
+    return out
 
 
 class SimulationStudy:
