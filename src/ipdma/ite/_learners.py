@@ -685,11 +685,28 @@ class XGBoostSLearner(ITELearner):
 # scikit-learn meta-learners
 # --------------------------------------------------------------------------------------
 def _default_regressor():
-    # single-threaded gradient boosting: predictable cost on shared machines
-    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.ensemble import HistGradientBoostingRegressor
 
-    return GradientBoostingRegressor(n_estimators=100, max_depth=3, learning_rate=0.1,
-                                     random_state=0)
+    return HistGradientBoostingRegressor(max_iter=100, max_depth=3, learning_rate=0.1,
+                                         early_stopping=False, random_state=0)
+
+
+def _threads(default: bool):
+    """Single OpenMP thread for the default regressor: on trial-sized data threads cost
+    more than they save, and the learners already run in parallel over trials."""
+    import contextlib
+
+    global _CONTROLLER
+    if not default:
+        return contextlib.nullcontext()
+    if _CONTROLLER is None:  # scanning the loaded libraries costs ~4 ms: do it once
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="openmp")
+
+
+_CONTROLLER = None
 
 
 def _seed_estimator(est, rng):
@@ -704,11 +721,19 @@ def _seed_estimator(est, rng):
 class SklearnSLearner(ITELearner):
     """Any scikit-learn regressor as S-learner: one model on (t, x).
 
-    Default regressor: ``GradientBoostingRegressor(n_estimators=100, max_depth=3)``.
+    Default regressor: ``HistGradientBoostingRegressor(max_iter=100, max_depth=3,
+    learning_rate=0.1, early_stopping=False)``, run single-threaded (trials run in
+    parallel instead).
 
     Examples
     --------
+    >>> import numpy as np
     >>> from sklearn.linear_model import LinearRegression
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 2)); t = rng.integers(0, 2, 200)
+    >>> y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=200)
+    >>> SklearnSLearner().fit(X, t, y, random_state=0).predict_ite(X[:3]).shape
+    (3,)
     >>> learner = SklearnSLearner(LinearRegression())
     """
 
@@ -719,18 +744,23 @@ class SklearnSLearner(ITELearner):
 
     def _fit(self, X, t, y, rng):
         est = self.estimator if self.estimator is not None else _default_regressor()
-        self.model_ = _seed_estimator(est, rng).fit(np.column_stack([t, X]), y)
+        with _threads(self.estimator is None):
+            self.model_ = _seed_estimator(est, rng).fit(np.column_stack([t, X]), y)
 
     def predict_ite(self, X):
         X = self._check_X(X)
         n = len(X)
-        f1 = self.model_.predict(np.column_stack([np.ones(n), X]))
-        f0 = self.model_.predict(np.column_stack([np.zeros(n), X]))
+        with _threads(self.estimator is None):
+            f1 = self.model_.predict(np.column_stack([np.ones(n), X]))
+            f0 = self.model_.predict(np.column_stack([np.zeros(n), X]))
         return np.asarray(f1 - f0, dtype=float)
 
 
 class SklearnTLearner(ITELearner):
-    """Any scikit-learn regressor as T-learner: one model per arm, ITE = f1(x) - f0(x)."""
+    """Any scikit-learn regressor as T-learner: one model per arm, ITE = f1(x) - f0(x).
+
+    Default regressor as for :class:`SklearnSLearner`.
+    """
 
     name = "sklearn-t"
 
@@ -739,12 +769,14 @@ class SklearnTLearner(ITELearner):
 
     def _fit(self, X, t, y, rng):
         est = self.estimator if self.estimator is not None else _default_regressor()
-        self.model0_ = _seed_estimator(est, rng).fit(X[t == 0], y[t == 0])
-        self.model1_ = _seed_estimator(est, rng).fit(X[t == 1], y[t == 1])
+        with _threads(self.estimator is None):
+            self.model0_ = _seed_estimator(est, rng).fit(X[t == 0], y[t == 0])
+            self.model1_ = _seed_estimator(est, rng).fit(X[t == 1], y[t == 1])
 
     def predict_ite(self, X):
         X = self._check_X(X)
-        return np.asarray(self.model1_.predict(X) - self.model0_.predict(X), dtype=float)
+        with _threads(self.estimator is None):
+            return np.asarray(self.model1_.predict(X) - self.model0_.predict(X), dtype=float)
 
 
 # --------------------------------------------------------------------------------------
