@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Sequence
@@ -332,7 +333,8 @@ class TwoStageITE(ResultsMixin):
     random_state : None, int, SeedSequence or Generator
         Trial l uses ``trial_seeds(random_state, K)[l]``.
     n_jobs : int, default 1
-        Trials fitted in parallel (joblib).
+        Trials fitted in parallel (joblib processes); in :meth:`predict`, the
+        per-trial predictions (e.g. of bootstrap refits) run on this many threads.
     learner_options, pooler_options : dict, optional
         Keyword arguments of the learner / pooler constructor.
 
@@ -458,7 +460,17 @@ class TwoStageITE(ResultsMixin):
         self._check_fitted()
         X, index = new_X(X_new, self.feature_names_)
         if self.pooler_.needs == "predictions":
-            self.pooler_.fit([f.summarize(X) for f in self.fits_])
+            if self.n_jobs == 1 or len(self.fits_) == 1:
+                sums = [f.summarize(X) for f in self.fits_]
+            else:
+                # threads: the per-trial (and bootstrap) predictions release the GIL in
+                # numpy, XGBoost and scikit-learn; no copying of fitted models to workers
+                from concurrent.futures import ThreadPoolExecutor
+
+                workers = self.n_jobs if self.n_jobs > 0 else (os.cpu_count() or 1)
+                with ThreadPoolExecutor(max_workers=workers) as ex:
+                    sums = list(ex.map(lambda f: f.summarize(X), self.fits_))
+            self.pooler_.fit(sums)
         pooled = self.pooler_.predict(X)
         out = pooled.to_frame()
         if index is not None:
@@ -647,7 +659,8 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
         of such names or ``(learner, pooler)`` tuples.
     n_boot, random_state : as for :class:`TwoStageITE`
     n_jobs : int, default 1
-        (learner, trial) stage-1 jobs run in parallel (joblib; -1 all cores).
+        (learner, trial) stage-1 jobs run in parallel (joblib; -1 all cores); the
+        returned models keep it for :meth:`TwoStageITE.predict`.
     learner_options, pooler_options : dict of dict, optional
         Options per learner name / pooler name, e.g.
         ``{"xgboost": REDUCED_XGBOOST_GRID}``.
@@ -685,6 +698,7 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
     else:
         ss = np.random.SeedSequence(int(check_random_state(random_state).integers(2**63)))
     models = {f"{lrn}+{pool}": TwoStageITE(lrn, pool, n_boot=n_boot, random_state=ss,
+                                           n_jobs=n_jobs,
                                            learner_options=learner_options.get(lrn),
                                            pooler_options=pooler_options.get(pool))
               for lrn, pool in pairs}
