@@ -223,3 +223,22 @@ def test_same_seed_sequence_object_gives_the_same_fit_twice(sim):
     a = model.fit(sim.ipd()).predict(sim.test)
     b = model.fit(sim.ipd()).predict(sim.test)
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_loto_fold_equals_a_fresh_fit_on_the_other_trials(sim):
+    from ipdma.ite import loto_predictions
+
+    ipd = sim.ipd()
+    for method in ("ols+mvma", "ols+weighted-aux-ols"):
+        oof = loto_predictions(ipd, method, random_state=1)
+        held_trial = sorted(set(oof["trial"]))[1]
+        rest = sim.data[sim.data["trial"].astype(str) != held_trial]
+        held = sim.data[sim.data["trial"].astype(str) == held_trial]
+        from ipdma.data import IPD
+
+        sub = IPD(rest, trial="trial", treatment="treatment", outcome="y",
+                  covariates=list(sim.columns["covariates"]))
+        lrn, pool = method.split("+")
+        fresh = TwoStageITE(lrn, pool).fit(sub).predict(held[list(sim.columns["covariates"])])
+        np.testing.assert_allclose(oof.loc[(oof["trial"] == held_trial).to_numpy(), "ite"],
+                                   fresh["ite"], rtol=1e-10, atol=1e-12)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from .._base import ResultsMixin, Summary
 from ..errors import DataError, ModelSpecificationError
-from ._twostage import ITEData, TwoStageITE, prepare_ite_data, trial_seeds
+from ._twostage import ITEData, TwoStageITE, fit_methods, prepare_ite_data
 
 __all__ = ["MethodComparison", "calibration_for_benefit", "compare_methods",
            "loto_predictions", "tau_risk"]
@@ -48,29 +48,50 @@ def _template(spec, n_boot, random_state) -> TwoStageITE:
     return TwoStageITE(spec[0], spec[1], n_boot=n_boot, random_state=random_state)
 
 
-def loto_predictions(data: Any, method: Any = "ols+mvma", *, n_boot: int = 100,
-                     random_state: Any = None, **columns: Any) -> pd.DataFrame:
-    """Leave-one-trial-out predicted ITEs: each trial predicted from the other trials.
+def _loto_from_fitted(model: TwoStageITE, d: ITEData) -> pd.DataFrame:
+    """Leave-one-trial-out predictions of a model fitted on all trials.
 
-    Returns one row per patient (data order) with ``trial``, ``t``, ``y`` and
-    ``ite`` (plus ``se``/intervals where the pooler gives them).
+    Stage 1 of trial j never sees another trial's data, so the fold without
+    trial i pools the same per-trial fits as a fresh fit on the other trials
+    would: every trial is fitted once, and each fold only re-runs stage 2.
     """
-    d = prepare_ite_data(data, **columns)
-    if len(d.trials) < 3:
-        raise DataError(f"leave-one-trial-out validation needs at least 3 trials, got "
-                        f"{len(d.trials)}")
-    _, spec = _parse_method(method)
-    seeds = trial_seeds(random_state, len(d.trials))
     out = pd.DataFrame({"trial": d.trial, "t": d.t, "y": d.y, "ite": np.nan})
-    for i, tr in enumerate(d.trials):
+    for tr in d.trials:
         held = d.trial == tr
-        model = _template(spec, n_boot, seeds[i])
-        model.fit(_subset(d, ~held))
-        pred = model.predict(d.X[held])
+        fold = TwoStageITE(model.learner, model.pooler, n_boot=model.n_boot,
+                           random_state=model.random_state, n_jobs=model.n_jobs,
+                           learner_options=model.learner_options,
+                           pooler_options=model.pooler_options)
+        fold._set_fits([f for f in model.fits_ if f.label != tr], _subset(d, ~held))
+        pred = fold.predict(d.X[held])
         for c in ("ite", "se", "ci_low", "ci_high", "pi_low", "pi_high"):
             if c in pred:
                 out.loc[held, c] = pred[c].to_numpy()
     return out
+
+
+def _check_loto(d: ITEData) -> None:
+    if len(d.trials) < 3:
+        raise DataError(f"leave-one-trial-out validation needs at least 3 trials, got "
+                        f"{len(d.trials)}")
+
+
+def loto_predictions(data: Any, method: Any = "ols+mvma", *, n_boot: int = 100,
+                     random_state: Any = None, n_jobs: int = 1, **columns: Any) -> pd.DataFrame:
+    """Leave-one-trial-out predicted ITEs: each trial predicted from the other trials.
+
+    Every trial's stage 1 is fitted once (it does not depend on the other
+    trials); fold i pools the fits of all trials but i.  Returns one row per
+    patient (data order) with ``trial``, ``t``, ``y`` and ``ite`` (plus
+    ``se``/intervals where the pooler gives them).
+    """
+    d = prepare_ite_data(data, **columns)
+    _check_loto(d)
+    _, spec = _parse_method(method)
+    model = _template(spec, n_boot, random_state)
+    if not isinstance(spec, TwoStageITE):
+        model.n_jobs = int(n_jobs)
+    return _loto_from_fitted(model.fit(d), d)
 
 
 def tau_risk(y: np.ndarray, t: np.ndarray, ite: np.ndarray, trial: np.ndarray) -> float:
@@ -212,7 +233,7 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
                     outcome: str | None = None, covariates: Sequence[str] | None = None,
                     treated: Any = None, calibration: str = "groups", n_groups: int = 5,
                     rank_by: str = "tau_risk", true_ite: Any = None, n_boot: int = 100,
-                    random_state: Any = None) -> MethodComparison:
+                    random_state: Any = None, n_jobs: int = 1) -> MethodComparison:
     """Rank learner+pooler pairs by leave-one-trial-out cross-validation.
 
     Every trial in turn is predicted from the other trials.  Scores on the
@@ -229,6 +250,15 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
         ``ols+weighted-aux-ols``, ``lasso+weighted-aux-ols``,
         ``ridge+weighted-aux-ols``.
     rank_by : {"tau_risk", "calib_rmse", "mae", "rmse"}
+    n_jobs : int, default 1
+        Parallel stage-1 jobs (see :func:`fit_methods`).
+
+    Notes
+    -----
+    Each trial's stage 1 is fitted once per learner and shared by that
+    learner's poolers and by every fold that includes the trial: a fold
+    re-runs only stage 2, which is what a fresh fit on the other trials would
+    do, at 1/K of the cost.
 
     Examples
     --------
@@ -250,13 +280,22 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
     if rank_by not in valid or (rank_by in ("mae", "rmse") and truth is None):
         raise ModelSpecificationError(f"rank_by={rank_by!r}: choose one of {sorted(valid)} "
                                       "(mae/rmse need true_ite)")
-    rows, cals, preds = [], {}, {}
-    for m in methods:
-        name, spec = _parse_method(m)
+    _check_loto(d)
+    parsed = [_parse_method(m) for m in methods]
+    for _, spec in parsed:
         if isinstance(spec, tuple):
             TwoStageITE(spec[0], spec[1])  # raise early for infeasible pairs
-        oof = loto_predictions(d, spec if isinstance(spec, TwoStageITE) else f"{spec[0]}+"
-                               f"{spec[1]}", n_boot=n_boot, random_state=random_state)
+    # pairs named by strings share their learners' stage-1 fits (fit_methods)
+    pairs = [spec for _, spec in parsed if isinstance(spec, tuple)]
+    shared = fit_methods(d, pairs, n_boot=n_boot, random_state=random_state,
+                         n_jobs=n_jobs) if pairs else {}
+    rows, cals, preds = [], {}, {}
+    for name, spec in parsed:
+        if isinstance(spec, tuple):
+            model = shared[f"{spec[0]}+{spec[1]}"]
+        else:
+            model = _template(spec, n_boot, random_state).fit(d)
+        oof = _loto_from_fitted(model, d)
         ite = oof["ite"].to_numpy()
         cal = calibration_for_benefit(d.y, d.t, ite, d.trial, method=calibration,
                                       n_groups=n_groups)
