@@ -21,6 +21,7 @@ from ipdma.ite import (
 FAST = {
     "xgboost": {"max_depth": (2,), "eta": (0.3,), "nrounds": (20, 60), "nfold": 3},
     "bayes-lasso": {"num_warmup": 200, "num_samples": 200},
+    "causal-forest": {"n_estimators": 100},
 }
 
 
