@@ -59,6 +59,10 @@ def main() -> None:
           f"methods: {mae.shape[1]}; failed fits: {len(res.failures())}\n")
     print("### Mean MAE of the ITE by scenario and method\n")
     print(_md(mae.T.rename_axis("method")))
+    mcse = res.table("mae", "sd") / np.sqrt(n)
+    print(f"\nMonte Carlo standard error of a cell of this table (sd over replicates / "
+          f"sqrt(replicates)): median {np.nanmedian(mcse.to_numpy()):.3f}, "
+          f"max {np.nanmax(mcse.to_numpy()):.3f}.")
     print("\n### Mean rank over scenarios (1 = lowest MAE)\n")
     ranks = res.ranks("mae").mean().sort_values().to_frame("mean rank")
     print(_md(ranks.rename_axis("method"), "{:.2f}"))
@@ -95,6 +99,29 @@ def main() -> None:
     print(f"5. Shrinkage gives modest gains: best shrinkage learner vs OLS (aux-OLS pooling) — "
           f"mean MAE {sh.mean():.3f} vs {ols.mean():.3f}; shrinkage lower in "
           f"{(sh < ols).mean():.0%} of scenarios, largest gain {(ols - sh).max():.3f}.")
+    long = res.ok
+    print("\n### Paired differences in MAE (same data sets), mean over all scenario-"
+          "replicates ± Monte Carlo SE\n")
+    print("| comparison | mean difference | SE | first lower in |")
+    print("|---|---|---|---|")
+    wide = long.pivot_table(index=["scenario", "replicate"], columns="method", values="mae")
+    comps = [*zip(ML_AUX, ML_BOOT), *FREQ_BAYES,
+             *[(m, "ols+weighted-aux-ols") for m in SHRINKAGE]]
+    for a, b in comps:
+        if a in wide and b in wide:
+            d = (wide[a] - wide[b]).dropna()
+            print(f"| {a} − {b} | {d.mean():+.4f} | {d.std(ddof=1) / np.sqrt(len(d)):.4f} | "
+                  f"{(d < 0).mean():.0%} of {len(d)} |")
+    kind = long["scenario"].astype(int).map(
+        lambda i: "non-linear" if sc.loc[i, "nonlinear"] else "linear")
+    cov = long.assign(em=kind).groupby(["method", "em"])[
+        ["coverage_ci", "coverage_pi", "width_ci", "width_pi"]].mean().unstack("em")
+    cov.columns = [f"{a} ({b})" for a, b in cov.columns]
+    cov = cov.dropna(how="all").sort_index()
+    if len(cov):
+        print("\n### Interval coverage of the true ITE of new-trial patients (nominal 95%), "
+              "mean over cells, by kind of effect modification\n")
+        print(_md(cov.rename_axis("method")))
     if args.figures:
         out = Path(args.figures)
         out.mkdir(parents=True, exist_ok=True)
