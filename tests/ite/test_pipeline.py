@@ -243,3 +243,19 @@ def test_loto_fold_equals_a_fresh_fit_on_the_other_trials(sim):
         fresh = TwoStageITE(lrn, pool).fit(sub).predict(held[list(sim.columns["covariates"])])
         np.testing.assert_allclose(oof.loc[(oof["trial"] == held_trial).to_numpy(), "ite"],
                                    fresh["ite"], rtol=1e-10, atol=1e-12)
+
+
+def test_cli_compare_methods_list_and_n_jobs(tmp_path, sim):
+    from ipdma.cli import main
+
+    train = tmp_path / "train.csv"
+    sim.data.to_csv(train, index=False)
+    base = ["ite", str(train), "--trial", "trial", "--treatment", "treatment", "--outcome", "y",
+            "--covariates", ",".join(f"x{j}" for j in range(1, 9)), "--n-jobs", "2"]
+    out = tmp_path / "out"
+    assert main([*base, "--compare", "--compare-methods",
+                 "ols+mvma,bayes-lm+weighted-aux-ols", "--out", str(out)]) == 0
+    table = pd.read_csv(out / "comparison.csv")
+    assert sorted(table["method"]) == ["bayes-lm+weighted-aux-ols", "ols+mvma"]
+    assert main([*base, "--compare", "--compare-methods", "xgboost+mvma",
+                 "--out", str(tmp_path / "bad")]) == 2

@@ -36,6 +36,12 @@ def register(subparsers) -> None:
                    help="covariates of new patients to predict")
     p.add_argument("--compare", action="store_true",
                    help="also rank methods by leave-one-trial-out validation")
+    p.add_argument("--compare-methods", default=None, metavar="LIST",
+                   help="methods for --compare: learner+pooler names, comma-separated, or "
+                        "'all' (default: ols+mvma, ols/lasso/ridge+weighted-aux-ols and the "
+                        "fitted method)")
+    p.add_argument("--n-jobs", type=int, default=1,
+                   help="parallel stage-1 jobs (trials; learners with --compare)")
     p.add_argument("--export-sites", action="store_true",
                    help="also write one site summary (JSON, no patient rows) per trial")
     p.add_argument("--out", metavar="DIR", required=True, help="output folder")
@@ -55,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if args.pooler.startswith("weighted"):
         pooler_options["heterogeneity"] = args.heterogeneity
     model = TwoStageITE(args.learner, args.pooler, n_boot=args.n_boot, random_state=args.seed,
-                        pooler_options=pooler_options)
+                        n_jobs=args.n_jobs, pooler_options=pooler_options)
     status(f"fitting {model.name} in {len(ipd.trials)} trials")
     model.fit(ipd, treated=args.treated)
     covs = split_list(args.covariates)
@@ -96,13 +102,18 @@ def run(args: argparse.Namespace) -> int:
             files["sites"] = [str(p) for p in paths]
     text = str(summary)
     if args.compare:
-        methods = ["ols+mvma", "ols+weighted-aux-ols", "lasso+weighted-aux-ols",
-                   "ridge+weighted-aux-ols"]
-        if model.name not in methods:
-            methods.append(model.name)
+        if args.compare_methods:
+            from ..ite._twostage import _method_pairs
+
+            methods = [f"{a}+{b}" for a, b in _method_pairs(args.compare_methods)]
+        else:
+            methods = ["ols+mvma", "ols+weighted-aux-ols", "lasso+weighted-aux-ols",
+                       "ridge+weighted-aux-ols"]
+            if model.name not in methods:
+                methods.append(model.name)
         status(f"leave-one-trial-out comparison of {len(methods)} methods")
         cmp = compare_methods(ipd, methods, treated=args.treated, n_boot=args.n_boot,
-                              random_state=args.seed)
+                              random_state=args.seed, n_jobs=args.n_jobs)
         cmp.table.to_csv(out / "comparison.csv")
         ax = cmp.plot()
         ax.figure.savefig(out / "comparison_calibration.png", dpi=120, bbox_inches="tight")
