@@ -96,3 +96,52 @@ def test_shared_stage1_equals_each_method_run_alone():
         for k, v in alone.items():
             assert cell.loc[m.name, k] == pytest.approx(v, rel=0, abs=0, nan_ok=True), (m.name, k)
         assert cell.loc[m.name, "fit_time"] > 0
+
+
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        text = (task / "children").read_text() if (task / "children").exists() else ""
+        kids += [int(k) for k in text.split()]
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    from pathlib import Path
+
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(")")[-1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_stops_the_workers_too(tmp_path):
+    """SIGTERM (kill, a batch time limit) ends the run like Ctrl-C: exit code 130 and no
+    worker process left computing."""
+    out = tmp_path / "term"
+    cmd = _cli(out, "--n-jobs", "2")
+    err = tmp_path / "stderr.txt"
+    # stderr to a file: orphaned workers would hold a pipe open and block reading it
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err.open("w"))
+    deadline = time.monotonic() + 120
+    kids: list[int] = []
+    while time.monotonic() < deadline and proc.poll() is None:
+        kids = _children(proc.pid)
+        if len(kids) >= 2:
+            break
+        time.sleep(0.1)
+    if proc.poll() is not None:
+        pytest.skip("the run finished before it could be interrupted")
+    time.sleep(1.0)
+    kids = _children(proc.pid)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(k) for k in kids):
+        time.sleep(0.2)
+    survivors = [k for k in kids if _alive(k)]
+    for k in survivors:  # do not leave them running after a failure
+        os.kill(k, signal.SIGKILL)
+    assert proc.returncode == 130, err.read_text()
+    assert not survivors, "worker processes survived SIGTERM"

@@ -62,8 +62,20 @@ def run_study(args: argparse.Namespace) -> int:
                             ite_methods(args.methods, learner_options=lopts, **options),
                             n_reps=args.reps, seed=args.seed, store_format=args.format)
     n_jobs = args.n_jobs if args.n_jobs != 0 else (os.cpu_count() or 1)
-    res = study.run(args.out, n_jobs=n_jobs, scheduler=args.scheduler,
-                    dask_local=args.dask_local, progress=not args.no_progress)
+    # SIGTERM (kill, a batch system's time limit) stops like Ctrl-C, so that joblib/Dask
+    # shut their workers down instead of leaving them computing as orphans; finished
+    # cells are in the store and a rerun resumes
+    import signal
+
+    def _terminate(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        res = study.run(args.out, n_jobs=n_jobs, scheduler=args.scheduler,
+                        dask_local=args.dask_local, progress=not args.no_progress)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     emit(args, text=str(res.summary()),
          payload={"store": args.out, "table_mae": res.table("mae"),
                   "failures": res.failures()})
