@@ -318,3 +318,19 @@ def test_bayes_lasso_matches_jags_reference():
     np.testing.assert_allclose(lrn.theta_draws_.std(0), sd, rtol=0.05)
     assert lrn.samples_["sigma"].mean() == pytest.approx(ref["sigma_mean"], rel=0.02)
     assert lrn.rhat_max_ < 1.01
+
+
+def test_ols_bootstrap_redraws_rank_deficient_resamples():
+    """A rare binary covariate (2 treated patients have it) makes many resamples
+    rank deficient; they are drawn again instead of failing the whole fit."""
+    rng = np.random.default_rng(5)
+    n = 60
+    X = np.column_stack([rng.normal(size=n), np.zeros(n)])
+    t = np.tile([0, 1], n // 2)
+    X[[1, 3, 0, 2], 1] = 1.0           # two treated and two control patients
+    y = X[:, 0] + t + rng.normal(size=n)
+    m = OLSLearner().fit(X, t, y)
+    boot = m.bootstrap(X, t, y, 200, random_state=1)
+    assert np.isfinite(boot.thetas).all() and boot.thetas.shape == (200, 3)
+    again = m.bootstrap(X, t, y, 200, random_state=1)
+    np.testing.assert_array_equal(boot.thetas, again.thetas)

@@ -301,9 +301,35 @@ class OLSLearner(ITELearner):
         return self.theta_.copy(), self.theta_cov_.copy()
 
     def _bootstrap(self, X, t, y, idx, rng):
+        """Refits on the resamples; a resample whose full-interaction design is rank
+        deficient (in small trials, e.g. a binary covariate constant within an arm) is
+        drawn again, as a resample with one arm only is: lm would drop the aliased
+        interaction and the refit would not estimate the same ITE."""
         Z = interaction_design(X, t)
+        idx = np.array(idx, copy=True)
+        bad = np.flatnonzero(~_full_rank(Z[idx]))
+        for _ in range(1000):
+            if len(bad) == 0:
+                break
+            idx[bad] = rng.integers(0, len(y), size=(len(bad), len(y)))
+            bad = bad[~_full_rank(Z[idx[bad]])]
+        else:
+            raise DataError("could not draw bootstrap resamples in which the full-interaction "
+                            "design has full rank: the trial is too small for its covariates "
+                            "(use fewer covariates or a penalised learner)")
         coef, _ = _ols_batch(Z[idx], y[idx])
         return LinearBootstrap(coef[:, theta_index(X.shape[1])])
+
+
+def _full_rank(Zb: np.ndarray, tol: float = 1e-10) -> np.ndarray:
+    """For a batch of designs (B, n, q): whether each has full column rank (scaled Gram
+    matrix with smallest eigenvalue above ``tol``)."""
+    G = np.einsum("bni,bnj->bij", Zb, Zb)
+    d = np.einsum("bii->bi", G)
+    ok = np.all(d > 0, axis=1)
+    scale = 1.0 / np.sqrt(np.where(d > 0, d, 1.0))
+    Gs = G * scale[:, :, None] * scale[:, None, :]
+    return ok & (np.linalg.eigvalsh(Gs)[:, 0] > tol)
 
 
 def aux_ols_variance(X_train, t, y, X_new) -> np.ndarray:
