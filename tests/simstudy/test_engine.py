@@ -164,3 +164,41 @@ def test_summaries_and_plots(tmp_path):
 def test_empty_store_message(tmp_path):
     with pytest.raises(DataError, match="no finished simulation cells"):
         summarize(tmp_path)
+
+
+@dataclass(frozen=True)
+class _FixableMethod:
+    """Fails while ``flag`` exists (a bug), then works (the fix)."""
+
+    name: str
+    flag: str
+
+    def fit_predict(self, sim, seed_seq):
+        from pathlib import Path
+
+        if Path(self.flag).exists():
+            raise ValueError("bug")
+        return _NoisyMethod(self.name, 0.2).fit_predict(sim, seed_seq)
+
+
+def test_retry_failed_recomputes_only_failed_methods(tmp_path):
+    flag = tmp_path / "bug"
+    flag.write_text("")
+    methods = [_NoisyMethod("a", 0.1), _FixableMethod("fix", str(flag))]
+    study = _study(methods=methods, n_reps=2)
+    first = study.run(tmp_path / "s", progress=False)
+    assert len(first.failures()) == 4
+    flag.unlink()
+    # a plain rerun resumes: nothing is pending, the failures stay
+    assert len(study.run(tmp_path / "s", progress=False).failures()) == 4
+    fixed = study.run(tmp_path / "s", progress=False, retry_failed=True).to_frame()
+    assert (fixed["error"] == "").all()
+    cols = ["scenario", "replicate", "method", "mae", "bias"]
+    a_before = first.to_frame().query("method == 'a'")[cols].reset_index(drop=True)
+    a_after = fixed.query("method == 'a'")[cols].reset_index(drop=True)
+    pd.testing.assert_frame_equal(a_before, a_after)
+    # the fixed method gives what a fresh run without the bug gives
+    fresh = _study(methods=methods, n_reps=2).run(tmp_path / "fresh", progress=False)
+    pd.testing.assert_frame_equal(
+        fixed[cols].sort_values(cols[:3]).reset_index(drop=True),
+        fresh.to_frame()[cols].sort_values(cols[:3]).reset_index(drop=True))

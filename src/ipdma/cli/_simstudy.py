@@ -37,6 +37,8 @@ def register(subparsers) -> None:
     ex.add_argument("--scheduler", default=None, metavar="ADDR",
                     help="address of an existing Dask scheduler, e.g. tcp://host:8786")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    r.add_argument("--retry-failed", action="store_true",
+                   help="also recompute methods stored with an error (same random streams)")
     r.add_argument("--json", action="store_true", help="machine-readable output")
     r.set_defaults(func=run_study)
 
@@ -73,7 +75,8 @@ def run_study(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         res = study.run(args.out, n_jobs=n_jobs, scheduler=args.scheduler,
-                        dask_local=args.dask_local, progress=not args.no_progress)
+                        dask_local=args.dask_local, progress=not args.no_progress,
+                        retry_failed=args.retry_failed)
     finally:
         signal.signal(signal.SIGTERM, previous)
     emit(args, text=str(res.summary()),

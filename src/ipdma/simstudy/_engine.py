@@ -172,18 +172,21 @@ class SimulationStudy:
                 f"scenario {scenario!r} is not in this study: {[s.id for s in self.scenarios]}")
         return run_cell(sc, rep, self.methods, self.seed)
 
-    def _pending(self, store: ResultStore) -> Iterator[tuple[Scenario, int, list[ITEMethod]]]:
+    def _pending(self, store: ResultStore, retry_failed: bool = False
+                 ) -> Iterator[tuple[Scenario, int, list[ITEMethod]]]:
         # replicate-major: every scenario gets replicate r before any gets r + 1, so a
         # study stopped early (or time-boxed) covers all scenarios evenly
         for rep in range(self.n_reps):
             for sc in self.scenarios:
                 done = store.done_methods(sc.id, rep)
+                if retry_failed:
+                    done -= store.failed_methods(sc.id, rep)
                 todo = [m for m in self.methods if m.name not in done]
                 if todo:
                     yield sc, rep, todo
 
     def run(self, out: str | Path, *, n_jobs: int = 1, scheduler: str | None = None,
-            dask_local: int | None = None, progress: bool = True):
+            dask_local: int | None = None, progress: bool = True, retry_failed: bool = False):
         """Run every unfinished cell and return the :class:`SimulationResults`.
 
         Results are written cell by cell to ``out``; rerunning on the same
@@ -201,6 +204,10 @@ class SimulationStudy:
             Start a Dask ``LocalCluster`` with this many single-threaded workers.
         progress : bool
             Show a progress bar with ETA on stderr.
+        retry_failed : bool
+            Also recompute the methods stored with an error (e.g. after a fix);
+            their random streams are unchanged, so a method that now succeeds gives
+            the numbers it would have given in the first run.
         """
         from ._summary import SimulationResults
 
@@ -208,7 +215,7 @@ class SimulationStudy:
             raise ModelSpecificationError("give either scheduler= or dask_local=, not both")
         store = ResultStore(out, self.store_format)
         store.check_or_write_config(self.config())
-        pending = list(self._pending(store))
+        pending = list(self._pending(store, retry_failed))
         if pending:
             if scheduler is not None or dask_local is not None:
                 results = _run_dask(pending, self.seed, scheduler, dask_local)

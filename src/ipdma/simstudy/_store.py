@@ -104,6 +104,13 @@ class ResultStore:
         cell = self.read_cell(scenario, rep)
         return set() if cell is None else set(cell["method"])
 
+    def failed_methods(self, scenario: object, rep: int) -> set[str]:
+        """Methods of a cell stored with an error message."""
+        cell = self.read_cell(scenario, rep)
+        if cell is None:
+            return set()
+        return set(cell.loc[cell["error"].astype(str) != "", "method"])
+
     def _read(self, f: Path) -> pd.DataFrame:
         if f.suffix == ".parquet":
             return pd.read_parquet(f)
