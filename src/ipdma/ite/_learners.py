@@ -743,7 +743,21 @@ def _seed_estimator(est, rng):
     return est
 
 
-class SklearnSLearner(ITELearner):
+class _SklearnMetaLearner(ITELearner):
+    """Shared parts of the scikit-learn S- and T-learners."""
+
+    def __init__(self, estimator: Any = None) -> None:
+        self.estimator = estimator
+
+    def _estimator(self, rng):
+        est = self.estimator if self.estimator is not None else _default_regressor()
+        return _seed_estimator(est, rng)
+
+    def _threads(self):
+        return _threads(self.estimator is None)
+
+
+class SklearnSLearner(_SklearnMetaLearner):
     """Any scikit-learn regressor as S-learner: one model on (t, x).
 
     Default regressor: ``HistGradientBoostingRegressor(max_iter=100, max_depth=3,
@@ -764,24 +778,20 @@ class SklearnSLearner(ITELearner):
 
     name = "sklearn-s"
 
-    def __init__(self, estimator: Any = None) -> None:
-        self.estimator = estimator
-
     def _fit(self, X, t, y, rng):
-        est = self.estimator if self.estimator is not None else _default_regressor()
-        with _threads(self.estimator is None):
-            self.model_ = _seed_estimator(est, rng).fit(np.column_stack([t, X]), y)
+        with self._threads():
+            self.model_ = self._estimator(rng).fit(np.column_stack([t, X]), y)
 
     def predict_ite(self, X):
         X = self._check_X(X)
         n = len(X)
-        with _threads(self.estimator is None):
+        with self._threads():
             f1 = self.model_.predict(np.column_stack([np.ones(n), X]))
             f0 = self.model_.predict(np.column_stack([np.zeros(n), X]))
         return np.asarray(f1 - f0, dtype=float)
 
 
-class SklearnTLearner(ITELearner):
+class SklearnTLearner(_SklearnMetaLearner):
     """Any scikit-learn regressor as T-learner: one model per arm, ITE = f1(x) - f0(x).
 
     Default regressor as for :class:`SklearnSLearner`.
@@ -789,18 +799,14 @@ class SklearnTLearner(ITELearner):
 
     name = "sklearn-t"
 
-    def __init__(self, estimator: Any = None) -> None:
-        self.estimator = estimator
-
     def _fit(self, X, t, y, rng):
-        est = self.estimator if self.estimator is not None else _default_regressor()
-        with _threads(self.estimator is None):
-            self.model0_ = _seed_estimator(est, rng).fit(X[t == 0], y[t == 0])
-            self.model1_ = _seed_estimator(est, rng).fit(X[t == 1], y[t == 1])
+        with self._threads():
+            self.model0_ = self._estimator(rng).fit(X[t == 0], y[t == 0])
+            self.model1_ = self._estimator(rng).fit(X[t == 1], y[t == 1])
 
     def predict_ite(self, X):
         X = self._check_X(X)
-        with _threads(self.estimator is None):
+        with self._threads():
             return np.asarray(self.model1_.predict(X) - self.model0_.predict(X), dtype=float)
 
 

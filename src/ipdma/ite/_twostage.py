@@ -137,18 +137,22 @@ def new_X(X_new: Any, feature_names: Sequence[str]) -> tuple[np.ndarray, pd.Inde
     return X, index
 
 
+def _seed_sequence(random_state: Any) -> np.random.SeedSequence:
+    """A SeedSequence as is; None or an int seeds a new one; a Generator gives one draw."""
+    if isinstance(random_state, np.random.SeedSequence):
+        return random_state
+    if random_state is None or isinstance(random_state, (int, np.integer)):
+        return np.random.SeedSequence(random_state)
+    return np.random.SeedSequence(int(check_random_state(random_state).integers(2**63)))
+
+
 def trial_seeds(random_state: Any, n_trials: int) -> list[np.random.SeedSequence]:
     """The per-trial seeds used by :class:`TwoStageITE` (trial order as ``.trials_``).
 
     Pass ``trial_seeds(s, K)[l]`` as ``random_state`` of :func:`fit_site` at site l
     to reproduce the in-memory run ``TwoStageITE(random_state=s)`` exactly.
     """
-    if isinstance(random_state, np.random.SeedSequence):
-        ss = random_state
-    elif random_state is None or isinstance(random_state, (int, np.integer)):
-        ss = np.random.SeedSequence(random_state)
-    else:
-        ss = np.random.SeedSequence(int(check_random_state(random_state).integers(2**63)))
+    ss = _seed_sequence(random_state)
     # the children of a fresh ``ss.spawn(n_trials)``, without advancing ``ss``'s spawn
     # counter: the same SeedSequence gives the same trial seeds every time it is used
     return [np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, i),
@@ -691,12 +695,7 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
     if unknown:
         raise ModelSpecificationError(
             f"options given for {', '.join(sorted(unknown))}, which no requested method uses")
-    if isinstance(random_state, np.random.SeedSequence):
-        ss = random_state
-    elif random_state is None or isinstance(random_state, (int, np.integer)):
-        ss = np.random.SeedSequence(random_state)
-    else:
-        ss = np.random.SeedSequence(int(check_random_state(random_state).integers(2**63)))
+    ss = _seed_sequence(random_state)
     models = {f"{lrn}+{pool}": TwoStageITE(lrn, pool, n_boot=n_boot, random_state=ss,
                                            n_jobs=n_jobs,
                                            learner_options=learner_options.get(lrn),
