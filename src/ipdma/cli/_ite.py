@@ -103,9 +103,9 @@ def run(args: argparse.Namespace) -> int:
     text = str(summary)
     if args.compare:
         if args.compare_methods:
-            from ..ite._twostage import _method_pairs
+            from ..ite import parse_methods
 
-            methods = [f"{a}+{b}" for a, b in _method_pairs(args.compare_methods)]
+            methods = [f"{a}+{b}" for a, b in parse_methods(args.compare_methods)]
         else:
             methods = ["ols+mvma", "ols+weighted-aux-ols", "lasso+weighted-aux-ols",
                        "ridge+weighted-aux-ols"]

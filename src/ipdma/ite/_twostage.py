@@ -14,13 +14,19 @@ import numpy as np
 import pandas as pd
 
 from .._base import ResultsMixin, Summary, check_random_state
-from ..errors import ColumnNotFoundError, DataError, ModelSpecificationError, NotFittedError
+from ..errors import (
+    ColumnNotFoundError,
+    DataError,
+    InfeasibleMethodError,
+    ModelSpecificationError,
+    NotFittedError,
+)
 from ._learners import ITELearner, OLSLearner, get_learner
 from ._poolers import ITEPooler, PooledITE, check_pair, get_pooler
 from ._site import SiteSummary
 
-__all__ = ["ITEData", "TwoStageITE", "fit_methods", "fit_site", "pool_sites",
-           "prepare_ite_data", "trial_seeds"]
+__all__ = ["ITEData", "TwoStageITE", "fit_methods", "fit_site", "parse_methods",
+           "pool_sites", "prepare_ite_data", "trial_seeds"]
 
 
 # --------------------------------------------------------------------------------------
@@ -389,32 +395,11 @@ class TwoStageITE(ResultsMixin):
 
         ``data`` is an :class:`ipdma.data.IPD` or a DataFrame with the column names.
         """
-        import copy
-
         d = prepare_ite_data(data, trial=trial, treatment=treatment, outcome=outcome,
                              covariates=covariates, treated=treated)
-        if d.outcome_type not in self.learner_.outcome_types:
-            raise ModelSpecificationError(
-                f"learner {self.learner_.name!r} handles {', '.join(self.learner_.outcome_types)}"
-                f" outcomes; the outcome is {d.outcome_type}")
-        seeds = trial_seeds(self.random_state, len(d.trials))
-        jobs = [(tr, X, t, y, copy.deepcopy(self.learner_), seeds[i])
-                for i, (tr, X, t, y) in enumerate(d.by_trial())]
-
-        def one(tr, X, t, y, lrn, seed):
-            try:
-                return _TrialFit.fit(tr, X, t, y, lrn, self.pooler_, self.n_boot, seed,
-                                     d.feature_names)
-            except DataError as exc:
-                raise type(exc)(f"trial {tr!r}: {exc}") from exc
-
-        if self.n_jobs == 1:
-            fits = [one(*j) for j in jobs]
-        else:
-            from joblib import Parallel, delayed
-
-            fits = Parallel(n_jobs=self.n_jobs)(delayed(one)(*j) for j in jobs)
-        return self._set_fits(fits, d)
+        _fit_groups(d, {self.learner_.name: [self]}, trial_seeds(self.random_state,
+                                                                 len(d.trials)), self.n_jobs)
+        return self
 
     def _set_fits(self, fits: list[_TrialFit], d: ITEData) -> TwoStageITE:
         self.fits_ = fits
@@ -607,31 +592,44 @@ class TwoStageITE(ResultsMixin):
         return f"TwoStageITE(learner={self.learner_!r}, pooler={self.pooler_!r})"
 
 
-def _method_pairs(methods: Any) -> list[tuple[str, str]]:
+def parse_methods(methods: str | Sequence[str | tuple[str, str]]) -> list[tuple[str, str]]:
+    """``"all"``, ``"ols+mvma,xgboost+weighted-aux-ols"`` or a list of such names or
+    ``(learner, pooler)`` tuples -> feasible ``(learner, pooler)`` pairs (order kept,
+    duplicates removed).
+
+    ``"all"`` means every feasible pair whose learner can run here (the causal forest
+    needs the optional ``econml`` package: ``pip install 'ipdma[causal-forest]'``).
+    """
+    from ._learners import learner_available
     from ._poolers import feasible_pairs
 
+    feasible = [tuple(p) for p in feasible_pairs()]
+    listing = ", ".join(a + "+" + b for a, b in feasible)
     if isinstance(methods, str):
-        if methods.strip() == "all":
-            from ._learners import learner_available
-
-            return [p for p in feasible_pairs() if learner_available(p[0])]
         methods = [m.strip() for m in methods.split(",") if m.strip()]
+    if list(methods) == ["all"]:
+        return [p for p in feasible if learner_available(p[0])]
     pairs: list[tuple[str, str]] = []
     for m in methods:
         if isinstance(m, str):
             if "+" not in m:
                 raise ModelSpecificationError(
-                    f"method {m!r} is not of the form learner+pooler (e.g. 'ols+mvma')")
+                    f"method {m!r} is not of the form learner+pooler (e.g. 'ols+mvma'); "
+                    f"feasible: {listing}")
             lrn, pool = (x.strip() for x in m.split("+", 1))
         elif isinstance(m, (tuple, list)) and len(m) == 2 and all(isinstance(x, str) for x in m):
             lrn, pool = m
         else:
             raise ModelSpecificationError(
                 f"method {m!r}: give 'learner+pooler' strings or (learner, pooler) tuples")
+        if (lrn, pool) not in feasible:
+            raise InfeasibleMethodError(
+                f"method '{lrn}+{pool}' is not a feasible learner+pooler pair; feasible: "
+                f"{listing}")
         if (lrn, pool) not in pairs:
             pairs.append((lrn, pool))
     if not pairs:
-        raise ModelSpecificationError("no methods given")
+        raise ModelSpecificationError("no methods given: use e.g. 'all' or 'ols+mvma'")
     return pairs
 
 
@@ -685,9 +683,8 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
     >>> fits["ols+mvma"].predict(sim.test)["ite"].shape
     (200,)
     """
-    import copy
 
-    pairs = _method_pairs(methods)
+    pairs = parse_methods(methods)
     learner_options = dict(learner_options or {})
     pooler_options = dict(pooler_options or {})
     unknown = (set(learner_options) - {p[0] for p in pairs}) | \
@@ -706,12 +703,21 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
     groups: dict[str, list[TwoStageITE]] = {}
     for (lrn, _), model in zip(pairs, models.values()):
         groups.setdefault(lrn, []).append(model)
+    _fit_groups(d, groups, trial_seeds(ss, len(d.trials)), n_jobs)
+    return models
+
+
+def _fit_groups(d: ITEData, groups: dict[str, list[TwoStageITE]],
+                seeds: list[np.random.SeedSequence], n_jobs: int) -> None:
+    """Stage 1 once per (learner, trial) for each group of models sharing a learner
+    (with the bootstrap or auxiliary OLS any of them needs), then stage 2 per model."""
+    import copy
+
     for lrn, ms in groups.items():
         if d.outcome_type not in ms[0].learner_.outcome_types:
             raise ModelSpecificationError(
                 f"learner {lrn!r} handles {', '.join(ms[0].learner_.outcome_types)} outcomes; "
                 f"the outcome is {d.outcome_type}")
-    seeds = trial_seeds(ss, len(d.trials))
     trial_data = list(d.by_trial())
     jobs = []
     for lrn, ms in groups.items():
@@ -719,7 +725,7 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
         need_aux = any(m.pooler_.variance == "aux-ols" for m in ms)
         for i, (tr, X, t, y) in enumerate(trial_data):
             jobs.append((lrn, i, tr, X, t, y, copy.deepcopy(ms[0].learner_), seeds[i],
-                         n_boot if need_boot else None, need_aux))
+                         ms[0].n_boot if need_boot else None, need_aux))
 
     def one(lrn, i, tr, X, t, y, learner, seed, nb, aux):
         try:
@@ -739,7 +745,6 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
         for m in ms:
             m._set_fits([_TrialFit(stage1[(lrn, i)], m.pooler_)
                          for i in range(len(trial_data))], d)
-    return models
 
 
 def pooled_from(model: TwoStageITE) -> PooledITE:

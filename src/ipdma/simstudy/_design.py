@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelSpecificationError
+from ..ite import parse_methods
 
 __all__ = [
     "ITEMethod",
@@ -179,34 +180,3 @@ def parse_scenarios(spec: str) -> list[int]:
     return out
 
 
-def parse_methods(spec: str | Sequence[str]) -> list[tuple[str, str]]:
-    """Parse ``"all"`` or ``learner+pooler`` names; check each against the feasible pairs.
-
-    ``"all"`` means every feasible pair whose learner can run here (the causal forest
-    needs the optional ``econml`` package: ``pip install 'ipdma[causal-forest]'``).
-    """
-    from ..ite import feasible_pairs, learner_available
-
-    feasible = [tuple(p) for p in feasible_pairs()]
-    if isinstance(spec, str):
-        items = [s.strip() for s in spec.split(",") if s.strip()]
-    else:
-        items = list(spec)
-    if items == ["all"]:
-        return [p for p in feasible if learner_available(p[0])]
-    pairs = []
-    for item in items:
-        if "+" not in item:
-            raise ModelSpecificationError(
-                f"method {item!r} is not of the form learner+pooler (e.g. 'ols+mvma'); "
-                f"feasible: {', '.join(a + '+' + b for a, b in feasible)}")
-        lrn, pool = (s.strip() for s in item.split("+", 1))
-        if (lrn, pool) not in feasible:
-            raise ModelSpecificationError(
-                f"method {item!r} is not a feasible learner+pooler pair; feasible: "
-                f"{', '.join(a + '+' + b for a, b in feasible)}")
-        if (lrn, pool) not in pairs:
-            pairs.append((lrn, pool))
-    if not pairs:
-        raise ModelSpecificationError("no methods given: use e.g. --methods all")
-    return pairs
