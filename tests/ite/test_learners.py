@@ -116,6 +116,23 @@ def test_xgboost_cv_curve_equals_xgb_cv():
     assert np.argmin(curve) == np.argmin(ref)
 
 
+def test_xgboost_final_fit_equals_xgb_train():
+    import xgboost as xgb
+
+    X, t, y = _trial(n=150)
+    m = XGBoostSLearner(max_depth=(2, 3), eta=(0.3,), nrounds=(10, 30), nfold=3)
+    m.fit(X, t, y, random_state=4)
+    refit = m.bootstrap_clone().fit(X, t, y, random_state=7)  # tuned: the seed is draw one
+    par = {**m._base_params(), "max_depth": m.tuned_["max_depth"], "eta": m.tuned_["eta"],
+           "seed": int(np.random.default_rng(7).integers(2**31 - 1))}
+    ref = xgb.train(par, xgb.DMatrix(np.column_stack([t, X]), label=y, nthread=1),
+                    num_boost_round=m.tuned_["nrounds"])
+    assert refit.booster_.save_raw("json") == ref.save_raw("json")
+    np.testing.assert_array_equal(refit.predict_ite(X),
+                                  ref.inplace_predict(np.column_stack([np.ones(150), X]))
+                                  - ref.inplace_predict(np.column_stack([np.zeros(150), X])))
+
+
 def test_xgboost_bootstrap_reuses_each_trials_own_tuning():
     grid = dict(max_depth=(1, 3), eta=(0.3,), nrounds=(5, 40), nfold=3)
     fits = []

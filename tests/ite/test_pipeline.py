@@ -218,6 +218,44 @@ def test_fit_methods_shares_stage1_and_equals_single_runs(sim):
         fit_methods(ipd, "ols")
 
 
+def test_progress_bar_over_stage1_fits_changes_no_number(sim, capsys):
+    from ipdma.ite import fit_methods
+
+    ipd = sim.ipd()
+    names = "ols+mvma,ridge+weighted-bootstrap,ridge+weighted-aux-ols"
+    quiet = fit_methods(ipd, names, n_boot=5, random_state=2, n_jobs=2)
+    assert capsys.readouterr().err == ""
+    shown = fit_methods(ipd, names, n_boot=5, random_state=2, n_jobs=2, progress=True)
+    err = capsys.readouterr().err
+    n_jobs = 2 * len(sim.ipd().trials)  # (learner, trial) jobs: ols and ridge
+    assert "stage 1 of 3 method(s)" in err and f"{n_jobs}/{n_jobs}" in err
+    for name in quiet:
+        pd.testing.assert_frame_equal(quiet[name].predict(sim.test),
+                                      shown[name].predict(sim.test))
+    TwoStageITE("ols", "mvma", progress=True).fit(ipd)
+    assert "ols+mvma: stage 1" in capsys.readouterr().err
+
+
+def test_compare_methods_reuses_a_model_fitted_on_the_same_data(sim, monkeypatch):
+    ipd = sim.ipd()
+    by_name = compare_methods(ipd, ["ols+mvma", "ridge+weighted-aux-ols"], random_state=4)
+    fitted = TwoStageITE("ridge", "weighted-aux-ols", random_state=4).fit(ipd)
+    fits = fitted.fits_
+    calls = []
+    monkeypatch.setattr(TwoStageITE, "fit", lambda self, *a, **k: calls.append(self) or self)
+    by_model = compare_methods(ipd, ["ols+mvma", fitted], random_state=4)
+    assert calls == [] and fitted.fits_ is fits  # stage 1 not refitted
+    pd.testing.assert_frame_equal(by_name.table, by_model.table)
+    monkeypatch.undo()
+    # fitted on other data: refitted with its own settings
+    other = TwoStageITE("ridge", "weighted-aux-ols", random_state=4).fit(
+        sim.data[sim.data["trial"].astype(str) != sorted(ipd.trials)[0]],
+        trial="trial", treatment="treatment", outcome="y",
+        covariates=[c for c in sim.data.columns if c.startswith("x")])
+    again = compare_methods(ipd, ["ols+mvma", other], random_state=4)
+    pd.testing.assert_frame_equal(by_name.table, again.table)
+
+
 def test_same_seed_sequence_object_gives_the_same_fit_twice(sim):
     ss = np.random.SeedSequence(8)
     model = TwoStageITE("ridge", "weighted-bootstrap", n_boot=5, random_state=ss)
@@ -259,3 +297,48 @@ def test_cli_compare_methods_list_and_n_jobs(tmp_path, sim):
     assert sorted(table["method"]) == ["bayes-lm+weighted-aux-ols", "ols+mvma"]
     assert main([*base, "--compare", "--compare-methods", "xgboost+mvma",
                  "--out", str(tmp_path / "bad")]) == 2
+
+
+def test_cli_learner_options_reach_the_fitted_and_the_compared_learners(tmp_path, sim, capsys):
+    from ipdma.cli import main
+
+    train = tmp_path / "train.csv"
+    sim.data.to_csv(train, index=False)
+    new = tmp_path / "new.csv"
+    sim.test.drop(columns=["ite_true", "y", "treatment"]).to_csv(new, index=False)
+    base = ["ite", str(train), "--trial", "trial", "--treatment", "treatment", "--outcome", "y",
+            "--covariates", ",".join(f"x{j}" for j in range(1, 9))]
+    opts = {"max_depth": [2], "eta": [0.3], "nrounds": [20, 60], "nfold": 3}
+    out = tmp_path / "out"
+    assert main([*base, "--learner", "xgboost", "--pooler", "weighted-aux-ols",
+                 "--learner-options", json.dumps(opts), "--predict", str(new), "--compare",
+                 "--compare-methods", "ols+mvma,xgboost+weighted-aux-ols",
+                 "--out", str(out)]) == 0
+    direct = TwoStageITE("xgboost", "weighted-aux-ols", random_state=1,
+                         learner_options=opts).fit(sim.ipd())
+    np.testing.assert_allclose(pd.read_csv(out / "predictions.csv")["ite"],
+                               direct.predict(pd.read_csv(new))["ite"],
+                               rtol=1e-6)
+    ref = compare_methods(sim.ipd(), ["ols+mvma", direct], random_state=1)
+    table = pd.read_csv(out / "comparison.csv").set_index("method")
+    np.testing.assert_allclose(table.loc[ref.table.index, "tau_risk"], ref.table["tau_risk"],
+                               rtol=1e-9)
+    capsys.readouterr()
+    for bad, msg in (("{nfold: 3}", "not valid JSON"), ("[3]", "JSON object"),
+                     ('{"depth": 3}', "has no option 'depth'")):
+        assert main([*base, "--learner", "xgboost", "--learner-options", bad,
+                     "--out", str(tmp_path / "bad")]) == 2
+        assert msg in capsys.readouterr().err
+
+
+def test_cli_reduced_xgboost_grid():
+    import argparse
+
+    from ipdma.cli._ite import _learner_options
+    from ipdma.ite import REDUCED_XGBOOST_GRID
+
+    args = argparse.Namespace(xgboost_grid="reduced", learner="xgboost",
+                              learner_options='{"nfold": 3}')
+    assert _learner_options(args) == {"xgboost": {**REDUCED_XGBOOST_GRID, "nfold": 3}}
+    args = argparse.Namespace(xgboost_grid="paper", learner="lasso", learner_options=None)
+    assert _learner_options(args) == {}

@@ -25,6 +25,14 @@ def register(subparsers) -> None:
                    help="treatment label coded t = 1 (default: the non-reference arm)")
     p.add_argument("--learner", choices=_LEARNERS, default="ols", help="stage-1 learner")
     p.add_argument("--pooler", choices=_POOLERS, default="mvma", help="stage-2 pooler")
+    p.add_argument("--learner-options", default=None, metavar="JSON",
+                   help="keyword arguments of the learner, as a JSON object, e.g. "
+                        "'{\"nfolds\": 5}' for lasso or '{\"num_samples\": 2000}' for "
+                        "bayes-lasso")
+    p.add_argument("--xgboost-grid", choices=["paper", "reduced"], default="paper",
+                   help="XGBoost tuning grid: the paper's 45 points with 10-fold CV (default; "
+                        "about 35 s per trial) or depth 2-3, eta 0.1, nrounds 100/500 with "
+                        "5-fold CV")
     p.add_argument("--method", choices=["reml", "ml", "fixed", "mm"], default="reml",
                    help="between-trial covariance estimator of the mvma pooler")
     p.add_argument("--heterogeneity", default="fixed", metavar="fixed|DL|REML|PM",
@@ -49,6 +57,31 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def _learner_options(args: argparse.Namespace) -> dict[str, dict]:
+    """Learner keyword arguments by learner name, from --learner-options and --xgboost-grid."""
+    import json
+
+    from ..errors import ModelSpecificationError
+    from ..ite import REDUCED_XGBOOST_GRID
+
+    opts: dict[str, dict] = {}
+    if args.xgboost_grid == "reduced":
+        opts["xgboost"] = dict(REDUCED_XGBOOST_GRID)
+    if args.learner_options:
+        try:
+            given = json.loads(args.learner_options)
+        except json.JSONDecodeError as exc:
+            raise ModelSpecificationError(
+                f"--learner-options is not valid JSON ({exc.msg} at character {exc.pos}): "
+                f"{args.learner_options!r}; write e.g. '{{\"nfolds\": 5}}'") from None
+        if not isinstance(given, dict):
+            raise ModelSpecificationError(
+                f"--learner-options must be a JSON object such as '{{\"nfolds\": 5}}', "
+                f"got {args.learner_options!r}")
+        opts[args.learner] = {**opts.get(args.learner, {}), **given}
+    return opts
+
+
 def run(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
 
@@ -60,8 +93,10 @@ def run(args: argparse.Namespace) -> int:
     pooler_options = {"method": args.method} if args.pooler == "mvma" else {}
     if args.pooler.startswith("weighted"):
         pooler_options["heterogeneity"] = args.heterogeneity
+    learner_options = _learner_options(args)
     model = TwoStageITE(args.learner, args.pooler, n_boot=args.n_boot, random_state=args.seed,
-                        n_jobs=args.n_jobs, pooler_options=pooler_options)
+                        n_jobs=args.n_jobs, learner_options=learner_options.get(args.learner),
+                        pooler_options=pooler_options, progress=None)
     status(f"fitting {model.name} in {len(ipd.trials)} trials")
     model.fit(ipd, treated=args.treated)
     covs = split_list(args.covariates)
@@ -111,9 +146,17 @@ def run(args: argparse.Namespace) -> int:
                        "ridge+weighted-aux-ols"]
             if model.name not in methods:
                 methods.append(model.name)
+        # the method fitted above enters as the fitted model: its stage 1 is reused
+        # (same data, same seed: what a refit would give)
+        methods = [model if m == model.name else m for m in methods]
         status(f"leave-one-trial-out comparison of {len(methods)} methods")
+        # learners of the other compared methods get their options too (e.g. the grid)
+        methods = [TwoStageITE(*m.split("+", 1), n_boot=args.n_boot, random_state=args.seed,
+                               n_jobs=args.n_jobs, learner_options=learner_options[lrn])
+                   if isinstance(m, str) and (lrn := m.split("+", 1)[0]) in learner_options
+                   else m for m in methods]
         cmp = compare_methods(ipd, methods, treated=args.treated, n_boot=args.n_boot,
-                              random_state=args.seed, n_jobs=args.n_jobs)
+                              random_state=args.seed, n_jobs=args.n_jobs, progress=None)
         cmp.table.to_csv(out / "comparison.csv")
         ax = cmp.plot()
         ax.figure.savefig(out / "comparison_calibration.png", dpi=120, bbox_inches="tight")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -347,6 +348,9 @@ class TwoStageITE(ResultsMixin):
         per-trial predictions (e.g. of bootstrap refits) run on this many threads.
     learner_options, pooler_options : dict, optional
         Keyword arguments of the learner / pooler constructor.
+    progress : bool or None, default False
+        Progress bar (tqdm, on stderr) over the per-trial stage-1 fits; ``None``
+        shows it when stderr is a terminal.
 
     Examples
     --------
@@ -360,7 +364,8 @@ class TwoStageITE(ResultsMixin):
 
     def __init__(self, learner: str | ITELearner = "ols", pooler: str | ITEPooler = "mvma", *,
                  n_boot: int = 100, random_state: Any = None, n_jobs: int = 1,
-                 learner_options: dict | None = None, pooler_options: dict | None = None):
+                 learner_options: dict | None = None, pooler_options: dict | None = None,
+                 progress: bool | None = False):
         self.learner = learner
         self.pooler = pooler
         self.n_boot = int(n_boot)
@@ -368,6 +373,7 @@ class TwoStageITE(ResultsMixin):
         self.n_jobs = int(n_jobs)
         self.learner_options = dict(learner_options or {})
         self.pooler_options = dict(pooler_options or {})
+        self.progress = progress
         self.learner_ = get_learner(learner, **self.learner_options)
         popts = dict(self.pooler_options)
         if isinstance(pooler, str) and "random_state" not in popts:
@@ -397,8 +403,9 @@ class TwoStageITE(ResultsMixin):
         """
         d = prepare_ite_data(data, trial=trial, treatment=treatment, outcome=outcome,
                              covariates=covariates, treated=treated)
-        _fit_groups(d, {self.learner_.name: [self]}, trial_seeds(self.random_state,
-                                                                 len(d.trials)), self.n_jobs)
+        _fit_groups(d, {self.learner_.name: [self]},
+                    trial_seeds(self.random_state, len(d.trials)), self.n_jobs,
+                    progress=self.progress, desc=f"{self.name}: stage 1")
         return self
 
     def _set_fits(self, fits: list[_TrialFit], d: ITEData) -> TwoStageITE:
@@ -639,7 +646,7 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
                 pooler_options: dict[str, dict] | None = None, trial: str | None = None,
                 treatment: str | None = None, outcome: str | None = None,
                 covariates: Sequence[str] | None = None,
-                treated: Any = None) -> dict[str, TwoStageITE]:
+                treated: Any = None, progress: bool | None = False) -> dict[str, TwoStageITE]:
     """Fit several learner+pooler pairs at once, fitting each learner only once per trial.
 
     Stage 1 does not depend on the pooler, so every pair that shares a learner
@@ -666,6 +673,9 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
     learner_options, pooler_options : dict of dict, optional
         Options per learner name / pooler name, e.g.
         ``{"xgboost": REDUCED_XGBOOST_GRID}``.
+    progress : bool or None, default False
+        Progress bar over the (learner, trial) stage-1 jobs (stderr; ``None``:
+        only when stderr is a terminal).
 
     Returns
     -------
@@ -703,12 +713,14 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
     groups: dict[str, list[TwoStageITE]] = {}
     for (lrn, _), model in zip(pairs, models.values()):
         groups.setdefault(lrn, []).append(model)
-    _fit_groups(d, groups, trial_seeds(ss, len(d.trials)), n_jobs)
+    _fit_groups(d, groups, trial_seeds(ss, len(d.trials)), n_jobs, progress=progress,
+                desc=f"stage 1 of {len(models)} method(s)")
     return models
 
 
 def _fit_groups(d: ITEData, groups: dict[str, list[TwoStageITE]],
-                seeds: list[np.random.SeedSequence], n_jobs: int) -> None:
+                seeds: list[np.random.SeedSequence], n_jobs: int, *,
+                progress: bool | None = False, desc: str = "stage 1") -> None:
     """Stage 1 once per (learner, trial) for each group of models sharing a learner
     (with the bootstrap or auxiliary OLS any of them needs), then stage 2 per model."""
     import copy
@@ -735,11 +747,18 @@ def _fit_groups(d: ITEData, groups: dict[str, list[TwoStageITE]],
             raise type(exc)(f"trial {tr!r}: {exc}") from exc
 
     if n_jobs == 1:
-        done = [one(*j) for j in jobs]
+        done = (one(*j) for j in jobs)
     else:
         from joblib import Parallel, delayed
 
-        done = Parallel(n_jobs=n_jobs)(delayed(one)(*j) for j in jobs)
+        # results as they finish, so that the progress bar moves; order restored below
+        done = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+            delayed(one)(*j) for j in jobs)
+    if progress is None or progress:
+        from tqdm.auto import tqdm
+
+        done = tqdm(done, total=len(jobs), desc=desc, unit="fit", file=sys.stderr,
+                    disable=None if progress is None else False, dynamic_ncols=True)
     stage1 = dict(done)
     for lrn, ms in groups.items():
         for m in ms:

@@ -70,6 +70,16 @@ def _loto_from_fitted(model: TwoStageITE, d: ITEData) -> pd.DataFrame:
     return out
 
 
+def _fitted_on(model: TwoStageITE, d: ITEData) -> bool:
+    """Whether ``model`` is fitted on exactly the data ``d`` (same trials, same rows)."""
+    fd = getattr(model, "data_", None)
+    if getattr(model, "fits_", None) is None or fd is None:
+        return False
+    return (list(fd.trials) == list(d.trials) and list(fd.feature_names) == list(d.feature_names)
+            and all(np.array_equal(getattr(fd, a), getattr(d, a))
+                    for a in ("X", "t", "y", "trial")))
+
+
 def _check_loto(d: ITEData) -> None:
     if len(d.trials) < 3:
         raise DataError(f"leave-one-trial-out validation needs at least 3 trials, got "
@@ -233,7 +243,8 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
                     outcome: str | None = None, covariates: Sequence[str] | None = None,
                     treated: Any = None, calibration: str = "groups", n_groups: int = 5,
                     rank_by: str = "tau_risk", true_ite: Any = None, n_boot: int = 100,
-                    random_state: Any = None, n_jobs: int = 1) -> MethodComparison:
+                    random_state: Any = None, n_jobs: int = 1,
+                    progress: bool | None = False) -> MethodComparison:
     """Rank learner+pooler pairs by leave-one-trial-out cross-validation.
 
     Every trial in turn is predicted from the other trials.  Scores on the
@@ -246,12 +257,16 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
     Parameters
     ----------
     methods : list of "learner+pooler" strings, (learner, pooler) tuples or
-        unfitted :class:`TwoStageITE` objects.  Default: ``ols+mvma``,
+        :class:`TwoStageITE` objects.  Default: ``ols+mvma``,
         ``ols+weighted-aux-ols``, ``lasso+weighted-aux-ols``,
-        ``ridge+weighted-aux-ols``.
+        ``ridge+weighted-aux-ols``.  A :class:`TwoStageITE` already fitted on
+        exactly these data is used as it is (its stage 1 is not refitted);
+        otherwise it is refitted with its own settings.
     rank_by : {"tau_risk", "calib_rmse", "mae", "rmse"}
     n_jobs : int, default 1
         Parallel stage-1 jobs (see :func:`fit_methods`).
+    progress : bool or None, default False
+        Progress bar over the stage-1 fits (stderr; ``None``: when it is a terminal).
 
     Notes
     -----
@@ -288,13 +303,17 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
     # pairs named by strings share their learners' stage-1 fits (fit_methods)
     pairs = [spec for _, spec in parsed if isinstance(spec, tuple)]
     shared = fit_methods(d, pairs, n_boot=n_boot, random_state=random_state,
-                         n_jobs=n_jobs) if pairs else {}
+                         n_jobs=n_jobs, progress=progress) if pairs else {}
     rows, cals, preds = [], {}, {}
     for name, spec in parsed:
         if isinstance(spec, tuple):
             model = shared[f"{spec[0]}+{spec[1]}"]
+        elif _fitted_on(spec, d):
+            model = spec
         else:
-            model = _template(spec, n_boot, random_state).fit(d)
+            model = _template(spec, n_boot, random_state)
+            model.progress = progress
+            model.fit(d)
         oof = _loto_from_fitted(model, d)
         ite = oof["ite"].to_numpy()
         cal = calibration_for_benefit(d.y, d.t, ite, d.trial, method=calibration,
