@@ -3,6 +3,8 @@ Bayesian learners."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -184,39 +186,47 @@ def test_causal_forest_needs_econml():
     assert m.predict_ite(X[:5]).shape == (5,)
 
 
-def test_penalised_learners_match_glmnet_when_r_is_available(tmp_path):
-    """Live R oracle: glmnet with penalty.factor 0 on t and x, fixed lambdas."""
-    import shutil
-    import subprocess
+GLMNET_CASE = Path(__file__).parent / "data" / "glmnet_cv"
+
+
+@pytest.mark.parametrize("cls,alpha", [(LassoLearner, "1"), (RidgeLearner, "0"),
+                                       (ElasticNetLearner, "0.5")])
+def test_penalised_learners_match_glmnet_and_cv_glmnet(cls, alpha):
+    """Stored R oracle (tests/ite/data/glmnet_cv: make.R, glmnet 4.1-6, thresh 1e-22).
+
+    Full-data path on the paper's 17-lambda grid: coefficients to atol 1e-8 (observed
+    max 1.5e-10); cv.glmnet with the stored fold ids (10 folds, and 5 as in the
+    bootstrap refits): cvm to rtol 1e-8, the same lambda.min, coefficients at
+    lambda.min to atol 1e-8.
+    """
+    import json
 
     import pandas as pd
 
-    if shutil.which("Rscript") is None or subprocess.run(
-            ["Rscript", "-e", "library(glmnet)"], capture_output=True).returncode != 0:
-        pytest.skip("Rscript with glmnet not available")
-    X, t, y = _trial(n=300)
-    y = y * 1.7
-    pd.DataFrame(np.column_stack([X, t, y]), columns=["x1", "x2", "x3", "t", "y"]).to_csv(
-        tmp_path / "d.csv", index=False)
-    script = f"""suppressPackageStartupMessages(library(glmnet))
-d <- read.csv('{tmp_path / "d.csv"}')
-Z <- model.matrix(~ t * (x1 + x2 + x3), d)[, -1]
-for (a in c(1, 0, 0.5)) {{
-  f <- glmnet(Z, d$y, alpha = a, lambda = c(0.5, 0.05), penalty.factor = c(0, 0, 0, 0, 1, 1, 1),
-              thresh = 1e-14)
-  write.table(t(as.matrix(coef(f))), quote = FALSE, col.names = FALSE, row.names = FALSE)
-}}"""
-    (tmp_path / "g.R").write_text(script)
-    out = subprocess.run(["Rscript", str(tmp_path / "g.R")], capture_output=True, text=True,
-                         check=True).stdout
-    ref = np.array([[float(v) for v in line.split()] for line in out.strip().splitlines()])
-    k = 0
-    for cls in (LassoLearner, RidgeLearner, ElasticNetLearner):
-        for lam in (0.5, 0.05):
-            m = cls(lambdas=[lam]).fit(X, t, y, random_state=0)
-            # R's column order (1, t, x, t:x) is ours
-            np.testing.assert_allclose(m.coef_, ref[k], atol=1e-6)
-            k += 1
+    exp = json.loads((GLMNET_CASE / "expected.json").read_text())
+    d = pd.read_csv(GLMNET_CASE / "trial.csv")
+    X = d[["x1", "x2", "x3", "x4"]].to_numpy()
+    t, y = d["t"].to_numpy(), d["y"].to_numpy()
+    ref = exp[f"alpha_{alpha}"]
+    lam = np.array(exp["lambda"])
+    m = cls()
+    np.testing.assert_allclose(m._grid, lam, rtol=1e-12)
+    # the full-data path, one lambda at a time through the public fit
+    for k, lk in enumerate(lam):
+        one = cls(lambdas=[lk]).fit(X, t, y, random_state=0)
+        # R's column order (1, t, x, t:x) is ours
+        np.testing.assert_allclose(one.coef_, ref["path"][k], rtol=0, atol=1e-8)
+    rows = np.arange(len(y))[None, :]
+    for nfolds in (10, 5):
+        cv = ref[f"cv{nfolds}"]
+        folds = (d[f"foldid{nfolds}"].to_numpy() - 1)[None, :]
+        coef, lam_min = m._fit_path_cv(X, t, y, rows, nfolds, None, folds=folds)
+        np.testing.assert_allclose(m._last_cvm[0], cv["cvm"], rtol=1e-8)
+        assert lam_min[0] == pytest.approx(cv["lambda_min"], rel=1e-12)
+        np.testing.assert_allclose(coef[0], cv["coef_min"], rtol=0, atol=1e-8)
+    # the public fit draws its own glmnet-style folds and picks a lambda of the grid
+    fitted = cls().fit(X, t, y, random_state=3)
+    assert np.isclose(lam, fitted.lambda_min_, rtol=1e-12).sum() == 1
 
 
 @pytest.mark.parametrize("learner", [LassoLearner, ElasticNetLearner])

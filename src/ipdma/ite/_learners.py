@@ -462,16 +462,22 @@ class _PenalizedLinear(ITELearner):
         return out
 
     def _fit_path_cv(self, X, t, y, idx: np.ndarray, nfolds: int,
-                     rng: np.random.Generator) -> np.ndarray:
-        """For each resample (rows idx[m]) pick lambda.min by CV and refit. Returns (M, q)."""
+                     rng: np.random.Generator | None,
+                     folds: np.ndarray | None = None) -> np.ndarray:
+        """For each resample (rows idx[m]) pick lambda.min by CV and refit. Returns (M, q).
+
+        ``folds`` (M, n), fold ids 0..nfolds-1, replaces the random assignment
+        (cv.glmnet's ``foldid``; the R reference test uses it).
+        """
         p = X.shape[1]
         Zall = interaction_design(X, t)
         M, n = idx.shape
         lambdas = self._grid
         Z = Zall[idx]
         yy = y[idx]
-        # folds: glmnet's sample(rep(1:nfolds, length = n))
-        folds = np.stack([rng.permutation(np.arange(n) % nfolds) for _ in range(M)])
+        if folds is None:
+            # folds: glmnet's sample(rep(1:nfolds, length = n))
+            folds = np.stack([rng.permutation(np.arange(n) % nfolds) for _ in range(M)])
         # problems: for each m, nfolds training sets + the full set
         w = np.ones((M, nfolds + 1, n))
         for k in range(nfolds):

@@ -216,6 +216,11 @@ class _TrialFit:
         self.needs = pooler.needs
         self.seconds = stage1.seconds["fit"] + (stage1.seconds.get(pooler.variance, 0.0)
                                                 if pooler.variance else 0.0)
+        #: this pair's share of the trial's stage-1 seconds: learner fit, and the
+        #: bootstrap refits or auxiliary OLS where its pooler uses them
+        self.timings = {"fit": stage1.seconds["fit"]}
+        if pooler.variance:
+            self.timings[pooler.variance] = stage1.seconds.get(pooler.variance, 0.0)
 
     @classmethod
     def fit(cls, label, X, t, y, learner: ITELearner, pooler: ITEPooler, n_boot, random_state,
