@@ -192,3 +192,26 @@ def test_fit_from_ipd_container(case):
     assert list(m.coef_.index[1:]) == ipd.feature_names
     ctrl = RiskModel("glm", development_rows="control").fit(ipd)   # control = ipd.reference
     assert ctrl.n_ == int((ipd.data["TRT01A"] == ipd.reference).sum())
+
+
+def test_lrm_vcov_and_effective_df(data):
+    """rms::lrm's variance of the MLE and of the penalised fit (var.penalty "simple"),
+    from our generated reference ``tests/prognosis/data/lrm_vcov`` (make.R, rms 6.5-0;
+    the shared case stores the coefficients only).  Observed agreement ~1e-11."""
+    import json
+    from pathlib import Path
+
+    exp = json.loads((Path(__file__).parent / "data" / "lrm_vcov" / "expected.json")
+                     .read_text())
+    assert len(data) == exp["n"]
+    for penalty, key in ((0.0, "MLE"), (exp["penalty"], "PMLE")):
+        m = fit_pre(data, "pmle", penalty=penalty)
+        assert list(m.coef_.index[1:]) == exp["names"][1:]
+        np.testing.assert_allclose(m.coef_.to_numpy(), exp[f"coef_{key}"], rtol=1e-8)
+        V = np.array(exp[f"vcov_{key}"])
+        np.testing.assert_allclose(m.vcov_.to_numpy(), V, rtol=0, atol=1e-8 * np.abs(V).max())
+        np.testing.assert_allclose(np.sqrt(np.diag(m.vcov_.to_numpy())),
+                                   np.sqrt(np.diag(V)), rtol=1e-8)
+    # rms's effective.df.diagonal, summed over the predictors (intercept excluded)
+    np.testing.assert_allclose(m._params.info["effective_df"], sum(exp["effective_df"][1:]),
+                               rtol=1e-8)
