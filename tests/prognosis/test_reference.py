@@ -215,3 +215,29 @@ def test_lrm_vcov_and_effective_df(data):
     # rms's effective.df.diagonal, summed over the predictors (intercept excluded)
     np.testing.assert_allclose(m._params.info["effective_df"], sum(exp["effective_df"][1:]),
                                rtol=1e-8)
+
+
+@pytest.mark.parametrize("n_agq", [1, 7])
+def test_random_intercept_matches_glmer(data, n_agq):
+    """lme4::glmer(..., (1 | STUDYID), nAGQ = 1 and 7) from our generated reference
+    ``tests/prognosis/data/glmer_random_intercept`` (make.R, lme4 1.1-31, bobyqa
+    rhoend 1e-12).  logLik to rtol 1e-9 (observed 3e-12); fixed effects within 1e-3 of
+    their SE (observed 8e-5); the trial SD to rtol 1e-3 (observed 2e-5); BLUPs to
+    1e-5 (observed 7e-7).  SEs to rtol 2e-3 (observed 6e-4): lme4 takes vcov from a
+    finite-difference Hessian of the deviance, which carries that much error."""
+    import json
+    from pathlib import Path
+
+    exp = json.loads((Path(__file__).parent / "data" / "glmer_random_intercept" /
+                      "expected.json").read_text())
+    assert len(data) == exp["n"]
+    ref = exp[f"nAGQ_{n_agq}"]
+    m = fit_pre(data, "glm", trial_effect="random", n_agq=n_agq)
+    assert list(m.coef_.index[1:]) == ref["names"][1:]
+    se = np.sqrt(np.diag(ref["vcov"]))
+    np.testing.assert_allclose(m._params.info["loglik"], ref["logLik"], rtol=1e-9)
+    np.testing.assert_allclose((m.coef_.to_numpy() - ref["fixef"]) / se, 0.0, atol=1e-3)
+    np.testing.assert_allclose(m.sigma_trial_, ref["sd_trial"], rtol=1e-3)
+    blup = m.trial_intercepts_[ref["trials"]].to_numpy() - m.coef_["Intercept"]
+    np.testing.assert_allclose(blup, ref["blup"], atol=1e-5)
+    np.testing.assert_allclose(np.sqrt(np.diag(m.vcov_.to_numpy())), se, rtol=2e-3)
