@@ -384,3 +384,15 @@ def test_bootstrap_optimism_tracks_true_out_of_sample_performance():
     assert abs(bias.mean()) < 3 * mcse
     sb = np.array(slope_cor) - np.array(slope_test)
     assert abs(sb.mean()) < 3 * sb.std(ddof=1) / np.sqrt(len(sb)) + 0.02
+
+
+def test_validation_progress_bar_changes_no_number(capsys):
+    d = simulate(n=400, seed=4)
+    m = RiskModel("glm").fit(d, **KW)
+    quiet = m.validate(B=6, random_state=2).to_frame()
+    assert capsys.readouterr().err == ""
+    shown = m.validate(B=6, random_state=2, progress=True).to_frame()
+    assert "bootstrap (imputation 1)" in capsys.readouterr().err
+    pd.testing.assert_frame_equal(quiet, shown)
+    m.validate(B=6, random_state=2, progress=None)  # stderr is not a terminal here
+    assert capsys.readouterr().err == ""

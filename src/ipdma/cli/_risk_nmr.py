@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         payload["stage1"] = {"method": args.stage1, "coefficients": coefs}
         if args.bootstrap > 0 and not args.risk_model:
             status(f"stage 1: bootstrap optimism correction (B = {args.bootstrap})")
-            val = model.validate(B=args.bootstrap, random_state=args.seed)
+            val = model.validate(B=args.bootstrap, random_state=args.seed, progress=None)
             iecv = model.validate(method="iecv") if ipd.data[args.trial].nunique() > 1 else None
             vt = val.to_frame()
             vt.to_csv(out / "stage1_validation.csv", index=False)

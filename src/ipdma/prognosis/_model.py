@@ -542,7 +542,7 @@ class RiskModel:
 
     # ------------------------------------------------------------------ validation
     def validate(self, B: int = 200, method: Literal["bootstrap", "iecv"] = "bootstrap",
-                 random_state=None, retune: bool = True, progress: bool = False):
+                 random_state=None, retune: bool = True, progress: bool | None = False):
         """Internal validation: bootstrap optimism correction or IECV.
 
         Parameters
@@ -556,8 +556,9 @@ class RiskModel:
         retune : bool, default True
             Re-run the penalty / lambda search inside each replicate (honest);
             ``False`` keeps the penalty chosen on all data (fast, optimistic).
-        progress : bool
-            tqdm progress bar.
+        progress : bool or None
+            tqdm progress bar on stderr over the bootstrap replicates (``None``: only
+            when stderr is a terminal).
 
         Returns
         -------

@@ -130,7 +130,8 @@ def _fixed_tuning(model, est, k, retune):
 
 
 def validate(model, B: int = 200, method: Literal["bootstrap", "iecv"] = "bootstrap",
-             random_state=None, retune: bool = True, progress: bool = False) -> ValidationResult:
+             random_state=None, retune: bool = True,
+             progress: bool | None = False) -> ValidationResult:
     """Internal validation of a fitted :class:`~ipdma.prognosis.RiskModel`.
 
     ``method="bootstrap"`` (Harrell): for b = 1..B draw a bootstrap sample of
@@ -188,10 +189,13 @@ def validate(model, B: int = 200, method: Literal["bootstrap", "iecv"] = "bootst
             ft = _fixed_tuning(model, est, k, retune)
             rows = []
             it = iterator
-            if progress:
+            if progress is None or progress:
+                import sys
+
                 from tqdm.auto import tqdm
 
-                it = tqdm(iterator, desc=f"bootstrap (imputation {k + 1})")
+                it = tqdm(iterator, desc=f"bootstrap (imputation {k + 1})", file=sys.stderr,
+                          disable=None if progress is None else False, dynamic_ncols=True)
             for b in it:
                 idx = rng.integers(0, len(y), len(y))
                 yb = y[idx]
