@@ -695,8 +695,8 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
     >>> fits = fit_methods(sim.ipd(), "ols+mvma,ols+weighted-aux-ols", random_state=1)
     >>> sorted(fits)
     ['ols+mvma', 'ols+weighted-aux-ols']
-    >>> fits["ols+mvma"].predict(sim.test)["ite"].shape
-    (200,)
+    >>> fits["ols+mvma"].predict(sim.test)["ite"].shape   # 3 new trials x 20 patients
+    (60,)
     """
 
     pairs = parse_methods(methods)
