@@ -314,3 +314,17 @@ def test_monotone_transform_of_partitioning_variable():
         if nd.tests is not None:
             np.testing.assert_allclose(t1.nodes_[i].tests["statistic"], nd.tests["statistic"],
                                        rtol=1e-10)
+
+
+def test_level_codes_masks_unseen_levels_without_pandas_deprecation():
+    import warnings
+
+    from ipdma.trees._mob import level_codes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas 3 warns (pandas 4 raises) on the naive path
+        assert level_codes(pd.Series(["a", "b", "z", None]), ["a", "b"]).tolist() == [0, 1, -1, -1]
+        cat = pd.Series(pd.Categorical(["lo", "hi", "mid"], categories=["lo", "mid", "hi", "x"],
+                                       ordered=True))
+        assert level_codes(cat, ["lo", "mid", "hi"]).tolist() == [0, 2, 1]
+        assert level_codes(pd.Series([1, 2, 3]), [1, 2]).tolist() == [0, 1, -1]

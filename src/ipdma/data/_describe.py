@@ -53,6 +53,24 @@ class Description(ResultsMixin):
         Rows dropped per trial and why (``IPD.dropped``).
     network : Network
         The treatment network; ``network.edges`` lists the direct comparisons.
+
+    Examples
+    --------
+    >>> from ipdma.data import describe
+    >>> from ipdma.datasets import make_ms_network
+    >>> sim = make_ms_network(300, random_state=1, missing=False)
+    >>> desc = describe(sim.ipd())
+    >>> desc
+    Description(300 patients, 3 trials, 4 treatments)
+    >>> desc.arms.columns.tolist()
+    ['trial', 'treatment', 'n', 'events', 'risk']
+    >>> desc.arms["n"].tolist()
+    [69, 34, 59, 29, 30, 53, 26]
+    >>> desc.network.is_connected, desc.network.multi_arm_trials
+    (True, ['S2'])
+    >>> info = desc.to_dict()  # JSON-ready, as ``ipdma describe --json``
+    >>> info["reference"], info["outcome_type"]
+    ('PBO', 'binary')
     """
 
     def __init__(self, ipd: IPD) -> None:

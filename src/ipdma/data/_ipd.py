@@ -56,6 +56,17 @@ def choose_reference(treatments: Sequence[str], arms: dict[str, list[str]],
     no treatment/untreated/vehicle/waiting list, and finally the labels
     ``0``/``false``/``no``/``none``); among several matches, and when nothing
     matches, the treatment in the most trials, ties broken by sort order.
+
+    Examples
+    --------
+    >>> from ipdma.data import choose_reference
+    >>> arms = {"t1": ["A", "Placebo"], "t2": ["A", "B"], "t3": ["B", "C"]}
+    >>> choose_reference(["A", "B", "C", "Placebo"], arms)  # a control-like label
+    'Placebo'
+    >>> choose_reference(["A", "B", "C"], {"t1": ["A", "B"], "t2": ["B", "C"]})  # most trials
+    'B'
+    >>> choose_reference(["A", "B", "C"], {"t1": ["A", "B"], "t2": ["B", "C"]}, requested="C")
+    'C'
     """
     if requested is not None:
         if str(requested) not in treatments:

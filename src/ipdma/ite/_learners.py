@@ -80,7 +80,15 @@ def _check_trial(X: Any, t: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def interaction_design(X: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Full-interaction design ``(1, t, x, t*x)`` in R's column order."""
+    """Full-interaction design ``(1, t, x, t*x)`` in R's column order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> interaction_design(np.array([[1.0, 2.0], [3.0, 4.0]]), np.array([1, 0]))
+    array([[1., 1., 1., 2., 1., 2.],
+           [1., 0., 3., 4., 0., 0.]])
+    """
     X = _as_2d(X)
     t = np.asarray(t, dtype=float).reshape(-1, 1)
     return np.hstack([np.ones_like(t), t, X, t * X])
@@ -142,6 +150,31 @@ class ITELearner:
 
     ``outcome_types`` lists the outcome types the learner handles (binary
     outcomes are a planned extension of the same protocol).
+
+    Examples
+    --------
+    A minimal learner: the difference in mean outcome between the arms, the
+    same ITE for everyone.  ``fit``, the input checks and ``bootstrap`` come
+    from the protocol; an instance can be passed to :class:`TwoStageITE`.
+
+    >>> import numpy as np
+    >>> from ipdma.ite import ITELearner
+    >>> class MeanDiffLearner(ITELearner):
+    ...     name = "mean-diff"
+    ...
+    ...     def _fit(self, X, t, y, rng):
+    ...         self.effect_ = y[t == 1].mean() - y[t == 0].mean()
+    ...
+    ...     def predict_ite(self, X):
+    ...         return np.full(len(self._check_X(X)), self.effect_)
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3)); t = rng.integers(0, 2, 200)
+    >>> y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=200)
+    >>> m = MeanDiffLearner().fit(X, t, y)
+    >>> m.predict_ite(X[:3]).round(2)
+    array([1.33, 1.33, 1.33])
+    >>> m.bootstrap(X, t, y, n_boot=5, random_state=0).predict_ite(X[:3]).shape
+    (5, 3)
     """
 
     name: ClassVar[str] = "base"
@@ -333,7 +366,17 @@ def _full_rank(Zb: np.ndarray, tol: float = 1e-10) -> np.ndarray:
 
 
 def aux_ols_variance(X_train, t, y, X_new) -> np.ndarray:
-    """Auxiliary full-interaction OLS variance ``c' sigma^2 (Z'Z)^-1 c`` at ``X_new``."""
+    """Auxiliary full-interaction OLS variance ``c' sigma^2 (Z'Z)^-1 c`` at ``X_new``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3)); t = rng.integers(0, 2, 200)
+    >>> y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=200)
+    >>> aux_ols_variance(X, t, y, X[:3]).round(2)     # one variance per new row
+    array([0.02, 0.02, 0.06])
+    """
     return OLSLearner().fit(X_train, t, y).ite_var(X_new)
 
 
@@ -538,14 +581,40 @@ class LassoLearner(_PenalizedLinear):
 
 
 class RidgeLearner(_PenalizedLinear):
-    """Ridge (glmnet ``alpha = 0``) penalising only the treatment interactions."""
+    """Ridge (glmnet ``alpha = 0``) penalising only the treatment interactions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3)); t = rng.integers(0, 2, 200)
+    >>> y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=200)
+    >>> m = RidgeLearner(nfolds=5).fit(X, t, y, random_state=1)
+    >>> m.theta_.shape                       # (delta, gamma_1, gamma_2, gamma_3)
+    (4,)
+    >>> m.predict_ite(X[:2]).shape
+    (2,)
+    """
 
     name = "ridge"
     alpha = 0.0
 
 
 class ElasticNetLearner(_PenalizedLinear):
-    """Elastic net (glmnet ``alpha``, default 0.5) penalising only the treatment interactions."""
+    """Elastic net (glmnet ``alpha``, default 0.5) penalising only the treatment interactions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3)); t = rng.integers(0, 2, 200)
+    >>> y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=200)
+    >>> ElasticNetLearner().alpha, ElasticNetLearner(alpha=0.2).alpha
+    (0.5, 0.2)
+    >>> m = ElasticNetLearner().fit(X, t, y, random_state=1)
+    >>> m.predict_ite(X[:2]).shape
+    (2,)
+    """
 
     name = "elasticnet"
     alpha = 0.5
@@ -650,6 +719,19 @@ class XGBoostSLearner(ITELearner):
     one CV trajectory per (depth, eta), which is exactly what three separate
     early-stopped runs would give.  Bootstrap refits reuse the trial's own
     tuned settings.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3)); t = rng.integers(0, 2, 200)
+    >>> y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=200)
+    >>> lrn = XGBoostSLearner(max_depth=(2,), eta=(0.3,), nrounds=(20,), nfold=3)
+    >>> m = lrn.fit(X, t, y, random_state=0)
+    >>> m.tuned_
+    {'max_depth': 2, 'eta': 0.3, 'nrounds': 20}
+    >>> m.predict_ite(X[:3]).shape
+    (3,)
     """
 
     name = "xgboost"
@@ -816,6 +898,19 @@ class SklearnTLearner(_SklearnMetaLearner):
     """Any scikit-learn regressor as T-learner: one model per arm, ITE = f1(x) - f0(x).
 
     Default regressor as for :class:`SklearnSLearner`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 2)); t = rng.integers(0, 2, 200)
+    >>> y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=200)
+    >>> m = SklearnTLearner(LinearRegression()).fit(X, t, y, random_state=0)
+    >>> m.predict_ite(X[:3]).shape
+    (3,)
+    >>> type(m.model0_).__name__, type(m.model1_).__name__    # one model per arm
+    ('LinearRegression', 'LinearRegression')
     """
 
     name = "sklearn-t"
@@ -839,6 +934,19 @@ class CausalForestLearner(ITELearner):
 
     Needs the optional extra: ``pip install ipdma[causal-forest]``.
     ``ite_var`` gives the forest's own variance estimate.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(300, 2)); t = rng.integers(0, 2, 300)
+    >>> y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=300)
+    >>> lrn = CausalForestLearner(n_estimators=100)
+    >>> learner_available("causal-forest")  # doctest: +SKIP
+    True
+    >>> m = lrn.fit(X, t, y, random_state=0)  # doctest: +SKIP
+    >>> m.predict_ite(X[:3]).shape, m.ite_var(X[:3]).shape  # doctest: +SKIP
+    ((3,), (3,))
     """
 
     name = "causal-forest"
@@ -895,6 +1003,19 @@ class BayesLMLearner(ITELearner):
     The posterior is exact: ``beta`` is multivariate t; ``posterior()`` returns
     the exact posterior mean and covariance of ``(delta, gamma)`` and
     ``n_draws`` exact Monte-Carlo draws.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 2)); t = rng.integers(0, 2, 200)
+    >>> y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=200)
+    >>> m = BayesLMLearner(n_draws=500).fit(X, t, y, random_state=0)
+    >>> post = m.posterior()
+    >>> post["draws"].shape, post["cov"].shape
+    ((500, 3), (3, 3))
+    >>> post["mean"].round(1)                       # truth: delta = 1, gamma = (0, 1)
+    array([0.8, 0.2, 0.7])
     """
 
     name = "bayes-lm"
@@ -1146,7 +1267,13 @@ LEARNERS: dict[str, type[ITELearner]] = {
 
 
 def learner_available(name: str) -> bool:
-    """Whether a learner's optional dependency is installed (EconML for the causal forest)."""
+    """Whether a learner's optional dependency is installed (EconML for the causal forest).
+
+    Examples
+    --------
+    >>> learner_available("ols"), learner_available("xgboost")
+    (True, True)
+    """
     import importlib.util
 
     optional = {"causal-forest": "econml"}
@@ -1155,7 +1282,16 @@ def learner_available(name: str) -> bool:
 
 
 def get_learner(learner: str | ITELearner, **kwargs: Any) -> ITELearner:
-    """A learner instance from its name (``"ols"``, ``"lasso"``, ...) or an instance."""
+    """A learner instance from its name (``"ols"``, ``"lasso"``, ...) or an instance.
+
+    Examples
+    --------
+    >>> get_learner("lasso", nfolds=5)
+    LassoLearner(lambdas=None, nfolds=5, nfolds_bootstrap=5)
+    >>> lrn = OLSLearner()
+    >>> get_learner(lrn) is lrn
+    True
+    """
     if isinstance(learner, ITELearner):
         if kwargs:
             raise ModelSpecificationError("learner options go to the learner's constructor "

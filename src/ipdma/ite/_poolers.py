@@ -52,7 +52,29 @@ __all__ = [
 
 @dataclass
 class PooledITE:
-    """Pooled ITEs at N query points (arrays of length N; None where not given)."""
+    """Pooled ITEs at N query points (arrays of length N; None where not given).
+
+    Returned by a pooler's ``predict`` (and kept by :class:`TwoStageITE` as
+    ``prediction_``); ``to_frame()`` gives the table of
+    :meth:`TwoStageITE.predict`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ipdma.ite import fit_site
+    >>> rng = np.random.default_rng(0)
+    >>> X_new = np.array([[0.0, 0.0], [0.0, 1.0]])    # true ITEs 1 and 2
+    >>> sites = []
+    >>> for k in range(3):
+    ...     X = rng.normal(size=(80, 2)); t = rng.integers(0, 2, 80)
+    ...     y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=80)
+    ...     sites.append(fit_site(X, t, y, trial=f"site{k}", pooler="mvma"))
+    >>> res = MVMAPooler(method="fixed").fit(sites).predict(X_new)
+    >>> res.ite.round(2), res.per_trial.shape, res.trials
+    (array([1.08, 2.18]), (2, 3), ['site0', 'site1', 'site2'])
+    >>> res.to_frame().columns.tolist()
+    ['ite', 'se', 'ci_low', 'ci_high', 'ite_site0', 'ite_site1', 'ite_site2']
+    """
 
     ite: np.ndarray
     per_trial: np.ndarray                      # (N, K)
@@ -106,6 +128,36 @@ class ITEPooler:
     capability it needs (``"coef_cov"``, ``"posterior"``, ``"bootstrap"`` or
     None); ``variance`` is the per-trial variance a site must export with its
     predictions (``"bootstrap"`` or ``"aux-ols"``).
+
+    Examples
+    --------
+    A minimal pooler: the unweighted mean of the per-trial predicted ITEs.
+    ``fit`` (checks, ``summaries_``, ``trials_``) comes from the protocol; the
+    subclass implements ``predict``.  An instance can be passed to
+    :func:`fit_site`, :func:`pool_sites` or :class:`TwoStageITE`.
+
+    >>> import numpy as np
+    >>> from ipdma.ite import ITEPooler, PooledITE, fit_site
+    >>> class MeanPooler(ITEPooler):
+    ...     name = "mean"
+    ...     needs = "predictions"
+    ...     variance = "aux-ols"
+    ...
+    ...     def predict(self, X_new=None):
+    ...         Y = np.column_stack([s.ite for s in self.summaries_])
+    ...         return PooledITE(ite=Y.mean(axis=1), per_trial=Y, trials=self.trials_)
+    >>> rng = np.random.default_rng(0)
+    >>> X_new = np.array([[0.0, 0.0], [0.0, 1.0]])    # true ITEs 1 and 2
+    >>> sites = []
+    >>> for k in range(3):
+    ...     X = rng.normal(size=(80, 2)); t = rng.integers(0, 2, 80)
+    ...     y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=80)
+    ...     sites.append(fit_site(X, t, y, trial=f"site{k}", pooler=MeanPooler(),
+    ...                           X_query=X_new))
+    >>> MeanPooler().fit(sites).predict().to_frame().round(2)
+        ite  ite_site0  ite_site1  ite_site2
+    0  1.09       1.00       1.23       1.02
+    1  2.13       1.91       2.19       2.28
     """
 
     name: ClassVar[str] = "base"
@@ -252,6 +304,30 @@ class WeightedITEPooler(ITEPooler):
     interval (t_{K-2}).  ``variance`` says where v_il comes from: ``"bootstrap"``
     (B row resamples within the trial) or ``"aux-ols"`` (auxiliary
     full-interaction OLS, c'V c).
+
+    The subclasses :class:`WeightedBootstrapPooler` and
+    :class:`WeightedAuxOLSPooler` fix ``variance``; ``get_pooler`` returns them.
+
+    Examples
+    --------
+    >>> pooler = WeightedITEPooler(variance="bootstrap", heterogeneity="DL")
+    >>> pooler.name, pooler.requires
+    ('weighted-bootstrap', 'bootstrap')
+    >>> import numpy as np
+    >>> from ipdma.ite import fit_site
+    >>> rng = np.random.default_rng(0)
+    >>> X_new = np.array([[0.0, 0.0], [0.0, 1.0]])    # true ITEs 1 and 2
+    >>> sites = []
+    >>> for k in range(3):
+    ...     X = rng.normal(size=(80, 2)); t = rng.integers(0, 2, 80)
+    ...     y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=80)
+    ...     sites.append(fit_site(X, t, y, trial=f"site{k}", pooler="weighted-aux-ols",
+    ...                           X_query=X_new))
+    >>> res = WeightedITEPooler(variance="aux-ols", heterogeneity="REML").fit(sites).predict()
+    >>> res.ite.round(2)
+    array([1.09, 2.15])
+    >>> res.to_frame(per_trial=False).columns.tolist()
+    ['ite', 'se', 'ci_low', 'ci_high', 'pi_low', 'pi_high', 'tau2']
     """
 
     needs = "predictions"
@@ -329,14 +405,51 @@ class WeightedITEPooler(ITEPooler):
 
 
 class WeightedBootstrapPooler(WeightedITEPooler):
-    """(b) with bootstrap variances (``variance="bootstrap"``)."""
+    """(b) with bootstrap variances (``variance="bootstrap"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ipdma.ite import fit_site
+    >>> rng = np.random.default_rng(0)
+    >>> X_new = np.array([[0.0, 0.0], [0.0, 1.0]])    # true ITEs 1 and 2
+    >>> sites = []
+    >>> for k in range(3):
+    ...     X = rng.normal(size=(80, 2)); t = rng.integers(0, 2, 80)
+    ...     y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=80)
+    ...     sites.append(fit_site(X, t, y, trial=f"site{k}", pooler="weighted-bootstrap",
+    ...                           X_query=X_new, n_boot=20, random_state=k))
+    >>> res = WeightedBootstrapPooler().fit(sites).predict()
+    >>> res.ite.round(1), res.per_trial_var.shape        # (profiles, trials)
+    (array([1.1, 2.2]), (2, 3))
+    """
 
     def __init__(self, *, heterogeneity: str = "fixed", level: float = 0.95) -> None:
         super().__init__(variance="bootstrap", heterogeneity=heterogeneity, level=level)
 
 
 class WeightedAuxOLSPooler(WeightedITEPooler):
-    """(b) with auxiliary-OLS variances (``variance="aux-ols"``)."""
+    """(b) with auxiliary-OLS variances (``variance="aux-ols"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ipdma.ite import fit_site
+    >>> rng = np.random.default_rng(0)
+    >>> X_new = np.array([[0.0, 0.0], [0.0, 1.0]])    # true ITEs 1 and 2
+    >>> sites = []
+    >>> for k in range(3):
+    ...     X = rng.normal(size=(80, 2)); t = rng.integers(0, 2, 80)
+    ...     y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=80)
+    ...     sites.append(fit_site(X, t, y, trial=f"site{k}", pooler="weighted-aux-ols",
+    ...                           X_query=X_new))
+    >>> res = WeightedAuxOLSPooler().fit(sites).predict()
+    >>> res.ite.round(2), res.se.round(2)
+    (array([1.09, 2.15]), array([0.13, 0.19]))
+    >>> res.weights.round(2)                                  # rows sum to 1
+    array([[0.21, 0.34, 0.44],
+           [0.26, 0.33, 0.41]])
+    """
 
     def __init__(self, *, heterogeneity: str = "fixed", level: float = 0.95) -> None:
         super().__init__(variance="aux-ols", heterogeneity=heterogeneity, level=level)
@@ -403,6 +516,28 @@ class BayesMVMAPooler(ITEPooler):
     NUTS (NumPyro) and theta drawn exactly given each Psi draw.  ITE(x) =
     c'theta: posterior mean, sd, credible interval, and a posterior-predictive
     interval for a patient of a new trial.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ipdma.ite import fit_site
+    >>> rng = np.random.default_rng(0)
+    >>> X_new = np.array([[0.0, 0.0], [0.0, 1.0]])    # true ITEs 1 and 2
+    >>> sites = []
+    >>> for k in range(3):
+    ...     X = rng.normal(size=(80, 2)); t = rng.integers(0, 2, 80)
+    ...     y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=80)
+    ...     sites.append(fit_site(X, t, y, trial=f"site{k}", learner="bayes-lm",
+    ...                           pooler="bayes-mvma", learner_options={"n_draws": 200},
+    ...                           random_state=k))
+    >>> pooler = BayesMVMAPooler(num_samples=200, num_chains=1, grid_size=500, random_state=0)
+    >>> res = pooler.fit(sites).predict(X_new)
+    >>> pooler.theta_draws_.shape, pooler.tau_draws_.shape
+    ((200, 3), (200,))
+    >>> res.to_frame(per_trial=False).columns.tolist()
+    ['ite', 'se', 'ci_low', 'ci_high', 'pi_low', 'pi_high']
+    >>> bool(np.all((res.pi_low < res.ite) & (res.ite < res.pi_high)))
+    True
     """
 
     name = "bayes-mvma"
@@ -531,6 +666,25 @@ class PosteriorMixPooler(ITEPooler):
     The mixture with trial probabilities proportional to ``1 / v_il`` also gives
     an interval (``ci_low``/``ci_high``: quantiles of the mixture of the
     per-trial posterior draws) and ``se`` (the mixture's standard deviation).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ipdma.ite import fit_site
+    >>> rng = np.random.default_rng(0)
+    >>> X_new = np.array([[0.0, 0.0], [0.0, 1.0]])    # true ITEs 1 and 2
+    >>> sites = []
+    >>> for k in range(3):
+    ...     X = rng.normal(size=(80, 2)); t = rng.integers(0, 2, 80)
+    ...     y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=80)
+    ...     sites.append(fit_site(X, t, y, trial=f"site{k}", learner="bayes-lm",
+    ...                           pooler="posterior-mix", learner_options={"n_draws": 200},
+    ...                           random_state=k))
+    >>> res = PosteriorMixPooler().fit(sites).predict(X_new)
+    >>> res.ite.round(2)
+    array([1.09, 2.15])
+    >>> res.weights.sum(axis=1).round(3), res.to_frame(per_trial=False).columns.tolist()
+    (array([1., 1.]), ['ite', 'se', 'ci_low', 'ci_high'])
     """
 
     name = "posterior-mix"
@@ -595,7 +749,15 @@ POOLERS: dict[str, type[ITEPooler]] = {
 
 
 def get_pooler(pooler: str | ITEPooler, **kwargs: Any) -> ITEPooler:
-    """A pooler instance from its name (``"mvma"``, ...) or an instance."""
+    """A pooler instance from its name (``"mvma"``, ...) or an instance.
+
+    Examples
+    --------
+    >>> get_pooler("mvma", method="fixed")
+    MVMAPooler(level=0.95, method='fixed', structure='unstructured', pi_df='riley')
+    >>> get_pooler("weighted-aux-ols").name
+    'weighted-aux-ols'
+    """
     if isinstance(pooler, ITEPooler):
         if kwargs:
             raise ModelSpecificationError("pooler options go to the pooler's constructor when "
@@ -633,7 +795,17 @@ def feasible_pairs() -> list[tuple[str, str]]:
 
 
 def check_pair(learner, pooler: ITEPooler) -> None:
-    """Raise :class:`InfeasibleMethodError` listing the feasible pairs if the pair cannot run."""
+    """Raise :class:`InfeasibleMethodError` listing the feasible pairs if the pair cannot run.
+
+    Examples
+    --------
+    >>> from ipdma.ite import get_learner
+    >>> check_pair(get_learner("ols"), get_pooler("mvma"))          # feasible: no error
+    >>> check_pair(get_learner("xgboost"), get_pooler("mvma"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+        ...
+    ipdma.errors.InfeasibleMethodError: pooler 'mvma' needs coefficients with a covariance ...
+    """
     lcls = type(learner)
     if _pair_ok(lcls, pooler):
         return

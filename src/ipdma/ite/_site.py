@@ -117,5 +117,17 @@ class SiteSummary:
 
 
 def read_site_summary(path: str | Path) -> SiteSummary:
-    """Read a site summary file (``.json`` or ``.npz``)."""
+    """Read a site summary file (``.json`` or ``.npz``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> s = SiteSummary(trial="A", n=120, learner="ols", feature_names=["x1"],
+    ...                 coef=np.array([1.0, 0.5]), cov=np.eye(2) * 0.01)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     back = read_site_summary(s.save(Path(tmp) / "site_A.json"))
+    >>> back.trial, back.n, back.coef.tolist()
+    ('A', 120, [1.0, 0.5])
+    """
     return SiteSummary.load(path)

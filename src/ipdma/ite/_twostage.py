@@ -39,7 +39,22 @@ def _natural_key(label: str):
 
 @dataclass
 class ITEData:
-    """Arrays for two-arm ITE methods: covariates X (n, p), t in {0, 1}, y, trial labels."""
+    """Arrays for two-arm ITE methods: covariates X (n, p), t in {0, 1}, y, trial labels.
+
+    Made by :func:`prepare_ite_data` from an :class:`ipdma.data.IPD` or a DataFrame;
+    every function of :mod:`ipdma.ite` that takes data also accepts an ``ITEData``.
+
+    Examples
+    --------
+    >>> from ipdma.datasets import make_ite_continuous
+    >>> sim = make_ite_continuous(scenario=5, random_state=1, n_test_per_trial=20)
+    >>> d = prepare_ite_data(sim.ipd())
+    >>> d.X.shape, d.trials[:3], d.feature_names[:3]
+    ((4532, 8), ['1', '2', '3'], ['x1', 'x2', 'x3'])
+    >>> trial, X, t, y = next(d.by_trial())             # one trial at a time
+    >>> trial, X.shape, sorted(set(t.tolist()))
+    ('1', (454, 8), [0.0, 1.0])
+    """
 
     X: np.ndarray
     t: np.ndarray
@@ -63,6 +78,19 @@ def prepare_ite_data(data: Any, *, trial: str | None = None, treatment: str | No
 
     ``treated`` names the treatment label coded t = 1 (default: the label that is
     not the IPD's reference).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"study": ["a"] * 4 + ["b"] * 4, "arm": [0, 1] * 4,
+    ...                    "y": [1.0, 2.0, 1.5, 2.5, 0.5, 1.0, 0.0, 2.0],
+    ...                    "age": [50, 60, 55, 65, 40, 45, 70, 52]})
+    >>> d = prepare_ite_data(df, trial="study", treatment="arm", outcome="y",
+    ...                      covariates=["age"])
+    >>> d.X.shape, d.trials, d.feature_names
+    ((8, 1), ['a', 'b'], ['age'])
+    >>> d.t
+    array([0., 1., 0., 1., 0., 1., 0., 1.])
     """
     if isinstance(data, ITEData):
         return data
@@ -158,6 +186,14 @@ def trial_seeds(random_state: Any, n_trials: int) -> list[np.random.SeedSequence
 
     Pass ``trial_seeds(s, K)[l]`` as ``random_state`` of :func:`fit_site` at site l
     to reproduce the in-memory run ``TwoStageITE(random_state=s)`` exactly.
+
+    Examples
+    --------
+    >>> seeds = trial_seeds(1, 3)
+    >>> [s.spawn_key for s in seeds]
+    [(0,), (1,), (2,)]
+    >>> bool((trial_seeds(1, 3)[2].generate_state(4) == seeds[2].generate_state(4)).all())
+    True
     """
     ss = _seed_sequence(random_state)
     # the children of a fresh ``ss.spawn(n_trials)``, without advancing ``ss``'s spawn
@@ -611,6 +647,13 @@ def parse_methods(methods: str | Sequence[str | tuple[str, str]]) -> list[tuple[
 
     ``"all"`` means every feasible pair whose learner can run here (the causal forest
     needs the optional ``econml`` package: ``pip install 'ipdma[causal-forest]'``).
+
+    Examples
+    --------
+    >>> parse_methods("ols+mvma, lasso+weighted-aux-ols")
+    [('ols', 'mvma'), ('lasso', 'weighted-aux-ols')]
+    >>> parse_methods([("ols", "mvma"), "ols+mvma", "bayes-lm+posterior-mix"])
+    [('ols', 'mvma'), ('bayes-lm', 'posterior-mix')]
     """
     from ._learners import learner_available
     from ._poolers import feasible_pairs

@@ -94,6 +94,16 @@ def loto_predictions(data: Any, method: Any = "ols+mvma", *, n_boot: int = 100,
     trials); fold i pools the fits of all trials but i.  Returns one row per
     patient (data order) with ``trial``, ``t``, ``y`` and ``ite`` (plus
     ``se``/intervals where the pooler gives them).
+
+    Examples
+    --------
+    >>> from ipdma.datasets import make_ite_continuous
+    >>> sim = make_ite_continuous(scenario=5, random_state=1, n_test_trials=0)
+    >>> oof = loto_predictions(sim.ipd(), "ols+mvma", random_state=0)
+    >>> oof.columns.tolist()[:5], len(oof) == sim.ipd().n_patients
+    (['trial', 't', 'y', 'ite', 'se'], True)
+    >>> bool(oof["ite"].notna().all())
+    True
     """
     d = prepare_ite_data(data, **columns)
     _check_loto(d)
@@ -110,6 +120,19 @@ def tau_risk(y: np.ndarray, t: np.ndarray, ite: np.ndarray, trial: np.ndarray) -
     In a randomised trial ``E[Y* | x] = ITE(x)``, so this equals the mean squared
     error against the true ITE plus a constant that does not depend on the method:
     smaller is better and differences between methods are unbiased.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> trial = np.repeat(["a", "b"], 200)
+    >>> x = rng.normal(size=400); t = rng.integers(0, 2, 400)
+    >>> true_ite = 1 + x
+    >>> y = x + t * true_ite + rng.normal(size=400)
+    >>> round(tau_risk(y, t, true_ite, trial), 2)
+    12.37
+    >>> tau_risk(y, t, true_ite, trial) < tau_risk(y, t, np.ones(400), trial)
+    True
     """
     ystar = np.empty_like(y, dtype=float)
     for tr in np.unique(trial):
@@ -138,6 +161,19 @@ def calibration_for_benefit(y, t, ite, trial, *, method: str = "groups",
     benefit is ``y_treated - y_control`` and its predicted benefit the pair mean.
     The calibration line regresses observed on predicted benefit (weighted by
     group size for groups).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> trial = np.repeat(["a", "b"], 200)
+    >>> x = rng.normal(size=400); t = rng.integers(0, 2, 400)
+    >>> y = x + t * (1 + x) + rng.normal(size=400)
+    >>> cal = calibration_for_benefit(y, t, 1 + x, trial, n_groups=4)
+    >>> sorted(cal), round(cal["slope"], 1)
+    (['intercept', 'rmse', 'slope', 'table'], 1.2)
+    >>> cal["table"][["group", "n"]].to_numpy().tolist()
+    [[1, 100], [2, 100], [3, 100], [4, 100]]
     """
     y, t, ite, trial = (np.asarray(a) for a in (y, t, ite, trial))
     if method == "groups":
@@ -187,7 +223,22 @@ def calibration_for_benefit(y, t, ite, trial, *, method: str = "groups",
 
 class MethodComparison(ResultsMixin):
     """Result of :func:`compare_methods`: ranked ``table``, per-method calibration
-    tables and out-of-trial predictions."""
+    tables and out-of-trial predictions.
+
+    Examples
+    --------
+    >>> from ipdma.datasets import make_ite_continuous
+    >>> sim = make_ite_continuous(scenario=5, random_state=1, n_test_trials=0)
+    >>> cmp = compare_methods(sim.ipd(), ["ols+mvma", "ols+weighted-aux-ols"], random_state=0)
+    >>> type(cmp).__name__, cmp.rank_by
+    ('MethodComparison', 'tau_risk')
+    >>> cmp.to_frame().columns.tolist()
+    ['rank', 'tau_risk', 'calib_intercept', 'calib_slope', 'calib_rmse']
+    >>> sorted(cmp.calibration), cmp.predictions["ols+mvma"].columns.tolist()[:4]
+    (['ols+mvma', 'ols+weighted-aux-ols'], ['trial', 't', 'y', 'ite'])
+    >>> cmp.calibration["ols+mvma"]["table"].columns.tolist()
+    ['group', 'n', 'predicted', 'observed']
+    """
 
     def __init__(self, table, calibration, predictions, rank_by, calib_method):
         self.table = table

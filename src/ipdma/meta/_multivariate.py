@@ -401,6 +401,29 @@ class MVFit:
     ``beta`` is (q, p): row m holds moderator m's coefficients for the p outcomes;
     ``vcov`` is (q*p, q*p) in the order of ``beta.ravel()`` (moderator-major: all
     outcomes' intercepts, then all outcomes' slopes of the first moderator, ...).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ipdma.meta import fit_mvma
+    >>> y = np.array([[0.5, -0.2], [0.9, 0.3], [0.2, -0.6], [0.7, -0.5],
+    ...               [1.1, 0.1], [0.1, 0.2], [0.6, np.nan], [0.8, -0.9]])
+    >>> S = np.tile(np.array([[0.04, 0.01], [0.01, 0.05]]), (8, 1, 1))
+    >>> fit = fit_mvma(y, S)
+    >>> fit.method, fit.structure, fit.converged
+    ('reml', 'unstructured', True)
+    >>> fit.beta.round(2)
+    array([[ 0.61, -0.23]])
+    >>> fit.Psi.shape, fit.boundary
+    ((2, 2), [])
+
+    With a moderator (``X`` includes the intercept column) ``beta`` has one row per
+    column of ``X``:
+
+    >>> X = np.column_stack([np.ones(8), np.arange(8.0)])
+    >>> fit2 = fit_mvma(y, S, X)
+    >>> fit2.beta.shape, fit2.vcov.shape
+    ((2, 2), (4, 4))
     """
 
     beta: np.ndarray
@@ -752,6 +775,25 @@ class MultivariateMetaResult(ResultsMixin):
         Residual heterogeneity statistic of the fixed-effect GLS fit (metafor's QE).
     converged : bool
     n_iter : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ipdma.meta import mv_meta_analysis
+    >>> y = np.array([[0.5, -0.2], [0.9, 0.3], [0.2, -0.6], [0.7, -0.5],
+    ...               [1.1, 0.1], [0.1, 0.2], [0.6, np.nan], [0.8, -0.9]])
+    >>> S = np.tile(np.array([[0.04, 0.01], [0.01, 0.05]]), (8, 1, 1))
+    >>> res = mv_meta_analysis(y, S, outcome_names=["PD", "AL"])
+    >>> res.k, res.p, res.n_obs, res.converged
+    (8, 2, 15, True)
+    >>> res.coef.round(2).to_dict()
+    {'PD': 0.61, 'AL': -0.23}
+    >>> res.Psi.shape, res.tau2.index.tolist()
+    ((2, 2), ['PD', 'AL'])
+    >>> res.to_frame().columns.tolist()
+    ['term', 'outcome', 'moderator', 'estimate', 'se', 'z', 'pval', 'ci_lb', 'ci_ub']
+    >>> res.blup().shape  # one row per study and outcome, missing ones predicted too
+    (16, 7)
     """
 
     def __init__(self, *, y, S, X, data, fit: MVFit, outcome_names, study_names, mod_names,

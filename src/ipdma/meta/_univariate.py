@@ -294,7 +294,20 @@ def tau2_estimate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
 
 @dataclass
 class UnivariateFit:
-    """Plain-numpy result of :func:`fit_univariate` (no pandas)."""
+    """Plain-numpy result of :func:`fit_univariate` (no pandas).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ipdma.meta import fit_univariate
+    >>> yi = np.array([0.1, 0.9, -0.6, 0.3])
+    >>> vi = np.array([0.05, 0.04, 0.06, 0.05])
+    >>> f = fit_univariate(yi, vi, method="REML")
+    >>> f.k, f.p, f.QE_df, f.converged
+    (4, 1, 3, True)
+    >>> f.beta.round(3), round(f.tau2, 3), round(f.I2, 1)
+    (array([0.185]), 0.331, 87.0)
+    """
 
     beta: np.ndarray
     vb: np.ndarray
@@ -734,6 +747,23 @@ class UnivariateMetaResult(ResultsMixin):
         (residual) heterogeneity statistic with k - q df; ``loglik`` is the REML
         log-likelihood for REML fits and the ML one otherwise (as metafor).
     k : int
+
+    Examples
+    --------
+    >>> from ipdma.meta import meta_analysis
+    >>> res = meta_analysis([0.1, 0.9, -0.6, 0.3], [0.05, 0.04, 0.06, 0.05], method="REML",
+    ...                     study_names=["A", "B", "C", "D"])
+    >>> res.k, round(res.tau2, 3), round(res.I2, 1)
+    (4, 0.331, 87.0)
+    >>> tab = res.to_frame()
+    >>> tab.columns.tolist()
+    ['term', 'estimate', 'se', 'statistic', 'pval', 'ci_lb', 'ci_ub']
+    >>> tab[["estimate", "se"]].round(3).values.tolist()
+    [[0.185, 0.309]]
+    >>> res.ci().round(2).values.tolist()
+    [[-0.42, 0.79]]
+    >>> res.blup().index.tolist()
+    ['A', 'B', 'C', 'D']
     """
 
     def __init__(self, *, yi, vi, X, mod_names, study_names, method, test, level, fit,

@@ -290,6 +290,31 @@ class RiskNMRResult(ResultsMixin):
         Posterior (Bayesian engine).
     treatments, trials, reference, risk_centre
         Model labels and the centre used for predictions.
+
+    Examples
+    --------
+    :meth:`RiskNMR.fit` returns the result; the ML engine is quick:
+
+    >>> import numpy as np, pandas as pd
+    >>> from ipdma.nmr import RiskNMR
+    >>> rng = np.random.default_rng(1)
+    >>> n = 300
+    >>> df = pd.DataFrame({"trial": np.repeat(["T1", "T2", "T3"], n // 3),
+    ...                    "treat": rng.choice(["placebo", "A"], n),
+    ...                    "logit_risk": rng.normal(-0.5, 0.8, n)})
+    >>> eta = df.logit_risk - 0.7 * (df.treat == "A")
+    >>> df["y"] = rng.binomial(1, 1 / (1 + np.exp(-eta)))
+    >>> res = RiskNMR(engine="ml").fit(df, trial="trial", treatment="treat", outcome="y")
+    >>> type(res).__name__, res.reference, res.treatments
+    ('RiskNMRResult', 'placebo', ['placebo', 'A'])
+    >>> res.params.index.tolist()
+    ['u[T1]', 'u[T2]', 'u[T3]', 'd[A]', 'g0', 'gamma[A]']
+    >>> res.params.columns.tolist()
+    ['estimate', 'se', 'lower', 'upper']
+    >>> res.predict(risk=[0.2, 0.5]).shape  # 2 baseline risks x 2 treatments
+    (4, 13)
+    >>> res.recommend(risk=[0.2, 0.5])["treatment"].tolist()
+    ['A', 'A']
     """
 
     def __init__(self, model: RiskNMR, design: NMRDesign, *, seed: int, columns: dict):

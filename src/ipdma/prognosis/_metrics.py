@@ -61,12 +61,35 @@ def calibration(lp: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def brier(lp: np.ndarray, y: np.ndarray) -> float:
-    """Mean squared difference between predicted risk and outcome."""
+    """Mean squared difference between predicted risk and outcome.
+
+    ``lp`` is on the logit scale; the predicted risk is ``expit(lp)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ipdma.prognosis import brier
+    >>> brier(np.zeros(2), np.array([0, 1]))  # risk 0.5 for everyone
+    0.25
+    >>> round(brier(np.array([-1.0, 0.0, 2.0]), np.array([0, 1, 1])), 3)
+    0.112
+    """
     return float(np.mean((special.expit(lp) - np.asarray(y, float)) ** 2))
 
 
 def performance(lp: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """All four measures of :data:`METRICS` as a dict."""
+    """All four measures of :data:`METRICS` as a dict.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ipdma.prognosis import performance
+    >>> perf = performance(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1]))
+    >>> list(perf)
+    ['c_statistic', 'calibration_slope', 'citl', 'brier']
+    >>> round(perf["c_statistic"], 3), round(perf["brier"], 3)
+    (0.75, 0.225)
+    """
     slope, citl = calibration(lp, y)
     return {"c_statistic": c_statistic(lp, y), "calibration_slope": slope, "citl": citl,
             "brier": brier(lp, y)}

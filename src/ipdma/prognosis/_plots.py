@@ -14,7 +14,25 @@ __all__ = ["calibration_table", "plot_calibration", "plot_risk_distribution"]
 
 def calibration_table(lp: np.ndarray, y: np.ndarray, n_groups: int = 10) -> pd.DataFrame:
     """Grouped calibration: groups of equal size by predicted risk (quantiles),
-    mean predicted risk, observed proportion and its 95 % Wilson interval."""
+    mean predicted risk, observed proportion and its 95 % Wilson interval.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ipdma.prognosis import calibration_table
+    >>> rng = np.random.default_rng(0)
+    >>> lp = np.linspace(-2, 2, 200)
+    >>> y = rng.binomial(1, 1 / (1 + np.exp(-lp)))
+    >>> tab = calibration_table(lp, y, n_groups=5)
+    >>> tab.columns.tolist()
+    ['n', 'predicted', 'observed', 'ci_lower', 'ci_upper']
+    >>> tab["n"].tolist()
+    [40, 40, 40, 40, 40]
+    >>> tab["predicted"].round(2).tolist()
+    [0.17, 0.31, 0.5, 0.69, 0.83]
+    >>> bool((tab["ci_lower"] <= tab["observed"]).all())
+    True
+    """
     p = special.expit(np.asarray(lp, float))
     y = np.asarray(y, float)
     g = pd.qcut(pd.Series(p).rank(method="first"), min(n_groups, len(p)), labels=False)
@@ -37,7 +55,23 @@ def _lowess(p, y):
 def plot_calibration(lp, y, ax=None, n_groups: int = 10, groups=None, title: str = "",
                      annotate: dict | None = None):
     """Observed vs predicted risk: grouped quantiles with 95 % CI and a lowess
-    curve (per group when ``groups`` is given, e.g. held-out trials)."""
+    curve (per group when ``groups`` is given, e.g. held-out trials).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import matplotlib.pyplot as plt
+    >>> from ipdma.prognosis import plot_calibration
+    >>> rng = np.random.default_rng(0)
+    >>> lp = rng.normal(-1, 1, 300)
+    >>> y = rng.binomial(1, 1 / (1 + np.exp(-lp)))
+    >>> ax = plot_calibration(lp, y, n_groups=5, title="Apparent calibration")
+    >>> ax.get_xlabel(), ax.get_ylabel()
+    ('Predicted risk', 'Observed proportion')
+    >>> sorted(t.get_text() for t in ax.get_legend().get_texts())
+    ['5 risk groups', 'ideal', 'lowess']
+    >>> plt.close(ax.figure)
+    """
     ax = get_ax(ax, figsize=(5.5, 5.5))
     lp = np.asarray(lp, float)
     y = np.asarray(y, float)
@@ -74,7 +108,23 @@ def plot_calibration(lp, y, ax=None, n_groups: int = 10, groups=None, title: str
 
 def plot_risk_distribution(risk, groups=None, ax=None, label: str | None = None):
     """Kernel density of predicted baseline risk, one curve per group (trial or
-    arm), with each group's median marked."""
+    arm), with each group's median marked.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import matplotlib.pyplot as plt
+    >>> from ipdma.prognosis import plot_risk_distribution
+    >>> rng = np.random.default_rng(0)
+    >>> risk = rng.beta(2, 5, 300)
+    >>> trial = np.repeat(["T1", "T2", "T3"], 100)
+    >>> ax = plot_risk_distribution(risk, trial, label="trial")
+    >>> ax.get_title()
+    'Baseline-risk distribution by trial'
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['T1 (n=100)', 'T2 (n=100)', 'T3 (n=100)']
+    >>> plt.close(ax.figure)
+    """
     ax = get_ax(ax)
     risk = np.asarray(risk, float)
     ok = np.isfinite(risk)

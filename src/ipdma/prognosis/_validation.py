@@ -153,6 +153,23 @@ def validate(model, B: int = 200, method: Literal["bootstrap", "iecv"] = "bootst
     Cost: a fixed-penalty PMLE/glm refit on ~3,500 rows takes ~2 ms, so B=200
     takes a second; retuning the PMLE AIC grid costs ~50 fits per replicate and
     a 10-fold CV lasso ~11 path fits (each ~0.1-0.5 s) per replicate.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from ipdma.prognosis import RiskModel, validate
+    >>> rng = np.random.default_rng(0)
+    >>> df = pd.DataFrame({"x": rng.normal(size=300), "trial": np.repeat(["A", "B", "C"], 100)})
+    >>> df["y"] = rng.binomial(1, 1 / (1 + np.exp(-df.x)))
+    >>> model = RiskModel("glm").fit(df, outcome="y", covariates=["x"], trial="trial")
+    >>> boot = validate(model, B=20, random_state=1)
+    >>> boot.method, boot.info["successful_replicates"]
+    ('bootstrap', 20)
+    >>> boot.table.index.tolist()
+    ['c_statistic', 'calibration_slope', 'citl', 'brier']
+    >>> iecv = validate(model, method="iecv")
+    >>> iecv.table[["trial", "n"]].values.tolist()
+    [['A', 100], ['B', 100], ['C', 100]]
     """
     if getattr(model, "_use", None) is None:
         from ..errors import NotFittedError

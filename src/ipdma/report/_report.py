@@ -38,7 +38,28 @@ def _slug(text: str) -> str:
 
 @dataclass
 class Section:
-    """One section of a :class:`Report`; add content in display order."""
+    """One section of a :class:`Report`; add content in display order.
+
+    Usually made by :meth:`Report.section`. The methods that add content
+    (:meth:`text`, :meth:`html`, :meth:`table`, :meth:`figure`, :meth:`code`)
+    return the section, so calls can be chained.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from ipdma.report import Report, Section
+    >>> rep = Report("Example")
+    >>> sec = rep.section("Pooled results", intro="Random-effects estimates.")
+    >>> isinstance(sec, Section)
+    True
+    >>> _ = sec.text("First paragraph.").text("Second paragraph.").table(
+    ...     pd.DataFrame({"estimate": [0.12, -0.3]}), caption="Estimates")
+    >>> page = sec.render()
+    >>> page.startswith('<section id="pooled-results"><h2>Pooled results</h2>')
+    True
+    >>> page.count("<p>"), page.count("<table")
+    (3, 1)
+    """
 
     title: str
     intro: str = ""

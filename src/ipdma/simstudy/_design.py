@@ -51,6 +51,20 @@ class Scenario:
         (DataFrame of new patients with the covariates and ``ite_true``).
     params : dict
         Keyword arguments passed to the generator (recorded in results).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ipdma.datasets import make_ite_continuous
+    >>> from ipdma.simstudy import Scenario
+    >>> sc = Scenario("small", make_ite_continuous, {"scenario": 5, "n_test_per_trial": 20})
+    >>> sim = sc.simulate(np.random.SeedSequence(1))
+    >>> sim.test.shape                        # 3 new trials x 20 patients
+    (60, 13)
+    >>> sim.columns["covariates"]
+    ['x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7', 'x8']
+    >>> sim.test.equals(sc.simulate(np.random.SeedSequence(1)).test)  # same seed, same data
+    True
     """
 
     id: int | str
@@ -65,7 +79,19 @@ class Scenario:
 class ITEMethod:
     """A learner + pooler pair of :class:`ipdma.ite.TwoStageITE`.
 
-    ``options`` are passed to ``TwoStageITE`` (e.g. ``{"n_bootstrap": 100}``).
+    ``options`` are passed to ``TwoStageITE`` (e.g. ``{"n_boot": 100}``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ipdma.simstudy import ITEMethod, ite_scenarios
+    >>> method = ITEMethod("ols", "mvma")
+    >>> method.name, method.seed_key
+    ('ols+mvma', 'ols')
+    >>> sim = ite_scenarios("5", n_test_per_trial=20)[0].simulate(np.random.SeedSequence(1))
+    >>> pred = method.fit_predict(sim, np.random.SeedSequence(2))
+    >>> len(pred), list(pred.columns[:6])
+    (60, ['ite', 'se', 'ci_low', 'ci_high', 'pi_low', 'pi_high'])
     """
 
     learner: str
@@ -131,7 +157,21 @@ def fit_predict_shared(methods: Sequence[ITEMethod], sim, seed_seq: np.random.Se
 
 
 def ite_scenarios(ids: Sequence[int] | str = "1-16", **params: Any) -> list[Scenario]:
-    """The 16 scenarios of :func:`ipdma.datasets.make_ite_continuous` (or a subset)."""
+    """The 16 scenarios of :func:`ipdma.datasets.make_ite_continuous` (or a subset).
+
+    ``ids`` is a list of scenario numbers or a string such as ``"1-4,9"``; ``params`` go
+    to every scenario's generator.
+
+    Examples
+    --------
+    >>> from ipdma.simstudy import ite_scenarios
+    >>> [sc.id for sc in ite_scenarios("1-3,9")]
+    [1, 2, 3, 9]
+    >>> len(ite_scenarios())
+    16
+    >>> ite_scenarios([5], n_test_per_trial=20)[0].params
+    {'scenario': 5, 'n_test_per_trial': 20}
+    """
     from ..datasets import make_ite_continuous
 
     if isinstance(ids, str):
@@ -147,6 +187,16 @@ def ite_methods(spec: str | Sequence[str] = "all", *,
     ``options`` go to every :class:`ipdma.ite.TwoStageITE` (e.g. ``n_boot=20``);
     ``learner_options`` maps a learner name to its own options, e.g.
     ``{"xgboost": ipdma.ite.REDUCED_XGBOOST_GRID}``.
+
+    Examples
+    --------
+    >>> from ipdma.simstudy import ite_methods
+    >>> [m.name for m in ite_methods("ols+mvma,ols+weighted-aux-ols")]
+    ['ols+mvma', 'ols+weighted-aux-ols']
+    >>> ite_methods("ols+mvma", n_boot=50)[0].options
+    {'n_boot': 50}
+    >>> len(ite_methods("all")) > 2
+    True
     """
     learner_options = dict(learner_options or {})
     methods = []
@@ -159,7 +209,16 @@ def ite_methods(spec: str | Sequence[str] = "all", *,
 
 
 def parse_scenarios(spec: str) -> list[int]:
-    """``"1-4,7,9-10"`` -> ``[1, 2, 3, 4, 7, 9, 10]`` (order kept, duplicates removed)."""
+    """``"1-4,7,9-10"`` -> ``[1, 2, 3, 4, 7, 9, 10]`` (order kept, duplicates removed).
+
+    Examples
+    --------
+    >>> from ipdma.simstudy import parse_scenarios
+    >>> parse_scenarios("1-4,7,9-10")
+    [1, 2, 3, 4, 7, 9, 10]
+    >>> parse_scenarios("5, 2-3, 5")
+    [5, 2, 3]
+    """
     out: list[int] = []
     for part in str(spec).replace(" ", "").split(","):
         if not part:

@@ -21,6 +21,19 @@ def ite_metrics(pred: pd.DataFrame, truth: np.ndarray) -> dict[str, float]:
     * ``coverage_ci``/``width_ci`` and ``coverage_pi``/``width_pi``: share of
       true ITEs inside the confidence / prediction interval and its mean width,
       NaN where the method gives no such interval.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from ipdma.simstudy import ite_metrics
+    >>> truth = np.array([1.0, 2.0, 3.0, 4.0])
+    >>> pred = pd.DataFrame({"ite": [1.5, 2.0, 2.0, 4.5],
+    ...                      "ci_low": [1.0, 1.5, 1.0, 4.2], "ci_high": [2.0, 2.5, 2.5, 5.0]})
+    >>> m = ite_metrics(pred, truth)
+    >>> round(m["mae"], 3), round(m["bias"], 3), round(m["rmse"], 3), round(m["r2"], 3)
+    (0.5, 0.0, 0.612, 0.7)
+    >>> round(m["coverage_ci"], 3), round(m["width_ci"], 3), m["coverage_pi"]
+    (0.5, 1.075, nan)
     """
     ite = np.asarray(pred["ite"], dtype=float)
     truth = np.asarray(truth, dtype=float)

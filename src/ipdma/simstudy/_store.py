@@ -28,6 +28,25 @@ class ResultStore:
         The folder (created when missing).
     format : {"parquet", "csv"}
         File format of the cells; Parquet by default.
+
+    Examples
+    --------
+    >>> import shutil, tempfile
+    >>> import pandas as pd
+    >>> from ipdma.simstudy import ResultStore
+    >>> folder = tempfile.mkdtemp()
+    >>> store = ResultStore(folder)
+    >>> rows = pd.DataFrame({"scenario": ["1", "1"], "replicate": [0, 0],
+    ...                      "method": ["ols+mvma", "ols+weighted-aux-ols"],
+    ...                      "mae": [0.3, 0.4], "error": ["", ""]})
+    >>> store.write_cell(1, 0, rows)
+    >>> store.cell_file(1, 0).relative_to(folder).as_posix()
+    'cells/scenario=1/rep=00000.parquet'
+    >>> sorted(store.done_methods(1, 0)), store.done_methods(1, 1)
+    (['ols+mvma', 'ols+weighted-aux-ols'], set())
+    >>> store.load().shape
+    (2, 5)
+    >>> shutil.rmtree(folder)
     """
 
     def __init__(self, path: str | Path, format: str = "parquet") -> None:

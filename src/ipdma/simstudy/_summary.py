@@ -178,5 +178,23 @@ def _detect_format(path: Path) -> str:
 
 
 def summarize(path: str | Path) -> SimulationResults:
-    """Load the results stored in ``path`` (finished cells only)."""
+    """Load the results stored in ``path`` (finished cells only).
+
+    Examples
+    --------
+    >>> import shutil, tempfile
+    >>> from ipdma.simstudy import SimulationStudy, ite_methods, ite_scenarios, summarize
+    >>> folder = tempfile.mkdtemp()
+    >>> study = SimulationStudy(ite_scenarios("1-2", n_test_per_trial=20),
+    ...                         ite_methods("ols+mvma"), n_reps=2, seed=1)
+    >>> _ = study.run(folder, progress=False)
+    >>> res = summarize(folder)
+    >>> res.results.shape, len(res.failures())
+    ((4, 15), 0)
+    >>> res.table("mae").shape                    # scenarios x methods
+    (2, 1)
+    >>> res.table("mae", stat="n").astype(int).values.ravel().tolist()  # replicates per cell
+    [2, 2]
+    >>> shutil.rmtree(folder)
+    """
     return SimulationResults.from_store(path)

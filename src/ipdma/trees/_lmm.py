@@ -442,6 +442,30 @@ class LMMResults(ResultsMixin):
     fittedvalues, resid : ndarray
         Conditional fitted values ``X beta + Z b + offset`` and residuals.
     converged, singular : bool
+
+    Examples
+    --------
+    :meth:`LinearMixedModel.fit` returns one; a fitted :class:`~ipdma.trees.MetaMOB` keeps
+    the mixed model of its last iteration as ``lmm_`` (fixed effects: the node intercepts
+    and treatment effects; random effects: trial intercepts and treatment effects):
+
+    >>> from ipdma.datasets import make_lbp_trials
+    >>> from ipdma.trees import MetaMOB
+    >>> df = make_lbp_trials(random_state=1).data
+    >>> fit = MetaMOB(random="both").fit(df, outcome="rmdq", treatment="treatment",
+    ...                                  partition=["age", "rmdq0", "pain"], trial="trial")
+    >>> lmm = fit.lmm_
+    >>> lmm.nobs, lmm.n_groups, lmm.converged, lmm.singular
+    (1319, 7, True, False)
+    >>> lmm.fe_params.round(2).to_dict()
+    {'(Intercept)': 9.76, '.tree3': 0.2, '.tree2:treatment': -1.06, '.tree3:treatment': -3.56}
+    >>> list(lmm.conf_int().columns), round(lmm.sigma, 2)
+    (['lower', 'upper'], 4.04)
+    >>> vc = lmm.varcorr()                  # SDs, then the correlation, then the residual SD
+    >>> vc["grp"].tolist(), vc["sdcor"].round(2).tolist()
+    (['trial', 'trial', 'trial', 'Residual'], [1.54, 0.69, 0.52, 4.04])
+    >>> lmm.ranef.shape, list(lmm.random_effects().columns)
+    ((7, 2), ['trial', 'term', 'estimate', 'cond_sd', 'ci_lower', 'ci_upper'])
     """
 
     @classmethod

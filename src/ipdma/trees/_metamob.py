@@ -41,6 +41,7 @@ from ..errors import (
     column_not_found,
 )
 from ._lmm import LinearMixedModel, LMMResults
+from ._mob import level_codes
 
 __all__ = ["MetaMOB"]
 
@@ -281,7 +282,7 @@ class MetaMOB(ResultsMixin):
                 if levels is None:
                     lev_out[r] = _levels(s)
                 lv = lev_out[r]
-                codes = pd.Categorical(s, categories=lv).codes
+                codes = level_codes(s, lv)
                 if (codes < 0).any():
                     raise DataError(f"Regressor {r!r} has levels not seen in the fit ({lv}).")
                 for j, lvl in enumerate(lv[1:], start=1):

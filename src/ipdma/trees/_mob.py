@@ -14,6 +14,7 @@ import difflib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,10 +50,41 @@ def _column_error(name: str, data: pd.DataFrame, role: str) -> ColumnNotFoundErr
     return column_not_found(name, data.columns, role)
 
 
+def level_codes(s: pd.Series, levels: Sequence[Any]) -> np.ndarray:
+    """Codes 0..len(levels)-1 of ``s`` in ``levels``; -1 for missing values and for values
+    not among ``levels`` (unseen levels are masked first: pandas deprecates building a
+    Categorical from values outside its categories)."""
+    s = pd.Series(s)
+    if isinstance(s.dtype, pd.CategoricalDtype):   # its own categories may hold more levels
+        s = s.astype(object)
+    known = s.isin(list(levels))
+    return np.asarray(pd.Categorical(s.where(known), categories=levels).codes, dtype=np.int64)
+
+
 @dataclass
 class PartitionVariable:
     """How a partitioning variable is encoded: ``kind`` is ``"numeric"``, ``"ordered"``
-    (ordered factor) or ``"nominal"`` (unordered factor, binary or multiway splits)."""
+    (ordered factor) or ``"nominal"`` (unordered factor, binary or multiway splits).
+
+    Examples
+    --------
+    :class:`MOB` builds one per partitioning variable from its column; factors are encoded
+    as level codes.
+
+    >>> import pandas as pd
+    >>> from ipdma.trees import PartitionVariable
+    >>> PartitionVariable.from_series(pd.Series([3.5, 1.0, 2.0], name="age")).kind
+    'numeric'
+    >>> sex = PartitionVariable.from_series(pd.Series(["male", "female", "male"], name="sex"))
+    >>> sex.kind, sex.levels
+    ('nominal', ['female', 'male'])
+    >>> sex.encode(pd.Series(["female", "male", "male"])).tolist()
+    [0, 1, 1]
+    >>> grade = pd.Series(pd.Categorical(["low", "high"], categories=["low", "mid", "high"],
+    ...                                  ordered=True), name="grade")
+    >>> PartitionVariable.from_series(grade).kind
+    'ordered'
+    """
 
     name: str
     kind: str
@@ -76,8 +108,7 @@ class PartitionVariable:
                 raise DataError(f"Partitioning variable {self.name!r} was numeric when the tree "
                                 f"was fitted but has dtype {s.dtype} now.")
             return s.to_numpy(dtype=float)
-        cat = pd.Categorical(s, categories=self.levels)
-        return np.asarray(cat.codes, dtype=np.int64)
+        return level_codes(s, self.levels)
 
 
 @dataclass
@@ -97,6 +128,28 @@ class MOBSplit:
         absent from the node.
     levels : list or None
         Levels of a factor.
+
+    Examples
+    --------
+    The split of an inner node is its ``split`` attribute:
+
+    >>> import numpy as np, pandas as pd
+    >>> from ipdma.trees import MOB
+    >>> rng = np.random.default_rng(1)
+    >>> n = 600
+    >>> df = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.uniform(size=n),
+    ...                    "trt": rng.integers(0, 2, n)})
+    >>> df["y"] = 10 + df.trt * (0.2 + 1.5 * (df.x1 > 0)) + rng.normal(size=n)
+    >>> tree = MOB(parm="trt").fit(df, "y", ["trt"], ["x1", "x2"])
+    >>> split = tree.tree_.split
+    >>> split.variable, split.kind, split.n_kids
+    ('x1', 'numeric', 2)
+    >>> round(split.breaks, 3)
+    0.014
+    >>> split.labels()
+    ['x1 <= 0.01375', 'x1 > 0.01375']
+    >>> split.kid_of(np.array([-1.0, 0.5, np.nan])).tolist()    # child of each value
+    [0, 1, -1]
     """
 
     variable: str
@@ -170,6 +223,32 @@ class MOBNode:
     split : MOBSplit or None
     stop_reason : str
         Why a terminal node was not split.
+
+    Examples
+    --------
+    The root of a fitted tree is ``tree_``; ``nodes_`` holds every node by id:
+
+    >>> import numpy as np, pandas as pd
+    >>> from ipdma.trees import MOB
+    >>> rng = np.random.default_rng(1)
+    >>> n = 600
+    >>> df = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.uniform(size=n),
+    ...                    "trt": rng.integers(0, 2, n)})
+    >>> df["y"] = 10 + df.trt * (0.2 + 1.5 * (df.x1 > 0)) + rng.normal(size=n)
+    >>> tree = MOB(parm="trt").fit(df, "y", ["trt"], ["x1", "x2"])
+    >>> root = tree.tree_
+    >>> root.id, root.terminal, root.nobs, [kid.id for kid in root.children]
+    (1, False, 600.0, [2, 3])
+    >>> root.tests[["variable", "selected"]].values.tolist()
+    [['x1', True], ['x2', False]]
+    >>> bool(root.p_value < 0.05)
+    True
+    >>> [(nd.id, nd.depth, nd.nobs) for nd in root.walk() if nd.terminal]
+    [(2, 2, 305.0), (3, 2, 295.0)]
+    >>> tree.nodes_[3].coef.round(2).tolist()       # (Intercept), trt
+    [10.09, 1.71]
+    >>> tree.nodes_[3].stop_reason
+    'no significant instability (min adjusted p > alpha = 0.05)'
     """
 
     id: int
@@ -380,7 +459,7 @@ class MOB(ResultsMixin):
                           else sorted(pd.unique(s.dropna()).tolist(), key=str))
                     lev_out[r] = lv
                 lv = lev_out[r]
-                codes = pd.Categorical(s, categories=lv).codes
+                codes = level_codes(s, lv)
                 if (codes < 0).any():
                     bad = sorted(set(s[codes < 0].astype(str)))[:5]
                     raise DataError(f"Regressor {r!r} has levels {bad} not seen when the tree "

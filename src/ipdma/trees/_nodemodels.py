@@ -57,6 +57,29 @@ class NodeFit:
         Residual standard deviation (linear model), else None.
     converged : bool
         Whether an iterative fit converged.
+
+    Examples
+    --------
+    Every node of a fitted :class:`~ipdma.trees.MOB` tree keeps its node-model fit as
+    ``fit``:
+
+    >>> import numpy as np, pandas as pd
+    >>> from ipdma.trees import MOB
+    >>> rng = np.random.default_rng(1)
+    >>> n = 600
+    >>> df = pd.DataFrame({"x1": rng.normal(size=n), "x2": rng.uniform(size=n),
+    ...                    "trt": rng.integers(0, 2, n)})
+    >>> df["y"] = 10 + df.trt * (0.2 + 1.5 * (df.x1 > 0)) + rng.normal(size=n)
+    >>> tree = MOB(parm="trt").fit(df, "y", ["trt"], ["x1", "x2"])
+    >>> fit = tree.nodes_[2].fit
+    >>> fit.coef_names, fit.coef.round(2).tolist()
+    (['(Intercept)', 'trt'], [9.96, 0.35])
+    >>> fit.nobs, fit.df_resid, fit.rank, fit.estfun.shape
+    (305.0, 303.0, 2, (305, 2))
+    >>> np.sqrt(np.diag(fit.vcov)).round(2).tolist()          # standard errors
+    [0.08, 0.12]
+    >>> round(fit.objective, 1), round(fit.sigma, 2)          # RSS, residual SD
+    (315.1, 1.02)
     """
 
     coef: np.ndarray
@@ -570,7 +593,18 @@ _BUILTIN = {"linear": LinearModel, "lm": LinearModel, "gaussian": LinearModel,
 
 def get_node_model(node_model: str | NodeModel | type) -> NodeModel:
     """Turn ``"linear"``, ``"logistic"``, a :class:`NodeModel` class or instance into an
-    instance."""
+    instance.
+
+    Examples
+    --------
+    >>> from ipdma.trees import LogisticModel, get_node_model
+    >>> get_node_model("linear")
+    LinearModel()
+    >>> get_node_model("binomial")
+    LogisticModel()
+    >>> get_node_model(LogisticModel).name
+    'logistic model'
+    """
     if isinstance(node_model, NodeModel):
         return node_model
     if isinstance(node_model, type) and issubclass(node_model, NodeModel):

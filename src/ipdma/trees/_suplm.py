@@ -43,7 +43,22 @@ __all__ = [
 def chi2_logsf(x: np.ndarray | float, df: np.ndarray | float) -> np.ndarray:
     """log P(chi2_df > x), accurate also far in the tail (where the survival function
     underflows double precision), via a continued fraction for the upper incomplete gamma
-    function."""
+    function.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import stats
+    >>> from ipdma.trees import chi2_logsf
+    >>> round(float(np.exp(chi2_logsf(3.84, 1))), 3)
+    0.05
+    >>> float(stats.chi2.sf(2000.0, 2))                  # underflows
+    0.0
+    >>> round(float(chi2_logsf(2000.0, 2)), 3)          # log P = -x / 2 for df = 2
+    -1000.0
+    >>> chi2_logsf([1.0, 10.0], df=[1, 4]).round(3).tolist()
+    [-1.148, -3.208]
+    """
     x = np.asarray(x, dtype=float)
     df = np.asarray(df, dtype=float)
     x, df = np.broadcast_arrays(x, df)
@@ -85,6 +100,15 @@ def suplm_lambda(nobs: float, trim: float, minsize: int = 0) -> tuple[float, flo
     ``lambda = ((nobs - from) * to) / (from * (nobs - to))``.
 
     Returns ``(from, to, lambda)``.
+
+    Examples
+    --------
+    >>> from ipdma.trees import suplm_lambda
+    >>> suplm_lambda(nobs=500, trim=0.1, minsize=20)
+    (50.0, 450.0, 81.0)
+    >>> frm, to, lam = suplm_lambda(nobs=200, trim=30)   # trim > 1: observations
+    >>> frm, to, round(lam, 2)
+    (30.0, 170.0, 32.11)
     """
     frm = float(trim) if trim > 1 else float(np.ceil(nobs * trim))
     frm = max(frm, float(minsize))
@@ -200,6 +224,25 @@ def decorrelated_process(estfun: np.ndarray, weights: np.ndarray, nobs: float,
 
     Returns None when the meat is not positive definite (the test then fails and the node
     becomes terminal).
+
+    Examples
+    --------
+    The scores of a linear model sum to zero, and the decorrelated process has orthonormal
+    columns:
+
+    >>> import numpy as np
+    >>> from ipdma.trees import LinearModel, decorrelated_process
+    >>> rng = np.random.default_rng(1)
+    >>> X = np.column_stack([np.ones(100), rng.integers(0, 2, 100)])
+    >>> fit = LinearModel().fit(X @ [1.0, 0.5] + rng.normal(size=100), X)
+    >>> W = decorrelated_process(fit.estfun, np.ones(100), nobs=100)
+    >>> W.shape
+    (100, 2)
+    >>> bool(np.allclose(W.sum(axis=0), 0)), bool(np.allclose(W.T @ W, np.eye(2)))
+    (True, True)
+    >>> decorrelated_process(fit.estfun, np.ones(100), 100,
+    ...                      cluster=np.repeat(np.arange(10), 10)).shape
+    (100, 2)
     """
     P = estfun / np.sqrt(nobs)
     Pw = P / np.sqrt(weights)[:, None]
@@ -276,7 +319,15 @@ def fluctuation_tests(W: np.ndarray, variables: Sequence[_TestVar], weights: np.
 
 def adjust_pvalues(p: np.ndarray) -> np.ndarray:
     """partykit's Bonferroni/Sidak hybrid: with m non-missing p-values,
-    ``1 - (1 - p)^m`` if p > 0.001, else ``min(1, m p)``."""
+    ``1 - (1 - p)^m`` if p > 0.001, else ``min(1, m p)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ipdma.trees import adjust_pvalues
+    >>> adjust_pvalues([0.0004, 0.02, np.nan]).round(4).tolist()   # m = 2
+    [0.0008, 0.0396, nan]
+    """
     p = np.asarray(p, dtype=float)
     m = int(np.sum(~np.isnan(p)))
     with np.errstate(invalid="ignore", divide="ignore"):
