@@ -233,7 +233,7 @@ class MethodComparison(ResultsMixin):
     >>> type(cmp).__name__, cmp.rank_by
     ('MethodComparison', 'tau_risk')
     >>> cmp.to_frame().columns.tolist()
-    ['rank', 'tau_risk', 'calib_intercept', 'calib_slope', 'calib_rmse']
+    ['rank', 'tau_risk', 'tau_risk_diff', 'calib_intercept', 'calib_slope', 'calib_rmse']
     >>> sorted(cmp.calibration), cmp.predictions["ols+mvma"].columns.tolist()[:4]
     (['ols+mvma', 'ols+weighted-aux-ols'], ['trial', 't', 'y', 'ite'])
     >>> cmp.calibration["ols+mvma"]["table"].columns.tolist()
@@ -257,7 +257,8 @@ class MethodComparison(ResultsMixin):
                   "methods": len(self.table)},
             tables={"": self.table},
             notes=["tau_risk: transformed-outcome risk (MSE vs the true ITE + a constant "
-                   "common to all methods); calib_slope/intercept: observed vs predicted "
+                   "common to all methods, so only differences matter: tau_risk_diff is the "
+                   "excess over the smallest); calib_slope/intercept: observed vs predicted "
                    "benefit (ideal 1 and 0)."])
 
     def plot(self, ax=None, kind: str = "calibration"):
@@ -300,7 +301,8 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
 
     Every trial in turn is predicted from the other trials.  Scores on the
     observed outcomes: ``tau_risk`` (transformed-outcome risk, smaller is
-    better) and calibration for benefit (``calib_intercept``, ``calib_slope``,
+    better; ``tau_risk_diff`` is its excess over the best method's) and
+    calibration for benefit (``calib_intercept``, ``calib_slope``,
     ``calib_rmse``).  With ``true_ite`` (array aligned with the data, e.g. from
     a simulation) also ``mae`` (median absolute error, the paper's metric) and
     ``rmse``.
@@ -380,4 +382,7 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
         preds[name] = oof
     table = pd.DataFrame(rows).set_index("method").sort_values(rank_by, kind="stable")
     table.insert(0, "rank", np.arange(1, len(table) + 1))
+    # tau_risk carries a constant common to all methods, often large: only differences
+    # are informative, and a 4-digit display of tau_risk alone can show ties
+    table.insert(2, "tau_risk_diff", table["tau_risk"] - table["tau_risk"].min())
     return MethodComparison(table, cals, preds, rank_by, calibration)
