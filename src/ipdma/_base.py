@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import html as _html
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,7 +12,8 @@ import pandas as pd
 
 from .errors import NotFittedError
 
-__all__ = ["ResultsMixin", "Summary", "check_is_fitted", "check_random_state"]
+__all__ = ["ResultsMixin", "Summary", "check_is_fitted", "check_random_state",
+           "progress_bar"]
 
 
 @dataclass
@@ -122,3 +123,23 @@ def check_random_state(random_state: int | np.random.Generator | np.random.SeedS
 
 def as_mapping(x: Mapping | None) -> dict:
     return dict(x) if x is not None else {}
+
+
+def progress_bar(iterable: Iterable, *, show: bool | None = False, total: int | None = None,
+                 desc: str = "", unit: str = "it") -> Iterator:
+    """``iterable`` with a tqdm progress bar on stderr.
+
+    ``show``: True always, False never (tqdm is not even imported), None only when
+    stderr is a terminal (what the CLI passes).  The library's ``progress=``
+    arguments all go through here.
+    """
+    if show is False:
+        yield from iterable
+        return
+    import sys
+
+    from tqdm.auto import tqdm
+
+    yield from tqdm(iterable, total=total, desc=desc, unit=unit, file=sys.stderr,
+                    disable=not sys.stderr.isatty() if show is None else False,
+                    dynamic_ncols=True)

@@ -125,12 +125,10 @@ def emit(args: argparse.Namespace, *, text: str, payload: Any) -> None:
 def progress(iterable: Iterable[T], total: int | None = None, desc: str = "",
              disable: bool | None = None) -> Iterator[T]:
     """A tqdm progress bar on stderr (hidden when stderr is not a terminal)."""
-    from tqdm.auto import tqdm
+    from .._base import progress_bar
 
-    if disable is None:
-        disable = not sys.stderr.isatty()
-    yield from tqdm(iterable, total=total, desc=desc, file=sys.stderr, disable=disable,
-                    dynamic_ncols=True)
+    yield from progress_bar(iterable, show=None if disable is None else not disable,
+                            total=total, desc=desc)
 
 
 def status(message: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._base import ResultsMixin, Summary, check_random_state
+from .._base import ResultsMixin, Summary, check_random_state, progress_bar
 from ..errors import (
     ColumnNotFoundError,
     DataError,
@@ -250,13 +249,12 @@ class _TrialFit:
         if pooler.variance == "aux-ols" and self.aux is None:
             raise ModelSpecificationError("internal: the stage-1 fit has no auxiliary OLS")
         self.needs = pooler.needs
-        self.seconds = stage1.seconds["fit"] + (stage1.seconds.get(pooler.variance, 0.0)
-                                                if pooler.variance else 0.0)
         #: this pair's share of the trial's stage-1 seconds: learner fit, and the
         #: bootstrap refits or auxiliary OLS where its pooler uses them
         self.timings = {"fit": stage1.seconds["fit"]}
         if pooler.variance:
             self.timings[pooler.variance] = stage1.seconds.get(pooler.variance, 0.0)
+        self.seconds = sum(self.timings.values())
 
     @classmethod
     def fit(cls, label, X, t, y, learner: ITELearner, pooler: ITEPooler, n_boot, random_state,
@@ -802,12 +800,7 @@ def _fit_groups(d: ITEData, groups: dict[str, list[TwoStageITE]],
         # results as they finish, so that the progress bar moves; order restored below
         done = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
             delayed(one)(*j) for j in jobs)
-    if progress is None or progress:
-        from tqdm.auto import tqdm
-
-        done = tqdm(done, total=len(jobs), desc=desc, unit="fit", file=sys.stderr,
-                    disable=None if progress is None else False, dynamic_ncols=True)
-    stage1 = dict(done)
+    stage1 = dict(progress_bar(done, show=progress, total=len(jobs), desc=desc, unit="fit"))
     for lrn, ms in groups.items():
         for m in ms:
             m._set_fits([_TrialFit(stage1[(lrn, i)], m.pooler_)

@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .._base import ResultsMixin, Summary, check_random_state
+from .._base import ResultsMixin, Summary, check_random_state, progress_bar
 from ..errors import ConvergenceWarning, IPDMAWarning, ModelSpecificationError
 from ._metrics import METRICS, performance
 
@@ -205,14 +205,8 @@ def validate(model, B: int = 200, method: Literal["bootstrap", "iecv"] = "bootst
             app = performance(lp0, y)
             ft = _fixed_tuning(model, est, k, retune)
             rows = []
-            it = iterator
-            if progress is None or progress:
-                import sys
-
-                from tqdm.auto import tqdm
-
-                it = tqdm(iterator, desc=f"bootstrap (imputation {k + 1})", file=sys.stderr,
-                          disable=None if progress is None else False, dynamic_ncols=True)
+            it = progress_bar(iterator, show=progress, total=B,
+                              desc=f"bootstrap (imputation {k + 1})")
             for b in it:
                 idx = rng.integers(0, len(y), len(y))
                 yb = y[idx]

@@ -260,10 +260,10 @@ def _merge_and_write(store: ResultStore, sc_id: object, rep: int, rows: pd.DataF
 
 
 def _consume(results, store: ResultStore, total: int, progress: bool) -> None:
-    from ..cli._common import progress as bar
+    from .._base import progress_bar
 
-    for sc_id, rep, rows in bar(results, total=total, desc="simulation cells",
-                                disable=None if progress else True):
+    for sc_id, rep, rows in progress_bar(results, show=None if progress else False,
+                                         total=total, desc="simulation cells"):
         _merge_and_write(store, sc_id, rep, rows)
 
 
