@@ -150,13 +150,13 @@ def run(args: argparse.Namespace) -> int:
         # (same data, same seed: what a refit would give)
         methods = [model if m == model.name else m for m in methods]
         status(f"leave-one-trial-out comparison of {len(methods)} methods")
-        # learners of the other compared methods get their options too (e.g. the grid)
-        methods = [TwoStageITE(*m.split("+", 1), n_boot=args.n_boot, random_state=args.seed,
-                               n_jobs=args.n_jobs, learner_options=learner_options[lrn])
-                   if isinstance(m, str) and (lrn := m.split("+", 1)[0]) in learner_options
-                   else m for m in methods]
+        # the other compared methods' learners get their options too (e.g. the grid)
+        named = {m.split("+", 1)[0] for m in methods if isinstance(m, str)}
         cmp = compare_methods(ipd, methods, treated=args.treated, n_boot=args.n_boot,
-                              random_state=args.seed, n_jobs=args.n_jobs, progress=None)
+                              random_state=args.seed, n_jobs=args.n_jobs,
+                              learner_options={k: v for k, v in learner_options.items()
+                                               if k in named},
+                              progress=None)
         cmp.table.to_csv(out / "comparison.csv")
         ax = cmp.plot()
         ax.figure.savefig(out / "comparison_calibration.png", dpi=120, bbox_inches="tight")

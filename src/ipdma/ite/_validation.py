@@ -296,6 +296,8 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
                     treated: Any = None, calibration: str = "groups", n_groups: int = 5,
                     rank_by: str = "tau_risk", true_ite: Any = None, n_boot: int = 100,
                     random_state: Any = None, n_jobs: int = 1,
+                    learner_options: dict[str, dict] | None = None,
+                    pooler_options: dict[str, dict] | None = None,
                     progress: bool | None = False) -> MethodComparison:
     """Rank learner+pooler pairs by leave-one-trial-out cross-validation.
 
@@ -318,6 +320,9 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
     rank_by : {"tau_risk", "calib_rmse", "mae", "rmse"}
     n_jobs : int, default 1
         Parallel stage-1 jobs (see :func:`fit_methods`).
+    learner_options, pooler_options : dict of dict, optional
+        Options per learner / pooler name for the methods named by strings or
+        tuples (as in :func:`fit_methods`), e.g. ``{"xgboost": REDUCED_XGBOOST_GRID}``.
     progress : bool or None, default False
         Progress bar over the stage-1 fits (stderr; ``None``: when it is a terminal).
 
@@ -356,7 +361,8 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
     # pairs named by strings share their learners' stage-1 fits (fit_methods)
     pairs = [spec for _, spec in parsed if isinstance(spec, tuple)]
     shared = fit_methods(d, pairs, n_boot=n_boot, random_state=random_state,
-                         n_jobs=n_jobs, progress=progress) if pairs else {}
+                         n_jobs=n_jobs, learner_options=learner_options,
+                         pooler_options=pooler_options, progress=progress) if pairs else {}
     rows, cals, preds = [], {}, {}
     for name, spec in parsed:
         if isinstance(spec, tuple):
