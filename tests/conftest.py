@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,10 @@ import pytest
 matplotlib.use("Agg")
 
 REPO = Path(__file__).resolve().parents[1]
+
+# The scripts that regenerate stored references (tests/*/data/*/make_data.py) write
+# their CSV into the working directory when imported: never collect them (doctests).
+collect_ignore_glob = ["*/data/*/*.py"]
 REFERENCE_ROOT = Path(os.environ.get("IPDMA_REFERENCE", REPO.parent / "shared" / "reference"))
 
 
@@ -72,3 +77,35 @@ def _close_figures():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+# --------------------------------------------------------------------------------------
+# The suite must leave the working tree as it found it: a test, doctest or benchmark that
+# writes a file into the repository (instead of tmp_path) fails the run.
+# --------------------------------------------------------------------------------------
+def _tree_state() -> set[str] | None:
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"],
+                             cwd=REPO, capture_output=True, text=True, timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return set(out.stdout.splitlines())
+
+
+def pytest_sessionstart(session):
+    session.config._ipdma_tree_before = _tree_state()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before = getattr(session.config, "_ipdma_tree_before", None)
+    after = _tree_state()
+    if before is None or after is None:
+        return
+    new = sorted(after - before)
+    if new:
+        tr = session.config.pluginmanager.get_plugin("terminalreporter")
+        msg = ("the test suite changed the working tree (write to tmp_path instead):\n  "
+               + "\n  ".join(new))
+        if tr is not None:
+            tr.write_line(msg, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
