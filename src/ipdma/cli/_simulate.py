@@ -14,11 +14,11 @@ def register(subparsers) -> None:
         description="Simulate one of the example data sets. FILE.csv gets the IPD; extra "
                     "frames (truth, external control cohort, test set) go beside it as "
                     "FILE_<name>.csv.")
-    p.add_argument("dataset", choices=["ms", "ite", "lbp"],
+    p.add_argument("dataset", choices=["ms", "ite", "ite-binary", "lbp"],
                    help="ms: multiple-sclerosis-like network; ite: two-stage ITE simulation "
-                        "scenario; lbp: low-back-pain-like trials for subgroup identification")
+                        "scenario; ite-binary: its binary-outcome analogue; lbp: low-back-pain-like trials for subgroup identification")
     p.add_argument("--scenario", type=int, default=None,
-                   help="scenario number 1-16 (ite only; default 1)")
+                   help="scenario number 1-16 (ite and ite-binary only; default 1)")
     p.add_argument("--seed", type=int, required=True, help="random seed")
     p.add_argument("--out", required=True, metavar="FILE.csv", help="output CSV file")
     p.add_argument("--json", action="store_true", help="print a JSON description of the files")
@@ -29,9 +29,10 @@ def run(args: argparse.Namespace) -> int:
     from ..datasets import simulate
     from ..errors import ModelSpecificationError
 
-    if args.scenario is not None and args.dataset != "ite":
+    if args.scenario is not None and args.dataset not in ("ite", "ite-binary"):
         raise ModelSpecificationError(
-            f"--scenario applies to the 'ite' data set only, not {args.dataset!r}: drop it")
+            f"--scenario applies to the 'ite' and 'ite-binary' data sets only, not "
+            f"{args.dataset!r}: drop it")
     sim = simulate(args.dataset, seed=args.seed, scenario=args.scenario)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

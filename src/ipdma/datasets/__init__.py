@@ -8,15 +8,17 @@ Each generator documents its data-generating mechanism and returns a
   external placebo cohort (risk-based network meta-regression);
 * :func:`make_ite_continuous` - the 16 scenarios of the continuous-outcome
   two-stage ITE simulation study, with new test trials;
+* :func:`make_ite_binary` - their logistic analogue (binary response, true
+  risk-difference ITEs);
 * :func:`make_lbp_trials` - low-back-pain-like trials with a true subgroup and
   a trial-confounded noise covariate (MOB / metaMOB).
 
 :func:`simulate` runs a generator by registry name (``"ms"``, ``"ite"``,
-``"lbp"``); :func:`list_datasets` lists them.
+``"ite-binary"``, ``"lbp"``); :func:`list_datasets` lists them.
 """
 
 from ._base import SimulatedIPD
-from ._ite import ITE_BETA, ITE_GAMMA, ITE_SCENARIOS, make_ite_continuous
+from ._ite import ITE_BETA, ITE_GAMMA, ITE_SCENARIOS, make_ite_binary, make_ite_continuous
 from ._lbp import LBP_COVARIATES, make_lbp_trials
 from ._ms import MS_COVARIATES, make_ms_network
 from ._registry import DATASETS, list_datasets, simulate
@@ -30,6 +32,7 @@ __all__ = [
     "MS_COVARIATES",
     "SimulatedIPD",
     "list_datasets",
+    "make_ite_binary",
     "make_ite_continuous",
     "make_lbp_trials",
     "make_ms_network",

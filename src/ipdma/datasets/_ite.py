@@ -1,15 +1,17 @@
-"""Continuous-outcome simulation design of the two-stage ITE study (Mainetti et al.)."""
+"""Simulation designs of the two-stage ITE study (Mainetti et al.): the continuous-outcome
+design of the paper and its logistic analogue for binary outcomes."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from .._base import check_random_state
 from ..errors import ModelSpecificationError
 from ._base import SimulatedIPD
 
-__all__ = ["ITE_BETA", "ITE_GAMMA", "ITE_SCENARIOS", "make_ite_continuous"]
+__all__ = ["ITE_BETA", "ITE_GAMMA", "ITE_SCENARIOS", "make_ite_binary", "make_ite_continuous"]
 
 #: Main effects of x1..x8 (drawn once by the authors, round(U(-2, 2), 2), seed 42).
 ITE_BETA: tuple[float, ...] = (1.66, 1.75, -0.86, 1.32, 0.57, 0.08, 0.95, -1.46)
@@ -192,6 +194,97 @@ def make_ite_continuous(
     >>> sim.data["trial"].nunique(), sim.test.shape[0]
     (10, 3000)
     """
+    return _simulate(scenario, random_state, n_trials=n_trials, n_test_trials=n_test_trials,
+                     n_test_per_trial=n_test_per_trial, draw_gamma=draw_gamma,
+                     outcome="continuous")
+
+
+#: Binary design: the continuous design's linear predictor, scaled to the log-odds scale.
+BINARY_SCALE = 0.25
+#: Log-odds intercept of the binary design (control risk about 0.4 at x'beta = 0).
+BINARY_INTERCEPT = -0.5
+
+
+def make_ite_binary(
+    scenario: int = 1,
+    random_state: int | np.random.Generator | np.random.SeedSequence | None = None,
+    *,
+    n_trials: int = 10,
+    n_test_trials: int = 3,
+    n_test_per_trial: int = 1000,
+    draw_gamma: bool = False,
+) -> SimulatedIPD:
+    r"""Simulate one data set of the binary-outcome (logistic) analogue of the 16 scenarios.
+
+    The design of :func:`make_ite_continuous` (same trials, covariates, scenarios,
+    γ and order of random draws) with the outcome drawn from a logistic model whose
+    linear predictor is the continuous design's mean structure scaled to the log-odds
+    scale by s = :data:`BINARY_SCALE` = 0.25:
+
+    .. math::
+
+        \operatorname{logit} P(y_i = 1) = \alpha + s\,(u_l + x_i'\beta)
+            + s\,(2 + h_l + g(x_i) + x_i'\gamma)\,t_i ,
+
+    with α = :data:`BINARY_INTERCEPT` = −0.5, u_l ~ N(0, 0.5), h_l ~ N(0, τ²) (so the
+    between-trial variance of the conditional log odds ratio is s²τ² = 0.0125 or
+    0.03125), β = :data:`ITE_BETA`, γ and g(x) as in the continuous design. y = 1 is a
+    good outcome (response): the treatment raises its odds on average (s·2 = 0.5), and
+    a positive risk difference is a benefit.
+
+    The true ITE of a patient is the **risk difference**
+    P(y=1 | x, t=1) − P(y=1 | x, t=0) in the patient's own trial (``ite_true``); the
+    conditional log odds ratio s(2 + h_l + g(x) + x'γ) is ``logor_true``.
+
+    Parameters
+    ----------
+    scenario : int, default 1
+        Scenario number 1..16 (see :data:`ITE_SCENARIOS` and :func:`make_ite_continuous`).
+    random_state : None, int, SeedSequence or Generator
+        Seed; same seed, same data.
+    n_trials : int, default 10
+        Number of training trials K.
+    n_test_trials, n_test_per_trial : int, default 3 and 1000
+        Size of the test set of new trials (``n_test_trials=0`` gives an empty frame).
+    draw_gamma : bool, default False
+        Draw γ afresh instead of using the fixed published values.
+
+    Returns
+    -------
+    SimulatedIPD
+        ``data``: ``trial`` (1..K), ``id``, ``treatment`` (0/1), ``x1``..``x8``, ``y``
+        (0/1). ``truth``: ``trial``, ``id``, ``p0``, ``p1`` (true risks without and with
+        treatment), ``ite_true`` (= p1 − p0), ``logor_true``. ``test``: new trials with
+        ``treatment``, ``x1``..``x8``, ``y``, ``p0``, ``p1``, ``ite_true``,
+        ``logor_true``. ``params`` as for :func:`make_ite_continuous` plus ``scale`` and
+        ``intercept`` (log-odds) and ``outcome = "binary"``.
+
+    Raises
+    ------
+    ModelSpecificationError
+        If ``scenario`` is not an integer in 1..16 or a size is not a positive integer.
+
+    Examples
+    --------
+    >>> from ipdma.datasets import make_ite_binary
+    >>> sim = make_ite_binary(scenario=5, random_state=0)
+    >>> sorted(sim.data["y"].unique().tolist()), sim.test.shape[0]
+    ([0, 1], 3000)
+    >>> bool(((sim.test.ite_true > -1) & (sim.test.ite_true < 1)).all())
+    True
+    >>> sim.ipd().outcome_type
+    'binary'
+    """
+    return _simulate(scenario, random_state, n_trials=n_trials, n_test_trials=n_test_trials,
+                     n_test_per_trial=n_test_per_trial, draw_gamma=draw_gamma,
+                     outcome="binary")
+
+
+def _simulate(scenario: object, random_state, *, n_trials, n_test_trials, n_test_per_trial,
+              draw_gamma: bool, outcome: str) -> SimulatedIPD:
+    """Both designs: the draws (sizes, cut-points, trial effects, covariates, treatment) are
+    the same; only the outcome model differs (normal error or logistic)."""
+    binary = outcome == "binary"
     scenario = _check_scenario(scenario)
     for name, value, minimum in (("n_trials", n_trials, 1), ("n_test_trials", n_test_trials, 0),
                                  ("n_test_per_trial", n_test_per_trial, 1)):
@@ -226,26 +319,39 @@ def make_ite_continuous(
         trial_idx = np.repeat(np.arange(sizes.shape[0]), sizes)
         x = _draw_x(rng, n, chol, cuts)
         t = rng.binomial(1, 0.5, n)
-        eps = rng.normal(0.0, np.sqrt(_VAR_EPS), n)
         g = _nonlinear_term(x) if nonlinear else np.zeros(n)
-        mu0 = _INTERCEPT + u_l[trial_idx] + x @ beta
         ite = _DELTA + h_l[trial_idx] + g + x @ gamma
-        y = mu0 + ite * t + eps
+        if binary:  # logistic: the same mean structure on the log-odds scale
+            mu0 = BINARY_INTERCEPT + BINARY_SCALE * (u_l[trial_idx] + x @ beta)
+            ite = BINARY_SCALE * ite
+            y = (rng.uniform(size=n) < expit(mu0 + ite * t)).astype(int)
+        else:
+            eps = rng.normal(0.0, np.sqrt(_VAR_EPS), n)
+            mu0 = _INTERCEPT + u_l[trial_idx] + x @ beta
+            y = mu0 + ite * t + eps
         frame = pd.DataFrame({"trial": trial_idx + first_trial,
                               "id": np.arange(first_id, first_id + n), "treatment": t})
         frame = pd.concat([frame, pd.DataFrame(x, columns=[f"x{j}" for j in range(1, _P + 1)]),
                            pd.DataFrame({"y": y})], axis=1)
         return frame, mu0, ite
 
+    def true_effects(frame: pd.DataFrame, mu0: np.ndarray, ite: np.ndarray) -> pd.DataFrame:
+        if binary:
+            p0, p1 = expit(mu0), expit(mu0 + ite)
+            return frame.assign(p0=p0, p1=p1, ite_true=p1 - p0, logor_true=ite)
+        return frame.assign(mu0=mu0, mu1=mu0 + ite, ite_true=ite)
+
     data, mu0, ite = simulate_block(n_l, u, h, 1, 1)
-    truth = pd.DataFrame({"trial": data["trial"], "id": data["id"], "mu0": mu0,
-                          "mu1": mu0 + ite, "ite_true": ite})
+    truth = true_effects(data[["trial", "id"]].copy(), mu0, ite)
 
     u_new = rng.normal(0.0, np.sqrt(_VAR_U), n_test_trials)
     h_new = rng.normal(0.0, np.sqrt(tau2), n_test_trials)
-    test, _, ite_test = simulate_block(np.full(n_test_trials, n_test_per_trial), u_new, h_new,
-                                       n_trials + 1, len(data) + 1)
-    test["ite_true"] = ite_test
+    test, mu0_test, ite_test = simulate_block(np.full(n_test_trials, n_test_per_trial), u_new,
+                                              h_new, n_trials + 1, len(data) + 1)
+    if binary:
+        test = true_effects(test, mu0_test, ite_test)
+    else:
+        test["ite_true"] = ite_test
 
     covariates = [f"x{j}" for j in range(1, _P + 1)]
     params = {
@@ -253,13 +359,14 @@ def make_ite_continuous(
         "effect_modification": em,
         "trial_size": str(setting["trial_size"]),
         "nonlinear": nonlinear,
-        "intercept": _INTERCEPT,
+        "outcome": outcome,
+        "intercept": BINARY_INTERCEPT if binary else _INTERCEPT,
         "delta": _DELTA,
         "beta": dict(zip(covariates, beta.tolist())),
         "gamma": dict(zip(covariates, gamma.tolist())),
         "tau2": tau2,
         "var_u": _VAR_U,
-        "var_eps": _VAR_EPS,
+        **({"scale": BINARY_SCALE} if binary else {"var_eps": _VAR_EPS}),
         "cuts": {"c2": 0.0, "c4": float(cuts[1]), "c6": float(cuts[2]), "c8": float(cuts[3])},
         "n_range": (n_min, n_max),
         "n_per_trial": dict(zip(range(1, n_trials + 1), n_l.tolist())),
@@ -268,19 +375,22 @@ def make_ite_continuous(
         "u_new": dict(zip(range(n_trials + 1, n_trials + n_test_trials + 1), u_new.tolist())),
         "h_new": dict(zip(range(n_trials + 1, n_trials + n_test_trials + 1), h_new.tolist())),
     }
+    model = (f"logit P(y=1) = {BINARY_INTERCEPT:g} + {BINARY_SCALE:g} (u_l + x'beta + (2 + h_l) t "
+             "+ (g(x) + x'gamma) t); true ITE = risk difference"
+             if binary else "y = 2 + u_l + x'beta + (2 + h_l) t + (g(x) + x'gamma) t + eps")
     description = (
-        f"Two-stage ITE design, scenario {scenario}: tau2 = {tau2:g}, {em} effect modification, "
-        f"trial sizes U({n_min}, {n_max}), {'non-linear' if nonlinear else 'linear'} ITE; "
-        "y = 2 + u_l + x'beta + (2 + h_l) t + (g(x) + x'gamma) t + eps; new trials in `.test`."
+        f"Two-stage ITE design ({outcome} outcome), scenario {scenario}: tau2 = {tau2:g}, "
+        f"{em} effect modification, trial sizes U({n_min}, {n_max}), "
+        f"{'non-linear' if nonlinear else 'linear'} ITE; {model}; new trials in `.test`."
     )
     return SimulatedIPD(
-        name="ite",
+        name="ite-binary" if binary else "ite",
         data=data,
         truth=truth,
         params=params,
         columns={"trial": "trial", "treatment": "treatment", "outcome": "y",
                  "covariates": covariates, "patient_id": "id"},
         description=description,
-        ipd_options={"outcome_type": "continuous"},
+        ipd_options={"outcome_type": outcome},
         extra={"test": test},
     )

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..errors import ModelSpecificationError
 from ._base import SimulatedIPD
-from ._ite import ITE_SCENARIOS, make_ite_continuous
+from ._ite import ITE_SCENARIOS, make_ite_binary, make_ite_continuous
 from ._lbp import make_lbp_trials
 from ._ms import make_ms_network
 
@@ -37,6 +37,11 @@ DATASETS: dict[str, _Entry] = {
                   "trial intercepts and treatment effects, 3 new test trials with true ITEs",
                   "two-stage ITE meta-analysis (ipdma.ite)",
                   tuple(int(s) for s in ITE_SCENARIOS.index)),
+    "ite-binary": _Entry(make_ite_binary,
+                         "logistic analogue of the Mainetti et al. design: binary response, "
+                         "10 trials, 8 covariates, true risk-difference ITEs for 3 new trials",
+                         "two-stage ITE meta-analysis (ipdma.ite), binary outcome",
+                         tuple(int(s) for s in ITE_SCENARIOS.index)),
     "lbp": _Entry(make_lbp_trials,
                   "low-back-pain-like trials: continuous RMDQ-like outcome, one true subgroup "
                   "(rmdq0 > 13), trial intercepts tied to a trial-confounded noise covariate",
@@ -57,7 +62,7 @@ def list_datasets() -> pd.DataFrame:
     --------
     >>> from ipdma.datasets import list_datasets
     >>> list_datasets().index.tolist()
-    ['ms', 'ite', 'lbp']
+    ['ms', 'ite', 'ite-binary', 'lbp']
     """
     rows = [
         {"name": name, "function": f"ipdma.datasets.{e.generator.__name__}", "method": e.method,
@@ -74,12 +79,12 @@ def simulate(name: str, seed: int | np.random.SeedSequence | np.random.Generator
 
     Parameters
     ----------
-    name : {"ms", "ite", "lbp"}
+    name : {"ms", "ite", "ite-binary", "lbp"}
         Registry name (see :func:`list_datasets`).
     seed : None, int, SeedSequence or Generator
         Passed as ``random_state``; same seed, same data.
     scenario : int, optional
-        Scenario number, for generators that have scenarios (``"ite"``: 1..16, default 1).
+        Scenario number, for generators that have scenarios (``"ite"``, ``"ite-binary"``: 1..16, default 1).
 
     Returns
     -------
@@ -108,6 +113,6 @@ def simulate(name: str, seed: int | np.random.SeedSequence | np.random.Generator
         return entry.generator(random_state=seed)
     if not entry.scenarios:
         raise ModelSpecificationError(
-            f"data set {key!r} has no scenarios (got scenario={scenario!r}); only 'ite' takes a "
-            "scenario number (1-16). Leave the scenario out.")
+            f"data set {key!r} has no scenarios (got scenario={scenario!r}); only 'ite' and "
+            "'ite-binary' take a scenario number (1-16). Leave the scenario out.")
     return entry.generator(scenario=scenario, random_state=seed)
