@@ -50,7 +50,7 @@ def test_simulate_bad_scenario_is_a_clean_error(tmp_path, capsys):
     assert code == 2 and err.startswith("error:") and "Traceback" not in err
     code, _, err = _run(capsys, "simulate", "ms", "--scenario", "2", "--seed", "1", "--out",
                         str(tmp_path / "x.csv"))
-    assert code == 2 and "--scenario applies to the 'ite' data set only" in err
+    assert code == 2 and "--scenario applies to the 'ite' and 'ite-binary' data sets only" in err
 
 
 def test_describe_human_json_and_out(ms_csv, tmp_path, capsys):

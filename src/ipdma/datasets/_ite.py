@@ -216,8 +216,10 @@ def make_ite_binary(
 ) -> SimulatedIPD:
     r"""Simulate one data set of the binary-outcome (logistic) analogue of the 16 scenarios.
 
-    The design of :func:`make_ite_continuous` (same trials, covariates, scenarios,
-    γ and order of random draws) with the outcome drawn from a logistic model whose
+    The design of :func:`make_ite_continuous` (same scenarios, γ, β and order of random
+    draws: with the same seed the training trials have the same sizes, trial effects,
+    covariates and arms; the new test trials differ, since the outcome draws before them
+    differ) with the outcome drawn from a logistic model whose
     linear predictor is the continuous design's mean structure scaled to the log-odds
     scale by s = :data:`BINARY_SCALE` = 0.25:
 
