@@ -12,12 +12,15 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "simstudy", help="simulation study comparing two-stage ITE methods",
         description="Run (resumably) and summarise simulation studies of learner+pooler "
-                    "methods on the scenarios of make_ite_continuous.")
+                    "methods on the scenarios of make_ite_continuous (or make_ite_binary with --outcome binary).")
     sub = p.add_subparsers(dest="simstudy_command", metavar="{run,summarize}")
     sub.required = True
 
     r = sub.add_parser("run", help="run the study; rerunning on the same --out resumes")
     r.add_argument("--scenarios", default="1-16", help="e.g. 1-16 or 1,3,5-7 (default 1-16)")
+    r.add_argument("--outcome", choices=["continuous", "binary"], default="continuous",
+                   help="continuous: the paper's design (make_ite_continuous); binary: its "
+                        "logistic analogue (make_ite_binary), ITE = risk difference")
     r.add_argument("--methods", default="all",
                    help="learner+pooler names, comma-separated (e.g. "
                         "ols+mvma,xgboost+weighted-aux-ols), or 'all' (default)")
@@ -60,7 +63,7 @@ def run_study(args: argparse.Namespace) -> int:
     from ..ite import REDUCED_XGBOOST_GRID
 
     lopts = {"xgboost": REDUCED_XGBOOST_GRID} if args.xgboost_grid == "reduced" else None
-    study = SimulationStudy(ite_scenarios(args.scenarios),
+    study = SimulationStudy(ite_scenarios(args.scenarios, outcome=args.outcome),
                             ite_methods(args.methods, learner_options=lopts, **options),
                             n_reps=args.reps, seed=args.seed, store_format=args.format)
     n_jobs = args.n_jobs if args.n_jobs != 0 else (os.cpu_count() or 1)

@@ -156,11 +156,13 @@ def fit_predict_shared(methods: Sequence[ITEMethod], sim, seed_seq: np.random.Se
     return out
 
 
-def ite_scenarios(ids: Sequence[int] | str = "1-16", **params: Any) -> list[Scenario]:
+def ite_scenarios(ids: Sequence[int] | str = "1-16", *, outcome: str = "continuous",
+                  **params: Any) -> list[Scenario]:
     """The 16 scenarios of :func:`ipdma.datasets.make_ite_continuous` (or a subset).
 
     ``ids`` is a list of scenario numbers or a string such as ``"1-4,9"``; ``params`` go
-    to every scenario's generator.
+    to every scenario's generator. ``outcome="binary"`` gives the logistic analogue
+    (:func:`ipdma.datasets.make_ite_binary`, true ITEs on the risk-difference scale).
 
     Examples
     --------
@@ -171,12 +173,18 @@ def ite_scenarios(ids: Sequence[int] | str = "1-16", **params: Any) -> list[Scen
     16
     >>> ite_scenarios([5], n_test_per_trial=20)[0].params
     {'scenario': 5, 'n_test_per_trial': 20}
+    >>> ite_scenarios("5", outcome="binary")[0].generator.__name__
+    'make_ite_binary'
     """
-    from ..datasets import make_ite_continuous
+    from ..datasets import make_ite_binary, make_ite_continuous
 
+    generators = {"continuous": make_ite_continuous, "binary": make_ite_binary}
+    if outcome not in generators:
+        raise ModelSpecificationError(
+            f"outcome must be one of {', '.join(map(repr, generators))}, got {outcome!r}")
     if isinstance(ids, str):
         ids = parse_scenarios(ids)
-    return [Scenario(int(i), make_ite_continuous, {"scenario": int(i), **params}) for i in ids]
+    return [Scenario(int(i), generators[outcome], {"scenario": int(i), **params}) for i in ids]
 
 
 def ite_methods(spec: str | Sequence[str] = "all", *,
