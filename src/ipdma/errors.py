@@ -22,6 +22,7 @@ __all__ = [
     "IPDMAWarning",
     "InfeasibleMethodError",
     "MissingDataError",
+    "MissingDependencyError",
     "ModelSpecificationError",
     "NetworkError",
     "NotFittedError",
@@ -70,6 +71,11 @@ class ModelSpecificationError(IPDMAError, ValueError):
 class InfeasibleMethodError(ModelSpecificationError):
     """A combination of methods that cannot work together (e.g. a pooler that
     needs coefficients with a learner that has none)."""
+
+
+class MissingDependencyError(IPDMAError, ImportError):
+    """An optional dependency (an install extra of ipdma) is not installed; the message
+    names the extra to install."""
 
 
 class ConvergenceError(IPDMAError, RuntimeError):

@@ -24,8 +24,14 @@ fit_mvma(y, S, X=None, *, method="reml", structure="unstructured") -> MVFit
     Multivariate fit on arrays: y (k, p) with NaN, S (k, p, p), X (k, q) including the
     intercept; returns beta (q, p), vcov, Psi, log-likelihoods, Q, convergence info.
     BLAS runs single-threaded during the fit (tiny matrices: threads only add overhead).
+fit_variance_components(y, V, X, M, *, method="reml", tau2=None) -> VCFit
+    y ~ N(X beta, V + sum_q tau2_q M_q) with known structure matrices M_q (network /
+    consistency models; metafor's rma.mv with R = list(...)); REML, ML, fixed, given tau2.
+consistency_components(study, parameter, rho=0.5) -> (names, [M_q])
+    The consistency structure: one tau2 per parameter type, rho within a multi-arm study.
 """
 
+from ._components import VCFit, consistency_components, fit_variance_components
 from ._formula import design_from_formula
 from ._multivariate import MultivariateMetaResult, MVFit, fit_mvma, mv_meta_analysis
 from ._univariate import (
@@ -45,9 +51,12 @@ __all__ = [
     "MultivariateMetaResult",
     "UnivariateFit",
     "UnivariateMetaResult",
+    "VCFit",
+    "consistency_components",
     "design_from_formula",
     "fit_mvma",
     "fit_univariate",
+    "fit_variance_components",
     "meta_analysis",
     "mv_meta_analysis",
     "pool_univariate",
