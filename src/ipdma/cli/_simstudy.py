@@ -67,6 +67,9 @@ def register(subparsers) -> None:
     ex.add_argument("--scheduler", default=None, metavar="ADDR",
                     help="address of an existing Dask scheduler, e.g. tcp://host:8786")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    r.add_argument("--extend", action="store_true",
+                   help="allow adding scenarios, methods or replicates to an existing store "
+                        "made with another design (without it such a run is refused)")
     r.add_argument("--retry-failed", action="store_true",
                    help="also recompute methods stored with an error (same random streams)")
     r.add_argument("--json", action="store_true", help="machine-readable output")
@@ -81,6 +84,33 @@ def register(subparsers) -> None:
     s.set_defaults(func=summarize_study)
 
 
+def _check_design(args: argparse.Namespace, config: dict) -> None:
+    """Refuse to run into a store made with another design unless --extend is given."""
+    from ..errors import ModelSpecificationError
+    from ..simstudy._store import ResultStore
+
+    old = ResultStore(args.out, args.format).read_config()
+    if old is None:
+        return
+    diffs = []
+    new_sc = sorted(set(config["scenarios"]) - set(old.get("scenarios", {})), key=int)
+    new_m = [m for m in config["methods"] if m not in old.get("methods", [])]
+    if new_sc:
+        diffs.append(f"scenarios {', '.join(new_sc)} are not in it")
+    if new_m:
+        diffs.append(f"methods {', '.join(new_m)} are not in it")
+    if int(config["n_reps"]) > int(old.get("n_reps", 0)):
+        diffs.append(f"it has {old.get('n_reps')} replicates, not {config['n_reps']}")
+    if diffs and not args.extend:
+        raise ModelSpecificationError(
+            f"--out {args.out!r} holds a study with another design ({'; '.join(diffs)}): pass "
+            "--extend to add the missing cells to it, or use another --out folder")
+    if diffs:
+        from ._common import status
+
+        status(f"extending the study in {args.out}: {'; '.join(diffs)}")
+
+
 def run_study(args: argparse.Namespace) -> int:
     from ..simstudy import SimulationStudy, ite_methods, ite_scenarios
 
@@ -93,6 +123,7 @@ def run_study(args: argparse.Namespace) -> int:
     study = SimulationStudy(ite_scenarios(args.scenarios),
                             ite_methods(args.methods, learner_options=lopts, **options),
                             n_reps=args.reps, seed=args.seed, store_format=args.format)
+    _check_design(args, study.config())
     n_jobs = args.n_jobs if args.n_jobs > 0 else (os.cpu_count() or 1)
     # SIGTERM (kill, a batch system's time limit) stops like Ctrl-C, so that joblib/Dask
     # shut their workers down instead of leaving them computing as orphans; finished
@@ -116,10 +147,22 @@ def run_study(args: argparse.Namespace) -> int:
 
 
 def summarize_study(args: argparse.Namespace) -> int:
+    import warnings
+
+    from ..errors import DataWarning
     from ..simstudy import summarize
 
     res = summarize(args.store)
-    payload = {"table": res.table(args.metric), "ranks": res.ranks(args.metric),
+    tab = res.table(args.metric)
+    gaps = {str(m): [str(sc) for sc in tab.index[tab[m].isna()]] for m in tab.columns
+            if tab[m].isna().any()}
+    if gaps:
+        shown = "; ".join(f"{m}: scenarios {', '.join(v)}" for m, v in list(gaps.items())[:5])
+        warnings.warn(f"some methods have no results in some scenarios ({shown}), so their "
+                      "mean ranks are over different scenario sets; complete the store with "
+                      "`ipdma simstudy run --extend ...` before comparing them", DataWarning,
+                      stacklevel=2)
+    payload = {"incomplete": gaps,"table": res.table(args.metric), "ranks": res.ranks(args.metric),
                "failures": res.failures()}
     if args.out:
         payload["report"] = str(res.write_report(args.out))
