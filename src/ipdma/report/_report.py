@@ -29,6 +29,8 @@ figure img{max-width:100%;border:1px solid #eee}
 figcaption,.caption{color:#555;font-size:.9em}
 pre{background:#f6f8fa;padding:.8em;overflow-x:auto;font-size:.85em;border-radius:4px}
 .meta{color:#666;font-size:.85em}
+.conclusions{background:#eef6ee;border-left:4px solid #009E73;padding:.5em 1em;margin:1em 0}
+.conclusions ul{margin:.3em 0}
 """
 
 
@@ -77,11 +79,14 @@ class Section:
         return self
 
     def table(self, df: pd.DataFrame, caption: str = "", float_format: str = "{:.4g}",
-              index: bool = True) -> Section:
-        """Add a DataFrame as an HTML table."""
+              index: bool | None = None) -> Section:
+        """Add a DataFrame as an HTML table, rounded for reading (4 significant digits;
+        full precision stays in the CSV/JSON outputs), trial rows in natural order and
+        no default 0..n-1 index column (``index=None``; True/False force it)."""
+        from .._base import html_table
+
         cap = f'<p class="caption">{html.escape(caption)}</p>' if caption else ""
-        body = df.to_html(index=index, float_format=lambda v: float_format.format(v),
-                          border=0, na_rep="")
+        body = html_table(df, float_format, index=index)
         self._parts.append(cap + body)
         return self
 
@@ -97,6 +102,14 @@ class Section:
         cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
         self._parts.append(f'<figure><img alt="{html.escape(caption)}" '
                            f'src="data:image/png;base64,{data}">{cap}</figure>')
+        return self
+
+    def conclusions(self, points: str | list[str], title: str = "Conclusions") -> Section:
+        """Add a short conclusions box (a sentence or a list of points)."""
+        items = [points] if isinstance(points, str) else list(points)
+        body = "".join(f"<li>{html.escape(str(p))}</li>" for p in items)
+        self._parts.append(f'<div class="conclusions"><strong>{html.escape(title)}</strong>'
+                           f"<ul>{body}</ul></div>")
         return self
 
     def code(self, code: str, caption: str = "The calls that produced this section") -> Section:
