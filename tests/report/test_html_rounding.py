@@ -75,3 +75,20 @@ def test_demo_report_has_no_unrounded_floats(tmp_path, capsys):
     page = (out / "index.html").read_text()
     assert unrounded_cells(page) == []
     assert "<table" in page
+
+
+def test_a_row_of_panels_is_wrapped_to_two_columns(tmp_path):
+    import base64
+    import struct
+
+    import matplotlib.pyplot as plt
+
+    fig, axs = plt.subplots(1, 4, figsize=(20, 4.5))
+    for ax in axs:
+        ax.plot([0, 1], [0, 1])
+        ax.set_xlabel("x")
+    rep = Report("t")
+    rep.section("s").figure(fig)
+    png = base64.b64decode(re.search(r"base64,([^\"]+)", rep.render()).group(1))
+    width, height = struct.unpack(">II", png[16:24])
+    assert width / height < 2  # 2 x 2 panels, not 4 in a row

@@ -38,6 +38,31 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
 
 
+def _wrap_panels(fig, max_cols: int = 2) -> None:
+    """Lay a single row of three or more panels out on a grid of ``max_cols`` columns,
+    so that each panel stays readable in a report column at 100 % zoom."""
+    import matplotlib.gridspec as gridspec
+
+    axes = [ax for ax in fig.axes if ax.get_subplotspec() is not None]
+    if len(axes) < 3 or len(axes) != len(fig.axes):
+        return  # colour bars, insets or twin axes: keep the author's layout
+    specs = [ax.get_subplotspec() for ax in axes]
+    nrows, ncols = specs[0].get_gridspec().get_geometry()
+    if nrows != 1 or ncols < 3 or len({sp.colspan.start for sp in specs}) != len(axes):
+        return
+    rows = -(-len(axes) // max_cols)
+    width, height = fig.get_size_inches()
+    gs = gridspec.GridSpec(rows, max_cols, figure=fig)
+    order = sorted(range(len(axes)), key=lambda i: specs[i].colspan.start)
+    for k, i in enumerate(order):
+        axes[i].set_subplotspec(gs[k // max_cols, k % max_cols])
+    fig.set_size_inches(width * max_cols / ncols * 1.15, height * rows)
+    try:
+        fig.tight_layout()
+    except (ValueError, RuntimeError):  # pragma: no cover - layout is best effort
+        pass
+
+
 @dataclass
 class Section:
     """One section of a :class:`Report`; add content in display order.
@@ -95,6 +120,7 @@ class Section:
         import matplotlib.pyplot as plt
 
         fig = getattr(fig, "figure", fig)
+        _wrap_panels(fig)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
         plt.close(fig)
