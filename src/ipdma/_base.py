@@ -13,7 +13,46 @@ import pandas as pd
 from .errors import NotFittedError
 
 __all__ = ["ResultsMixin", "Summary", "check_is_fitted", "check_random_state",
-           "progress_bar"]
+           "format_number", "html_table", "progress_bar"]
+
+
+def format_number(v: object, float_format: str = "{:.4g}") -> str:
+    """A cell for reading: floats to 4 significant digits (``float_format``), large
+    ones without decimals, integers and text as they are."""
+    if isinstance(v, (bool, np.bool_)):
+        return str(v)
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if np.isnan(f):
+            return ""
+        if np.isfinite(f) and 1e4 <= abs(f) < 1e15:
+            return f"{f:.0f}"
+        return float_format.format(f)
+    return "" if v is None or v is pd.NA else str(v)
+
+
+def html_table(df: pd.DataFrame, float_format: str = "{:.4g}", index: bool | None = None
+               ) -> str:
+    """A DataFrame as an HTML table for reading: every float cell rounded (also in
+    object columns), no default 0..n-1 index column, rows with a ``trial`` column or
+    index in natural order (``T2`` before ``T10``)."""
+    from .data._validation import natural_key
+
+    df = df.copy()
+    if index is None:
+        index = not (isinstance(df.index, pd.RangeIndex) and df.index.name is None)
+    if "trial" in df.columns:
+        order = sorted(range(len(df)), key=lambda i: natural_key(df["trial"].iloc[i]))
+        df = df.iloc[order]
+    elif df.index.name == "trial" and not isinstance(df.index, pd.MultiIndex):
+        df = df.iloc[sorted(range(len(df)), key=lambda i: natural_key(df.index[i]))]
+    if isinstance(df.index, pd.MultiIndex) or index:
+        df.index = df.index.map(lambda v: v if isinstance(v, tuple) else
+                                format_number(v, float_format))
+    out = df.astype(object).map(lambda v: format_number(v, float_format))
+    out.columns = [c if isinstance(c, str) else " ".join(map(str, c)) if isinstance(c, tuple)
+                   else str(c) for c in out.columns]
+    return out.to_html(index=index, border=0, na_rep="")
 
 
 @dataclass
@@ -63,14 +102,15 @@ class Summary:
         parts = [f"<h4>{_html.escape(self.title)}</h4>"]
         if self.info:
             rows = "".join(
-                f"<tr><th>{_html.escape(str(k))}</th><td>{_html.escape(str(v))}</td></tr>"
+                f"<tr><th>{_html.escape(str(k))}</th>"
+                f"<td>{_html.escape(format_number(v, self.float_format))}</td></tr>"
                 for k, v in self.info.items()
             )
             parts.append(f"<table>{rows}</table>")
         for name, table in self.tables.items():
             if name:
                 parts.append(f"<h5>{_html.escape(name)}</h5>")
-            parts.append(table.to_html(float_format=lambda v: self.float_format.format(v)))
+            parts.append(html_table(table, self.float_format))
         parts.extend(f"<p>{_html.escape(n)}</p>" for n in self.notes)
         return "\n".join(parts)
 

@@ -18,9 +18,17 @@ from ..errors import ColumnNotFoundError, DataError
 T = TypeVar("T")
 
 __all__ = [
+    "CLIParser",
     "add_ipd_arguments",
+    "check_output_path",
+    "cli_words",
     "emit",
+    "int_range",
     "ipd_from_args",
+    "n_jobs_type",
+    "nonneg_int",
+    "positive_int",
+    "probability",
     "progress",
     "read_csv",
     "split_list",
@@ -36,27 +44,190 @@ def split_list(value: str | None) -> list[str] | None:
     return items or None
 
 
-def read_csv(path: str | Path) -> pd.DataFrame:
-    """Read a CSV file with a clear error when it is missing or unreadable."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"file {str(p)!r} does not exist: check the path")
+def read_csv(path: str | Path, args: argparse.Namespace | None = None,
+             what: str = "FILE.csv") -> pd.DataFrame:
+    """Read a CSV file (the one place the CLI reads data): R's missing-value
+    convention plus ``--na-values``, delimiter detected unless ``--sep`` is given."""
+    from ..data import read_csv as _read
+
+    na = split_list(getattr(args, "na_values", None)) if args is not None else None
+    sep = getattr(args, "sep", None) if args is not None else None
+    if sep is not None:
+        sep = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";"}.get(sep, sep)
     try:
-        return pd.read_csv(p)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"could not read {str(p)!r} as CSV: {exc}") from None
+        return _read(path, na_values=na, sep=sep)
+    except DataError as exc:
+        raise DataError(f"{what}: {exc}") from None
 
 
-def add_ipd_arguments(parser: argparse.ArgumentParser, covariates_required: bool = False) -> None:
-    """FILE, --trial, --treatment, --outcome, --covariates (and --patient-id)."""
+# --------------------------------------------------------------------------- parsing
+
+
+class CLIParser(argparse.ArgumentParser):
+    """argparse with one-line ``error: ...`` messages (exit code 2)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        sys.stderr.write(f"error: {self.prog}: {message} (see '{self.prog} --help')\n")
+        sys.exit(2)
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+
+
+def nonneg_int(value: str) -> int:
+    """argparse type: a whole number >= 0."""
+    v = _int(value)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {v}")
+    return v
+
+
+def positive_int(value: str) -> int:
+    """argparse type: a whole number >= 1."""
+    v = _int(value)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {v}")
+    return v
+
+
+def int_range(lo: int, hi: int):
+    """argparse type: a whole number in [lo, hi]."""
+    def _check(value: str) -> int:
+        v = _int(value)
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"must be between {lo} and {hi}, got {v}")
+        return v
+    return _check
+
+
+def n_jobs_type(value: str) -> int:
+    """argparse type for --n-jobs: 1 or more, or -1 for all cores."""
+    v = _int(value)
+    if v == 0 or v < -1:
+        raise argparse.ArgumentTypeError(
+            f"must be 1 or more (or -1 for every core), got {v}")
+    return v
+
+
+def probability(value: str) -> float:
+    """argparse type: a number strictly between 0 and 1."""
+    try:
+        v = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {value}")
+    return v
+
+
+def check_output_path(path: str | Path, option: str = "--out", kind: str = "dir") -> Path:
+    """Check before any computation that ``path`` can be written: a folder
+    (``kind="dir"``) or a file (``kind="file"``).  Creates nothing."""
+    import os
+    import tempfile
+
+    p = Path(path)
+    if kind == "dir" and p.exists() and not p.is_dir():
+        raise DataError(f"{option} {str(p)!r} is an existing file, not a folder: give a "
+                        "folder path")
+    if kind == "file" and p.is_dir():
+        raise DataError(f"{option} {str(p)!r} is a folder: give a file path such as "
+                        f"{str(p / 'out.csv')!r}")
+    probe = p if (kind == "dir" and p.is_dir()) else p.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise DataError(f"{option} {str(p)!r} cannot be created: {str(probe)!r} is a file, "
+                        "not a folder")
+    ok = os.access(probe, os.W_OK | os.X_OK)
+    if ok:  # os.access trusts permission bits; root passes them, so probe for real
+        try:
+            tempfile.TemporaryFile(dir=probe).close()
+        except OSError:
+            ok = False
+    if not ok:
+        raise DataError(f"{option} {str(p)!r} cannot be written: no write permission in "
+                        f"{str(probe)!r} (or it is on a read-only file system); choose "
+                        "another location")
+    return p
+
+
+_API_TO_CLI = [
+    (r"\(given as ([a-z_]+)=\)", lambda m: f"(given as --{m.group(1).replace('_', '-')})"),
+    (r"pass missing='error'", "pass --missing error"),
+    (r"missing='complete-case'", "--missing complete-case"),
+    (r"outcome_type='(\w+)'", r"--outcome-type \1"),
+    (r"outcome_type=", "--outcome-type"),
+    (r"categorical=\[([^\]]*)\]", lambda m: "--categorical " + m.group(1).replace("'", "")),
+    (r"na_values=\[\.\.\.\] when reading the file", "--na-values VALUE,..."),
+    (r"normalize_labels=True", "--normalize-labels"),
+    (r"patient_id=", "--patient-id"),
+    (r"require_connected=True", "a connected network"),
+    (r"event=([^\s,;)]+)", r"--event \1"),
+    (r"reference=", "--reference "),
+    (r" ?\(?df\.dropna\(subset=\[[^\]]*\]\)\)?", ""),
+    (r" ?\(?df\.drop_duplicates\(\)\)?", ""),
+    (r"See ipd\.dropped; ", "The counts are in the --json output and the report; "),
+    (r" \(ipd\.dropped\)| \(reported in ipd\.dropped\)", ""),
+    (r"ipd\.relative_effect_trials", "the trials with two or more arms"),
+    (r"(?<![\w-])(trial|treatment|outcome|covariates|categorical|ordered|patient_id|reference|"
+     r"missing|event|min_patients_per_arm)=(?!=)",
+     lambda m: f"--{m.group(1).replace('_', '-')} "),
+    (r"--(\S+)  +", r"--\1 "),
+]
+
+
+def cli_words(message: str) -> str:
+    """Rewrite library wording (``trial=``, ``missing='error'``) in CLI words
+    (``--trial``, ``--missing error``).
+
+    Examples
+    --------
+    >>> cli_words("column 'x' (given as trial=) is not in the data")
+    "column 'x' (given as --trial) is not in the data"
+    >>> cli_words("pass missing='error' to stop instead")
+    'pass --missing error to stop instead'
+    """
+    import re
+
+    for pat, rep in _API_TO_CLI:
+        message = re.sub(pat, rep, message)
+    return message
+
+
+def add_ipd_arguments(parser: argparse.ArgumentParser, covariates_required: bool = False,
+                      trial_required: bool = True) -> None:
+    """FILE, --trial, --treatment, --outcome, --covariates (and --patient-id, --id,
+    --categorical, --ordered, --na-values, --sep)."""
     parser.add_argument("file", metavar="FILE.csv", help="IPD as CSV, one row per patient")
-    parser.add_argument("--trial", required=True, metavar="COL", help="trial identifier column")
+    parser.add_argument("--trial", required=trial_required, default=None, metavar="COL",
+                        help="trial identifier column" + (
+                            "" if trial_required else " (optional with a single trial)"))
     parser.add_argument("--treatment", required=True, metavar="COL", help="treatment column")
     parser.add_argument("--outcome", required=True, metavar="COL", help="outcome column")
     parser.add_argument("--covariates", required=covariates_required, metavar="A,B,...",
                         help="comma-separated covariate columns")
     parser.add_argument("--patient-id", metavar="COL", default=None,
-                        help="optional patient identifier column")
+                        help="optional patient identifier column (copied to the outputs)")
+    parser.add_argument("--id", metavar="COL,...", default=None, dest="id_columns",
+                        help="extra identifier columns copied to the patient-level outputs")
+    parser.add_argument("--categorical", metavar="A,B,...", default=None,
+                        help="covariates to treat as categorical, even when they look numeric")
+    parser.add_argument("--ordered", metavar="COL[:LEV1,LEV2,...]", action="append",
+                        default=None,
+                        help="an ordered categorical covariate and its level order, lowest "
+                             "first (e.g. --ordered 'grade:low,mid,high'); repeat for "
+                             "several")
+    parser.add_argument("--na-values", metavar="V1,V2,...", default=None,
+                        help="cell values read as missing besides empty cells and NA "
+                             "(e.g. 'None,N/A,-99')")
+    parser.add_argument("--sep", metavar="CHAR", default=None,
+                        help="field delimiter of the CSV files (default: detected among "
+                             "comma, semicolon, tab and pipe)")
     parser.add_argument("--outcome-type", choices=["binary", "continuous"], default=None,
                         help="override the inferred outcome type")
     parser.add_argument("--event", default=None, metavar="LABEL",
@@ -69,18 +240,70 @@ def add_ipd_arguments(parser: argparse.ArgumentParser, covariates_required: bool
                         help="merge treatment labels that differ only by case or whitespace")
 
 
+def ordered_from_args(args: argparse.Namespace) -> dict[str, list[str] | None] | None:
+    """``--ordered grade:low,mid,high`` (repeatable) -> ``{"grade": ["low", "mid", "high"]}``."""
+    from ..errors import ModelSpecificationError
+
+    specs = getattr(args, "ordered", None)
+    if not specs:
+        return None
+    out: dict[str, list[str] | None] = {}
+    for spec in specs:
+        col, _, levels = spec.partition(":")
+        col = col.strip()
+        if not col:
+            raise ModelSpecificationError(
+                f"--ordered {spec!r}: write COL or COL:LEV1,LEV2,... (lowest level first)")
+        out[col] = split_list(levels) if levels.strip() else None
+    return out
+
+
+def id_columns(args: argparse.Namespace, columns: Iterable[str], *,
+               include_keys: bool = True) -> list[str]:
+    """The identifier columns to copy into patient-level outputs: ``--patient-id``,
+    ``--trial`` and ``--id`` (those present in ``columns``)."""
+    cols = list(columns)
+    wanted = []
+    if include_keys:
+        wanted += [getattr(args, "patient_id", None), getattr(args, "trial", None)]
+    wanted += split_list(getattr(args, "id_columns", None)) or []
+    return [c for c in dict.fromkeys(w for w in wanted if w) if c in cols]
+
+
 def ipd_from_args(args: argparse.Namespace, **kwargs: Any):
     """Build an :class:`ipdma.data.IPD` from the standard arguments."""
     from ..data import IPD
 
-    df = read_csv(args.file)
-    return IPD(df, trial=args.trial, treatment=args.treatment, outcome=args.outcome,
+    df = read_csv(args.file, args)
+    trial = args.trial
+    if trial is None:  # single-trial analysis without a trial column
+        trial = "trial" if "trial" not in df.columns else "__trial__"
+        df = df.assign(**{trial: "1"})
+        args.trial_constant = trial
+    extra = split_list(getattr(args, "id_columns", None)) or []
+    missing_ids = [c for c in extra if c not in df.columns]
+    if missing_ids:
+        from ..errors import column_not_found
+
+        raise column_not_found(missing_ids[0], df.columns, "--id", where=str(args.file))
+    return IPD(df, trial=trial, treatment=args.treatment, outcome=args.outcome,
                covariates=split_list(getattr(args, "covariates", None)),
                patient_id=getattr(args, "patient_id", None),
                outcome_type=getattr(args, "outcome_type", None),
                event=getattr(args, "event", None),
                missing=getattr(args, "missing", "complete-case"),
-               normalize_labels=getattr(args, "normalize_labels", False), **kwargs)
+               normalize_labels=getattr(args, "normalize_labels", False),
+               categorical=split_list(getattr(args, "categorical", None)),
+               ordered=ordered_from_args(args), **kwargs)
+
+
+def patient_frame(args: argparse.Namespace, ipd) -> pd.DataFrame:
+    """``row`` (1-based input row) and the identifier columns of the analysed patients."""
+    cols = id_columns(args, ipd.data.columns)
+    cols = [c for c in cols if c != getattr(args, "trial_constant", None)]
+    out = ipd.data[cols].copy()
+    out.insert(0, "row", ipd.row_number)
+    return out
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from ._common import emit, status
+from ._common import emit, nonneg_int, status
 
 
 def register(subparsers) -> None:
@@ -16,7 +16,7 @@ def register(subparsers) -> None:
                     "self-contained report DIR/index.html (figures embedded, tables, and the "
                     "exact calls that produced them).")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
+    p.add_argument("--seed", type=nonneg_int, default=2026, help="random seed (default 2026)")
     p.add_argument("--only", default=None, metavar="NAME,...",
                    help="run only these sections (names as listed by --list)")
     p.add_argument("--list", action="store_true", help="list the sections and exit")

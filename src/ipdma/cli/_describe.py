@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     ipd = ipd_from_args(args, reference=args.reference)
     desc = describe(ipd)
     payload = desc.to_dict()
+    payload["dropped_rows"] = ipd.drop_report()
     if args.out:
         from ..report import Report
 
@@ -40,6 +41,12 @@ def run(args: argparse.Namespace) -> int:
         rep = Report("IPD description", subtitle=str(args.file))
         sec = rep.section("Data description")
         sec.html(desc.summary().as_html())
+        drop = payload["dropped_rows"]
+        sec.text(f"{drop['n_input']} rows read; {drop['n_dropped']} dropped with missing "
+                 f"covariate values; {drop['n_used']} patients described.")
+        if drop["n_dropped"]:
+            sec.table(ipd.dropped_by_column, caption="Rows dropped per trial and covariate",
+                      index=False)
         sec.figure(desc.plot(), caption="Treatment network: nodes sized by patients, "
                                         "edges by number of trials")
         index = rep.write(out)

@@ -5,11 +5,36 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import add_ipd_arguments, emit, ipd_from_args, read_csv, split_list, status
+import numpy as np
+import pandas as pd
+
+from ._common import (
+    add_ipd_arguments,
+    emit,
+    id_columns,
+    ipd_from_args,
+    n_jobs_type,
+    nonneg_int,
+    positive_int,
+    read_csv,
+    split_list,
+    status,
+)
 
 _LEARNERS = ["ols", "lasso", "ridge", "elasticnet", "xgboost", "causal-forest", "bayes-lm",
              "bayes-lasso", "sklearn-s", "sklearn-t"]
 _POOLERS = ["mvma", "weighted-bootstrap", "weighted-aux-ols", "bayes-mvma", "posterior-mix"]
+
+
+def _heterogeneity(value: str) -> str:
+    """argparse type of --heterogeneity."""
+    v = value.strip()
+    if v.lower() == "fixed":
+        return "fixed"
+    if v.upper() in {"DL", "REML", "PM", "ML", "HE", "SJ", "EB", "HS"}:
+        return v.upper()
+    raise argparse.ArgumentTypeError(
+        f"{value!r} is not a heterogeneity estimator: choose fixed, DL, REML or PM")
 
 
 def register(subparsers) -> None:
@@ -36,10 +61,11 @@ def register(subparsers) -> None:
     p.add_argument("--method", choices=["reml", "ml", "fixed", "mm"], default="reml",
                    help="between-trial covariance estimator of the mvma pooler")
     p.add_argument("--heterogeneity", default="fixed", metavar="fixed|DL|REML|PM",
+                   type=_heterogeneity,
                    help="weighted poolers: fixed-effect weights (the paper) or per-profile "
                         "random-effects weights with a prediction interval")
-    p.add_argument("--n-boot", type=int, default=100, help="bootstrap resamples per trial")
-    p.add_argument("--seed", type=int, default=1, help="random seed")
+    p.add_argument("--n-boot", type=positive_int, default=100, help="bootstrap resamples per trial")
+    p.add_argument("--seed", type=nonneg_int, default=1, help="random seed")
     p.add_argument("--predict", metavar="NEW.csv", default=None,
                    help="covariates of new patients to predict")
     p.add_argument("--compare", action="store_true",
@@ -48,7 +74,7 @@ def register(subparsers) -> None:
                    help="methods for --compare: learner+pooler names, comma-separated, or "
                         "'all' (default: ols+mvma, ols/lasso/ridge+weighted-aux-ols and the "
                         "fitted method)")
-    p.add_argument("--n-jobs", type=int, default=1,
+    p.add_argument("--n-jobs", type=n_jobs_type, default=1,
                    help="parallel stage-1 jobs (trials; learners with --compare)")
     p.add_argument("--export-sites", action="store_true",
                    help="also write one site summary (JSON, no patient rows) per trial")
@@ -78,8 +104,63 @@ def _learner_options(args: argparse.Namespace) -> dict[str, dict]:
             raise ModelSpecificationError(
                 f"--learner-options must be a JSON object such as '{{\"nfolds\": 5}}', "
                 f"got {args.learner_options!r}")
+        nfolds = given.get("nfolds", given.get("n_folds"))
+        if nfolds is not None and (not isinstance(nfolds, int) or isinstance(nfolds, bool)
+                                   or nfolds < 2):
+            raise ModelSpecificationError(
+                f"--learner-options: nfolds must be a whole number of at least 2 for "
+                f"cross-validation, got {nfolds!r}")
         opts[args.learner] = {**opts.get(args.learner, {}), **given}
     return opts
+
+
+def _check_extras(learners: list[str]) -> None:
+    """Stop before any computation when a learner's optional package is missing."""
+    import importlib.util
+
+    from ..errors import ModelSpecificationError
+
+    needs = {"causal-forest": ("econml", "pip install 'ipdma[causal-forest]'"),
+             "xgboost": ("xgboost", "pip install xgboost")}
+    for name in learners:
+        if name in needs and importlib.util.find_spec(needs[name][0]) is None:
+            raise ModelSpecificationError(
+                f"--learner {name} needs the optional package {needs[name][0]!r}, which is "
+                f"not installed: {needs[name][1]}")
+
+
+def read_new_patients(args: argparse.Namespace, path: str, covariates: list[str],
+                      option: str = "--predict"):
+    """Read and check the covariates of new patients before any model is fitted."""
+    import pandas as pd
+
+    from ..data._validation import numeric_like, row_numbers_text
+    from ..errors import DataError, column_not_found
+
+    new = read_csv(path, args, what=option)
+    if len(new) == 0:
+        raise DataError(f"{option} {path!r} has a header but no rows: it needs one row per "
+                        "patient to predict")
+    declared = set(split_list(getattr(args, "categorical", None)) or [])
+    declared |= {s.partition(":")[0] for s in (getattr(args, "ordered", None) or [])}
+    for c in covariates:
+        if c not in new.columns:
+            raise column_not_found(c, new.columns, "covariate", where=f"{option} {path!r}")
+        col = new[c]
+        na = col.isna().to_numpy()
+        if na.any():
+            raise DataError(f"{option} {path!r}: covariate {c!r} is missing in "
+                            f"{row_numbers_text(na.nonzero()[0] + 1)}; predictions need "
+                            "complete covariates: fill or drop those rows")
+        if c not in declared and not pd.api.types.is_numeric_dtype(col.dtype) \
+                and not pd.api.types.is_bool_dtype(col.dtype):
+            ok = numeric_like(col.to_numpy())
+            if ok.any() and not ok.all():
+                raise DataError(
+                    f"{option} {path!r}: covariate {c!r} has non-numeric values "
+                    f"{sorted(set(col[~ok].astype(str)))[:5]} in "
+                    f"{row_numbers_text(np.flatnonzero(~ok) + 1)}")
+    return new
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,25 +169,35 @@ def run(args: argparse.Namespace) -> int:
     from ..ite import TwoStageITE, compare_methods
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    learner_options = _learner_options(args)
+    learners = [args.learner]
+    if args.compare and args.compare_methods:
+        from ..ite import parse_methods
+
+        learners += [a for a, _ in parse_methods(args.compare_methods)]
+    _check_extras(learners)
+    covs = split_list(args.covariates)
+    new = read_new_patients(args, args.predict, covs) if args.predict else None
     ipd = ipd_from_args(args)
+    out.mkdir(parents=True, exist_ok=True)
     pooler_options = {"method": args.method} if args.pooler == "mvma" else {}
     if args.pooler.startswith("weighted"):
         pooler_options["heterogeneity"] = args.heterogeneity
-    learner_options = _learner_options(args)
     model = TwoStageITE(args.learner, args.pooler, n_boot=args.n_boot, random_state=args.seed,
                         n_jobs=args.n_jobs, learner_options=learner_options.get(args.learner),
                         pooler_options=pooler_options, progress=None)
     status(f"fitting {model.name} in {len(ipd.trials)} trials")
     model.fit(ipd, treated=args.treated)
-    covs = split_list(args.covariates)
     files: dict[str, str] = {}
     payload: dict = {"learner": args.learner, "pooler": args.pooler,
-                     "trials": model.trials_, "covariates": model.feature_names_}
+                     "trials": model.trials_, "covariates": model.feature_names_,
+                     "dropped_rows": ipd.drop_report()}
     if args.predict:
-        new = read_csv(args.predict)
         pred = model.predict(new)
         pred = pred.drop(columns=[c for c in ("tau2",) if c in pred.columns])
+        ids = new[id_columns(args, new.columns)].reset_index(drop=True)
+        ids.insert(0, "row", np.arange(1, len(new) + 1))
+        pred = pd.concat([ids, pred.reset_index(drop=True)], axis=1)
         path = out / "predictions.csv"
         pred.to_csv(path, index=False)
         files["predictions"] = str(path)
@@ -129,7 +220,7 @@ def run(args: argparse.Namespace) -> int:
         files["pooled_coefficients"] = str(out / "pooled_coefficients.csv")
         payload["pooled_coefficients"] = cf
     if args.export_sites:
-        X_sites = read_csv(args.predict) if args.predict else None
+        X_sites = new
         if X_sites is None and model.pooler_.needs == "predictions":
             status("site summaries of a prediction-level pooler need --predict; skipped")
         else:

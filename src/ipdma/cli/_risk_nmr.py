@@ -5,12 +5,36 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import add_ipd_arguments, emit, ipd_from_args, read_csv, split_list, status
+import pandas as pd
+
+from ..errors import DataError
+from ._common import (
+    add_ipd_arguments,
+    emit,
+    ipd_from_args,
+    nonneg_int,
+    patient_frame,
+    read_csv,
+    split_list,
+    status,
+)
 
 _KINDS = {"risk": "Predicted outcome probability vs baseline risk, per treatment",
           "or": "Odds ratio vs the reference against baseline risk",
           "benefit": "Absolute benefit (risk difference vs the reference) against baseline risk",
           "which": "Probability that each treatment is best, per patient"}
+
+
+def _bootstrap(value: str) -> int:
+    """argparse type of --bootstrap: 0 (skip) or 2 or more replicates."""
+    try:
+        v = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if v < 0 or v == 1:
+        raise argparse.ArgumentTypeError(
+            f"must be 0 (skip the optimism correction) or 2 or more replicates, got {v}")
+    return v
 
 
 def register(subparsers) -> None:
@@ -40,10 +64,10 @@ def register(subparsers) -> None:
     p.add_argument("--stage1", choices=["pmle", "glm", "lasso", "elasticnet"], default="pmle",
                    help="stage-1 estimation: penalised ML with the penalty chosen by AIC "
                         "(default), plain glm, or LASSO / elastic net with 10-fold CV")
-    p.add_argument("--bootstrap", type=int, default=200, metavar="B",
+    p.add_argument("--bootstrap", type=_bootstrap, default=200, metavar="B",
                    help="bootstrap replicates of stage-1 optimism correction (default 200; 0 "
                         "skips)")
-    p.add_argument("--seed", type=int, default=2026, help="random seed (default 2026)")
+    p.add_argument("--seed", type=nonneg_int, default=2026, help="random seed (default 2026)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--json", action="store_true",
                    help="print stage-1 validation metrics and stage-2 estimates as JSON")
@@ -57,22 +81,76 @@ def register(subparsers) -> None:
     s.add_argument("file", metavar="FILE.csv")
     s.add_argument("--out", required=True, metavar="OUT.csv")
     s.add_argument("--json", action="store_true", help="machine-readable output")
-    s.set_defaults(func=run_score)
+    s.add_argument("--na-values", metavar="V1,V2,...", default=None,
+                   help="cell values read as missing besides empty cells and NA")
+    s.add_argument("--sep", metavar="CHAR", default=None, help="field delimiter (detected)")
+    s.set_defaults(func=run_score, out_kind="file")
 
 
 def _load_model(path: str):
-    from ..errors import DataError
+    import json
+
+    from ..errors import DataError, IPDMAError
     from ..prognosis import RiskModel
 
     if not Path(path).is_file():
         raise DataError(f"risk model file {path!r} does not exist: it is written as "
                         "risk_model.json by `ipdma risk-nmr ... --covariates ...`")
-    return RiskModel.from_json(path)
+    try:
+        json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise DataError(f"{path!r} is not an ipdma risk model: it is not a JSON file (give "
+                        "the risk_model.json written by `ipdma risk-nmr`)") from None
+    try:
+        return RiskModel.from_json(path)
+    except IPDMAError as exc:
+        raise DataError(f"{path!r} is not a usable ipdma risk model: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise DataError(f"{path!r} is not an ipdma risk model JSON (written as risk_model.json "
+                        f"by `ipdma risk-nmr`): {type(exc).__name__} {exc}") from None
+
+
+def _check_binary(ipd, args: argparse.Namespace) -> None:
+    from ..errors import OutcomeError
+
+    if ipd.outcome_type != "binary":
+        vals = sorted(ipd.data[args.outcome].unique().tolist())
+        shown = ", ".join(f"{v:g}" for v in vals[:5]) + (", ..." if len(vals) > 5 else "")
+        raise OutcomeError(
+            f"risk-nmr needs a binary outcome, but --outcome {args.outcome!r} has {len(vals)} "
+            f"distinct values ({shown}); recode it to two values (0/1)")
+
+
+def _numeric_score(ipd, col: str):
+    """The --risk-score column as floats; text cells are an error naming their rows."""
+    import numpy as np
+    import pandas as pd
+
+    from ..data._validation import row_numbers_text
+
+    raw = ipd.data[col]
+    num = pd.to_numeric(raw, errors="coerce")
+    bad = (num.isna() & raw.notna()).to_numpy()
+    if bad.any():
+        vals = sorted(set(raw[bad].astype(str)))
+        raise DataError(f"--risk-score column {col!r} has non-numeric values "
+                        f"{vals[:5]} in {row_numbers_text(ipd.row_number[bad])}: it must be a "
+                        "logit-scale number for every patient")
+    miss = num.isna().to_numpy()
+    if miss.any():
+        raise DataError(f"--risk-score column {col!r} is missing in "
+                        f"{row_numbers_text(ipd.row_number[miss])}: score every patient or "
+                        "drop those rows")
+    if not np.isfinite(num.to_numpy(dtype=float)).all():
+        raise DataError(f"--risk-score column {col!r} has infinite values")
+    return num.astype(float)
 
 
 def run_score(args: argparse.Namespace) -> int:
     model = _load_model(args.model)
-    df = read_csv(args.file)
+    df = read_csv(args.file, args)
+    if len(df) == 0:
+        raise DataError(f"{args.file!r} has a header but no rows to score")
     scores = model.score(df, missing="nan")
     out = df.assign(risk=scores["risk"], logit_risk=scores["logit_risk"])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -89,13 +167,12 @@ def run_score(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
 
-    from ..errors import DataError, ModelSpecificationError, column_not_found
+    from ..errors import ModelSpecificationError, column_not_found
     from ..nmr import RiskNMR
     from ..prognosis import RiskModel
     from ..report import Report
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     payload: dict = {"files": {}}
     rep = Report("Risk-based network meta-regression", subtitle=str(args.file))
     stage1 = rep.section("Stage 1: baseline-risk model")
@@ -105,16 +182,13 @@ def run(args: argparse.Namespace) -> int:
             raise ModelSpecificationError("give either --covariates (fit stage 1) or "
                                           "--risk-score (use an existing score), not both")
         ipd = ipd_from_args(args, reference=args.reference)
+        _check_binary(ipd, args)
         if args.risk_score not in ipd.data:
             raise column_not_found(args.risk_score, ipd.data.columns, "--risk-score",
                                    where=str(args.file))
         data = ipd.data.copy()
-        score = data[args.risk_score]
-        if not score.notna().all():
-            raise DataError(f"--risk-score column {args.risk_score!r} has "
-                            f"{int(score.isna().sum())} missing values: score every patient "
-                            "or drop those rows")
-        data["logit_risk"] = score.astype(float)
+        data["logit_risk"] = _numeric_score(ipd, args.risk_score)
+        out.mkdir(parents=True, exist_ok=True)
         stage1.text(f"Stage 1 skipped: the logit-scale risk score {args.risk_score!r} was given.")
         payload["stage1"] = {"source": f"column {args.risk_score}"}
     else:
@@ -122,6 +196,8 @@ def run(args: argparse.Namespace) -> int:
             model = _load_model(args.risk_model)
             args.covariates = ",".join(model.covariates_)
             ipd = ipd_from_args(args, reference=args.reference)
+            _check_binary(ipd, args)
+            out.mkdir(parents=True, exist_ok=True)
             status(f"stage 1: scoring with the saved model {args.risk_model}")
         else:
             if not split_list(args.covariates):
@@ -129,6 +205,8 @@ def run(args: argparse.Namespace) -> int:
                     "stage 1 needs --covariates A,B,... (or give --risk-score COL / "
                     "--risk-model MODEL.json)")
             ipd = ipd_from_args(args, reference=args.reference)
+            _check_binary(ipd, args)
+            out.mkdir(parents=True, exist_ok=True)
             status(f"stage 1: fitting the {args.stage1} risk model on {len(ipd.data)} patients")
             kw = {"penalty": "aic"} if args.stage1 == "pmle" else (
                 {"penalty": "cv"} if args.stage1 in ("lasso", "elasticnet") else {})
@@ -162,7 +240,8 @@ def run(args: argparse.Namespace) -> int:
         groups = data[args.trial].astype(str) + " / " + data[args.treatment].astype(str)
         stage1.figure(plot_risk_distribution(data["risk"], groups),
                       caption="Distribution of predicted baseline risk by trial and arm")
-    ext = read_csv(args.external_control) if args.external_control else None
+    ext = (read_csv(args.external_control, args, what="--external-control")
+           if args.external_control else None)
     status(f"stage 2: {args.engine} network meta-regression ({args.effects} effects)")
     nmr = RiskNMR(engine=args.engine, effects=args.effects, reference=ipd.reference,
                   random_state=args.seed).fit(
@@ -173,11 +252,15 @@ def run(args: argparse.Namespace) -> int:
     params.to_csv(out / "stage2_estimates.csv", index=False)
     grid = nmr.predict(baseline=baseline)
     grid.to_csv(out / "predictions_by_risk.csv", index=False)
-    keep = [c for c in (args.trial, args.treatment, args.outcome, ipd.patient_id_col)
-            if c is not None]
-    patients = nmr.predict(data[["logit_risk"]], baseline=baseline)
-    patients.to_csv(out / "predictions_by_patient.csv", index=False)
-    data[[*keep, "logit_risk"]].to_csv(out / "risk_scores.csv", index=False)
+    ids = patient_frame(args, ipd)
+    patients = nmr.predict(data[["logit_risk"]].set_axis(ipd.row_number), baseline=baseline)
+    _with_ids(patients, ids).to_csv(out / "predictions_by_patient.csv", index=False)
+    keep = [c for c in (args.treatment, args.outcome) if c not in ids.columns]
+    pd.concat([ids.reset_index(drop=True), data[[*keep, "logit_risk"]].reset_index(drop=True)],
+              axis=1).to_csv(out / "risk_scores.csv", index=False)
+    payload["dropped_rows"] = ipd.drop_report()
+    payload["files"]["risk_scores"] = str(out / "risk_scores.csv")
+    _dropped_section(rep, ipd)
     stage2 = rep.section("Stage 2: network meta-regression on baseline risk")
     stage2.html(nmr.summary().as_html())
     for kind, caption in _KINDS.items():
@@ -198,6 +281,28 @@ def run(args: argparse.Namespace) -> int:
         payload["stage2"]["diagnostics"] = nmr.diagnostics
     emit(args, text=f"{nmr.summary()}\n\nwritten to {index.parent}", payload=payload)
     return 0
+
+
+def _with_ids(pred, ids):
+    """Put the id columns (matched on ``row``, the 1-based input row) in front of a
+    per-patient prediction table."""
+    pred = pred.reset_index(drop=True)
+    front = ids.drop(columns=[c for c in ids.columns if c in pred.columns and c != "row"])
+    merged = pred[["row"]].merge(front, on="row", how="left")
+    return pd.concat([merged, pred.drop(columns="row")], axis=1)
+
+
+def _dropped_section(rep, ipd) -> None:
+    """A report section reconciling the input rows with the patients analysed."""
+    info = ipd.drop_report()
+    sec = rep.section("Patients analysed")
+    sec.text(f"{info['n_input']} rows read; {info['n_dropped']} dropped with missing "
+             f"covariate values; {info['n_used']} patients analysed.")
+    if info["n_dropped"]:
+        sec.table(ipd.dropped[ipd.dropped["n_dropped"] > 0], caption="Rows dropped per trial",
+                  index=False)
+        sec.table(ipd.dropped_by_column, caption="Rows dropped per trial and covariate",
+                  index=False)
 
 
 def _argv(args: argparse.Namespace) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import emit
+from ._common import emit, int_range, nonneg_int
 
 
 def register(subparsers) -> None:
@@ -16,13 +16,14 @@ def register(subparsers) -> None:
                     "FILE_<name>.csv.")
     p.add_argument("dataset", choices=["ms", "ite", "ite-binary", "lbp"],
                    help="ms: multiple-sclerosis-like network; ite: two-stage ITE simulation "
-                        "scenario; ite-binary: its binary-outcome analogue; lbp: low-back-pain-like trials for subgroup identification")
-    p.add_argument("--scenario", type=int, default=None,
+                        "scenario; ite-binary: its binary-outcome analogue; lbp: "
+                        "low-back-pain-like trials for subgroup identification")
+    p.add_argument("--scenario", type=int_range(1, 16), default=None,
                    help="scenario number 1-16 (ite and ite-binary only; default 1)")
-    p.add_argument("--seed", type=int, required=True, help="random seed")
+    p.add_argument("--seed", type=nonneg_int, required=True, help="random seed")
     p.add_argument("--out", required=True, metavar="FILE.csv", help="output CSV file")
     p.add_argument("--json", action="store_true", help="print a JSON description of the files")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, out_kind="file")
 
 
 def run(args: argparse.Namespace) -> int:

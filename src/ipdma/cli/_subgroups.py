@@ -5,7 +5,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import add_ipd_arguments, emit, ipd_from_args, split_list, status
+import numpy as np
+import pandas as pd
+
+from ._common import (
+    add_ipd_arguments,
+    emit,
+    ipd_from_args,
+    patient_frame,
+    positive_int,
+    probability,
+    split_list,
+    status,
+)
 
 
 def register(subparsers) -> None:
@@ -15,7 +27,7 @@ def register(subparsers) -> None:
                     "outcome ~ treatment over the --partition-by variables. --method mob pools "
                     "all trials (partykit's lmtree/glmtree); --method metamob adds random "
                     "effects for trial (glmertree's alternating algorithm).")
-    add_ipd_arguments(p)
+    add_ipd_arguments(p, trial_required=False)
     p.add_argument("--partition-by", required=True, metavar="A,B,...",
                    help="candidate splitting variables")
     p.add_argument("--method", choices=["mob", "metamob"], default="metamob",
@@ -32,10 +44,10 @@ def register(subparsers) -> None:
                    help="parameters the instability tests look at: all node-model "
                         "coefficients (partykit's default) or only the treatment effect, so "
                         "purely prognostic variables do not split")
-    p.add_argument("--alpha", type=float, default=0.05, help="significance level (0.05)")
-    p.add_argument("--minsize", type=int, default=None,
+    p.add_argument("--alpha", type=probability, default=0.05, help="significance level (0.05)")
+    p.add_argument("--minsize", type=positive_int, default=None,
                    help="minimum patients per node (default: partykit's rule)")
-    p.add_argument("--maxdepth", type=int, default=None, help="maximum depth (unlimited)")
+    p.add_argument("--maxdepth", type=positive_int, default=None, help="maximum depth (unlimited)")
     p.add_argument("--prune", choices=["AIC", "BIC"], default=None, help="post-pruning")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="write tree.txt, nodes.csv, effects.csv, tree.png and index.html")
@@ -57,17 +69,74 @@ def _random_spec(args: argparse.Namespace) -> tuple[str, bool]:
     return ("both" if len(terms) == 2 else terms.pop()), False
 
 
-def run(args: argparse.Namespace) -> int:
-    import numpy as np
+def split_table(model) -> pd.DataFrame:
+    """The tree structure as data: per node its parent, depth, ``n`` (int), its own split
+    (variable, kind, full-precision ``split_point``, factor partition) and the rule leading
+    to it from its parent (``rule_variable``, ``rule_operator`` ``<=``/``>``/``in``,
+    ``rule_value`` at full precision, ``rule_levels``)."""
+    root = model.tree_
+    root = getattr(root, "tree_", root)  # MetaMOB wraps a MOB
+    rows = []
 
-    from ..errors import ModelSpecificationError
+    def levels_of(split, kid):
+        return ";".join(str(lv) for lv, k in zip(split.levels, split.index) if k == kid)
+
+    for nd in root.walk():
+        sp = nd.split
+        r = {"node": nd.id, "parent": nd.parent, "depth": nd.depth, "terminal": nd.terminal,
+             "n": round(float(nd.nobs)),
+             "split_variable": sp.variable if sp else None,
+             "split_kind": sp.kind if sp else None,
+             "split_point": (float(sp.breaks) if sp is not None and sp.kind == "numeric"
+                             else np.nan),
+             "split_level": (str(sp.levels[int(sp.breaks)]) if sp is not None
+                             and sp.kind == "ordered" else None),
+             "split_partition": (" | ".join(levels_of(sp, k) for k in range(sp.n_kids))
+                                 if sp is not None and sp.kind not in ("numeric", "ordered")
+                                 else None),
+             "rule_variable": None, "rule_operator": None, "rule_value": np.nan,
+             "rule_levels": None}
+        rows.append(r)
+    by_id = {r["node"]: r for r in rows}
+    for nd in root.walk():
+        for kid_pos, kid in enumerate(nd.children):
+            sp, r = nd.split, by_id[kid.id]
+            r["rule_variable"] = sp.variable
+            if sp.kind == "numeric":
+                r["rule_operator"] = "<=" if kid_pos == 0 else ">"
+                r["rule_value"] = float(sp.breaks)
+            elif sp.kind == "ordered":
+                r["rule_operator"] = "<=" if kid_pos == 0 else ">"
+                r["rule_levels"] = str(sp.levels[int(sp.breaks)])
+            else:
+                r["rule_operator"] = "in"
+                r["rule_levels"] = levels_of(sp, kid_pos)
+    out = pd.DataFrame(rows)
+    out["parent"] = out["parent"].astype("Int64")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    import warnings
+
+    from ..errors import DataWarning, ModelSpecificationError
     from ..report import Report
     from ..trees import MOB, MetaMOB
 
+    if args.trial is None and args.method == "metamob":
+        raise ModelSpecificationError(
+            "--method metamob has random trial effects and needs --trial COL; use --method "
+            "mob for a single trial")
     partition = split_list(args.partition_by)
     covs = list(dict.fromkeys([*(split_list(args.covariates) or []), *partition]))
     args.covariates = ",".join(covs)
-    ipd = ipd_from_args(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ipd = ipd_from_args(args)
+    for w in caught:  # re-issue, but say what subgroups does with single-arm trials
+        if "have a single arm" in str(w.message):
+            continue
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if len(ipd.treatments) != 2:
         raise ModelSpecificationError(
             f"subgroup trees compare two treatments, but {args.treatment!r} has "
@@ -76,18 +145,38 @@ def run(args: argparse.Namespace) -> int:
     if treated not in ipd.treatments:
         raise ModelSpecificationError(
             f"--treated {treated!r} is not a label of {args.treatment!r}: {ipd.treatments}")
+    single = [t for t in ipd.trials if len(ipd.arms[t]) == 1]
+    if single:
+        kept = ipd.relative_effect_trials
+        if not kept:
+            raise ModelSpecificationError(
+                f"every trial has a single arm ({', '.join(single)}): a treatment effect "
+                "cannot be estimated")
+        n_single = int(sum(len(sub) for t, sub in ipd.by_trial().items() if t in single))
+        warnings.warn(
+            f"{len(single)} single-arm trial(s) ({', '.join(single)}; {n_single} patients) "
+            "are left out of the subgroup tree: they carry no within-trial treatment "
+            "comparison", DataWarning, stacklevel=2)
+        ipd = ipd.subset(trials=kept)
     data = ipd.data.copy()
-    trt = "treated" if args.treatment != "treated" else "treated_"
+    trt = f"{args.treatment}[{treated}]"
+    if trt in data.columns:
+        trt = f"{trt}_"
     data[trt] = ipd.binary_treatment(treated=treated).astype(float)
     node_model = "logistic" if ipd.outcome_type == "binary" else "linear"
     parm = trt if args.test == "treatment" else None
     depth = np.inf if args.maxdepth is None else args.maxdepth
+    trial_col = ipd.trial_col
     status(f"growing the {args.method} tree on {len(data)} patients ...")
     if args.method == "mob":
         model = MOB(node_model, alpha=args.alpha, minsize=args.minsize, maxdepth=depth,
                     parm=parm, prune=args.prune).fit(
             data, outcome=args.outcome, regressors=[trt], partition=partition)
         effects = model.effects(coef=trt)
+        nodes = split_table(model).merge(
+            model.to_frame().drop(columns=["parent", "depth", "terminal", "n",
+                                           "split_variable"], errors="ignore"),
+            on="node", how="left")
         extra = {}
     else:
         if ipd.outcome_type == "binary":
@@ -97,19 +186,35 @@ def run(args: argparse.Namespace) -> int:
         random, fixed = _random_spec(args)
         model = MetaMOB(random=random, fixed_trial_intercepts=fixed, alpha=args.alpha,
                         minsize=args.minsize, maxdepth=depth, parm=parm, prune=args.prune).fit(
-            data, outcome=args.outcome, treatment=trt, partition=partition, trial=args.trial)
+            data, outcome=args.outcome, treatment=trt, partition=partition, trial=trial_col)
         effects = model.node_effects()
+        nodes = split_table(model).merge(
+            effects.drop(columns=["n"], errors="ignore"), on="node", how="left")
         extra = {"variance_components": model.variance_components(),
                  "random_effects": model.random_effects(), "iterations": model.n_iter,
                  "converged": model.converged}
+    if "n" in effects.columns:
+        effects["n"] = effects["n"].round().astype(np.int64)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "tree.txt").write_text(str(model) + "\n")
-    model.to_frame().to_csv(out / "nodes.csv", index=False)
+    nodes.to_csv(out / "nodes.csv", index=False, float_format="%.17g")
     effects.to_csv(out / "effects.csv", index=False)
+    ids = patient_frame(args, ipd)
+    ids["node"] = np.asarray(model.apply(data) if hasattr(model, "apply") else
+                             model.tree_.apply(data))
+    ids.to_csv(out / "patient_nodes.csv", index=False)
     ax = model.plot()
     ax.figure.savefig(out / "tree.png", dpi=130, bbox_inches="tight")
     rep = Report(f"Subgroup identification ({args.method})", subtitle=str(args.file))
+    drop = ipd.drop_report()
+    sec0 = rep.section("Patients analysed")
+    sec0.text(f"{drop['n_input']} rows read; {drop['n_dropped']} dropped with missing "
+              f"covariate values; {len(data)} patients in the tree"
+              + (f" (single-arm trials left out: {', '.join(single)})." if single else "."))
+    if drop["n_dropped"]:
+        sec0.table(ipd.dropped_by_column, caption="Rows dropped per trial and covariate",
+                   index=False)
     sec = rep.section("Tree")
     sec.code(str(model), caption="Printed tree")
     sec.figure(model.plot(), caption=f"{args.method} tree; treatment = {treated!r} vs "
@@ -123,9 +228,10 @@ def run(args: argparse.Namespace) -> int:
            f"{effects.to_string(index=False)}\n\nwritten to {index.parent}"
     emit(args, text=text, payload={
         "method": args.method, "treated": treated, "control": ipd.reference,
-        "n_terminal": int(effects.shape[0]), "node_effects": effects,
-        "nodes": model.to_frame(), **extra,
+        "treatment_term": trt, "n_terminal": int(effects.shape[0]), "node_effects": effects,
+        "nodes": nodes, "dropped_rows": drop, "single_arm_trials_left_out": single, **extra,
         "files": {k: str(out / f) for k, f in (("tree", "tree.txt"), ("nodes", "nodes.csv"),
                                                ("effects", "effects.csv"),
+                                               ("patient_nodes", "patient_nodes.csv"),
                                                ("plot", "tree.png"), ("report", "index.html"))}})
     return 0

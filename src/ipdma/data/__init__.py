@@ -7,11 +7,13 @@ method downstream can rely on complete, finite, consistently labelled data;
 """
 
 from ._describe import Description, describe
+from ._io import DEFAULT_NA_VALUES, read_csv
 from ._ipd import IPD, choose_reference
 from ._network import Network
 from ._validation import EVENT_LABELS, NON_EVENT_LABELS
 
 __all__ = [
+    "DEFAULT_NA_VALUES",
     "EVENT_LABELS",
     "IPD",
     "NON_EVENT_LABELS",
@@ -19,4 +21,5 @@ __all__ = [
     "Network",
     "choose_reference",
     "describe",
+    "read_csv",
 ]

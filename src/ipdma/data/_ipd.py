@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -25,12 +25,15 @@ from ._validation import (
     check_no_missing_key,
     check_not_constant,
     check_roles,
+    check_text_covariate,
     check_treatment_labels,
     code_outcome,
     covariate_kind,
     did_you_mean,
     fmt_list,
+    natural_sorted,
     normalise_labels,
+    row_numbers_text,
 )
 
 __all__ = ["IPD", "choose_reference"]
@@ -104,6 +107,14 @@ def outcome_summary(groups, outcome_type: str) -> pd.DataFrame:
         out["sd"] = groups.std(ddof=1)
     return out
 
+def ptypes_is_numeric_or_bool(s: pd.Series) -> bool:
+    """Numeric, bool or pandas-categorical columns need no text check."""
+    from pandas.api import types as ptypes
+
+    return (ptypes.is_numeric_dtype(s.dtype) or ptypes.is_bool_dtype(s.dtype)
+            or isinstance(s.dtype, pd.CategoricalDtype))
+
+
 class IPD:
     """Individual participant data from several randomized trials.
 
@@ -155,6 +166,17 @@ class IPD:
     min_patients_per_arm : int, default 2
         Arms with fewer patients give a :class:`~ipdma.errors.DataWarning`
         (a single patient has no within-arm variability).
+    categorical : sequence of str, optional
+        Covariates to treat as categorical (unordered factors), numeric-looking
+        or not; levels in natural order (``T2`` before ``T10``), first = reference.
+        Column types are decided here, once: an undeclared text covariate must
+        be clearly non-numeric; one that is mostly numeric with a few text cells
+        (``abc`` in an age column) raises :class:`~ipdma.errors.DataError`
+        naming the values and their 1-based row numbers.
+    ordered : dict of str to sequence, or sequence of str, optional
+        Ordered categorical covariates: ``{"grade": ["low", "mid", "high"]}``
+        (level order given; a value outside it is an error) or a list of names
+        (natural order).
 
     Notes
     -----
@@ -189,6 +211,13 @@ class IPD:
     dropped : pandas.DataFrame
         Per trial: ``n_rows`` in the input, ``n_dropped``, ``n_kept`` and the
         ``reason`` (covariates with missing values and their counts).
+    row_number : numpy.ndarray of int
+        1-based position in the input of each row of :attr:`data` (the data row
+        of the file, header not counted), to link outputs back to patients.
+    dropped_rows : pandas.DataFrame
+        One row per input row left out: ``row`` (1-based), ``trial`` and the
+        covariates ``missing`` in it; :attr:`dropped_by_column` and
+        :meth:`drop_report` summarise it.
     missingness : pandas.DataFrame
         Missing covariate values per trial in the input, before complete-case
         dropping: ``trial``, ``covariate``, ``n_missing``, ``n_rows``,
@@ -228,6 +257,8 @@ class IPD:
         normalize_labels: bool = False,
         require_connected: bool = False,
         min_patients_per_arm: int = 2,
+        categorical: Sequence[str] | None = None,
+        ordered: Mapping[str, Sequence[object]] | Sequence[str] | None = None,
     ) -> None:
         from ..errors import ModelSpecificationError
 
@@ -247,6 +278,8 @@ class IPD:
 
         notes: list[str] = []
         df = data.copy()
+        row_number = np.arange(1, len(df) + 1, dtype=np.int64)
+        declared = self._declared_categories(df, covs, categorical, ordered, row_number)
         check_no_missing_key(df[trial], "trial", "trial label")
         check_no_missing_key(df[treatment], "treatment", "treatment label")
         df[trial] = as_labels(df[trial])
@@ -264,11 +297,24 @@ class IPD:
         df[outcome] = coded
         if patient_id is not None:
             self._check_patient_ids(df, trial, patient_id)
+        else:
+            dup_note = self._duplicate_rows(data, row_number)
+            if dup_note:
+                notes.append(dup_note)
 
+        for c, cat in declared.items():
+            df[c] = cat
+        for c in covs:
+            if c not in declared and not ptypes_is_numeric_or_bool(df[c]):
+                check_text_covariate(df[c], row_number)
         kinds = {c: covariate_kind(df[c]) for c in covs}
         check_covariate_values(df, covs, kinds)
         missingness = self._raw_missingness(df, trial, covs)
+        df["__ipdma_row__"] = row_number
         df, dropped, drop_note = self._complete_cases(df, trial, covs, missing)
+        self.row_number = df.pop("__ipdma_row__").to_numpy(dtype=np.int64)
+        self.dropped_rows = self._dropped_rows(data, trial, covs, row_number,
+                                               set(self.row_number.tolist()))
         if drop_note:
             notes.append(drop_note)
         check_not_constant(df, covs, kinds)
@@ -316,6 +362,121 @@ class IPD:
                 f"same trial, e.g. {shown}. Each patient must have one row: remove duplicated "
                 "rows (df.drop_duplicates()) or fix the ids."
             )
+
+    @staticmethod
+    def _declared_categories(df: pd.DataFrame, covs: list, categorical, ordered,
+                             row_number: np.ndarray) -> dict[str, pd.Categorical]:
+        """Covariates declared categorical (``categorical=``) or ordered (``ordered=``),
+        as pandas Categoricals (levels: natural order, or the order given)."""
+        from ..errors import ModelSpecificationError
+
+        cat = as_covariate_list(categorical)
+        if ordered is None:
+            ordd: dict = {}
+        elif isinstance(ordered, Mapping):
+            ordd = {c: (None if v is None else [str(x) for x in v]) for c, v in ordered.items()}
+        else:
+            ordd = {c: None for c in as_covariate_list(ordered)}
+        out: dict[str, pd.Categorical] = {}
+        for arg, names in (("categorical", cat), ("ordered", list(ordd))):
+            bad = [c for c in names if c not in covs]
+            if bad:
+                raise ModelSpecificationError(
+                    f"{arg}= names {fmt_list(bad)}, which is not among the covariates "
+                    f"{fmt_list(covs, max_show=12)}; add it to covariates or remove it.")
+        for c in dict.fromkeys([*cat, *ordd]):
+            nn = df[c].notna()
+            labels = pd.Series(np.nan, index=df.index, dtype=object)
+            labels[nn] = category_strings(df.loc[nn, c]).to_numpy(dtype=object)
+            present = natural_sorted(pd.unique(labels.dropna()))
+            levels = ordd.get(c)
+            if levels is None:
+                levels = present
+            else:
+                dup = sorted({lv for lv in levels if levels.count(lv) > 1})
+                if dup:
+                    raise ModelSpecificationError(
+                        f"the level order of {c!r} lists {fmt_list(dup)} more than once")
+                unknown = [v for v in present if v not in set(levels)]
+                if unknown:
+                    hit = labels.isin(unknown).to_numpy()
+                    raise DataError(
+                        f"covariate {c!r} has values {fmt_list(unknown)} that are not among "
+                        f"its declared levels {fmt_list(levels, max_show=12)}, in "
+                        f"{row_numbers_text(row_number[hit])}; add them to the level order "
+                        "or fix those cells.")
+            out[c] = pd.Categorical(labels, categories=levels, ordered=c in ordd)
+        return out
+
+    @staticmethod
+    def _duplicate_rows(data: pd.DataFrame, row_number: np.ndarray) -> str | None:
+        """A note when rows repeat exactly (there is no patient id to tell patients apart)."""
+        try:
+            dup = data.duplicated(keep="first").to_numpy()
+        except TypeError:  # unhashable cells: nothing sensible to compare
+            return None
+        if not dup.any():
+            return None
+        return (f"{int(dup.sum())} row(s) are exact duplicates of an earlier row "
+                f"({row_numbers_text(row_number[dup])}); without a patient id ipdma cannot "
+                "tell whether they are distinct patients. They are kept: remove repeated rows, "
+                "or give patient_id= to check ids.")
+
+    @staticmethod
+    def _dropped_rows(data: pd.DataFrame, trial: str, covs: list, row_number: np.ndarray,
+                      kept: set) -> pd.DataFrame:
+        """One row per dropped input row: its 1-based row number, trial and the
+        covariates missing in it."""
+        drop = ~np.isin(row_number, list(kept))
+        sub = data.loc[drop]
+        missing = (sub[covs].isna().apply(lambda r: ",".join(map(str, r.index[r.to_numpy()])),
+                                          axis=1) if covs and len(sub) else
+                   pd.Series([""] * len(sub), index=sub.index, dtype=object))
+        return pd.DataFrame({"row": row_number[drop],
+                             "trial": as_labels(sub[trial]).to_numpy() if len(sub) else [],
+                             "missing": missing.to_numpy(dtype=object)})
+
+    @property
+    def dropped_by_column(self) -> pd.DataFrame:
+        """Dropped rows per trial and covariate: ``trial``, ``column``, ``n_dropped``
+        (rows dropped with that covariate missing; a row missing two covariates counts
+        under both)."""
+        rows = []
+        for t, miss in zip(self.dropped_rows["trial"], self.dropped_rows["missing"]):
+            rows.extend((t, c) for c in str(miss).split(",") if c)
+        long = pd.DataFrame(rows, columns=["trial", "column"])
+        out = long.groupby(["trial", "column"], sort=True).size().rename("n_dropped")
+        out = out.reset_index()
+        out["n_dropped"] = out["n_dropped"].astype(np.int64)
+        return out
+
+    def drop_report(self) -> dict:
+        """Rows left out of the analysis, as data (for ``--json`` and reports):
+        ``n_input``, ``n_used``, ``n_dropped``, ``by_column`` (covariate -> rows),
+        ``by_trial`` (per-trial table records) and ``rows`` (1-based input row numbers).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"t": ["a"] * 4 + ["b"] * 4, "trt": ["P", "D"] * 4,
+        ...                    "y": [1.0, 2, 3, 4, 5, 6, 7, 8],
+        ...                    "x": [1.0, None, 3, 4, 5, 6, 2, None]})
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     ipd = IPD(df, trial="t", treatment="trt", outcome="y", covariates=["x"])
+        >>> rep = ipd.drop_report()
+        >>> rep["n_dropped"], rep["by_column"], rep["rows"]
+        (2, {'x': 2}, [2, 8])
+        """
+        byc = self.dropped_by_column.groupby("column", sort=True)["n_dropped"].sum()
+        n_drop = len(self.dropped_rows)
+        return {"n_input": int(self.n_patients + n_drop), "n_used": int(self.n_patients),
+                "n_dropped": n_drop,
+                "by_column": {str(k): int(v) for k, v in byc.items()},
+                "by_trial": [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
+                             for r in self.dropped.to_dict(orient="records")],
+                "rows": [int(r) for r in self.dropped_rows["row"]]}
 
     @staticmethod
     def _raw_missingness(df: pd.DataFrame, trial: str, covs: list) -> pd.DataFrame:
@@ -413,6 +574,7 @@ class IPD:
                      "patient_id_col", "outcome_type", "outcome_coding", "covariate_kinds",
                      "categorical_levels", "min_patients_per_arm"):
             setattr(obj, attr, getattr(parent, attr))
+        obj.row_number = np.asarray(parent.row_number)[data.index.to_numpy()]
         obj._setup(data.reset_index(drop=True), None)
         keep = set(obj.trials)
         if parent.reference in obj.treatments:
@@ -420,6 +582,8 @@ class IPD:
         obj.dropped = parent.dropped[parent.dropped["trial"].isin(keep)].reset_index(drop=True)
         obj.missingness = parent.missingness[parent.missingness["trial"].isin(keep)
                                              ].reset_index(drop=True)
+        obj.dropped_rows = parent.dropped_rows[parent.dropped_rows["trial"].isin(keep)
+                                               ].reset_index(drop=True)
         return obj
 
     def _arm_checks(self) -> list[str]:

@@ -422,3 +422,64 @@ def check_not_constant(data: pd.DataFrame, covs: list, kinds: dict) -> None:
             "so it carries no information and makes the design matrix singular. Remove it "
             "from covariates."
         )
+
+
+# --------------------------------------------------------------------------- column types
+
+
+def row_numbers_text(rows: Sequence[int], max_show: int = 8) -> str:
+    """``'rows 3, 17 and 40'`` from 1-based row numbers."""
+    rows = [int(r) for r in rows]
+    shown = ", ".join(map(str, rows[:max_show]))
+    more = f" (and {len(rows) - max_show} more)" if len(rows) > max_show else ""
+    return f"row{'s' if len(rows) != 1 else ''} {shown}{more}"
+
+
+def numeric_like(values: Iterable[object]) -> np.ndarray:
+    """Which of ``values`` (distinct cells of a text column) read as numbers."""
+    vals = pd.Series(list(values), dtype=object)
+    conv = pd.to_numeric(vals.map(lambda x: str(x).strip()), errors="coerce")
+    return conv.notna().to_numpy()
+
+
+def check_text_covariate(s: pd.Series, row_number: np.ndarray, argument: str = "covariates"
+                         ) -> None:
+    """A text covariate not declared categorical must be clearly non-numeric.
+
+    A column that is mostly numeric with a few non-numeric cells (``abc`` in an
+    age column) is an error naming the column, the values and their 1-based row
+    numbers, not a categorical variable with one level per number.
+    """
+    present = s.dropna()
+    if present.empty:
+        return
+    uniq = pd.unique(present)
+    num = numeric_like(uniq)
+    if not num.any():
+        return  # clearly non-numeric: a categorical covariate
+    bad_vals = [v for v, ok in zip(uniq, num) if not ok]
+    if not bad_vals:
+        raise DataError(
+            f"covariate {s.name!r} holds numbers stored as text (e.g. {fmt_list(uniq[:3])}); "
+            "convert it with pd.to_numeric, or declare it categorical "
+            f"(categorical=[{s.name!r}]).")
+    bad = present.isin(bad_vals)
+    n_num = int((~bad).sum())
+    rows = row_number[s.index.get_indexer(present.index[bad.to_numpy()])]
+    what = ("is mostly numeric" if n_num >= bad.sum() else "mixes numbers and text")
+    raise DataError(
+        f"covariate {s.name!r} {what} ({n_num} numeric of {len(present)} non-missing values) "
+        f"but has non-numeric values {fmt_list(bad_vals)} in {row_numbers_text(rows)}. Fix "
+        "those cells, mark such values as missing (na_values=[...] when reading the file), or "
+        f"declare the column categorical (categorical=[{s.name!r}]).")
+
+
+def natural_key(label: object) -> tuple:
+    """Sort key ordering ``'T2'`` before ``'T10'`` and numbers numerically."""
+    parts = re.split(r"(\d+(?:\.\d+)?)", str(label))
+    return tuple((0, float(p), "") if i % 2 else (1, 0.0, p) for i, p in enumerate(parts) if p)
+
+
+def natural_sorted(labels: Iterable[object]) -> list:
+    """``labels`` in natural order (``T1, T2, T10``)."""
+    return sorted(labels, key=natural_key)

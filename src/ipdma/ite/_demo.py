@@ -44,7 +44,7 @@ def demo_section(report, out_dir: Path, random_state: int) -> None:
         m = TwoStageITE(lrn, pool, random_state=random_state).fit(ipd)
         p = m.predict(test)
         rows.append({"method": m.name,
-                     "MAE vs true ITE": float(np.median(np.abs(p["ite"] - test["ite_true"]))),
+                     "median absolute error vs true ITE": float(np.median(np.abs(p["ite"] - test["ite_true"]))),
                      "mean CI width": float(np.mean(p["ci_high"] - p["ci_low"]))})
     import pandas as pd
 

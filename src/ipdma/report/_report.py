@@ -29,11 +29,38 @@ figure img{max-width:100%;border:1px solid #eee}
 figcaption,.caption{color:#555;font-size:.9em}
 pre{background:#f6f8fa;padding:.8em;overflow-x:auto;font-size:.85em;border-radius:4px}
 .meta{color:#666;font-size:.85em}
+.conclusions{background:#eef6ee;border-left:4px solid #009E73;padding:.5em 1em;margin:1em 0}
+.conclusions ul{margin:.3em 0}
 """
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
+
+
+def _wrap_panels(fig, max_cols: int = 2) -> None:
+    """Lay a single row of three or more panels out on a grid of ``max_cols`` columns,
+    so that each panel stays readable in a report column at 100 % zoom."""
+    import matplotlib.gridspec as gridspec
+
+    axes = [ax for ax in fig.axes if ax.get_subplotspec() is not None]
+    if len(axes) < 3 or len(axes) != len(fig.axes):
+        return  # colour bars, insets or twin axes: keep the author's layout
+    specs = [ax.get_subplotspec() for ax in axes]
+    nrows, ncols = specs[0].get_gridspec().get_geometry()
+    if nrows != 1 or ncols < 3 or len({sp.colspan.start for sp in specs}) != len(axes):
+        return
+    rows = -(-len(axes) // max_cols)
+    width, height = fig.get_size_inches()
+    gs = gridspec.GridSpec(rows, max_cols, figure=fig)
+    order = sorted(range(len(axes)), key=lambda i: specs[i].colspan.start)
+    for k, i in enumerate(order):
+        axes[i].set_subplotspec(gs[k // max_cols, k % max_cols])
+    fig.set_size_inches(width * max_cols / ncols * 1.15, height * rows)
+    try:
+        fig.tight_layout()
+    except (ValueError, RuntimeError):  # pragma: no cover - layout is best effort
+        pass
 
 
 @dataclass
@@ -77,11 +104,14 @@ class Section:
         return self
 
     def table(self, df: pd.DataFrame, caption: str = "", float_format: str = "{:.4g}",
-              index: bool = True) -> Section:
-        """Add a DataFrame as an HTML table."""
+              index: bool | None = None) -> Section:
+        """Add a DataFrame as an HTML table, rounded for reading (4 significant digits;
+        full precision stays in the CSV/JSON outputs), trial rows in natural order and
+        no default 0..n-1 index column (``index=None``; True/False force it)."""
+        from .._base import html_table
+
         cap = f'<p class="caption">{html.escape(caption)}</p>' if caption else ""
-        body = df.to_html(index=index, float_format=lambda v: float_format.format(v),
-                          border=0, na_rep="")
+        body = html_table(df, float_format, index=index)
         self._parts.append(cap + body)
         return self
 
@@ -90,6 +120,7 @@ class Section:
         import matplotlib.pyplot as plt
 
         fig = getattr(fig, "figure", fig)
+        _wrap_panels(fig)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
         plt.close(fig)
@@ -97,6 +128,14 @@ class Section:
         cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
         self._parts.append(f'<figure><img alt="{html.escape(caption)}" '
                            f'src="data:image/png;base64,{data}">{cap}</figure>')
+        return self
+
+    def conclusions(self, points: str | list[str], title: str = "Conclusions") -> Section:
+        """Add a short conclusions box (a sentence or a list of points)."""
+        items = [points] if isinstance(points, str) else list(points)
+        body = "".join(f"<li>{html.escape(str(p))}</li>" for p in items)
+        self._parts.append(f'<div class="conclusions"><strong>{html.escape(title)}</strong>'
+                           f"<ul>{body}</ul></div>")
         return self
 
     def code(self, code: str, caption: str = "The calls that produced this section") -> Section:

@@ -143,7 +143,7 @@ class SimulationResults:
                 if np.isfinite(v):
                     ax.text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=7,
                             color="white" if v < ranks.shape[1] / 2 else "black")
-        ax.figure.colorbar(im, ax=ax, label="rank of mean MAE (1 = best)")
+        ax.figure.colorbar(im, ax=ax, label="rank of the mean median absolute error (1 = best)")
         ax.set_title("Method ranks by scenario")
         return ax
 
@@ -163,7 +163,7 @@ class SimulationResults:
             if tab.notna().any().any():
                 sec.table(tab, caption=f"{metric}: mean over replicates")
         sec.figure(self.plot("mae"), caption="Median absolute error of the ITE per replicate")
-        sec.figure(self.plot("ranks"), caption="Ranks of methods by mean MAE within scenario")
+        sec.figure(self.plot("ranks"), caption="Ranks of methods by mean median absolute error within scenario")
         fails = self.failures()
         if len(fails):
             sec.table(fails.head(50), caption=f"{len(fails)} failed fits (first 50)", index=False)
