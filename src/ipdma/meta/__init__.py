@@ -24,10 +24,22 @@ fit_mvma(y, S, X=None, *, method="reml", structure="unstructured") -> MVFit
     Multivariate fit on arrays: y (k, p) with NaN, S (k, p, p), X (k, q) including the
     intercept; returns beta (q, p), vcov, Psi, log-likelihoods, Q, convergence info.
     BLAS runs single-threaded during the fit (tiny matrices: threads only add overhead).
+
+Aggregate-data network meta-analysis (netmeta-equivalent)
+---------------------------------------------------------
+pairwise_contrasts(data, *, study, treatment, events=, n= | mean=, sd=, n= | te=, se=
+                   [treatment2=], measure="OR"|"RR"|"RD"|"MD"|"SMD", incr=0.5) -> ContrastData
+    Study contrasts vs each study's baseline arm with the shared-arm covariance.
+network_meta_analysis(data, ..., method="common"|"DL"|"REML"|"ML", tau2=None,
+                      small_values="good"|"bad") -> NMAResult
+    Contrast-based NMA with the consistency structure; league(), pscores(),
+    heterogeneity() (Q decomposition), netsplit(), plot(kind="forest"|"network"|"netsplit").
 """
 
+from ._effects import MEASURES, ContrastData, pairwise_contrasts
 from ._formula import design_from_formula
 from ._multivariate import MultivariateMetaResult, MVFit, fit_mvma, mv_meta_analysis
+from ._nma import NMA_METHODS, NMAResult, network_meta_analysis
 from ._univariate import (
     UNIVARIATE_METHODS,
     UnivariateFit,
@@ -40,9 +52,13 @@ from ._univariate import (
 )
 
 __all__ = [
+    "MEASURES",
+    "NMA_METHODS",
     "UNIVARIATE_METHODS",
+    "ContrastData",
     "MVFit",
     "MultivariateMetaResult",
+    "NMAResult",
     "UnivariateFit",
     "UnivariateMetaResult",
     "design_from_formula",
@@ -50,6 +66,8 @@ __all__ = [
     "fit_univariate",
     "meta_analysis",
     "mv_meta_analysis",
+    "network_meta_analysis",
+    "pairwise_contrasts",
     "pool_univariate",
     "qprofile_tau2_ci",
     "tau2_estimate",
