@@ -321,7 +321,8 @@ def pairwise_contrasts(
         missing = [t for t in labels if t not in order]
         if missing:
             raise ModelSpecificationError(
-                f"treatment_order lacks treatment(s) {missing}; list every treatment once")
+                f"treatment_order (--treatment-order) lacks treatment(s) {missing}; list every "
+                "treatment once")
         order = [t for t in order if t in labels]
         order = [reference] + [t for t in order if t != reference]
     else:
