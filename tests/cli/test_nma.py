@@ -87,7 +87,7 @@ def test_cli_matches_reference(smoking, tmp_path, capsys, method):
 
 
 def test_cli_human_output_and_contrast_input(smoking, tmp_path, capsys):
-    exp, path, _ = smoking
+    _, path, _ = smoking
     code, out = run(capsys, path, "--study", "study", "--treatment", "trt", "--events", "xi",
                     "--n", "ni", "--reference", "no_contact", "--out", tmp_path / "a")
     assert code == 0
