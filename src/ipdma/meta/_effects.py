@@ -147,25 +147,53 @@ class ContrastData:
 def _num(df: pd.DataFrame, col: str, role: str) -> np.ndarray:
     if col not in df.columns:
         raise column_not_found(col, df.columns, role)
-    v = pd.to_numeric(df[col], errors="coerce")
-    bad = v.isna() | ~np.isfinite(v.to_numpy(dtype=float, na_value=np.nan))
+    try:
+        v = np.asarray(df[col].to_numpy(), dtype=float)
+    except (TypeError, ValueError):
+        v = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    bad = ~np.isfinite(v)
     if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
+        i = int(np.flatnonzero(bad)[0])
         raise DataError(
             f"{role} column {col!r} must be numeric and finite: row {df.index[i]!r} has "
             f"{df[col].iloc[i]!r} ({int(bad.sum())} such rows). Fix or drop those rows.")
-    return v.to_numpy(dtype=float)
+    return v
 
 
 def _labels(df: pd.DataFrame, col: str, role: str) -> np.ndarray:
     if col not in df.columns:
         raise column_not_found(col, df.columns, role)
-    s = df[col]
-    if s.isna().any():
-        i = int(np.flatnonzero(s.isna().to_numpy())[0])
-        raise DataError(f"{role} column {col!r} is missing in row {df.index[i]!r}; every row "
-                        "needs a label")
-    return s.astype(str).str.strip().to_numpy()
+    vals = df[col].tolist()
+    for i, v in enumerate(vals):
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+            raise DataError(f"{role} column {col!r} is missing in row {df.index[i]!r}; every "
+                            "row needs a label")
+    return np.array([str(v).strip() for v in vals], dtype=object)
+
+
+def _check_connected(labels: list[str], arms: dict[str, list[str]]) -> None:
+    nbr: dict[str, set[str]] = {t: set() for t in labels}
+    for a in arms.values():
+        for t in a:
+            nbr[t].update(a)
+    comps, seen = [], set()
+    for t in labels:
+        if t in seen:
+            continue
+        comp, todo = [], [t]
+        seen.add(t)
+        while todo:
+            u = todo.pop()
+            comp.append(u)
+            todo += [w for w in nbr[u] if w not in seen]
+            seen.update(nbr[u])
+        comps.append(sorted(comp))
+    if len(comps) > 1:
+        comps = sorted(comps, key=lambda c: (-len(c), c))
+        raise NetworkError(
+            f"the treatment network is disconnected: components {comps}. Relative effects "
+            "between components are not identified; analyse them separately or add studies "
+            "that link them.")
 
 
 def _hedges_j(df: np.ndarray) -> np.ndarray:
@@ -281,7 +309,7 @@ def pairwise_contrasts(
     if incr < 0 or not np.isfinite(incr):
         raise ModelSpecificationError(f"incr must be a finite number >= 0, not {incr!r}")
 
-    df = data.reset_index(drop=True)
+    df = data
     st = _labels(df, study, "study")
     tr = _labels(df, treatment, "treatment")
     tr2 = _labels(df, treatment2, "treatment2") if treatment2 is not None else None
@@ -291,12 +319,12 @@ def pairwise_contrasts(
     studies = list(dict.fromkeys(st))
     arms_raw: dict[str, list[str]] = {}
     if tr2 is None:
-        key = pd.Series(list(zip(st, tr)))
-        dup = key.duplicated()
-        if dup.any():
-            i = int(np.flatnonzero(dup.to_numpy())[0])
-            raise DataError(f"study {st[i]!r} has two rows for treatment {tr[i]!r} (row "
-                            f"{data.index[i]!r}); give one row per arm")
+        seen_keys: set = set()
+        for i, key in enumerate(zip(st, tr)):
+            if key in seen_keys:
+                raise DataError(f"study {st[i]!r} has two rows for treatment {tr[i]!r} (row "
+                                f"{data.index[i]!r}); give one row per arm")
+            seen_keys.add(key)
         for s, t in zip(st, tr):
             arms_raw.setdefault(s, []).append(t)
     else:
@@ -313,7 +341,7 @@ def pairwise_contrasts(
             raise NetworkError(f"study {s!r} has a single arm ({a[0]!r}); a contrast needs "
                                "two arms: drop the study or add its other arms")
     labels = sorted({t for a in arms_raw.values() for t in a})
-    from ..data import Network, choose_reference
+    from ..data import choose_reference
 
     reference = choose_reference(labels, arms_raw, reference)
     if treatment_order is not None:
@@ -327,12 +355,7 @@ def pairwise_contrasts(
         order = [reference] + [t for t in order if t != reference]
     else:
         order = [reference] + [t for t in labels if t != reference]
-    net = Network(arms_raw)
-    if not net.is_connected:
-        raise NetworkError(
-            f"the treatment network is disconnected: components {net.components}. Relative "
-            "effects between components are not identified; analyse them separately or add "
-            "studies that link them.")
+    _check_connected(labels, arms_raw)
     pos = {t: i for i, t in enumerate(order)}
     arms = {s: sorted(a, key=pos.__getitem__) for s, a in arms_raw.items()}
 
@@ -367,6 +390,13 @@ def pairwise_contrasts(
                             "errors must be > 0")
         nn = None
 
+    if tr2 is None and measure != "SMD":
+        return _arm_based(st, tr, studies, arms, order, reference, measure, mode, incr,
+                          x if mode == "binary" else None, nn,
+                          mu if mode == "continuous" else None,
+                          sdv if mode == "continuous" else None,
+                          tev if mode == "given" else None, sev if mode == "given" else None)
+    # SMD (the covariance is not arm-decomposable) and contrast rows: study by study
     for s in studies:
         ri = row_of_study[s]
         a = arms[s]
@@ -377,44 +407,14 @@ def pairwise_contrasts(
             if nn is not None:
                 for t, i in zip(a, ii):
                     n_arm[(s, t)] = float(nn[i])
-        if mode == "binary":
-            xs, ns = x[ii], nn[ii]
-            zero = bool(np.any((xs == 0) | (xs == ns)))
-            c = float(incr) if zero else 0.0
-            incr_used[s] = c
-            with np.errstate(divide="ignore", invalid="ignore"):
-                if measure == "OR":
-                    ya = np.log((xs + c) / (ns - xs + c))
-                    va = 1.0 / (xs + c) + 1.0 / (ns - xs + c)
-                elif measure == "RR":
-                    ya = np.log((xs + c) / (ns + 2 * c))
-                    va = 1.0 / (xs + c) - 1.0 / (ns + 2 * c)
-                else:
-                    ya = xs / ns
-                    pc = (xs + c) / (ns + 2 * c)
-                    va = pc * (1 - pc) / (ns + 2 * c)
-            if not np.all(np.isfinite(ya)) or not np.all(np.isfinite(va)) or np.any(va <= 0):
-                raise DataError(
-                    f"study {s!r} has an arm with 0 events or 0 non-events and "
-                    f"incr = {incr:g}, so its {measure} or its variance is not finite/positive: "
-                    "use incr > 0 or drop the study")
-            yc, B = ya[1:] - ya[0], np.diag(va[1:]) + va[0]
-        elif mode == "continuous":
+        if tr2 is None:   # standardised mean differences (Gleser & Olkin covariance)
             ms, sds, ns = mu[ii], sdv[ii], nn[ii]
-            if measure == "MD":
-                va = sds**2 / ns
-                yc, B = ms[1:] - ms[0], np.diag(va[1:]) + va[0]
-            else:
-                N = ns.sum()
-                dfp = N - m
-                sp = np.sqrt(np.sum((ns - 1) * sds**2) / dfp)
-                g = _hedges_j(np.array(dfp)) * (ms[1:] - ms[0]) / sp
-                yc = g
-                B = 1.0 / ns[0] + np.outer(g, g) / (2 * N)
-                B[np.diag_indices(m - 1)] += 1.0 / ns[1:]
-        elif tr2 is None:
-            va = sev[ii] ** 2
-            yc, B = tev[ii[1:]] - tev[ii[0]], np.diag(va[1:]) + va[0]
+            N = ns.sum()
+            dfp = N - m
+            sp = np.sqrt(np.sum((ns - 1) * sds**2) / dfp)
+            yc = _hedges_j(np.array(dfp)) * (ms[1:] - ms[0]) / sp
+            B = 1.0 / ns[0] + np.outer(yc, yc) / (2 * N)
+            B[np.diag_indices(m - 1)] += 1.0 / ns[1:]
         else:
             yc, B = _from_contrast_rows(s, a, tr[ri], tr2[ri], tev[ri], sev[ri])
         B = 0.5 * (B + B.T)
@@ -430,6 +430,71 @@ def pairwise_contrasts(
         study_idx=np.array(sidx, dtype=int), treat_idx=np.array(tidx, dtype=int),
         base_idx=np.array(bidx, dtype=int), y=np.array(y_all, dtype=float), blocks=blocks,
         rows=rows, incr=incr_used, n_arm=n_arm)
+
+
+def _arm_based(st, tr, studies, arms, order, reference, measure, mode, incr, x, nn, mu, sdv,
+               tev, sev) -> ContrastData:
+    """Vectorised effect sizes for measures that are differences of arm-level quantities
+    (arm log odds / log risk / risk / mean / given estimate): contrasts vs the study's
+    baseline arm, covariance = the baseline arm's variance."""
+    pos = {t: i for i, t in enumerate(order)}
+    scode = {s: i for i, s in enumerate(studies)}
+    sc = np.array([scode[s] for s in st])
+    tp = np.array([pos[t] for t in tr])
+    o = np.lexsort((tp, sc))
+    sc, tp = sc[o], tp[o]
+    first = np.r_[True, sc[1:] != sc[:-1]]
+    start = np.flatnonzero(first)
+    base_row = start[np.cumsum(first) - 1]
+    incr_used: dict[str, float] = {}
+    if mode == "binary":
+        xs, ns = x[o], nn[o]
+        zero_arm = (xs == 0) | (xs == ns)
+        zero_study = np.maximum.reduceat(zero_arm.astype(int), start) > 0
+        c = np.where(zero_study, float(incr), 0.0)[sc]
+        incr_used = {s: float(v) for s, v in zip(studies, np.where(zero_study, float(incr), 0.0))}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if measure == "OR":
+                ya = np.log((xs + c) / (ns - xs + c))
+                va = 1.0 / (xs + c) + 1.0 / (ns - xs + c)
+            elif measure == "RR":
+                ya = np.log((xs + c) / (ns + 2 * c))
+                va = 1.0 / (xs + c) - 1.0 / (ns + 2 * c)
+            else:
+                ya = xs / ns
+                pc = (xs + c) / (ns + 2 * c)
+                va = pc * (1 - pc) / (ns + 2 * c)
+        bad = ~(np.isfinite(ya) & np.isfinite(va) & (va > 0))
+        if bad.any():
+            s = studies[sc[np.flatnonzero(bad)[0]]]
+            raise DataError(
+                f"study {s!r} has an arm with 0 events or 0 non-events and incr = {incr:g}, "
+                f"so its {measure} or its variance is not finite/positive: use incr > 0 or "
+                "drop the study")
+    elif mode == "continuous":
+        ya, va = mu[o], sdv[o] ** 2 / nn[o]
+    else:
+        ya, va = tev[o], sev[o] ** 2
+    keep = ~first
+    y = (ya - ya[base_row])[keep]
+    vi = (va + va[base_row])[keep]
+    vb = va[base_row][keep]
+    sidx, tidx, bidx = sc[keep], tp[keep], tp[base_row][keep]
+    counts = np.bincount(sidx, minlength=len(studies))
+    bounds = np.r_[0, np.cumsum(counts)]
+    rows = [np.arange(bounds[i], bounds[i + 1]) for i in range(len(studies))]
+    blocks = []
+    for r in rows:
+        B = np.full((r.size, r.size), vb[r[0]])
+        B[np.diag_indices(r.size)] = vi[r]
+        blocks.append(B)
+    n_arm = {}
+    if nn is not None:
+        n_arm = {(studies[a], order[b]): float(v) for a, b, v in zip(sc, tp, nn[o])}
+    return ContrastData(
+        treatments=order, reference=reference, measure=measure, studies=studies, arms=arms,
+        study_idx=sidx, treat_idx=tidx, base_idx=bidx, y=y, blocks=blocks, rows=rows,
+        incr=incr_used, n_arm=n_arm)
 
 
 def _from_contrast_rows(s, arms, t1, t2, te, se):

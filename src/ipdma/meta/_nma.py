@@ -9,8 +9,7 @@ study: one heterogeneity variance common to all comparisons).
 * common effect: GLS with ``tau^2 = 0``;
 * random effects: tau^2 by netmeta's generalised DerSimonian-Laird estimator
   ``max(0, (Q - df) / tr(P S))`` (Jackson, White & Riley 2012; Ruecker 2012), by REML
-  or ML (Fisher scoring on the exact one-dimensional (restricted) likelihood, with
-  metafor's likelihood constants), or given by the user.
+  or ML (metafor's likelihoods, constants included), or given by the user.
 * Q total and its decomposition into within-design and between-design
   (design-by-treatment interaction) parts (Krahn, Binder & Koenig 2013), including
   netmeta's random-effects between-design Q;
@@ -18,8 +17,10 @@ study: one heterogeneity variance common to all comparisons).
   P-scores (Ruecker & Schwarzer 2015) and simulated SUCRA, node-splitting by
   back-calculation (Koenig, Krahn & Binder 2013).
 
-Studies are handled as stacked blocks grouped by their number of contrasts, so the
-cost grows linearly with the number of studies.
+Engine: a per-study generalised eigendecomposition of (S, V) turns the model into a
+univariate meta-regression with independent transformed contrasts (see ``_transform``),
+fitted by :func:`ipdma.meta.fit_univariate` -- the same DL/REML/ML/GLS code as
+:func:`ipdma.meta.meta_analysis`, with no second copy of the estimators.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from .._base import ResultsMixin, Summary, check_random_state
 from ..errors import ConvergenceWarning, ModelSpecificationError
 from ._effects import ContrastData, pairwise_contrasts
+from ._univariate import fit_univariate, tau2_estimate
 
 __all__ = ["NMA_METHODS", "NMAResult", "network_meta_analysis"]
 
@@ -43,130 +45,63 @@ _LOG2PI = float(np.log(2.0 * np.pi))
 
 
 # ---------------------------------------------------------------------------
-# block GLS engine
+# engine: reduction to a univariate meta-regression
 # ---------------------------------------------------------------------------
+#
+# V (within-study) and S (consistency structure, positive definite) are block diagonal
+# by study.  Per block solve the generalised eigenproblem S u = lambda V u, so that
+# U' V U = I and U' S U = diag(lambda).  With G = diag(lambda^-1/2) U', the transformed
+# contrasts G y have the covariance diag(1/lambda + tau^2): the NMA is *exactly* the
+# univariate meta-regression of G y on G X with sampling variances 1/lambda, whose
+# estimators (DL = netmeta's generalised DL, REML, ML) and GLS are those of
+# ipdma.meta.fit_univariate.  The log-likelihoods differ by constants, restored below
+# (log|V + tau^2 S| = log|V| + sum log lambda + sum log(1/lambda + tau^2)).
+
 
 @dataclass
-class _Group:
-    idx: np.ndarray   # (n, m) contrast rows of the studies with m contrasts
-    V: np.ndarray     # (n, m, m)
-    S: np.ndarray     # (n, m, m)
+class _Transform:
+    blocks: list[tuple[np.ndarray, np.ndarray]]   # (rows (n, m), G (n, m, m)) per size
+    v: np.ndarray                                 # (k,) transformed sampling variances
+    const: float                                  # log|V| + sum log lambda
+
+    def __call__(self, a: np.ndarray) -> np.ndarray:
+        a = np.asarray(a, dtype=float)
+        out = np.empty_like(a)
+        for rows, G in self.blocks:
+            sub = a[rows]                          # (n, m) or (n, m, p)
+            out[rows] = np.einsum("nij,nj...->ni...", G, sub)
+        return out
 
 
-def _groups(cd: ContrastData) -> list[_Group]:
+def _transform(cd: ContrastData) -> _Transform:
     by: dict[int, list[int]] = {}
     for s, r in enumerate(cd.rows):
         by.setdefault(len(r), []).append(s)
-    out = []
+    blocks = []
+    v = np.empty(cd.k)
+    const = 0.0
     for m, ss in sorted(by.items()):
-        idx = np.array([cd.rows[s] for s in ss])
+        rows = np.array([cd.rows[s] for s in ss])
         V = np.array([cd.blocks[s] for s in ss])
-        S = np.broadcast_to(0.5 * (np.eye(m) + 1.0), (len(ss), m, m)).copy()
-        out.append(_Group(idx=idx, V=V, S=S))
-    return out
+        S = 0.5 * (np.eye(m) + 1.0)
+        L = np.linalg.cholesky(V)
+        Li = np.linalg.inv(L)
+        C = Li @ S @ np.swapaxes(Li, 1, 2)
+        lam, Qm = np.linalg.eigh(0.5 * (C + np.swapaxes(C, 1, 2)))
+        G = (np.swapaxes(Qm, 1, 2) @ Li) / np.sqrt(lam)[:, :, None]
+        v[rows] = 1.0 / lam
+        const += 2.0 * float(np.log(np.diagonal(L, axis1=1, axis2=2)).sum())
+        const += float(np.log(lam).sum())
+        blocks.append((rows, G))
+    return _Transform(blocks=blocks, v=v, const=const)
 
 
-@dataclass
-class _GLS:
-    beta: np.ndarray
-    vb: np.ndarray
-    Q: float
-    logdetM: float
-    logdetA: float
-    trPS: float          # tr(P S)
-    score_quad: float    # r' W S W r
-    trWS: float
-    info_ml: float       # tr(W S W S)
-    info_reml: float     # tr(P S P S)
-
-
-def _gls(y: np.ndarray, X: np.ndarray, groups: list[_Group], tau2: float,
-         derivs: bool = True) -> _GLS:
-    p = X.shape[1]
-    A = np.zeros((p, p))
-    b = np.zeros(p)
-    logdet = 0.0
-    parts = []
-    for g in groups:
-        M = g.V + tau2 * g.S
-        sign, ld = np.linalg.slogdet(M)
-        if np.any(sign <= 0):
-            raise np.linalg.LinAlgError("marginal covariance not positive definite")
-        logdet += float(ld.sum())
-        W = np.linalg.inv(M)
-        Xg = X[g.idx]                       # (n, m, p)
-        yg = y[g.idx]                       # (n, m)
-        WX = W @ Xg
-        A += np.einsum("nmp,nmq->pq", Xg, WX)
-        b += np.einsum("nmp,nm->p", WX, yg)
-        parts.append((g, W, Xg, yg, WX))
-    sA, logdetA = np.linalg.slogdet(A)
-    if sA <= 0:
-        raise ModelSpecificationError("the network design is not identifiable (X'WX singular): "
-                                      "check that the network is connected")
-    vb = np.linalg.inv(A)
-    beta = vb @ b
-    Q = 0.0
-    trWS = quad = info_ml = 0.0
-    B = np.zeros((p, p))        # X' W S W X
-    C = np.zeros((p, p))        # X' W S W S W X
-    for g, W, Xg, yg, WX in parts:
-        r = yg - Xg @ beta
-        Wr = np.einsum("nij,nj->ni", W, r)
-        Q += float((r * Wr).sum())
-        if derivs:
-            WS = W @ g.S
-            trWS += float(np.trace(WS, axis1=1, axis2=2).sum())
-            SWr = np.einsum("nij,nj->ni", g.S, Wr)
-            quad += float((Wr * SWr).sum())
-            info_ml += float(np.einsum("nij,nji->", WS, WS))
-            SWX = g.S @ WX
-            B += np.einsum("nmp,nmq->pq", WX, SWX)
-            C += np.einsum("nmp,nmq->pq", WX, g.S @ (W @ SWX))
-    trPS = trWS - float(np.sum(vb * B.T))
-    vB = vb @ B
-    info_reml = info_ml - 2.0 * float(np.sum(vb * C.T)) + float(np.sum(vB * vB.T))
-    return _GLS(beta=beta, vb=vb, Q=Q, logdetM=logdet, logdetA=float(logdetA), trPS=trPS,
-                score_quad=quad, trWS=trWS, info_ml=info_ml, info_reml=info_reml)
-
-
-def _loglik(g: _GLS, k: int, p: int, logdet_xx: float, reml: bool) -> float:
-    if reml:
-        return -0.5 * ((k - p) * _LOG2PI - logdet_xx + g.logdetM + g.logdetA + g.Q)
-    return -0.5 * (k * _LOG2PI + g.logdetM + g.Q)
-
-
-def _fit_tau2_likelihood(y, X, groups, reml: bool, start: float, tol: float = 1e-12,
-                         maxiter: int = 200) -> tuple[float, int, bool]:
-    """Fisher scoring for tau^2 >= 0 on the (restricted) likelihood, with step halving."""
-    k, p = X.shape
-    lxx = float(np.linalg.slogdet(X.T @ X)[1])
-
-    def state(t):
-        g = _gls(y, X, groups, t)
-        score = 0.5 * (g.score_quad - (g.trPS if reml else g.trWS))
-        info = 0.5 * (g.info_reml if reml else g.info_ml)
-        return _loglik(g, k, p, lxx, reml), score, info
-
-    t = max(float(start), 0.0)
-    ll, sc, inf = state(t)
-    for it in range(1, maxiter + 1):
-        step = sc / inf if inf > 0 else sc
-        new = max(0.0, t + step)
-        if t == 0.0 and new == 0.0:
-            return 0.0, it, True
-        h = 1.0
-        while True:
-            cand = max(0.0, t + h * (new - t))
-            ll2, sc2, inf2 = state(cand)
-            if ll2 >= ll - 1e-12 * max(1.0, abs(ll)) or h < 1e-8:
-                break
-            h *= 0.5
-        change = abs(cand - t)
-        t, ll, sc, inf = cand, ll2, sc2, inf2
-        if change < tol * max(1.0, t):
-            return t, it, True
-    return t, maxiter, False
+def _wrss(y: np.ndarray, v: np.ndarray, X: np.ndarray, tau2: float) -> float:
+    """Weighted residual sum of squares of the GLS fit with weights 1/(v + tau2)."""
+    sw = 1.0 / np.sqrt(v + tau2)
+    b, *_ = np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)
+    r = (y - X @ b) * sw
+    return float(r @ r)
 
 
 # ---------------------------------------------------------------------------
@@ -297,7 +232,7 @@ def _i2_ci(Q: float, df: int, level: float) -> dict[str, float]:
     else:
         se_lnH = np.nan
     lH = np.log(max(H, 1.0))
-    z = stats.norm.isf((1 - level) / 2)
+    z = float(-special.ndtri((1 - level) / 2))
     Hs = (np.exp(lH), max(np.exp(lH - z * se_lnH), 1.0), max(np.exp(lH + z * se_lnH), 1.0))
 
     def f(h):
@@ -346,57 +281,64 @@ class NMAResult(ResultsMixin):
         self.n_sim = int(n_sim)
         self.random_state = random_state
         X = cd.design()
-        y = cd.y
-        groups = _groups(cd)
-        self._X, self._groups = X, groups
         k, p = X.shape
         self.k, self.n_studies = k, len(cd.studies)
         self.n_treatments = len(self.treatments)
         if k < p:
             raise ModelSpecificationError(f"{k} contrasts for {p} treatment effects")
-        g0 = _gls(y, X, groups, 0.0)
-        self._g0 = g0
-        self.Q = g0.Q
+        tr = _transform(cd)
+        yh, Xh = tr(cd.y), tr(X)
+        self._X, self._tr, self._yh, self._Xh = X, tr, yh, Xh
         self.Q_df = k - p
-        self.Q_pval = float(stats.chi2.sf(g0.Q, self.Q_df)) if self.Q_df > 0 else np.nan
-        self.tau2_DL = max(0.0, (g0.Q - self.Q_df) / g0.trPS) if self.Q_df > 0 else 0.0
-        self.trace_PS = g0.trPS
-        self.iterations = 0
-        self.converged = True
         if tau2 is not None:
-            method, t2 = "user", tau2
-        elif method == "common":
-            t2 = 0.0
-        elif method == "DL":
-            t2 = self.tau2_DL
+            method = "user"
+            f = fit_univariate(yh, tr.v, Xh, method="FE", tau2=tau2)
+        elif method == "common" or (method == "DL" and self.Q_df < 1):
+            f = fit_univariate(yh, tr.v, Xh, method="FE")
         else:
-            if self.Q_df < 1 and method in ("REML", "ML"):
+            if self.Q_df < 1:
                 raise ModelSpecificationError(
                     f"{method} needs more contrasts than treatment effects (k = {k}, "
                     f"{p} effects): use method='common' or give tau2")
-            t2, it, ok = _fit_tau2_likelihood(y, X, groups, method == "REML",
-                                              start=max(self.tau2_DL, 0.01))
-            self.iterations, self.converged = it, ok
-            if not ok:
-                warnings.warn(f"{method} estimation of tau^2 did not converge in {it} "
+            f = fit_univariate(yh, tr.v, Xh, method=method)
+            if not f.converged:
+                warnings.warn(f"{method} estimation of tau^2 did not converge in {f.n_iter} "
                               "iterations", ConvergenceWarning, stacklevel=3)
+        # Q and tr(P S) of the common-effect model (QE and vt of the univariate fit)
+        self.Q = f.QE
+        self.Q_pval = float(special.chdtrc(self.Q_df, self.Q)) if self.Q_df > 0 else np.nan
+        self.trace_PS = (k - p) / f.vt if self.Q_df > 0 else np.nan
+        self.tau2_DL = max(0.0, (self.Q - self.Q_df) / self.trace_PS) if self.Q_df > 0 else 0.0
+        self.iterations, self.converged = f.n_iter, f.converged
         self.method = method
-        self.tau2 = float(t2)
-        g = g0 if t2 == 0.0 else _gls(y, X, groups, t2)
-        self._g = g
-        names = self.treatments[1:]
-        self.coef = pd.Series(g.beta, index=names, name="coef")
-        self.se = pd.Series(np.sqrt(np.diag(g.vb)), index=names, name="se")
-        self.vcov = pd.DataFrame(g.vb, index=names, columns=names)
+        self.tau2 = float(f.tau2)
+        self._beta, self._vb = f.beta, f.vb
+        # restore the constants of the likelihood of the untransformed contrasts
+        # (metafor's rma.mv definitions, REML including + 1/2 log|X'X|)
         lxx = float(np.linalg.slogdet(X.T @ X)[1])
-        self.loglik_ml = _loglik(g, k, p, lxx, reml=False)
-        self.loglik_reml = _loglik(g, k, p, lxx, reml=True)
+        lxxh = float(np.linalg.slogdet(Xh.T @ Xh)[1])
+        self.loglik_ml = f.loglik_ml - 0.5 * tr.const
+        self.loglik_reml = f.loglik_reml - 0.5 * tr.const + 0.5 * (lxx - lxxh)
         self.loglik = self.loglik_reml if method == "REML" else self.loglik_ml
-        h = _i2_ci(g0.Q, self.Q_df, level)
+        h = _i2_ci(self.Q, self.Q_df, level)
         self.I2, self.I2_lower, self.I2_upper = h["I2"], h["I2_lower"], h["I2_upper"]
         self.H, self.H_lower, self.H_upper = h["H"], h["H_lower"], h["H_upper"]
 
     # -- helpers -----------------------------------------------------------
+    @property
+    def coef(self) -> pd.Series:
+        """Each treatment vs the reference (the basic parameters)."""
+        return pd.Series(self._beta, index=self.treatments[1:], name="coef")
+
+    @property
+    def se(self) -> pd.Series:
+        return pd.Series(np.sqrt(np.diag(self._vb)), index=self.treatments[1:], name="se")
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        names = self.treatments[1:]
+        return pd.DataFrame(self._vb, index=names, columns=names)
+
     @property
     def is_random(self) -> bool:
         return self.method != "common"
@@ -406,13 +348,13 @@ class NMAResult(ResultsMixin):
         return float(np.sqrt(self.tau2))
 
     def _z(self) -> float:
-        return float(stats.norm.isf((1 - self.level) / 2))
+        return float(-special.ndtri((1 - self.level) / 2))
 
     def _full(self) -> tuple[np.ndarray, np.ndarray]:
         T = self.n_treatments
-        th = np.concatenate([[0.0], self._g.beta])
+        th = np.concatenate([[0.0], self._beta])
         Vf = np.zeros((T, T))
-        Vf[1:, 1:] = self._g.vb
+        Vf[1:, 1:] = self._vb
         return th, Vf
 
     @property
@@ -516,20 +458,21 @@ class NMAResult(ResultsMixin):
         """Q total, within designs, between designs (design-by-treatment interaction) and
         netmeta's random-effects between-designs Q, with df and p-values."""
         cd = self.contrasts
-        y = cd.y
         design = np.array([cd.design_label(cd.studies[s]) for s in cd.study_idx])
         key = pd.Series([f"{d}|{t}" for d, t in zip(design, cd.treat_idx)])
         codes, uniq = pd.factorize(key)
         Xinc = np.zeros((cd.k, len(uniq)))
         Xinc[np.arange(cd.k), codes] = 1.0
-        gi = _gls(y, Xinc, self._groups, 0.0)
+        Xh_inc = self._tr(Xinc)
         df_w = cd.k - len(uniq)
         df_b = self.Q_df - df_w
-        Qw = gi.Q
+        fi = fit_univariate(self._yh, self._tr.v, Xh_inc, method="FE")
+        Qw = fi.QE if df_w > 0 else 0.0
         Qb = self.Q - Qw
-        t2w = max(0.0, (Qw - df_w) / gi.trPS) if df_w > 0 and gi.trPS > 0 else 0.0
-        Qbr = _gls(y, self._X, self._groups, t2w, derivs=False).Q - _gls(
-            y, Xinc, self._groups, t2w, derivs=False).Q
+        # netmeta's Q.inc.random: tau^2 of the interaction model by the method of moments
+        t2w = tau2_estimate(self._yh, self._tr.v, Xh_inc, "DL")[0] if df_w > 0 else 0.0
+        Qbr = (_wrss(self._yh, self._tr.v, self._Xh, t2w)
+               - _wrss(self._yh, self._tr.v, Xh_inc, t2w))
 
         def pv(q, d):
             return float(stats.chi2.sf(q, d)) if d > 0 else np.nan
