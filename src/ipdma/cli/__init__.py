@@ -21,7 +21,8 @@ from ..errors import IPDMAError, IPDMAWarning
 __all__ = ["build_parser", "main"]
 
 # Order of appearance in `ipdma --help`.
-_COMMANDS = ["_simulate", "_describe", "_risk_nmr", "_ite", "_pool", "_subgroups", "_simstudy", "_demo"]
+_COMMANDS = ["_simulate", "_describe", "_nma", "_risk_nmr", "_ite", "_pool", "_subgroups",
+             "_simstudy", "_demo"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,11 +29,23 @@ fit_variance_components(y, V, X, M, *, method="reml", tau2=None) -> VCFit
     consistency models; metafor's rma.mv with R = list(...)); REML, ML, fixed, given tau2.
 consistency_components(study, parameter, rho=0.5) -> (names, [M_q])
     The consistency structure: one tau2 per parameter type, rho within a multi-arm study.
+
+Aggregate-data network meta-analysis (netmeta-equivalent)
+---------------------------------------------------------
+pairwise_contrasts(data, *, study, treatment, events=, n= | mean=, sd=, n= | te=, se=
+                   [treatment2=], measure="OR"|"RR"|"RD"|"MD"|"SMD", incr=0.5) -> ContrastData
+    Study contrasts vs each study's baseline arm with the shared-arm covariance.
+network_meta_analysis(data, ..., method="common"|"DL"|"REML"|"ML", tau2=None,
+                      small_values="good"|"bad") -> NMAResult
+    Contrast-based NMA with the consistency structure; league(), pscores(),
+    heterogeneity() (Q decomposition), netsplit(), plot(kind="forest"|"network"|"netsplit").
 """
 
 from ._components import VCFit, consistency_components, fit_variance_components
+from ._effects import MEASURES, ContrastData, pairwise_contrasts
 from ._formula import design_from_formula
 from ._multivariate import MultivariateMetaResult, MVFit, fit_mvma, mv_meta_analysis
+from ._nma import NMA_METHODS, NMAResult, network_meta_analysis
 from ._univariate import (
     UNIVARIATE_METHODS,
     UnivariateFit,
@@ -46,9 +58,13 @@ from ._univariate import (
 )
 
 __all__ = [
+    "MEASURES",
+    "NMA_METHODS",
     "UNIVARIATE_METHODS",
+    "ContrastData",
     "MVFit",
     "MultivariateMetaResult",
+    "NMAResult",
     "UnivariateFit",
     "UnivariateMetaResult",
     "VCFit",
@@ -59,6 +75,8 @@ __all__ = [
     "fit_variance_components",
     "meta_analysis",
     "mv_meta_analysis",
+    "network_meta_analysis",
+    "pairwise_contrasts",
     "pool_univariate",
     "qprofile_tau2_ci",
     "tau2_estimate",
