@@ -644,7 +644,8 @@ def _resolve(x, data, what):
 
 def meta_analysis(yi, vi, mods=None, *, method: str = "REML", test: str = "z",
                   level: float = 0.95, data: pd.DataFrame | None = None,
-                  study_names=None, control: dict | None = None) -> UnivariateMetaResult:
+                  study_names=None, control: dict | None = None,
+                  tau2: float | None = None) -> UnivariateMetaResult:
     """Univariate fixed- or random-effects meta-analysis / meta-regression (metafor ``rma``).
 
     Parameters
@@ -668,6 +669,11 @@ def meta_analysis(yi, vi, mods=None, *, method: str = "REML", test: str = "z",
         default 1e-10 relative to the scale of the data), ``root_tol`` (PM estimator and
         Q-profile bounds; default 1e-12 relative), ``maxiter``.
         ``control={"tol": 1e-5, "root_tol": np.finfo(float).eps ** 0.25}`` reproduces metafor's own (looser) stopping rules digit for digit.
+    tau2 : float, optional
+        Fix the (residual) between-study variance at this value instead of
+        estimating it (metafor ``rma(..., tau2 = )``); ``se_tau2`` is then NaN and
+        ``method`` only decides which log-likelihood is reported (REML for
+        ``"REML"``, ML otherwise, as metafor).
 
     Returns
     -------
@@ -725,8 +731,15 @@ def meta_analysis(yi, vi, mods=None, *, method: str = "REML", test: str = "z",
     if unknown:
         raise ModelSpecificationError(
             f"unknown control option(s) {sorted(unknown)}; use tol, root_tol, maxiter")
-    fit = fit_univariate(y, v, X, method_u, test=test, **control)
-    if method_u != "FE" and fit.tau2 == 0.0:
+    if tau2 is not None:
+        tau2 = float(tau2)
+        if not np.isfinite(tau2) or tau2 < 0:
+            raise ModelSpecificationError(f"tau2={tau2!r} must be a finite value >= 0")
+        if method_u == "FE" and tau2 != 0:
+            raise ModelSpecificationError("method='FE' has tau2 = 0; use method='REML' (or "
+                                          "'ML') with tau2= to fix the between-study variance")
+    fit = fit_univariate(y, v, X, method_u, test=test, tau2=tau2, **control)
+    if tau2 is None and method_u != "FE" and fit.tau2 == 0.0:
         warnings.warn(f"{method_u} estimate of tau^2 is on the boundary (tau^2 = 0): the "
                       "random-effects model reduces to the fixed-effect model",
                       BoundaryWarning, stacklevel=2)

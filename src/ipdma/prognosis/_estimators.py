@@ -124,16 +124,16 @@ def _fit_fixed_or_none(X, y, trial, n_trials, trial_effect, penalty, info):
     return _finish(fit.coef, fit.vcov, X.shape[1], trial_effect, present, n_trials, info)
 
 
-def _fit_random(X, y, trial, n_trials, penalty, info, n_agq):
+def _fit_random(X, y, trial, n_trials, penalty, info, n_agq, vcov="joint"):
     A = np.column_stack([np.ones(len(y)), X])
     P = _pen_matrix(X, A, penalty)
     present = np.unique(trial)
     if len(present) < 2:
         raise ModelSpecificationError("trial_effect='random' needs at least 2 trials in the "
                                       "development rows")
-    fit = fit_random_intercept(A, y, trial, P=P, n_agq=n_agq)
+    fit = fit_random_intercept(A, y, trial, P=P, n_agq=n_agq, vcov=vcov)
     info = dict(info, loglik=fit.loglik, converged=fit.converged, sigma_trial=fit.sigma,
-                n_agq=n_agq)
+                n_agq=n_agq, vcov_type=vcov, sigma_trial_se=fit.sigma_se)
     return _finish(fit.coef, fit.vcov, X.shape[1], "random", present, n_trials, info,
                    blups=fit.blups)
 
@@ -166,12 +166,14 @@ class GLMEstimator:
     name = "glm"
     tuned = False
 
-    def __init__(self, n_agq: int = 1):
+    def __init__(self, n_agq: int = 1, vcov: str = "joint"):
         self.n_agq = n_agq
+        self.vcov = vcov
 
     def fit(self, X, y, trial, n_trials, trial_effect, rng, fixed_tuning=None):
         if trial_effect == "random":
-            return _fit_random(X, y, trial, n_trials, 0.0, {"penalty": 0.0}, self.n_agq)
+            return _fit_random(X, y, trial, n_trials, 0.0, {"penalty": 0.0}, self.n_agq,
+                               self.vcov)
         return _fit_fixed_or_none(X, y, trial, n_trials, trial_effect, 0.0, {"penalty": 0.0})
 
 
@@ -188,7 +190,8 @@ class PMLEEstimator:
     name = "pmle"
     foldid = None   # set by RiskModel for the main fit only (not for bootstrap refits)
 
-    def __init__(self, penalty="aic", grid=None, n_folds=10, n_agq=1):
+    def __init__(self, penalty="aic", grid=None, n_folds=10, n_agq=1, vcov="joint"):
+        self.vcov = vcov
         self.penalty = penalty
         self.grid = (np.r_[0.0, np.geomspace(0.01, 1e4, 49)] if grid is None
                      else np.sort(np.asarray(grid, float)))
@@ -272,7 +275,7 @@ class PMLEEstimator:
             info["grid"] = self.grid
         info["penalty"] = pen
         if trial_effect == "random":
-            return _fit_random(X, y, trial, n_trials, pen, info, self.n_agq)
+            return _fit_random(X, y, trial, n_trials, pen, info, self.n_agq, self.vcov)
         return _fit_fixed_or_none(X, y, trial, n_trials, trial_effect, pen, info)
 
 
