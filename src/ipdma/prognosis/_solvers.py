@@ -32,10 +32,10 @@ __all__ = [
     "fit_logistic_ridge",
     "fit_random_intercept",
     "glmnet_lambda_max",
-    "joint_hessian_vcov",
-    "random_intercept_vcov",
     "glmnet_path",
+    "joint_hessian_vcov",
     "loglik",
+    "random_intercept_vcov",
 ]
 
 
