@@ -745,7 +745,7 @@ def meta_analysis(yi, vi, mods=None, *, method: str = "REML", test: str = "z",
                       BoundaryWarning, stacklevel=2)
     return UnivariateMetaResult(yi=y, vi=v, X=X, mod_names=list(Xdf.columns), study_names=names,
                                 method=method_u, test=test, level=level, fit=fit,
-                                control=control)
+                                control=control, tau2_fixed=tau2 is not None)
 
 
 class UnivariateMetaResult(ResultsMixin):
@@ -758,7 +758,11 @@ class UnivariateMetaResult(ResultsMixin):
     tau2, se_tau2, I2, H2, Q, Q_pval, loglik : float
         I2 in percent and H2 as a ratio (metafor's units). ``Q`` is Cochran's
         (residual) heterogeneity statistic with k - q df; ``loglik`` is the REML
-        log-likelihood for REML fits and the ML one otherwise (as metafor).
+        log-likelihood for REML fits and the ML one otherwise (as metafor's
+        ``logLik``; ``loglik_ml`` and ``loglik_reml`` hold both).
+    tau2_fixed : bool
+        True when tau^2 was given by the user (``tau2=``); ``aic`` then counts
+        only the coefficients, as metafor.
     k : int
 
     Examples
@@ -780,7 +784,7 @@ class UnivariateMetaResult(ResultsMixin):
     """
 
     def __init__(self, *, yi, vi, X, mod_names, study_names, method, test, level, fit,
-                 control=None):
+                 control=None, tau2_fixed=False):
         self.control = dict(control or {})
         self.yi, self.vi, self.X = yi, vi, X
         self.mod_names = mod_names
@@ -801,6 +805,14 @@ class UnivariateMetaResult(ResultsMixin):
         self.k = fit.k
         self.df_resid = fit.k - fit.p
         self.converged = fit.converged
+        self.tau2_fixed = tau2_fixed
+
+    @property
+    def aic(self) -> float:
+        """AIC as metafor: ``-2 loglik + 2 (q + 1)`` (the 1 only when tau^2 was
+        estimated; REML fits use the REML log-likelihood)."""
+        n_par = self.X.shape[1] + (0 if self.method == "FE" or self.tau2_fixed else 1)
+        return -2 * self.loglik + 2 * n_par
 
     # -- inference ---------------------------------------------------------
     def _crit(self, level=None) -> float:
