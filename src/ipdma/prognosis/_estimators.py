@@ -76,7 +76,7 @@ def _trial_design(X, trial, n_trials, trial_effect):
     return np.column_stack([np.ones(n), X, D]), present
 
 
-def _finish(coef, vcov, p, trial_effect, present, n_trials, info, blups=None):
+def _finish(coef, vcov, p, trial_effect, present, n_trials, info, blups=None, blup_se=None):
     """Map full-parameter estimates to FittedParams (average intercept)."""
     b0, beta = coef[0], coef[1:1 + p]
     k = len(coef)
@@ -85,6 +85,14 @@ def _finish(coef, vcov, p, trial_effect, present, n_trials, info, blups=None):
         ints = b0 + d
         full = np.full(n_trials, np.nan)
         full[present] = ints
+        if vcov is not None:
+            # SE of each trial's intercept b0 + d_k (contrast on the full covariance)
+            Lt = np.zeros((len(present), k))
+            Lt[:, 0] = 1.0
+            Lt[np.arange(1, len(present)), 1 + p + np.arange(len(present) - 1)] = 1.0
+            se_t = np.full(n_trials, np.nan)
+            se_t[present] = np.sqrt(np.einsum("ij,jk,ik->i", Lt, vcov, Lt))
+            info = dict(info, trial_intercepts_se=se_t)
         avg = float(np.mean(ints))
         # contrast: avg = b0 + mean(d)
         L = np.zeros((1 + p, k))
@@ -96,6 +104,10 @@ def _finish(coef, vcov, p, trial_effect, present, n_trials, info, blups=None):
     if trial_effect == "random" and blups is not None:
         full = np.full(n_trials, np.nan)
         full[present] = b0 + blups
+        if blup_se is not None:
+            se_t = np.full(n_trials, np.nan)
+            se_t[present] = blup_se
+            info = dict(info, blup_se=se_t)
         V = vcov[:1 + p, :1 + p] if vcov is not None else None
         return FittedParams(float(b0), beta.copy(), full, V, info)
     V = vcov[:1 + p, :1 + p] if vcov is not None else None
@@ -119,8 +131,10 @@ def _fit_fixed_or_none(X, y, trial, n_trials, trial_effect, penalty, info):
     if not fit.converged:
         warnings.warn("logistic fit did not converge (possible separation); estimates may be "
                       "unreliable", ConvergenceWarning, stacklevel=4)
+    n_params = (A.shape[1] if penalty == 0 or fit.effective_df is None
+                else fit.effective_df + 1.0)
     info = dict(info, loglik=fit.loglik, n_iter=fit.n_iter, converged=fit.converged,
-                effective_df=fit.effective_df)
+                effective_df=fit.effective_df, n_params=n_params)
     return _finish(fit.coef, fit.vcov, X.shape[1], trial_effect, present, n_trials, info)
 
 
@@ -133,9 +147,10 @@ def _fit_random(X, y, trial, n_trials, penalty, info, n_agq, vcov="joint"):
                                       "development rows")
     fit = fit_random_intercept(A, y, trial, P=P, n_agq=n_agq, vcov=vcov)
     info = dict(info, loglik=fit.loglik, converged=fit.converged, sigma_trial=fit.sigma,
-                n_agq=n_agq, vcov_type=vcov, sigma_trial_se=fit.sigma_se)
+                n_agq=n_agq, vcov_type=vcov, sigma_trial_se=fit.sigma_se,
+                n_params=A.shape[1] + 1.0)
     return _finish(fit.coef, fit.vcov, X.shape[1], "random", present, n_trials, info,
-                   blups=fit.blups)
+                   blups=fit.blups, blup_se=fit.blup_se)
 
 
 def _folds(n, n_folds, rng, foldid=None):
@@ -392,7 +407,8 @@ class ElasticNetEstimator:
                           ConvergenceWarning, stacklevel=4)
         coef = coefs[-1]
         info.update(penalty=lam, **{"lambda": lam}, n_nonzero=int(np.sum(coef[1:1 + p] != 0)),
-                    loglik=loglik(y, coef[0] + Xf @ coef[1:]))
+                    loglik=loglik(y, coef[0] + Xf @ coef[1:]),
+                    n_params=1.0 + float(np.sum(coef[1:] != 0)))
         return _finish(coef, None, p, trial_effect, present, n_trials, info)
 
 

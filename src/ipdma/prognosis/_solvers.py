@@ -328,6 +328,7 @@ class RandomInterceptFit:
     n_agq: int
     vcov_type: str = "joint"
     sigma_se: float | None = None   # SE of sigma from the joint Hessian (None: conditional)
+    blup_se: np.ndarray | None = None   # conditional SD of each mode (lme4's condVar)
 
 
 def joint_hessian_vcov(negloglik, params: np.ndarray, n_fixed: int,
@@ -477,9 +478,10 @@ def fit_random_intercept(X: np.ndarray, y: np.ndarray, groups: np.ndarray,
     if not converged:
         warnings.warn("random-intercept optimisation did not report convergence "
                       f"({res.message})", ConvergenceWarning, stacklevel=3)
+    _, hess = _group_modes(X @ theta[:p], y, g, G, sigma_hat, b)
     return RandomInterceptFit(coef=theta[:p], sigma=sigma_hat, blups=b, vcov=vc, loglik=ll,
                               converged=converged, n_agq=n_agq, vcov_type=vcov,
-                              sigma_se=sigma_se)
+                              sigma_se=sigma_se, blup_se=np.sqrt(1.0 / hess))
 
 
 def random_intercept_vcov(X: np.ndarray, y: np.ndarray, groups: np.ndarray, coef: np.ndarray,
