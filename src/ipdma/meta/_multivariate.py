@@ -443,13 +443,16 @@ class MVFit:
     boundary: list[str] = field(default_factory=list)
     neg_eigen_mm: int = 0
     grad_norm: float = 0.0
+    Psi_fixed: bool = False
+    typical_v: float = float("nan")
 
 
 def fit_mvma(y: np.ndarray, S: np.ndarray, X: np.ndarray | None = None, *,
              method: str = "reml", structure: str = "unstructured",
              Psi_start: np.ndarray | None = None, maxiter: int = 10000, gtol: float = 1e-7,
              on_failure: Literal["raise", "warn"] = "raise", study_names=None,
-             outcome_names=None, _data: _MVData | None = None) -> MVFit:
+             outcome_names=None, _data: _MVData | None = None,
+             Psi_fixed: np.ndarray | None = None) -> MVFit:
     """Fit a multivariate meta-analysis on numpy arrays (no pandas overhead).
 
     Parameters
@@ -471,6 +474,10 @@ def fit_mvma(y: np.ndarray, S: np.ndarray, X: np.ndarray | None = None, *,
         ``gtol``; an L-BFGS-B polish follows if BFGS stops early.
     on_failure : {"raise", "warn"}
         What to do when the optimiser does not converge.
+    Psi_fixed : ndarray, optional
+        Fix the between-study covariance at this (p, p) matrix instead of
+        estimating it (``method`` "reml"/"ml" then only selects the reported
+        log-likelihood, as metafor's ``rma.mv(..., tau2 = , rho = )``).
 
     Returns
     -------
@@ -494,14 +501,16 @@ def fit_mvma(y: np.ndarray, S: np.ndarray, X: np.ndarray | None = None, *,
     with _blas_single_thread():
         return _fit_mvma(y, S, X, method=method, structure=structure, Psi_start=Psi_start,
                          maxiter=maxiter, gtol=gtol, on_failure=on_failure,
-                         study_names=study_names, outcome_names=outcome_names, _data=_data)
+                         study_names=study_names, outcome_names=outcome_names, _data=_data,
+                         Psi_fixed=Psi_fixed)
 
 
 def _fit_mvma(y: np.ndarray, S: np.ndarray, X: np.ndarray | None = None, *,
               method: str = "reml", structure: str = "unstructured",
               Psi_start: np.ndarray | None = None, maxiter: int = 10000, gtol: float = 1e-7,
               on_failure: Literal["raise", "warn"] = "raise", study_names=None,
-              outcome_names=None, _data: _MVData | None = None) -> MVFit:
+              outcome_names=None, _data: _MVData | None = None,
+              Psi_fixed: np.ndarray | None = None) -> MVFit:
     """Implementation of :func:`fit_mvma` (BLAS threads not limited here)."""
     method = method.lower()
     if method not in MV_METHODS:
@@ -530,7 +539,19 @@ def _fit_mvma(y: np.ndarray, S: np.ndarray, X: np.ndarray | None = None, *,
     message = ""
     converged = True
     gnorm = 0.0
-    if method == "fixed":
+    if Psi_fixed is not None:
+        if method not in ("reml", "ml"):
+            raise ModelSpecificationError(
+                f"a fixed Psi needs method='reml' or 'ml' (it selects the reported "
+                f"log-likelihood), not {method!r}")
+        Psi = np.asarray(Psi_fixed, dtype=float)
+        if Psi.shape != (p, p):
+            raise ModelSpecificationError(f"Psi must be a {p} x {p} matrix (got shape "
+                                          f"{Psi.shape})")
+        if not np.allclose(Psi, Psi.T) or np.linalg.eigvalsh(0.5 * (Psi + Psi.T))[0] < -1e-12:
+            raise ModelSpecificationError("Psi must be a symmetric positive semi-definite "
+                                          "matrix (variances >= 0, |correlations| <= 1)")
+    elif method == "fixed":
         Psi = zero
     elif method == "mm":
         Psi, neg = _mm_estimate(d)
@@ -604,7 +625,7 @@ def _fit_mvma(y: np.ndarray, S: np.ndarray, X: np.ndarray | None = None, *,
     ev_ml = _evaluate(Psi, d, reml=False, grad=False)
     ev_reml = _evaluate(Psi, d, reml=True, grad=False)
     boundary = []
-    if method in ("reml", "ml", "mm"):
+    if method in ("reml", "ml", "mm") and Psi_fixed is None:
         dg = np.diag(Psi)
         svar = np.median(np.diagonal(d.S_fill, axis1=1, axis2=2)[d.obs])
         tiny = dg < 1e-8 * max(svar, 1e-300)
@@ -627,7 +648,25 @@ def _fit_mvma(y: np.ndarray, S: np.ndarray, X: np.ndarray | None = None, *,
     return MVFit(beta=ev_reml.beta, vcov=ev_reml.Ainv, Psi=Psi, loglik=float(ll),
                  loglik_ml=ev_ml.ll, loglik_reml=ev_reml.ll, Q=Qstat, Q_df=Q_df, method=method,
                  structure=structure, converged=converged, n_iter=n_iter, n_feval=n_feval,
-                 message=message, boundary=boundary, neg_eigen_mm=neg, grad_norm=gnorm)
+                 message=message, boundary=boundary, neg_eigen_mm=neg, grad_norm=gnorm,
+                 Psi_fixed=Psi_fixed is not None, typical_v=_typical_variance(d, ev0))
+
+
+def _typical_variance(d: _MVData, ev0: _Eval) -> float:
+    """metafor's "typical" within-study variance ``(N - qp) / tr(P)`` of the stacked
+    model, ``P = W - W X (X'WX)^-1 X'W`` with ``W`` the inverse within-study
+    covariance (the denominator of I^2 in Viechtbauer's formula for multilevel and
+    multivariate models)."""
+    q, p = d.q, d.p
+    if d.N <= q * p:
+        return float("nan")
+    WW = ev0.Wt @ ev0.Wt
+    if q == 1:
+        B = WW.sum(0)
+    else:
+        B = np.einsum("im,in,ijl->mjnl", d.X, d.X, WW).reshape(q * p, q * p)
+    trP = float(np.trace(ev0.Wt.sum(0)) - np.sum(ev0.Ainv * B.T))
+    return (d.N - q * p) / trP
 
 
 # ---------------------------------------------------------------------------
@@ -663,7 +702,8 @@ def _names(obj, n, default):
 def mv_meta_analysis(y, S, mods=None, *, method: str = "reml", structure: str = "unstructured",
                      outcome_names=None, study_names=None, level: float = 0.95,
                      data: pd.DataFrame | None = None, on_failure: Literal["raise", "warn"] = "raise",
-                     maxiter: int = 10000, gtol: float = 1e-7) -> MultivariateMetaResult:
+                     maxiter: int = 10000, gtol: float = 1e-7, Psi=None, tau2=None,
+                     rho=None) -> MultivariateMetaResult:
     """Multivariate random-effects meta-analysis / meta-regression (mvmeta, metafor ``rma.mv``).
 
     Parameters
@@ -692,6 +732,14 @@ def mv_meta_analysis(y, S, mods=None, *, method: str = "reml", structure: str = 
         (default) or issues a :class:`~ipdma.errors.ConvergenceWarning`.
     maxiter, gtol : int, float
         Optimiser limits (see :func:`fit_mvma`).
+    Psi : array-like or DataFrame, shape (p, p), optional
+        Fix the between-study covariance at this matrix instead of estimating it.
+    tau2, rho : float or array-like, optional
+        Alternatively fix Psi from between-study variances ``tau2`` (one per outcome,
+        or one value for all) and correlation(s) ``rho`` (a scalar common
+        correlation or a (p, p) matrix; default 0), as metafor's
+        ``rma.mv(..., struct = "UN", tau2 = , rho = )``.  With a fixed Psi,
+        ``method`` ("reml" or "ml") only selects the reported log-likelihood.
 
     Returns
     -------
@@ -747,13 +795,44 @@ def mv_meta_analysis(y, S, mods=None, *, method: str = "reml", structure: str = 
     Xdf = moderator_matrix(mods, k, data, study_names=snames)
     X = Xdf.to_numpy()
     d = _prepare(yv, Sv, X, snames, onames)
+    Psi_fixed = _fixed_psi(Psi, tau2, rho, onames)
     fit = fit_mvma(None, None, None, method=method, structure=structure, maxiter=maxiter,
-                   gtol=gtol, on_failure=on_failure, outcome_names=onames, _data=d)
+                   gtol=gtol, on_failure=on_failure, outcome_names=onames, _data=d,
+                   Psi_fixed=Psi_fixed)
     for b in fit.boundary:
         warnings.warn(f"{fit.method.upper()} estimate on the boundary of the parameter space: {b}",
                       BoundaryWarning, stacklevel=2)
     return MultivariateMetaResult(y=yv, S=Sv, X=X, data=d, fit=fit, outcome_names=onames,
                                   study_names=snames, mod_names=list(Xdf.columns), level=level)
+
+
+def _fixed_psi(Psi, tau2, rho, onames) -> np.ndarray | None:
+    """The user-fixed between-study covariance (or None)."""
+    p = len(onames)
+    if Psi is not None:
+        if tau2 is not None or rho is not None:
+            raise ModelSpecificationError("give either Psi= or tau2= (with rho=), not both")
+        if isinstance(Psi, pd.DataFrame):
+            Psi = Psi.loc[onames, onames] if set(Psi.index) >= set(onames) else Psi
+        return np.asarray(Psi, dtype=float)
+    if tau2 is None:
+        if rho is not None:
+            raise ModelSpecificationError("rho= fixes correlations only together with tau2=")
+        return None
+    t2 = np.broadcast_to(np.asarray(tau2, dtype=float), (p,)).astype(float)
+    if np.any(~np.isfinite(t2)) or np.any(t2 < 0):
+        raise ModelSpecificationError(f"tau2={tau2!r}: between-study variances must be >= 0")
+    R = np.eye(p)
+    if rho is not None:
+        r = np.asarray(rho, dtype=float)
+        R = r if r.ndim == 2 else np.full((p, p), float(r))
+        R = np.array(R, dtype=float)
+        np.fill_diagonal(R, 1.0)
+        if R.shape != (p, p) or np.any(np.abs(R) > 1):
+            raise ModelSpecificationError(f"rho={rho!r}: give a correlation in [-1, 1] or a "
+                                          f"{p} x {p} correlation matrix")
+    sd = np.sqrt(t2)
+    return R * np.outer(sd, sd)
 
 
 class MultivariateMetaResult(ResultsMixin):
@@ -771,6 +850,14 @@ class MultivariateMetaResult(ResultsMixin):
     loglik : float
         REML log-likelihood (metafor's full REML constant) for REML, ML otherwise
         (fixed: ML at Psi = 0; ``loglik_reml`` is also stored); NaN for "mm".
+        Same name and definition as ``logLik(rma.mv)``.
+    I2, H2 : Series
+        Per outcome, as metafor's FAQ defines them for multivariate models:
+        ``I2_j = 100 tau2_j / (tau2_j + v)`` and ``H2_j = tau2_j / v + 1`` with the
+        typical within-study variance ``v = (N - qp) / tr(P)``, ``P = W - W X
+        (X'WX)^-1 X'W`` of the stacked fixed-effect model (``typical_v``).
+    Psi_fixed : bool
+        True when Psi was fixed by the user (``Psi=`` / ``tau2=``).
     Q, Q_df, Q_pval : float
         Residual heterogeneity statistic of the fixed-effect GLS fit (metafor's QE).
     converged : bool
@@ -825,6 +912,11 @@ class MultivariateMetaResult(ResultsMixin):
         self.rho = pd.DataFrame(rho, index=oidx, columns=oidx)
         self.loglik = fit.loglik
         self.loglik_ml, self.loglik_reml = fit.loglik_ml, fit.loglik_reml
+        self.Psi_fixed = fit.Psi_fixed
+        self.typical_v = fit.typical_v
+        t2 = np.diag(fit.Psi)
+        self.I2 = pd.Series(100 * t2 / (t2 + fit.typical_v), index=oidx, name="I2")
+        self.H2 = pd.Series(t2 / fit.typical_v + 1, index=oidx, name="H2")
         self.Q, self.Q_df = fit.Q, fit.Q_df
         self.Q_pval = float(stats.chi2.sf(fit.Q, fit.Q_df)) if fit.Q_df > 0 else np.nan
         self.converged = fit.converged
@@ -861,7 +953,7 @@ class MultivariateMetaResult(ResultsMixin):
 
     @property
     def aic(self) -> float:
-        n_par = self.q * self.p + (0 if self.method == "fixed"
+        n_par = self.q * self.p + (0 if self.method == "fixed" or self.Psi_fixed
                                    else _n_par(self.structure, self.p))
         return -2 * self.loglik + 2 * n_par
 
@@ -1031,6 +1123,8 @@ class MultivariateMetaResult(ResultsMixin):
         }
         if self.method != "fixed":
             info["Psi structure"] = self.structure
+        if self.Psi_fixed:
+            info["Psi"] = "fixed by the user"
         if self.method in ("reml", "ml"):
             info["log-likelihood"] = self.loglik
             info["converged"] = f"{self.converged} ({self.n_iter} iterations)"
@@ -1043,6 +1137,8 @@ class MultivariateMetaResult(ResultsMixin):
             tables["Between-study covariance Psi"] = self.Psi
             cor = self.rho.copy()
             cor.insert(0, "tau", np.sqrt(self.tau2.to_numpy()))
+            cor.insert(1, "I2", self.I2.to_numpy())
+            cor.insert(2, "H2", self.H2.to_numpy())
             tables["Between-study SD (tau) and correlations"] = cor
             notes.extend(f"Boundary: {b}" for b in self.fit_.boundary)
         return Summary(title=f"Multivariate meta-analysis ({label})", tables=tables, info=info,

@@ -644,7 +644,8 @@ def _resolve(x, data, what):
 
 def meta_analysis(yi, vi, mods=None, *, method: str = "REML", test: str = "z",
                   level: float = 0.95, data: pd.DataFrame | None = None,
-                  study_names=None, control: dict | None = None) -> UnivariateMetaResult:
+                  study_names=None, control: dict | None = None,
+                  tau2: float | None = None) -> UnivariateMetaResult:
     """Univariate fixed- or random-effects meta-analysis / meta-regression (metafor ``rma``).
 
     Parameters
@@ -668,6 +669,11 @@ def meta_analysis(yi, vi, mods=None, *, method: str = "REML", test: str = "z",
         default 1e-10 relative to the scale of the data), ``root_tol`` (PM estimator and
         Q-profile bounds; default 1e-12 relative), ``maxiter``.
         ``control={"tol": 1e-5, "root_tol": np.finfo(float).eps ** 0.25}`` reproduces metafor's own (looser) stopping rules digit for digit.
+    tau2 : float, optional
+        Fix the (residual) between-study variance at this value instead of
+        estimating it (metafor ``rma(..., tau2 = )``); ``se_tau2`` is then NaN and
+        ``method`` only decides which log-likelihood is reported (REML for
+        ``"REML"``, ML otherwise, as metafor).
 
     Returns
     -------
@@ -725,14 +731,21 @@ def meta_analysis(yi, vi, mods=None, *, method: str = "REML", test: str = "z",
     if unknown:
         raise ModelSpecificationError(
             f"unknown control option(s) {sorted(unknown)}; use tol, root_tol, maxiter")
-    fit = fit_univariate(y, v, X, method_u, test=test, **control)
-    if method_u != "FE" and fit.tau2 == 0.0:
+    if tau2 is not None:
+        tau2 = float(tau2)
+        if not np.isfinite(tau2) or tau2 < 0:
+            raise ModelSpecificationError(f"tau2={tau2!r} must be a finite value >= 0")
+        if method_u == "FE" and tau2 != 0:
+            raise ModelSpecificationError("method='FE' has tau2 = 0; use method='REML' (or "
+                                          "'ML') with tau2= to fix the between-study variance")
+    fit = fit_univariate(y, v, X, method_u, test=test, tau2=tau2, **control)
+    if tau2 is None and method_u != "FE" and fit.tau2 == 0.0:
         warnings.warn(f"{method_u} estimate of tau^2 is on the boundary (tau^2 = 0): the "
                       "random-effects model reduces to the fixed-effect model",
                       BoundaryWarning, stacklevel=2)
     return UnivariateMetaResult(yi=y, vi=v, X=X, mod_names=list(Xdf.columns), study_names=names,
                                 method=method_u, test=test, level=level, fit=fit,
-                                control=control)
+                                control=control, tau2_fixed=tau2 is not None)
 
 
 class UnivariateMetaResult(ResultsMixin):
@@ -745,7 +758,11 @@ class UnivariateMetaResult(ResultsMixin):
     tau2, se_tau2, I2, H2, Q, Q_pval, loglik : float
         I2 in percent and H2 as a ratio (metafor's units). ``Q`` is Cochran's
         (residual) heterogeneity statistic with k - q df; ``loglik`` is the REML
-        log-likelihood for REML fits and the ML one otherwise (as metafor).
+        log-likelihood for REML fits and the ML one otherwise (as metafor's
+        ``logLik``; ``loglik_ml`` and ``loglik_reml`` hold both).
+    tau2_fixed : bool
+        True when tau^2 was given by the user (``tau2=``); ``aic`` then counts
+        only the coefficients, as metafor.
     k : int
 
     Examples
@@ -767,7 +784,7 @@ class UnivariateMetaResult(ResultsMixin):
     """
 
     def __init__(self, *, yi, vi, X, mod_names, study_names, method, test, level, fit,
-                 control=None):
+                 control=None, tau2_fixed=False):
         self.control = dict(control or {})
         self.yi, self.vi, self.X = yi, vi, X
         self.mod_names = mod_names
@@ -788,6 +805,14 @@ class UnivariateMetaResult(ResultsMixin):
         self.k = fit.k
         self.df_resid = fit.k - fit.p
         self.converged = fit.converged
+        self.tau2_fixed = tau2_fixed
+
+    @property
+    def aic(self) -> float:
+        """AIC as metafor: ``-2 loglik + 2 (q + 1)`` (the 1 only when tau^2 was
+        estimated; REML fits use the REML log-likelihood)."""
+        n_par = self.X.shape[1] + (0 if self.method == "FE" or self.tau2_fixed else 1)
+        return -2 * self.loglik + 2 * n_par
 
     # -- inference ---------------------------------------------------------
     def _crit(self, level=None) -> float:

@@ -13,7 +13,11 @@
   dimensions of a trial.  Fixed effects and ``tau >= 0`` are estimated jointly
   by L-BFGS-B; the gradient comes from JAX automatic differentiation (64-bit),
   with the conditional mode differentiated implicitly (one differentiable Newton
-  step from the converged mode).
+  step from the converged mode).  The fixed-effect covariance is by default
+  ``vcov="joint"``, as ``vcov()`` of ``lme4::glmer``: the fixed-effect block of
+  the inverse Hessian of the negative approximate log-likelihood over
+  ``(beta, tau)`` jointly (central differences of the exact JAX gradient);
+  ``vcov="conditional"`` holds tau at its estimate (inverse of the beta block).
 """
 
 from __future__ import annotations
@@ -152,7 +156,7 @@ def _fd_hessian(grad, x: np.ndarray) -> np.ndarray:
     return 0.5 * (H + H.T)
 
 
-def _glmm_cov(Hm: np.ndarray, p: int) -> tuple[np.ndarray, float]:
+def _glmm_cov(Hm: np.ndarray, p: int, vcov: str = "joint") -> tuple[np.ndarray, float]:
     """Covariance of the fixed effects from the Hessian of the negative marginal
     log-likelihood in (beta, tau): the beta block of its inverse when positive definite,
     else the inverse of the beta block (conditional on tau-hat, as with tau on the
@@ -160,7 +164,10 @@ def _glmm_cov(Hm: np.ndarray, p: int) -> tuple[np.ndarray, float]:
     try:
         np.linalg.cholesky(Hm)
         cov_full = np.linalg.inv(Hm)
-        return cov_full[:p, :p], float(np.sqrt(cov_full[p, p]))
+        tau_se = float(np.sqrt(cov_full[p, p]))
+        if vcov == "conditional":
+            return np.linalg.inv(Hm[:p, :p]), tau_se
+        return cov_full[:p, :p], tau_se
     except np.linalg.LinAlgError:
         pass
     try:
@@ -179,9 +186,12 @@ def _glmm_cov(Hm: np.ndarray, p: int) -> tuple[np.ndarray, float]:
 
 
 def fit_random(design: NMRDesign, n_agq: int = 1, start: MLFit | None = None,
-               max_iter: int = 500) -> MLFit:
+               max_iter: int = 500, vcov: str = "joint") -> MLFit:
     """Random-treatment-effects model by Laplace (``n_agq=1``) or adaptive
-    Gauss-Hermite quadrature with ``n_agq`` nodes per dimension."""
+    Gauss-Hermite quadrature with ``n_agq`` nodes per dimension.  ``vcov``:
+    ``"joint"`` (lme4's default) or ``"conditional"`` fixed-effect covariance."""
+    if vcov not in ("joint", "conditional"):
+        raise ValueError(f"vcov must be 'joint' or 'conditional' (got {vcov!r})")
     import jax
     import jax.numpy as jnp
 
@@ -269,7 +279,7 @@ def fit_random(design: NMRDesign, n_agq: int = 1, start: MLFit | None = None,
         cov = start.cov
         tau_se = np.nan
     else:
-        cov, tau_se = _glmm_cov(Hm, p)
+        cov, tau_se = _glmm_cov(Hm, p, vcov)
         if not best.success:
             warnings.warn(f"GLMM optimiser: {best.message}", ConvergenceWarning, stacklevel=3)
     return MLFit(coef=theta[:p], cov=cov, loglik=ll, tau=float(theta[p]), tau_se=tau_se,

@@ -80,6 +80,11 @@ class RiskNMR:
     n_agq : int
         Quadrature nodes per random-effect dimension for ``engine="ml",
         effects="random"`` (1 = Laplace).
+    vcov : {"joint", "conditional"}
+        Covariance of the fixed effects for ``engine="ml", effects="random"``:
+        ``"joint"`` (default, lme4's ``vcov(glmer)``: fixed-effect block of the
+        inverse Hessian over fixed effects and tau) or ``"conditional"`` (tau held
+        at its estimate).
     n_sim : int
         Parameter draws from the asymptotic normal distribution of the ML
         estimate used for P(best) with ``engine="ml"``.
@@ -126,6 +131,7 @@ class RiskNMR:
         chain_method: str = "sequential",
         target_accept: float | None = None,
         n_agq: int = 1,
+        vcov: Literal["joint", "conditional"] = "joint",
         n_sim: int = 4000,
         higher_is_better: bool = False,
         level: float = 0.95,
@@ -145,6 +151,7 @@ class RiskNMR:
         self.chain_method = chain_method
         self.target_accept = target_accept
         self.n_agq = n_agq
+        self.vcov = vcov
         self.n_sim = n_sim
         self.higher_is_better = higher_is_better
         self.level = level
@@ -162,6 +169,9 @@ class RiskNMR:
         if isinstance(self.centring, str) and self.centring not in ("trial", "global"):
             raise ModelSpecificationError(
                 f"centring must be 'trial', 'global' or a number, not {self.centring!r}")
+        if getattr(self, "vcov", "joint") not in ("joint", "conditional"):
+            raise ModelSpecificationError(
+                f"vcov must be 'joint' or 'conditional', not {self.vcov!r}")
         if self.tau_prior not in ("half-normal", "uniform"):
             raise ModelSpecificationError(
                 f"tau_prior must be 'half-normal' or 'uniform', not {self.tau_prior!r}")
@@ -238,7 +248,8 @@ class RiskNMR:
                                      "outcome": outcome, "risk": risk})
         if self.engine == "ml":
             if self.effects == "random":
-                fit = fit_random(design, n_agq=int(self.n_agq), start=ml_common)
+                fit = fit_random(design, n_agq=int(self.n_agq), start=ml_common,
+                                 vcov=self.vcov)
             else:
                 fit = ml_common
             res._set_ml(fit)

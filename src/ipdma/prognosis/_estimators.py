@@ -76,7 +76,7 @@ def _trial_design(X, trial, n_trials, trial_effect):
     return np.column_stack([np.ones(n), X, D]), present
 
 
-def _finish(coef, vcov, p, trial_effect, present, n_trials, info, blups=None):
+def _finish(coef, vcov, p, trial_effect, present, n_trials, info, blups=None, blup_se=None):
     """Map full-parameter estimates to FittedParams (average intercept)."""
     b0, beta = coef[0], coef[1:1 + p]
     k = len(coef)
@@ -85,6 +85,14 @@ def _finish(coef, vcov, p, trial_effect, present, n_trials, info, blups=None):
         ints = b0 + d
         full = np.full(n_trials, np.nan)
         full[present] = ints
+        if vcov is not None:
+            # SE of each trial's intercept b0 + d_k (contrast on the full covariance)
+            Lt = np.zeros((len(present), k))
+            Lt[:, 0] = 1.0
+            Lt[np.arange(1, len(present)), 1 + p + np.arange(len(present) - 1)] = 1.0
+            se_t = np.full(n_trials, np.nan)
+            se_t[present] = np.sqrt(np.einsum("ij,jk,ik->i", Lt, vcov, Lt))
+            info = dict(info, trial_intercepts_se=se_t)
         avg = float(np.mean(ints))
         # contrast: avg = b0 + mean(d)
         L = np.zeros((1 + p, k))
@@ -96,6 +104,10 @@ def _finish(coef, vcov, p, trial_effect, present, n_trials, info, blups=None):
     if trial_effect == "random" and blups is not None:
         full = np.full(n_trials, np.nan)
         full[present] = b0 + blups
+        if blup_se is not None:
+            se_t = np.full(n_trials, np.nan)
+            se_t[present] = blup_se
+            info = dict(info, blup_se=se_t)
         V = vcov[:1 + p, :1 + p] if vcov is not None else None
         return FittedParams(float(b0), beta.copy(), full, V, info)
     V = vcov[:1 + p, :1 + p] if vcov is not None else None
@@ -119,23 +131,26 @@ def _fit_fixed_or_none(X, y, trial, n_trials, trial_effect, penalty, info):
     if not fit.converged:
         warnings.warn("logistic fit did not converge (possible separation); estimates may be "
                       "unreliable", ConvergenceWarning, stacklevel=4)
+    n_params = (A.shape[1] if penalty == 0 or fit.effective_df is None
+                else fit.effective_df + 1.0)
     info = dict(info, loglik=fit.loglik, n_iter=fit.n_iter, converged=fit.converged,
-                effective_df=fit.effective_df)
+                effective_df=fit.effective_df, n_params=n_params)
     return _finish(fit.coef, fit.vcov, X.shape[1], trial_effect, present, n_trials, info)
 
 
-def _fit_random(X, y, trial, n_trials, penalty, info, n_agq):
+def _fit_random(X, y, trial, n_trials, penalty, info, n_agq, vcov="joint"):
     A = np.column_stack([np.ones(len(y)), X])
     P = _pen_matrix(X, A, penalty)
     present = np.unique(trial)
     if len(present) < 2:
         raise ModelSpecificationError("trial_effect='random' needs at least 2 trials in the "
                                       "development rows")
-    fit = fit_random_intercept(A, y, trial, P=P, n_agq=n_agq)
+    fit = fit_random_intercept(A, y, trial, P=P, n_agq=n_agq, vcov=vcov)
     info = dict(info, loglik=fit.loglik, converged=fit.converged, sigma_trial=fit.sigma,
-                n_agq=n_agq)
+                n_agq=n_agq, vcov_type=vcov, sigma_trial_se=fit.sigma_se,
+                n_params=A.shape[1] + 1.0)
     return _finish(fit.coef, fit.vcov, X.shape[1], "random", present, n_trials, info,
-                   blups=fit.blups)
+                   blups=fit.blups, blup_se=fit.blup_se)
 
 
 def _folds(n, n_folds, rng, foldid=None):
@@ -166,12 +181,14 @@ class GLMEstimator:
     name = "glm"
     tuned = False
 
-    def __init__(self, n_agq: int = 1):
+    def __init__(self, n_agq: int = 1, vcov: str = "joint"):
         self.n_agq = n_agq
+        self.vcov = vcov
 
     def fit(self, X, y, trial, n_trials, trial_effect, rng, fixed_tuning=None):
         if trial_effect == "random":
-            return _fit_random(X, y, trial, n_trials, 0.0, {"penalty": 0.0}, self.n_agq)
+            return _fit_random(X, y, trial, n_trials, 0.0, {"penalty": 0.0}, self.n_agq,
+                               self.vcov)
         return _fit_fixed_or_none(X, y, trial, n_trials, trial_effect, 0.0, {"penalty": 0.0})
 
 
@@ -188,7 +205,8 @@ class PMLEEstimator:
     name = "pmle"
     foldid = None   # set by RiskModel for the main fit only (not for bootstrap refits)
 
-    def __init__(self, penalty="aic", grid=None, n_folds=10, n_agq=1):
+    def __init__(self, penalty="aic", grid=None, n_folds=10, n_agq=1, vcov="joint"):
+        self.vcov = vcov
         self.penalty = penalty
         self.grid = (np.r_[0.0, np.geomspace(0.01, 1e4, 49)] if grid is None
                      else np.sort(np.asarray(grid, float)))
@@ -272,7 +290,7 @@ class PMLEEstimator:
             info["grid"] = self.grid
         info["penalty"] = pen
         if trial_effect == "random":
-            return _fit_random(X, y, trial, n_trials, pen, info, self.n_agq)
+            return _fit_random(X, y, trial, n_trials, pen, info, self.n_agq, self.vcov)
         return _fit_fixed_or_none(X, y, trial, n_trials, trial_effect, pen, info)
 
 
@@ -389,7 +407,8 @@ class ElasticNetEstimator:
                           ConvergenceWarning, stacklevel=4)
         coef = coefs[-1]
         info.update(penalty=lam, **{"lambda": lam}, n_nonzero=int(np.sum(coef[1:1 + p] != 0)),
-                    loglik=loglik(y, coef[0] + Xf @ coef[1:]))
+                    loglik=loglik(y, coef[0] + Xf @ coef[1:]),
+                    n_params=1.0 + float(np.sum(coef[1:] != 0)))
         return _finish(coef, None, p, trial_effect, present, n_trials, info)
 
 

@@ -67,6 +67,13 @@ class RiskModel:
         normal random intercept (adaptive Gauss-Hermite, ``n_agq`` points;
         1 = Laplace).  New patients get the average intercept (see
         :meth:`predict_logit`).
+    vcov : {"joint", "conditional"}
+        Covariance of the fixed effects with ``trial_effect="random"``.
+        ``"joint"`` (default) is ``vcov()`` of ``lme4::glmer``: the fixed-effect
+        block of the inverse Hessian of the approximate (Laplace/AGQ) deviance
+        over the fixed effects *and* the random-intercept SD.  ``"conditional"``
+        holds the SD at its estimate (lme4's ``vcov(m, use.hessian = FALSE)``);
+        the two differ by ~1e-3 relative on real data.  Ignored otherwise.
     missing : {"complete-case", "mice"}
         Complete cases (rows dropped are reported in ``dropped_`` and by a
         :class:`~ipdma.errors.DataWarning`) or multiple imputation by chained
@@ -107,6 +114,24 @@ class RiskModel:
         average over imputations).
     dropped_ : pandas.DataFrame
         Rows excluded from development, per trial, with the reason.
+    loglik_, deviance_, null_deviance_ : float
+        Log-likelihood at the estimate (unpenalised; random intercept: the
+        Laplace/AGQ marginal one, as ``logLik(glmer)``), ``-2 loglik_`` (binary
+        outcome: R's ``deviance(glm)``) and the deviance of the intercept-only
+        model (``glm``'s ``null.deviance``, glmnet's ``nulldev``).  NaN with
+        multiple imputation and the Bayesian lasso.
+    n_params_, df_resid_, aic_, bic_ : float
+        Number of parameters (glm: coefficients incl. trial intercepts; random:
+        + the SD, as lme4; PMLE: effective df + 1, rms' convention; lasso: non-zero
+        coefficients + intercept + trial dummies), ``n - n_params_``,
+        ``-2 loglik + 2 k`` and ``-2 loglik + log(n) k`` (R's ``AIC``/``BIC``).
+        ``fit_statistics_`` gathers them with ``n`` and ``n_events``.
+    n_events_ : int
+        Events among the development rows.
+    trial_intercepts_se_ : pandas.Series or None
+        ``trial_effect="fixed"``: SE of each trial's intercept (as
+        ``glm(y ~ 0 + trial + ...)``); ``"random"``: conditional SD of each trial's
+        random intercept given the estimates (``ranef(glmer, condVar = TRUE)``).
 
     Examples
     --------
@@ -132,6 +157,7 @@ class RiskModel:
                  penalty_factor: Mapping[str, float] | None = None,
                  lambdas: Sequence[float] | None = None, n_lambda: int = 100,
                  lambda_min_ratio: float | None = None, n_agq: int = 1,
+                 vcov: Literal["joint", "conditional"] = "joint",
                  bayes_options: Mapping[str, Any] | None = None,
                  foldid: Sequence[int] | None = None, random_state=None):
         self.method = method
@@ -151,6 +177,7 @@ class RiskModel:
         self.n_lambda = n_lambda
         self.lambda_min_ratio = lambda_min_ratio
         self.n_agq = n_agq
+        self.vcov = vcov
         self.bayes_options = bayes_options
         self.foldid = foldid
         self.random_state = random_state
@@ -163,7 +190,7 @@ class RiskModel:
         keys = ["method", "penalty", "alpha", "lambda_rule", "cv_criterion", "n_folds",
                 "development_rows", "control", "trial_effect", "missing", "n_imputations",
                 "penalty_grid", "penalty_factor", "lambdas", "n_lambda", "lambda_min_ratio",
-                "n_agq", "bayes_options", "foldid", "random_state"]
+                "n_agq", "vcov", "bayes_options", "foldid", "random_state"]
         return {k: getattr(self, k) for k in keys}
 
     def _check_options(self) -> None:
@@ -173,7 +200,7 @@ class RiskModel:
         choices = {"development_rows": ("all", "control"),
                    "trial_effect": ("none", "fixed", "random"),
                    "missing": ("complete-case", "mice"), "lambda_rule": ("min", "1se"),
-                   "cv_criterion": ("deviance", "auc")}
+                   "cv_criterion": ("deviance", "auc"), "vcov": ("joint", "conditional")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ModelSpecificationError(f"{name} must be one of {allowed} (got "
@@ -195,11 +222,11 @@ class RiskModel:
     def _estimator(self, feature_names: list[str]):
         m = self.method
         if m == "glm":
-            return ESTIMATORS["glm"](n_agq=self.n_agq)
+            return ESTIMATORS["glm"](n_agq=self.n_agq, vcov=self.vcov)
         if m == "pmle":
             return ESTIMATORS["pmle"](penalty="aic" if self.penalty is None else self.penalty,
                                       grid=self.penalty_grid, n_folds=self.n_folds,
-                                      n_agq=self.n_agq)
+                                      n_agq=self.n_agq, vcov=self.vcov)
         if m in ("lasso", "elasticnet"):
             pf = None
             if self.penalty_factor is not None:
@@ -381,7 +408,95 @@ class RiskModel:
         self.training_scores_ = pd.DataFrame({"risk": special.expit(lp_all),
                                               "logit_risk": lp_all}, index=df.index)
         self._set_public(params)
+        self._set_fit_statistics(params)
         return self
+
+    def _set_fit_statistics(self, params: FittedParams) -> None:
+        """Log-likelihood, deviances, information criteria (R's definitions)."""
+        n, ev = self.n_, self.events_
+        ybar = ev / n
+        ll0 = (ev * np.log(ybar) if ev else 0.0) + ((n - ev) * np.log1p(-ybar) if n > ev else 0.0)
+        info = params.info
+        single = self.rubin_ is None and self.method != "bayes-lasso"
+        ll = float(info["loglik"]) if single and "loglik" in info else float("nan")
+        k = float(info.get("n_params", np.nan)) if single else float("nan")
+        self.loglik_ = ll
+        self.deviance_ = -2.0 * ll
+        self.null_deviance_ = -2.0 * ll0
+        self.n_params_ = k
+        self.aic_ = -2.0 * ll + 2.0 * k
+        self.bic_ = -2.0 * ll + np.log(n) * k
+        self.df_resid_ = n - k
+        self.n_events_ = ev
+        se_key = "trial_intercepts_se" if "trial_intercepts_se" in info else "blup_se"
+        self.trial_intercepts_se_ = (pd.Series(info[se_key], index=self._trial_labels,
+                                               name="se")
+                                     if se_key in info and single else None)
+
+    @property
+    def fit_statistics_(self) -> pd.Series:
+        """The fit statistics as a Series (see the class docstring)."""
+        check_is_fitted(self, "coef_")
+        keys = ["n_", "n_events_", "loglik_", "deviance_", "null_deviance_", "n_params_",
+                "df_resid_", "aic_", "bic_"]
+        return pd.Series({k.rstrip("_"): getattr(self, k, np.nan) for k in keys},
+                         name="value", dtype=float)
+
+    def lambda_path(self, lambdas: Sequence[float] | None = None) -> pd.DataFrame:
+        """Refit the lasso / elastic net over several lambdas at once (``glmnet(x, y,
+        lambda = )``) on the development rows.
+
+        Parameters
+        ----------
+        lambdas : sequence of float, optional
+            Default: the cross-validated sequence (``cv_results_``), else glmnet's
+            default sequence.  Fitted in decreasing order with warm starts.
+
+        Returns
+        -------
+        DataFrame
+            One row per lambda (decreasing): ``lambda``, ``df`` (non-zero
+            coefficients besides the intercept, trial dummies included: glmnet's
+            ``df``), ``deviance``, ``dev_ratio``
+            (glmnet's ``dev.ratio = 1 - deviance / null_deviance``, null deviance
+            of the intercept-only model, ``null_deviance_``) and the coefficients
+            (``Intercept``: the average intercept, as ``coef_``).
+        """
+        check_is_fitted(self, "coef_")
+        if self.method not in ("lasso", "elasticnet"):
+            raise ModelSpecificationError(f"lambda_path() is for method='lasso' or "
+                                          f"'elasticnet', not {self.method!r}")
+        if self.rubin_ is not None:
+            raise ModelSpecificationError("lambda_path() is not available with multiple "
+                                          "imputation (one path per imputed data set)")
+        from ._solvers import glmnet_path, loglik
+
+        est = self._estimator_obj
+        X = self._completed[0][self._use]
+        tc = self._trial_codes[self._use] if self._trial_codes is not None else None
+        Xf, pf, present = est._setup(X, tc, len(self._trial_labels), self.trial_effect)
+        if lambdas is None:
+            lam = (self.cv_results_["lambda"].to_numpy() if self.cv_results_ is not None
+                   else est.lambda_sequence(Xf, self._y, pf))
+        else:
+            lam = np.asarray(lambdas, float)
+            if lam.ndim != 1 or lam.size == 0 or np.any(~np.isfinite(lam)) or np.any(lam < 0):
+                raise ModelSpecificationError("lambdas must be a non-empty sequence of "
+                                              "numbers >= 0")
+        lam = np.sort(lam)[::-1]
+        with threadpool_limits(limits=1, user_api="blas"):
+            coefs, _ = glmnet_path(Xf, self._y, lam, est.alpha, pf, est.standardize)
+        p = X.shape[1]
+        dev = np.array([-2 * loglik(self._y, c[0] + Xf @ c[1:]) for c in coefs])
+        b0 = coefs[:, 0]
+        if self.trial_effect == "fixed":
+            b0 = b0 + coefs[:, 1 + p:].sum(axis=1) / len(present)
+        out = pd.DataFrame({"lambda": lam, "df": (coefs[:, 1:] != 0).sum(axis=1),
+                            "deviance": dev, "dev_ratio": 1 - dev / self.null_deviance_})
+        out["Intercept"] = b0
+        for j, name in enumerate(self.feature_names_):
+            out[name] = coefs[:, 1 + j]
+        return out
 
     @staticmethod
     def _dropped_table(df, trial, reasons) -> pd.DataFrame:
@@ -512,6 +627,11 @@ class RiskModel:
                 "trial effect": self.trial_effect, "missing": self.missing}
         if hasattr(self, "n_"):
             info.update({"n": self.n_, "events": self.events_})
+        if np.isfinite(getattr(self, "loglik_", np.nan)):
+            info.update({"log-likelihood": self.loglik_, "deviance": self.deviance_,
+                         "null deviance": self.null_deviance_,
+                         "df (parameters)": self.n_params_, "residual df": self.df_resid_,
+                         "AIC": self.aic_, "BIC": self.bic_})
         if self.method in ("pmle",):
             info["penalty (rms scale)"] = self.penalty_
         if self.method in ("lasso", "elasticnet"):

@@ -10,6 +10,11 @@
 * :func:`fit_random_intercept` -- logistic GLMM with a normal random intercept
   per trial, fitted by adaptive Gauss-Hermite quadrature (``n_agq = 1`` is the
   Laplace approximation, as ``lme4::glmer(nAGQ = 1)``).
+* :func:`random_intercept_vcov` / :func:`joint_hessian_vcov` -- covariance of the
+  GLMM fixed effects: ``"joint"`` (lme4's default for ``glmer``: the fixed-effect
+  block of the inverse Hessian of the approximate deviance over the fixed
+  effects *and* the variance parameter) or ``"conditional"`` (variance
+  parameter held at its estimate).  Reusable by any GLMM engine.
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ __all__ = [
     "fit_random_intercept",
     "glmnet_lambda_max",
     "glmnet_path",
+    "joint_hessian_vcov",
     "loglik",
+    "random_intercept_vcov",
 ]
 
 
@@ -315,10 +322,59 @@ class RandomInterceptFit:
     coef: np.ndarray          # fixed effects, intercept first
     sigma: float              # random-intercept SD
     blups: np.ndarray         # conditional modes per group
-    vcov: np.ndarray | None   # of coef, conditional on sigma (as lme4)
+    vcov: np.ndarray | None   # of coef ("joint" as lme4's vcov(glmer), or "conditional")
     loglik: float             # approximate marginal log-likelihood (penalty excluded)
     converged: bool
     n_agq: int
+    vcov_type: str = "joint"
+    sigma_se: float | None = None   # SE of sigma from the joint Hessian (None: conditional)
+    blup_se: np.ndarray | None = None   # conditional SD of each mode (lme4's condVar)
+
+
+def joint_hessian_vcov(negloglik, params: np.ndarray, n_fixed: int,
+                       step: np.ndarray | float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+    """Covariance of the fixed effects from the joint Hessian of a negative
+    (approximate) marginal log-likelihood.
+
+    ``params`` is ``[fixed effects (n_fixed), variance parameters]``, at the
+    optimum.  The Hessian of ``negloglik`` over *all* parameters is computed by
+    central differences of the function values (steps ``step``, per parameter,
+    on the scale of ``params``), and the fixed-effect block of its inverse is
+    returned -- what ``vcov()`` gives for an ``lme4::glmer`` fit by default
+    (lme4 differentiates the Laplace/AGQ deviance ``-2 loglik`` over
+    ``(theta, beta)`` numerically, ``vcov = 2 * solve(H)[beta, beta]``).  The
+    block is invariant to a smooth re-parametrisation of the variance
+    parameters (SD, log SD or lme4's ``theta``) at the optimum.
+
+    Returns ``(vcov_fixed, H)`` with ``H`` the full Hessian of ``negloglik``.
+    Raises :class:`numpy.linalg.LinAlgError` when ``H`` is not positive definite.
+    """
+    x0 = np.asarray(params, float)
+    k = x0.size
+    h = np.broadcast_to(np.asarray(step, float), (k,)).copy()
+    f0 = negloglik(x0)
+    H = np.empty((k, k))
+    fp = np.empty(k)
+    fm = np.empty(k)
+    for i in range(k):
+        e = np.zeros(k)
+        e[i] = h[i]
+        fp[i], fm[i] = negloglik(x0 + e), negloglik(x0 - e)
+        H[i, i] = (fp[i] - 2 * f0 + fm[i]) / h[i] ** 2
+    for i in range(k):
+        for j in range(i + 1, k):
+            ei = np.zeros(k)
+            ej = np.zeros(k)
+            ei[i], ej[j] = h[i], h[j]
+            fpp = negloglik(x0 + ei + ej)
+            fmm = negloglik(x0 - ei - ej)
+            # f(x+ei+ej) + f(x-ei-ej) - f(x+ei) - f(x-ei) - f(x+ej) - f(x-ej) + 2 f(x)
+            H[i, j] = H[j, i] = ((fpp + fmm - fp[i] - fm[i] - fp[j] - fm[j] + 2 * f0)
+                                 / (2 * h[i] * h[j]))
+    np.linalg.cholesky(H)
+    V = np.linalg.inv(H)
+    V = 0.5 * (V + V.T)
+    return V[:n_fixed, :n_fixed], H
 
 
 def _group_modes(eta: np.ndarray, y: np.ndarray, g: np.ndarray, G: int, sigma: float,
@@ -359,10 +415,15 @@ def _marginal_loglik(beta, log_sigma, X, y, g, G, nodes, weights, b_start=None):
 
 def fit_random_intercept(X: np.ndarray, y: np.ndarray, groups: np.ndarray,
                          P: np.ndarray | None = None, n_agq: int = 1,
-                         start: np.ndarray | None = None) -> RandomInterceptFit:
+                         start: np.ndarray | None = None,
+                         vcov: str = "joint") -> RandomInterceptFit:
     """Logistic regression with a normal random intercept per group by adaptive
     Gauss-Hermite quadrature (``n_agq = 1``: Laplace).  ``P`` adds the quadratic
-    penalty ``0.5 b' P b`` on the fixed effects (PMLE)."""
+    penalty ``0.5 b' P b`` on the fixed effects (PMLE).  ``vcov`` chooses the
+    fixed-effect covariance (see :func:`random_intercept_vcov`; ``"joint"`` is
+    lme4's default)."""
+    if vcov not in ("joint", "conditional"):
+        raise ValueError(f"vcov must be 'joint' or 'conditional' (got {vcov!r})")
     _, g = np.unique(groups, return_inverse=True)
     G = int(g.max()) + 1
     p = X.shape[1]
@@ -404,23 +465,90 @@ def fit_random_intercept(X: np.ndarray, y: np.ndarray, groups: np.ndarray,
 
         warnings.warn("random-intercept SD estimated at ~0 (boundary); the fit is equivalent "
                       "to trial_effect='none'", BoundaryWarning, stacklevel=3)
-    # covariance of the fixed effects conditional on sigma, as lme4's vcov():
-    # inverse of the Schur complement of the joint (beta, b) penalised Hessian
-    vcov = None
-    try:
-        beta = theta[:p]
-        b_hat, _ = _group_modes(X @ beta, y, g, G, float(np.exp(theta[p])))
-        mu = special.expit(X @ beta + b_hat[g])
-        w = mu * (1 - mu)
-        h = np.bincount(g, w, minlength=G) + np.exp(-2 * theta[p])
-        XW = np.column_stack([np.bincount(g, w * X[:, k], minlength=G) for k in range(p)])
-        info = X.T @ (X * w[:, None]) - (XW / h[:, None]).T @ XW + P
-        vcov = np.linalg.inv(info)
-    except np.linalg.LinAlgError:
-        vcov = None
+    sigma_hat = float(np.exp(theta[p]))
+    vc, sigma_se = None, None
+    if np.isfinite(scale).all():
+        try:
+            vc, sigma_se = random_intercept_vcov(X, y, groups, theta[:p], sigma_hat, P=P,
+                                                 n_agq=n_agq, vcov=vcov, step_scale=scale[:p],
+                                                 _codes=(g, G))
+        except np.linalg.LinAlgError:
+            vc = None
     ll, b = _marginal_loglik(theta[:p], theta[p], X, y, g, G, nodes, weights)
     if not converged:
         warnings.warn("random-intercept optimisation did not report convergence "
                       f"({res.message})", ConvergenceWarning, stacklevel=3)
-    return RandomInterceptFit(coef=theta[:p], sigma=float(np.exp(theta[p])), blups=b,
-                              vcov=vcov, loglik=ll, converged=converged, n_agq=n_agq)
+    _, hess = _group_modes(X @ theta[:p], y, g, G, sigma_hat, b)
+    return RandomInterceptFit(coef=theta[:p], sigma=sigma_hat, blups=b, vcov=vc, loglik=ll,
+                              converged=converged, n_agq=n_agq, vcov_type=vcov,
+                              sigma_se=sigma_se, blup_se=np.sqrt(1.0 / hess))
+
+
+def random_intercept_vcov(X: np.ndarray, y: np.ndarray, groups: np.ndarray, coef: np.ndarray,
+                          sigma: float, *, P: np.ndarray | None = None, n_agq: int = 1,
+                          vcov: str = "joint", step_scale: np.ndarray | None = None,
+                          _codes=None) -> tuple[np.ndarray, float | None]:
+    """Covariance of the fixed effects of a logistic random-intercept GLMM.
+
+    Parameters
+    ----------
+    X, y, groups : arrays
+        Fixed-effects design (with the intercept column), 0/1 outcome, group labels.
+    coef, sigma : estimates
+        Fixed effects and random-intercept SD at the (penalised) ML optimum.
+    P : array, optional
+        Quadratic penalty ``0.5 b' P b`` on the fixed effects (PMLE).
+    n_agq : int
+        Quadrature points of the approximate likelihood (1 = Laplace).
+    vcov : {"joint", "conditional"}
+        ``"joint"`` (default, = ``vcov()`` of ``lme4::glmer``): fixed-effect block of
+        the inverse Hessian of the negative approximate log-likelihood over the
+        fixed effects *and* ``log sigma`` (central differences, see
+        :func:`joint_hessian_vcov`).  ``"conditional"``: ``sigma`` held at its
+        estimate -- the inverse of the Schur complement of the joint ``(beta, b)``
+        penalised information (lme4's ``vcov(m, use.hessian = FALSE)``, i.e.
+        ``sigma^2 * m@pp$unsc()``).
+    step_scale : array, optional
+        Typical scale of each fixed effect (e.g. GLM standard errors); the
+        finite-difference steps are ``1e-3`` times these (default 1).
+
+    Returns
+    -------
+    (vcov, sigma_se) : the fixed-effect covariance and the SE of ``sigma`` (delta
+    method from ``log sigma``; None for ``"conditional"``).
+    """
+    if vcov not in ("joint", "conditional"):
+        raise ValueError(f"vcov must be 'joint' or 'conditional' (got {vcov!r})")
+    X = np.asarray(X, float)
+    y = np.asarray(y, float)
+    coef = np.asarray(coef, float)
+    p = X.shape[1]
+    if P is None:
+        P = np.zeros((p, p))
+    if _codes is None:
+        _, g = np.unique(groups, return_inverse=True)
+        G = int(g.max()) + 1
+    else:
+        g, G = _codes
+    if vcov == "conditional":
+        b_hat, _ = _group_modes(X @ coef, y, g, G, sigma)
+        mu = special.expit(X @ coef + b_hat[g])
+        w = mu * (1 - mu)
+        h = np.bincount(g, w, minlength=G) + sigma ** -2
+        XW = np.column_stack([np.bincount(g, w * X[:, k], minlength=G) for k in range(p)])
+        info = X.T @ (X * w[:, None]) - (XW / h[:, None]).T @ XW + P
+        return np.linalg.inv(info), None
+    nodes, weights = np.polynomial.hermite.hermgauss(n_agq)
+    b_start = _group_modes(X @ coef, y, g, G, sigma)[0]
+
+    def negobj(theta):
+        beta = theta[:p]
+        ll, _ = _marginal_loglik(beta, theta[p], X, y, g, G, nodes, weights, b_start)
+        return -(ll - 0.5 * beta @ P @ beta)
+
+    sc = np.ones(p) if step_scale is None else np.asarray(step_scale, float)
+    V, H = joint_hessian_vcov(negobj, np.r_[coef, np.log(sigma)], p,
+                              step=1e-3 * np.r_[sc, 1.0])
+    Vfull = np.linalg.inv(H)
+    sigma_se = float(sigma * np.sqrt(Vfull[p, p]))
+    return V, sigma_se
