@@ -119,7 +119,7 @@ def split_table(model) -> pd.DataFrame:
 def run(args: argparse.Namespace) -> int:
     import warnings
 
-    from ..errors import DataWarning, ModelSpecificationError
+    from ..errors import ColumnNotFoundError, DataWarning, ModelSpecificationError
     from ..report import Report
     from ..trees import MOB, MetaMOB
 
@@ -128,11 +128,19 @@ def run(args: argparse.Namespace) -> int:
             "--method metamob has random trial effects and needs --trial COL; use --method "
             "mob for a single trial")
     partition = split_list(args.partition_by)
+    user_covs = set(split_list(args.covariates) or [])
     covs = list(dict.fromkeys([*(split_list(args.covariates) or []), *partition]))
     args.covariates = ",".join(covs)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ipd = ipd_from_args(args)
+        try:
+            ipd = ipd_from_args(args)
+        except ColumnNotFoundError as exc:  # a --partition-by column, not a --covariates one
+            missing = [c for c in partition if c not in user_covs and repr(c) in str(exc)]
+            if missing:
+                raise ColumnNotFoundError(str(exc).replace(
+                    "(given as covariates=)", "(given as --partition-by)")) from None
+            raise
     for w in caught:  # re-issue, but say what subgroups does with single-arm trials
         if "have a single arm" in str(w.message):
             continue
