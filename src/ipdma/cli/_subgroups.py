@@ -231,6 +231,14 @@ def run(args: argparse.Namespace) -> int:
     for name, tab in extra.items():
         if hasattr(tab, "to_html"):
             sec.table(tab, caption=name.replace("_", " "))
+    est = effects["estimate"]
+    sec.conclusions([
+        f"{len(effects)} subgroup(s) (terminal nodes) from {len(data)} patients"
+        + (f"; split on {', '.join(nodes['split_variable'].dropna().unique())}."
+           if nodes["split_variable"].notna().any() else "; no variable split the data."),
+        f"Treatment effect of {treated!r} vs {ipd.reference!r} on {args.outcome!r}: "
+        + (f"{est.iloc[0]:.3g}" if len(est) == 1 else
+           f"from {est.min():.3g} to {est.max():.3g} across subgroups") + "."])
     index = rep.write(out)
     text = f"{model}\n\nTreatment effect ({treated} vs {ipd.reference}) by terminal node:\n" \
            f"{effects.to_string(index=False)}\n\nwritten to {index.parent}"
