@@ -135,7 +135,11 @@ def test_cli_predictions_csv(tmp_path, sim):
     assert main(argv) == 0
     pred = pd.read_csv(out / "predictions.csv")
     assert len(pred) == len(new)
-    assert list(pred.columns[:6]) == ["ite", "se", "ci_low", "ci_high", "pi_low", "pi_high"]
+    # the input row (1-based, as in NEW.csv) and its id columns come first (issue 13)
+    assert list(pred.columns[:2]) == ["row", "trial"]
+    assert pred["row"].tolist() == list(range(1, len(new) + 1))
+    assert pred["trial"].tolist() == new["trial"].tolist()
+    assert list(pred.columns[2:8]) == ["ite", "se", "ci_low", "ci_high", "pi_low", "pi_high"]
     assert [c for c in pred.columns if c.startswith("ite_")] == [f"ite_{k}" for k in
                                                                  range(1, 6)]
     direct = TwoStageITE("ols", "mvma", random_state=1).fit(sim.ipd()).predict(new)

@@ -174,6 +174,7 @@ _API_TO_CLI = [
     (r"See ipd\.dropped; ", "The counts are in the --json output and the report; "),
     (r" \(ipd\.dropped\)| \(reported in ipd\.dropped\)", ""),
     (r"ipd\.relative_effect_trials", "the trials with two or more arms"),
+    (r"\bpatient_id column", "--patient-id column"),
     (r"(?<![\w-])(trial|treatment|outcome|covariates|categorical|ordered|patient_id|reference|"
      r"missing|event|min_patients_per_arm)=(?!=)",
      lambda m: f"--{m.group(1).replace('_', '-')} "),

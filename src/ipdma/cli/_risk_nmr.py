@@ -269,6 +269,13 @@ def run(args: argparse.Namespace) -> int:
         stage2.figure(ax, caption=caption)
         payload["files"][f"plot_{kind}"] = str(out / f"{kind}.png")
     plt.close("all")
+    rec = patients.loc[patients["recommended"].astype(bool), "treatment"]
+    share = rec.value_counts(normalize=True)
+    stage2.conclusions([
+        f"{len(data)} patients in {data[args.trial].nunique()} trials; reference "
+        f"{ipd.reference!r}; {args.engine} engine, {args.effects} effects.",
+        "Treatment with the best predicted outcome, share of patients: "
+        + ", ".join(f"{t} {p:.0%}" for t, p in share.items()) + "."])
     stage2.code(" ".join(["ipdma", "risk-nmr", *_argv(args)]), caption="Command")
     index = rep.write(out)
     payload["files"].update({"stage2_estimates": str(out / "stage2_estimates.csv"),

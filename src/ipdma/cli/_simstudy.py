@@ -83,7 +83,10 @@ def register(subparsers) -> None:
     s.add_argument("store", metavar="DIR", help="result store folder written by 'run'")
     s.add_argument("--out", default=None, metavar="DIR",
                    help="write CSV tables, figures and index.html here")
-    s.add_argument("--metric", default="mae", help="metric of the printed table (default mae)")
+    from ..simstudy._metrics import METRICS
+
+    s.add_argument("--metric", default="mae", choices=[*METRICS, "fit_time"],
+                   help="metric of the printed table (default mae: the median absolute error)")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=summarize_study)
 

@@ -119,7 +119,7 @@ def split_table(model) -> pd.DataFrame:
 def run(args: argparse.Namespace) -> int:
     import warnings
 
-    from ..errors import DataWarning, ModelSpecificationError
+    from ..errors import ColumnNotFoundError, DataWarning, ModelSpecificationError
     from ..report import Report
     from ..trees import MOB, MetaMOB
 
@@ -128,11 +128,19 @@ def run(args: argparse.Namespace) -> int:
             "--method metamob has random trial effects and needs --trial COL; use --method "
             "mob for a single trial")
     partition = split_list(args.partition_by)
+    user_covs = set(split_list(args.covariates) or [])
     covs = list(dict.fromkeys([*(split_list(args.covariates) or []), *partition]))
     args.covariates = ",".join(covs)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ipd = ipd_from_args(args)
+        try:
+            ipd = ipd_from_args(args)
+        except ColumnNotFoundError as exc:  # a --partition-by column, not a --covariates one
+            missing = [c for c in partition if c not in user_covs and repr(c) in str(exc)]
+            if missing:
+                raise ColumnNotFoundError(str(exc).replace(
+                    "(given as covariates=)", "(given as --partition-by)")) from None
+            raise
     for w in caught:  # re-issue, but say what subgroups does with single-arm trials
         if "have a single arm" in str(w.message):
             continue
@@ -223,6 +231,14 @@ def run(args: argparse.Namespace) -> int:
     for name, tab in extra.items():
         if hasattr(tab, "to_html"):
             sec.table(tab, caption=name.replace("_", " "))
+    est = effects["estimate"]
+    sec.conclusions([
+        f"{len(effects)} subgroup(s) (terminal nodes) from {len(data)} patients"
+        + (f"; split on {', '.join(nodes['split_variable'].dropna().unique())}."
+           if nodes["split_variable"].notna().any() else "; no variable split the data."),
+        f"Treatment effect of {treated!r} vs {ipd.reference!r} on {args.outcome!r}: "
+        + (f"{est.iloc[0]:.3g}" if len(est) == 1 else
+           f"from {est.min():.3g} to {est.max():.3g} across subgroups") + "."])
     index = rep.write(out)
     text = f"{model}\n\nTreatment effect ({treated} vs {ipd.reference}) by terminal node:\n" \
            f"{effects.to_string(index=False)}\n\nwritten to {index.parent}"
