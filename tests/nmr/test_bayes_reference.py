@@ -111,23 +111,17 @@ def test_point_prediction_options(ms_bayes):
 def test_random_effects_nma_matches_published_crossnma(ref_case):
     """crossnma vignette mod1: naive random-effects NMA of IPD + AD, tau ~ U(0, 3), JAGS.
     Our model with risk=None, effects='random', tau_prior='uniform' on the IPD plus the AD
-    expanded exactly to 0/1 rows is the same model (vague priors differ slightly); README
+    trials passed as arm counts (``aggregate=``: expanded exactly to 0/1 rows, crossnma's
+    IPD + AD likelihood) is the same model (vague priors differ slightly); README
     tolerance for an independent re-implementation: means 0.05, tau 0.1."""
     case = ref_case("nmr_crossnma_ms")
     ipd = case.csv("crossnma_ipddata.csv")
-    std = case.csv("crossnma_stddata.csv")
-    reps = np.concatenate([[r, n - r] for r, n in zip(std["relapse"], std["n"])])
-    ad = pd.DataFrame({
-        "id": np.repeat(np.repeat(["AD" + str(i) for i in std["id"]], 2), reps),
-        "treat": np.repeat(np.repeat(std["treat"].to_numpy(), 2), reps),
-        "relapse": np.repeat(np.tile([1, 0], len(std)), reps),
-    })
-    both = pd.concat([ipd[["id", "treat", "relapse"]].astype({"id": str}), ad],
-                     ignore_index=True)
-    assert len(both) == len(ipd) + std["n"].sum()
+    std = case.csv("crossnma_stddata.csv").assign(id=lambda d: "AD" + d["id"].astype(str))
     res = RiskNMR(engine="bayes", effects="random", tau_prior="uniform", tau_prior_scale=3.0,
                   reference="A", draws=2000, target_accept=0.95, random_state=11).fit(
-        both, trial="id", treatment="treat", outcome="relapse", risk=None)
+        ipd, trial="id", treatment="treat", outcome="relapse", risk=None, aggregate=std,
+        aggregate_events="relapse", aggregate_n="n")
+    assert res.design.n == len(ipd) + std["n"].sum()
     pub = case.expected["published"]["mod1_naive_NMA_random"]["estimates"]
     print(res.params.loc[["d[B]", "d[C]", "d[D]", "tau"], ["estimate", "se"]])
     for t in "BCD":

@@ -228,9 +228,24 @@ class MVMAPooler(ITEPooler):
     of a new trial uses sqrt(c'(Var(theta) + Psi)c) with t_{K-2} quantiles
     (``pi_df="riley"``) or normal ones (``pi_df="normal"``).
 
+    ``aggregate``: trials that share only an average treatment effect (aggregate data)
+    as a DataFrame with columns ``trial``, ``delta`` and ``se`` (on the scale of the
+    learner's treatment coefficient).  Each enters the multivariate meta-analysis as a
+    study whose effect-modifier coefficients are *missing*, so it informs ``delta``
+    (and, through the between-study correlations of Psi, the other coefficients only
+    indirectly) while ``gamma`` comes from the IPD trials.  Its estimate is taken as
+    an estimate of ``delta``, the effect at ``x = 0``: centre the covariates at values
+    typical of the aggregate trials (or use it only when effect modification is
+    small).  With ``method="fixed"`` this is the GLS update
+    ``theta_new = theta + V e1 (d_a - delta) / (v_a + V_11)``.
+
     Examples
     --------
+    >>> import pandas as pd
     >>> pooler = MVMAPooler(method="fixed")
+    >>> with_ad = MVMAPooler(method="fixed",
+    ...                      aggregate=pd.DataFrame({"trial": ["AD1"], "delta": [0.8],
+    ...                                              "se": [0.2]}))
     """
 
     name = "mvma"
@@ -238,8 +253,10 @@ class MVMAPooler(ITEPooler):
     requires = "coef_cov"
 
     def __init__(self, *, method: str = "reml", structure: str = "unstructured",
-                 level: float = 0.95, pi_df: str = "riley") -> None:
+                 level: float = 0.95, pi_df: str = "riley",
+                 aggregate: pd.DataFrame | None = None) -> None:
         super().__init__(level=level)
+        self.aggregate = _check_aggregate(aggregate)
         if method.lower() not in ("reml", "ml", "fixed", "mm"):
             raise ModelSpecificationError(
                 f"method={method!r}: choose 'reml', 'ml', 'fixed' or 'mm'")
@@ -252,6 +269,17 @@ class MVMAPooler(ITEPooler):
     def _fit(self, summaries):
         Y = np.vstack([s.coef for s in summaries])
         S = np.stack([s.cov for s in summaries])
+        if self.aggregate is not None:
+            clash = sorted(set(self.aggregate["trial"]) & set(self.trials_))
+            if clash:
+                raise DataError(f"aggregate trial(s) {clash} are also IPD trials: a trial "
+                                "enters either with IPD or with its aggregate delta")
+            m, q = len(self.aggregate), Y.shape[1]
+            Ya = np.full((m, q), np.nan)
+            Ya[:, 0] = self.aggregate["delta"].to_numpy(float)
+            Sa = np.tile(np.eye(q), (m, 1, 1))
+            Sa[:, 0, 0] = self.aggregate["se"].to_numpy(float) ** 2
+            Y, S = np.vstack([Y, Ya]), np.concatenate([S, Sa])
         fit = _mv_engine()(Y, S, method=self.method, structure=self.structure)
         self.fit_ = fit
         self.coef_ = np.asarray(fit.beta, dtype=float).reshape(-1)
@@ -288,6 +316,30 @@ class MVMAPooler(ITEPooler):
         return pd.DataFrame({"estimate": self.coef_, "se": se, "ci_low": self.coef_ - z * se,
                              "ci_high": self.coef_ + z * se,
                              "tau2": np.diag(self.Psi_)}, index=self.coef_names_)
+
+
+def _check_aggregate(agg: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Validate the aggregate-data trials of :class:`MVMAPooler` (trial, delta, se)."""
+    if agg is None:
+        return None
+    if not isinstance(agg, pd.DataFrame):
+        raise ModelSpecificationError(
+            "aggregate must be a DataFrame with columns trial, delta, se (one row per "
+            f"aggregate-data trial), not {type(agg).__name__}")
+    missing = [c for c in ("trial", "delta", "se") if c not in agg.columns]
+    if missing:
+        raise DataError(f"aggregate lacks column(s) {missing}: give trial, delta and se")
+    out = pd.DataFrame({"trial": agg["trial"].astype(str).to_numpy(),
+                        "delta": pd.to_numeric(agg["delta"], errors="coerce").to_numpy(float),
+                        "se": pd.to_numeric(agg["se"], errors="coerce").to_numpy(float)})
+    bad = ~np.isfinite(out["delta"]) | ~(out["se"] > 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"aggregate trial {out['trial'][i]!r}: delta = {agg['delta'].iloc[i]!r},"
+                        f" se = {agg['se'].iloc[i]!r}; need a finite delta and se > 0")
+    if out["trial"].duplicated().any():
+        raise DataError("aggregate has a trial twice; give one row per trial")
+    return out
 
 
 # --------------------------------------------------------------------------------------

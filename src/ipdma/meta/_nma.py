@@ -41,7 +41,6 @@ from ._univariate import fit_univariate, tau2_estimate
 __all__ = ["NMA_METHODS", "NMAResult", "network_meta_analysis"]
 
 NMA_METHODS = ("common", "DL", "REML", "ML")
-_LOG2PI = float(np.log(2.0 * np.pi))
 
 
 # ---------------------------------------------------------------------------

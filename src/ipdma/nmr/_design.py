@@ -61,6 +61,10 @@ class NMRDesign:
     re_row: np.ndarray = field(default_factory=lambda: np.zeros(0, int))  # (n,) arm idx or -1
     re_chol: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (A, A) block chol
     source_index: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    # rows expanded from aggregate (arm-level) data; their risk term is evaluated at the
+    # trial's mean risk when given, and left out (x = 0) otherwise
+    is_ad: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    ad_trials: list[str] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -109,8 +113,13 @@ def prepare(
     reference: str | None,
     centring: str | float,
     risk_scale: str,
+    ad: np.ndarray | None = None,
 ) -> NMRDesign:
-    """Validate ``data`` and build the canonical :class:`NMRDesign`."""
+    """Validate ``data`` and build the canonical :class:`NMRDesign`.
+
+    ``ad`` (bool per row) marks rows expanded from aggregate arm counts: their ``risk``
+    may be NaN (risk term left out for them), and the prediction centre (overall
+    mean) is computed from the IPD rows only."""
     if not isinstance(data, pd.DataFrame):
         raise ModelSpecificationError(
             f"data must be a pandas DataFrame or an ipdma.data.IPD, not {type(data).__name__}"
@@ -122,7 +131,10 @@ def prepare(
         _check_column(data, c, role)
     used = [c for c, _ in cols]
     df = data[used].copy()
-    miss = df.isna().any(axis=1)
+    ad = np.zeros(len(df), bool) if ad is None else np.asarray(ad, bool)
+    miss = (df.drop(columns=[risk]) if risk is not None else df).isna().any(axis=1)
+    if risk is not None:
+        miss = miss | (df[risk].isna() & ~ad)
     if miss.any():
         bad = df.columns[df.isna().any()].tolist()
         raise MissingDataError(
@@ -164,12 +176,15 @@ def prepare(
 
     if risk is not None:
         r = pd.to_numeric(df[risk], errors="coerce").to_numpy(dtype=float)
-        if not np.all(np.isfinite(r)):
+        if not np.all(np.isfinite(r[~ad])):
             raise ModelSpecificationError(
                 f"risk column {risk!r} must be numeric and finite (logit-scale risk score)."
             )
+        r_missing = ~np.isfinite(r)          # aggregate rows without a mean risk
+        r = np.where(r_missing, 0.0, r)
     else:
         r = np.zeros(len(df))
+        r_missing = np.zeros(len(df), bool)
 
     # canonical order: trial, treatment, risk, outcome (stable)
     t_pos = {t: i for i, t in enumerate(treatments)}
@@ -178,6 +193,7 @@ def prepare(
     trt_idx = trt_lookup[np.searchsorted(np.array(labels, dtype=object), tt)]
     order = np.lexsort((y, r, trt_idx, trial_idx))
     trial_idx, trt_idx, y, r = trial_idx[order], trt_idx[order], y[order], r[order]
+    ad, r_missing = ad[order], r_missing[order]
 
     x = x_raw = centre_trial = centre_pred = risk_logit = None
     if risk is not None:
@@ -189,11 +205,13 @@ def prepare(
         else:  # pragma: no cover - validated by the estimator
             raise ModelSpecificationError(f"unknown risk_scale {risk_scale!r}")
         J = len(trials)
-        sums = np.bincount(trial_idx, weights=x_raw, minlength=J)
-        counts = np.bincount(trial_idx, minlength=J)
-        overall = float(x_raw.mean())
+        has = ~r_missing
+        sums = np.bincount(trial_idx[has], weights=x_raw[has], minlength=J)
+        counts = np.bincount(trial_idx[has], minlength=J)
+        overall = float(x_raw[~ad].mean())
         if isinstance(centring, str) and centring == "trial":
-            centre_trial = sums / counts
+            with np.errstate(invalid="ignore", divide="ignore"):
+                centre_trial = np.where(counts > 0, sums / np.maximum(counts, 1), overall)
             centre_pred = overall
         elif isinstance(centring, str) and centring == "global":
             centre_trial = np.full(J, overall)
@@ -203,13 +221,15 @@ def prepare(
             centre_trial = np.full(J, c)
             centre_pred = c
         x = x_raw - centre_trial[trial_idx]
+        x[r_missing] = 0.0        # aggregate rows without a mean risk: risk term left out
 
     baseline = [min(t_pos[t] for t in arms[j]) for j in trials]
     design = NMRDesign(
         trials=trials, treatments=treatments, reference=reference, trial_idx=trial_idx,
         trt_idx=trt_idx, y=y, x=x, x_raw=x_raw, risk_logit=risk_logit,
         centre_trial=centre_trial, centre_pred=centre_pred, arms=arms, baseline=baseline,
-        source_index=np.asarray(data.index)[order],
+        source_index=np.asarray(data.index)[order], is_ad=ad,
+        ad_trials=sorted({trials[j] for j in np.unique(trial_idx[ad])}),
     )
     _random_structure(design, t_pos)
     return design

@@ -199,6 +199,10 @@ class RiskNMR:
         outcome: str | None = None,
         risk: str | None = "logit_risk",
         external_control: pd.DataFrame | None = None,
+        aggregate: pd.DataFrame | None = None,
+        aggregate_events: str = "events",
+        aggregate_n: str = "n",
+        aggregate_risk: str | None = None,
     ) -> RiskNMRResult:
         """Fit the network meta-regression.
 
@@ -216,6 +220,23 @@ class RiskNMR:
         external_control : DataFrame, optional
             Control-arm-only cohort with the ``outcome`` column; its log-odds is the
             intercept of absolute predictions (``baseline="external"``).
+        aggregate : DataFrame, optional
+            Trials that share only arm-level results: one row per arm with the
+            ``trial`` and ``treatment`` columns (same names as the IPD) and the arm's
+            event count and size (columns ``aggregate_events``, ``aggregate_n``).  As in
+            crossnma's IPD + AD model, each aggregate arm contributes the binomial
+            likelihood of its event count given its trial's intercept ``u_j`` and the
+            treatment effects ``d_t`` (and, with random effects, its trial's random
+            contrasts): exactly the likelihood of its patients expanded to 0/1 rows,
+            which is how it is computed.  The risk term enters at the arm's mean risk
+            when ``aggregate_risk`` names a column with it (logit scale, as ``risk``;
+            with ``centring="trial"`` the term is ``x = mean risk - trial mean``), and
+            is **left out** (``x = 0``) otherwise: aggregate trials then inform
+            ``u_j``, ``d_t`` and ``tau`` but not the risk slopes ``g0``/``gamma``.  Their
+            labels must differ from the IPD trials'; the prediction centre uses the IPD
+            only.
+        aggregate_events, aggregate_n, aggregate_risk : str
+            Column names in ``aggregate``.
 
         Returns
         -------
@@ -233,9 +254,15 @@ class RiskNMR:
         if trial is None or treatment is None or outcome is None:
             raise ModelSpecificationError(
                 "fit needs the column names: fit(data, trial=..., treatment=..., outcome=...)")
+        ad_mask = None
+        if aggregate is not None:
+            data, ad_mask = _with_aggregate(data, aggregate, trial=trial, treatment=treatment,
+                                            outcome=outcome, risk=risk,
+                                            events=aggregate_events, n=aggregate_n,
+                                            mean_risk=aggregate_risk)
         design = prepare(data, trial=trial, treatment=treatment, outcome=outcome, risk=risk,
                          reference=reference, centring=self.centring,
-                         risk_scale=self.risk_scale)
+                         risk_scale=self.risk_scale, ad=ad_mask)
         rng = check_random_state(self.random_state)
         seed = int(rng.integers(0, 2**31 - 1))
         ext = _external_counts(external_control, outcome) if external_control is not None \
@@ -267,6 +294,62 @@ class RiskNMR:
         if ext is not None:
             res._set_external(*ext)
         return res
+
+
+def _with_aggregate(data: pd.DataFrame, agg: pd.DataFrame, *, trial: str, treatment: str,
+                    outcome: str, risk: str | None, events: str, n: str,
+                    mean_risk: str | None) -> tuple[pd.DataFrame, np.ndarray]:
+    """IPD rows plus the aggregate arms expanded exactly to 0/1 rows (vectorised), and
+    the mask of the expanded rows."""
+    from ..errors import DataError
+
+    if not isinstance(agg, pd.DataFrame):
+        raise ModelSpecificationError(
+            f"aggregate must be a DataFrame of arms, not {type(agg).__name__}")
+    for col, role in [(trial, "trial (aggregate)"), (treatment, "treatment (aggregate)"),
+                      (events, "aggregate_events"), (n, "aggregate_n")] + (
+            [(mean_risk, "aggregate_risk")] if mean_risk is not None else []):
+        _check_column(agg, col, role)
+    if mean_risk is not None and risk is None:
+        raise ModelSpecificationError("aggregate_risk= needs a risk term (risk=...)")
+    ev = pd.to_numeric(agg[events], errors="coerce").to_numpy(dtype=float)
+    nn = pd.to_numeric(agg[n], errors="coerce").to_numpy(dtype=float)
+    bad = ~(np.isfinite(ev) & np.isfinite(nn)) | (ev < 0) | (nn < 1) | (ev > nn) | (
+        ev != np.round(ev)) | (nn != np.round(nn))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"aggregate row {agg.index[i]!r} (trial {agg[trial].iloc[i]!r}, treatment "
+            f"{agg[treatment].iloc[i]!r}): {events} = {agg[events].iloc[i]!r}, {n} = "
+            f"{agg[n].iloc[i]!r}; need whole numbers with n >= 1 and 0 <= events <= n")
+    at = agg[trial].astype(str).to_numpy()
+    atr = agg[treatment].astype(str).to_numpy()
+    key = pd.Series(list(zip(at, atr)))
+    if key.duplicated().any():
+        i = int(np.flatnonzero(key.duplicated().to_numpy())[0])
+        raise DataError(f"aggregate trial {at[i]!r} has two rows for treatment {atr[i]!r}; "
+                        "give one row per arm")
+    clash = sorted(set(at) & set(data[trial].astype(str)))
+    if clash:
+        raise DataError(
+            f"aggregate trial(s) {clash} also appear in the IPD column {trial!r}; a trial "
+            "enters either as IPD or as aggregate data: relabel the aggregate trials (e.g. "
+            "'AD1').")
+    ev, nn = ev.astype(int), nn.astype(int)
+    reps = np.column_stack([ev, nn - ev]).ravel()
+    arm = np.repeat(np.repeat(np.arange(len(agg)), 2), reps)
+    y = np.repeat(np.tile([1, 0], len(agg)), reps)
+    rows = {trial: at[arm], treatment: atr[arm], outcome: y}
+    if risk is not None:
+        rows[risk] = (pd.to_numeric(agg[mean_risk], errors="coerce").to_numpy(float)[arm]
+                      if mean_risk is not None else np.full(arm.size, np.nan))
+    cols = [trial, treatment, outcome] + ([risk] if risk is not None else [])
+    ipd = data[cols].copy()
+    ipd[trial] = ipd[trial].astype(str)
+    ad = pd.DataFrame(rows, index=np.full(arm.size, -1))
+    both = pd.concat([ipd, ad])
+    mask = np.r_[np.zeros(len(ipd), bool), np.ones(arm.size, bool)]
+    return both, mask
 
 
 def _external_counts(ext: pd.DataFrame, outcome: str) -> tuple[int, int]:
@@ -692,9 +775,12 @@ class RiskNMRResult(ResultsMixin):
         r = self.design.risk_logit
         if r is None:
             raise ModelSpecificationError("the model has no risk term")
+        r = r[~self.design.is_ad] if self.design.is_ad.size else r
         return float(expit(r.min())), float(expit(r.max()))
 
     def fitted_risk_frame(self) -> pd.DataFrame:
         """The fitted patients' risk scores (canonical order), for per-patient predictions."""
         col = self.columns["risk"]
-        return pd.DataFrame({col: self.design.risk_logit}, index=self.design.source_index)
+        ipd = ~self.design.is_ad if self.design.is_ad.size else slice(None)
+        return pd.DataFrame({col: self.design.risk_logit[ipd]},
+                            index=self.design.source_index[ipd])
