@@ -540,6 +540,72 @@ class TwoStageITE(ResultsMixin):
             rows.append(row)
         return pd.DataFrame(rows).set_index("trial")
 
+    @property
+    def pooled_(self):
+        """The stage-2 model as a full results object.
+
+        For the ``"mvma"`` pooler: a :class:`ipdma.meta.MultivariateMetaResult` of the
+        multivariate meta-analysis of the per-trial treatment coefficients (outcomes
+        ``delta``, ``gamma[<covariate>]``; studies = trials), so that
+        ``model.pooled_.summary()`` shows every pooled coefficient with SE, Psi, the
+        between-trial SDs and correlations, I^2, the log-likelihood and Q (same numbers
+        as ``rma.mv``; no refit).  Other poolers raise
+        :class:`~ipdma.errors.ModelSpecificationError` (their results are in
+        :meth:`summary` and the pooler object ``pooler_``).
+        """
+        self._check_fitted()
+        fit = getattr(self.pooler_, "fit_", None)
+        if self.pooler_.name != "mvma" or fit is None:
+            raise ModelSpecificationError(
+                f"pooled_ is the multivariate meta-analysis of the 'mvma' pooler; pooler "
+                f"{self.pooler_.name!r} has no such model (see summary() and pooler_)")
+        from ..meta._multivariate import MultivariateMetaResult, _prepare
+
+        sums = self.pooler_.summaries_
+        Y = np.vstack([s.coef for s in sums])
+        S = np.stack([s.cov for s in sums])
+        names = list(self.pooler_.coef_names_)
+        trials = [str(s.trial) for s in sums]
+        d = _prepare(Y, S, None, trials, names)
+        return MultivariateMetaResult(y=Y, S=S, X=d.X, data=d, fit=fit, outcome_names=names,
+                                      study_names=trials, mod_names=["intercept"],
+                                      level=self.pooler_.level)
+
+    def stage1_coefficients(self, se: bool = False) -> pd.DataFrame:
+        """Full stage-1 coefficient vector of every trial's fit (one row per trial).
+
+        Columns ``(Intercept)``, ``treatment``, the covariates and
+        ``treatment:<covariate>`` (the learner's ``coef_`` order ``(1, t, x, t:x)``;
+        ``lm(y ~ treatment * (x...))`` in R).  With ``se=True`` the standard errors
+        (learners with a covariance, e.g. ``"ols"``) instead of the estimates.
+        Learners without a coefficient vector (trees, forests) raise
+        :class:`~ipdma.errors.ModelSpecificationError`.
+        """
+        self._check_fitted()
+        f = self.feature_names_
+        cols = ["(Intercept)", "treatment", *f, *[f"treatment:{x}" for x in f]]
+        rows = {}
+        for fit in self.fits_:
+            lr = fit.learner
+            if se:
+                V = getattr(lr, "vcov_", None)
+                if V is None:
+                    raise ModelSpecificationError(
+                        f"learner {lr.name!r} has no coefficient covariance (use se=False)")
+                vals = np.sqrt(np.diag(np.asarray(V, float)))
+            else:
+                c = getattr(lr, "coef_", None)
+                if c is None:
+                    raise ModelSpecificationError(
+                        f"learner {lr.name!r} has no coefficient vector")
+                vals = np.asarray(c, float).ravel()
+            if len(vals) != len(cols):
+                raise ModelSpecificationError(
+                    f"learner {lr.name!r} has {len(vals)} coefficients, not the "
+                    f"{len(cols)} of the (1, t, x, t:x) design")
+            rows[fit.label] = vals
+        return pd.DataFrame.from_dict(rows, orient="index", columns=cols).rename_axis("trial")
+
     def summary(self) -> Summary:
         self._check_fitted()
         info = {"learner": self.learner_.name, "pooler": self.pooler_.name,
