@@ -56,4 +56,4 @@ def test_pooled_model_full_results(ref_case):
 def test_pooled_model_other_poolers(ref_case):
     _, m = _fit(ref_case, "weighted-aux-ols")
     with pytest.raises(ModelSpecificationError, match="mvma"):
-        m.pooled_
+        _ = m.pooled_
