@@ -303,24 +303,39 @@ def fit_site(X: Any, t: Any, y: Any, *, trial: str, learner: str | ITELearner = 
     trial_seeds(s, K)[l]`` the result equals the in-memory
     ``TwoStageITE(random_state=s)`` run.
 
+    Feature names travel with the summary, so that :func:`pool_sites` can take
+    ``X_new`` as a DataFrame: they are ``feature_names``, else the columns of a
+    DataFrame ``X``, else ``x1, x2, ...`` (then :func:`pool_sites` refuses a
+    DataFrame ``X_new`` without those columns and says how to name them).
+
     Examples
     --------
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(100, 2)); t = rng.integers(0, 2, 100); y = t * X[:, 0] + X[:, 1]
-    >>> s = fit_site(X, t, y, trial="A", learner="ols", pooler="mvma")
-    >>> s.coef.shape
-    (3,)
+    >>> s = fit_site(X, t, y, trial="A", learner="ols", pooler="mvma",
+    ...              feature_names=["age", "bmi"])
+    >>> s.coef.shape, s.feature_names
+    ((3,), ['age', 'bmi'])
     """
     lrn = get_learner(learner, **(learner_options or {}))
     pool = get_pooler(pooler)
     check_pair(lrn, pool)
+    given = feature_names is not None or isinstance(X, pd.DataFrame)
+    if feature_names is None and isinstance(X, pd.DataFrame):
+        feature_names = [str(c) for c in X.columns]
     X = np.asarray(X, dtype=float)
+    n_col = X.shape[1] if X.ndim == 2 else 1
     names = list(feature_names) if feature_names is not None else \
-        [f"x{j + 1}" for j in range(X.shape[1] if X.ndim == 2 else 1)]
+        [f"x{j + 1}" for j in range(n_col)]
+    if len(names) != n_col:
+        raise DataError(f"feature_names has {len(names)} names but X has {n_col} columns")
     tf = _TrialFit.fit(trial, X, t, y, lrn, pool, n_boot, random_state, names)
     Xq = None if X_query is None else new_X(X_query, names)[0]
-    return tf.summarize(Xq)
+    out = tf.summarize(Xq)
+    if not given:
+        out.info["default_feature_names"] = True
+    return out
 
 
 def pool_sites(summaries: Sequence[SiteSummary | str | Path], pooler: str | ITEPooler = "mvma",
@@ -353,6 +368,15 @@ def pool_sites(summaries: Sequence[SiteSummary | str | Path], pooler: str | ITEP
             raise ModelSpecificationError("pass X_new: the covariates to predict at")
         X, index = sums[0].X_query, None
     else:
+        unnamed = [s.trial for s in sums if s.info.get("default_feature_names")]
+        if (unnamed and isinstance(X_new, pd.DataFrame)
+                and not set(names) <= set(map(str, X_new.columns))):
+            raise ColumnNotFoundError(
+                f"the site summaries of {', '.join(map(repr, unnamed))} were fitted on an "
+                f"array without feature names (stored as {', '.join(names)}), so X_new's "
+                "columns cannot be matched: refit those sites with fit_site(..., "
+                "feature_names=[...]) or a DataFrame X, or pass X_new as an array in the "
+                "sites' column order")
         X, index = new_X(X_new, names)
     out = pool.predict(X).to_frame()
     if index is not None:
