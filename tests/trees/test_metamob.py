@@ -185,8 +185,9 @@ def test_outputs_and_predict(ref_case):
     np.testing.assert_allclose(m.predict(new), m.predict(d.head(4), random=False))
     assert m.formula() == "y ~ trt | (1 + trt | trial) | x1 + x2 + x3 + x4"
     assert list(m.history_["iteration"]) == [1, 2, 3]
-    text = str(m)
+    text = str(m.summary())
     assert "Variance components" in text and "x1 <= 0.50189" in text
+    assert str(m).startswith("Linear mixed model tree") and "x1 <= 0.50189" in str(m)
     assert m.to_frame().shape[0] == 2
     for kind in ("tree", "effects", "ranef"):
         assert m.plot(kind=kind) is not None

@@ -58,6 +58,8 @@ def test_matches_partykit(r_results, key):
         s for i, s in enumerate(exp["print"]) if i != 3]
     np.testing.assert_allclose(tree.loglik, exp["logLik"], rtol=1e-10)
     np.testing.assert_array_equal(tree.fitted_node_, exp["fitted"])
+    assert tree.depth() == exp["depth"]                      # partykit's depth(tree)
+    assert tree.depth(root=True) == exp["depth_root"]        # depth(tree, root = TRUE)
     for nid, st in zip(sorted(tree.nodes_), exp["stat"]):
         nd = tree.nodes_[nid]
         if st is None:

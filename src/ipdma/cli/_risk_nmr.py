@@ -55,8 +55,10 @@ def register(subparsers) -> None:
     p.add_argument("--reference", default=None, metavar="TRT",
                    help="reference treatment (default: a placebo/control-like label)")
     p.add_argument("--external-control", metavar="FILE.csv", default=None,
-                   help="external control cohort (same outcome column) for the baseline risk "
-                        "of absolute predictions; default: the trials' control arms")
+                   help="external control cohort (same outcome column) whose event rate "
+                        "sets the reference-treatment baseline of absolute predictions; "
+                        "default (no file): the equally weighted average of the "
+                        "trial-specific predictions")
     p.add_argument("--engine", choices=["bayes", "ml"], default="bayes",
                    help="stage-2 engine: NUTS (NumPyro; default) or maximum likelihood")
     p.add_argument("--effects", choices=["common", "random"], default="common",

@@ -303,24 +303,39 @@ def fit_site(X: Any, t: Any, y: Any, *, trial: str, learner: str | ITELearner = 
     trial_seeds(s, K)[l]`` the result equals the in-memory
     ``TwoStageITE(random_state=s)`` run.
 
+    Feature names travel with the summary, so that :func:`pool_sites` can take
+    ``X_new`` as a DataFrame: they are ``feature_names``, else the columns of a
+    DataFrame ``X``, else ``x1, x2, ...`` (then :func:`pool_sites` refuses a
+    DataFrame ``X_new`` without those columns and says how to name them).
+
     Examples
     --------
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(100, 2)); t = rng.integers(0, 2, 100); y = t * X[:, 0] + X[:, 1]
-    >>> s = fit_site(X, t, y, trial="A", learner="ols", pooler="mvma")
-    >>> s.coef.shape
-    (3,)
+    >>> s = fit_site(X, t, y, trial="A", learner="ols", pooler="mvma",
+    ...              feature_names=["age", "bmi"])
+    >>> s.coef.shape, s.feature_names
+    ((3,), ['age', 'bmi'])
     """
     lrn = get_learner(learner, **(learner_options or {}))
     pool = get_pooler(pooler)
     check_pair(lrn, pool)
+    given = feature_names is not None or isinstance(X, pd.DataFrame)
+    if feature_names is None and isinstance(X, pd.DataFrame):
+        feature_names = [str(c) for c in X.columns]
     X = np.asarray(X, dtype=float)
+    n_col = X.shape[1] if X.ndim == 2 else 1
     names = list(feature_names) if feature_names is not None else \
-        [f"x{j + 1}" for j in range(X.shape[1] if X.ndim == 2 else 1)]
+        [f"x{j + 1}" for j in range(n_col)]
+    if len(names) != n_col:
+        raise DataError(f"feature_names has {len(names)} names but X has {n_col} columns")
     tf = _TrialFit.fit(trial, X, t, y, lrn, pool, n_boot, random_state, names)
     Xq = None if X_query is None else new_X(X_query, names)[0]
-    return tf.summarize(Xq)
+    out = tf.summarize(Xq)
+    if not given:
+        out.info["default_feature_names"] = True
+    return out
 
 
 def pool_sites(summaries: Sequence[SiteSummary | str | Path], pooler: str | ITEPooler = "mvma",
@@ -353,6 +368,15 @@ def pool_sites(summaries: Sequence[SiteSummary | str | Path], pooler: str | ITEP
             raise ModelSpecificationError("pass X_new: the covariates to predict at")
         X, index = sums[0].X_query, None
     else:
+        unnamed = [s.trial for s in sums if s.info.get("default_feature_names")]
+        if (unnamed and isinstance(X_new, pd.DataFrame)
+                and not set(names) <= set(map(str, X_new.columns))):
+            raise ColumnNotFoundError(
+                f"the site summaries of {', '.join(map(repr, unnamed))} were fitted on an "
+                f"array without feature names (stored as {', '.join(names)}), so X_new's "
+                "columns cannot be matched: refit those sites with fit_site(..., "
+                "feature_names=[...]) or a DataFrame X, or pass X_new as an array in the "
+                "sites' column order")
         X, index = new_X(X_new, names)
     out = pool.predict(X).to_frame()
     if index is not None:
@@ -539,6 +563,72 @@ class TwoStageITE(ResultsMixin):
                                                                       for a, b in v.items())
             rows.append(row)
         return pd.DataFrame(rows).set_index("trial")
+
+    @property
+    def pooled_(self):
+        """The stage-2 model as a full results object.
+
+        For the ``"mvma"`` pooler: a :class:`ipdma.meta.MultivariateMetaResult` of the
+        multivariate meta-analysis of the per-trial treatment coefficients (outcomes
+        ``delta``, ``gamma[<covariate>]``; studies = trials), so that
+        ``model.pooled_.summary()`` shows every pooled coefficient with SE, Psi, the
+        between-trial SDs and correlations, I^2, the log-likelihood and Q (same numbers
+        as ``rma.mv``; no refit).  Other poolers raise
+        :class:`~ipdma.errors.ModelSpecificationError` (their results are in
+        :meth:`summary` and the pooler object ``pooler_``).
+        """
+        self._check_fitted()
+        fit = getattr(self.pooler_, "fit_", None)
+        if self.pooler_.name != "mvma" or fit is None:
+            raise ModelSpecificationError(
+                f"pooled_ is the multivariate meta-analysis of the 'mvma' pooler; pooler "
+                f"{self.pooler_.name!r} has no such model (see summary() and pooler_)")
+        from ..meta._multivariate import MultivariateMetaResult, _prepare
+
+        sums = self.pooler_.summaries_
+        Y = np.vstack([s.coef for s in sums])
+        S = np.stack([s.cov for s in sums])
+        names = list(self.pooler_.coef_names_)
+        trials = [str(s.trial) for s in sums]
+        d = _prepare(Y, S, None, trials, names)
+        return MultivariateMetaResult(y=Y, S=S, X=d.X, data=d, fit=fit, outcome_names=names,
+                                      study_names=trials, mod_names=["intercept"],
+                                      level=self.pooler_.level)
+
+    def stage1_coefficients(self, se: bool = False) -> pd.DataFrame:
+        """Full stage-1 coefficient vector of every trial's fit (one row per trial).
+
+        Columns ``(Intercept)``, ``treatment``, the covariates and
+        ``treatment:<covariate>`` (the learner's ``coef_`` order ``(1, t, x, t:x)``;
+        ``lm(y ~ treatment * (x...))`` in R).  With ``se=True`` the standard errors
+        (learners with a covariance, e.g. ``"ols"``) instead of the estimates.
+        Learners without a coefficient vector (trees, forests) raise
+        :class:`~ipdma.errors.ModelSpecificationError`.
+        """
+        self._check_fitted()
+        f = self.feature_names_
+        cols = ["(Intercept)", "treatment", *f, *[f"treatment:{x}" for x in f]]
+        rows = {}
+        for fit in self.fits_:
+            lr = fit.learner
+            if se:
+                V = getattr(lr, "vcov_", None)
+                if V is None:
+                    raise ModelSpecificationError(
+                        f"learner {lr.name!r} has no coefficient covariance (use se=False)")
+                vals = np.sqrt(np.diag(np.asarray(V, float)))
+            else:
+                c = getattr(lr, "coef_", None)
+                if c is None:
+                    raise ModelSpecificationError(
+                        f"learner {lr.name!r} has no coefficient vector")
+                vals = np.asarray(c, float).ravel()
+            if len(vals) != len(cols):
+                raise ModelSpecificationError(
+                    f"learner {lr.name!r} has {len(vals)} coefficients, not the "
+                    f"{len(cols)} of the (1, t, x, t:x) design")
+            rows[fit.label] = vals
+        return pd.DataFrame.from_dict(rows, orient="index", columns=cols).rename_axis("trial")
 
     def summary(self) -> Summary:
         self._check_fitted()

@@ -382,8 +382,19 @@ class RiskNMRResult(ResultsMixin):
         for the Bayesian engine, ``r_hat``, ``ess_bulk``, ``ess_tail``.
     inference_data : arviz.InferenceData or None
         Posterior (Bayesian engine).
-    treatments, trials, reference, risk_centre
-        Model labels and the centre used for predictions.
+    treatments, trials, reference
+        Model labels.
+    risk_centre : float or None
+        Centre of the risk covariate used for predictions (``Rbar``: the mean over
+        all patients for ``centring="trial"`` or ``"global"``, or the given number).
+    centre_trial : pandas.Series or None
+        The per-trial centring values ``Rbar_j`` subtracted from each trial's risk
+        covariate in the fit (``centring="trial"``: the trial's mean risk on the
+        ``risk_scale``; otherwise ``risk_centre`` for every trial); None without a
+        risk term.
+    control_model : DataFrame or None
+        After ``predict(baseline="control-model")``: intercept ``a`` and slope ``b``
+        (estimate, se) of ``logit P(event | reference) = a + b (R - Rbar)``.
 
     Examples
     --------
@@ -422,6 +433,11 @@ class RiskNMRResult(ResultsMixin):
         self.trials = design.trials
         self.reference = design.reference
         self.risk_centre = design.centre_pred
+        self.centre_trial = (pd.Series(design.centre_trial, index=design.trials,
+                                       name="centre")
+                             if design.centre_trial is not None else None)
+        self.control_model = None
+        self._control_fit = None
         self.level = model.level
         self.inference_data = None
         self.diagnostics: dict = {}
@@ -548,7 +564,7 @@ class RiskNMRResult(ResultsMixin):
         self,
         risk: Sequence[float] | np.ndarray | pd.DataFrame | None = None,
         *,
-        baseline: Literal["external", "trials"] | None = None,
+        baseline: Literal["external", "trials", "control-model"] | None = None,
         external_control: pd.DataFrame | None = None,
         point: Literal["logit_mean", "mean"] = "logit_mean",
     ) -> pd.DataFrame:
@@ -565,7 +581,14 @@ class RiskNMRResult(ResultsMixin):
             external control cohort (intercept only, as in the original analysis;
             default when one was given to ``fit`` or here) or the trials
             (the average over trials, with equal weights, of the trial-specific
-            predicted log-odds ``u_j + d_k + (g0 + gamma_k)(R - Rbar_j)``).
+            predicted log-odds ``u_j + d_k + (g0 + gamma_k)(R - Rbar_j)``), or
+            ``"control-model"``: a logistic regression of the outcome of the
+            reference-treatment (control) arms of the trials on the risk covariate,
+            ``logit P_ref(R) = a + b (R - Rbar)`` (intercept *and* slope, stored in
+            ``control_model``), so that a risk score developed on the control arms
+            reproduces their risk exactly; treatment k adds ``d_k + gamma_k (R - Rbar)``.
+            Its intervals treat ``(a, b)`` as independent of the NMR estimates
+            (normal draws from their ML covariance for the Bayesian engine).
         external_control : DataFrame, optional
             Control cohort (outcome column as in ``fit``); replaces the one given to
             ``fit`` for this and later predictions (and the ``alpha[external]`` row
@@ -596,9 +619,11 @@ class RiskNMRResult(ResultsMixin):
             self._set_external(*_external_counts(external_control, self.columns["outcome"]))
         if baseline is None:
             baseline = "external" if self._external is not None else "trials"
-        if baseline not in ("external", "trials"):
+        if baseline not in ("external", "trials", "control-model"):
             raise ModelSpecificationError(
-                f"baseline must be 'external' or 'trials', not {baseline!r}")
+                f"baseline must be 'external', 'trials' or 'control-model', not {baseline!r}")
+        if baseline == "control-model":
+            self._fit_control_model()
         if baseline == "external" and self._external is None:
             raise ModelSpecificationError(
                 "baseline='external' needs an external control cohort: pass "
@@ -644,15 +669,55 @@ class RiskNMRResult(ResultsMixin):
         frame.attrs["index"] = index_name
         return frame
 
+    def _fit_control_model(self) -> None:
+        """Logistic regression of the reference arms' outcome on the centred risk."""
+        if self._control_fit is not None:
+            return
+        d = self.design
+        if not d.has_risk:
+            raise ModelSpecificationError("baseline='control-model' needs a model with a risk "
+                                          "term (risk= in fit)")
+        from ._ml import irls_logistic
+
+        m = d.trt_idx == 0
+        if m.sum() < 3 or d.y[m].min() == d.y[m].max():
+            raise ModelSpecificationError(
+                f"baseline='control-model' needs events and non-events in the "
+                f"{self.reference!r} arms ({int(m.sum())} patients, {int(d.y[m].sum())} "
+                "events); use baseline='trials' or an external control cohort")
+        xc = d.x_raw[m] - d.centre_pred
+        fit = irls_logistic(np.column_stack([np.ones(int(m.sum())), xc]), d.y[m])
+        se = np.sqrt(np.diag(fit.cov))
+        z = stats.norm.ppf(0.5 + self.level / 2)
+        self.control_model = pd.DataFrame(
+            {"estimate": fit.coef, "se": se, "lower": fit.coef - z * se,
+             "upper": fit.coef + z * se}, index=pd.Index(["a", "b"], name="parameter"))
+        rng = np.random.default_rng([self.seed, 3])
+        S = self._theta_draws.shape[0]
+        L = np.linalg.cholesky(fit.cov)
+        self._control_fit = (fit.coef, fit.cov, fit.coef + rng.standard_normal((S, 2)) @ L.T)
+
     def _predict_x(self, xc: np.ndarray, baseline: str, point: str) -> dict[str, np.ndarray]:
         d = self.design
         T = d.n_treatments
-        M = self._linear_maps(xc, baseline)                  # (G, T, P)
         G = xc.size
-        use_ext = baseline == "external"
+        control = baseline == "control-model"
+        M = self._linear_maps(xc, "external" if control else baseline)   # (G, T, P)
+        if control:
+            # the reference log-odds come from the control model: drop g0 * (R - Rbar)
+            M[:, :, d.n_trials + T - 1] -= xc[:, None]
+        use_ext = baseline in ("external", "control-model")
         a = (1 - self.level) / 2
         th = self._theta_draws
-        alpha_d = self._alpha_draws if use_ext else np.zeros(th.shape[0])
+        if control:
+            coef, cov, draws = self._control_fit
+            Xa = np.column_stack([np.ones(G), xc])
+            alpha_d = draws @ Xa.T                                       # (S, G)
+            self._alpha_grid = (Xa @ coef, np.einsum("gi,ij,gj->g", Xa, cov, Xa))
+        else:
+            alpha_d = (self._alpha_draws if use_ext else np.zeros(th.shape[0]))[:, None] \
+                * np.ones((1, G))
+            self._alpha_grid = None
         res = {k: np.empty((G, T)) for k in
                ("prob", "prob_lower", "prob_upper", "ard", "ard_lower", "ard_upper",
                 "or", "or_lower", "or_upper", "p_best")}
@@ -660,13 +725,13 @@ class RiskNMRResult(ResultsMixin):
         chunk = max(1, 2_000_000 // (T * th.shape[0]))
         for s in range(0, G, chunk):
             Mc = M[s:s + chunk]                              # (g, T, P)
-            lp = np.einsum("gtp,sp->sgt", Mc, th) + alpha_d[:, None, None]  # (S, g, T)
+            sl = slice(s, s + Mc.shape[0])
+            lp = np.einsum("gtp,sp->sgt", Mc, th) + alpha_d[:, sl, None]  # (S, g, T)
             pr = expit(lp)
             ard = pr[:, :, :1] - pr
             lor = lp - lp[:, :, :1]
             best = np.argmax(sign * pr, axis=2)              # (S, g)
             pb = np.stack([(best == k).mean(0) for k in range(T)], axis=1)
-            sl = slice(s, s + Mc.shape[0])
             res["p_best"][sl] = pb
             if self.engine == "bayes":
                 lpm = lp.mean(0)
@@ -689,7 +754,12 @@ class RiskNMRResult(ResultsMixin):
         z = stats.norm.ppf(0.5 + self.level / 2)
         theta = self._ml.coef
         V = self._ml.cov
-        a_est, a_var = (self._alpha_ext[0], self._alpha_ext[1] ** 2) if use_ext else (0.0, 0.0)
+        if getattr(self, "_alpha_grid", None) is not None:
+            a_est = self._alpha_grid[0][sl][:, None]
+            a_var = self._alpha_grid[1][sl][:, None]
+        else:
+            a_est, a_var = ((self._alpha_ext[0], self._alpha_ext[1] ** 2) if use_ext
+                            else (0.0, 0.0))
         lp = Mc @ theta + a_est                               # (g, T)
         var = np.einsum("gtp,pq,gtq->gt", Mc, V, Mc) + a_var
         se = np.sqrt(np.maximum(var, 0))

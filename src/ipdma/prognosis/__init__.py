@@ -5,10 +5,21 @@
   (``rms::lrm`` penalty), LASSO / elastic net (``glmnet``), Bayesian LASSO
   (NumPyro); trial effects none / fixed / random; complete case or MICE.
 * :class:`ValidationResult` -- bootstrap optimism correction and IECV.
-* :func:`c_statistic`, :func:`calibration`, :func:`brier`, :func:`performance`.
+* :func:`c_statistic`, :func:`calibration`, :func:`brier`, :func:`performance`;
+  :func:`calibration_stats`, :func:`calibration_by_trial`, :func:`calibration_summary`
+  (calibration intercept, CITL, slope with SEs, O/E; per trial and pooled).
 """
 
-from ._metrics import METRICS, brier, c_statistic, calibration, performance
+from ._metrics import (
+    METRICS,
+    brier,
+    c_statistic,
+    calibration,
+    calibration_by_trial,
+    calibration_stats,
+    calibration_summary,
+    performance,
+)
 from ._model import RiskModel
 from ._plots import calibration_table, plot_calibration, plot_risk_distribution
 from ._validation import ValidationResult, validate
@@ -20,6 +31,9 @@ __all__ = [
     "brier",
     "c_statistic",
     "calibration",
+    "calibration_by_trial",
+    "calibration_stats",
+    "calibration_summary",
     "calibration_table",
     "performance",
     "plot_calibration",

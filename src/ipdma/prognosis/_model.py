@@ -433,6 +433,27 @@ class RiskModel:
                                                name="se")
                                      if se_key in info and single else None)
 
+    def calibration(self) -> pd.DataFrame:
+        """Apparent calibration on the development rows, per trial and overall.
+
+        Columns as :func:`~ipdma.prognosis.calibration_stats`: calibration
+        ``intercept`` and ``slope`` (``glm(y ~ lp)``), ``citl``
+        (``glm(y ~ offset(lp))``), each with its SE, ``oe`` (observed / expected
+        events) with ``log_oe_se``, ``mean_predicted`` and ``observed`` rates, ``n``
+        and ``events``.  One row per trial (when fitted with ``trial=``), then
+        ``overall``.  ``lp`` is the linear predictor for new patients (average
+        intercept).  Bootstrap-corrected and internal-external versions:
+        :meth:`validate` (``.calibration``, ``.calibration_summary``).
+        """
+        check_is_fitted(self, "coef_")
+        self._require_training("calibration()")
+        from ._metrics import calibration_by_trial
+
+        lp = self.training_scores_["logit_risk"].to_numpy()[self._use]
+        groups = (np.asarray(self._trial_labels, dtype=object)[self._trial_codes[self._use]]
+                  if self._trial_codes is not None else None)
+        return calibration_by_trial(lp, self._y, groups)
+
     @property
     def fit_statistics_(self) -> pd.Series:
         """The fit statistics as a Series (see the class docstring)."""

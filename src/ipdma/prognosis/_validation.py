@@ -11,7 +11,7 @@ import pandas as pd
 
 from .._base import ResultsMixin, Summary, check_random_state, progress_bar
 from ..errors import ConvergenceWarning, IPDMAWarning, ModelSpecificationError
-from ._metrics import METRICS, performance
+from ._metrics import METRICS, calibration_by_trial, calibration_summary, performance
 
 __all__ = ["ValidationResult", "validate"]
 
@@ -32,6 +32,19 @@ class ValidationResult(ResultsMixin):
         their n-weighted mean over trials.
     draws : DataFrame or None
         Bootstrap only: ``apparent_b`` and ``test_b`` per replicate.
+    calibration : DataFrame
+        Calibration per trial (index ``trial``) and over all rows (last row:
+        ``overall`` for the bootstrap's apparent predictions, ``stacked`` for the
+        IECV out-of-trial predictions): ``n``, ``events``, calibration ``intercept``
+        and ``slope`` (``glm(y ~ lp)``), ``citl`` (``glm(y ~ offset(lp))``), each
+        with ``_se``, ``oe`` (observed/expected) with ``log_oe_se``,
+        ``mean_predicted`` and ``observed`` rates (see
+        :func:`~ipdma.prognosis.calibration_stats`).  IECV: per held-out trial.
+        With multiple imputation, on the predictions averaged over imputations.
+    calibration_summary : DataFrame or None
+        REML random-effects meta-analysis of the per-trial intercept, CITL, slope
+        and log O/E (estimate, se, tau2, confidence and prediction intervals);
+        None with fewer than 2 trials.
 
     Examples
     --------
@@ -59,6 +72,11 @@ class ValidationResult(ResultsMixin):
         self._y = y
         self._groups = groups
         self._group_data = group_data
+        self.calibration = calibration_by_trial(
+            lp, y, groups, overall="stacked" if method == "iecv" else "overall")
+        per_trial = self.calibration.iloc[:-1]
+        self.calibration_summary = (calibration_summary(per_trial) if len(per_trial) >= 2
+                                    else None)
 
     def summary(self) -> Summary:
         if self.method == "bootstrap":
@@ -68,6 +86,9 @@ class ValidationResult(ResultsMixin):
             title = "Internal-external cross-validation (leave one trial out)"
             tables = {"per held-out trial": self.table.set_index("trial"),
                       "overall": self.overall}
+        tables["calibration"] = self.calibration
+        if self.calibration_summary is not None:
+            tables["calibration across trials (REML)"] = self.calibration_summary
         notes = [f"{k}: {v}" for k, v in self.info.items() if k in ("notes",)]
         info = {k: v for k, v in self.info.items() if k != "notes"}
         return Summary(title, tables=tables, info=info, notes=notes)
@@ -242,8 +263,10 @@ def validate(model, B: int = 200, method: Literal["bootstrap", "iecv"] = "bootst
                           ConvergenceWarning, stacklevel=3)
         lp_plot = np.mean([f.lp(Xf[use]) for f, Xf in zip(fits, datasets, strict=True)],
                           axis=0)
-        return ValidationResult("bootstrap", table, lp_plot, y, draws=d, info=info,
-                                group_data=gd)
+        groups_b = (np.asarray(model._trial_labels, dtype=object)[tc] if tc is not None
+                    else None)
+        return ValidationResult("bootstrap", table, lp_plot, y, groups=groups_b, draws=d,
+                                info=info, group_data=gd)
 
     # ---------------------------------------------------------------- IECV
     if tc is None:

@@ -249,7 +249,7 @@ class LinearMixedModel:
     >>> X = np.column_stack([np.ones_like(y), t])
     >>> res = LinearMixedModel().fit(y, X, np.ones((y.size, 1)), g,
     ...                              fixed_names=["(Intercept)", "trt"])
-    >>> res.fe_params.round(2).index.tolist()
+    >>> res.coef.round(2).index.tolist()
     ['(Intercept)', 'trt']
     """
 
@@ -421,20 +421,21 @@ class LMMResults(ResultsMixin):
 
     Attributes
     ----------
-    fe_params : Series
-        Fixed effects (NaN for dropped collinear columns).
+    coef : Series
+        Fixed effects (NaN for dropped collinear columns); alias ``fe_params``
+        (statsmodels' name, kept for compatibility).
     vcov : DataFrame
         Their covariance ``sigma^2 (X'V^{-1}X)^{-1}`` up to the scale (as ``vcov(lmer)``).
-    bse : Series
-        Standard errors.
+    se : Series
+        Standard errors; alias ``bse``.
     cov_re : DataFrame
         Random-effects covariance matrix ``G``.
     sigma : float
         Residual standard deviation.
     theta : ndarray
         Relative covariance factor parameters (lme4's ``getME(m, "theta")``).
-    llf : float
-        REML (or ML) log-likelihood (``logLik(lmer)``).
+    loglik : float
+        REML (or ML) log-likelihood (``logLik(lmer)``); alias ``llf``.
     ranef : DataFrame
         BLUPs, one row per group.
     ranef_condvar : ndarray, shape (J, q, q)
@@ -457,7 +458,7 @@ class LMMResults(ResultsMixin):
     >>> lmm = fit.lmm_
     >>> lmm.nobs, lmm.n_groups, lmm.converged, lmm.singular
     (1319, 7, True, False)
-    >>> lmm.fe_params.round(2).to_dict()
+    >>> lmm.coef.round(2).to_dict()
     {'(Intercept)': 9.76, '.tree3': 0.2, '.tree2:treatment': -1.06, '.tree3:treatment': -3.56}
     >>> list(lmm.conf_int().columns), round(lmm.sigma, 2)
     (['lower', 'upper'], 4.04)
@@ -485,11 +486,11 @@ class LMMResults(ResultsMixin):
         self.scale = float(sigma2)
         beta = np.full(len(fixed_names), np.nan)
         beta[keep] = sol.beta
-        self.fe_params = pd.Series(beta, index=fixed_names, name="estimate")
+        self.coef = pd.Series(beta, index=fixed_names, name="estimate")
         V = np.full((len(fixed_names),) * 2, np.nan)
         V[np.ix_(keep, keep)] = sigma2 * np.linalg.inv(sol.XtX_adj)
         self.vcov = pd.DataFrame(V, index=fixed_names, columns=fixed_names)
-        self.bse = pd.Series(np.sqrt(np.diag(V)), index=fixed_names, name="se")
+        self.se = pd.Series(np.sqrt(np.diag(V)), index=fixed_names, name="se")
         self.dropped = [fixed_names[j] for j in range(len(fixed_names)) if j not in set(keep)]
         Lam = sol.Lam
         G = sigma2 * Lam @ Lam.T
@@ -499,7 +500,7 @@ class LMMResults(ResultsMixin):
                                   columns=random_names)
         Ainv = np.linalg.inv(sol.L @ np.swapaxes(sol.L, 1, 2))
         self.ranef_condvar = sigma2 * (Lam @ Ainv @ Lam.T)
-        self.llf = -0.5 * sol.deviance
+        self.loglik = -0.5 * sol.deviance
         self.deviance = sol.deviance
         self.singular = bool(np.any(np.diag(Lam) < model.boundary_tol))
         self.df_model = prob.p + len(sol.theta) + 1
@@ -513,16 +514,33 @@ class LMMResults(ResultsMixin):
         self.weights = w
         return self
 
+    # ----------------------------------------------------------------- aliases
+    # statsmodels' names (``MixedLMResults``), kept as aliases of the package vocabulary
+    @property
+    def fe_params(self) -> pd.Series:
+        """Alias of :attr:`coef` (statsmodels' name)."""
+        return self.coef
+
+    @property
+    def bse(self) -> pd.Series:
+        """Alias of :attr:`se` (statsmodels' name)."""
+        return self.se
+
+    @property
+    def llf(self) -> float:
+        """Alias of :attr:`loglik` (statsmodels' name)."""
+        return self.loglik
+
     # ----------------------------------------------------------------- derived
     @property
     def aic(self) -> float:
-        """AIC ``-2 llf + 2 df`` (on the REML scale when fitted by REML, as lme4)."""
-        return -2.0 * self.llf + 2.0 * self.df_model
+        """AIC ``-2 loglik + 2 df`` (on the REML scale when fitted by REML, as lme4)."""
+        return -2.0 * self.loglik + 2.0 * self.df_model
 
     @property
     def bic(self) -> float:
-        """BIC ``-2 llf + log(n) df``."""
-        return -2.0 * self.llf + np.log(self.nobs) * self.df_model
+        """BIC ``-2 loglik + log(n) df``."""
+        return -2.0 * self.loglik + np.log(self.nobs) * self.df_model
 
     def varcorr(self) -> pd.DataFrame:
         """Variance components in the layout of ``as.data.frame(VarCorr(lmer))``.
@@ -547,8 +565,8 @@ class LMMResults(ResultsMixin):
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
         """Wald confidence intervals of the fixed effects (``confint(method = "Wald")``)."""
         z = stats.norm.ppf(1 - alpha / 2)
-        return pd.DataFrame({"lower": self.fe_params - z * self.bse,
-                             "upper": self.fe_params + z * self.bse})
+        return pd.DataFrame({"lower": self.coef - z * self.se,
+                             "upper": self.coef + z * self.se})
 
     def random_effects(self, alpha: float = 0.05) -> pd.DataFrame:
         """Tidy BLUPs: group, term, estimate, conditional SD and interval."""
@@ -567,11 +585,11 @@ class LMMResults(ResultsMixin):
         Without ``Z``/``groups`` the population-level prediction is returned;
         groups not seen in the fit get random effect 0.
         """
-        check_is_fitted(self, "fe_params")
+        check_is_fitted(self, "coef")
         X = np.asarray(X, dtype=float)
         if X.ndim == 1:
             X = X[:, None]
-        beta = np.nan_to_num(self.fe_params.to_numpy())
+        beta = np.nan_to_num(self.coef.to_numpy())
         pred = X @ beta
         if offset is not None:
             pred = pred + np.asarray(offset, dtype=float)
@@ -585,16 +603,16 @@ class LMMResults(ResultsMixin):
     # ---------------------------------------------------------------- protocol
     def to_frame(self) -> pd.DataFrame:
         """Fixed-effects table: estimate, se, z, p (Wald), 95% CI."""
-        z = self.fe_params / self.bse
+        z = self.coef / self.se
         ci = self.conf_int()
-        return pd.DataFrame({"estimate": self.fe_params, "se": self.bse, "z": z,
+        return pd.DataFrame({"estimate": self.coef, "se": self.se, "z": z,
                              "p_value": 2 * stats.norm.sf(np.abs(z)),
                              "ci_lower": ci["lower"], "ci_upper": ci["upper"]})
 
     def summary(self) -> Summary:
         crit = "REML" if self.reml else "ML"
         info = {"Observations": self.nobs, f"Groups ({self.group_name})": self.n_groups,
-                f"{crit} log-likelihood": self.llf, "Converged": self.converged,
+                f"{crit} log-likelihood": self.loglik, "Converged": self.converged,
                 "Singular": self.singular}
         notes = ["Fixed-effect p-values and intervals are Wald (normal) approximations."]
         if self.dropped:

@@ -697,6 +697,7 @@ class MetaMOB(ResultsMixin):
                 "Terminal nodes": len(self._nodes),
                 "Iterations": self.n_iter, "Converged": self.converged,
                 f"{crit} log-likelihood": self.loglik_,
+                "Tree depth (partykit depth())": self.depth(),
                 "Tested coefficients": "all" if self.parm is None else str(self.parm),
                 "Cluster-level tests": self.cluster_tests}
         ne = self.node_effects().set_index("node").drop(columns=["coef", "z"])
@@ -715,10 +716,57 @@ class MetaMOB(ResultsMixin):
         return Summary(title="metaMOB: linear mixed-model tree", info=info, tables=tables,
                        notes=notes)
 
+    def depth(self, root: bool = False) -> int:
+        """Depth of the final tree: ``depth()`` is partykit's ``depth(tree)`` (split
+        levels; a root-only tree has 0), ``depth(root=True)`` its ``root = TRUE``
+        variant, which is ipdma's node depth (root = 1, as ``maxdepth``).  See
+        :meth:`MOB.depth`."""
+        self._check()
+        return self.tree_.depth(root=root)
+
+    def print_lines(self) -> list[str]:
+        """The printout as lines, like glmertree's ``print(lmertree)``: title, the
+        final tree (as partykit prints it), then the random-effects block (variances,
+        SDs and correlations as lme4's ``VarCorr``, and the BLUPs per trial) and the
+        log-likelihood at full precision."""
+        self._check()
+        family = getattr(self, "family", "continuous")
+        title = ("Generalized linear mixed model tree" if family not in ("continuous", None)
+                 else "Linear mixed model tree")
+        out = [title, *self.tree_.print_lines()[1:], "", "Random effects:"]
+        vc = self.lmm_.varcorr()
+        var_rows = vc[vc["var2"].isna()]
+        cor_rows = vc[vc["var2"].notna()]
+        names = list(self.lmm_.random_names)
+        rows = []
+        for _, r in var_rows.iterrows():
+            grp, nm = str(r["grp"]), "" if pd.isna(r["var1"]) else str(r["var1"])
+            corr = []
+            if grp != "Residual" and nm in names:
+                i = names.index(nm)
+                for j in range(i):
+                    hit = cor_rows[(cor_rows["var1"] == names[j]) & (cor_rows["var2"] == nm)]
+                    corr.append(f"{float(hit['sdcor'].iloc[0]):.2f}" if len(hit) else "")
+            rows.append((grp if nm == names[0] or grp == "Residual" else "", nm,
+                         f"{r['vcov']:.6g}", f"{r['sdcor']:.6g}", " ".join(corr)))
+        head = ("Groups", "Name", "Variance", "Std.Dev.", "Corr" if len(cor_rows) else "")
+        table = [head, *rows]
+        wd = [max(len(t[k]) for t in table) for k in range(5)]
+        for t in table:
+            out.append(" " + " ".join(t[k].ljust(wd[k]) for k in range(5)).rstrip())
+        out.append(f"Number of obs: {self.nobs_}, groups: {self.lmm_.group_name}, "
+                   f"{self.lmm_.n_groups}")
+        out += ["", f"${self.lmm_.group_name}"]
+        out += self.lmm_.ranef.to_string().splitlines()
+        crit = "REML" if self.reml else "ML"
+        out += ["", f"log-likelihood ({crit}): {self.loglik_!r} "
+                    f"(df = {int(self.lmm_.df_model)})"]
+        return out
+
     def __str__(self) -> str:
         if self.lmm_ is None:
             return f"MetaMOB(random={self.random!r}) (not fitted)"
-        return str(self.summary())
+        return "\n".join(self.print_lines())
 
     __repr__ = __str__
 

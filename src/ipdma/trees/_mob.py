@@ -993,6 +993,19 @@ class MOB(ResultsMixin):
         self._check_fitted()
         return sum(not nd.terminal for nd in self.tree_.walk())
 
+    def depth(self, root: bool = False) -> int:
+        """Depth of the fitted tree, with partykit's convention.
+
+        ``depth()`` equals partykit's ``depth(tree)``: the number of split levels
+        on the longest path (a root-only tree has depth 0).  ``depth(root=True)``
+        equals ``depth(tree, root = TRUE)``: the root level counts too, so it is the
+        largest :attr:`MOBNode.depth` -- ipdma's node convention, where the root has
+        depth 1 and ``maxdepth`` counts levels (``maxdepth=2`` allows one split).
+        """
+        self._check_fitted()
+        deepest = max(nd.depth for nd in self.tree_.walk())
+        return int(deepest if root else deepest - 1)
+
     @property
     def loglik(self) -> float:
         """Log-likelihood: sum over terminal nodes of the node models' log-likelihoods."""

@@ -2,8 +2,8 @@
 # glmtree (binomial), case weights, offset, multiway categorical splits, clustered
 # score tests, BIC post-pruning, parm = 2 with absolute trimming (trim = 50).
 # data.csv: n = 1500 simulated rows (numpy seed 5; make_data.py). Stored per tree: the
-# printed tree, logLik, the terminal node of every row and each inner node's test
-# statistics.
+# printed tree, logLik, the terminal node of every row, each inner node's test
+# statistics and the tree depth (partykit's depth(), root = FALSE and TRUE).
 # Made with R 4.2.2, partykit 1.2-16.
 #   python make_data.py && Rscript make.R      (writes data.csv, then expected.json)
 suppressMessages(library(partykit))
@@ -22,6 +22,7 @@ out <- lapply(fits, function(tr) {
   st <- nodeapply(tr, ids = nodeids(tr), FUN = function(n) {
     t <- info_node(n)$test; if (is.null(t)) NULL else unname(t["statistic", ])})
   list(print = capture.output(print(tr)), logLik = as.numeric(logLik(tr)),
-       fitted = unname(predict(tr, type = "node")), stat = unname(st))
+       fitted = unname(predict(tr, type = "node")), stat = unname(st),
+       depth = depth(tr), depth_root = depth(tr, root = TRUE))
 })
 jsonlite::write_json(out, "expected.json", digits = NA, auto_unbox = TRUE, null = "null")
