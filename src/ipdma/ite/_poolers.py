@@ -528,7 +528,7 @@ class BayesMVMAPooler(ITEPooler):
     ...     X = rng.normal(size=(80, 2)); t = rng.integers(0, 2, 80)
     ...     y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=80)
     ...     sites.append(fit_site(X, t, y, trial=f"site{k}", learner="bayes-lm",
-    ...                           pooler="bayes-mvma", learner_options={"n_draws": 200},
+    ...                           pooler="bayes-mvma", learner_options={"num_samples": 300},
     ...                           random_state=k))
     >>> pooler = BayesMVMAPooler(num_samples=200, num_chains=1, grid_size=500, random_state=0)
     >>> res = pooler.fit(sites).predict(X_new)
@@ -678,7 +678,7 @@ class PosteriorMixPooler(ITEPooler):
     ...     X = rng.normal(size=(80, 2)); t = rng.integers(0, 2, 80)
     ...     y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=80)
     ...     sites.append(fit_site(X, t, y, trial=f"site{k}", learner="bayes-lm",
-    ...                           pooler="posterior-mix", learner_options={"n_draws": 200},
+    ...                           pooler="posterior-mix", learner_options={"num_samples": 300},
     ...                           random_state=k))
     >>> res = PosteriorMixPooler().fit(sites).predict(X_new)
     >>> res.ite.round(2)
