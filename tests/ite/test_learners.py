@@ -445,3 +445,130 @@ def test_ols_bootstrap_redraws_rank_deficient_resamples():
     assert np.isfinite(boot.thetas).all() and boot.thetas.shape == (200, 3)
     again = m.bootstrap(X, t, y, 200, random_state=1)
     np.testing.assert_array_equal(boot.thetas, again.thetas)
+
+
+def _glmnet_two_trials():
+    """The glmnet_cv trial twice: trial A with the stored 10-fold ids, trial B with the
+    stored 5-fold ids (one column 'fold', per trial as cv.glmnet's foldid)."""
+    import pandas as pd
+
+    d = pd.read_csv(GLMNET_CASE / "trial.csv")
+    a = d.assign(trial="A", fold=d["foldid10"])
+    b = d.assign(trial="B", fold=d["foldid5"])
+    return pd.concat([a, b], ignore_index=True).drop(columns=["foldid10", "foldid5"])
+
+
+@pytest.mark.parametrize("learner,alpha", [("lasso", "1"), ("ridge", "0"),
+                                           ("elasticnet", "0.5")])
+def test_foldid_column_reproduces_cv_glmnet_through_twostage(learner, alpha):
+    """With the stored fold ids as a data column, TwoStageITE's per-trial lambda.min equals
+    cv.glmnet's exactly (same grid point) and the coefficients agree to atol 1e-8 (the
+    reference's own accuracy, see the test above); also through fit_methods."""
+    import json
+
+    from ipdma.ite import TwoStageITE, fit_methods
+
+    exp = json.loads((GLMNET_CASE / "expected.json").read_text())[f"alpha_{alpha}"]
+    df = _glmnet_two_trials()
+    cols = dict(trial="trial", treatment="t", outcome="y", covariates=["x1", "x2", "x3", "x4"],
+                treated=1)
+    model = TwoStageITE(learner, "weighted-aux-ols", random_state=0).fit(df, foldid="fold",
+                                                                         **cols)
+    fits = {f.label: f.learner for f in model.fits_}
+    assert model.feature_names_ == ["x1", "x2", "x3", "x4"]     # the fold column is no covariate
+    for tr, k in (("A", 10), ("B", 5)):
+        ref = exp[f"cv{k}"]
+        assert fits[tr].lambda_min_ == pytest.approx(ref["lambda_min"], rel=1e-12)
+        np.testing.assert_allclose(fits[tr].coef_, ref["coef_min"], rtol=0, atol=1e-8)
+        np.testing.assert_allclose(fits[tr].cv_mse_, ref["cvm"], rtol=1e-8)
+    trials = model.trial_frame()
+    assert trials.loc["A", "lambda_min"] == pytest.approx(exp["cv10"]["lambda_min"])
+    many = fit_methods(df, [(learner, "weighted-aux-ols"), ("ols", "mvma")], random_state=0,
+                       foldid="fold", **cols)
+    got = many[f"{learner}+weighted-aux-ols"].fits_[1].learner
+    np.testing.assert_allclose(got.coef_, exp["cv5"]["coef_min"], rtol=0, atol=1e-8)
+
+
+def test_foldid_errors_name_the_trial_and_column():
+    from ipdma.errors import ColumnNotFoundError
+    from ipdma.ite import TwoStageITE, compare_methods
+
+    df = _glmnet_two_trials()
+    cols = dict(trial="trial", treatment="t", outcome="y", covariates=["x1", "x2", "x3", "x4"],
+                treated=1)
+    lasso = TwoStageITE("lasso", "weighted-aux-ols")
+    with pytest.raises(ColumnNotFoundError, match=r"'folds'.*did you mean 'fold'"):
+        lasso.fit(df, foldid="folds", **cols)
+    bad = df.copy()
+    bad.loc[(bad["trial"] == "B") & (bad["fold"] == 3), "fold"] = 4
+    with pytest.raises(DataError, match=r"trial 'B'.*'fold'.*fold 3 has no patient"):
+        lasso.fit(bad, foldid="fold", **cols)
+    bad = df.assign(fold=df["fold"] + 0.5)
+    with pytest.raises(DataError, match=r"trial 'A'.*integer"):
+        lasso.fit(bad, foldid="fold", **cols)
+    bad = df.assign(fold=df["fold"].astype(float))
+    bad.loc[3, "fold"] = np.nan
+    with pytest.raises(DataError, match=r"trial 'A'.*missing"):
+        lasso.fit(bad, foldid="fold", **cols)
+    bad = df.assign(fold=(df["fold"] % 2) + 1)
+    with pytest.raises(DataError, match=r"trial 'A'.*2 distinct fold"):
+        lasso.fit(bad, foldid="fold", **cols)
+    with pytest.raises(ModelSpecificationError, match="both as a covariate"):
+        lasso.fit(df, foldid="fold", **{**cols, "covariates": ["x1", "fold"]})
+    with pytest.raises(ModelSpecificationError, match="none of the learners"):
+        TwoStageITE("ols", "mvma").fit(df, foldid="fold", **cols)
+    with pytest.raises(ModelSpecificationError, match="--foldid COLUMN"):
+        TwoStageITE("lasso", "weighted-aux-ols", learner_options={"foldid_column": "fold"})
+    # learner level: non-CV learners refuse fold ids; CV learners check them
+    X, t, y = _trial()
+    with pytest.raises(ModelSpecificationError, match="does not cross-validate"):
+        OLSLearner().fit(X, t, y, foldid=np.arange(len(y)) % 5)
+    with pytest.raises(DataError, match="values for"):
+        LassoLearner().fit(X, t, y, foldid=[1, 2, 3])
+    assert LassoLearner().cross_validates and not BayesLMLearner().cross_validates
+    # compare_methods takes the column too (three trials needed for leave-one-trial-out)
+    three = pd_concat3(df)
+    cmp = compare_methods(three, ["ols+mvma", "lasso+weighted-aux-ols"], random_state=0,
+                          foldid="fold", **cols)
+    assert set(cmp.table.index) == {"ols+mvma", "lasso+weighted-aux-ols"}
+
+
+def pd_concat3(df):
+    import pandas as pd
+
+    c = df[df["trial"] == "A"].assign(trial="C")
+    return pd.concat([df, c], ignore_index=True)
+
+
+def test_foldid_reaches_the_learners_through_the_cli(tmp_path):
+    """ipdma ite --foldid fold: the per-trial lambda.min (trials.csv) equals cv.glmnet's and
+    the per-trial ITEs (predictions.csv, ite_<trial>) equal those of its coefficients."""
+    import json
+
+    import pandas as pd
+
+    from ipdma.cli import main
+
+    exp = json.loads((GLMNET_CASE / "expected.json").read_text())["alpha_1"]
+    df = _glmnet_two_trials()
+    data = tmp_path / "data.csv"
+    df.to_csv(data, index=False)
+    new = tmp_path / "new.csv"
+    df[["x1", "x2", "x3", "x4"]].iloc[:20].to_csv(new, index=False)
+    out = tmp_path / "out"
+    assert main(["ite", str(data), "--trial", "trial", "--treatment", "t", "--outcome", "y",
+                 "--covariates", "x1,x2,x3,x4", "--treated", "1", "--learner", "lasso",
+                 "--pooler", "weighted-aux-ols", "--foldid", "fold", "--predict", str(new),
+                 "--out", str(out)]) == 0
+    trials = pd.read_csv(out / "trials.csv", index_col="trial")
+    pred = pd.read_csv(out / "predictions.csv")
+    Xn = df[["x1", "x2", "x3", "x4"]].iloc[:20].to_numpy()
+    C = np.column_stack([np.ones(len(Xn)), Xn])
+    for tr, k in (("A", 10), ("B", 5)):
+        ref = exp[f"cv{k}"]
+        assert trials.loc[tr, "lambda_min"] == pytest.approx(ref["lambda_min"], rel=1e-12)
+        theta = np.asarray(ref["coef_min"])[[1, 6, 7, 8, 9]]        # t, t:x1..t:x4
+        np.testing.assert_allclose(pred[f"ite_{tr}"], C @ theta, rtol=0, atol=1e-7)
+    assert main(["ite", str(data), "--trial", "trial", "--treatment", "t", "--outcome", "y",
+                 "--covariates", "x1,x2,x3,x4", "--foldid", "nofold",
+                 "--out", str(tmp_path / "bad")]) == 2

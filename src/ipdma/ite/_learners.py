@@ -133,6 +133,42 @@ class ModelBootstrap:
         return np.vstack([m.predict_ite(X) for m in self.models])
 
 
+def check_foldid(foldid: Any, n: int, *, what: str = "foldid") -> np.ndarray:
+    """Fold ids of one trial's patients -> codes 0..K-1 (K >= 3, every fold non-empty).
+
+    The ids must be integers numbered consecutively (e.g. 1..K, as R's
+    ``cv.glmnet(foldid = )``), so that no fold between them is empty.
+
+    Examples
+    --------
+    >>> check_foldid([1, 2, 3, 1, 2, 3], 6)
+    array([0, 1, 2, 0, 1, 2])
+    """
+    f = np.asarray(foldid)
+    if f.ndim != 1 or len(f) != n:
+        raise DataError(f"{what} has {f.size} values for {n} patients: give one fold id per "
+                        "patient")
+    try:
+        v = f.astype(float)
+    except (TypeError, ValueError):
+        raise DataError(f"{what} must hold integer fold ids (e.g. 1..10), got values such as "
+                        f"{f[0]!r}") from None
+    bad = ~np.isfinite(v) | (v != np.round(v))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"{what} must hold integer fold ids (e.g. 1..10): patient {i} has "
+                        f"{f[i]!r}")
+    ids = np.unique(v)
+    if len(ids) < 3:
+        raise DataError(f"{what} has {len(ids)} distinct fold(s); cross-validation needs at "
+                        "least 3 (as cv.glmnet)")
+    if ids[-1] - ids[0] + 1 != len(ids):
+        gap = int(next(k for k in range(int(ids[0]), int(ids[-1]) + 1) if k not in set(ids)))
+        raise DataError(f"{what}: fold {gap} has no patient (folds {int(ids[0])}.."
+                        f"{int(ids[-1])}); number the folds consecutively, each non-empty")
+    return (v - ids[0]).astype(int)
+
+
 # --------------------------------------------------------------------------------------
 # protocol
 # --------------------------------------------------------------------------------------
@@ -182,13 +218,41 @@ class ITELearner:
     outcome_types: ClassVar[frozenset[str]] = frozenset({"continuous"})
     bootstrap_supported: ClassVar[bool] = True
 
-    def fit(self, X: Any, t: Any, y: Any, *, random_state: Any = None) -> ITELearner:
-        """Fit on one trial: covariates ``X`` (n, p), treatment ``t`` in {0, 1}, outcome ``y``."""
+    def fit(self, X: Any, t: Any, y: Any, *, random_state: Any = None,
+            foldid: Any = None) -> ITELearner:
+        """Fit on one trial: covariates ``X`` (n, p), treatment ``t`` in {0, 1}, outcome ``y``.
+
+        ``foldid`` (one integer per patient, at least 3 distinct values, e.g.
+        R's ``cv.glmnet(foldid = )``) fixes the cross-validation folds of a
+        learner that tunes by cross-validation (lasso, ridge, elastic net,
+        XGBoost: :attr:`cross_validates`); the fold count is then the number of
+        distinct ids and ``nfolds`` is not used.  Learners that do not
+        cross-validate raise :class:`~ipdma.errors.ModelSpecificationError`
+        when given fold ids.  Bootstrap refits always draw their own folds.
+        """
         X, t, y = _check_trial(X, t, y)
+        folds = None
+        if foldid is not None:
+            if not self.cross_validates:
+                raise ModelSpecificationError(
+                    f"learner {self.name!r} does not cross-validate, so it takes no fold ids "
+                    "(foldid); they apply to lasso, ridge, elasticnet and xgboost")
+            folds = check_foldid(foldid, len(y))
         self.n_features_ = X.shape[1]
-        self._fit(X, t, y, check_random_state(random_state))
+        if folds is None:
+            self._fit(X, t, y, check_random_state(random_state))
+        else:
+            self._fit(X, t, y, check_random_state(random_state), foldid=folds)
         self.fitted_ = True
         return self
+
+    @property
+    def cross_validates(self) -> bool:
+        """Whether the learner tunes by cross-validation and takes fold ids in :meth:`fit`
+        (its ``_fit`` has a ``foldid`` keyword)."""
+        import inspect
+
+        return "foldid" in inspect.signature(self._fit).parameters
 
     def _fit(self, X: np.ndarray, t: np.ndarray, y: np.ndarray,
              rng: np.random.Generator) -> None:  # pragma: no cover - interface
@@ -424,7 +488,12 @@ class _PenalizedLinear(ITELearner):
     number of columns, y is scaled by its population sd (so the ridge part of
     the penalty acts as ``lambda / sd(y)`` on the original scale), and
     ``lambda.min`` is chosen by k-fold CV of the mean squared error over the
-    fixed grid ``10^(2, 1.7, ..., -2.8)``.
+    fixed grid ``10^(2, 1.7, ..., -2.8)``.  The folds are random (glmnet's
+    ``sample(rep(1:nfolds, length = n))`` distribution), or the given ones with
+    ``fit(X, t, y, foldid=...)``: with R's fold ids, lambda.min and the
+    coefficients equal ``cv.glmnet(foldid = )``'s.  In :class:`TwoStageITE`,
+    :func:`fit_methods` and :func:`compare_methods` pass ``foldid="COLUMN"``
+    (``ipdma ite --foldid COLUMN``).
     """
 
     alpha: float = 1.0
@@ -537,12 +606,18 @@ class _PenalizedLinear(ITELearner):
         self._last_cvm = cvm
         return coefs[np.arange(M), nfolds, best], lambdas[best]
 
-    def _fit(self, X, t, y, rng):
+    def _fit(self, X, t, y, rng, foldid=None):
         p = X.shape[1]
-        nfolds = min(self.nfolds, len(y))
+        if foldid is not None:      # user-given folds (cv.glmnet's foldid), codes 0..K-1
+            nfolds = int(foldid.max()) + 1
+            folds = foldid[None, :]
+        else:
+            nfolds = min(self.nfolds, len(y))
+            folds = None
         if nfolds < 3:
             raise DataError(f"cross-validation needs at least 3 patients per trial, got {len(y)}")
-        coef, lam = self._fit_path_cv(X, t, y, np.arange(len(y))[None, :], nfolds, rng)
+        coef, lam = self._fit_path_cv(X, t, y, np.arange(len(y))[None, :], nfolds, rng,
+                                      folds=folds)
         self.coef_ = coef[0]
         self.lambda_min_ = float(lam[0])
         self.cv_mse_ = self._last_cvm[0]
@@ -755,12 +830,16 @@ class XGBoostSLearner(ITELearner):
                 "min_child_weight": 1.0, "subsample": 1.0, "nthread": self.n_jobs,
                 "tree_method": "hist", "verbosity": 0, **self.params}
 
-    def _tune(self, F, y, rng) -> tuple[dict, Any]:
+    def _tune(self, F, y, rng, foldid=None) -> tuple[dict, Any]:
         import pandas as pd
 
         n = len(y)
-        nfold = min(self.nfold, n)
-        folds_id = rng.permutation(np.arange(n) % nfold)
+        if foldid is not None:       # user-given folds, codes 0..K-1
+            nfold = int(foldid.max()) + 1
+            folds_id = foldid
+        else:
+            nfold = min(self.nfold, n)
+            folds_id = rng.permutation(np.arange(n) % nfold)
         rows = []
         cap = max(self.nrounds)
         for depth in self.max_depth:
@@ -779,12 +858,12 @@ class XGBoostSLearner(ITELearner):
                  "nrounds": int(best["nrounds"])}
         return tuned, table
 
-    def _fit(self, X, t, y, rng):
+    def _fit(self, X, t, y, rng, foldid=None):
         import xgboost as xgb
 
         F = np.column_stack([t, X])
         if self.tuned is None:
-            tuned, table = self._tune(F, y, rng)
+            tuned, table = self._tune(F, y, rng, foldid)
             self.tuning_ = table
         else:
             tuned = dict(self.tuned)
@@ -1467,6 +1546,12 @@ def get_learner(learner: str | ITELearner, **kwargs: Any) -> ITELearner:
         sig = inspect.signature(cls)
         takes_any = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
         unknown = [k for k in kwargs if k not in sig.parameters]
+        if any(k in ("foldid", "foldid_column") for k in unknown):
+            raise ModelSpecificationError(
+                f"learner {learner!r}: fold ids are not a learner option; name their data "
+                "column with foldid='COLUMN' in TwoStageITE.fit, fit_methods or "
+                "compare_methods (ipdma ite --foldid COLUMN), or pass one id per patient "
+                "to ITELearner.fit(X, t, y, foldid=...)")
         if unknown and not takes_any:
             accepted = [k for k, p in sig.parameters.items() if p.kind is p.KEYWORD_ONLY
                         or p.kind is p.POSITIONAL_OR_KEYWORD]
