@@ -1412,6 +1412,14 @@ class BayesLassoLearner(ITELearner):
     main effects and delta ~ N(0, ``prior_var``); ``sigma ~ U(0, 10)``.  Draws
     are mapped back to the original covariate scale.
 
+    These are the method's priors (two-stage ITE paper, Bayesian LASSO row:
+    Park-Casella prior on the interactions, main effects and delta
+    N(0, 1000)); the defaults equal them.  The paper's code for this learner
+    is unfinished (undefined response, column mix-ups), so two choices are
+    ipdma's, both as in the paper's Bayesian linear model: the intercept is also
+    N(0, 1000) and ``sigma ~ U(0, 10)``.  Checked against a JAGS run of this
+    model (``tests/ite/data/bayes_lasso_jags``).
+
     Every full conditional of this model is a standard distribution, so the
     sampler is Park and Casella's (2008) Gibbs scheme (as in R's
     ``monomvn::blasso``), with ``num_chains`` chains run together in numpy.
