@@ -161,9 +161,9 @@ def test_t_learner_with_linear_regression_equals_full_interaction_ols():
     assert np.ptp(s_ite) < 1e-10          # additive S-learner: constant effect
 
 
-def test_bayes_lm_is_conjugate_and_close_to_ols():
+def test_bayes_lm_conjugate_prior_is_exact_and_close_to_ols():
     X, t, y = _trial()
-    b = BayesLMLearner(n_draws=20000).fit(X, t, y, random_state=0)
+    b = BayesLMLearner(prior="conjugate", n_draws=20000).fit(X, t, y, random_state=0)
     o = OLSLearner().fit(X, t, y)
     np.testing.assert_allclose(b.theta_, o.theta_, atol=1e-3)
     np.testing.assert_allclose(b.theta_draws_.mean(0), b.theta_, atol=0.02)
@@ -171,6 +171,90 @@ def test_bayes_lm_is_conjugate_and_close_to_ols():
                                atol=0.05 * np.max(np.diag(b.theta_cov_)))
     # the exact posterior covariance is the OLS covariance up to (n - q) / (n - 2)-type factors
     np.testing.assert_allclose(np.diag(b.theta_cov_), np.diag(o.theta_cov_), rtol=0.05)
+
+
+def _ols_se(X, t, y):
+    from ipdma.ite._learners import interaction_design, theta_index
+
+    Z = interaction_design(X, t)
+    n, q = Z.shape
+    coef, rss = np.linalg.lstsq(Z, y, rcond=None)[:2]
+    se = np.sqrt(rss[0] / (n - q) * np.diag(np.linalg.inv(Z.T @ Z)))
+    idx = theta_index(X.shape[1])
+    return coef[idx], se[idx], n, q
+
+
+def test_bayes_lm_method_prior_sd_matches_closed_form_at_n50():
+    """Flat prior on beta, sigma ~ U(0, 10): beta is t with n - q - 1 df, so the posterior
+    SD is the OLS SE x sqrt((n - q) / (n - q - 3)); the N(0, 1000) prior changes it by
+    < 1e-4 here.  Tolerance 1% (Monte Carlo error of the Rao-Blackwellised SD ~0.2%);
+    the conjugate prior's SD (x sqrt((n - q) / (n - 2))) is 10% narrower and fails it."""
+    rng = np.random.default_rng(50)
+    n = 50
+    X = np.column_stack([rng.normal(size=n), rng.normal(2, 1, size=n)])
+    t = rng.integers(0, 2, n)
+    y = 1 + X[:, 0] + t * (0.5 - 0.4 * X[:, 1]) + rng.normal(scale=0.8, size=n)
+    coef, se, n, q = _ols_se(X, t, y)
+    m = BayesLMLearner().fit(X, t, y, random_state=3)
+    expect = se * np.sqrt((n - q) / (n - q - 3))
+    np.testing.assert_allclose(np.sqrt(np.diag(m.theta_cov_)), expect, rtol=0.01)
+    np.testing.assert_allclose(m.theta_draws_.std(0), expect, rtol=0.04)   # raw draws
+    np.testing.assert_array_less(np.abs(m.theta_ - coef), 0.02 * se)
+    c = BayesLMLearner(prior="conjugate").fit(X, t, y, random_state=3)
+    np.testing.assert_allclose(np.sqrt(np.diag(c.theta_cov_)),
+                               se * np.sqrt((n - q) / (n - 2)), rtol=0.01)
+    assert np.all(np.sqrt(np.diag(c.theta_cov_)) < 0.93 * expect)
+
+
+def test_bayes_lm_matches_jags_reference():
+    """The paper's Bayesian linear model in JAGS (tests/ite/data/bayes_lm_jags/make.R;
+    4 chains x 50000) on a 50-patient trial.  BayesLMLearner() with its defaults:
+    posterior means within 0.05 posterior SD, SDs within 3% (Monte Carlo error of the
+    JAGS means ~0.003 SD, of its SDs ~0.3%)."""
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    here = Path(__file__).parent / "data" / "bayes_lm_jags"
+    ref = json.loads((here / "expected.json").read_text())
+    d = pd.read_csv(here / "trial.csv")
+    X, t, y = d.filter(regex="^x").to_numpy(), d["t"].to_numpy(), d["y"].to_numpy()
+    sd = np.asarray(ref["theta_sd"])
+    m = BayesLMLearner().fit(X, t, y, random_state=0)
+    np.testing.assert_array_less(np.abs(m.theta_ - ref["theta_mean"]), 0.05 * sd)
+    np.testing.assert_allclose(np.sqrt(np.diag(m.theta_cov_)), sd, rtol=0.03)
+    assert m.sigma_chains_.mean() == pytest.approx(ref["sigma_mean"], rel=0.01)
+    assert m.rhat_max_ < 1.01 and m.ess_min_ > 400
+    idata = m.inference_data()
+    assert idata.posterior["gamma"].shape == (2, 2000, 3)
+    # the raw draws (not Rao-Blackwellised), long enough for a ~0.2% Monte Carlo error
+    long = BayesLMLearner(num_samples=25000, num_chains=4).fit(X, t, y, random_state=1)
+    np.testing.assert_array_less(np.abs(long.theta_draws_.mean(0) - ref["theta_mean"]),
+                                 0.05 * sd)
+    np.testing.assert_allclose(long.theta_draws_.std(0), sd, rtol=0.03)
+    assert long.sigma_chains_.std() == pytest.approx(ref["sigma_sd"], rel=0.03)
+    # the conjugate prior is ~10% too narrow here: sqrt((n - q - 3) / (n - 2)) = 0.90
+    c = BayesLMLearner(prior="conjugate").fit(X, t, y, random_state=0)
+    assert np.all(np.sqrt(np.diag(c.theta_cov_)) < 0.93 * sd)
+
+
+def test_bayes_lm_options_and_warnings():
+    from ipdma.errors import SamplerWarning
+
+    X, t, y = _trial()
+    with pytest.raises(ModelSpecificationError, match="prior='flat'"):
+        BayesLMLearner(prior="flat")
+    with pytest.raises(ModelSpecificationError, match="num_samples"):
+        BayesLMLearner(num_samples=2)
+    assert BayesLMLearner(n_draws=301, num_chains=2).num_samples == 151
+    with pytest.warns(SamplerWarning, match="bulk ESS"):
+        BayesLMLearner(num_samples=50).fit(X, t, y, random_state=0)
+    with pytest.warns(SamplerWarning, match="sigma_max"):
+        BayesLMLearner(sigma_max=0.1).fit(X, t, 100 * y, random_state=0)
+    a = BayesLMLearner().fit(X, t, y, random_state=4)
+    b = BayesLMLearner().fit(X, t, y, random_state=4)
+    np.testing.assert_array_equal(a.theta_draws_, b.theta_draws_)
 
 
 def test_causal_forest_needs_econml():
@@ -361,3 +445,130 @@ def test_ols_bootstrap_redraws_rank_deficient_resamples():
     assert np.isfinite(boot.thetas).all() and boot.thetas.shape == (200, 3)
     again = m.bootstrap(X, t, y, 200, random_state=1)
     np.testing.assert_array_equal(boot.thetas, again.thetas)
+
+
+def _glmnet_two_trials():
+    """The glmnet_cv trial twice: trial A with the stored 10-fold ids, trial B with the
+    stored 5-fold ids (one column 'fold', per trial as cv.glmnet's foldid)."""
+    import pandas as pd
+
+    d = pd.read_csv(GLMNET_CASE / "trial.csv")
+    a = d.assign(trial="A", fold=d["foldid10"])
+    b = d.assign(trial="B", fold=d["foldid5"])
+    return pd.concat([a, b], ignore_index=True).drop(columns=["foldid10", "foldid5"])
+
+
+@pytest.mark.parametrize("learner,alpha", [("lasso", "1"), ("ridge", "0"),
+                                           ("elasticnet", "0.5")])
+def test_foldid_column_reproduces_cv_glmnet_through_twostage(learner, alpha):
+    """With the stored fold ids as a data column, TwoStageITE's per-trial lambda.min equals
+    cv.glmnet's exactly (same grid point) and the coefficients agree to atol 1e-8 (the
+    reference's own accuracy, see the test above); also through fit_methods."""
+    import json
+
+    from ipdma.ite import TwoStageITE, fit_methods
+
+    exp = json.loads((GLMNET_CASE / "expected.json").read_text())[f"alpha_{alpha}"]
+    df = _glmnet_two_trials()
+    cols = dict(trial="trial", treatment="t", outcome="y", covariates=["x1", "x2", "x3", "x4"],
+                treated=1)
+    model = TwoStageITE(learner, "weighted-aux-ols", random_state=0).fit(df, foldid="fold",
+                                                                         **cols)
+    fits = {f.label: f.learner for f in model.fits_}
+    assert model.feature_names_ == ["x1", "x2", "x3", "x4"]     # the fold column is no covariate
+    for tr, k in (("A", 10), ("B", 5)):
+        ref = exp[f"cv{k}"]
+        assert fits[tr].lambda_min_ == pytest.approx(ref["lambda_min"], rel=1e-12)
+        np.testing.assert_allclose(fits[tr].coef_, ref["coef_min"], rtol=0, atol=1e-8)
+        np.testing.assert_allclose(fits[tr].cv_mse_, ref["cvm"], rtol=1e-8)
+    trials = model.trial_frame()
+    assert trials.loc["A", "lambda_min"] == pytest.approx(exp["cv10"]["lambda_min"])
+    many = fit_methods(df, [(learner, "weighted-aux-ols"), ("ols", "mvma")], random_state=0,
+                       foldid="fold", **cols)
+    got = many[f"{learner}+weighted-aux-ols"].fits_[1].learner
+    np.testing.assert_allclose(got.coef_, exp["cv5"]["coef_min"], rtol=0, atol=1e-8)
+
+
+def test_foldid_errors_name_the_trial_and_column():
+    from ipdma.errors import ColumnNotFoundError
+    from ipdma.ite import TwoStageITE, compare_methods
+
+    df = _glmnet_two_trials()
+    cols = dict(trial="trial", treatment="t", outcome="y", covariates=["x1", "x2", "x3", "x4"],
+                treated=1)
+    lasso = TwoStageITE("lasso", "weighted-aux-ols")
+    with pytest.raises(ColumnNotFoundError, match=r"'folds'.*did you mean 'fold'"):
+        lasso.fit(df, foldid="folds", **cols)
+    bad = df.copy()
+    bad.loc[(bad["trial"] == "B") & (bad["fold"] == 3), "fold"] = 4
+    with pytest.raises(DataError, match=r"trial 'B'.*'fold'.*fold 3 has no patient"):
+        lasso.fit(bad, foldid="fold", **cols)
+    bad = df.assign(fold=df["fold"] + 0.5)
+    with pytest.raises(DataError, match=r"trial 'A'.*integer"):
+        lasso.fit(bad, foldid="fold", **cols)
+    bad = df.assign(fold=df["fold"].astype(float))
+    bad.loc[3, "fold"] = np.nan
+    with pytest.raises(DataError, match=r"trial 'A'.*missing"):
+        lasso.fit(bad, foldid="fold", **cols)
+    bad = df.assign(fold=(df["fold"] % 2) + 1)
+    with pytest.raises(DataError, match=r"trial 'A'.*2 distinct fold"):
+        lasso.fit(bad, foldid="fold", **cols)
+    with pytest.raises(ModelSpecificationError, match="both as a covariate"):
+        lasso.fit(df, foldid="fold", **{**cols, "covariates": ["x1", "fold"]})
+    with pytest.raises(ModelSpecificationError, match="none of the learners"):
+        TwoStageITE("ols", "mvma").fit(df, foldid="fold", **cols)
+    with pytest.raises(ModelSpecificationError, match="--foldid COLUMN"):
+        TwoStageITE("lasso", "weighted-aux-ols", learner_options={"foldid_column": "fold"})
+    # learner level: non-CV learners refuse fold ids; CV learners check them
+    X, t, y = _trial()
+    with pytest.raises(ModelSpecificationError, match="does not cross-validate"):
+        OLSLearner().fit(X, t, y, foldid=np.arange(len(y)) % 5)
+    with pytest.raises(DataError, match="values for"):
+        LassoLearner().fit(X, t, y, foldid=[1, 2, 3])
+    assert LassoLearner().cross_validates and not BayesLMLearner().cross_validates
+    # compare_methods takes the column too (three trials needed for leave-one-trial-out)
+    three = pd_concat3(df)
+    cmp = compare_methods(three, ["ols+mvma", "lasso+weighted-aux-ols"], random_state=0,
+                          foldid="fold", **cols)
+    assert set(cmp.table.index) == {"ols+mvma", "lasso+weighted-aux-ols"}
+
+
+def pd_concat3(df):
+    import pandas as pd
+
+    c = df[df["trial"] == "A"].assign(trial="C")
+    return pd.concat([df, c], ignore_index=True)
+
+
+def test_foldid_reaches_the_learners_through_the_cli(tmp_path):
+    """ipdma ite --foldid fold: the per-trial lambda.min (trials.csv) equals cv.glmnet's and
+    the per-trial ITEs (predictions.csv, ite_<trial>) equal those of its coefficients."""
+    import json
+
+    import pandas as pd
+
+    from ipdma.cli import main
+
+    exp = json.loads((GLMNET_CASE / "expected.json").read_text())["alpha_1"]
+    df = _glmnet_two_trials()
+    data = tmp_path / "data.csv"
+    df.to_csv(data, index=False)
+    new = tmp_path / "new.csv"
+    df[["x1", "x2", "x3", "x4"]].iloc[:20].to_csv(new, index=False)
+    out = tmp_path / "out"
+    assert main(["ite", str(data), "--trial", "trial", "--treatment", "t", "--outcome", "y",
+                 "--covariates", "x1,x2,x3,x4", "--treated", "1", "--learner", "lasso",
+                 "--pooler", "weighted-aux-ols", "--foldid", "fold", "--predict", str(new),
+                 "--out", str(out)]) == 0
+    trials = pd.read_csv(out / "trials.csv", index_col="trial")
+    pred = pd.read_csv(out / "predictions.csv")
+    Xn = df[["x1", "x2", "x3", "x4"]].iloc[:20].to_numpy()
+    C = np.column_stack([np.ones(len(Xn)), Xn])
+    for tr, k in (("A", 10), ("B", 5)):
+        ref = exp[f"cv{k}"]
+        assert trials.loc[tr, "lambda_min"] == pytest.approx(ref["lambda_min"], rel=1e-12)
+        theta = np.asarray(ref["coef_min"])[[1, 6, 7, 8, 9]]        # t, t:x1..t:x4
+        np.testing.assert_allclose(pred[f"ite_{tr}"], C @ theta, rtol=0, atol=1e-7)
+    assert main(["ite", str(data), "--trial", "trial", "--treatment", "t", "--outcome", "y",
+                 "--covariates", "x1,x2,x3,x4", "--foldid", "nofold",
+                 "--out", str(tmp_path / "bad")]) == 2

@@ -396,3 +396,36 @@ def test_validation_progress_bar_changes_no_number(capsys):
     pd.testing.assert_frame_equal(quiet, shown)
     m.validate(B=6, random_state=2, progress=None)  # stderr is not a terminal here
     assert capsys.readouterr().err == ""
+
+
+def test_foldid_column_reproduces_cv_glmnet():
+    """tests/prognosis/data/cv_glmnet_foldid (make.R: cv.glmnet binomial, glmnet 4.1-6,
+    thresh 1e-14, foldid = the data's 'fold' column): with foldid="fold" the same
+    lambda.min (rel 1e-10), coefficients to atol 1e-6 (observed 8e-9); the CV deviances
+    agree to rtol 5e-4 (observed 8e-5: the fold fits are not glmnet's to the last digit,
+    which does not change the chosen lambda); equal to passing the fold ids as an array."""
+    from pathlib import Path
+
+    here = Path(__file__).parent / "data" / "cv_glmnet_foldid"
+    exp = json.loads((here / "expected.json").read_text())
+    d = pd.read_csv(here / "dev.csv")
+    kw = dict(outcome="y", covariates=["age", "sex", "edss", "region", "noise"], trial="trial")
+    m = RiskModel("lasso", foldid="fold", random_state=0).fit(d, **kw)
+    assert m.lambda_min_ == pytest.approx(exp["lambda_min"], rel=1e-10)
+    np.testing.assert_allclose(m.coef_.to_numpy(), exp["coef_min"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(m.cv_results_["cvm"].to_numpy()[:len(exp["cvm"])], exp["cvm"],
+                               rtol=5e-4)
+    arr = RiskModel("lasso", foldid=d["fold"].to_numpy(), random_state=5).fit(d, **kw)
+    np.testing.assert_array_equal(arr.coef_.to_numpy(), m.coef_.to_numpy())
+    assert "fold" not in m.feature_names_
+    assert RiskModel.from_dict(json.loads(json.dumps(m.to_dict()))).foldid == "fold"
+    with pytest.raises(ColumnNotFoundError, match="folds"):
+        RiskModel("lasso", foldid="folds").fit(d, **kw)
+    bad = d.assign(fold=d["fold"].astype(float))
+    bad.loc[7, "fold"] = 2.5
+    with pytest.raises(DataError, match=r"'fold'.*row 7 \(trial 'T\d'\)"):
+        RiskModel("lasso", foldid="fold").fit(bad, **kw)
+    with pytest.raises(DataError, match="2 distinct"):
+        RiskModel("lasso", foldid="fold").fit(d.assign(fold=d["fold"] % 2), **kw)
+    with pytest.raises(ModelSpecificationError, match="both as a covariate"):
+        RiskModel("lasso", foldid="fold").fit(d, **{**kw, "covariates": ["age", "fold"]})

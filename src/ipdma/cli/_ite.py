@@ -54,6 +54,10 @@ def register(subparsers) -> None:
                    help="keyword arguments of the learner, as a JSON object, e.g. "
                         "'{\"nfolds\": 5}' for lasso or '{\"num_samples\": 2000}' for "
                         "bayes-lasso")
+    p.add_argument("--foldid", default=None, metavar="COLUMN",
+                   help="column of cross-validation fold ids (integers, per trial 1..K, "
+                        "K >= 3, as R's cv.glmnet(foldid = )) for the learners that "
+                        "cross-validate (lasso, ridge, elasticnet, xgboost); not a covariate")
     p.add_argument("--xgboost-grid", choices=["paper", "reduced"], default="paper",
                    help="XGBoost tuning grid: the paper's 45 points with 10-fold CV (default; "
                         "about 35 s per trial) or depth 2-3, eta 0.1, nrounds 100/500 with "
@@ -187,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
                         n_jobs=args.n_jobs, learner_options=learner_options.get(args.learner),
                         pooler_options=pooler_options, progress=None)
     status(f"fitting {model.name} in {len(ipd.trials)} trials")
-    model.fit(ipd, treated=args.treated)
+    model.fit(ipd, treated=args.treated, foldid=args.foldid)
     files: dict[str, str] = {}
     payload: dict = {"learner": args.learner, "pooler": args.pooler,
                      "trials": model.trials_, "covariates": model.feature_names_,
@@ -247,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
                               random_state=args.seed, n_jobs=args.n_jobs,
                               learner_options={k: v for k, v in learner_options.items()
                                                if k in named},
-                              progress=None)
+                              progress=None, foldid=args.foldid)
         cmp.table.to_csv(out / "comparison.csv")
         ax = cmp.plot()
         ax.figure.savefig(out / "comparison_calibration.png", dpi=120, bbox_inches="tight")

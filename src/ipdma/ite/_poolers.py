@@ -569,6 +569,16 @@ class BayesMVMAPooler(ITEPooler):
     c'theta: posterior mean, sd, credible interval, and a posterior-predictive
     interval for a patient of a new trial.
 
+    Priors and the paper: the default (``random="delta"``, ``prior_var=1000``,
+    ``tau_scale=1``) is the method's model (c): delta_l ~ N(theta_delta, tau^2),
+    common gamma, theta_delta and gamma ~ N(0, 1000), tau ~ half-N(0, 1).  The
+    grid over tau ends at ``8 * tau_scale`` (prior mass beyond it < 1e-14).
+    ``random="full"`` is an ipdma extension, not the paper's commented-out
+    random-gamma variant (a Gamma(0.001, 0.001) prior on the precision of the
+    random gammas): half-normal scales and an LKJ correlation prior are proper
+    and weakly informative, whereas a Gamma(0.001, 0.001) precision is
+    informative for small heterogeneity when there are few trials (Gelman 2006).
+
     Examples
     --------
     >>> import numpy as np
@@ -580,7 +590,7 @@ class BayesMVMAPooler(ITEPooler):
     ...     X = rng.normal(size=(80, 2)); t = rng.integers(0, 2, 80)
     ...     y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=80)
     ...     sites.append(fit_site(X, t, y, trial=f"site{k}", learner="bayes-lm",
-    ...                           pooler="bayes-mvma", learner_options={"n_draws": 200},
+    ...                           pooler="bayes-mvma", learner_options={"num_samples": 300},
     ...                           random_state=k))
     >>> pooler = BayesMVMAPooler(num_samples=200, num_chains=1, grid_size=500, random_state=0)
     >>> res = pooler.fit(sites).predict(X_new)
@@ -730,7 +740,7 @@ class PosteriorMixPooler(ITEPooler):
     ...     X = rng.normal(size=(80, 2)); t = rng.integers(0, 2, 80)
     ...     y = X[:, 0] + t * (1 + X[:, 1]) + rng.normal(size=80)
     ...     sites.append(fit_site(X, t, y, trial=f"site{k}", learner="bayes-lm",
-    ...                           pooler="posterior-mix", learner_options={"n_draws": 200},
+    ...                           pooler="posterior-mix", learner_options={"num_samples": 300},
     ...                           random_state=k))
     >>> res = PosteriorMixPooler().fit(sites).predict(X_new)
     >>> res.ite.round(2)

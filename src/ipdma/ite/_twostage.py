@@ -63,6 +63,10 @@ class ITEData:
     feature_names: list[str]
     outcome_type: str = "continuous"
     covariate_cols: list[str] | None = None
+    #: cross-validation fold id of each patient (integers, per trial numbered
+    #: consecutively), from ``prepare_ite_data(..., foldid="COLUMN")``; None: random folds
+    foldid: np.ndarray | None = None
+    foldid_col: str | None = None
 
     def by_trial(self):
         for tr in self.trials:
@@ -72,11 +76,14 @@ class ITEData:
 
 def prepare_ite_data(data: Any, *, trial: str | None = None, treatment: str | None = None,
                      outcome: str | None = None, covariates: Sequence[str] | None = None,
-                     treated: Any = None) -> ITEData:
+                     treated: Any = None, foldid: str | None = None) -> ITEData:
     """Turn an :class:`ipdma.data.IPD` (or a DataFrame with column names) into :class:`ITEData`.
 
     ``treated`` names the treatment label coded t = 1 (default: the label that is
-    not the IPD's reference).
+    not the IPD's reference).  ``foldid`` names a column of cross-validation fold
+    ids for the learners that cross-validate (not a covariate): integers, numbered
+    consecutively within each trial (e.g. 1..10, as R's ``cv.glmnet(foldid = )``),
+    at least 3 folds per trial, none empty.
 
     Examples
     --------
@@ -92,6 +99,10 @@ def prepare_ite_data(data: Any, *, trial: str | None = None, treatment: str | No
     array([0., 1., 0., 1., 0., 1., 0., 1.])
     """
     if isinstance(data, ITEData):
+        if foldid is not None and foldid != data.foldid_col:
+            raise ModelSpecificationError(
+                f"foldid={foldid!r} names a data column: pass the DataFrame or IPD (ITEData "
+                "already holds its fold ids, set by prepare_ite_data(..., foldid=...))")
         return data
     from_df = isinstance(data, pd.DataFrame)
     if from_df:
@@ -125,10 +136,52 @@ def prepare_ite_data(data: Any, *, trial: str | None = None, treatment: str | No
             arm = "treated" if tt[0] == 1 else "control"
             raise DataError(f"trial {tr!r} has only {arm} patients: every trial needs both "
                             "arms for an ITE model; drop it with ipd.subset(trials=...)")
+    covariate_cols = list(getattr(ipd, "covariate_cols", X_df.columns))
+    folds = None if foldid is None else _foldid_column(ipd, foldid, trials_arr, trials,
+                                                       covariate_cols)
     return ITEData(X=X_df.to_numpy(dtype=float), t=t, y=np.asarray(ipd.y, dtype=float),
                    trial=trials_arr, trials=trials, feature_names=list(X_df.columns),
                    outcome_type=getattr(ipd, "outcome_type", "continuous"),
-                   covariate_cols=list(getattr(ipd, "covariate_cols", X_df.columns)))
+                   covariate_cols=covariate_cols, foldid=folds,
+                   foldid_col=None if foldid is None else str(foldid))
+
+
+def _foldid_column(ipd: Any, col: str, trials_arr: np.ndarray, trials: list[str],
+                   covariate_cols: list[str]) -> np.ndarray:
+    """The fold-id column of the (cleaned) IPD rows, checked trial by trial."""
+    from ._learners import check_foldid
+
+    if not isinstance(col, str):
+        raise ModelSpecificationError(
+            f"foldid must name a data column (a string such as 'fold'), got {col!r}")
+    frame = getattr(ipd, "data", None)
+    if frame is None or col not in frame.columns:
+        import difflib
+
+        cols = [] if frame is None else list(map(str, frame.columns))
+        close = difflib.get_close_matches(col, cols, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ColumnNotFoundError(f"the fold-id column {col!r} is not in the data{hint}")
+    if col in covariate_cols:
+        raise ModelSpecificationError(
+            f"column {col!r} is given both as a covariate and as the fold-id column (foldid); "
+            "fold ids are not a covariate: drop it from the covariates")
+    raw = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+    out = np.empty(len(raw), dtype=int)
+    for tr in trials:
+        m = trials_arr == tr
+        vals = raw[m]
+        bad = ~np.isfinite(vals)
+        if bad.any():
+            shown = frame[col].to_numpy()[m][bad][0]
+            raise DataError(f"fold-id column {col!r}: trial {tr!r} has a missing or "
+                            f"non-numeric fold id ({shown!r}); give every patient an integer "
+                            "fold id")
+        try:
+            out[m] = check_foldid(vals, int(m.sum()), what=f"fold-id column {col!r}") + 1
+        except DataError as exc:
+            raise DataError(f"trial {tr!r}: {exc}") from None
+    return out
 
 
 def new_X(X_new: Any, feature_names: Sequence[str]) -> tuple[np.ndarray, pd.Index | None]:
@@ -213,13 +266,16 @@ class _Stage1:
     """
 
     def __init__(self, label, X, t, y, learner: ITELearner, random_state, feature_names, *,
-                 n_boot: int | None = None, aux: bool = False):
+                 n_boot: int | None = None, aux: bool = False, foldid: Any = None):
         rng = check_random_state(random_state)
         self.label = str(label)
         self.n = len(y)
         self.feature_names = list(feature_names)
         t0 = time.perf_counter()
-        self.learner = learner.fit(X, t, y, random_state=rng)
+        if foldid is None:
+            self.learner = learner.fit(X, t, y, random_state=rng)
+        else:
+            self.learner = learner.fit(X, t, y, random_state=rng, foldid=foldid)
         self.seconds = {"fit": time.perf_counter() - t0, "bootstrap": 0.0, "aux-ols": 0.0}
         self.boot = None
         self.aux = None
@@ -258,10 +314,10 @@ class _TrialFit:
 
     @classmethod
     def fit(cls, label, X, t, y, learner: ITELearner, pooler: ITEPooler, n_boot, random_state,
-            feature_names) -> _TrialFit:
+            feature_names, foldid=None) -> _TrialFit:
         st = _Stage1(label, X, t, y, learner, random_state, feature_names,
                      n_boot=n_boot if pooler.variance == "bootstrap" else None,
-                     aux=pooler.variance == "aux-ols")
+                     aux=pooler.variance == "aux-ols", foldid=foldid)
         return cls(st, pooler)
 
     def summarize(self, X_query: np.ndarray | None = None) -> SiteSummary:
@@ -295,13 +351,14 @@ class _TrialFit:
 def fit_site(X: Any, t: Any, y: Any, *, trial: str, learner: str | ITELearner = "ols",
              pooler: str | ITEPooler = "mvma", X_query: Any = None, n_boot: int = 100,
              random_state: Any = None, feature_names: Sequence[str] | None = None,
-             learner_options: dict | None = None) -> SiteSummary:
+             learner_options: dict | None = None, foldid: Any = None) -> SiteSummary:
     """Stage 1 at one site: fit the learner on its patients and export a summary.
 
     The summary holds no patient rows; write it with ``.save("site.json")`` (or
     ``.npz``) and pool the files with :func:`pool_sites`.  With ``random_state =
     trial_seeds(s, K)[l]`` the result equals the in-memory
-    ``TwoStageITE(random_state=s)`` run.
+    ``TwoStageITE(random_state=s)`` run.  ``foldid`` (one integer per patient)
+    fixes the cross-validation folds of a learner that cross-validates.
 
     Feature names travel with the summary, so that :func:`pool_sites` can take
     ``X_new`` as a DataFrame: they are ``feature_names``, else the columns of a
@@ -330,7 +387,7 @@ def fit_site(X: Any, t: Any, y: Any, *, trial: str, learner: str | ITELearner = 
         [f"x{j + 1}" for j in range(n_col)]
     if len(names) != n_col:
         raise DataError(f"feature_names has {len(names)} names but X has {n_col} columns")
-    tf = _TrialFit.fit(trial, X, t, y, lrn, pool, n_boot, random_state, names)
+    tf = _TrialFit.fit(trial, X, t, y, lrn, pool, n_boot, random_state, names, foldid=foldid)
     Xq = None if X_query is None else new_X(X_query, names)[0]
     out = tf.summarize(Xq)
     if not given:
@@ -415,6 +472,15 @@ class TwoStageITE(ResultsMixin):
         Progress bar (tqdm, on stderr) over the per-trial stage-1 fits; ``None``
         shows it when stderr is a terminal.
 
+    Notes
+    -----
+    ``fit(data, ..., foldid="fold")`` names a column of cross-validation fold ids
+    (per trial, e.g. 1..10): the learners that cross-validate (lasso, ridge,
+    elasticnet, xgboost) use these folds instead of random ones, so that
+    ``lambda.min`` and the coefficients equal ``cv.glmnet(foldid = )``'s in R.
+    Learners that do not cross-validate raise
+    :class:`~ipdma.errors.ModelSpecificationError` when given fold ids.
+
     Examples
     --------
     >>> from ipdma.datasets import make_ite_continuous
@@ -459,13 +525,14 @@ class TwoStageITE(ResultsMixin):
 
     def fit(self, data: Any, *, trial: str | None = None, treatment: str | None = None,
             outcome: str | None = None, covariates: Sequence[str] | None = None,
-            treated: Any = None) -> TwoStageITE:
+            treated: Any = None, foldid: str | None = None) -> TwoStageITE:
         """Fit stage 1 in every trial (and stage 2 when it needs no query points).
 
         ``data`` is an :class:`ipdma.data.IPD` or a DataFrame with the column names.
+        ``foldid`` names a column of cross-validation fold ids (see Notes).
         """
         d = prepare_ite_data(data, trial=trial, treatment=treatment, outcome=outcome,
-                             covariates=covariates, treated=treated)
+                             covariates=covariates, treated=treated, foldid=foldid)
         _fit_groups(d, {self.learner_.name: [self]},
                     trial_seeds(self.random_state, len(d.trials)), self.n_jobs,
                     progress=self.progress, desc=f"{self.name}: stage 1")
@@ -782,7 +849,8 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
                 pooler_options: dict[str, dict] | None = None, trial: str | None = None,
                 treatment: str | None = None, outcome: str | None = None,
                 covariates: Sequence[str] | None = None,
-                treated: Any = None, progress: bool | None = False) -> dict[str, TwoStageITE]:
+                treated: Any = None, progress: bool | None = False,
+                foldid: str | None = None) -> dict[str, TwoStageITE]:
     """Fit several learner+pooler pairs at once, fitting each learner only once per trial.
 
     Stage 1 does not depend on the pooler, so every pair that shares a learner
@@ -812,6 +880,10 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
     progress : bool or None, default False
         Progress bar over the (learner, trial) stage-1 jobs (stderr; ``None``:
         only when stderr is a terminal).
+    foldid : str, optional
+        Column of cross-validation fold ids (per trial, e.g. 1..10), used by the
+        learners that cross-validate (lasso, ridge, elasticnet, xgboost; the
+        others do not use folds); at least one requested learner must.
 
     Returns
     -------
@@ -845,7 +917,7 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
                                            pooler_options=pooler_options.get(pool))
               for lrn, pool in pairs}
     d = prepare_ite_data(data, trial=trial, treatment=treatment, outcome=outcome,
-                         covariates=covariates, treated=treated)
+                         covariates=covariates, treated=treated, foldid=foldid)
     groups: dict[str, list[TwoStageITE]] = {}
     for (lrn, _), model in zip(pairs, models.values()):
         groups.setdefault(lrn, []).append(model)
@@ -867,18 +939,28 @@ def _fit_groups(d: ITEData, groups: dict[str, list[TwoStageITE]],
                 f"learner {lrn!r} handles {', '.join(ms[0].learner_.outcome_types)} outcomes; "
                 f"the outcome is {d.outcome_type}")
     trial_data = list(d.by_trial())
+    folds = [None] * len(trial_data) if d.foldid is None else \
+        [d.foldid[d.trial == tr] for tr, *_ in trial_data]
+    if d.foldid is not None and not any(ms[0].learner_.cross_validates
+                                        for ms in groups.values()):
+        raise ModelSpecificationError(
+            f"fold ids (column {d.foldid_col!r}) were given but none of the learners "
+            f"({', '.join(groups)}) cross-validates; they apply to lasso, ridge, elasticnet "
+            "and xgboost")
     jobs = []
     for lrn, ms in groups.items():
         need_boot = any(m.pooler_.variance == "bootstrap" for m in ms)
         need_aux = any(m.pooler_.variance == "aux-ols" for m in ms)
+        use_folds = ms[0].learner_.cross_validates
         for i, (tr, X, t, y) in enumerate(trial_data):
             jobs.append((lrn, i, tr, X, t, y, copy.deepcopy(ms[0].learner_), seeds[i],
-                         ms[0].n_boot if need_boot else None, need_aux))
+                         ms[0].n_boot if need_boot else None, need_aux,
+                         folds[i] if use_folds else None))
 
-    def one(lrn, i, tr, X, t, y, learner, seed, nb, aux):
+    def one(lrn, i, tr, X, t, y, learner, seed, nb, aux, foldid):
         try:
             return (lrn, i), _Stage1(tr, X, t, y, learner, seed, d.feature_names, n_boot=nb,
-                                     aux=aux)
+                                     aux=aux, foldid=foldid)
         except DataError as exc:
             raise type(exc)(f"trial {tr!r}: {exc}") from exc
 

@@ -77,7 +77,9 @@ def _fitted_on(model: TwoStageITE, d: ITEData) -> bool:
         return False
     return (list(fd.trials) == list(d.trials) and list(fd.feature_names) == list(d.feature_names)
             and all(np.array_equal(getattr(fd, a), getattr(d, a))
-                    for a in ("X", "t", "y", "trial")))
+                    for a in ("X", "t", "y", "trial"))
+            and (fd.foldid is None) == (d.foldid is None)
+            and (d.foldid is None or np.array_equal(fd.foldid, d.foldid)))
 
 
 def _check_loto(d: ITEData) -> None:
@@ -298,7 +300,8 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
                     random_state: Any = None, n_jobs: int = 1,
                     learner_options: dict[str, dict] | None = None,
                     pooler_options: dict[str, dict] | None = None,
-                    progress: bool | None = False) -> MethodComparison:
+                    progress: bool | None = False,
+                    foldid: str | None = None) -> MethodComparison:
     """Rank learner+pooler pairs by leave-one-trial-out cross-validation.
 
     Every trial in turn is predicted from the other trials.  Scores on the
@@ -325,6 +328,10 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
         tuples (as in :func:`fit_methods`), e.g. ``{"xgboost": REDUCED_XGBOOST_GRID}``.
     progress : bool or None, default False
         Progress bar over the stage-1 fits (stderr; ``None``: when it is a terminal).
+    foldid : str, optional
+        Column of cross-validation fold ids for the learners that cross-validate
+        (as in :func:`fit_methods`); each trial keeps its folds in every
+        leave-one-trial-out fold.
 
     Notes
     -----
@@ -342,7 +349,7 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
     ['rank', 'tau_risk']
     """
     d = prepare_ite_data(data, trial=trial, treatment=treatment, outcome=outcome,
-                         covariates=covariates, treated=treated)
+                         covariates=covariates, treated=treated, foldid=foldid)
     if methods is None:
         methods = ["ols+mvma", "ols+weighted-aux-ols", "lasso+weighted-aux-ols",
                    "ridge+weighted-aux-ols"]

@@ -91,10 +91,12 @@ class RiskModel:
     bayes_options : mapping, optional
         ``laplace_scale`` (None = HalfCauchy(1) hyperprior), ``num_warmup``,
         ``num_samples``, ``num_chains``, ``point`` ("mean"/"median").
-    foldid : sequence of int, optional
+    foldid : sequence of int or str, optional
         Fold label of each development row for the cross-validation of the main
-        fit (as ``cv.glmnet(foldid = )``; pass R's to reproduce its CV exactly).
-        Bootstrap and IECV refits draw their own folds.
+        fit (as ``cv.glmnet(foldid = )``; pass R's to reproduce its CV exactly),
+        or the name of a data column holding them (read on the development rows;
+        not a covariate; integers, at least 3 distinct).  Bootstrap and IECV
+        refits draw their own folds.
     random_state : None, int, SeedSequence or Generator
 
     Attributes
@@ -159,7 +161,7 @@ class RiskModel:
                  lambda_min_ratio: float | None = None, n_agq: int = 1,
                  vcov: Literal["joint", "conditional"] = "joint",
                  bayes_options: Mapping[str, Any] | None = None,
-                 foldid: Sequence[int] | None = None, random_state=None):
+                 foldid: Sequence[int] | str | None = None, random_state=None):
         self.method = method
         self.penalty = penalty
         self.alpha = alpha
@@ -377,7 +379,9 @@ class RiskModel:
         else:
             X_full = spec.transform(df, allow_missing=True)
             X = X_full[use]
-            if self.foldid is not None:
+            if isinstance(self.foldid, str):
+                est.foldid = self._foldid_from_column(df, self.foldid, use, covariates, trial)
+            elif self.foldid is not None:
                 if len(self.foldid) != len(y):
                     raise DataError(f"foldid has {len(self.foldid)} entries but there are "
                                     f"{len(y)} development rows")
@@ -816,6 +820,28 @@ class RiskModel:
             raise NotFittedError(f"{what} needs the development data: this model was loaded "
                                  "from JSON; refit it with .fit(data, ...)")
 
+    @staticmethod
+    def _foldid_from_column(df: pd.DataFrame, col: str, use: np.ndarray, covariates: list,
+                            trial: str | None) -> np.ndarray:
+        """Fold ids of the development rows from column ``col``, checked."""
+        check_columns(df, [col], "foldid")
+        if col in covariates:
+            raise ModelSpecificationError(
+                f"column {col!r} is given both as a covariate and as the fold-id column "
+                "(foldid): fold ids are not a covariate")
+        raw = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)[use]
+        bad = ~np.isfinite(raw) | (raw != np.round(raw))
+        if bad.any():
+            i = int(np.flatnonzero(use)[np.argmax(bad)])
+            where = f" (trial {df[trial].iloc[i]!r})" if trial is not None else ""
+            raise DataError(f"fold-id column {col!r}: row {i}{where} has {df[col].iloc[i]!r}; "
+                            "give every development row an integer fold id (e.g. 1..10)")
+        if len(np.unique(raw)) < 3:
+            raise DataError(f"fold-id column {col!r} has {len(np.unique(raw))} distinct "
+                            "fold(s) on the development rows; cross-validation needs at least "
+                            "3 (as cv.glmnet)")
+        return raw.astype(int)
+
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict:
         check_is_fitted(self, "coef_")
@@ -825,7 +851,7 @@ class RiskModel:
         for k in ("penalty_grid", "lambdas"):
             if params[k] is not None:
                 params[k] = [float(v) for v in params[k]]
-        if params["foldid"] is not None:
+        if params["foldid"] is not None and not isinstance(params["foldid"], str):
             params["foldid"] = [int(v) for v in params["foldid"]]
         if params["penalty_factor"] is not None:
             params["penalty_factor"] = {k: float(v) for k, v in params["penalty_factor"].items()}
