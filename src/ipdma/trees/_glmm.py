@@ -56,7 +56,24 @@ __all__ = ["GLMMResults", "LogisticMixedModel"]
 class _LaplaceProblem:
     """Laplace deviance of a logistic GLMM with one grouping factor and its gradient."""
 
-    def __init__(self, y, X, Z, codes, n_groups, w, off):
+    def __init__(self, y, X, Z, codes, n_groups, w, off, aggregate: bool = False):
+        # log-likelihood constant of binomial proportions with prior weights (0 for 0/1 data
+        # with unit or integer case weights): log choose(w, w y)
+        wy = w * y
+        self.const = float(np.sum(special.gammaln(w + 1) - special.gammaln(wy + 1)
+                                  - special.gammaln(w - wy + 1)))
+        if aggregate:
+            # rows with the same group, design and offset share their probability: sum the
+            # (weighted) events and trials; the Bernoulli log-likelihood sum is unchanged
+            A = np.column_stack([codes, X, Z, off])
+            U, inv = np.unique(A, axis=0, return_inverse=True)
+            inv = inv.reshape(-1)
+            N = np.bincount(inv, w, minlength=U.shape[0])
+            S = np.bincount(inv, w * y, minlength=U.shape[0])
+            p, q = X.shape[1], Z.shape[1]
+            codes = U[:, 0].astype(int)
+            X, Z, off = U[:, 1:1 + p], U[:, 1 + p:1 + p + q], U[:, -1]
+            y, w = S / N, N
         self.y, self.X, self.Z, self.codes = y, X, Z, codes
         self.w, self.off = w, off
         self.n, self.p = X.shape
@@ -68,11 +85,6 @@ class _LaplaceProblem:
         self.nt = len(self.rows)
         self.eye = np.eye(self.q)
         self.u = np.zeros((n_groups, self.q))     # warm start of the modes
-        # log-likelihood constant of binomial proportions with prior weights (0 for 0/1 data
-        # with unit or integer case weights): log choose(w, w y)
-        wy = w * y
-        self.const = float(np.sum(special.gammaln(w + 1) - special.gammaln(wy + 1)
-                                  - special.gammaln(w - wy + 1)))
 
     # ---------------------------------------------------------------- pieces
     def lam(self, theta) -> np.ndarray:
@@ -312,7 +324,7 @@ class LogisticMixedModel:
         Xk = X[:, keep]
 
         with _single_thread_blas():
-            prob = _LaplaceProblem(y, Xk, Z, codes, J, w, off)
+            prob = _LaplaceProblem(y, Xk, Z, codes, J, w, off, aggregate=True)
             rows, cols = prob.rows, prob.cols
             diag = rows == cols
             theta0 = np.where(diag, 1.0, 0.0)
@@ -346,15 +358,18 @@ class LogisticMixedModel:
         best = phi0, f0
         nfev = 1
         starts = [phi0]
-        # random-slope deviances can have a boundary local minimum: try a small grid too
+        # random-slope deviances can have a boundary local minimum: when the first fit ends
+        # on the boundary, try a second start in the interior
         if prob.q > 1:
             starts.append(np.concatenate([np.where(diag, 0.5, 0.0), beta0]))
-        for s in starts:
+        for i, s in enumerate(starts):
+            if i > 0 and not np.any(best[0][:nt][diag] < 10 * self.boundary_tol):
+                break
             prob.u = np.zeros_like(prob.u)
             r = optimize.minimize(prob.fun_grad, s, jac=True, method="L-BFGS-B",
                                   bounds=bounds, options=opts)
             nfev += r.nfev
-            if r.fun < best[1]:
+            if r.fun < best[1] or i == 0:
                 best = np.asarray(r.x, float), float(r.fun)
         # polish from the best point (fresh quasi-Newton approximation)
         r = optimize.minimize(prob.fun_grad, best[0], jac=True, method="L-BFGS-B",
@@ -428,18 +443,17 @@ class GLMMResults(LMMResults):
         dev = prob.deviance(phi)
         u, eta, Lam, _ = prob.modes(theta, beta_k, u0=prob.u)
         mu = special.expit(eta)
-        Wt = w * mu * (1 - mu)
-        S = prob.gsum(Z[:, :, None] * Z[:, None, :] * Wt[:, None, None])
+        Wt = prob.w * mu * (1 - mu)
+        S = prob.gsum(prob.Z[:, :, None] * prob.Z[:, None, :] * Wt[:, None, None])
         A = Lam.T @ S @ Lam + prob.eye
         Ainv = np.linalg.inv(A)
         beta = np.full(len(fixed_names), np.nan)
         beta[keep] = beta_k
         self.fe_params = pd.Series(beta, index=fixed_names, name="estimate")
-        Vk, self.vcov_method = _fixef_vcov(prob, phi, Lam, Ainv, Wt)
-        V = np.full((len(fixed_names),) * 2, np.nan)
-        V[np.ix_(keep, keep)] = Vk
-        self.vcov = pd.DataFrame(V, index=fixed_names, columns=fixed_names)
-        self.bse = pd.Series(np.sqrt(np.diag(V)), index=fixed_names, name="se")
+        # the covariance of the fixed effects needs the deviance Hessian (2 x (#theta + p)
+        # gradient evaluations): computed when first used
+        self._vcov_args = (prob, phi, Lam, Ainv, Wt, keep)
+        self._vcov = None
         self.dropped = [fixed_names[j] for j in range(len(fixed_names)) if j not in set(keep)]
         self.cov_re = pd.DataFrame(Lam @ Lam.T, index=random_names, columns=random_names)
         b = u @ Lam.T
@@ -460,6 +474,27 @@ class GLMMResults(LMMResults):
         self.resid = y - self.fittedvalues
         self.weights = w
         return self
+
+    def _compute_vcov(self) -> None:
+        prob, phi, Lam, Ainv, Wt, keep = self._vcov_args
+        with _single_thread_blas():
+            Vk, self.vcov_method = _fixef_vcov(prob, phi, Lam, Ainv, Wt)
+        V = np.full((len(self.fixed_names),) * 2, np.nan)
+        V[np.ix_(keep, keep)] = Vk
+        self._vcov = pd.DataFrame(V, index=self.fixed_names, columns=self.fixed_names)
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """Covariance of the fixed effects (``vcov(glmer)``)."""
+        if self._vcov is None:
+            self._compute_vcov()
+        return self._vcov
+
+    @property
+    def bse(self) -> pd.Series:
+        """Standard errors of the fixed effects."""
+        return pd.Series(np.sqrt(np.diag(self.vcov.to_numpy())), index=self.fixed_names,
+                         name="se")
 
     def varcorr(self) -> pd.DataFrame:
         """Variance components in the layout of ``as.data.frame(VarCorr(glmer))``

@@ -1,9 +1,10 @@
 """metaMOB: model-based recursive partitioning with between-trial heterogeneity.
 
-A GLMM tree (Fokkema et al. 2018, ``glmertree::lmertree``) with trial-level random
-effects, as used for IPD meta-analysis by Huber, Benda & Friede (2022, metaMOB):
+A GLMM tree (Fokkema et al. 2018, ``glmertree::lmertree`` / ``glmertree``) with trial-level
+random effects, as used for IPD meta-analysis by Huber, Benda & Friede (2022, metaMOB):
 
-    y_ij = beta0_b + beta1_b T_ij + u0_j + u1_j T_ij + e_ij
+    y_ij = beta0_b + beta1_b T_ij + u0_j + u1_j T_ij + e_ij               (continuous)
+    logit P(y_ij = 1) = beta0_b + beta1_b T_ij + u0_j + u1_j T_ij         (binary)
 
 ``b`` is the terminal node (subgroup) of patient ``i`` in trial ``j``; the node
 effects are partitioned by the tree, the trial effects ``(u0_j, u1_j) ~ N(0, G)``
@@ -12,10 +13,12 @@ are global.  Fitting alternates (glmertree 0.2-6, ``joint = TRUE``):
 1. offset ``r = 0`` (or the prediction of the null mixed model, ``ranefstart=True``);
 2. grow a linear-model MOB tree of ``y ~ T | z`` with offset ``r``;
 3. fit the LMM ``y ~ node + node:T + (random | trial)`` by REML (``y ~ T + ...``
-   when the tree has a single node);
+   when the tree has a single node); for a binary outcome the tree is a logistic MOB
+   tree (``glmtree``) and the mixed model a logistic GLMM fitted by the Laplace
+   approximation (``glmer(family = binomial, nAGQ = 1)``, :class:`LogisticMixedModel`);
 4. ``r :=`` the LMM prediction with the intercept and all node coefficients set to
    zero (``Z_j u_j`` plus global fixed terms such as fixed trial intercepts);
-5. stop when the REML log-likelihood changes by at most ``abstol``, or when it
+5. stop when the REML (binary: Laplace) log-likelihood changes by at most ``abstol``, or when it
    returns to within ``abstol`` of the value two iterations back and has increased
    (two-cycle guard), or after ``maxit`` iterations; otherwise go to 2.
 """
@@ -40,8 +43,14 @@ from ..errors import (
     OutcomeError,
     column_not_found,
 )
-from ._lmm import LinearMixedModel, LMMResults
+from ._glmm import LogisticMixedModel
+from ._lmm import LinearMixedModel, LMMResults, _single_thread_blas
 from ._mob import level_codes
+from ._nodemodels import LinearModel, LogisticModel
+
+#: outcome family -> (tree node model, mixed model)
+_FAMILY_MODELS = {"continuous": (LinearModel, LinearMixedModel),
+                  "binary": (LogisticModel, LogisticMixedModel)}
 
 __all__ = ["MetaMOB"]
 
@@ -107,10 +116,17 @@ def _combine(C: np.ndarray, beta: np.ndarray) -> np.ndarray:
 
 
 class MetaMOB(ResultsMixin):
-    """MOB with trial random effects (metaMOB / GLMM tree, ``glmertree::lmertree``).
+    """MOB with trial random effects (metaMOB / GLMM tree, ``glmertree::lmertree`` and
+    ``glmertree::glmertree(family = binomial)``).
 
     Parameters
     ----------
+    family : {None, "continuous", "binary"}
+        Outcome family. ``None`` infers it: an outcome taking only the values 0 and 1 is
+        binary (logistic node models, logistic GLMM by the Laplace approximation, node
+        effects as log odds ratios), anything else numeric is continuous (linear node
+        models, LMM by REML). The supported families are listed in
+        :attr:`families`.
     random : {"intercept", "treatment", "both"}
         Trial-level random effects: a random trial intercept (``(1 | trial)``, the
         GLMM-tree default), a random treatment effect (``(0 + T | trial)``), or both
@@ -138,7 +154,9 @@ class MetaMOB(ResultsMixin):
         Start from the predictions of the null mixed model (``y ~ (random | trial)``)
         instead of a zero offset; useful when partitioning variables are trial-level.
     reml : bool
-        Fit the mixed models by REML (default, as glmertree) or ML.
+        Fit the linear mixed models by REML (default, as glmertree) or ML. Binary
+        outcomes are always fitted by maximum likelihood (Laplace approximation, as
+        ``glmer`` with ``nAGQ = 1``).
     level : float
         Confidence level of the reported intervals (Wald, normal).
 
@@ -147,14 +165,17 @@ class MetaMOB(ResultsMixin):
     tree_ : MOB
         The tree of the last iteration (its node models are fitted with the final
         random-effect offset).
-    lmm_ : LMMResults
-        The mixed model of the last iteration.
+    lmm_ : LMMResults or GLMMResults
+        The mixed model of the last iteration (a :class:`GLMMResults` for a binary
+        outcome, also available as ``glmm_``).
+    family_ : str
+        The outcome family used ("continuous" or "binary").
     n_iter : int
         Number of iterations.
     converged : bool
         Whether the log-likelihood criterion was met before ``maxit``.
     loglik_ : float
-        REML (or ML) log-likelihood of the final mixed model.
+        REML (or ML; binary: Laplace) log-likelihood of the final mixed model.
     history_ : DataFrame
         Per iteration: log-likelihood, number of terminal nodes and the splits.
     fitted_node_ : ndarray
@@ -179,9 +200,26 @@ class MetaMOB(ResultsMixin):
     [[2, 509], [3, 211]]
     >>> fit.node_effects()["estimate"].round(2).tolist()
     [-0.61, -2.55]
+
+    A binary outcome (0/1) gives a logistic GLMM tree (``glmertree(family = binomial)``),
+    with node effects as log odds ratios, odds ratios and risk differences:
+
+    >>> eta = -0.3 + df.trt * (0.4 + df.trial.map(b) - 1.8 * (df.x1 > 0))
+    >>> df["event"] = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    >>> bfit = MetaMOB(random="both").fit(df, outcome="event", treatment="trt",
+    ...                                   partition=["x1", "x2"], trial="trial")
+    >>> bfit.family_, bfit.n_terminal
+    ('binary', 2)
+    >>> list(bfit.node_effects().columns[5:8])
+    ['odds_ratio', 'or_ci_lower', 'or_ci_upper']
     """
 
-    def __init__(self, random: str = "both", *, fixed_trial_intercepts: bool = False,
+    #: outcome families MetaMOB supports
+    families = frozenset(_FAMILY_MODELS)
+    _warm_start = True  # start each GLMM from the previous iteration's theta
+
+    def __init__(self, random: str = "both", *, family: str | None = None,
+                 fixed_trial_intercepts: bool = False,
                  alpha: float = 0.05, bonferroni: bool = True, minsize: int | None = None,
                  maxdepth: float = np.inf, trim: float = 0.1,
                  parm: str | int | Sequence[str | int] | None = None,
@@ -190,6 +228,7 @@ class MetaMOB(ResultsMixin):
                  maxit: int = 100, abstol: float = 0.001, ranefstart: bool = False,
                  reml: bool = True, level: float = 0.95) -> None:
         self.random = random
+        self.family = family
         self.fixed_trial_intercepts = fixed_trial_intercepts
         self.alpha = alpha
         self.bonferroni = bonferroni
@@ -244,7 +283,7 @@ class MetaMOB(ResultsMixin):
     def _make_tree(self):
         from ._mob import MOB
 
-        return MOB("linear", alpha=self.alpha, bonferroni=self.bonferroni,
+        return MOB(_FAMILY_MODELS[self.family_][0](), alpha=self.alpha, bonferroni=self.bonferroni,
                    minsize=self.minsize, maxdepth=self.maxdepth, trim=self.trim,
                    parm=self._tree_parm(), prune=self.prune, numsplit=self.numsplit,
                    catsplit=self.catsplit, dfsplit=self.dfsplit, missing="error")
@@ -342,7 +381,7 @@ class MetaMOB(ResultsMixin):
         data : DataFrame
             One row per patient.
         outcome : str
-            Continuous outcome column.
+            Outcome column: continuous, or binary coded 0/1 (see ``family``).
         treatment : str
             Treatment column: numeric (e.g. 0/1) or with two levels (``treated`` is
             coded 1; default the second level in sorted order, as R's factor coding).
@@ -364,6 +403,12 @@ class MetaMOB(ResultsMixin):
         -------
         self
         """
+        with _single_thread_blas():
+            return self._fit(data, outcome, treatment, partition, trial, regressors=regressors,
+                             treated=treated, weights=weights, offset=offset)
+
+    def _fit(self, data, outcome, treatment, partition, trial, *, regressors, treated,
+             weights, offset) -> MetaMOB:
         self._terms = self._random_terms()
         if not isinstance(data, pd.DataFrame):
             raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}.")
@@ -392,15 +437,16 @@ class MetaMOB(ResultsMixin):
         if miss.any():
             bad = {c: int(v) for c, v in df.isna().sum().items() if v}
             warnings.warn(f"MetaMOB: dropped {int(miss.sum())} of {len(df)} rows with missing "
-                          f"values {bad} (complete-case analysis).", DataWarning, stacklevel=2)
+                          f"values {bad} (complete-case analysis).", DataWarning, stacklevel=3)
             df = df.loc[~miss]
         df = df.reset_index(drop=True)
         if _is_categorical(df[outcome]):
             raise OutcomeError(f"Outcome column {outcome!r} must be numeric for metaMOB "
-                               f"(dtype {df[outcome].dtype}).")
+                               f"(dtype {df[outcome].dtype}); code a binary outcome 0/1.")
         y = df[outcome].to_numpy(float)
         if not np.all(np.isfinite(y)):
             raise OutcomeError(f"Outcome column {outcome!r} has non-finite values.")
+        self.family_ = self._resolve_family(y, outcome)
         trial_codes, trial_levels = pd.factorize(df[trial], sort=True)
         trial_labels = df[trial].to_numpy()
         self._trial = trial
@@ -441,7 +487,9 @@ class MetaMOB(ResultsMixin):
         if self.cluster_tests:
             work["__cluster__"] = trial_codes
         Z = self._random_design(trt)
-        lmm = LinearMixedModel(reml=self.reml, warn=False)
+        binary = self.family_ == "binary"
+        lmm = LogisticMixedModel(warn=False) if binary else LinearMixedModel(reml=self.reml,
+                                                                             warn=False)
         fit_kw = dict(weights=w, random_names=[
             "(Intercept)" if t == "intercept" else trt_name for t in self._terms],
             group_name=trial)
@@ -455,11 +503,12 @@ class MetaMOB(ResultsMixin):
                                              for j in range(1, len(trial_levels))])
                 names0 += [f"{trial}[{lv}]" for lv in trial_levels[1:]]
             r0 = lmm.fit(y, X0, Z, trial_labels, offset=user_off, fixed_names=names0, **fit_kw)
-            ranef_off = r0.fittedvalues - user_off
+            ranef_off = (r0.linear_predictor if binary else r0.fittedvalues) - user_off
         else:
             ranef_off = np.zeros(len(df))
 
         old = [-np.inf, -np.inf]
+        prev_theta = None
         history = []
         it = 0
         converged = False
@@ -474,8 +523,20 @@ class MetaMOB(ResultsMixin):
             X, names = self._node_design(node, R, trial_codes)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DataWarning)
+                start = ({"theta": prev_theta} if binary and prev_theta is not None
+                         and self._warm_start else None)
                 res = lmm.fit(y, X, Z, trial_labels, offset=user_off, fixed_names=names,
-                              **fit_kw)
+                              start=start, **fit_kw)
+            if binary and not res.converged and prev_theta is not None:
+                # a poor start can stall the Laplace optimiser: retry from the last fit's
+                # variance parameters
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DataWarning)
+                    res2 = lmm.fit(y, X, Z, trial_labels, offset=user_off, fixed_names=names,
+                                   start={"theta": prev_theta}, **fit_kw)
+                if res2.llf > res.llf:
+                    res = res2
+            prev_theta = res.theta
             ranef_off = res.fitted_random + self._global_part(res, X, names)
             ll = res.llf
             splits = "; ".join(nd.split.describe() for nd in tree.tree_.walk()
@@ -488,6 +549,8 @@ class MetaMOB(ResultsMixin):
                 break
 
         self.tree_, self.lmm_ = tree, res
+        self.glmm_ = res if binary else None
+        self._R, self._trial_codes, self._user_off = R, trial_codes, user_off
         self._X_names = names
         self._nodes = np.unique(node)
         self.fitted_node_ = node
@@ -500,23 +563,47 @@ class MetaMOB(ResultsMixin):
             warnings.warn(
                 f"MetaMOB did not converge in maxit = {self.maxit} iterations (last change in "
                 f"log-likelihood {change:.3g} > abstol = {self.abstol}); increase maxit or "
-                "inspect history_.", ConvergenceWarning, stacklevel=2)
+                "inspect history_.", ConvergenceWarning, stacklevel=3)
         if res.dropped:
             warnings.warn(f"The final mixed model dropped collinear fixed effects "
                           f"{res.dropped} (e.g. a node coinciding with a set of trials).",
-                          DataWarning, stacklevel=2)
+                          DataWarning, stacklevel=3)
         if res.singular:
             warnings.warn(
                 f"boundary (singular) fit of the trial random effects ({self._random_label()}):"
                 " a variance is ~0 or a correlation ~+-1. Estimates are valid but consider a "
                 "simpler random-effects structure (see variance_components()).",
-                BoundaryWarning, stacklevel=2)
+                BoundaryWarning, stacklevel=3)
         if not res.converged:
             warnings.warn(f"The final mixed model did not converge: {res.optimizer_message}",
-                          ConvergenceWarning, stacklevel=2)
+                          ConvergenceWarning, stacklevel=3)
         return self
 
+    def _resolve_family(self, y: np.ndarray, outcome: str) -> str:
+        fam = self.family
+        is01 = bool(np.all((y == 0) | (y == 1)))
+        if fam is None:
+            return "binary" if is01 and np.unique(y).size == 2 else "continuous"
+        key = {"gaussian": "continuous", "binomial": "binary"}.get(str(fam).lower(),
+                                                                  str(fam).lower())
+        if key not in self.families:
+            raise ModelSpecificationError(
+                f"MetaMOB does not support family={fam!r}; supported outcome families: "
+                f"{', '.join(sorted(self.families))}.")
+        if key == "binary" and not is01:
+            bad = np.unique(y[(y != 0) & (y != 1)])[:5].tolist()
+            raise OutcomeError(
+                f"family='binary' needs the outcome column {outcome!r} coded 0/1; found values "
+                f"such as {bad}. Recode it (e.g. (df[{outcome!r}] == 'event').astype(int)).")
+        return key
+
     # ------------------------------------------------------------------ results
+    @property
+    def n_terminal(self) -> int:
+        """Number of terminal nodes (subgroups) of the final tree."""
+        self._check()
+        return len(self._nodes)
+
     def _check(self):
         check_is_fitted(self, "lmm_")
 

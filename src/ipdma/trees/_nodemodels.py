@@ -193,6 +193,8 @@ class NodeModel(ABC):
     """
 
     name: str = "node model"
+    #: outcome families the model supports ("continuous", "binary", ...)
+    families: frozenset[str] = frozenset()
     objective_name: str = "negative log-likelihood"
     title: str = "Model-based recursive partitioning"
     inference: str = "normal"
@@ -286,6 +288,7 @@ class LinearModel(NodeModel):
     """
 
     name = "linear model"
+    families = frozenset({"continuous"})
     objective_name = "residual sum of squares"
     title = "Linear model tree"
     inference = "t"
@@ -425,6 +428,7 @@ class LogisticModel(NodeModel):
     """
 
     name = "logistic model"
+    families = frozenset({"binary"})
     objective_name = "negative log-likelihood"
     title = "Generalized linear model tree (family: binomial)"
     inference = "normal"
@@ -508,35 +512,36 @@ class LogisticModel(NodeModel):
                        extra={"iterations": it, "fitted": mu})
 
     # ---- split search on aggregated data ------------------------------------------------
-    #: use the aggregated (pattern) split search when the regressor matrix has at most this
-    #: many distinct rows (e.g. intercept + treatment arms) and there is no offset
+    #: use the aggregated (pattern) split search when the rows of (regressors, offset) take
+    #: at most this many distinct values (e.g. intercept + treatment arms, with an offset
+    #: that is constant within trial and arm as in GLMM trees)
     max_patterns: int = 64
 
     def _patterns(self, X, offset):
-        if np.any(offset != 0):
-            return None
-        D, inv = np.unique(X, axis=0, return_inverse=True)
+        A = np.column_stack([X, offset])
+        D, inv = np.unique(A, axis=0, return_inverse=True)
         if D.shape[0] > self.max_patterns:
             return None
-        return D, inv.reshape(-1)
+        return D[:, :-1], D[:, -1], inv.reshape(-1)
 
     @staticmethod
     def _aggregated_objectives(D: np.ndarray, S: np.ndarray, N: np.ndarray, tol: float = 1e-13,
-                               maxit: int = 100) -> np.ndarray:
+                               maxit: int = 100, off: np.ndarray | None = None) -> np.ndarray:
         """Minus the maximised binomial log-likelihood for many candidate data sets at once.
 
-        ``D``: distinct design rows (P x q); ``S``, ``N``: weighted successes and trials per
-        pattern and candidate (m x P). Newton-Raphson with a pseudo-inverse Hessian (so
-        aliased directions, e.g. a child without treated patients, are handled as R's
-        ``glm`` handles aliased coefficients).
+        ``D``: distinct design rows (P x q) with offsets ``off`` (P); ``S``, ``N``: weighted
+        successes and trials per pattern and candidate (m x P). Newton-Raphson with a
+        pseudo-inverse Hessian (so aliased directions, e.g. a child without treated
+        patients, are handled as R's ``glm`` handles aliased coefficients).
         """
         m = S.shape[0]
         q = D.shape[1]
+        off = np.zeros(D.shape[0]) if off is None else off
         beta = np.zeros((m, q))
         obj_old = np.full(m, np.inf)
         obj = obj_old
         for _ in range(maxit):
-            eta = beta @ D.T
+            eta = beta @ D.T + off
             mu = special.expit(eta)
             obj = -(S * eta - N * np.logaddexp(0.0, eta)).sum(axis=1)
             if np.all(np.abs(obj_old - obj) <= tol * (np.abs(obj) + 0.1)):
@@ -557,7 +562,7 @@ class LogisticModel(NodeModel):
         pat = self._patterns(X, off)
         if pat is None:
             return super().prefix_objectives(y, X, w, off, order, cuts, parent)
-        D, inv = pat
+        D, po, inv = pat
         P = D.shape[0]
         io, wo, yo = inv[order], w[order], y[order]
         Nm = np.zeros((len(order), P))
@@ -567,14 +572,15 @@ class LogisticModel(NodeModel):
         NL, SL = np.cumsum(Nm, axis=0)[cuts], np.cumsum(Sm, axis=0)[cuts]
         NR = np.cumsum(Nm[::-1], axis=0)[::-1][cuts + 1]
         SR = np.cumsum(Sm[::-1], axis=0)[::-1][cuts + 1]
-        return self._aggregated_objectives(D, SL, NL) + self._aggregated_objectives(D, SR, NR)
+        return (self._aggregated_objectives(D, SL, NL, off=po)
+                + self._aggregated_objectives(D, SR, NR, off=po))
 
     def subset_objectives(self, y, X, weights, offset, codes, subsets, parent=None):
         y, X, w, off = _check_design(y, X, weights, offset)
         pat = self._patterns(X, off)
         if pat is None:
             return super().subset_objectives(y, X, w, off, codes, subsets, parent)
-        D, inv = pat
+        D, po, inv = pat
         P = D.shape[0]
         L = subsets.shape[1]
         N = np.zeros((L, P))
@@ -583,8 +589,8 @@ class LogisticModel(NodeModel):
         np.add.at(S, (codes, inv), w * y)
         sub = subsets.astype(float)
         comp = 1.0 - sub
-        return (self._aggregated_objectives(D, sub @ S, sub @ N)
-                + self._aggregated_objectives(D, comp @ S, comp @ N))
+        return (self._aggregated_objectives(D, sub @ S, sub @ N, off=po)
+                + self._aggregated_objectives(D, comp @ S, comp @ N, off=po))
 
 
 _BUILTIN = {"linear": LinearModel, "lm": LinearModel, "gaussian": LinearModel,
