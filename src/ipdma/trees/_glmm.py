@@ -96,7 +96,7 @@ class _LaplaceProblem:
         """Per-group sums of the rows of ``a`` (n, ...) -> (J, ...)."""
         shp = a.shape
         out = self.G @ a.reshape(self.n, -1)
-        return np.asarray(out).reshape((self.J,) + shp[1:])
+        return np.asarray(out).reshape((self.J, *shp[1:]))
 
     def _loglik(self, eta) -> np.ndarray:
         return self.w * (self.y * eta - np.logaddexp(0.0, eta))
@@ -229,7 +229,8 @@ class LogisticMixedModel:
     >>> y = (rng.random(g.size) < 1 / (1 + np.exp(-eta))).astype(float)
     >>> X = np.column_stack([np.ones_like(y), t])
     >>> res = LogisticMixedModel().fit(y, X, np.ones((y.size, 1)), g,
-    ...                                fixed_names=["(Intercept)", "trt"], group_name="trial")
+    ...                                fixed_names=["(Intercept)", "trt"],
+    ...                                random_names=["(Intercept)"], group_name="trial")
     >>> res.fe_params.index.tolist(), res.converged
     (['(Intercept)', 'trt'], True)
     >>> res.varcorr()[["grp", "var1"]].values.tolist()

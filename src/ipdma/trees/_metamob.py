@@ -30,7 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from .._base import ResultsMixin, Summary, check_is_fitted
 from ..errors import (
@@ -204,8 +204,8 @@ class MetaMOB(ResultsMixin):
     A binary outcome (0/1) gives a logistic GLMM tree (``glmertree(family = binomial)``),
     with node effects as log odds ratios, odds ratios and risk differences:
 
-    >>> eta = -0.3 + df.trt * (0.4 + df.trial.map(b) - 1.8 * (df.x1 > 0))
-    >>> df["event"] = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    >>> eta = df.trial.map(a) - 10.3 + df.trt * (0.4 + df.trial.map(b) - 1.8 * (df.x1 > 0))
+    >>> df["event"] = (np.random.default_rng(2).random(n) < 1 / (1 + np.exp(-eta))).astype(int)
     >>> bfit = MetaMOB(random="both").fit(df, outcome="event", treatment="trt",
     ...                                   partition=["x1", "x2"], trial="trial")
     >>> bfit.family_, bfit.n_terminal
@@ -655,6 +655,19 @@ class MetaMOB(ResultsMixin):
         Returns a DataFrame with node, n, coef, estimate, se, z, p_value, ci_lower,
         ci_upper and the node's rule. Intervals are Wald (normal) intervals from
         ``vcov`` of the mixed model, as ``confint(lmer, method = "Wald")``.
+
+        For a binary outcome ``estimate`` is the node's log odds ratio (the coefficient of
+        the final GLMM), and the table adds ``odds_ratio``, ``or_ci_lower``, ``or_ci_upper``
+        (the exponentiated estimate and Wald interval) and the risk difference at the
+        node's average baseline: ``p0 = expit(a)``, ``p1 = expit(a + estimate)``,
+        ``risk_diff = p1 - p0``, where ``a`` is the mean over the node's patients of their
+        fitted control-arm log-odds (node intercept, the node coefficients of further
+        regressors at the patients' values, their trial's fixed intercept or
+        random-intercept conditional mode, and any offset; no random treatment deviation,
+        i.e. a typical trial). ``rd_se`` is the delta-method SE from the GLMM's fixed-effect
+        covariance (the conditional modes are held fixed); ``rd_ci_lower``/``rd_ci_upper``
+        the Wald interval. With ``coef`` other than the treatment only the log-odds-ratio
+        columns are given.
         """
         self._check()
         level = self.level if level is None else level
@@ -665,17 +678,57 @@ class MetaMOB(ResultsMixin):
         _, S = self._contrasts(reg)
         beta = self.lmm_.fe_params.to_numpy()
         est = _combine(S, beta)
-        se = np.sqrt(np.einsum("ij,jk,ik->i", S, np.nan_to_num(self.lmm_.vcov.to_numpy()), S))
+        V = np.nan_to_num(self.lmm_.vcov.to_numpy())
+        se = np.sqrt(np.einsum("ij,jk,ik->i", S, V, S))
         se[np.isnan(est)] = np.nan
         q = stats.norm.ppf(0.5 + level / 2)
         counts = pd.Series(self.fitted_node_).value_counts()
         z = est / se
-        return pd.DataFrame({
+        out = pd.DataFrame({
             "node": self._nodes, "n": [int(counts.get(k, 0)) for k in self._nodes],
             "coef": reg, "estimate": est, "se": se, "z": z,
             "p_value": 2 * stats.norm.sf(np.abs(z)),
-            "ci_lower": est - q * se, "ci_upper": est + q * se,
-            "rule": [self._rule(k) for k in self._nodes]})
+            "ci_lower": est - q * se, "ci_upper": est + q * se})
+        if self.family_ == "binary":
+            out.insert(5, "odds_ratio", np.exp(est))
+            out.insert(6, "or_ci_lower", np.exp(est - q * se))
+            out.insert(7, "or_ci_upper", np.exp(est + q * se))
+            if reg == self._trt_name:
+                rd = self._risk_differences(S, beta, V)
+                for c in ("p0", "p1", "risk_diff", "rd_se"):
+                    out[c] = rd[c]
+                out["rd_ci_lower"] = rd["risk_diff"] - q * rd["rd_se"]
+                out["rd_ci_upper"] = rd["risk_diff"] + q * rd["rd_se"]
+        out["rule"] = [self._rule(k) for k in self._nodes]
+        return out
+
+    def _risk_differences(self, S: np.ndarray, beta: np.ndarray, V: np.ndarray) -> dict:
+        """Risk difference of each terminal node at its average baseline log-odds, with a
+        delta-method SE (see :meth:`node_effects`)."""
+        node = self.fitted_node_
+        R0 = self._R.copy()
+        R0[:, 0] = 0.0                                   # control arm
+        X0, _ = self._node_design(node, R0, self._trial_codes, nodes=self._nodes)
+        b = np.nan_to_num(beta)
+        extra = self._user_off.copy()
+        if "intercept" in self._terms:
+            k = self._terms.index("intercept")
+            extra = extra + np.nan_to_num(self.lmm_.ranef.to_numpy()[:, k])[self._trial_codes]
+        res = {c: np.full(len(self._nodes), np.nan) for c in ("p0", "p1", "risk_diff", "rd_se")}
+        for i, k in enumerate(self._nodes):
+            m = node == k
+            cbar = X0[m].mean(axis=0)
+            s = S[i]
+            if np.isnan(beta[(cbar != 0) | (s != 0)]).any():
+                continue
+            a = float(cbar @ b + extra[m].mean())
+            p0 = special.expit(a)
+            p1 = special.expit(a + float(s @ b))
+            g = p1 * (1 - p1) * (cbar + s) - p0 * (1 - p0) * cbar
+            res["p0"][i], res["p1"][i] = p0, p1
+            res["risk_diff"][i] = p1 - p0
+            res["rd_se"][i] = float(np.sqrt(max(g @ V @ g, 0.0)))
+        return res
 
     def _rule(self, node_id: int) -> str:
         nodes = self.tree_.nodes_
@@ -716,7 +769,8 @@ class MetaMOB(ResultsMixin):
             regressors and (if ``random``) the trial column.
         type : {"response", "node", "effect"}
             ``"node"``: terminal node; ``"effect"``: the node's treatment effect with SE and
-            interval; ``"response"``: the expected outcome.
+            interval; ``"response"``: the expected outcome (binary: the probability of
+            the event).
         random : bool
             Add the trial's random effects (zero for trials not in the fit) and, with fixed
             trial intercepts, its fixed intercept. ``False`` gives population-level
@@ -769,6 +823,8 @@ class MetaMOB(ResultsMixin):
                            np.zeros((1, len(self._terms)))])
             Zn = self._random_design(trt)
             pred = pred + np.sum(Zn * B[np.where(known, codes, -1)], axis=1)
+        if self.family_ == "binary":
+            pred = special.expit(pred)
         return pd.Series(pred, index=idx, name="response")
 
     # ------------------------------------------------------------------ protocol
@@ -778,7 +834,8 @@ class MetaMOB(ResultsMixin):
 
     def summary(self) -> Summary:
         self._check()
-        crit = "REML" if self.reml else "ML"
+        binary = self.family_ == "binary"
+        crit = "Laplace" if binary else "REML" if self.reml else "ML"
         info = {"Model": self.formula(),
                 "Observations": self.nobs_, "Trials": len(self.trials_),
                 "Terminal nodes": len(self._nodes),
@@ -787,24 +844,61 @@ class MetaMOB(ResultsMixin):
                 "Tested coefficients": "all" if self.parm is None else str(self.parm),
                 "Cluster-level tests": self.cluster_tests}
         ne = self.node_effects().set_index("node").drop(columns=["coef", "z"])
-        tables = {f"Node treatment effects ({self._trt_name}, {self.level:.0%} Wald CI)": ne,
-                  "Variance components": self.variance_components().fillna("")}
+        if binary:
+            lor = ne[["n", "estimate", "se", "p_value", "ci_lower", "ci_upper"]]
+            eff = ne[["odds_ratio", "or_ci_lower", "or_ci_upper", "p0", "p1", "risk_diff",
+                      "rd_ci_lower", "rd_ci_upper", "rule"]]
+            tables = {f"Node treatment effects: log odds ratio ({self._trt_name}, "
+                      f"{self.level:.0%} Wald CI)": lor,
+                      "Odds ratio and risk difference at the node's average baseline": eff}
+        else:
+            tables = {f"Node treatment effects ({self._trt_name}, {self.level:.0%} Wald CI)":
+                      ne}
+        tables["Variance components"] = self.variance_components().fillna("")
         splits = pd.DataFrame([{"node": nd.id, "split": nd.split.describe(),
                                 "p_value": nd.p_value}
                                for nd in self.tree_.tree_.walk() if nd.split is not None])
         if len(splits):
             tables["Splits"] = splits.set_index("node")
         notes = ["Node effects and intervals come from the final mixed model (Wald, normal)."]
+        if binary:
+            notes.append("Risk difference p1 - p0 at the mean fitted control-arm log-odds of "
+                         "the node's patients (typical trial), delta-method CI.")
         if self.lmm_.singular:
             notes.append("Boundary (singular) random-effects fit.")
         if not self.converged:
             notes.append("The tree/mixed-model alternation did not converge.")
-        return Summary(title="metaMOB: linear mixed-model tree", info=info, tables=tables,
-                       notes=notes)
+        title = ("metaMOB: generalized linear mixed-model tree (binomial, logit)" if binary
+                 else "metaMOB: linear mixed-model tree")
+        return Summary(title=title, info=info, tables=tables, notes=notes)
+
+    def print_lines(self) -> list[str]:
+        """The fit printed as glmertree's ``print(glmertree)`` / ``print(lmertree)``: the
+        final tree (node coefficients of its node models, which carry the random-effect
+        offset) followed by the conditional modes of the random effects."""
+        from ._rformat import format_r
+
+        self._check()
+        title = ("Generalized linear mixed model tree" if self.family_ == "binary"
+                 else "Linear mixed model tree")
+        out = [title, *self.tree_.print_lines()[1:], "", "Random effects:", f"${self._trial}"]
+        re = self.lmm_.ranef
+        cols = [format_r(re[c].to_numpy(), digits=7) for c in re.columns]
+        rn = [str(v) for v in re.index]
+        wr = max(len(r) for r in rn)
+        widths = [max(len(str(c)), *(len(v) for v in col)) for c, col in zip(re.columns, cols)]
+        out.append(" " * wr + "".join(" " + str(c).rjust(w) for c, w in zip(re.columns, widths)))
+        for i, r in enumerate(rn):
+            out.append(r.ljust(wr) + "".join(" " + col[i].rjust(w)
+                                             for col, w in zip(cols, widths)))
+        out += ["", f"with conditional variances for \u201c{self._trial}\u201d "]
+        return out
 
     def __str__(self) -> str:
         if self.lmm_ is None:
             return f"MetaMOB(random={self.random!r}) (not fitted)"
+        if self.family_ == "binary":
+            return "\n".join(self.print_lines())
         return str(self.summary())
 
     __repr__ = __str__
@@ -845,6 +939,7 @@ class MetaMOB(ResultsMixin):
         ax.axvline(0, color="grey", lw=0.8, ls="--")
         ax.set_yticks(pos, [f"[{k}] {r} (n={n})" for k, r, n in
                             zip(ne["node"], ne["rule"], ne["n"])])
-        ax.set_xlabel(f"treatment effect ({self._trt_name}), {self.level:.0%} CI")
+        scale = "log odds ratio" if self.family_ == "binary" else "treatment effect"
+        ax.set_xlabel(f"{scale} ({self._trt_name}), {self.level:.0%} CI")
         ax.set_title("metaMOB node effects")
         return ax

@@ -496,7 +496,8 @@ class LogisticModel(NodeModel):
         coef = np.full(p, np.nan)
         coef[keep] = b
         vcov = np.full((p, p), np.nan)
-        var = mu * (1 - mu)
+        # as R's glm.fit/summary.glm: the information uses the working weights of the last
+        # IRLS iteration (``var`` from the loop, at the previous iterate), not the final mu
         if keep.any():
             info = (Xk[pos] * (w * var)[pos, None]).T @ Xk[pos]
             try:
