@@ -79,8 +79,14 @@ class _LaplaceProblem:
         self.n, self.p = X.shape
         self.q = Z.shape[1]
         self.J = n_groups
-        self.G = sparse.csr_matrix((np.ones(self.n), (codes, np.arange(self.n))),
-                                   shape=(n_groups, self.n))
+        # group-sum operator: dense one-hot for small problems (aggregated data: a few dozen
+        # rows), sparse otherwise
+        if n_groups * self.n <= 200_000:
+            self.G = np.zeros((n_groups, self.n))
+            self.G[codes, np.arange(self.n)] = 1.0
+        else:
+            self.G = sparse.csr_matrix((np.ones(self.n), (codes, np.arange(self.n))),
+                                       shape=(n_groups, self.n))
         self.rows, self.cols = _theta_index(self.q)
         self.nt = len(self.rows)
         self.eye = np.eye(self.q)
@@ -479,7 +485,7 @@ class GLMMResults(LMMResults):
     def _compute_vcov(self) -> None:
         prob, phi, Lam, Ainv, Wt, keep = self._vcov_args
         with _single_thread_blas():
-            Vk, self.vcov_method = _fixef_vcov(prob, phi, Lam, Ainv, Wt)
+            Vk, self._vcov_method = _fixef_vcov(prob, phi, Lam, Ainv, Wt)
         V = np.full((len(self.fixed_names),) * 2, np.nan)
         V[np.ix_(keep, keep)] = Vk
         self._vcov = pd.DataFrame(V, index=self.fixed_names, columns=self.fixed_names)
@@ -490,6 +496,13 @@ class GLMMResults(LMMResults):
         if self._vcov is None:
             self._compute_vcov()
         return self._vcov
+
+    @property
+    def vcov_method(self) -> str:
+        """How ``vcov`` was obtained: ``"hessian"`` (as lme4) or ``"conditional"`` (the
+        fixed-theta covariance, used when the deviance Hessian is not positive definite)."""
+        self.vcov  # noqa: B018 - computes it on first use
+        return self._vcov_method
 
     @property
     def bse(self) -> pd.Series:

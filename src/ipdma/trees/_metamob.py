@@ -509,6 +509,7 @@ class MetaMOB(ResultsMixin):
 
         old = [-np.inf, -np.inf]
         prev_theta = None
+        prev_fit = None
         history = []
         it = 0
         converged = False
@@ -521,12 +522,18 @@ class MetaMOB(ResultsMixin):
                 cluster="__cluster__" if self.cluster_tests else None)
             node = np.asarray(tree.fitted_node_)
             X, names = self._node_design(node, R, trial_codes)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DataWarning)
-                start = ({"theta": prev_theta} if binary and prev_theta is not None
-                         and self._warm_start else None)
-                res = lmm.fit(y, X, Z, trial_labels, offset=user_off, fixed_names=names,
-                              start=start, **fit_kw)
+            if binary and prev_fit is not None and np.array_equal(node, prev_fit[0]):
+                # same node assignment as the last iteration: the GLMM (which does not use
+                # the tree's offset) is the same model, so its fit is reused
+                res = prev_fit[1]
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DataWarning)
+                    start = ({"theta": prev_theta} if binary and prev_theta is not None
+                             and self._warm_start else None)
+                    res = lmm.fit(y, X, Z, trial_labels, offset=user_off, fixed_names=names,
+                                  start=start, **fit_kw)
+            prev_fit = (node, res)
             if binary and not res.converged and prev_theta is not None:
                 # a poor start can stall the Laplace optimiser: retry from the last fit's
                 # variance parameters

@@ -538,24 +538,24 @@ class LogisticModel(NodeModel):
         m = S.shape[0]
         q = D.shape[1]
         off = np.zeros(D.shape[0]) if off is None else off
+        DD = (D[:, :, None] * D[:, None, :]).reshape(D.shape[0], q * q)
         beta = np.zeros((m, q))
-        obj_old = np.full(m, np.inf)
-        obj = obj_old
+        obj = np.full(m, np.inf)
+        idx = np.arange(m)                     # candidates still iterating
         for _ in range(maxit):
-            eta = beta @ D.T + off
-            mu = special.expit(eta)
-            obj = -(S * eta - N * np.logaddexp(0.0, eta)).sum(axis=1)
-            if np.all(np.abs(obj_old - obj) <= tol * (np.abs(obj) + 0.1)):
+            b = beta[idx]
+            eta = b @ D.T + off
+            o = -(S[idx] * eta - N[idx] * np.logaddexp(0.0, eta)).sum(axis=1)
+            done = np.abs(obj[idx] - o) <= tol * (np.abs(o) + 0.1)
+            obj[idx] = o
+            keep = ~done
+            idx, eta = idx[keep], eta[keep]
+            if idx.size == 0:
                 break
-            obj_old = obj
-            g = (S - N * mu) @ D
-            wt = N * mu * (1 - mu)
-            H = np.einsum("mp,pi,pj->mij", wt, D, D)
-            lam, V = np.linalg.eigh(H)
-            good = lam > 1e-12 * np.maximum(lam[:, -1:], 1e-300)
-            inv = np.where(good, 1.0 / np.where(good, lam, 1.0), 0.0)
-            step = np.einsum("mij,mj,mkj,mk->mi", V, inv, V, g)
-            beta = beta + step
+            mu = special.expit(eta)
+            g = (S[idx] - N[idx] * mu) @ D
+            H = ((N[idx] * mu * (1 - mu)) @ DD).reshape(-1, q, q)
+            beta[idx] = beta[idx] + _pinv_solve(H, g)
         return obj
 
     def prefix_objectives(self, y, X, weights, offset, order, cuts, parent=None):
@@ -592,6 +592,28 @@ class LogisticModel(NodeModel):
         comp = 1.0 - sub
         return (self._aggregated_objectives(D, sub @ S, sub @ N, off=po)
                 + self._aggregated_objectives(D, comp @ S, comp @ N, off=po))
+
+
+def _pinv_solve(H: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``pinv(H_m) g_m`` for a stack of symmetric PSD matrices: closed form for
+    well-conditioned 2 x 2 blocks, eigen-decomposition (aliased directions dropped)
+    otherwise."""
+    out = np.empty_like(g)
+    rest = np.ones(len(g), dtype=bool)
+    if H.shape[1] == 2:
+        a, b, c = H[:, 0, 0], H[:, 0, 1], H[:, 1, 1]
+        det = a * c - b * b
+        ok = (a > 0) & (c > 0) & (det > 1e-10 * a * c)
+        dd = np.where(ok, det, 1.0)
+        out[ok, 0] = ((c * g[:, 0] - b * g[:, 1]) / dd)[ok]
+        out[ok, 1] = ((a * g[:, 1] - b * g[:, 0]) / dd)[ok]
+        rest = ~ok
+    if rest.any():
+        lam, V = np.linalg.eigh(H[rest])
+        good = lam > 1e-12 * np.maximum(lam[:, -1:], 1e-300)
+        inv = np.where(good, 1.0 / np.where(good, lam, 1.0), 0.0)
+        out[rest] = np.einsum("mij,mj,mkj,mk->mi", V, inv, V, g[rest])
+    return out
 
 
 _BUILTIN = {"linear": LinearModel, "lm": LinearModel, "gaussian": LinearModel,
