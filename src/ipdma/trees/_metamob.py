@@ -686,7 +686,8 @@ class MetaMOB(ResultsMixin):
         beta = self.lmm_.fe_params.to_numpy()
         est = _combine(S, beta)
         V = np.nan_to_num(self.lmm_.vcov.to_numpy())
-        se = np.sqrt(np.einsum("ij,jk,ik->i", S, V, S))
+        var = np.einsum("ij,jk,ik->i", S, V, S)
+        se = np.sqrt(np.where(var >= 0, var, np.nan))  # NaN if vcov is not PSD (separation)
         se[np.isnan(est)] = np.nan
         q = stats.norm.ppf(0.5 + level / 2)
         counts = pd.Series(self.fitted_node_).value_counts()
