@@ -323,3 +323,19 @@ def test_logistic_mixed_model_aggregation_invariant():
     np.testing.assert_allclose(r1.fittedvalues[perm], r2.fittedvalues, atol=1e-7)
     with pytest.raises(OutcomeError, match="0/1"):
         LogisticMixedModel().fit(y * 3, X, Z, df.trial)
+
+
+def test_agrees_with_prognosis_random_intercept_solver():
+    """Two Laplace engines, one model: LogisticMixedModel with a random intercept and
+    ipdma.prognosis's scalar random-intercept solver (n_agq = 1) reach the same optimum."""
+    from ipdma.prognosis._solvers import fit_random_intercept
+
+    df = _small(seed=9, n_trials=6, n=150)
+    y = df.y.to_numpy(float)
+    X = np.column_stack([np.ones_like(y), df.trt, df.z])
+    r = LogisticMixedModel(warn=False).fit(y, X, np.ones((len(y), 1)), df.trial)
+    p = fit_random_intercept(X, y, df.trial.to_numpy(), n_agq=1)
+    np.testing.assert_allclose(r.fe_params.to_numpy(), p.coef, atol=1e-4)
+    assert r.theta[0] == pytest.approx(p.sigma, abs=1e-4)
+    assert r.llf == pytest.approx(p.loglik, abs=1e-7)
+    np.testing.assert_allclose(r.ranef.to_numpy()[:, 0], p.blups, atol=1e-4)

@@ -364,16 +364,19 @@ class LogisticMixedModel:
                                    "(separation, or a group without events?).")
         best = phi0, f0
         nfev = 1
+        # The Laplace deviance is even in each column of Lambda, so theta_diag = 0 is always a
+        # stationary point: a quasi-Newton run can stop there (a saddle, not a minimum).
+        # When the first run ends on the boundary, restart from interior points (and keep
+        # the best); random-slope deviances can also have genuine boundary minima.
         starts = [phi0]
-        # random-slope deviances can have a boundary local minimum: when the first fit ends
-        # on the boundary, try a second start in the interior
-        if prob.q > 1:
-            starts.append(np.concatenate([np.where(diag, 0.5, 0.0), beta0]))
-        for i, s in enumerate(starts):
-            if i > 0 and not np.any(best[0][:nt][diag] < 10 * self.boundary_tol):
-                break
+        for i in range(4):
+            if i > 0:
+                if not np.any(best[0][:nt][diag] < 10 * self.boundary_tol):
+                    break
+                scale = (0.25, 1.0, 3.0)[i - 1]
+                starts.append(np.concatenate([np.where(diag, scale, 0.0), best[0][nt:]]))
             prob.u = np.zeros_like(prob.u)
-            r = optimize.minimize(prob.fun_grad, s, jac=True, method="L-BFGS-B",
+            r = optimize.minimize(prob.fun_grad, starts[i], jac=True, method="L-BFGS-B",
                                   bounds=bounds, options=opts)
             nfev += r.nfev
             if r.fun < best[1] or i == 0:
