@@ -26,7 +26,10 @@ def register(subparsers) -> None:
         description="Grow a model-based recursive partitioning tree of the treatment model "
                     "outcome ~ treatment over the --partition-by variables. --method mob pools "
                     "all trials (partykit's lmtree/glmtree); --method metamob adds random "
-                    "effects for trial (glmertree's alternating algorithm).")
+                    "effects for trial (glmertree's alternating algorithm: a linear mixed "
+                    "model for a continuous outcome, a logistic GLMM by the Laplace "
+                    "approximation for a binary one, whose node effects are reported as odds "
+                    "ratios and risk differences).")
     add_ipd_arguments(p, trial_required=False)
     p.add_argument("--partition-by", required=True, metavar="A,B,...",
                    help="candidate splitting variables")
@@ -187,13 +190,11 @@ def run(args: argparse.Namespace) -> int:
             on="node", how="left")
         extra = {}
     else:
-        if ipd.outcome_type == "binary":
-            raise ModelSpecificationError(
-                "metaMOB is implemented for continuous outcomes (linear mixed models); use "
-                "--method mob for a binary outcome")
         random, fixed = _random_spec(args)
-        model = MetaMOB(random=random, fixed_trial_intercepts=fixed, alpha=args.alpha,
-                        minsize=args.minsize, maxdepth=depth, parm=parm, prune=args.prune).fit(
+        family = "binary" if ipd.outcome_type == "binary" else "continuous"
+        model = MetaMOB(random=random, family=family, fixed_trial_intercepts=fixed,
+                        alpha=args.alpha, minsize=args.minsize, maxdepth=depth, parm=parm,
+                        prune=args.prune).fit(
             data, outcome=args.outcome, treatment=trt, partition=partition, trial=trial_col)
         effects = model.node_effects()
         nodes = split_table(model).merge(
@@ -240,8 +241,17 @@ def run(args: argparse.Namespace) -> int:
         + (f"{est.iloc[0]:.3g}" if len(est) == 1 else
            f"from {est.min():.3g} to {est.max():.3g} across subgroups") + "."])
     index = rep.write(out)
+    shown = effects
+    if args.method == "metamob" and ipd.outcome_type == "binary":
+        # odds ratio and risk difference (at the node's average baseline) with their CIs
+        shown = effects[["node", "n", "odds_ratio", "or_ci_lower", "or_ci_upper", "p_value",
+                         "risk_diff", "rd_ci_lower", "rd_ci_upper", "rule"]].rename(
+            columns={"odds_ratio": "OR", "or_ci_lower": "OR_lower", "or_ci_upper": "OR_upper",
+                     "risk_diff": "RD", "rd_ci_lower": "RD_lower", "rd_ci_upper": "RD_upper"})
+        shown = shown.round({"OR": 3, "OR_lower": 3, "OR_upper": 3, "RD": 4, "RD_lower": 4,
+                             "RD_upper": 4})
     text = f"{model}\n\nTreatment effect ({treated} vs {ipd.reference}) by terminal node:\n" \
-           f"{effects.to_string(index=False)}\n\nwritten to {index.parent}"
+           f"{shown.to_string(index=False)}\n\nwritten to {index.parent}"
     emit(args, text=text, payload={
         "method": args.method, "treated": treated, "control": ipd.reference,
         "treatment_term": trt, "n_terminal": int(effects.shape[0]), "node_effects": effects,

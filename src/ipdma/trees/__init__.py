@@ -5,11 +5,13 @@
   :class:`NodeModel` subclass), score-based instability tests (sup-LM with Hansen's 1997
   p-values, chi-square LM for factors), exhaustive split search and AIC/BIC post-pruning.
 * :class:`MetaMOB` - MOB with trial random effects (metaMOB / GLMM trees,
-  ``glmertree::lmertree``), built on :class:`MOB` and :class:`LinearMixedModel`.
+  ``glmertree::lmertree`` and ``glmertree(family = binomial)``), built on :class:`MOB`,
+  :class:`LinearMixedModel` and :class:`LogisticMixedModel` (Laplace, ``glmer``).
 * :func:`suplm_pvalue`, :func:`suplm_logpvalue`, :func:`suplm_lambda` - the sup-LM p-value
   function.
 """
 
+from ._glmm import GLMMResults, LogisticMixedModel
 from ._lmm import LinearMixedModel, LMMResults
 from ._metamob import MetaMOB
 from ._mob import MOB, MOBNode, MOBSplit, PartitionVariable
@@ -25,9 +27,11 @@ from ._suplm import (
 
 __all__ = [
     "MOB",
+    "GLMMResults",
     "LMMResults",
     "LinearMixedModel",
     "LinearModel",
+    "LogisticMixedModel",
     "LogisticModel",
     "MOBNode",
     "MOBSplit",

@@ -56,14 +56,29 @@ __all__ = ["LMMResults", "LinearMixedModel"]
 _LOG2PI = np.log(2.0 * np.pi)
 
 
+_BLAS_DEPTH = [0]
+
+
+@contextlib.contextmanager
 def _single_thread_blas():
     """All matrices here are tiny: multi-threaded BLAS only adds synchronisation
-    cost (two orders of magnitude on a loaded machine)."""
+    cost (two orders of magnitude on a loaded machine). Re-entrant: nested uses (a mixed
+    model fitted inside a MetaMOB loop) do not pay threadpoolctl's library scan again."""
+    if _BLAS_DEPTH[0]:
+        yield
+        return
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+        limits = contextlib.nullcontext()
+    else:
+        limits = threadpool_limits(limits=1, user_api="blas")
+    _BLAS_DEPTH[0] += 1
+    try:
+        with limits:
+            yield
+    finally:
+        _BLAS_DEPTH[0] -= 1
 
 
 def _theta_index(q: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,9 +1,10 @@
 """metaMOB: model-based recursive partitioning with between-trial heterogeneity.
 
-A GLMM tree (Fokkema et al. 2018, ``glmertree::lmertree``) with trial-level random
-effects, as used for IPD meta-analysis by Huber, Benda & Friede (2022, metaMOB):
+A GLMM tree (Fokkema et al. 2018, ``glmertree::lmertree`` / ``glmertree``) with trial-level
+random effects, as used for IPD meta-analysis by Huber, Benda & Friede (2022, metaMOB):
 
-    y_ij = beta0_b + beta1_b T_ij + u0_j + u1_j T_ij + e_ij
+    y_ij = beta0_b + beta1_b T_ij + u0_j + u1_j T_ij + e_ij               (continuous)
+    logit P(y_ij = 1) = beta0_b + beta1_b T_ij + u0_j + u1_j T_ij         (binary)
 
 ``b`` is the terminal node (subgroup) of patient ``i`` in trial ``j``; the node
 effects are partitioned by the tree, the trial effects ``(u0_j, u1_j) ~ N(0, G)``
@@ -12,10 +13,12 @@ are global.  Fitting alternates (glmertree 0.2-6, ``joint = TRUE``):
 1. offset ``r = 0`` (or the prediction of the null mixed model, ``ranefstart=True``);
 2. grow a linear-model MOB tree of ``y ~ T | z`` with offset ``r``;
 3. fit the LMM ``y ~ node + node:T + (random | trial)`` by REML (``y ~ T + ...``
-   when the tree has a single node);
+   when the tree has a single node); for a binary outcome the tree is a logistic MOB
+   tree (``glmtree``) and the mixed model a logistic GLMM fitted by the Laplace
+   approximation (``glmer(family = binomial, nAGQ = 1)``, :class:`LogisticMixedModel`);
 4. ``r :=`` the LMM prediction with the intercept and all node coefficients set to
    zero (``Z_j u_j`` plus global fixed terms such as fixed trial intercepts);
-5. stop when the REML log-likelihood changes by at most ``abstol``, or when it
+5. stop when the REML (binary: Laplace) log-likelihood changes by at most ``abstol``, or when it
    returns to within ``abstol`` of the value two iterations back and has increased
    (two-cycle guard), or after ``maxit`` iterations; otherwise go to 2.
 """
@@ -27,7 +30,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from .._base import ResultsMixin, Summary, check_is_fitted
 from ..errors import (
@@ -40,8 +43,14 @@ from ..errors import (
     OutcomeError,
     column_not_found,
 )
-from ._lmm import LinearMixedModel, LMMResults
+from ._glmm import LogisticMixedModel
+from ._lmm import LinearMixedModel, LMMResults, _single_thread_blas
 from ._mob import level_codes
+from ._nodemodels import LinearModel, LogisticModel
+
+#: outcome family -> (tree node model, mixed model)
+_FAMILY_MODELS = {"continuous": (LinearModel, LinearMixedModel),
+                  "binary": (LogisticModel, LogisticMixedModel)}
 
 __all__ = ["MetaMOB"]
 
@@ -107,10 +116,17 @@ def _combine(C: np.ndarray, beta: np.ndarray) -> np.ndarray:
 
 
 class MetaMOB(ResultsMixin):
-    """MOB with trial random effects (metaMOB / GLMM tree, ``glmertree::lmertree``).
+    """MOB with trial random effects (metaMOB / GLMM tree, ``glmertree::lmertree`` and
+    ``glmertree::glmertree(family = binomial)``).
 
     Parameters
     ----------
+    family : {None, "continuous", "binary"}
+        Outcome family. ``None`` infers it: an outcome taking only the values 0 and 1 is
+        binary (logistic node models, logistic GLMM by the Laplace approximation, node
+        effects as log odds ratios), anything else numeric is continuous (linear node
+        models, LMM by REML). The supported families are listed in
+        :attr:`families`.
     random : {"intercept", "treatment", "both"}
         Trial-level random effects: a random trial intercept (``(1 | trial)``, the
         GLMM-tree default), a random treatment effect (``(0 + T | trial)``), or both
@@ -138,7 +154,9 @@ class MetaMOB(ResultsMixin):
         Start from the predictions of the null mixed model (``y ~ (random | trial)``)
         instead of a zero offset; useful when partitioning variables are trial-level.
     reml : bool
-        Fit the mixed models by REML (default, as glmertree) or ML.
+        Fit the linear mixed models by REML (default, as glmertree) or ML. Binary
+        outcomes are always fitted by maximum likelihood (Laplace approximation, as
+        ``glmer`` with ``nAGQ = 1``).
     level : float
         Confidence level of the reported intervals (Wald, normal).
 
@@ -147,14 +165,17 @@ class MetaMOB(ResultsMixin):
     tree_ : MOB
         The tree of the last iteration (its node models are fitted with the final
         random-effect offset).
-    lmm_ : LMMResults
-        The mixed model of the last iteration.
+    lmm_ : LMMResults or GLMMResults
+        The mixed model of the last iteration (a :class:`GLMMResults` for a binary
+        outcome, also available as ``glmm_``).
+    family_ : str
+        The outcome family used ("continuous" or "binary").
     n_iter : int
         Number of iterations.
     converged : bool
         Whether the log-likelihood criterion was met before ``maxit``.
     loglik_ : float
-        REML (or ML) log-likelihood of the final mixed model.
+        REML (or ML; binary: Laplace) log-likelihood of the final mixed model.
     history_ : DataFrame
         Per iteration: log-likelihood, number of terminal nodes and the splits.
     fitted_node_ : ndarray
@@ -179,9 +200,26 @@ class MetaMOB(ResultsMixin):
     [[2, 509], [3, 211]]
     >>> fit.node_effects()["estimate"].round(2).tolist()
     [-0.61, -2.55]
+
+    A binary outcome (0/1) gives a logistic GLMM tree (``glmertree(family = binomial)``),
+    with node effects as log odds ratios, odds ratios and risk differences:
+
+    >>> eta = df.trial.map(a) - 10.3 + df.trt * (0.4 + df.trial.map(b) - 1.8 * (df.x1 > 0))
+    >>> df["event"] = (np.random.default_rng(2).random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    >>> bfit = MetaMOB(random="both").fit(df, outcome="event", treatment="trt",
+    ...                                   partition=["x1", "x2"], trial="trial")
+    >>> bfit.family_, bfit.n_terminal
+    ('binary', 2)
+    >>> list(bfit.node_effects().columns[5:8])
+    ['odds_ratio', 'or_ci_lower', 'or_ci_upper']
     """
 
-    def __init__(self, random: str = "both", *, fixed_trial_intercepts: bool = False,
+    #: outcome families MetaMOB supports
+    families = frozenset(_FAMILY_MODELS)
+    _warm_start = True  # start each GLMM from the previous iteration's theta
+
+    def __init__(self, random: str = "both", *, family: str | None = None,
+                 fixed_trial_intercepts: bool = False,
                  alpha: float = 0.05, bonferroni: bool = True, minsize: int | None = None,
                  maxdepth: float = np.inf, trim: float = 0.1,
                  parm: str | int | Sequence[str | int] | None = None,
@@ -190,6 +228,7 @@ class MetaMOB(ResultsMixin):
                  maxit: int = 100, abstol: float = 0.001, ranefstart: bool = False,
                  reml: bool = True, level: float = 0.95) -> None:
         self.random = random
+        self.family = family
         self.fixed_trial_intercepts = fixed_trial_intercepts
         self.alpha = alpha
         self.bonferroni = bonferroni
@@ -244,7 +283,7 @@ class MetaMOB(ResultsMixin):
     def _make_tree(self):
         from ._mob import MOB
 
-        return MOB("linear", alpha=self.alpha, bonferroni=self.bonferroni,
+        return MOB(_FAMILY_MODELS[self.family_][0](), alpha=self.alpha, bonferroni=self.bonferroni,
                    minsize=self.minsize, maxdepth=self.maxdepth, trim=self.trim,
                    parm=self._tree_parm(), prune=self.prune, numsplit=self.numsplit,
                    catsplit=self.catsplit, dfsplit=self.dfsplit, missing="error")
@@ -342,7 +381,7 @@ class MetaMOB(ResultsMixin):
         data : DataFrame
             One row per patient.
         outcome : str
-            Continuous outcome column.
+            Outcome column: continuous, or binary coded 0/1 (see ``family``).
         treatment : str
             Treatment column: numeric (e.g. 0/1) or with two levels (``treated`` is
             coded 1; default the second level in sorted order, as R's factor coding).
@@ -364,6 +403,12 @@ class MetaMOB(ResultsMixin):
         -------
         self
         """
+        with _single_thread_blas():
+            return self._fit(data, outcome, treatment, partition, trial, regressors=regressors,
+                             treated=treated, weights=weights, offset=offset)
+
+    def _fit(self, data, outcome, treatment, partition, trial, *, regressors, treated,
+             weights, offset) -> MetaMOB:
         self._terms = self._random_terms()
         if not isinstance(data, pd.DataFrame):
             raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}.")
@@ -392,15 +437,16 @@ class MetaMOB(ResultsMixin):
         if miss.any():
             bad = {c: int(v) for c, v in df.isna().sum().items() if v}
             warnings.warn(f"MetaMOB: dropped {int(miss.sum())} of {len(df)} rows with missing "
-                          f"values {bad} (complete-case analysis).", DataWarning, stacklevel=2)
+                          f"values {bad} (complete-case analysis).", DataWarning, stacklevel=3)
             df = df.loc[~miss]
         df = df.reset_index(drop=True)
         if _is_categorical(df[outcome]):
             raise OutcomeError(f"Outcome column {outcome!r} must be numeric for metaMOB "
-                               f"(dtype {df[outcome].dtype}).")
+                               f"(dtype {df[outcome].dtype}); code a binary outcome 0/1.")
         y = df[outcome].to_numpy(float)
         if not np.all(np.isfinite(y)):
             raise OutcomeError(f"Outcome column {outcome!r} has non-finite values.")
+        self.family_ = self._resolve_family(y, outcome)
         trial_codes, trial_levels = pd.factorize(df[trial], sort=True)
         trial_labels = df[trial].to_numpy()
         self._trial = trial
@@ -441,7 +487,9 @@ class MetaMOB(ResultsMixin):
         if self.cluster_tests:
             work["__cluster__"] = trial_codes
         Z = self._random_design(trt)
-        lmm = LinearMixedModel(reml=self.reml, warn=False)
+        binary = self.family_ == "binary"
+        lmm = LogisticMixedModel(warn=False) if binary else LinearMixedModel(reml=self.reml,
+                                                                             warn=False)
         fit_kw = dict(weights=w, random_names=[
             "(Intercept)" if t == "intercept" else trt_name for t in self._terms],
             group_name=trial)
@@ -455,11 +503,13 @@ class MetaMOB(ResultsMixin):
                                              for j in range(1, len(trial_levels))])
                 names0 += [f"{trial}[{lv}]" for lv in trial_levels[1:]]
             r0 = lmm.fit(y, X0, Z, trial_labels, offset=user_off, fixed_names=names0, **fit_kw)
-            ranef_off = r0.fittedvalues - user_off
+            ranef_off = (r0.linear_predictor if binary else r0.fittedvalues) - user_off
         else:
             ranef_off = np.zeros(len(df))
 
         old = [-np.inf, -np.inf]
+        prev_theta = None
+        prev_fit = None
         history = []
         it = 0
         converged = False
@@ -472,10 +522,28 @@ class MetaMOB(ResultsMixin):
                 cluster="__cluster__" if self.cluster_tests else None)
             node = np.asarray(tree.fitted_node_)
             X, names = self._node_design(node, R, trial_codes)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DataWarning)
-                res = lmm.fit(y, X, Z, trial_labels, offset=user_off, fixed_names=names,
-                              **fit_kw)
+            if binary and prev_fit is not None and np.array_equal(node, prev_fit[0]):
+                # same node assignment as the last iteration: the GLMM (which does not use
+                # the tree's offset) is the same model, so its fit is reused
+                res = prev_fit[1]
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DataWarning)
+                    start = ({"theta": prev_theta} if binary and prev_theta is not None
+                             and self._warm_start else None)
+                    res = lmm.fit(y, X, Z, trial_labels, offset=user_off, fixed_names=names,
+                                  start=start, **fit_kw)
+            prev_fit = (node, res)
+            if binary and not res.converged and prev_theta is not None:
+                # a poor start can stall the Laplace optimiser: retry from the last fit's
+                # variance parameters
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DataWarning)
+                    res2 = lmm.fit(y, X, Z, trial_labels, offset=user_off, fixed_names=names,
+                                   start={"theta": prev_theta}, **fit_kw)
+                if res2.llf > res.llf:
+                    res = res2
+            prev_theta = res.theta
             ranef_off = res.fitted_random + self._global_part(res, X, names)
             ll = res.llf
             splits = "; ".join(nd.split.describe() for nd in tree.tree_.walk()
@@ -488,6 +556,8 @@ class MetaMOB(ResultsMixin):
                 break
 
         self.tree_, self.lmm_ = tree, res
+        self.glmm_ = res if binary else None
+        self._R, self._trial_codes, self._user_off = R, trial_codes, user_off
         self._X_names = names
         self._nodes = np.unique(node)
         self.fitted_node_ = node
@@ -500,23 +570,47 @@ class MetaMOB(ResultsMixin):
             warnings.warn(
                 f"MetaMOB did not converge in maxit = {self.maxit} iterations (last change in "
                 f"log-likelihood {change:.3g} > abstol = {self.abstol}); increase maxit or "
-                "inspect history_.", ConvergenceWarning, stacklevel=2)
+                "inspect history_.", ConvergenceWarning, stacklevel=3)
         if res.dropped:
             warnings.warn(f"The final mixed model dropped collinear fixed effects "
                           f"{res.dropped} (e.g. a node coinciding with a set of trials).",
-                          DataWarning, stacklevel=2)
+                          DataWarning, stacklevel=3)
         if res.singular:
             warnings.warn(
                 f"boundary (singular) fit of the trial random effects ({self._random_label()}):"
                 " a variance is ~0 or a correlation ~+-1. Estimates are valid but consider a "
                 "simpler random-effects structure (see variance_components()).",
-                BoundaryWarning, stacklevel=2)
+                BoundaryWarning, stacklevel=3)
         if not res.converged:
             warnings.warn(f"The final mixed model did not converge: {res.optimizer_message}",
-                          ConvergenceWarning, stacklevel=2)
+                          ConvergenceWarning, stacklevel=3)
         return self
 
+    def _resolve_family(self, y: np.ndarray, outcome: str) -> str:
+        fam = self.family
+        is01 = bool(np.all((y == 0) | (y == 1)))
+        if fam is None:
+            return "binary" if is01 and np.unique(y).size == 2 else "continuous"
+        key = {"gaussian": "continuous", "binomial": "binary"}.get(str(fam).lower(),
+                                                                  str(fam).lower())
+        if key not in self.families:
+            raise ModelSpecificationError(
+                f"MetaMOB does not support family={fam!r}; supported outcome families: "
+                f"{', '.join(sorted(self.families))}.")
+        if key == "binary" and not is01:
+            bad = np.unique(y[(y != 0) & (y != 1)])[:5].tolist()
+            raise OutcomeError(
+                f"family='binary' needs the outcome column {outcome!r} coded 0/1; found values "
+                f"such as {bad}. Recode it (e.g. (df[{outcome!r}] == 'event').astype(int)).")
+        return key
+
     # ------------------------------------------------------------------ results
+    @property
+    def n_terminal(self) -> int:
+        """Number of terminal nodes (subgroups) of the final tree."""
+        self._check()
+        return len(self._nodes)
+
     def _check(self):
         check_is_fitted(self, "lmm_")
 
@@ -568,6 +662,19 @@ class MetaMOB(ResultsMixin):
         Returns a DataFrame with node, n, coef, estimate, se, z, p_value, ci_lower,
         ci_upper and the node's rule. Intervals are Wald (normal) intervals from
         ``vcov`` of the mixed model, as ``confint(lmer, method = "Wald")``.
+
+        For a binary outcome ``estimate`` is the node's log odds ratio (the coefficient of
+        the final GLMM), and the table adds ``odds_ratio``, ``or_ci_lower``, ``or_ci_upper``
+        (the exponentiated estimate and Wald interval) and the risk difference at the
+        node's average baseline: ``p0 = expit(a)``, ``p1 = expit(a + estimate)``,
+        ``risk_diff = p1 - p0``, where ``a`` is the mean over the node's patients of their
+        fitted control-arm log-odds (node intercept, the node coefficients of further
+        regressors at the patients' values, their trial's fixed intercept or
+        random-intercept conditional mode, and any offset; no random treatment deviation,
+        i.e. a typical trial). ``rd_se`` is the delta-method SE from the GLMM's fixed-effect
+        covariance (the conditional modes are held fixed); ``rd_ci_lower``/``rd_ci_upper``
+        the Wald interval. With ``coef`` other than the treatment only the log-odds-ratio
+        columns are given.
         """
         self._check()
         level = self.level if level is None else level
@@ -578,17 +685,58 @@ class MetaMOB(ResultsMixin):
         _, S = self._contrasts(reg)
         beta = self.lmm_.fe_params.to_numpy()
         est = _combine(S, beta)
-        se = np.sqrt(np.einsum("ij,jk,ik->i", S, np.nan_to_num(self.lmm_.vcov.to_numpy()), S))
+        V = np.nan_to_num(self.lmm_.vcov.to_numpy())
+        var = np.einsum("ij,jk,ik->i", S, V, S)
+        se = np.sqrt(np.where(var >= 0, var, np.nan))  # NaN if vcov is not PSD (separation)
         se[np.isnan(est)] = np.nan
         q = stats.norm.ppf(0.5 + level / 2)
         counts = pd.Series(self.fitted_node_).value_counts()
         z = est / se
-        return pd.DataFrame({
+        out = pd.DataFrame({
             "node": self._nodes, "n": [int(counts.get(k, 0)) for k in self._nodes],
             "coef": reg, "estimate": est, "se": se, "z": z,
             "p_value": 2 * stats.norm.sf(np.abs(z)),
-            "ci_lower": est - q * se, "ci_upper": est + q * se,
-            "rule": [self._rule(k) for k in self._nodes]})
+            "ci_lower": est - q * se, "ci_upper": est + q * se})
+        if self.family_ == "binary":
+            out.insert(5, "odds_ratio", np.exp(est))
+            out.insert(6, "or_ci_lower", np.exp(est - q * se))
+            out.insert(7, "or_ci_upper", np.exp(est + q * se))
+            if reg == self._trt_name:
+                rd = self._risk_differences(S, beta, V)
+                for c in ("p0", "p1", "risk_diff", "rd_se"):
+                    out[c] = rd[c]
+                out["rd_ci_lower"] = rd["risk_diff"] - q * rd["rd_se"]
+                out["rd_ci_upper"] = rd["risk_diff"] + q * rd["rd_se"]
+        out["rule"] = [self._rule(k) for k in self._nodes]
+        return out
+
+    def _risk_differences(self, S: np.ndarray, beta: np.ndarray, V: np.ndarray) -> dict:
+        """Risk difference of each terminal node at its average baseline log-odds, with a
+        delta-method SE (see :meth:`node_effects`)."""
+        node = self.fitted_node_
+        R0 = self._R.copy()
+        R0[:, 0] = 0.0                                   # control arm
+        X0, _ = self._node_design(node, R0, self._trial_codes, nodes=self._nodes)
+        b = np.nan_to_num(beta)
+        extra = self._user_off.copy()
+        if "intercept" in self._terms:
+            k = self._terms.index("intercept")
+            extra = extra + np.nan_to_num(self.lmm_.ranef.to_numpy()[:, k])[self._trial_codes]
+        res = {c: np.full(len(self._nodes), np.nan) for c in ("p0", "p1", "risk_diff", "rd_se")}
+        for i, k in enumerate(self._nodes):
+            m = node == k
+            cbar = X0[m].mean(axis=0)
+            s = S[i]
+            if np.isnan(beta[(cbar != 0) | (s != 0)]).any():
+                continue
+            a = float(cbar @ b + extra[m].mean())
+            p0 = special.expit(a)
+            p1 = special.expit(a + float(s @ b))
+            g = p1 * (1 - p1) * (cbar + s) - p0 * (1 - p0) * cbar
+            res["p0"][i], res["p1"][i] = p0, p1
+            res["risk_diff"][i] = p1 - p0
+            res["rd_se"][i] = float(np.sqrt(max(g @ V @ g, 0.0)))
+        return res
 
     def _rule(self, node_id: int) -> str:
         nodes = self.tree_.nodes_
@@ -629,7 +777,8 @@ class MetaMOB(ResultsMixin):
             regressors and (if ``random``) the trial column.
         type : {"response", "node", "effect"}
             ``"node"``: terminal node; ``"effect"``: the node's treatment effect with SE and
-            interval; ``"response"``: the expected outcome.
+            interval; ``"response"``: the expected outcome (binary: the probability of
+            the event).
         random : bool
             Add the trial's random effects (zero for trials not in the fit) and, with fixed
             trial intercepts, its fixed intercept. ``False`` gives population-level
@@ -682,6 +831,8 @@ class MetaMOB(ResultsMixin):
                            np.zeros((1, len(self._terms)))])
             Zn = self._random_design(trt)
             pred = pred + np.sum(Zn * B[np.where(known, codes, -1)], axis=1)
+        if self.family_ == "binary":
+            pred = special.expit(pred)
         return pd.Series(pred, index=idx, name="response")
 
     # ------------------------------------------------------------------ protocol
@@ -691,7 +842,8 @@ class MetaMOB(ResultsMixin):
 
     def summary(self) -> Summary:
         self._check()
-        crit = "REML" if self.reml else "ML"
+        binary = self.family_ == "binary"
+        crit = "Laplace" if binary else "REML" if self.reml else "ML"
         info = {"Model": self.formula(),
                 "Observations": self.nobs_, "Trials": len(self.trials_),
                 "Terminal nodes": len(self._nodes),
@@ -701,20 +853,33 @@ class MetaMOB(ResultsMixin):
                 "Tested coefficients": "all" if self.parm is None else str(self.parm),
                 "Cluster-level tests": self.cluster_tests}
         ne = self.node_effects().set_index("node").drop(columns=["coef", "z"])
-        tables = {f"Node treatment effects ({self._trt_name}, {self.level:.0%} Wald CI)": ne,
-                  "Variance components": self.variance_components().fillna("")}
+        if binary:
+            lor = ne[["n", "estimate", "se", "p_value", "ci_lower", "ci_upper"]]
+            eff = ne[["odds_ratio", "or_ci_lower", "or_ci_upper", "p0", "p1", "risk_diff",
+                      "rd_ci_lower", "rd_ci_upper", "rule"]]
+            tables = {f"Node treatment effects: log odds ratio ({self._trt_name}, "
+                      f"{self.level:.0%} Wald CI)": lor,
+                      "Odds ratio and risk difference at the node's average baseline": eff}
+        else:
+            tables = {f"Node treatment effects ({self._trt_name}, {self.level:.0%} Wald CI)":
+                      ne}
+        tables["Variance components"] = self.variance_components().fillna("")
         splits = pd.DataFrame([{"node": nd.id, "split": nd.split.describe(),
                                 "p_value": nd.p_value}
                                for nd in self.tree_.tree_.walk() if nd.split is not None])
         if len(splits):
             tables["Splits"] = splits.set_index("node")
         notes = ["Node effects and intervals come from the final mixed model (Wald, normal)."]
+        if binary:
+            notes.append("Risk difference p1 - p0 at the mean fitted control-arm log-odds of "
+                         "the node's patients (typical trial), delta-method CI.")
         if self.lmm_.singular:
             notes.append("Boundary (singular) random-effects fit.")
         if not self.converged:
             notes.append("The tree/mixed-model alternation did not converge.")
-        return Summary(title="metaMOB: linear mixed-model tree", info=info, tables=tables,
-                       notes=notes)
+        title = ("metaMOB: generalized linear mixed-model tree (binomial, logit)" if binary
+                 else "metaMOB: linear mixed-model tree")
+        return Summary(title=title, info=info, tables=tables, notes=notes)
 
     def depth(self, root: bool = False) -> int:
         """Depth of the final tree: ``depth()`` is partykit's ``depth(tree)`` (split
@@ -730,9 +895,8 @@ class MetaMOB(ResultsMixin):
         SDs and correlations as lme4's ``VarCorr``, and the BLUPs per trial) and the
         log-likelihood at full precision."""
         self._check()
-        family = getattr(self, "family", "continuous")
-        title = ("Generalized linear mixed model tree" if family not in ("continuous", None)
-                 else "Linear mixed model tree")
+        binary = self.family_ == "binary"
+        title = "Generalized linear mixed model tree" if binary else "Linear mixed model tree"
         out = [title, *self.tree_.print_lines()[1:], "", "Random effects:"]
         vc = self.lmm_.varcorr()
         var_rows = vc[vc["var2"].isna()]
@@ -758,7 +922,7 @@ class MetaMOB(ResultsMixin):
                    f"{self.lmm_.n_groups}")
         out += ["", f"${self.lmm_.group_name}"]
         out += self.lmm_.ranef.to_string().splitlines()
-        crit = "REML" if self.reml else "ML"
+        crit = "Laplace" if binary else "REML" if self.reml else "ML"
         out += ["", f"log-likelihood ({crit}): {self.loglik_!r} "
                     f"(df = {int(self.lmm_.df_model)})"]
         return out
@@ -806,6 +970,7 @@ class MetaMOB(ResultsMixin):
         ax.axvline(0, color="grey", lw=0.8, ls="--")
         ax.set_yticks(pos, [f"[{k}] {r} (n={n})" for k, r, n in
                             zip(ne["node"], ne["rule"], ne["n"])])
-        ax.set_xlabel(f"treatment effect ({self._trt_name}), {self.level:.0%} CI")
+        scale = "log odds ratio" if self.family_ == "binary" else "treatment effect"
+        ax.set_xlabel(f"{scale} ({self._trt_name}), {self.level:.0%} CI")
         ax.set_title("metaMOB node effects")
         return ax

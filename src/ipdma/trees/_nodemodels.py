@@ -193,6 +193,8 @@ class NodeModel(ABC):
     """
 
     name: str = "node model"
+    #: outcome families the model supports ("continuous", "binary", ...)
+    families: frozenset[str] = frozenset()
     objective_name: str = "negative log-likelihood"
     title: str = "Model-based recursive partitioning"
     inference: str = "normal"
@@ -286,6 +288,7 @@ class LinearModel(NodeModel):
     """
 
     name = "linear model"
+    families = frozenset({"continuous"})
     objective_name = "residual sum of squares"
     title = "Linear model tree"
     inference = "t"
@@ -425,6 +428,7 @@ class LogisticModel(NodeModel):
     """
 
     name = "logistic model"
+    families = frozenset({"binary"})
     objective_name = "negative log-likelihood"
     title = "Generalized linear model tree (family: binomial)"
     inference = "normal"
@@ -492,7 +496,8 @@ class LogisticModel(NodeModel):
         coef = np.full(p, np.nan)
         coef[keep] = b
         vcov = np.full((p, p), np.nan)
-        var = mu * (1 - mu)
+        # as R's glm.fit/summary.glm: the information uses the working weights of the last
+        # IRLS iteration (``var`` from the loop, at the previous iterate), not the final mu
         if keep.any():
             info = (Xk[pos] * (w * var)[pos, None]).T @ Xk[pos]
             try:
@@ -508,48 +513,49 @@ class LogisticModel(NodeModel):
                        extra={"iterations": it, "fitted": mu})
 
     # ---- split search on aggregated data ------------------------------------------------
-    #: use the aggregated (pattern) split search when the regressor matrix has at most this
-    #: many distinct rows (e.g. intercept + treatment arms) and there is no offset
+    #: use the aggregated (pattern) split search when the rows of (regressors, offset) take
+    #: at most this many distinct values (e.g. intercept + treatment arms, with an offset
+    #: that is constant within trial and arm as in GLMM trees)
     max_patterns: int = 64
 
     def _patterns(self, X, offset):
-        if np.any(offset != 0):
-            return None
-        D, inv = np.unique(X, axis=0, return_inverse=True)
+        A = np.column_stack([X, offset])
+        D, inv = np.unique(A, axis=0, return_inverse=True)
         if D.shape[0] > self.max_patterns:
             return None
-        return D, inv.reshape(-1)
+        return D[:, :-1], D[:, -1], inv.reshape(-1)
 
     @staticmethod
     def _aggregated_objectives(D: np.ndarray, S: np.ndarray, N: np.ndarray, tol: float = 1e-13,
-                               maxit: int = 100) -> np.ndarray:
+                               maxit: int = 100, off: np.ndarray | None = None) -> np.ndarray:
         """Minus the maximised binomial log-likelihood for many candidate data sets at once.
 
-        ``D``: distinct design rows (P x q); ``S``, ``N``: weighted successes and trials per
-        pattern and candidate (m x P). Newton-Raphson with a pseudo-inverse Hessian (so
-        aliased directions, e.g. a child without treated patients, are handled as R's
-        ``glm`` handles aliased coefficients).
+        ``D``: distinct design rows (P x q) with offsets ``off`` (P); ``S``, ``N``: weighted
+        successes and trials per pattern and candidate (m x P). Newton-Raphson with a
+        pseudo-inverse Hessian (so aliased directions, e.g. a child without treated
+        patients, are handled as R's ``glm`` handles aliased coefficients).
         """
         m = S.shape[0]
         q = D.shape[1]
+        off = np.zeros(D.shape[0]) if off is None else off
+        DD = (D[:, :, None] * D[:, None, :]).reshape(D.shape[0], q * q)
         beta = np.zeros((m, q))
-        obj_old = np.full(m, np.inf)
-        obj = obj_old
+        obj = np.full(m, np.inf)
+        idx = np.arange(m)                     # candidates still iterating
         for _ in range(maxit):
-            eta = beta @ D.T
-            mu = special.expit(eta)
-            obj = -(S * eta - N * np.logaddexp(0.0, eta)).sum(axis=1)
-            if np.all(np.abs(obj_old - obj) <= tol * (np.abs(obj) + 0.1)):
+            b = beta[idx]
+            eta = b @ D.T + off
+            o = -(S[idx] * eta - N[idx] * np.logaddexp(0.0, eta)).sum(axis=1)
+            done = np.abs(obj[idx] - o) <= tol * (np.abs(o) + 0.1)
+            obj[idx] = o
+            keep = ~done
+            idx, eta = idx[keep], eta[keep]
+            if idx.size == 0:
                 break
-            obj_old = obj
-            g = (S - N * mu) @ D
-            wt = N * mu * (1 - mu)
-            H = np.einsum("mp,pi,pj->mij", wt, D, D)
-            lam, V = np.linalg.eigh(H)
-            good = lam > 1e-12 * np.maximum(lam[:, -1:], 1e-300)
-            inv = np.where(good, 1.0 / np.where(good, lam, 1.0), 0.0)
-            step = np.einsum("mij,mj,mkj,mk->mi", V, inv, V, g)
-            beta = beta + step
+            mu = special.expit(eta)
+            g = (S[idx] - N[idx] * mu) @ D
+            H = ((N[idx] * mu * (1 - mu)) @ DD).reshape(-1, q, q)
+            beta[idx] = beta[idx] + _pinv_solve(H, g)
         return obj
 
     def prefix_objectives(self, y, X, weights, offset, order, cuts, parent=None):
@@ -557,7 +563,7 @@ class LogisticModel(NodeModel):
         pat = self._patterns(X, off)
         if pat is None:
             return super().prefix_objectives(y, X, w, off, order, cuts, parent)
-        D, inv = pat
+        D, po, inv = pat
         P = D.shape[0]
         io, wo, yo = inv[order], w[order], y[order]
         Nm = np.zeros((len(order), P))
@@ -567,14 +573,15 @@ class LogisticModel(NodeModel):
         NL, SL = np.cumsum(Nm, axis=0)[cuts], np.cumsum(Sm, axis=0)[cuts]
         NR = np.cumsum(Nm[::-1], axis=0)[::-1][cuts + 1]
         SR = np.cumsum(Sm[::-1], axis=0)[::-1][cuts + 1]
-        return self._aggregated_objectives(D, SL, NL) + self._aggregated_objectives(D, SR, NR)
+        return (self._aggregated_objectives(D, SL, NL, off=po)
+                + self._aggregated_objectives(D, SR, NR, off=po))
 
     def subset_objectives(self, y, X, weights, offset, codes, subsets, parent=None):
         y, X, w, off = _check_design(y, X, weights, offset)
         pat = self._patterns(X, off)
         if pat is None:
             return super().subset_objectives(y, X, w, off, codes, subsets, parent)
-        D, inv = pat
+        D, po, inv = pat
         P = D.shape[0]
         L = subsets.shape[1]
         N = np.zeros((L, P))
@@ -583,8 +590,30 @@ class LogisticModel(NodeModel):
         np.add.at(S, (codes, inv), w * y)
         sub = subsets.astype(float)
         comp = 1.0 - sub
-        return (self._aggregated_objectives(D, sub @ S, sub @ N)
-                + self._aggregated_objectives(D, comp @ S, comp @ N))
+        return (self._aggregated_objectives(D, sub @ S, sub @ N, off=po)
+                + self._aggregated_objectives(D, comp @ S, comp @ N, off=po))
+
+
+def _pinv_solve(H: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``pinv(H_m) g_m`` for a stack of symmetric PSD matrices: closed form for
+    well-conditioned 2 x 2 blocks, eigen-decomposition (aliased directions dropped)
+    otherwise."""
+    out = np.empty_like(g)
+    rest = np.ones(len(g), dtype=bool)
+    if H.shape[1] == 2:
+        a, b, c = H[:, 0, 0], H[:, 0, 1], H[:, 1, 1]
+        det = a * c - b * b
+        ok = (a > 0) & (c > 0) & (det > 1e-10 * a * c)
+        dd = np.where(ok, det, 1.0)
+        out[ok, 0] = ((c * g[:, 0] - b * g[:, 1]) / dd)[ok]
+        out[ok, 1] = ((a * g[:, 1] - b * g[:, 0]) / dd)[ok]
+        rest = ~ok
+    if rest.any():
+        lam, V = np.linalg.eigh(H[rest])
+        good = lam > 1e-12 * np.maximum(lam[:, -1:], 1e-300)
+        inv = np.where(good, 1.0 / np.where(good, lam, 1.0), 0.0)
+        out[rest] = np.einsum("mij,mj,mkj,mk->mi", V, inv, V, g[rest])
+    return out
 
 
 _BUILTIN = {"linear": LinearModel, "lm": LinearModel, "gaussian": LinearModel,
