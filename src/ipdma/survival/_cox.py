@@ -356,7 +356,10 @@ class CoxPH:
         self.vcov_ = pd.DataFrame(fit.vcov, index=covariates, columns=covariates)
         self.loglik_, self.loglik_null_ = fit.loglik, fit.loglik_null
         self.n_, self.n_events_, self.n_iter_ = fit.n, fit.n_events, fit.n_iter
-        self.means_ = pd.Series(X.mean(axis=0), index=covariates, name="mean")
+        # coxph's centring values: column means, but 0 for 0/1 columns
+        zero_one = np.all((X == 0) | (X == 1), axis=0)
+        self.means_ = pd.Series(np.where(zero_one, 0.0, X.mean(axis=0)), index=covariates,
+                                name="mean")
         k = len(covariates)
         self.tests_ = pd.DataFrame({
             "statistic": [fit.lrt, fit.score_test, fit.wald_test], "df": [k, k, k],
@@ -392,8 +395,8 @@ class CoxPH:
             ``"breslow"`` = ``survfit(fit, ctype = 1)``; ``"efron"`` =
             ``ctype = 2``.  Default: the fit's ties rule (as ``survfit``/``basehaz``).
         centered : bool, default False
-            False: at covariates = 0 (``basehaz(centered = FALSE)``); True: at the
-            covariate means (``basehaz(fit)``).
+            False: at covariates = 0 (``basehaz(centered = FALSE)``); True: at
+            ``means_`` (``basehaz(fit)``: column means, 0 for 0/1 columns).
 
         Returns
         -------
