@@ -6,16 +6,22 @@
   (NumPyro); trial effects none / fixed / random; complete case or MICE.
 * :class:`ValidationResult` -- bootstrap optimism correction and IECV.
 * :func:`c_statistic`, :func:`calibration`, :func:`brier`, :func:`performance`.
+* :class:`SurvivalRiskModel` -- Cox / penalised Cox baseline-risk model for
+  time-to-event outcomes (numerics in :mod:`ipdma.survival`), same API.
 """
 
 from ._metrics import METRICS, brier, c_statistic, calibration, performance
 from ._model import RiskModel
 from ._plots import calibration_table, plot_calibration, plot_risk_distribution
+from ._survival import SURVIVAL_METRICS, SurvivalRiskModel, SurvivalValidationResult
 from ._validation import ValidationResult, validate
 
 __all__ = [
     "METRICS",
+    "SURVIVAL_METRICS",
     "RiskModel",
+    "SurvivalRiskModel",
+    "SurvivalValidationResult",
     "ValidationResult",
     "brier",
     "c_statistic",

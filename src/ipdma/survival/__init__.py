@@ -17,7 +17,15 @@
 
 from ._calibration import calibration_at, calibration_slope
 from ._concordance import ConcordanceResult, concordance
-from ._cox import CoxFit, CoxPH, baseline_hazard, cox_partial_likelihood, fit_cox
+from ._cox import (
+    CoxFit,
+    CoxPH,
+    baseline_cumhaz,
+    baseline_hazard,
+    cox_partial_likelihood,
+    cumhaz_at,
+    fit_cox,
+)
 from ._km import KaplanMeier, kaplan_meier, median_followup
 from ._outcome import SurvivalOutcome, check_horizon, code_event, survival_outcome
 from ._penalized import CoxNet, coxnet_lambda_max, coxnet_path
@@ -29,6 +37,7 @@ __all__ = [
     "CoxPH",
     "KaplanMeier",
     "SurvivalOutcome",
+    "baseline_cumhaz",
     "baseline_hazard",
     "calibration_at",
     "calibration_slope",
@@ -38,6 +47,7 @@ __all__ = [
     "cox_partial_likelihood",
     "coxnet_lambda_max",
     "coxnet_path",
+    "cumhaz_at",
     "fit_cox",
     "kaplan_meier",
     "median_followup",

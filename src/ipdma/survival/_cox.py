@@ -33,7 +33,8 @@ from ..errors import (
 from ._outcome import SurvivalOutcome, check_horizon, survival_outcome
 from ._riskset import RiskSets
 
-__all__ = ["CoxFit", "CoxPH", "baseline_hazard", "cox_partial_likelihood", "fit_cox"]
+__all__ = ["CoxFit", "CoxPH", "baseline_cumhaz", "baseline_hazard", "cox_partial_likelihood",
+           "cumhaz_at", "fit_cox"]
 
 Ties = Literal["efron", "breslow"]
 
@@ -250,6 +251,48 @@ def baseline_hazard(rs: RiskSets, eta_sorted: np.ndarray, kind: Ties = "breslow"
     den = S0[rs.g_start[rs.death_group]] - rs.death_frac * E0
     dH[rs.event_groups] = rs.death_sum(rs.death_meanwt / den) * np.exp(-shift)
     return dH
+
+
+def baseline_cumhaz(time, event, lp, strata=None, kind: Ties = "breslow", weights=None
+                    ) -> dict:
+    """Cumulative baseline hazard (at lp = 0) of a fitted Cox model, per stratum.
+
+    Parameters
+    ----------
+    time, event : arrays (n,)
+    lp : array (n,)
+        The fitted linear predictor x'beta (+ offset) of each row.
+    strata : array (n,), optional
+    kind : {"breslow", "efron"}
+        ``survfit(ctype = 1)`` or ``ctype = 2``.
+
+    Returns
+    -------
+    dict stratum label -> (times, cumhaz) at the distinct times of the stratum
+    (one key, None, when unstratified); evaluate with :func:`cumhaz_at`.
+
+    Examples
+    --------
+    >>> H = baseline_cumhaz([1, 2, 2, 3], [1, 1, 0, 1], [0.0, 0.0, 0.0, 0.0])
+    >>> H[None][1].tolist()
+    [0.25, 0.5833333333333333, 1.5833333333333333]
+    """
+    if strata is None:
+        codes, labels = None, [None]
+    else:
+        codes, labels = pd.factorize(np.asarray(strata), sort=True)
+    rs = RiskSets(time, event, codes, weights)
+    dH = baseline_hazard(rs, np.asarray(lp, float)[rs.order], kind)
+    out = {}
+    for k, s0 in enumerate(rs.stratum_labels):            # loop over strata
+        m = rs.g_stratum == s0
+        out[labels[k] if strata is not None else None] = (rs.g_time[m], np.cumsum(dH[m]))
+    return out
+
+
+def cumhaz_at(curve: tuple, times) -> np.ndarray:
+    """Right-continuous evaluation of a (times, cumhaz) curve at ``times``."""
+    return _step_eval(curve[0], curve[1], np.atleast_1d(np.asarray(times, float)))
 
 
 def _step_eval(times: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
