@@ -52,30 +52,34 @@ def _derivatives(rs: RiskSets, X: np.ndarray, eta: np.ndarray, ties: str, deriv:
         return 0.0, np.zeros(p), np.zeros((p, p))
     shift = float(np.max(eta))
     r = rs.weights * np.exp(eta - shift)
-    S0 = rs.rev_cumsum(r)
     gi = rs.death_gidx
-    at = rs.g_start[rs.death_group]                     # first row of each death's time group
     f = rs.death_frac if ties == "efron" else np.zeros(len(d))
-    E0 = rs.death_sum(r[d])[gi]
-    den = S0[at] - f * E0
+    rd = r[d]
+    S0 = rs.group_rev_cumsum_at_events(r)[gi]         # risk-set sum of each death's group
+    E0 = rs.death_sum(rd)[gi]
+    den = S0 - f * E0
     mw = rs.death_meanwt
     wd = rs.weights[d]
     ll = float(np.sum(wd * eta[d]) - np.sum(mw * (np.log(den) + shift)))
     if deriv == 0:
         return ll, None, None
-    rX = r[:, None] * X
-    S1 = rs.rev_cumsum(rX)
-    E1 = rs.death_sum(rX[d])[gi]
-    a = (S1[at] - f[:, None] * E1) / den[:, None]
-    U = wd @ X[d] - mw @ a
-    if deriv == 1:
-        return ll, U, None
+    # c_j: sum of mw/den over the death terms whose risk set holds j (minus the
+    # Efron share f mw/den of j's own tied group when j is a death)
     q = mw / den
     cvec = np.zeros(rs.n)
     cvec[rs.g_start[rs.event_groups]] = rs.death_sum(q)
     c = rs.cumsum(cvec)
-    c[d] -= rs.death_sum(q * f)[gi]
-    info = (X * (r * c)[:, None]).T @ X - (a * mw[:, None]).T @ a
+    if ties == "efron":
+        c[d] -= rs.death_sum(q * f)[gi]
+    rc = r * c
+    U = wd @ X[d] - rc @ X
+    if deriv == 1:
+        return ll, U, None
+    rX = r[:, None] * X
+    S1 = rs.group_rev_cumsum_at_events(rX)[gi]
+    E1 = rs.death_sum(rX[d])[gi]
+    a = (S1 - f[:, None] * E1) / den[:, None]
+    info = (X * rc[:, None]).T @ X - (a * mw[:, None]).T @ a
     return ll, U, info
 
 
@@ -348,7 +352,7 @@ class CoxPH:
         self.ties = ties
         self.tol = tol
         self.max_iter = max_iter
-        self.coef_ = None
+        self._fit = None
 
     # ------------------------------------------------------------------ fit
     def fit(self, data: pd.DataFrame, time: str, event: str, covariates: Sequence[str],
@@ -394,26 +398,48 @@ class CoxPH:
         self._rs, self._fit = rs, fit
         self.covariates_, self.time_, self.event_ = covariates, time, event
         self.strata_col_, self.offset_col_ = strata, offset
-        self.coef_ = pd.Series(fit.coef, index=covariates, name="coef")
-        self.se_ = pd.Series(fit.se, index=covariates, name="se")
-        self.vcov_ = pd.DataFrame(fit.vcov, index=covariates, columns=covariates)
-        self.loglik_, self.loglik_null_ = fit.loglik, fit.loglik_null
         self.n_, self.n_events_, self.n_iter_ = fit.n, fit.n_events, fit.n_iter
+        self.loglik_, self.loglik_null_ = fit.loglik, fit.loglik_null
         # coxph's centring values: column means, but 0 for 0/1 columns
         zero_one = np.all((X == 0) | (X == 1), axis=0)
-        self.means_ = pd.Series(np.where(zero_one, 0.0, X.mean(axis=0)), index=covariates,
-                                name="mean")
-        k = len(covariates)
-        self.tests_ = pd.DataFrame({
-            "statistic": [fit.lrt, fit.score_test, fit.wald_test], "df": [k, k, k],
-            "p_value": [stats.chi2.sf(v, k) for v in (fit.lrt, fit.score_test, fit.wald_test)]},
-            index=["likelihood_ratio", "score", "wald"])
+        self._means = np.where(zero_one, 0.0, X.mean(axis=0))
+        self._public = {}
         eta = X @ fit.coef + (0.0 if off is None else off)
         self._eta_sorted = eta[rs.order]
         self._X, self._y, self._eta = X, y, eta
         self._strata_codes = st_codes
         self._H = {}
         return self
+
+    # ------------------------------------------------------------------ public results
+    # built lazily: pandas objects cost more than the fit itself on small data
+    def _get(self, name):
+        fit = getattr(self, "_fit", None)
+        if fit is None:
+            return None
+        if name not in self._public:
+            cov, k = self.covariates_, len(self.covariates_)
+            if name == "coef_":
+                v = pd.Series(fit.coef, index=cov, name="coef")
+            elif name == "se_":
+                v = pd.Series(fit.se, index=cov, name="se")
+            elif name == "vcov_":
+                v = pd.DataFrame(fit.vcov, index=cov, columns=cov)
+            elif name == "means_":
+                v = pd.Series(self._means, index=cov, name="mean")
+            else:
+                stat = [fit.lrt, fit.score_test, fit.wald_test]
+                v = pd.DataFrame({"statistic": stat, "df": [k] * 3,
+                                  "p_value": stats.chi2.sf(stat, k)},
+                                 index=["likelihood_ratio", "score", "wald"])
+            self._public[name] = v
+        return self._public[name]
+
+    coef_ = property(lambda self: self._get("coef_"))
+    se_ = property(lambda self: self._get("se_"))
+    vcov_ = property(lambda self: self._get("vcov_"))
+    means_ = property(lambda self: self._get("means_"))
+    tests_ = property(lambda self: self._get("tests_"))
 
     # ------------------------------------------------------------------ baseline
     def _cumhaz(self, kind: str):
@@ -450,7 +476,7 @@ class CoxPH:
         kind = kind or self.ties
         dH, H = self._cumhaz(kind)
         rs = self._rs
-        scale = float(np.exp(self.means_.to_numpy() @ self.coef_.to_numpy())) if centered else 1.0
+        scale = float(np.exp(self._means @ self._fit.coef)) if centered else 1.0
         out = pd.DataFrame({"time": rs.g_time, "n_risk": rs.n_risk().astype(int),
                             "n_event": rs.g_ndead, "n_censor": rs.g_ncens,
                             "hazard": dH * scale, "cumhaz": H * scale})
@@ -581,19 +607,20 @@ def _numeric_matrix(data: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
     for c in cols:
         if c not in data.columns:
             raise column_not_found(c, data.columns, "covariate")
-    out = np.empty((len(data), len(cols)))
-    for j, c in enumerate(cols):
+    for c in cols:
         s = data[c]
         if s.dtype != bool and not pd.api.types.is_numeric_dtype(s):
             raise DataError(f"column {c!r} is not numeric (dtype {s.dtype}); code categorical "
                             "covariates as 0/1 columns first")
-        v = s.to_numpy(float)
-        if np.isnan(v).any():
-            raise DataError(f"column {c!r} has {int(np.isnan(v).sum())} missing values; drop "
-                            "or impute them before fitting")
-        if not np.isfinite(v).all():
-            raise DataError(f"column {c!r} has infinite values")
-        out[:, j] = v
+    out = data[list(cols)].to_numpy(float) if len(cols) else np.empty((len(data), 0))
+    if not np.isfinite(out).all():
+        for j, c in enumerate(cols):
+            v = out[:, j]
+            if np.isnan(v).any():
+                raise DataError(f"column {c!r} has {int(np.isnan(v).sum())} missing values; "
+                                "drop or impute them before fitting")
+            if not np.isfinite(v).all():
+                raise DataError(f"column {c!r} has infinite values")
     return out
 
 

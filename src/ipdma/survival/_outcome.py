@@ -90,6 +90,10 @@ class SurvivalOutcome:
 def check_time(t: pd.Series, name: str) -> np.ndarray:
     """Float array of follow-up times with named errors (missing, non-numeric,
     non-finite, zero or negative)."""
+    if t.dtype.kind in "fiu":                         # fast path: plain numeric column
+        v = t.to_numpy(float)
+        if np.all(v > 0) and np.isfinite(v).all():
+            return v
     if t.isna().any():
         rows = np.flatnonzero(t.isna().to_numpy())[:5].tolist()
         raise MissingDataError(
@@ -128,12 +132,16 @@ def code_event(e: pd.Series, name: str, event: object = None) -> tuple[np.ndarra
     >>> code_event(pd.Series(["dead", "alive", "dead"]), "status")
     (array([1., 0., 1.]), {'alive': 0, 'dead': 1})
     """
+    if e.dtype == bool:
+        return e.to_numpy(float), None
+    if e.dtype.kind in "iu" and event is None:        # fast path: 0/1 integers
+        v = e.to_numpy()
+        if np.all((v == 0) | (v == 1)):
+            return v.astype(float), None
     if e.isna().any():
         rows = np.flatnonzero(e.isna().to_numpy())[:5].tolist()
         raise MissingDataError(f"event column {name!r} has {int(e.isna().sum())} missing values "
                                f"(rows {rows}); every patient needs an event/censoring status")
-    if e.dtype == bool:
-        return e.to_numpy(float), None
     if pd.api.types.is_numeric_dtype(e) and event is None:
         v = e.to_numpy(float)
         vals = set(np.unique(v).tolist())

@@ -11,6 +11,8 @@ a subtraction would lose precision in the small late risk sets.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 __all__ = ["RiskSets"]
@@ -85,6 +87,19 @@ class RiskSets:
         for s0, s1 in zip(self.s_start, self.s_end, strict=True):   # loop over strata
             out[s0:s1] = np.cumsum(a[s0:s1], axis=0)
         return out
+
+    def group_rev_cumsum_at_events(self, a: np.ndarray) -> np.ndarray:
+        """Risk-set sums of ``a`` (sorted rows, (n, ...)) at the event groups only:
+        sums per time group first, then a reverse cumulative sum over the groups of
+        each stratum -- with tied times the arrays shrink from n rows to the number
+        of distinct times."""
+        g = np.add.reduceat(a, self.g_start, axis=0)
+        out = np.empty_like(g)
+        gs = np.r_[np.flatnonzero(np.r_[True, self.g_stratum[1:] != self.g_stratum[:-1]]),
+                   self.n_groups]
+        for s0, s1 in itertools.pairwise(gs):              # loop over strata
+            out[s0:s1] = np.cumsum(g[s0:s1][::-1], axis=0)[::-1]
+        return out[self.event_groups]
 
     def death_sum(self, a: np.ndarray) -> np.ndarray:
         """Sum of ``a`` (per sorted death row, shape (n_deaths, ...)) within each death
