@@ -72,6 +72,8 @@ class RiskSets:
         self.death_frac = rank / np.maximum(nd, 1)        # Efron's r / d_g
         self.death_meanwt = self.g_deadwt[dg] / np.maximum(nd, 1)
         self.event_groups = np.flatnonzero(self.g_ndead > 0)
+        self._gs_bounds = np.r_[np.flatnonzero(np.r_[True, self.g_stratum[1:]
+                                                     != self.g_stratum[:-1]]), G]
 
     # ------------------------------------------------------------------ sums
     def rev_cumsum(self, a: np.ndarray) -> np.ndarray:
@@ -95,9 +97,7 @@ class RiskSets:
         of distinct times."""
         g = np.add.reduceat(a, self.g_start, axis=0)
         out = np.empty_like(g)
-        gs = np.r_[np.flatnonzero(np.r_[True, self.g_stratum[1:] != self.g_stratum[:-1]]),
-                   self.n_groups]
-        for s0, s1 in itertools.pairwise(gs):              # loop over strata
+        for s0, s1 in itertools.pairwise(self._gs_bounds):  # loop over strata
             out[s0:s1] = np.cumsum(g[s0:s1][::-1], axis=0)[::-1]
         return out[self.event_groups]
 
