@@ -174,3 +174,16 @@ def test_errors(data):
         m.predict_risk(data)
     with pytest.raises(ModelSpecificationError, match="baseline='trial'"):
         m.predict_survival(data, [1.0], baseline="trial")
+
+
+def test_fit_from_survival_ipd(data):
+    from ipdma.data import IPD
+    from ipdma.prognosis import RiskModel
+
+    ipd = IPD(data, trial="trial", treatment="trt", time="time", event="status", covariates=XS)
+    m = SurvivalRiskModel(development_rows="control").fit(ipd)
+    ref = SurvivalRiskModel(development_rows="control", control="0").fit(
+        data, time="time", event="status", covariates=XS, treatment="trt")
+    np.testing.assert_allclose(m.coef_, ref.coef_, rtol=1e-12)
+    with pytest.raises(DataError, match="use SurvivalRiskModel"):
+        RiskModel().fit(ipd)

@@ -317,7 +317,9 @@ class SurvivalRiskModel:
 
         Parameters
         ----------
-        data : pandas.DataFrame
+        data : pandas.DataFrame or ipdma.data.IPD
+            With a time-to-event ``IPD`` the column roles (and the control label)
+            default to the container's.
         time, event : str
             Follow-up time (> 0) and event indicator (0/1 or two labels).
         covariates : sequence of str
@@ -328,8 +330,22 @@ class SurvivalRiskModel:
             Needed for ``development_rows="control"``.
         """
         self._check_options()
+        control_default = None
+        if hasattr(data, "outcome_col") and hasattr(data, "data"):       # an ipdma.data.IPD
+            if getattr(data, "outcome_type", None) != "survival":
+                raise DataError(f"the IPD outcome {data.outcome_col!r} is {data.outcome_type}; "
+                                "SurvivalRiskModel needs a time-to-event IPD (IPD(..., "
+                                "time=, event=)); use RiskModel for binary outcomes")
+            time = time or data.time_col
+            event = event or data.outcome_col
+            covariates = covariates if covariates is not None else list(data.covariate_cols)
+            trial = trial or data.trial_col
+            treatment = treatment or data.treatment_col
+            control_default = data.reference
+            data = data.data
         if not isinstance(data, pd.DataFrame):
-            raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+            raise DataError(f"data must be a pandas DataFrame or an ipdma.data.IPD, not "
+                            f"{type(data).__name__}")
         if time is None or event is None:
             raise ModelSpecificationError("time= and event= (the follow-up time and event "
                                           "columns) are required")
@@ -344,7 +360,7 @@ class SurvivalRiskModel:
                                           "(the trial column)")
         spec = DesignSpec.from_data(data, covariates)
         dev = np.ones(len(data), bool)
-        control = self.control
+        control = self.control if self.control is not None else control_default
         if self.development_rows == "control":
             if treatment is None:
                 raise ModelSpecificationError("development_rows='control' needs treatment= "
