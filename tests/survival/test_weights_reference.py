@@ -30,13 +30,14 @@ def d():
 
 def check(m, r):
     np.testing.assert_allclose(m.coef_, r["coef"], rtol=1e-7)
-    # model-based variance (coxph's naive.var; with non-integer weights coxph reports a
-    # robust sandwich variance by default, which CoxPH does not compute yet)
-    np.testing.assert_allclose(m.vcov_.to_numpy(), r["vcov_model"], rtol=1e-7)
+    # with non-integer weights coxph reports the robust sandwich variance by default
+    # (and its Wald test uses it); vcov_model = the inverse information (naive.var)
+    assert m.robust_ == r["robust"]
+    np.testing.assert_allclose(m.vcov_.to_numpy(), r["vcov"], rtol=1e-7)
+    np.testing.assert_allclose(m.vcov_model_.to_numpy(), r["vcov_model"], rtol=1e-7)
     np.testing.assert_allclose([m.loglik_null_, m.loglik_], r["loglik"], rtol=1e-10)
-    np.testing.assert_allclose(m.tests_.loc["score", "statistic"], r["score"], rtol=1e-7)
-    if not r["robust"]:    # R's Wald test uses the robust variance when it reports one
-        np.testing.assert_allclose(m.tests_.loc["wald", "statistic"], r["wald"], rtol=1e-7)
+    np.testing.assert_allclose(m.tests_.loc[["score", "wald"], "statistic"],
+                               [r["score"], r["wald"]], rtol=1e-7)
 
 
 @pytest.mark.parametrize("ties", ["efron", "breslow"])
@@ -48,6 +49,11 @@ def test_weighted_cox(ref, d, ties):
         for kind in ("breslow", "efron"):
             np.testing.assert_allclose(m.cumulative_hazard_at([0.5, 1, 1.5, 2], kind)[0],
                                        r[f"H0_{kind}"], rtol=1e-8)
+
+
+def test_robust_variance_without_weights(ref, d):
+    check(CoxPH(robust=True).fit(d, "time", "status", XS), ref["cox_robust_unweighted"])
+    assert not CoxPH().fit(d.assign(w=2), "time", "status", XS, weights="w").robust_
 
 
 def test_offset_and_weighted_strata(ref, d):

@@ -34,7 +34,7 @@ from ._outcome import SurvivalOutcome, check_horizon, survival_outcome
 from ._riskset import RiskSets
 
 __all__ = ["CoxFit", "CoxPH", "baseline_cumhaz", "baseline_hazard", "cox_partial_likelihood",
-           "cumhaz_at", "fit_cox"]
+           "cumhaz_at", "fit_cox", "score_residuals"]
 
 Ties = Literal["efron", "breslow"]
 
@@ -81,6 +81,48 @@ def _derivatives(rs: RiskSets, X: np.ndarray, eta: np.ndarray, ties: str, deriv:
     a = (S1 - f[:, None] * E1) / den[:, None]
     info = (X * rc[:, None]).T @ X - (a * mw[:, None]).T @ a
     return ll, U, info
+
+
+def score_residuals(rs: RiskSets, X: np.ndarray, eta: np.ndarray, ties: str) -> np.ndarray:
+    """Score residuals (sorted rows) = ``residuals(coxph, type = "score")``.
+
+    ``L_j = d_j (x_j - abar_g(j)) - e^{eta_j} (c_j x_j - B_j)``: ``abar`` is the mean of the
+    Efron terms' weighted covariate means a_r of j's tied group, ``c_j`` / ``B_j`` the
+    cumulative sums of ``mw/den`` and ``mw/den * a_r`` over the death terms whose risk set
+    holds j (Efron share of j's own group removed).  ``sum_j w_j L_j`` is the score.
+    """
+    d = rs.deaths
+    n, p = X.shape
+    if len(d) == 0:
+        return np.zeros((n, p))
+    shift = float(np.max(eta))
+    e = np.exp(eta - shift)
+    r = rs.weights * e
+    gi = rs.death_gidx
+    f = rs.death_frac if ties == "efron" else np.zeros(len(d))
+    S0 = rs.group_rev_cumsum_at_events(r)[gi]
+    E0 = rs.death_sum(r[d])[gi]
+    den = S0 - f * E0
+    rX = r[:, None] * X
+    S1 = rs.group_rev_cumsum_at_events(rX)[gi]
+    E1 = rs.death_sum(rX[d])[gi]
+    a = (S1 - f[:, None] * E1) / den[:, None]
+    mw = rs.death_meanwt
+    q = mw / den
+    eg_start = rs.g_start[rs.event_groups]
+    cvec = np.zeros(n)
+    cvec[eg_start] = rs.death_sum(q)
+    c = rs.cumsum(cvec)
+    bvec = np.zeros((n, p))
+    bvec[eg_start] = rs.death_sum(q[:, None] * a)
+    B = rs.cumsum(bvec)
+    if ties == "efron":
+        c[d] -= rs.death_sum(q * f)[gi]
+        B[d] -= rs.death_sum((q * f)[:, None] * a)[gi]
+    abar = rs.death_sum(a)[gi] / rs.g_ndead[rs.death_group][:, None]
+    L = -e[:, None] * (c[:, None] * X - B)
+    L[d] += X[d] - abar
+    return L
 
 
 def cox_partial_likelihood(beta, X, time, event, strata=None, weights=None, offset=None,
@@ -316,11 +358,19 @@ class CoxPH:
     tol : float
         Convergence: largest Newton step below ``tol * (1 + max|beta|)``.
     max_iter : int
+    robust : bool, optional
+        Robust (infinitesimal-jackknife sandwich) variance ``V (sum_j w_j^2 L_j L_j') V``
+        from the score residuals L_j, as ``coxph(robust = TRUE)``.  Default (None):
+        coxph's rule -- robust when there are non-integer case weights.
 
     Attributes
     ----------
     coef_, se_ : pandas.Series
     vcov_ : pandas.DataFrame
+        Robust variance when ``robust_``, else the inverse information.
+    vcov_model_ : pandas.DataFrame
+        Inverse information (``coxph``'s ``naive.var`` when robust).
+    robust_ : bool
     loglik_, loglik_null_ : float
         Partial log-likelihood at the estimate and at beta = 0 (``coxph``'s
         ``loglik``).
@@ -348,10 +398,12 @@ class CoxPH:
 
     families = frozenset({"survival"})
 
-    def __init__(self, ties: Ties = "efron", tol: float = 1e-10, max_iter: int = 100):
+    def __init__(self, ties: Ties = "efron", tol: float = 1e-10, max_iter: int = 100,
+                 robust: bool | None = None):
         self.ties = ties
         self.tol = tol
         self.max_iter = max_iter
+        self.robust = robust
         self._fit = None
 
     # ------------------------------------------------------------------ fit
@@ -396,6 +448,19 @@ class CoxPH:
         fit = fit_cox(X, y.time, y.event, ties=self.ties, offset=off, tol=self.tol,
                       max_iter=self.max_iter, risk_sets=rs)
         self._rs, self._fit = rs, fit
+        robust = self.robust
+        if robust is None:
+            robust = w is not None and not np.all(w == np.round(w))
+        self.robust_ = bool(robust)
+        self._vcov = fit.vcov
+        self._wald = fit.wald_test
+        if robust and len(covariates):
+            Xs = X[rs.order]
+            eta_s = (X @ fit.coef + (0.0 if off is None else off))[rs.order]
+            D = (rs.weights[:, None] * score_residuals(rs, Xs - Xs.mean(axis=0), eta_s,
+                                                       self.ties)) @ fit.vcov
+            self._vcov = D.T @ D
+            self._wald = float(fit.coef @ np.linalg.solve(self._vcov, fit.coef))
         self.covariates_, self.time_, self.event_ = covariates, time, event
         self.strata_col_, self.offset_col_ = strata, offset
         self.n_, self.n_events_, self.n_iter_ = fit.n, fit.n_events, fit.n_iter
@@ -422,13 +487,15 @@ class CoxPH:
             if name == "coef_":
                 v = pd.Series(fit.coef, index=cov, name="coef")
             elif name == "se_":
-                v = pd.Series(fit.se, index=cov, name="se")
+                v = pd.Series(np.sqrt(np.diag(self._vcov)), index=cov, name="se")
             elif name == "vcov_":
+                v = pd.DataFrame(self._vcov, index=cov, columns=cov)
+            elif name == "vcov_model_":
                 v = pd.DataFrame(fit.vcov, index=cov, columns=cov)
             elif name == "means_":
                 v = pd.Series(self._means, index=cov, name="mean")
             else:
-                stat = [fit.lrt, fit.score_test, fit.wald_test]
+                stat = [fit.lrt, fit.score_test, self._wald]
                 v = pd.DataFrame({"statistic": stat, "df": [k] * 3,
                                   "p_value": stats.chi2.sf(stat, k)},
                                  index=["likelihood_ratio", "score", "wald"])
@@ -438,6 +505,7 @@ class CoxPH:
     coef_ = property(lambda self: self._get("coef_"))
     se_ = property(lambda self: self._get("se_"))
     vcov_ = property(lambda self: self._get("vcov_"))
+    vcov_model_ = property(lambda self: self._get("vcov_model_"))
     means_ = property(lambda self: self._get("means_"))
     tests_ = property(lambda self: self._get("tests_"))
 
@@ -563,7 +631,8 @@ class CoxPH:
     def summary(self) -> Summary:
         check_is_fitted(self, "coef_")
         tab = self.to_frame().set_index("term")
-        info = {"ties": self.ties, "n": self.n_, "events": self.n_events_,
+        info = {"ties": self.ties, "variance": "robust" if self.robust_ else "model-based",
+                "n": self.n_, "events": self.n_events_,
                 "loglik": self.loglik_, "loglik (null)": self.loglik_null_,
                 "iterations": self.n_iter_}
         if self.strata_ is not None:
