@@ -169,6 +169,11 @@ def test_errors(data):
     with pytest.raises(OutcomeError, match="no events in trial '3'"):
         SurvivalRiskModel(trial_effect="strata").fit(bad, time="time", event="status",
                                                       covariates=XS, trial="trial")
+    ms = SurvivalRiskModel(trial_effect="strata").fit(data, time="time", event="status",
+                                                       covariates=XS, trial="trial")
+    last = data.groupby("trial")["time"].max()
+    with pytest.raises(DataError, match=f"last follow-up of trial '{last.idxmin()}'"):
+        ms.predict_survival(data.head(3), [float(last.min()) + 0.05])
     m = SurvivalRiskModel().fit(data, time="time", event="status", covariates=XS)
     with pytest.raises(ModelSpecificationError, match="no time given"):
         m.predict_risk(data)

@@ -64,11 +64,21 @@ class _Params:
     def lp(self, X):
         return X @ self.beta
 
-    def cumhaz(self, times, trial_codes=None, n=None):
+    def cumhaz(self, times, trial_codes=None, n=None, labels=None):
         """H0(t) per row: own trial's baseline when given, else the average
-        (geometric mean over trials of the cumulative hazards)."""
+        (geometric mean over trials of the cumulative hazards).  Times beyond the
+        last follow-up of a baseline used raise DataError (no extrapolation)."""
         times = np.atleast_1d(np.asarray(times, float))
         keys = [k for k in self.curves if k is not None]
+        used = (keys or [None]) if trial_codes is None else list(np.unique(trial_codes))
+        for k in used:
+            last = float(self.curves[k if k in self.curves else None][0][-1])
+            if times.max() > last:
+                who = ("the development data" if k is None else
+                       f"trial {labels[k]!r}" if labels is not None else f"trial {k}")
+                raise DataError(f"time {times.max():g} is beyond the last follow-up of {who} "
+                                f"({last:g}): the Cox baseline hazard is not defined there; "
+                                "choose an earlier time")
         if trial_codes is None:
             if None in self.curves and not keys:
                 H = cumhaz_at(self.curves[None], times)
@@ -462,7 +472,7 @@ class SurvivalRiskModel:
         check_is_fitted(self, "coef_")
         times = self._times(times)
         codes = self._codes(data, baseline)
-        H0 = self._params.cumhaz(times, codes, len(data))
+        H0 = self._params.cumhaz(times, codes, len(data), self._trial_labels)
         S = np.exp(-H0 * np.exp(self.predict_lp(data))[:, None])
         return pd.DataFrame(S, index=data.index, columns=list(times))
 
@@ -512,10 +522,14 @@ class SurvivalRiskModel:
             slope = float("nan")
         oe = float("nan")
         if horizon is not None and t.max() >= horizon:
-            H = params.cumhaz(horizon, None, len(t))[:, 0]
-            pred_risk = np.mean(1 - np.exp(-H * np.exp(lp)))
-            obs = 1 - float(kaplan_meier(t, e).at(horizon)["surv"].iloc[0])
-            oe = obs / pred_risk
+            try:
+                H = params.cumhaz(horizon, None, len(t))[:, 0]
+            except DataError:     # a (bootstrap) baseline ends before the horizon
+                H = None
+            if H is not None:
+                pred_risk = np.mean(1 - np.exp(-H * np.exp(lp)))
+                obs = 1 - float(kaplan_meier(t, e).at(horizon)["surv"].iloc[0])
+                oe = obs / pred_risk
         return {"c_index": c, "calibration_slope": slope, "oe_ratio": oe}
 
     def performance(self, data: pd.DataFrame | None = None) -> dict:
@@ -618,7 +632,7 @@ class SurvivalRiskModel:
             cc = concordance(t[ho], e[ho], pk.lp(X[ho]))
             row = {"trial": lab[k], "n": int(ho.sum()), "events": int(e[ho].sum()), **perf,
                    "c_index_se": cc.se}
-            if h is not None and hk is not None:
+            if h is not None and hk is not None and np.isfinite(perf["oe_ratio"]):
                 Hk = pk.cumhaz(h, None, int(ho.sum()))[:, 0]
                 row["mean_pred_surv"] = float(np.mean(np.exp(-Hk * np.exp(pk.lp(X[ho])))))
                 row["km_surv"] = float(kaplan_meier(t[ho], e[ho]).at(h)["surv"].iloc[0])
