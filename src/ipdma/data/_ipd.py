@@ -135,8 +135,9 @@ class IPD:
     patient_id : str, optional
         Patient identifier, unique within each trial (ids may repeat across
         trials, as when each trial numbers its patients 1..n).
-    outcome_type : {"binary", "continuous"}, optional
-        Inferred when None: bool columns, two text labels, 0/1 values, two
+    outcome_type : {"binary", "continuous", "survival"}, optional
+        ``"survival"`` (set automatically by ``time=``): the outcome is a time to
+        event, given by ``time=`` and ``event=`` (the event column).  Inferred when None: bool columns, two text labels, 0/1 values, two
         distinct integer values (e.g. 1/2) or any column with ``event=`` given
         are binary; other numeric columns are continuous.
     reference : str, optional
@@ -177,6 +178,12 @@ class IPD:
         Ordered categorical covariates: ``{"grade": ["low", "mid", "high"]}``
         (level order given; a value outside it is an error) or a list of names
         (natural order).
+    time : str, optional
+        Follow-up time column of a time-to-event outcome (> 0; missing, zero or
+        negative times raise).  With ``time=``, ``event=`` names the event
+        indicator column (0/1, bool or two labels such as dead/alive) -- or pass
+        ``outcome=`` for that column and ``event=`` for its event label.  A trial
+        arm without events raises :class:`~ipdma.errors.OutcomeError`.
 
     Notes
     -----
@@ -247,10 +254,10 @@ class IPD:
         *,
         trial: str,
         treatment: str,
-        outcome: str,
+        outcome: str | None = None,
         covariates: Sequence[str] | None = None,
         patient_id: str | None = None,
-        outcome_type: Literal["binary", "continuous"] | None = None,
+        outcome_type: Literal["binary", "continuous", "survival"] | None = None,
         reference: str | None = None,
         missing: Literal["complete-case", "error"] = "complete-case",
         event: object = None,
@@ -259,10 +266,34 @@ class IPD:
         min_patients_per_arm: int = 2,
         categorical: Sequence[str] | None = None,
         ordered: Mapping[str, Sequence[object]] | Sequence[str] | None = None,
+        time: str | None = None,
     ) -> None:
         from ..errors import ModelSpecificationError
 
         data = check_frame(data)
+        surv_label = None
+        if time is not None or outcome_type == "survival":
+            # time to event: event= names the event column (outcome= may name it instead,
+            # with event= then the label meaning "event")
+            if time is None:
+                raise ModelSpecificationError(
+                    "outcome_type='survival' needs time= (the follow-up time column) and "
+                    "event= (the event indicator column).")
+            if outcome is None:
+                if not isinstance(event, str):
+                    raise ModelSpecificationError(
+                        "time= needs event= naming the event indicator column (1 = event, "
+                        "0 = censored), e.g. IPD(df, ..., time='T', event='E').")
+                outcome = event
+            else:
+                surv_label = event
+            outcome_type = "survival"
+            if time == outcome:
+                raise ModelSpecificationError(f"column {time!r} is given as both time= and "
+                                              "event=; each role needs its own column.")
+        elif outcome is None:
+            raise ModelSpecificationError("outcome= (the outcome column) is required; for a "
+                                          "time-to-event outcome pass time= and event=.")
         if missing not in ("complete-case", "error"):
             raise ModelSpecificationError(
                 f"missing must be 'complete-case' or 'error', not {missing!r}.")
@@ -270,7 +301,12 @@ class IPD:
         check_roles(trial, treatment, outcome, covs, patient_id)
         check_column(data, trial, "trial")
         check_column(data, treatment, "treatment")
-        check_column(data, outcome, "outcome")
+        check_column(data, outcome, "event" if outcome_type == "survival" else "outcome")
+        if time is not None:
+            check_column(data, time, "time")
+            if time in (trial, treatment, patient_id) or time in covs:
+                raise ModelSpecificationError(f"column {time!r} is given as time= and in "
+                                              "another role; each role needs its own column.")
         for c in covs:
             check_column(data, c, "covariates")
         if patient_id is not None:
@@ -293,8 +329,16 @@ class IPD:
                     reference = same[0]
         else:
             check_treatment_labels(df[treatment])
-        coded, otype, coding = code_outcome(df[outcome], outcome_type, event)
-        df[outcome] = coded
+        if outcome_type == "survival":
+            from ..survival._outcome import check_time, code_event
+
+            df[time] = check_time(df[time], time)
+            ev, coding = code_event(df[outcome], outcome, surv_label)
+            df[outcome] = ev.astype(np.int64)
+            otype = "survival"
+        else:
+            coded, otype, coding = code_outcome(df[outcome], outcome_type, event)
+            df[outcome] = coded
         if patient_id is not None:
             self._check_patient_ids(df, trial, patient_id)
         else:
@@ -323,6 +367,7 @@ class IPD:
         self.trial_col = trial
         self.treatment_col = treatment
         self.outcome_col = outcome
+        self.time_col = time
         self.covariate_cols = covs
         self.patient_id_col = patient_id
         self.outcome_type = otype
@@ -572,8 +617,8 @@ class IPD:
         obj = cls.__new__(cls)
         for attr in ("trial_col", "treatment_col", "outcome_col", "covariate_cols",
                      "patient_id_col", "outcome_type", "outcome_coding", "covariate_kinds",
-                     "categorical_levels", "min_patients_per_arm"):
-            setattr(obj, attr, getattr(parent, attr))
+                     "categorical_levels", "min_patients_per_arm", "time_col"):
+            setattr(obj, attr, getattr(parent, attr, None))
         obj.row_number = np.asarray(parent.row_number)[data.index.to_numpy()]
         obj._setup(data.reset_index(drop=True), None)
         keep = set(obj.trials)
@@ -607,6 +652,18 @@ class IPD:
                 f"{self.min_patients_per_arm} patients: {shown}. Estimates from these arms are "
                 "unstable; check the data or lower min_patients_per_arm to silence this."
             )
+        if self.outcome_type == "survival":
+            from ..errors import OutcomeError
+
+            ev = pd.Series(self.y).groupby([self.trial, self.treatment], sort=True).sum()
+            none = ev[ev == 0]
+            if len(none):
+                shown = ", ".join(f"trial {t!r} arm {a!r} (0/{sizes[(t, a)]})"
+                                  for (t, a) in list(none.index)[:8])
+                raise OutcomeError(
+                    f"no events in {shown} (event column {self.outcome_col!r}): the arm's "
+                    "hazard is not estimable and survival comparisons involving it are "
+                    "undefined. Drop or merge the arm/trial before building the IPD.")
         if self.outcome_type == "binary":
             ev = pd.Series(self.y).groupby([self.trial, self.treatment], sort=True).sum()
             none = ev[ev == 0]
@@ -828,10 +885,50 @@ class IPD:
         groups = self.data.groupby(self.trial_col, sort=True).indices
         return {t: IPD._from_clean(self, self.data.iloc[groups[t]]) for t in self.trials}
 
+    @property
+    def time(self) -> np.ndarray | None:
+        """Follow-up times (time-to-event outcomes; None otherwise)."""
+        if getattr(self, "time_col", None) is None:
+            return None
+        return self.data[self.time_col].to_numpy(dtype=float)
+
+    def survival_outcome(self):
+        """The (time, event) outcome as an :class:`ipdma.survival.SurvivalOutcome`."""
+        from ..errors import OutcomeError
+        from ..survival import SurvivalOutcome
+
+        if self.outcome_type != "survival":
+            raise OutcomeError(f"the IPD outcome {self.outcome_col!r} is {self.outcome_type}, "
+                               "not a time to event (build the IPD with time= and event=)")
+        return SurvivalOutcome(self.time, self.y, self.time_col, self.outcome_col,
+                               self.outcome_coding)
+
+    def survival_table(self, by: Literal["trial", "arm"] = "arm") -> pd.DataFrame:
+        """Per trial (and arm): patients, events, censored fraction and median
+        follow-up (reverse Kaplan-Meier)."""
+        from ..survival import median_followup
+
+        y = self.survival_outcome()
+        keys = [self.trial] if by == "trial" else [self.trial, self.treatment]
+        names = ["trial"] if by == "trial" else ["trial", "treatment"]
+        df = pd.DataFrame({"t": y.time, "e": y.event})
+        g = df.groupby(keys, sort=True)
+        out = pd.DataFrame({"n": g.size().astype(np.int64),
+                            "events": g["e"].sum().astype(np.int64)})
+        out["censored"] = 1 - out["events"] / out["n"]
+        out["median_followup"] = [median_followup(sub["t"], sub["e"]) for _, sub in g]
+        out.index.names = names
+        return out
+
     def trial_table(self) -> pd.DataFrame:
-        """Per trial: patients, arms and events (binary) or mean outcome."""
-        out = outcome_summary(pd.Series(self.y).groupby(self.trial, sort=True),
-                              self.outcome_type)
+        """Per trial: patients, arms and events (binary) or mean outcome; for time
+        to event events, censored fraction and median follow-up."""
+        if self.outcome_type == "survival":
+            out = self.survival_table("trial")
+            out.index = out.index.get_level_values(0) if out.index.nlevels > 1 else out.index
+        else:
+            out = outcome_summary(pd.Series(self.y).groupby(self.trial, sort=True),
+                                  self.outcome_type)
         out.insert(1, "n_arms", [len(self.arms[t]) for t in out.index])
         out.insert(2, "treatments", [", ".join(self.arms[t]) for t in out.index])
         out.index.name = "trial"
@@ -850,8 +947,10 @@ class IPD:
     def summary(self) -> Summary:
         """Patients, trials, treatments, outcome and covariates at a glance."""
         info = self._header_info()
-        if self.outcome_type == "binary":
+        if self.outcome_type in ("binary", "survival"):
             info["Events"] = f"{int(self.y.sum())} ({self.y.mean():.1%})"
+        if self.outcome_type == "survival":
+            info["Time"] = self.time_col
         info["Covariates"] = ", ".join(map(str, self.covariate_cols)) or "none"
         info["Network"] = ("connected" if self.network.is_connected else
                            f"disconnected ({len(self.network.components)} components)")
@@ -873,7 +972,7 @@ class IPD:
         if len(self.treatments) > 6:
             trts += ", ..."
         out = f"outcome {self.outcome_col!r} ({self.outcome_type}"
-        if self.outcome_type == "binary":
+        if self.outcome_type in ("binary", "survival"):
             out += f", {int(self.y.sum())} events"
         return (f"IPD({self.n_patients} patients, {len(self.trials)} trials, "
                 f"{len(self.treatments)} treatments [{trts}], {out}), "

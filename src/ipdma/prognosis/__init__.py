@@ -8,6 +8,8 @@
 * :func:`c_statistic`, :func:`calibration`, :func:`brier`, :func:`performance`;
   :func:`calibration_stats`, :func:`calibration_by_trial`, :func:`calibration_summary`
   (calibration intercept, CITL, slope with SEs, O/E; per trial and pooled).
+* :class:`SurvivalRiskModel` -- Cox / penalised Cox baseline-risk model for
+  time-to-event outcomes (numerics in :mod:`ipdma.survival`), same API.
 """
 
 from ._metrics import (
@@ -22,11 +24,15 @@ from ._metrics import (
 )
 from ._model import RiskModel
 from ._plots import calibration_table, plot_calibration, plot_risk_distribution
+from ._survival import SURVIVAL_METRICS, SurvivalRiskModel, SurvivalValidationResult
 from ._validation import ValidationResult, validate
 
 __all__ = [
     "METRICS",
+    "SURVIVAL_METRICS",
     "RiskModel",
+    "SurvivalRiskModel",
+    "SurvivalValidationResult",
     "ValidationResult",
     "brier",
     "c_statistic",

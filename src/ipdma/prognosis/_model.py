@@ -305,7 +305,9 @@ class RiskModel:
         if _is_ipd(data):
             if getattr(data, "outcome_type", "binary") != "binary":
                 raise DataError(f"the IPD outcome {outcome!r} is {data.outcome_type}; the "
-                                "baseline-risk model needs a binary outcome")
+                                "baseline-risk model needs a binary outcome"
+                                + ("; use SurvivalRiskModel for a time to event"
+                                   if data.outcome_type == "survival" else ""))
             # keep the IPD's level order so names match ipd.feature_names
             for col, lev in (getattr(data, "categorical_levels", None) or {}).items():
                 if col in spec.levels and set(map(str, lev)) == set(map(str, spec.levels[col])):

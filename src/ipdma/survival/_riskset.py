@@ -1,0 +1,113 @@
+"""Sorted risk-set structure shared by the Cox partial likelihood, the
+baseline hazards and the penalised Cox path.
+
+Rows are sorted by (stratum, time).  The risk set of an event time t in stratum
+s is every row of s with time >= t, i.e. the rows from the first row of the
+time group onwards to the end of the stratum, so the risk-set sums are reverse
+cumulative sums within strata.  Those sums loop over *strata* (a handful of
+trials), never over patients: a single cumulative sum over all rows followed by
+a subtraction would lose precision in the small late risk sets.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+__all__ = ["RiskSets"]
+
+
+class RiskSets:
+    """Precomputed, eta-independent structure of a right-censored sample.
+
+    Parameters
+    ----------
+    time, event : arrays (n,)
+    strata : integer codes (n,) or None
+    weights : case weights (n,) or None
+    """
+
+    def __init__(self, time, event, strata=None, weights=None):
+        time = np.asarray(time, float)
+        event = np.asarray(event, float)
+        n = len(time)
+        st = np.zeros(n, np.int64) if strata is None else np.asarray(strata)
+        w = np.ones(n) if weights is None else np.asarray(weights, float)
+        order = np.lexsort((time, st))
+        self.n = n
+        self.order = order
+        self.time = time[order]
+        self.event = event[order]
+        self.strata = st[order]
+        self.weights = w[order]
+        self.weighted = weights is not None
+        # stratum bounds
+        new_s = np.r_[True, self.strata[1:] != self.strata[:-1]]
+        self.s_start = np.flatnonzero(new_s)
+        self.s_end = np.r_[self.s_start[1:], n]
+        self.stratum_labels = self.strata[self.s_start]
+        # time groups (unique stratum x time)
+        new_g = new_s | np.r_[True, self.time[1:] != self.time[:-1]]
+        self.g_start = np.flatnonzero(new_g)
+        self.group = np.cumsum(new_g) - 1                # group of each sorted row
+        G = len(self.g_start)
+        self.n_groups = G
+        self.g_time = self.time[self.g_start]
+        self.g_stratum = self.strata[self.g_start]
+        dead = self.event == 1
+        self.deaths = np.flatnonzero(dead)               # sorted row indices of deaths
+        dg = self.group[self.deaths]
+        self.death_group = dg
+        self.g_ndead = np.bincount(dg, minlength=G)       # count of deaths per group
+        self.g_deadwt = np.bincount(dg, weights=self.weights[self.deaths], minlength=G)
+        self.g_ncens = np.bincount(self.group[~dead], minlength=G)
+        first = np.r_[True, dg[1:] != dg[:-1]] if len(dg) else np.zeros(0, bool)
+        self.dg_start = np.flatnonzero(first)             # start of each death group in deaths
+        rank = np.arange(len(dg)) - np.repeat(self.dg_start, np.diff(np.r_[self.dg_start, len(dg)]))
+        self.death_rank = rank                            # 0..d_g-1 within its time group
+        self.death_gidx = np.repeat(np.arange(len(self.dg_start)),
+                                    np.diff(np.r_[self.dg_start, len(dg)]))
+        nd = self.g_ndead[dg]
+        self.death_frac = rank / np.maximum(nd, 1)        # Efron's r / d_g
+        self.death_meanwt = self.g_deadwt[dg] / np.maximum(nd, 1)
+        self.event_groups = np.flatnonzero(self.g_ndead > 0)
+        self._gs_bounds = np.r_[np.flatnonzero(np.r_[True, self.g_stratum[1:]
+                                                     != self.g_stratum[:-1]]), G]
+
+    # ------------------------------------------------------------------ sums
+    def rev_cumsum(self, a: np.ndarray) -> np.ndarray:
+        """Reverse cumulative sum within strata along axis 0 (sorted rows)."""
+        out = np.empty_like(a)
+        for s0, s1 in zip(self.s_start, self.s_end, strict=True):   # loop over strata
+            out[s0:s1] = np.cumsum(a[s0:s1][::-1], axis=0)[::-1]
+        return out
+
+    def cumsum(self, a: np.ndarray) -> np.ndarray:
+        """Forward cumulative sum within strata along axis 0 (sorted rows)."""
+        out = np.empty_like(a)
+        for s0, s1 in zip(self.s_start, self.s_end, strict=True):   # loop over strata
+            out[s0:s1] = np.cumsum(a[s0:s1], axis=0)
+        return out
+
+    def group_rev_cumsum_at_events(self, a: np.ndarray) -> np.ndarray:
+        """Risk-set sums of ``a`` (sorted rows, (n, ...)) at the event groups only:
+        sums per time group first, then a reverse cumulative sum over the groups of
+        each stratum -- with tied times the arrays shrink from n rows to the number
+        of distinct times."""
+        g = np.add.reduceat(a, self.g_start, axis=0)
+        out = np.empty_like(g)
+        for s0, s1 in itertools.pairwise(self._gs_bounds):  # loop over strata
+            out[s0:s1] = np.cumsum(g[s0:s1][::-1], axis=0)[::-1]
+        return out[self.event_groups]
+
+    def death_sum(self, a: np.ndarray) -> np.ndarray:
+        """Sum of ``a`` (per sorted death row, shape (n_deaths, ...)) within each death
+        group; returns one row per death group (in the order of ``event_groups``)."""
+        if len(a) == 0:
+            return a
+        return np.add.reduceat(a, self.dg_start, axis=0)
+
+    def n_risk(self) -> np.ndarray:
+        """Unweighted number at risk at each time group."""
+        return self.rev_cumsum(np.ones(self.n))[self.g_start]
