@@ -128,31 +128,52 @@ def weibull_rmst(tau, lp, scale, gradient: bool = False):
 # --------------------------------------------------------------------------------------
 # likelihood and the batched Newton fit
 # --------------------------------------------------------------------------------------
-def _derivs(theta, y, d, X, W, off, hessian: bool = True):
+def _outer_rows(X):
+    """Row-wise outer products of X, flattened: (n, p * p) (so that stacks of weighted
+    cross-products are one matrix product)."""
+    return (X[:, :, None] * X[:, None, :]).reshape(X.shape[0], -1)
+
+
+def _derivs(theta, y, d, X, W, off, hessian: bool = True, Wd=None):
     """Log-likelihood (m,), gradient (m, q) and Hessian (m, q, q) for a stack of parameter
     vectors ``theta`` (m x q, last column log(scale)) and weight vectors ``W`` (m x n).
-    ``y`` is log(time), ``d`` the event indicator."""
+    ``y`` is log(time), ``d`` the event indicator; ``Wd = W * d`` may be passed in.
+
+    Per observation (z = (y - eta) / sigma, case weight w)::
+
+        l      = d (z - log sigma - y) - e^z
+        dl/deta = (e^z - d) / sigma            dl/dlog sigma = z (e^z - d) - d
+        d2l/deta2 = -e^z / sigma^2             d2l/deta dlog sigma = -(z e^z + e^z - d) / sigma
+        d2l/dlog sigma^2 = -(z e^z (1 + z) - d z)
+    """
     p = X.shape[1]
     beta, ls = theta[:, :p], theta[:, p]
     sig = np.exp(ls)[:, None]
-    eta = beta @ X.T + off[None, :]
-    with np.errstate(over="ignore", invalid="ignore"):
-        z = (y[None, :] - eta) / sig
-        ez = np.exp(z)
-        ll = (W * (d * (z - ls[:, None] - y) - ez)).sum(axis=1)
+    if Wd is None:
+        Wd = W * d
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        # rows with zero weight (other candidate children) must not overflow: 0 * inf
+        z = y[None, :] - off[None, :] - beta @ X.T
+        z /= sig
+        np.minimum(z, 700.0, out=z)
+        Wez = np.exp(z)
+        Wez *= W
+        Wdz = Wd * z
+        sWd = Wd.sum(axis=1)
+        ll = Wdz.sum(axis=1) - ls * sWd - Wd @ y - Wez.sum(axis=1)
         if not hessian:
             return ll
-        g_eta = (ez - d) / sig
-        g_s = z * (ez - d) - d
-        grad = np.concatenate([(W * g_eta) @ X, (W * g_s).sum(axis=1, keepdims=True)], axis=1)
-        h_ee = -ez / sig**2
-        h_es = -(z * ez + ez - d) / sig
-        h_ss = -(z * ez * (1.0 + z) - d * z)
+        Wzez = Wez * z
+        szez, sdz = Wzez.sum(axis=1), Wdz.sum(axis=1)
         m, q = theta.shape[0], p + 1
+        grad = np.empty((m, q))
+        grad[:, :p] = ((Wez - Wd) @ X) / sig
+        grad[:, p] = szez - sdz - sWd
         H = np.empty((m, q, q))
-        H[:, :p, :p] = np.einsum("mn,ni,nj->mij", W * h_ee, X, X)
-        H[:, :p, p] = H[:, p, :p] = (W * h_es) @ X
-        H[:, p, p] = (W * h_ss).sum(axis=1)
+        H[:, :p, :p] = -(Wez @ _outer_rows(X)).reshape(m, p, p) / sig[:, :, None] ** 2
+        H[:, :p, p] = H[:, p, :p] = -((Wzez + Wez - Wd) @ X) / sig
+        Wzez *= z
+        H[:, p, p] = -(Wzez.sum(axis=1) + szez - sdz)
     return ll, grad, H
 
 
@@ -176,7 +197,8 @@ def _start(y, d, X, W, off):
     """Starting values: weighted least squares of log(time) on X, and log(scale) from the
     residual SD (the SD of the minimum extreme-value distribution is pi / sqrt(6))."""
     r = y - off
-    A = np.einsum("mn,ni,nj->mij", W, X, X)
+    p = X.shape[1]
+    A = (W @ _outer_rows(X)).reshape(W.shape[0], p, p)
     b = W @ (X * r[:, None])
     Ainv = np.linalg.pinv(A, hermitian=True)
     beta = np.einsum("mij,mj->mi", Ainv, b)
@@ -187,46 +209,151 @@ def _start(y, d, X, W, off):
     return np.concatenate([beta, ls[:, None]], axis=1)
 
 
-def _fit_batch(y, d, X, W, off, tol: float = 1e-9, maxiter: int = 100):
+def _fit_batch(y, d, X, W, off, tol: float = 1e-9, maxiter: int = 100, start=None):
     """Newton-Raphson with step halving for every row of ``W`` at once.
 
     Returns theta (m x q), loglik (m,), the inverse information (m x q x q, pseudo-inverse
     over aliased directions), the number of iterations and a converged flag (m,).
     Convergence: the largest absolute Newton step (coefficients and log scale) is below
     ``tol``; the step is applied, so the estimates are accurate to about ``tol**2``.
+    ``start`` (q or m x q) replaces the least-squares starting values; the maximum is
+    unique (the log-likelihood is concave in (beta / sigma, 1 / sigma)), so the start
+    changes only the number of iterations.
     """
     m = W.shape[0]
-    theta = _start(y, d, X, W, off)
-    ll, g, H = _derivs(theta, y, d, X, W, off)
+    if start is None:
+        theta = _start(y, d, X, W, off)
+    else:
+        theta = np.array(np.broadcast_to(np.nan_to_num(np.asarray(start, float)),
+                                         (m, X.shape[1] + 1)))
+    Wd_all = W * d
+    ll, g, H = _derivs(theta, y, d, X, W, off, Wd=Wd_all)
     ll = np.where(np.isfinite(ll), ll, -np.inf)
     conv = np.zeros(m, dtype=bool)
     it = 0
     for it in range(1, maxiter + 1):  # noqa: B007
-        act = ~conv
+        act = np.flatnonzero(~conv)
+        full = len(act) == m
         P, _ = _pinv_neg(H[act])
         step = np.einsum("mij,mj->mi", P, g[act])
         th_a, ll_a = theta[act], ll[act]
-        W_a = W[act]
-        fac = np.ones(act.sum())
+        W_a = W if full else W[act]
+        Wd_a = Wd_all if full else Wd_all[act]
+        fac = np.ones(len(act))
         new = th_a + step
-        ll_new = _derivs(new, y, d, X, W_a, off, hessian=False)
+        ll_n, g_n, H_n = _derivs(new, y, d, X, W_a, off, Wd=Wd_a)
         for _ in range(30):
-            bad = ~(np.isfinite(ll_new) & (ll_new >= ll_a - 1e-10 * (np.abs(ll_a) + 1.0)))
+            bad = ~(np.isfinite(ll_n) & (ll_n >= ll_a - 1e-10 * (np.abs(ll_a) + 1.0)))
             if not bad.any():
                 break
             fac[bad] /= 2.0
             new[bad] = th_a[bad] + fac[bad, None] * step[bad]
-            ll_new[bad] = _derivs(new[bad], y, d, X, W_a[bad], off, hessian=False)
-        theta[act] = new
-        ll_b, g_b, H_b = _derivs(new, y, d, X, W_a, off)
-        ll[act], g[act], H[act] = ll_b, g_b, H_b
+            ll_n[bad], g_n[bad], H_n[bad] = _derivs(new[bad], y, d, X, W_a[bad], off,
+                                                    Wd=Wd_a[bad])
+        theta[act], ll[act], g[act], H[act] = new, ll_n, g_n, H_n
         small = np.max(np.abs(fac[:, None] * step), axis=1) < tol
-        idx = np.flatnonzero(act)
-        conv[idx[small]] = True
+        conv[act[small]] = True
         if conv.all():
             break
     P, rank = _pinv_neg(H)
     return theta, ll, P, it, conv, rank
+
+
+def _saturated_groups(X, offset=None):
+    """Group index of every row when the design is saturated in its distinct rows (e.g.
+    intercept + a 0/1 treatment: two groups with free group means) and there is no offset;
+    else None. Then the Weibull MLE has group-specific ``eta_g`` in closed form given the
+    shape, and the maximised log-likelihood is a 1-D problem (:func:`_profile_loglik`)."""
+    if offset is not None and np.any(np.asarray(offset) != 0):
+        return None
+    D, inv = np.unique(X, axis=0, return_inverse=True)
+    if D.shape[0] > 16 or np.linalg.matrix_rank(D) < D.shape[0]:
+        return None
+    return inv.reshape(-1), D.shape[0]
+
+
+def _profile_loglik(t, d, groups, n_groups, W, k0, tol: float = 1e-11, maxiter: int = 100):
+    """Maximised Weibull log-likelihood (time scale) of a saturated design, for every row of
+    the weight matrix ``W`` (m x n) at once.
+
+    With ``k = 1 / sigma`` and per group g the weighted sums ``D_g = sum w d``,
+    ``L_g = sum w d log t`` and ``T_g(k) = sum w t^k``, the maximising group linear
+    predictors are ``exp(-k eta_g) = D_g / T_g(k)`` and the profile log-likelihood is::
+
+        l(k) = sum_g [(k - 1) L_g + D_g log k + D_g log D_g - D_g log T_g(k) - D_g]
+
+    which is concave in k (log T_g is convex); it is maximised by Newton's method on k with
+    step halving, started at ``k0`` (e.g. the parent node's shape). A group without events
+    contributes its supremum 0 (its ``eta_g`` tends to infinity).
+    Returns (loglik (m,), k (m,)).
+    """
+    lt = np.log(t)
+    c = lt.max()
+    G = np.zeros((len(t), n_groups))
+    G[np.arange(len(t)), groups] = 1.0
+    Dg = W @ (G * d[:, None])
+    Lg = W @ (G * (d * lt)[:, None])
+    Dtot, Ltot = Dg.sum(axis=1), Lg.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        DlogD = np.where(Dg > 0, Dg * np.log(np.where(Dg > 0, Dg, 1.0)), 0.0).sum(axis=1)
+    B = np.concatenate([G, G * (lt - c)[:, None], G * ((lt - c) ** 2)[:, None]], axis=1)
+    m = W.shape[0]
+    k = np.broadcast_to(np.asarray(k0, dtype=float), (m,)).copy()
+
+    def stats_(kk, Wk):
+        E = np.exp(np.outer(kk, lt - c))
+        E *= Wk
+        S = E @ B
+        T0, T1, T2 = S[:, :n_groups], S[:, n_groups:2 * n_groups], S[:, 2 * n_groups:]
+        return T0, T1, T2
+
+    def loglik(kk, T0, rows):
+        Dr = Dg[rows]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lT = np.where(Dr > 0, np.log(np.where(T0 > 0, T0, 1.0)) + kk[:, None] * c, 0.0)
+        return ((kk - 1.0) * Ltot[rows] + Dtot[rows] * np.log(kk) + DlogD[rows]
+                - (Dr * lT).sum(axis=1) - Dtot[rows])
+
+    act = np.arange(m)
+    T0, T1, T2 = stats_(k, W)
+    ll = loglik(k, T0, act)
+    for _ in range(maxiter):
+        Dr = Dg[act]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r1 = np.where(T0 > 0, T1 / T0, 0.0)
+            r2 = np.where(T0 > 0, T2 / T0, 0.0)
+        kk = k[act]
+        # derivatives of l in k (the shift c cancels in the ratios up to + c terms)
+        g1 = Ltot[act] + Dtot[act] / kk - (Dr * (r1 + c)).sum(axis=1)
+        h = -Dtot[act] / kk**2 - (Dr * (r2 - r1**2)).sum(axis=1)
+        step = np.where(h < 0, -g1 / np.where(h < 0, h, -1.0), 0.1 * np.sign(g1) * kk)
+        new = kk + step
+        fac = np.ones(len(act))
+        for _h in range(60):
+            bad = new <= 0
+            if not bad.any():
+                break
+            fac[bad] /= 2.0
+            new[bad] = kk[bad] + fac[bad] * step[bad]
+        Wa = W[act]
+        T0n, T1n, T2n = stats_(new, Wa)
+        lln = loglik(new, T0n, act)
+        for _h in range(60):
+            bad = ~(np.isfinite(lln) & (lln >= ll[act] - 1e-12 * (np.abs(ll[act]) + 1.0)))
+            if not bad.any():
+                break
+            fac[bad] /= 2.0
+            new[bad] = kk[bad] + fac[bad] * step[bad]
+            b0, b1, b2 = stats_(new[bad], Wa[bad])
+            T0n[bad], T1n[bad], T2n[bad] = b0, b1, b2
+            lln[bad] = loglik(new[bad], b0, act[bad])
+        k[act], ll[act] = new, lln
+        done = np.abs(fac * step) <= tol * new
+        keep = ~done
+        act, T0, T1, T2 = act[keep], T0n[keep], T1n[keep], T2n[keep]
+        if len(act) == 0:
+            break
+    return ll, k
 
 
 # --------------------------------------------------------------------------------------
