@@ -211,3 +211,14 @@ def test_plot_km_panels(case):
     assert all(len(a.get_lines()) == 2 for a in panels)     # one curve per arm
     ax2 = tree.plot(terminal="effect")
     assert ax2.child_axes[0].get_ylabel().startswith("trt")
+
+
+def test_summary_and_node_table(case):
+    tree = grow(load(case))
+    tab = tree.node_table()
+    exp = case.expected["default"]["nodes"]
+    np.testing.assert_allclose(tab["log_scale"], [e["log_scale"] for e in exp], atol=ATOL_COEF)
+    np.testing.assert_allclose(tab["se(log_scale)"], [np.sqrt(e["vcov"][2][2]) for e in exp],
+                               rtol=RTOL_VCOV)
+    txt = str(tree.summary())
+    assert "hazard ratio, time ratio, RMST difference" in txt

@@ -1134,6 +1134,10 @@ class MOB(ResultsMixin):
             for nm, c, v in zip(nd.fit.coef_names, nd.fit.coef, np.diag(nd.fit.vcov)):
                 r[nm] = c
                 r[f"se({nm})"] = np.sqrt(v) if np.isfinite(v) else np.nan
+            if "log_scale" in nd.fit.extra:
+                r["log_scale"] = nd.fit.extra["log_scale"]
+                vf = nd.fit.extra.get("vcov_full")
+                r["se(log_scale)"] = np.sqrt(vf[-1, -1]) if vf is not None else np.nan
             r["objective"] = nd.fit.objective
             r["loglik"] = nd.fit.loglik
             r["stop_reason"] = nd.stop_reason
@@ -1167,6 +1171,16 @@ class MOB(ResultsMixin):
                 columns="coef").set_index("node")
         except ModelSpecificationError:
             pass
+        if getattr(self, "_time", None) is not None and hasattr(self._model, "node_effects"):
+            try:
+                se = self.survival_effects(level=level, coef=coef)
+                tables[f"Terminal nodes: hazard ratio, time ratio, RMST difference up to "
+                       f"tau = {se['tau'].iloc[0]:g} ({level:.0%} CI)"] = se[
+                    ["node", "n", "events", "hr", "hr_lower", "hr_upper", "tr", "tr_lower",
+                     "tr_upper", "rmst_diff", "rmst_diff_lower", "rmst_diff_upper"]
+                ].set_index("node")
+            except ModelSpecificationError:
+                pass
         inner = self.tests_[self.tests_["node"].isin(
             [nd.id for nd in self.tree_.walk() if not nd.terminal])]
         if len(inner):
