@@ -8,9 +8,11 @@ Usage::
 
     python benchmarks/bench_mob_weibull.py              # ipdma and R (if partykit is installed)
     python benchmarks/bench_mob_weibull.py --repeat 5   # best of 5 ipdma fits
-    python benchmarks/bench_mob_weibull.py --stack 4    # also n = 4 x 800 (rows stacked)
+    python benchmarks/bench_mob_weibull.py --n 4000     # also simulated data, n = 4000
 
-R is timed only when ``Rscript -e 'library(partykit); library(survival)'`` works. Both
+``--n`` simulates new data from the reference case's model (log T = 1 + trt (-0.2 +
+0.8 [z1 > 0] + 0.8 [z2 = b]) + 0.5 W, censoring U(1, 8), noise z3, x1, x2) with numpy's
+generator (seeded; not R's stream, so not the reference rows). R is timed only when ``Rscript -e 'library(partykit); library(survival)'`` works. Both
 trees are checked to be the same (split variables and points, terminal nodes, node
 coefficients and log scales to 1e-6). Wall-clock and CPU times are both reported: on a
 shared, loaded machine the CPU-time ratio is the fairer one.
@@ -72,6 +74,20 @@ def load_data() -> pd.DataFrame:
              "set IPDMA_REFERENCE")
 
 
+def simulate(n: int, seed: int = 20251203) -> pd.DataFrame:
+    rng = np.random.default_rng(seed + n)
+    trt = rng.integers(0, 2, n)
+    z1 = rng.normal(size=n).round(4)
+    z2 = rng.choice(["a", "b", "c"], n)
+    logt = 1.0 + trt * (-0.2 + 0.8 * (z1 > 0) + 0.8 * (z2 == "b")) + 0.5 * np.log(
+        rng.exponential(size=n))
+    t, c = np.exp(logt), rng.uniform(1, 8, n)
+    return pd.DataFrame({"time": np.maximum(np.minimum(t, c).round(2), 0.01),
+                         "status": (t <= c).astype(int), "trt": trt, "z1": z1, "z2": z2,
+                         "z3": rng.uniform(size=n).round(4), "x1": rng.normal(size=n).round(4),
+                         "x2": rng.choice(["f", "m"], n)})
+
+
 def r_available() -> bool:
     if shutil.which("Rscript") is None:
         return False
@@ -125,20 +141,18 @@ def same_tree(tree: MOB, r: dict) -> bool:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="best of this many ipdma fits")
-    ap.add_argument("--stack", type=int, default=1,
-                    help="also time the data stacked this many times (n = stack x 800)")
+    ap.add_argument("--n", type=int, nargs="*", default=[],
+                    help="also time simulated data of these sizes")
     ap.add_argument("--no-r", action="store_true", help="skip R")
     args = ap.parse_args(argv)
     base = load_data()
-    sizes = [1] + ([args.stack] if args.stack > 1 else [])
     use_r = not args.no_r and r_available()
     if not use_r:
         print("R/partykit not available: timing ipdma only")
     rows = []
-    for k in sizes:
-        d = pd.concat([base] * k, ignore_index=True)
+    for label, d in [("reference", base), *[("simulated", simulate(n)) for n in args.n]]:
         tree, wall, cpu = fit_ipdma(d, args.repeat)
-        row = {"n": len(d), "ipdma_s": wall, "ipdma_cpu_s": cpu,
+        row = {"data": label, "n": len(d), "ipdma_s": wall, "ipdma_cpu_s": cpu,
                "terminal_nodes": tree.n_terminal}
         if use_r:
             r = fit_r(d)

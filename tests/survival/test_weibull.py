@@ -159,3 +159,17 @@ def test_km_matches_definition():
     expected = np.cumprod([6 / 7, 5 / 6, 3 / 4, 2 / 3, 1.0])
     np.testing.assert_allclose(km["surv"], expected)
     assert isinstance(km, pd.DataFrame)
+
+
+def test_degenerate_data_warn_instead_of_crash():
+    from ipdma.errors import ConvergenceWarning
+
+    X = np.column_stack([np.ones(20), np.repeat([0.0, 1.0], 10)])
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        f = fit_weibull(np.full(20, 2.0), np.tile([1.0, 0.0], 10), X)   # identical times
+    assert np.isfinite(f.loglik)
+    t = np.linspace(0.5, 5, 20)
+    ev = np.r_[np.ones(10), np.zeros(10)]                               # no events in arm 1
+    with pytest.warns(ConvergenceWarning):
+        f = fit_weibull(t, ev, X)
+    assert f.coef[1] > 5                                                 # diverging time ratio

@@ -182,6 +182,7 @@ def _pinv_neg(H):
     unit diagonal; negative curvature directions are flipped (so the Newton step is an
     ascent direction)."""
     A = -H
+    A = np.where(np.isfinite(A).all(axis=(1, 2))[:, None, None], A, 0.0)
     dg = np.sqrt(np.abs(np.einsum("mii->mi", A)))
     dg = np.where(dg > 0, dg, 1.0)
     As = A / dg[:, :, None] / dg[:, None, :]
@@ -209,6 +210,12 @@ def _start(y, d, X, W, off):
     return np.concatenate([beta, ls[:, None]], axis=1)
 
 
+def _failed(ll_n, g_n, H_n, ll_old):
+    """Newton trial points to reject: non-finite derivatives or a lower log-likelihood."""
+    ok = np.isfinite(ll_n) & np.isfinite(g_n).all(axis=1) & np.isfinite(H_n).all(axis=(1, 2))
+    return ~(ok & (ll_n >= ll_old - 1e-10 * (np.abs(ll_old) + 1.0)))
+
+
 def _fit_batch(y, d, X, W, off, tol: float = 1e-9, maxiter: int = 100, start=None):
     """Newton-Raphson with step halving for every row of ``W`` at once.
 
@@ -230,9 +237,12 @@ def _fit_batch(y, d, X, W, off, tol: float = 1e-9, maxiter: int = 100, start=Non
     ll, g, H = _derivs(theta, y, d, X, W, off, Wd=Wd_all)
     ll = np.where(np.isfinite(ll), ll, -np.inf)
     conv = np.zeros(m, dtype=bool)
+    done = ~(np.isfinite(ll) & np.isfinite(g).all(axis=1) & np.isfinite(H).all(axis=(1, 2)))
     it = 0
     for it in range(1, maxiter + 1):  # noqa: B007
-        act = np.flatnonzero(~conv)
+        act = np.flatnonzero(~done)
+        if len(act) == 0:
+            break
         full = len(act) == m
         P, _ = _pinv_neg(H[act])
         step = np.einsum("mij,mj->mi", P, g[act])
@@ -243,17 +253,22 @@ def _fit_batch(y, d, X, W, off, tol: float = 1e-9, maxiter: int = 100, start=Non
         new = th_a + step
         ll_n, g_n, H_n = _derivs(new, y, d, X, W_a, off, Wd=Wd_a)
         for _ in range(30):
-            bad = ~(np.isfinite(ll_n) & (ll_n >= ll_a - 1e-10 * (np.abs(ll_a) + 1.0)))
+            bad = _failed(ll_n, g_n, H_n, ll_a)
             if not bad.any():
                 break
             fac[bad] /= 2.0
             new[bad] = th_a[bad] + fac[bad, None] * step[bad]
             ll_n[bad], g_n[bad], H_n[bad] = _derivs(new[bad], y, d, X, W_a[bad], off,
                                                     Wd=Wd_a[bad])
-        theta[act], ll[act], g[act], H[act] = new, ll_n, g_n, H_n
-        small = np.max(np.abs(fac[:, None] * step), axis=1) < tol
+        # no acceptable step (degenerate data, e.g. identical times): stop, not converged
+        stuck = _failed(ll_n, g_n, H_n, ll_a) | ~np.isfinite(step).all(axis=1)
+        keep = ~stuck
+        theta[act[keep]], ll[act[keep]] = new[keep], ll_n[keep]
+        g[act[keep]], H[act[keep]] = g_n[keep], H_n[keep]
+        small = keep & (np.max(np.abs(fac[:, None] * step), axis=1) < tol)
         conv[act[small]] = True
-        if conv.all():
+        done[act[small | stuck]] = True
+        if done.all():
             break
     P, rank = _pinv_neg(H)
     return theta, ll, P, it, conv, rank
