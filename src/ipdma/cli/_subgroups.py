@@ -31,6 +31,24 @@ def register(subparsers) -> None:
                     "approximation for a binary one, whose node effects are reported as odds "
                     "ratios and risk differences).")
     add_ipd_arguments(p, trial_required=False)
+    # a time-to-event outcome is given by --time/--event instead of --outcome
+    for act in p._actions:
+        if "--outcome" in act.option_strings:
+            act.required = False
+            act.help = "outcome column (or --time and --event for a time-to-event outcome)"
+        elif "--event" in act.option_strings:
+            act.metavar = "COL|LABEL"
+            act.help = ("with --time: the event indicator column (1 = event, 0 = censored); "
+                        "otherwise the outcome label that counts as the event (binary "
+                        "outcomes coded with two labels ipdma cannot map itself)")
+    p.add_argument("--time", default=None, metavar="COL",
+                   help="follow-up time column of a time-to-event outcome (with --event COL "
+                        "and --method mob): Weibull node models, as partykit's mob(Surv(time, "
+                        "event) ~ treatment | ..., fit = wbreg)")
+    p.add_argument("--tau", type=float, default=None, metavar="T",
+                   help="time-to-event outcomes: horizon of the restricted mean survival time "
+                        "(default: the shortest, over terminal nodes and arms, of the longest "
+                        "follow-up)")
     p.add_argument("--partition-by", required=True, metavar="A,B,...",
                    help="candidate splitting variables")
     p.add_argument("--method", choices=["mob", "metamob"], default="metamob",
@@ -70,6 +88,68 @@ def _random_spec(args: argparse.Namespace) -> tuple[str, bool]:
             f"--random takes 'intercept', 'treatment' or 'intercept,treatment', not "
             f"{sorted(bad)}")
     return ("both" if len(terms) == 2 else terms.pop()), False
+
+
+def _check_outcome_options(args: argparse.Namespace) -> None:
+    from ..errors import ModelSpecificationError
+
+    if args.time is not None:
+        if args.outcome is not None:
+            raise ModelSpecificationError(
+                "give either --outcome or --time/--event (time-to-event outcome), not both")
+        if args.event is None:
+            raise ModelSpecificationError(
+                "--time needs --event COL: the event indicator column (1 = event, 0 = "
+                "censored)")
+        if args.method != "mob":
+            raise ModelSpecificationError(
+                "time-to-event outcomes (--time/--event) are available with --method mob "
+                "(Weibull node models); metaMOB handles continuous outcomes")
+        if args.tau is not None and not args.tau > 0:
+            raise ModelSpecificationError(f"--tau must be a positive time, not {args.tau:g}")
+    else:
+        if args.outcome is None:
+            raise ModelSpecificationError(
+                "--outcome COL is required (or --time COL --event COL for a time-to-event "
+                "outcome)")
+        if args.tau is not None:
+            raise ModelSpecificationError("--tau applies to time-to-event outcomes (--time)")
+
+
+def _survival_ipd(args: argparse.Namespace, covs: list[str]):
+    """IPD for a time-to-event outcome: the time column is validated as the (numeric)
+    outcome; the event column is checked here (complete, coded 0/1)."""
+    import numpy as np
+
+    from ..data import IPD
+    from ..errors import MissingDataError, column_not_found
+    from ..survival import check_survival_outcome
+    from ._common import read_csv
+
+    df = read_csv(args.file)
+    for opt, col in (("--time", args.time), ("--event", args.event)):
+        if col not in df.columns:
+            raise column_not_found(col, df.columns, opt)
+    if args.time == args.event:
+        from ..errors import ModelSpecificationError
+        raise ModelSpecificationError("--time and --event name the same column")
+    ipd = IPD(df, trial=args.trial, treatment=args.treatment, outcome=args.time,
+              covariates=covs, patient_id=args.patient_id, outcome_type="continuous",
+              missing=args.missing, normalize_labels=args.normalize_labels)
+    ev = ipd.data[args.event]
+    if ev.isna().any():
+        rows = np.flatnonzero(ev.isna().to_numpy())
+        raise MissingDataError(
+            f"--event column {args.event!r} has {len(rows)} missing value(s) (e.g. row "
+            f"{rows[0]}); every patient needs 1 (event) or 0 (censored)")
+    if not (np.issubdtype(ev.dtype, np.number) or ev.dtype == bool):
+        from ..errors import OutcomeError
+        raise OutcomeError(
+            f"--event column {args.event!r} must be coded 1 = event, 0 = censored; found "
+            f"values such as {sorted(map(str, ev.unique()))[:5]}")
+    check_survival_outcome(ipd.data[args.time].to_numpy(float), ev.to_numpy(float),
+                           args.time, args.event)
+    return ipd
 
 
 def split_table(model) -> pd.DataFrame:
@@ -124,8 +204,10 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import ColumnNotFoundError, DataWarning, ModelSpecificationError
     from ..report import Report
-    from ..trees import MOB, MetaMOB
+    from ..trees import MOB, MetaMOB, WeibullModel
 
+    _check_outcome_options(args)
+    survival = args.time is not None
     if args.trial is None and args.method == "metamob":
         raise ModelSpecificationError(
             "--method metamob has random trial effects and needs --trial COL; use --method "
@@ -137,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            ipd = ipd_from_args(args)
+            ipd = _survival_ipd(args, covs) if survival else ipd_from_args(args)
         except ColumnNotFoundError as exc:  # a --partition-by column, not a --covariates one
             missing = [c for c in partition if c not in user_covs and repr(c) in str(exc)]
             if missing:
@@ -179,7 +261,17 @@ def run(args: argparse.Namespace) -> int:
     depth = np.inf if args.maxdepth is None else args.maxdepth
     trial_col = ipd.trial_col
     status(f"growing the {args.method} tree on {len(data)} patients ...")
-    if args.method == "mob":
+    if survival:
+        model = MOB(WeibullModel(), alpha=args.alpha, minsize=args.minsize, maxdepth=depth,
+                    parm=parm, prune=args.prune).fit(
+            data, time=args.time, event=args.event, regressors=[trt], partition=partition)
+        effects = model.survival_effects(tau=args.tau, coef=trt)
+        nodes = split_table(model).merge(
+            model.to_frame().drop(columns=["parent", "depth", "terminal", "n",
+                                           "split_variable"], errors="ignore"),
+            on="node", how="left")
+        extra = {"tau": float(effects["tau"].iloc[0])}
+    elif args.method == "mob":
         model = MOB(node_model, alpha=args.alpha, minsize=args.minsize, maxdepth=depth,
                     parm=parm, prune=args.prune).fit(
             data, outcome=args.outcome, regressors=[trt], partition=partition)
@@ -232,16 +324,18 @@ def run(args: argparse.Namespace) -> int:
     for name, tab in extra.items():
         if hasattr(tab, "to_html"):
             sec.table(tab, caption=name.replace("_", " "))
-    est = effects["estimate"]
+    est = effects["hr"] if survival else effects["estimate"]
     sec.conclusions([
         f"{len(effects)} subgroup(s) (terminal nodes) from {len(data)} patients"
         + (f"; split on {', '.join(nodes['split_variable'].dropna().unique())}."
            if nodes["split_variable"].notna().any() else "; no variable split the data."),
-        f"Treatment effect of {treated!r} vs {ipd.reference!r} on {args.outcome!r}: "
+        f"{'Hazard ratio' if survival else 'Treatment effect'} of {treated!r} vs "
+        f"{ipd.reference!r} on "
+        f"{args.outcome or 'time to event (' + args.time + ')'!r}: "
         + (f"{est.iloc[0]:.3g}" if len(est) == 1 else
            f"from {est.min():.3g} to {est.max():.3g} across subgroups") + "."])
     index = rep.write(out)
-    shown = effects
+    shown = _survival_table(effects) if survival else effects
     if args.method == "metamob" and ipd.outcome_type == "binary":
         # odds ratio and risk difference (at the node's average baseline) with their CIs
         shown = effects[["node", "n", "odds_ratio", "or_ci_lower", "or_ci_upper", "p_value",
@@ -250,8 +344,10 @@ def run(args: argparse.Namespace) -> int:
                      "risk_diff": "RD", "rd_ci_lower": "RD_lower", "rd_ci_upper": "RD_upper"})
         shown = shown.round({"OR": 3, "OR_lower": 3, "OR_upper": 3, "RD": 4, "RD_lower": 4,
                              "RD_upper": 4})
-    text = f"{model}\n\nTreatment effect ({treated} vs {ipd.reference}) by terminal node:\n" \
-           f"{shown.to_string(index=False)}\n\nwritten to {index.parent}"
+    scale = (f" as hazard ratio, time ratio and RMST difference up to tau = {extra['tau']:g}"
+             if survival else "")
+    text = f"{model}\n\nTreatment effect ({treated} vs {ipd.reference}){scale} by terminal " \
+           f"node:\n{shown.to_string(index=False)}\n\nwritten to {index.parent}"
     emit(args, text=text, payload={
         "method": args.method, "treated": treated, "control": ipd.reference,
         "treatment_term": trt, "n_terminal": int(effects.shape[0]), "node_effects": effects,
@@ -261,3 +357,18 @@ def run(args: argparse.Namespace) -> int:
                                                ("patient_nodes", "patient_nodes.csv"),
                                                ("plot", "tree.png"), ("report", "index.html"))}})
     return 0
+
+
+def _survival_table(eff):
+    """Compact human table of survival node effects: estimate (CI) per scale."""
+    import pandas as pd
+
+    def fmt(e, lo, hi, digits=2):
+        return [f"{a:.{digits}f} ({b:.{digits}f}, {c:.{digits}f})" for a, b, c in zip(e, lo, hi)]
+
+    return pd.DataFrame({
+        "node": eff["node"], "n": eff["n"].astype(int), "events": eff["events"].astype(int),
+        "HR (95% CI)": fmt(eff["hr"], eff["hr_lower"], eff["hr_upper"]),
+        "TR (95% CI)": fmt(eff["tr"], eff["tr_lower"], eff["tr_upper"]),
+        "RMST diff (95% CI)": fmt(eff["rmst_diff"], eff["rmst_diff_lower"],
+                                  eff["rmst_diff_upper"])})

@@ -13,6 +13,11 @@
   (= ``survival::concordance``).
 * :func:`calibration_at`, :func:`calibration_slope` -- calibration of predicted
   survival at a horizon.
+* :class:`WeibullRegression`, :func:`fit_weibull` -- Weibull accelerated-failure-time
+  regression (= ``survreg(dist = "weibull")``): coefficients and Log(scale), vcov,
+  log-likelihood, predicted survival, quantiles, RMST, hazard and time ratios (also the
+  MOB node model :class:`ipdma.trees.WeibullModel`); :func:`weibull_survival`,
+  :func:`weibull_quantile`, :func:`weibull_rmst` -- closed forms.
 """
 
 from ._calibration import calibration_at, calibration_slope
@@ -29,6 +34,15 @@ from ._cox import (
 from ._km import KaplanMeier, kaplan_meier, median_followup
 from ._outcome import SurvivalOutcome, check_horizon, code_event, survival_outcome
 from ._penalized import CoxNet, coxnet_lambda_max, coxnet_path
+from ._weibull import (
+    WeibullFit,
+    WeibullRegression,
+    check_survival_outcome,
+    fit_weibull,
+    weibull_quantile,
+    weibull_rmst,
+    weibull_survival,
+)
 
 __all__ = [
     "ConcordanceResult",
@@ -37,11 +51,14 @@ __all__ = [
     "CoxPH",
     "KaplanMeier",
     "SurvivalOutcome",
+    "WeibullFit",
+    "WeibullRegression",
     "baseline_cumhaz",
     "baseline_hazard",
     "calibration_at",
     "calibration_slope",
     "check_horizon",
+    "check_survival_outcome",
     "code_event",
     "concordance",
     "cox_partial_likelihood",
@@ -49,7 +66,11 @@ __all__ = [
     "coxnet_path",
     "cumhaz_at",
     "fit_cox",
+    "fit_weibull",
     "kaplan_meier",
     "median_followup",
     "survival_outcome",
+    "weibull_quantile",
+    "weibull_rmst",
+    "weibull_survival",
 ]

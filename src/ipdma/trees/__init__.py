@@ -2,7 +2,8 @@
 
 * :class:`MOB` - model-based recursive partitioning (partykit's ``lmtree``/``glmtree``) with
   pluggable node models (:class:`LinearModel`, :class:`LogisticModel`, or any
-  :class:`NodeModel` subclass), score-based instability tests (sup-LM with Hansen's 1997
+  :class:`NodeModel` subclass; :class:`WeibullModel` for time-to-event outcomes,
+  ``fit(..., time=, event=)``), score-based instability tests (sup-LM with Hansen's 1997
   p-values, chi-square LM for factors), exhaustive split search and AIC/BIC post-pruning.
 * :class:`MetaMOB` - MOB with trial random effects (metaMOB / GLMM trees,
   ``glmertree::lmertree`` and ``glmertree(family = binomial)``), built on :class:`MOB`,
@@ -24,6 +25,7 @@ from ._suplm import (
     suplm_logpvalue,
     suplm_pvalue,
 )
+from ._weibullnode import WeibullModel
 
 __all__ = [
     "MOB",
@@ -39,6 +41,7 @@ __all__ = [
     "NodeFit",
     "NodeModel",
     "PartitionVariable",
+    "WeibullModel",
     "adjust_pvalues",
     "chi2_logsf",
     "decorrelated_process",

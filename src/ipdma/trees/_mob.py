@@ -497,11 +497,12 @@ class MOB(ResultsMixin):
         return out
 
     # ---------------------------------------------------------------- fit
-    def fit(self, data: pd.DataFrame, outcome: str = "y",
+    def fit(self, data: pd.DataFrame, outcome: str | None = None,
             regressors: Sequence[str] | str | None = ("trt",),
             partition: Sequence[str] | str | None = None,
             weights: str | np.ndarray | None = None, offset: str | np.ndarray | None = None,
-            cluster: str | np.ndarray | None = None) -> MOB:
+            cluster: str | np.ndarray | None = None, *, time: str | None = None,
+            event: str | None = None) -> MOB:
         """Grow (and optionally prune) the tree.
 
         Parameters
@@ -509,7 +510,8 @@ class MOB(ResultsMixin):
         data : DataFrame
             One row per patient.
         outcome : str
-            Outcome column (0/1 for the logistic node model).
+            Outcome column (0/1 for the logistic node model); default ``"y"``. Not used
+            for a time-to-event outcome (give ``time`` and ``event`` instead).
         regressors : list of str
             Regressors of the node model (typically the treatment indicator); an intercept is
             added unless ``intercept=False``.
@@ -523,6 +525,12 @@ class MOB(ResultsMixin):
             linear model); used by metaMOB/GLMM trees.
         cluster : str or array, optional
             Cluster identifier: the instability tests then use per-cluster sums of scores.
+        time, event : str, optional
+            Time-to-event outcome (node models of the ``"survival"`` family such as
+            :class:`WeibullModel`): follow-up time (> 0) and event indicator (1 = event,
+            0 = censored) columns, as ``Surv(time, event)`` in R. The node model then
+            receives ``y`` as an (n, 2) array [time, event], and the default ``minsize`` is
+            ``ceil(10 * p / 2)`` as partykit's for a two-column ``Surv`` response.
 
         Returns
         -------
@@ -533,8 +541,35 @@ class MOB(ResultsMixin):
             raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
         model = get_node_model(self.node_model)
         regressors = self._as_list(regressors, "regressors")
-        if outcome not in data.columns:
-            raise _column_error(outcome, data, "Outcome")
+        families = getattr(model, "families", None)
+        survival = time is not None or event is not None
+        if survival:
+            if time is None or event is None:
+                raise ModelSpecificationError(
+                    "A time-to-event outcome needs both time= and event= (columns of the "
+                    "follow-up time and of the 1/0 event indicator).")
+            if outcome is not None:
+                raise ModelSpecificationError(
+                    "Pass either outcome= or time=/event=, not both.")
+            if families is None or "survival" not in families:
+                raise ModelSpecificationError(
+                    f"The {model.name} node model does not handle time-to-event outcomes "
+                    f"(families: {sorted(families or [])}; a node model for them declares "
+                    "families = frozenset({'survival'})); use node_model=WeibullModel() with "
+                    "time=/event=.")
+            outcome_cols = [time, event]
+            roles = ["Time", "Event"]
+        else:
+            outcome = "y" if outcome is None else outcome
+            if families is not None and set(families) == {"survival"}:
+                raise ModelSpecificationError(
+                    f"The {model.name} node model needs a time-to-event outcome: pass time= "
+                    "and event= (follow-up time and 1/0 event columns) instead of outcome=.")
+            outcome_cols = [outcome]
+            roles = ["Outcome"]
+        for col, role in zip(outcome_cols, roles):
+            if col not in data.columns:
+                raise _column_error(col, data, role)
         for r in regressors:
             if r not in data.columns:
                 raise _column_error(r, data, "Regressor")
@@ -545,7 +580,7 @@ class MOB(ResultsMixin):
                     raise _column_error(v, data, role.capitalize())
                 extra_cols[role] = v
         if partition is None:
-            used = {outcome, *regressors, *extra_cols.values()}
+            used = {*outcome_cols, *regressors, *extra_cols.values()}
             partition = [c for c in data.columns if c not in used]
         partition = self._as_list(partition, "partition")
         if not partition:
@@ -553,7 +588,7 @@ class MOB(ResultsMixin):
         for z in partition:
             if z not in data.columns:
                 raise _column_error(z, data, "Partitioning")
-            if z == outcome or z in regressors:
+            if z in outcome_cols or z in regressors:
                 raise ModelSpecificationError(
                     f"Column {z!r} is used both as a partitioning variable and in the node "
                     "model; use it in one place only.")
@@ -569,7 +604,7 @@ class MOB(ResultsMixin):
                     f"{role} must be a column name or an array with one value per row "
                     f"({n0}), got shape {a.shape}")
             arrays[role] = a
-        used_cols = [outcome, *regressors, *partition, *extra_cols.values()]
+        used_cols = [*outcome_cols, *regressors, *partition, *extra_cols.values()]
         df = data[list(dict.fromkeys(used_cols))]
         miss = np.array(df.isna().any(axis=1).to_numpy(), dtype=bool)
         for role, a in arrays.items():
@@ -587,11 +622,16 @@ class MOB(ResultsMixin):
                           f"(columns {bad}).", DataWarning, stacklevel=2)
         keep = ~miss
         df = df.loc[keep]
-        y = df[outcome]
-        if not (pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)):
-            raise OutcomeError(f"Outcome column {outcome!r} must be numeric (dtype {y.dtype}).")
-        y = y.to_numpy(dtype=float)
-        model.check_outcome(y, name=f"outcome column {outcome!r}")
+        for col, role in zip(outcome_cols, roles):
+            yc = df[col]
+            if not (pd.api.types.is_numeric_dtype(yc) or pd.api.types.is_bool_dtype(yc)):
+                raise OutcomeError(f"{role} column {col!r} must be numeric (dtype {yc.dtype}).")
+        if survival:
+            y = df[outcome_cols].to_numpy(dtype=float)
+            model.check_outcome(y, name=(time, event))
+        else:
+            y = df[outcome].to_numpy(dtype=float)
+            model.check_outcome(y, name=f"outcome column {outcome!r}")
         X, coef_names, reg_levels = self._design(df, regressors)
         w = (df[extra_cols["weights"]].to_numpy(dtype=float) if "weights" in extra_cols
              else arrays["weights"].astype(float)[keep] if "weights" in arrays
@@ -619,7 +659,8 @@ class MOB(ResultsMixin):
         self._specs = specs
         self._reg_levels = reg_levels
         self._regressors = regressors
-        self._outcome = outcome
+        self._outcome = f"Surv({time}, {event})" if survival else outcome
+        self._time, self._event = time, event
         self._partition = partition
         self._rng = check_random_state(self.random_state) if self.breakties else None
         self._data = dict(y=y, X=X, w=w, off=off if off is not None else np.zeros(n),
@@ -668,7 +709,9 @@ class MOB(ResultsMixin):
         w = d["w"][rows]
         nobs = float(w.sum())
         if self.minsize_ is None:
-            self.minsize_ = int(np.ceil(10 * len(fit.coef) / 1))
+            # partykit: ceiling(10 * length(coef) / NCOL(y)); a Surv response has 2 columns
+            ncol_y = d["y"].shape[1] if d["y"].ndim == 2 else 1
+            self.minsize_ = int(np.ceil(10 * len(fit.coef) / ncol_y))
         node = MOBNode(id=nid, depth=depth, parent=parent, nobs=nobs, fit=fit, rows=rows)
         minsize = self.minsize_
         if nobs < 2 * minsize:
@@ -981,6 +1024,50 @@ class MOB(ResultsMixin):
                          "ci_lower": est - q * se, "ci_upper": est + q * se})
         return pd.DataFrame(rows)
 
+    def survival_effects(self, tau: float | None = None, level: float = 0.95,
+                         coef: str | None = None) -> pd.DataFrame:
+        """Treatment effect per terminal node for a time-to-event node model (e.g.
+        :class:`WeibullModel`) on three scales, with delta-method ``level`` intervals:
+        time ratio ``tr`` (exp of the treatment coefficient), hazard ratio ``hr``
+        (``exp(-coef / scale)``, Weibull proportional hazards) and the difference in
+        restricted mean survival time up to ``tau`` (treated minus control,
+        ``rmst_diff``; also ``rmst_0``, ``rmst_1``).
+
+        Parameters
+        ----------
+        tau : float, optional
+            RMST horizon. Default: the smallest, over terminal nodes and treatment arms, of
+            the largest follow-up time (event or censoring) in that node and arm, so that
+            no RMST extrapolates beyond the follow-up of any arm of any node.
+        level : float
+            Confidence level.
+        coef : str, optional
+            Treatment coefficient (default: the first regressor).
+        """
+        self._check_fitted()
+        if not hasattr(self._model, "node_effects") or self._time is None:
+            raise ModelSpecificationError(
+                "survival_effects needs a time-to-event tree (MOB(WeibullModel()).fit(..., "
+                "time=, event=)); use effects() for this tree.")
+        name = self._effect_coef(coef)
+        j = self.coef_names_.index(name)
+        d = self._data
+        leaves = [nd for nd in self.tree_.walk() if nd.terminal]
+        arm = d["X"][:, j]
+        if tau is None:
+            tau = min(float(d["y"][nd.rows[arm[nd.rows] == a], 0].max())
+                      for nd in leaves for a in np.unique(arm[nd.rows]))
+        tau = float(tau)
+        if not (np.isfinite(tau) and tau > 0):
+            raise ModelSpecificationError(f"tau must be a positive number, not {tau!r}")
+        rows = []
+        for nd in leaves:
+            r = {"node": nd.id, "n": nd.nobs,
+                 "events": float((d["w"][nd.rows] * d["y"][nd.rows, 1]).sum())}
+            r.update(self._model.node_effects(nd.fit, j, tau, level))
+            rows.append(r)
+        return pd.DataFrame(rows)
+
     # ---------------------------------------------------------------- summaries
     @property
     def n_terminal(self) -> int:
@@ -1060,6 +1147,10 @@ class MOB(ResultsMixin):
             for nm, c, v in zip(nd.fit.coef_names, nd.fit.coef, np.diag(nd.fit.vcov)):
                 r[nm] = c
                 r[f"se({nm})"] = np.sqrt(v) if np.isfinite(v) else np.nan
+            if "log_scale" in nd.fit.extra:
+                r["log_scale"] = nd.fit.extra["log_scale"]
+                vf = nd.fit.extra.get("vcov_full")
+                r["se(log_scale)"] = np.sqrt(vf[-1, -1]) if vf is not None else np.nan
             r["objective"] = nd.fit.objective
             r["loglik"] = nd.fit.loglik
             r["stop_reason"] = nd.stop_reason
@@ -1093,6 +1184,16 @@ class MOB(ResultsMixin):
                 columns="coef").set_index("node")
         except ModelSpecificationError:
             pass
+        if getattr(self, "_time", None) is not None and hasattr(self._model, "node_effects"):
+            try:
+                se = self.survival_effects(level=level, coef=coef)
+                tables[f"Terminal nodes: hazard ratio, time ratio, RMST difference up to "
+                       f"tau = {se['tau'].iloc[0]:g} ({level:.0%} CI)"] = se[
+                    ["node", "n", "events", "hr", "hr_lower", "hr_upper", "tr", "tr_lower",
+                     "tr_upper", "rmst_diff", "rmst_diff_lower", "rmst_diff_upper"]
+                ].set_index("node")
+            except ModelSpecificationError:
+                pass
         inner = self.tests_[self.tests_["node"].isin(
             [nd.id for nd in self.tree_.walk() if not nd.terminal])]
         if len(inner):
@@ -1167,17 +1268,22 @@ class MOB(ResultsMixin):
     def __repr__(self) -> str:
         return self.__str__()
 
-    def plot(self, ax=None, terminal: str = "effect", coef: str | None = None,
+    def plot(self, ax=None, terminal: str | None = None, coef: str | None = None,
              level: float = 0.95, **kwargs):
         """Tree diagram: inner nodes show the splitting variable and adjusted p-value, edges
         the split, terminal nodes n and (``terminal="effect"``) the treatment effect with
-        CI, or (``terminal="outcome"``) the mean outcome by treatment arm with CI.
+        CI, or (``terminal="outcome"``) the mean outcome by treatment arm with CI; for a
+        time-to-event tree ``terminal="outcome"`` draws Kaplan-Meier curves by arm in every
+        terminal node. Default: ``"outcome"`` (Kaplan-Meier) for a time-to-event tree,
+        else ``"effect"``.
 
         Returns the matplotlib Axes.
         """
         from ._treeplot import plot_tree
 
         self._check_fitted()
+        if terminal is None:
+            terminal = "outcome" if getattr(self, "_time", None) is not None else "effect"
         return plot_tree(self, ax=ax, terminal=terminal, coef=coef, level=level, **kwargs)
 
     # ---------------------------------------------------------------- diagnostics

@@ -102,6 +102,8 @@ def plot_tree(tree, ax=None, terminal: str = "effect", coef: str | None = None,
         pan.set_ylabel(f"{eff['coef'].iloc[0]} ({level:.0%} CI)", fontsize=fontsize)
         return ax
 
+    if getattr(tree, "_time", None) is not None:
+        return _km_panels(tree, ax, pan, leaves, coef, fontsize)
     # outcome by arm
     name = tree._effect_coef(coef)
     j = tree.coef_names_.index(name)
@@ -134,4 +136,47 @@ def plot_tree(tree, ax=None, terminal: str = "effect", coef: str | None = None,
                      color=color_for(a_i), capsize=3, ms=5, label=f"{name} = {a:g}")
     pan.set_ylabel(f"mean {tree._outcome} ({level:.0%} CI)", fontsize=fontsize)
     pan.legend(fontsize=fontsize - 1, frameon=False, loc="best")
+    return ax
+
+
+def _km_panels(tree, ax, pan, leaves, coef, fontsize):
+    """Kaplan-Meier curves by treatment arm, one small panel under every terminal node
+    (time-to-event trees), on common axes."""
+    from ..survival._weibull import _km
+
+    name = tree._effect_coef(coef)
+    j = tree.coef_names_.index(name)
+    d = tree._data
+    arm = d["X"][:, j]
+    arms = np.unique(arm)
+    if len(arms) > 6:
+        raise ModelSpecificationError(
+            f"terminal='outcome' needs a treatment regressor with few values; {name!r} has "
+            f"{len(arms)} distinct values. Use terminal='effect'.")
+    tmax = float(d["y"][:, 0].max())
+    n_leaf = len(leaves)
+    pan.set_axis_off()
+    panels = []
+    for li, nd in enumerate(leaves):
+        sub = pan.inset_axes([li / n_leaf + 0.12 / n_leaf, 0.18, 0.8 / n_leaf, 0.78])
+        for a_i, a in enumerate(arms):
+            rows = nd.rows[arm[nd.rows] == a]
+            if len(rows) == 0:
+                continue
+            km = _km(d["y"][rows, 0], d["y"][rows, 1], d["w"][rows])
+            sub.step(np.r_[0.0, km["time"]], np.r_[1.0, km["surv"]], where="post",
+                     color=color_for(a_i), lw=1.2, label=f"{name} = {a:g}")
+        sub.set_ylim(-0.02, 1.02)
+        sub.set_xlim(0, tmax)
+        sub.tick_params(labelsize=fontsize - 2)
+        if li:
+            sub.set_yticklabels([])
+        else:
+            sub.set_ylabel("survival", fontsize=fontsize - 1)
+        sub.set_title(f"Node {nd.id}", fontsize=fontsize - 1)
+        for sp in ("top", "right"):
+            sub.spines[sp].set_visible(False)
+        panels.append(sub)
+    if panels:
+        panels[-1].legend(fontsize=fontsize - 2, frameon=False, loc="upper right")
     return ax
