@@ -890,14 +890,30 @@ class MetaMOB(ResultsMixin):
         return self.tree_.depth(root=root)
 
     def print_lines(self) -> list[str]:
-        """The printout as lines, like glmertree's ``print(lmertree)``: title, the
-        final tree (as partykit prints it), then the random-effects block (variances,
-        SDs and correlations as lme4's ``VarCorr``, and the BLUPs per trial) and the
-        log-likelihood at full precision."""
+        """The printout as lines. First exactly glmertree's ``print(lmertree)`` /
+        ``print(glmertree)``: title, the final tree (as partykit prints it), the
+        conditional modes of the random effects per trial; then what lme4's
+        ``summary`` adds: the variance components (variances, SDs and correlations, as
+        ``VarCorr``), the number of observations and groups, and the log-likelihood at
+        full precision."""
+        from ._rformat import format_r
+
         self._check()
         binary = self.family_ == "binary"
         title = "Generalized linear mixed model tree" if binary else "Linear mixed model tree"
-        out = [title, *self.tree_.print_lines()[1:], "", "Random effects:"]
+        out = [title, *self.tree_.print_lines()[1:], "", "Random effects:",
+               f"${self.lmm_.group_name}"]
+        re = self.lmm_.ranef
+        cols = [format_r(re[c].to_numpy(), digits=7) for c in re.columns]
+        rn = [str(v) for v in re.index]
+        wr = max(len(r) for r in rn)
+        widths = [max(len(str(c)), *(len(v) for v in col)) for c, col in zip(re.columns, cols)]
+        out.append(" " * wr + "".join(" " + str(c).rjust(w) for c, w in zip(re.columns, widths)))
+        for i, r in enumerate(rn):
+            out.append(r.ljust(wr) + "".join(" " + col[i].rjust(w)
+                                             for col, w in zip(cols, widths)))
+        out += ["", f"with conditional variances for \u201c{self.lmm_.group_name}\u201d ", "",
+                "Variance components:"]
         vc = self.lmm_.varcorr()
         var_rows = vc[vc["var2"].isna()]
         cor_rows = vc[vc["var2"].notna()]
@@ -920,8 +936,6 @@ class MetaMOB(ResultsMixin):
             out.append(" " + " ".join(t[k].ljust(wd[k]) for k in range(5)).rstrip())
         out.append(f"Number of obs: {self.nobs_}, groups: {self.lmm_.group_name}, "
                    f"{self.lmm_.n_groups}")
-        out += ["", f"${self.lmm_.group_name}"]
-        out += self.lmm_.ranef.to_string().splitlines()
         crit = "Laplace" if binary else "REML" if self.reml else "ML"
         out += ["", f"log-likelihood ({crit}): {self.loglik_!r} "
                     f"(df = {int(self.lmm_.df_model)})"]
