@@ -61,6 +61,9 @@ def d(tmp_path_factory) -> Path:
     three = b.copy()
     three.loc[:5, "Y"] = 2
     three.to_csv(root / "y012.csv", index=False)
+    yt = b.astype({"Y": object})
+    yt.loc[[7], "Y"] = "abc"
+    yt.to_csv(root / "y_text.csv", index=False)
     sc = b.astype({"SCORE": object})
     sc.loc[[4, 9], "SCORE"] = "high"
     sc.to_csv(root / "score_text.csv", index=False)
@@ -110,6 +113,7 @@ CASES = [
     # --- outcome
     ("risk-nmr-outcome-012", ["risk-nmr", "{d}/y012.csv", *BIN, "--covariates", "AGE",
                               "--engine", "ml", "--out", "{out}"], ["3 distinct values"]),
+    ("outcome-text-cell", ["describe", "{d}/y_text.csv", *BIN], ["'Y'", "'abc'", "row 8"]),
     ("binary-outcome-type-012", ["describe", "{d}/y012.csv", *BIN, "--outcome-type", "binary"],
      ["3 distinct values", "--outcome-type continuous"]),
     # --- numeric options, checked when parsing

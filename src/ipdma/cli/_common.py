@@ -355,6 +355,15 @@ def progress(iterable: Iterable[T], total: int | None = None, desc: str = "",
                             total=total, desc=desc)
 
 
+def label_outcome(ax, outcome: str) -> None:
+    """Name the outcome column on a figure's y axis when neither axis mentions it (the
+    unit is the outcome's own; probabilities and odds ratios name it as such)."""
+    for a in ax.figure.axes:
+        if not a.get_ylabel() or outcome in a.get_ylabel() or outcome in a.get_xlabel():
+            continue
+        a.set_ylabel(f"{a.get_ylabel()}\n[outcome: {outcome}]")
+
+
 def status(message: str) -> None:
     """A one-line status message on stderr (progress of long steps)."""
     sys.stderr.write(f"[ipdma] {message}\n")

@@ -13,6 +13,7 @@ from ._common import (
     emit,
     id_columns,
     ipd_from_args,
+    label_outcome,
     n_jobs_type,
     nonneg_int,
     positive_int,
@@ -207,6 +208,7 @@ def run(args: argparse.Namespace) -> int:
         files["predictions"] = str(path)
         for kind in ("distribution", "covariate", "trials"):
             ax = model.plot(kind, covariate=covs[0] if covs else None)
+            label_outcome(ax, args.outcome)
             fp = out / f"ite_{kind}.png"
             ax.figure.savefig(fp, dpi=120, bbox_inches="tight")
             plt.close(ax.figure)

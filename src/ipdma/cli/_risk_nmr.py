@@ -12,6 +12,7 @@ from ._common import (
     add_ipd_arguments,
     emit,
     ipd_from_args,
+    label_outcome,
     nonneg_int,
     patient_frame,
     read_csv,
@@ -267,6 +268,7 @@ def run(args: argparse.Namespace) -> int:
     stage2.html(nmr.summary().as_html())
     for kind, caption in _KINDS.items():
         ax = nmr.plot(kind)
+        label_outcome(ax, args.outcome)
         ax.figure.savefig(out / f"{kind}.png", dpi=130, bbox_inches="tight")
         stage2.figure(ax, caption=caption)
         payload["files"][f"plot_{kind}"] = str(out / f"{kind}.png")

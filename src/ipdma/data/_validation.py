@@ -346,6 +346,11 @@ def code_outcome(s: pd.Series, outcome_type: str | None, event: object
         hint = (f" The values look numeric: convert with pd.to_numeric(df[{col!r}])."
                 if conv.notna().all() else
                 " Recode it to numbers, or to two labels for a binary outcome.")
+        bad = conv.isna().to_numpy()
+        if conv.notna().any() and bad.any():
+            vals = sorted(set(s[bad].astype(str)))
+            hint = (f" Its non-numeric values {fmt_list(vals)} are in "
+                    f"{row_numbers_text(np.flatnonzero(bad) + 1)}: fix those cells." + hint)
         raise OutcomeError(
             f"outcome column {col!r} is not numeric (dtype {s.dtype}, {len(uniq_l)} distinct "
             f"values, e.g. {fmt_list(uniq_l, max_show=3)}), so it can be neither a continuous "
