@@ -266,6 +266,12 @@ class MVMAPooler(ITEPooler):
         self.structure = structure
         self.pi_df = pi_df
 
+    def get_params(self) -> dict[str, Any]:
+        params = super().get_params()
+        if params.get("aggregate") is None:     # keep the repr of IPD-only poolers
+            params.pop("aggregate", None)
+        return params
+
     def _fit(self, summaries):
         Y = np.vstack([s.coef for s in summaries])
         S = np.stack([s.cov for s in summaries])
