@@ -16,7 +16,7 @@ Cases:
   control arms vs ``coxnet_path`` on R's lambda sequence.
 * ``glmnet_path_large``: the same on the simulated set.
 
-    python benchmarks/bench_survival.py [--reps 20] [--n-large 20000]
+    python benchmarks/bench_survival.py [--reps 10] [--n-large 20000]
 
 Prints seconds, the ratio R / ipdma (> 1 = ipdma faster) and the largest absolute
 difference of the coefficients.  Without ``Rscript`` (or survival/glmnet) only the
@@ -85,7 +85,7 @@ def timed(f, reps):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--n-large", type=int, default=20000)
     args = ap.parse_args()
     from threadpoolctl import threadpool_limits
