@@ -222,3 +222,11 @@ def test_summary_and_node_table(case):
                                rtol=RTOL_VCOV)
     txt = str(tree.summary())
     assert "hazard ratio, time ratio, RMST difference" in txt
+
+
+def test_node_model_by_name(case):
+    d = load(case)
+    a = MOB("weibull", maxdepth=2).fit(d, time="time", event="status", regressors=["trt"],
+                                       partition=PARTITION)
+    assert isinstance(a._model, WeibullModel)
+    assert a.tree_.split.variable == "z1"

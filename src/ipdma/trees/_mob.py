@@ -286,9 +286,12 @@ class MOB(ResultsMixin):
 
     Parameters
     ----------
-    node_model : {"linear", "logistic"} or NodeModel
+    node_model : {"linear", "logistic", "weibull"} or NodeModel
         Model fitted in every node: ``"linear"`` (OLS, as ``lmtree``), ``"logistic"``
-        (binomial GLM, as ``glmtree(family = binomial)``), or any :class:`NodeModel`.
+        (binomial GLM, as ``glmtree(family = binomial)``), ``"weibull"``
+        (:class:`WeibullModel`, Weibull AFT regression for a time-to-event outcome given
+        by ``fit(..., time=, event=)``, as ``mob(..., fit = wbreg)``), or any
+        :class:`NodeModel`.
     alpha : float
         Significance level of the (adjusted) instability tests; a node with min p > alpha
         is terminal.

@@ -633,6 +633,8 @@ def get_node_model(node_model: str | NodeModel | type) -> NodeModel:
     LogisticModel()
     >>> get_node_model(LogisticModel).name
     'logistic model'
+    >>> get_node_model("weibull")
+    WeibullModel()
     """
     if isinstance(node_model, NodeModel):
         return node_model
@@ -642,9 +644,13 @@ def get_node_model(node_model: str | NodeModel | type) -> NodeModel:
         key = node_model.lower()
         if key in _BUILTIN:
             return _BUILTIN[key]()
+        if key in ("weibull", "survreg"):
+            from ._weibullnode import WeibullModel  # imports this module: import lazily
+
+            return WeibullModel()
         raise ModelSpecificationError(
-            f"Unknown node_model {node_model!r}; use 'linear', 'logistic' or a NodeModel "
-            "instance (subclass ipdma.trees.NodeModel for a new model).")
+            f"Unknown node_model {node_model!r}; use 'linear', 'logistic', 'weibull' or a "
+            "NodeModel instance (subclass ipdma.trees.NodeModel for a new model).")
     raise ModelSpecificationError(
         f"node_model must be 'linear', 'logistic' or a NodeModel, not {type(node_model).__name__}")
 
