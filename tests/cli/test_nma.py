@@ -110,7 +110,7 @@ def test_cli_human_output_and_contrast_input(smoking, tmp_path, capsys):
     (["--events", "xi"], "--events needs --n"),
     (["--events", "xi", "--n", "ni", "--mean", "xi"], "exactly one kind"),
     (["--events", "xi", "--n", "ni", "--measure", "MD"], "--measure MD does not fit"),
-    (["--events", "xi", "--n", "ni", "--reference", "placebo"], "reference="),
+    (["--events", "xi", "--n", "ni", "--reference", "placebo"], "--reference 'placebo'"),
     (["--events", "xi", "--n", "ni", "--tau2", "-1"], "--tau2"),
 ])
 def test_cli_errors(smoking, tmp_path, capsys, extra, message):
