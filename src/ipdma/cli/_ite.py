@@ -121,17 +121,16 @@ def _learner_options(args: argparse.Namespace) -> dict[str, dict]:
 
 def _check_extras(learners: list[str]) -> None:
     """Stop before any computation when a learner's optional package is missing."""
-    import importlib.util
+    from .._optional import EXTRAS, is_available
+    from ..errors import MissingDependencyError
+    from ..ite._learners import LEARNER_REQUIRES
 
-    from ..errors import ModelSpecificationError
-
-    needs = {"causal-forest": ("econml", "pip install 'ipdma[causal-forest]'"),
-             "xgboost": ("xgboost", "pip install xgboost")}
     for name in learners:
-        if name in needs and importlib.util.find_spec(needs[name][0]) is None:
-            raise ModelSpecificationError(
-                f"--learner {name} needs the optional package {needs[name][0]!r}, which is "
-                f"not installed: {needs[name][1]}")
+        mod = LEARNER_REQUIRES.get(name)
+        if mod is not None and not is_available(mod):
+            raise MissingDependencyError(
+                f"--learner {name} needs the optional package {mod!r}, which is not "
+                f"installed: pip install 'ipdma[{EXTRAS[mod]}]'")
 
 
 def read_new_patients(args: argparse.Namespace, path: str, covariates: list[str],

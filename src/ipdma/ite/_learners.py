@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._base import check_random_state
+from .._optional import import_optional
 from ..errors import (
     ConvergenceWarning,
     DataError,
@@ -721,7 +722,7 @@ def _xgb_cv_curve(F, y, folds_id, nfold, params, cap, early_stopping_rounds,
     """
     import json
 
-    import xgboost as xgb
+    xgb = import_optional("xgboost")
 
     nthread = int(params.get("nthread", 1))
     fold = []
@@ -769,7 +770,7 @@ def _train_booster(params: dict, dtrain, rounds: int):
     identical (tested); about 10% faster on trial-sized data, which matters for
     the B x K bootstrap refits.
     """
-    import xgboost as xgb
+    xgb = import_optional("xgboost")
 
     bst = xgb.Booster(params, [dtrain])
     for i in range(rounds):
@@ -859,7 +860,7 @@ class XGBoostSLearner(ITELearner):
         return tuned, table
 
     def _fit(self, X, t, y, rng, foldid=None):
-        import xgboost as xgb
+        xgb = import_optional("xgboost")
 
         F = np.column_stack([t, X])
         if self.tuned is None:
@@ -1039,13 +1040,8 @@ class CausalForestLearner(ITELearner):
 
     @staticmethod
     def _import():
-        try:
-            from econml.dml import CausalForestDML
-        except ImportError as exc:
-            raise ImportError(
-                "the 'causal-forest' learner needs EconML, which is not installed: "
-                "pip install ipdma[causal-forest]") from exc
-        return CausalForestDML
+        return import_optional("econml.dml",
+                               purpose="the 'causal-forest' learner").CausalForestDML
 
     def _fit(self, X, t, y, rng):
         CausalForestDML = self._import()
@@ -1143,7 +1139,7 @@ def _chain_diagnostics(name: str, chains: np.ndarray, stacklevel: int = 5) -> tu
 
     Warns (:class:`~ipdma.errors.SamplerWarning`) when R-hat > 1.01 or ESS < 400.
     """
-    import arviz as az
+    az = import_optional("arviz")
 
     k = chains.shape[-1]
     ess = np.array([float(az.ess(chains[..., j], method="bulk")) for j in range(k)])
@@ -1300,7 +1296,7 @@ class BayesLMLearner(ITELearner):
 
     def inference_data(self):
         """The draws as ArviZ ``InferenceData`` (``delta``, ``gamma``, ``sigma``)."""
-        import arviz as az
+        az = import_optional("arviz")
 
         self._check_fitted()
         ch = self.theta_chains_
@@ -1490,7 +1486,7 @@ class BayesLassoLearner(ITELearner):
 
     def inference_data(self):
         """The draws as ArviZ ``InferenceData`` (``delta``, ``gamma``, ``sigma``, ``lambda2``)."""
-        import arviz as az
+        az = import_optional("arviz")
 
         self._check_fitted()
         ch = self.theta_chains_
@@ -1516,6 +1512,11 @@ LEARNERS: dict[str, type[ITELearner]] = {
 }
 
 
+#: learner -> the optional package it needs (see :mod:`ipdma._optional` for the extras)
+LEARNER_REQUIRES: dict[str, str] = {"causal-forest": "econml", "xgboost": "xgboost",
+                                    "bayes-lasso": "arviz", "bayes-lm": "arviz"}
+
+
 def learner_available(name: str) -> bool:
     """Whether a learner's optional dependency is installed (EconML for the causal forest).
 
@@ -1524,11 +1525,10 @@ def learner_available(name: str) -> bool:
     >>> learner_available("ols"), learner_available("xgboost")
     (True, True)
     """
-    import importlib.util
+    from .._optional import is_available
 
-    optional = {"causal-forest": "econml"}
-    mod = optional.get(name)
-    return mod is None or importlib.util.find_spec(mod) is not None
+    mod = LEARNER_REQUIRES.get(name)
+    return mod is None or is_available(mod)
 
 
 def get_learner(learner: str | ITELearner, **kwargs: Any) -> ITELearner:

@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from .._base import check_random_state
+from .._optional import import_optional
 from ..errors import (
     DataError,
     InfeasibleMethodError,
@@ -537,9 +538,9 @@ def _marginal_theta(kstar, Sstar, Psi, prior_var):
 
 
 def _bmvma_full_model(kstar, Sstar, prior_var, tau_scale, lkj_eta):
-    import jax.numpy as jnp
-    import numpyro
-    import numpyro.distributions as dist
+    jnp = import_optional("jax.numpy")
+    numpyro = import_optional("numpyro")
+    dist = import_optional("numpyro.distributions")
 
     q = kstar.shape[1]
     tau = numpyro.sample("tau", dist.HalfNormal(tau_scale).expand([q]))
@@ -669,10 +670,12 @@ class BayesMVMAPooler(ITEPooler):
         self._pred_seed = int(rng.integers(2**31 - 1))
 
     def _sample_full(self, kstar, Sstar, rng):
-        import jax
-        import jax.numpy as jnp
-        from numpyro.diagnostics import effective_sample_size, split_gelman_rubin
-        from numpyro.infer import MCMC, NUTS
+        jax = import_optional("jax")
+        jnp = import_optional("jax.numpy")
+        _mod = import_optional("numpyro.diagnostics")
+        effective_sample_size, split_gelman_rubin = _mod.effective_sample_size, _mod.split_gelman_rubin
+        _mod = import_optional("numpyro.infer")
+        MCMC, NUTS = _mod.MCMC, _mod.NUTS
 
         mcmc = MCMC(NUTS(_bmvma_full_model), num_warmup=self.num_warmup,
                     num_samples=self.num_samples, num_chains=self.num_chains,
@@ -696,7 +699,7 @@ class BayesMVMAPooler(ITEPooler):
 
     def inference_data(self):
         """The posterior draws as an ArviZ ``InferenceData``."""
-        import arviz as az
+        az = import_optional("arviz")
 
         self._check_fitted()
         return az.from_dict(posterior={"theta": self.theta_draws_[None],

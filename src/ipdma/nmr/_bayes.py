@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._optional import import_optional
 from ..errors import SamplerWarning
 from ._design import NMRDesign
 
@@ -56,9 +57,9 @@ class BayesFit:
 
 def _model_fn(has_risk: bool, random: bool, J: int, T: int, A: int,
               prior_sd: float, tau_scale: float, tau_prior: str = "half-normal"):
-    import jax.numpy as jnp
-    import numpyro
-    import numpyro.distributions as dist
+    jnp = import_optional("jax.numpy")
+    numpyro = import_optional("numpyro")
+    dist = import_optional("numpyro.distributions")
 
     def model(trial_idx, trt_idx, x, re_row, chol, y):
         u = numpyro.sample("u", dist.Normal(0.0, prior_sd).expand([J]).to_event(1))
@@ -90,8 +91,8 @@ def _potential_fn(random: bool, prior_sd: float, tau_scale: float,
     product compiles and runs faster than gathers.  tau is sampled as log tau (with its
     Jacobian) under the half-normal prior, and as ``logit(tau / a)`` under U(0, a).
     ``tests/nmr`` checks it equals numpyro's potential of :func:`_model_fn`."""
-    import jax
-    import jax.numpy as jnp
+    jax = import_optional("jax")
+    jnp = import_optional("jax.numpy")
 
     half_log_2pi = 0.5 * float(np.log(2 * np.pi))
 
@@ -124,8 +125,9 @@ def _make_runner(pe, *, chains: int, draws: int, warmup: int, chain_method: str,
     """One jitted function: NUTS warm-up (step size + dense mass adaptation) and sampling
     for every chain, from numpyro's functional HMC interface.  Warm-up and sampling share
     one loop body so the NUTS kernel is compiled once."""
-    import jax
-    from numpyro.infer.hmc import hmc
+    jax = import_optional("jax")
+    _mod = import_optional("numpyro.infer.hmc")
+    hmc = _mod.hmc
 
     def one_chain(key, init, args):
         init_kernel, sample_kernel = hmc(lambda z: pe(z, args), algo="NUTS")
@@ -155,8 +157,8 @@ def fit_bayes(design: NMRDesign, *, random: bool, prior_sd: float, tau_prior_sca
               chain_method: str = "sequential", target_accept: float = 0.8) -> BayesFit:
     import time
 
-    import arviz as az
-    import jax.numpy as jnp
+    az = import_optional("arviz")
+    jnp = import_optional("jax.numpy")
 
     J, T = design.n_trials, design.n_treatments
     A = design.re_arm_trial.size
@@ -224,7 +226,7 @@ def fit_bayes(design: NMRDesign, *, random: bool, prior_sd: float, tau_prior_sca
 
 
 def _diagnostics(idata, divergences: int, chains: int) -> dict:
-    import arviz as az
+    az = import_optional("arviz")
 
     var_names = [v for v in idata.posterior.data_vars if v != "z"]
     ess = az.ess(idata, var_names=var_names, method="bulk")

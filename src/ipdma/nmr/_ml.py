@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
+from .._optional import import_optional
 from ..errors import BoundaryWarning, ConvergenceError, ConvergenceWarning
 from ._design import NMRDesign, expit
 
@@ -192,8 +193,8 @@ def fit_random(design: NMRDesign, n_agq: int = 1, start: MLFit | None = None,
     ``"joint"`` (lme4's default) or ``"conditional"`` fixed-effect covariance."""
     if vcov not in ("joint", "conditional"):
         raise ValueError(f"vcov must be 'joint' or 'conditional' (got {vcov!r})")
-    import jax
-    import jax.numpy as jnp
+    jax = import_optional("jax")
+    jnp = import_optional("jax.numpy")
 
     if n_agq < 1:
         raise ValueError("n_agq must be >= 1")

@@ -10,6 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from .._base import ResultsMixin, Summary, check_is_fitted, check_random_state
+from .._optional import import_optional
 from ..errors import ColumnNotFoundError, ModelSpecificationError, OutcomeError
 from ._design import NMRDesign, _check_column, expit, logit, prepare
 
@@ -494,7 +495,7 @@ class RiskNMRResult(ResultsMixin):
         self.coef = self.params["estimate"].loc[self._names]
 
     def _table_from_draws(self, draws: np.ndarray, names: list[str]) -> pd.DataFrame:
-        import arviz as az
+        az = import_optional("arviz")
 
         a = (1 - self.level) / 2
         flat = draws.reshape(-1, draws.shape[-1])

@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 
+from .._optional import import_optional
 from ..errors import SamplerWarning
 from ._estimators import FittedParams
 
@@ -29,12 +30,13 @@ __all__ = ["fit_bayes_lasso"]
 def fit_bayes_lasso(X, y, trial, n_trials, trial_effect, rng, laplace_scale=None,
                     num_warmup=500, num_samples=1000, num_chains=2, point="mean"):
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
-    import arviz as az
-    import jax
-    import jax.numpy as jnp
-    import numpyro
-    import numpyro.distributions as dist
-    from numpyro.infer import MCMC, NUTS
+    az = import_optional("arviz")
+    jax = import_optional("jax")
+    jnp = import_optional("jax.numpy")
+    numpyro = import_optional("numpyro")
+    dist = import_optional("numpyro.distributions")
+    _mod = import_optional("numpyro.infer")
+    MCMC, NUTS = _mod.MCMC, _mod.NUTS
 
     _n, p = X.shape
     mean = X.mean(axis=0)

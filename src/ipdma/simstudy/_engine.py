@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._optional import import_optional
 from ..errors import ModelSpecificationError
 from ._design import ITEMethod, Scenario, fit_predict_shared, stable_key
 from ._metrics import METRICS, ite_metrics
@@ -284,7 +285,8 @@ def _run_joblib(pending, seed: int, n_jobs: int):
 
 def _run_dask(pending, seed: int, scheduler: str | None, dask_local: int | None):
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        _mod = import_optional("dask.distributed")
+        Client, LocalCluster, as_completed = _mod.Client, _mod.LocalCluster, _mod.as_completed
     except ImportError:  # pragma: no cover - depends on the environment
         raise ModelSpecificationError(
             "running on Dask needs dask.distributed: pip install 'ipdma[dask]'") from None

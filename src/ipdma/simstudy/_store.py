@@ -53,6 +53,11 @@ class ResultStore:
         if format not in ("parquet", "csv"):
             raise ModelSpecificationError(f"store format must be 'parquet' or 'csv', not "
                                           f"{format!r}")
+        if format == "parquet":
+            from .._optional import import_optional
+
+            import_optional("pyarrow", purpose="a Parquet result store (use --format csv / "
+                            "format='csv' without it)")
         self.path = Path(path)
         self.format = format
         self.cells_dir = self.path / "cells"
