@@ -62,6 +62,9 @@ class RiskModel:
         Rows that develop the model: every arm (as in the original) or only the
         control arm (``control`` label, default the IPD's reference).
     control : str, optional
+        Reference treatment label (default: the IPD's reference).  Also used when
+        the treatment column is one of the ``covariates``: its indicators are then
+        coded against this arm (a fit without a known reference is refused).
     trial_effect : {"none", "fixed", "random"}
         No trial term (original), trial-specific unpenalised intercepts, or a
         normal random intercept (adaptive Gauss-Hermite, ``n_agq`` points;
@@ -308,6 +311,7 @@ class RiskModel:
             for col, lev in (getattr(data, "categorical_levels", None) or {}).items():
                 if col in spec.levels and set(map(str, lev)) == set(map(str, spec.levels[col])):
                     spec.levels[col] = list(lev)
+        self._order_treatment_levels(spec, df, treatment, control)
         rng = check_random_state(self.random_state)
 
         # development rows
@@ -518,6 +522,27 @@ class RiskModel:
         for j, name in enumerate(self.feature_names_):
             out[name] = coefs[:, 1 + j]
         return out
+
+    @staticmethod
+    def _order_treatment_levels(spec, df, treatment, control) -> None:
+        """A categorical treatment column among the covariates is coded against the
+        reference treatment (``control=``, default the IPD's reference), never the
+        alphabetically first label; without a known reference the fit is refused."""
+        if treatment is None or treatment not in spec.levels:
+            return
+        labels = [str(v) for v in spec.levels[treatment]]
+        if control is None:
+            raise ModelSpecificationError(
+                f"the treatment column {treatment!r} is among the covariates but the "
+                f"reference treatment is unknown: pass control='<label>' (one of {labels}) "
+                "so that its indicators contrast every arm with the reference, fit from an "
+                "ipdma.data.IPD (its reference is used), or drop it from covariates")
+        if str(control) not in labels:
+            raise DataError(f"control label {control!r} not found in column {treatment!r} "
+                            f"(labels: {labels})")
+        lev = list(spec.levels[treatment])
+        ref = lev[labels.index(str(control))]
+        spec.levels[treatment] = [ref] + [v for v in lev if v is not ref and v != ref]
 
     @staticmethod
     def _dropped_table(df, trial, reasons) -> pd.DataFrame:
