@@ -674,10 +674,12 @@ class RiskModel:
         if hasattr(self, "n_"):
             info.update({"n": self.n_, "events": self.events_})
         if np.isfinite(getattr(self, "loglik_", np.nan)):
-            info.update({"log-likelihood": self.loglik_, "deviance": self.deviance_,
-                         "null deviance": self.null_deviance_,
-                         "df (parameters)": self.n_params_, "residual df": self.df_resid_,
-                         "AIC": self.aic_, "BIC": self.bic_})
+            full = "{:.10g}".format   # full precision, to compare with R
+            info.update({"log-likelihood": full(self.loglik_), "deviance": full(self.deviance_),
+                         "null deviance": full(self.null_deviance_),
+                         "df (parameters)": full(self.n_params_),
+                         "residual df": full(self.df_resid_),
+                         "AIC": full(self.aic_), "BIC": full(self.bic_)})
         if self.method in ("pmle",):
             info["penalty (rms scale)"] = self.penalty_
         if self.method in ("lasso", "elasticnet"):
@@ -695,7 +697,11 @@ class RiskModel:
             notes.append(f"Multiple imputation: {self.n_imputations} imputations, Rubin's rules.")
         tables = {"coefficients": tab}
         if self.trial_intercepts_ is not None:
-            tables["trial intercepts"] = self.trial_intercepts_.to_frame()
+            ti = self.trial_intercepts_.to_frame()
+            se_t = getattr(self, "trial_intercepts_se_", None)
+            if se_t is not None:
+                ti["se" if self.trial_effect == "fixed" else "cond_sd"] = se_t
+            tables["trial intercepts"] = ti
         return Summary(f"Baseline-risk model ({self.method})", tables=tables, info=info,
                        notes=notes)
 
