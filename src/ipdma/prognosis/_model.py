@@ -120,7 +120,9 @@ class RiskModel:
     loglik_, deviance_, null_deviance_ : float
         Log-likelihood at the estimate (unpenalised; random intercept: the
         Laplace/AGQ marginal one, as ``logLik(glmer)``), ``-2 loglik_`` (binary
-        outcome: R's ``deviance(glm)``) and the deviance of the intercept-only
+        outcome: R's ``deviance(glm)``; unpenalised also for PMLE, whereas
+        ``rms::lrm``'s ``deviance[2]`` adds the penalty) and the deviance of the
+        intercept-only
         model (``glm``'s ``null.deviance``, glmnet's ``nulldev``).  NaN with
         multiple imputation and the Bayesian lasso.
     n_params_, df_resid_, aic_, bic_ : float
