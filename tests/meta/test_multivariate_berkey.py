@@ -5,8 +5,8 @@ Tolerances from the case README: GLS rtol 1e-10; REML/ML coefficients and vcov r
 
 Definitional notes:
 * ``rma.mv`` without random effects still uses its default ``method = "REML"``, so its
-  logLik for the GLS fit is the *restricted* log-likelihood at Psi = 0: we compare
-  ``loglik_reml`` (our ``loglik`` for method="fixed" is the ML one).
+  logLik for the GLS fit is the *restricted* log-likelihood at Psi = 0: our ``loglik``
+  for method="fixed" is that one too (``loglik_ml`` holds the ML one).
 * metafor's QM for ``~ 0 + outcome (+ outcome:year)`` tests all coefficients; that is
   our ``wald_test()`` default.
 * metafor's ``ranef`` SE is sqrt(diag(Psi - Psi P_ii Psi)); ours is the same formula.
@@ -66,6 +66,8 @@ def test_fixed_effect_gls(berkey, with_year):
     assert_allclose(res.zval.values, want["zval"], rtol=1e-10)
     assert_allclose(res.ci()["ci_lb"].values, want["ci_lb"], rtol=1e-10)
     assert_allclose(res.loglik_reml, want["logLik"], rtol=1e-10)
+    assert_allclose(res.loglik, want["logLik"], rtol=1e-10)
+    assert_allclose(res.aic, want["AIC"], rtol=1e-10)
     assert_allclose(res.Q, want["QE"], rtol=1e-10)
     assert res.Q_df == want["QEdf"]
     assert_allclose(res.Q_pval, want["QEp"], rtol=1e-9)

@@ -93,3 +93,18 @@ def test_lambda_path_errors(data):
     m = fit_pre(data, "glm")
     with pytest.raises(ModelSpecificationError, match="lasso"):
         m.lambda_path([0.1])
+
+
+def test_pmle_statistics_match_rms(data):
+    """rms::lrm(penalty = 20.5) (reference tests/prognosis/data/lrm_fit_statistics):
+    unpenalised log-likelihood at the penalised estimate, null deviance, effective d.f.
+    (rms' stats["d.f."]) and AIC with effective d.f. + 1 parameters, rtol 1e-8.  rms'
+    model -2 log L (``deviance[2]``) includes the penalty: ours does not."""
+    ref = json.loads((Path(__file__).parent / "data" / "lrm_fit_statistics" /
+                      "expected.json").read_text())
+    m = fit_pre(data, "pmle", penalty=20.5)
+    assert m.loglik_ == pytest.approx(ref["loglik"], rel=1e-8)
+    assert m.null_deviance_ == pytest.approx(ref["deviance_lrm"][0], rel=1e-10)
+    assert m.n_params_ - 1 == pytest.approx(ref["df"], rel=1e-8)
+    assert m.aic_ == pytest.approx(ref["aic"], rel=1e-8)
+    assert m.deviance_ < ref["deviance_lrm"][1]

@@ -644,7 +644,9 @@ def _fit_mvma(y: np.ndarray, S: np.ndarray, X: np.ndarray | None = None, *,
                     f"Psi is (nearly) singular: its correlation matrix has smallest eigenvalue "
                     f"{w[0]:.2g} (e.g. correlation of {names[a]!r} and {names[b]!r} = "
                     f"{R[a, b]:.4f})")
-    ll = {"reml": ev_reml.ll, "ml": ev_ml.ll, "fixed": ev_ml.ll, "mm": np.nan}[method]
+    # as metafor: rma.mv without random effects keeps its default method = "REML", so the
+    # GLS fit reports the restricted log-likelihood at Psi = 0
+    ll = {"reml": ev_reml.ll, "ml": ev_ml.ll, "fixed": ev_reml.ll, "mm": np.nan}[method]
     return MVFit(beta=ev_reml.beta, vcov=ev_reml.Ainv, Psi=Psi, loglik=float(ll),
                  loglik_ml=ev_ml.ll, loglik_reml=ev_reml.ll, Q=Qstat, Q_df=Q_df, method=method,
                  structure=structure, converged=converged, n_iter=n_iter, n_feval=n_feval,
@@ -848,8 +850,10 @@ class MultivariateMetaResult(ResultsMixin):
     tau2 : Series
         diag(Psi); ``rho`` (DataFrame) the between-study correlations.
     loglik : float
-        REML log-likelihood (metafor's full REML constant) for REML, ML otherwise
-        (fixed: ML at Psi = 0; ``loglik_reml`` is also stored); NaN for "mm".
+        REML log-likelihood (metafor's full REML constant) for "reml" and
+        "fixed" (the restricted log-likelihood at Psi = 0, as ``logLik()`` of
+        ``rma.mv(yi, V, mods)``, whose default method stays REML), ML for "ml"
+        (both stored as ``loglik_reml`` / ``loglik_ml``); NaN for "mm".
         Same name and definition as ``logLik(rma.mv)``.
     I2, H2 : Series
         Per outcome, as metafor's FAQ defines them for multivariate models:

@@ -62,6 +62,9 @@ class RiskModel:
         Rows that develop the model: every arm (as in the original) or only the
         control arm (``control`` label, default the IPD's reference).
     control : str, optional
+        Reference treatment label (default: the IPD's reference).  Also used when
+        the treatment column is one of the ``covariates``: its indicators are then
+        coded against this arm (a fit without a known reference is refused).
     trial_effect : {"none", "fixed", "random"}
         No trial term (original), trial-specific unpenalised intercepts, or a
         normal random intercept (adaptive Gauss-Hermite, ``n_agq`` points;
@@ -119,7 +122,9 @@ class RiskModel:
     loglik_, deviance_, null_deviance_ : float
         Log-likelihood at the estimate (unpenalised; random intercept: the
         Laplace/AGQ marginal one, as ``logLik(glmer)``), ``-2 loglik_`` (binary
-        outcome: R's ``deviance(glm)``) and the deviance of the intercept-only
+        outcome: R's ``deviance(glm)``; unpenalised also for PMLE, whereas
+        ``rms::lrm``'s ``deviance[2]`` adds the penalty) and the deviance of the
+        intercept-only
         model (``glm``'s ``null.deviance``, glmnet's ``nulldev``).  NaN with
         multiple imputation and the Bayesian lasso.
     n_params_, df_resid_, aic_, bic_ : float
@@ -312,6 +317,7 @@ class RiskModel:
             for col, lev in (getattr(data, "categorical_levels", None) or {}).items():
                 if col in spec.levels and set(map(str, lev)) == set(map(str, spec.levels[col])):
                     spec.levels[col] = list(lev)
+        self._order_treatment_levels(spec, df, treatment, control)
         rng = check_random_state(self.random_state)
 
         # development rows
@@ -526,6 +532,27 @@ class RiskModel:
         return out
 
     @staticmethod
+    def _order_treatment_levels(spec, df, treatment, control) -> None:
+        """A categorical treatment column among the covariates is coded against the
+        reference treatment (``control=``, default the IPD's reference), never the
+        alphabetically first label; without a known reference the fit is refused."""
+        if treatment is None or treatment not in spec.levels:
+            return
+        labels = [str(v) for v in spec.levels[treatment]]
+        if control is None:
+            raise ModelSpecificationError(
+                f"the treatment column {treatment!r} is among the covariates but the "
+                f"reference treatment is unknown: pass control='<label>' (one of {labels}) "
+                "so that its indicators contrast every arm with the reference, fit from an "
+                "ipdma.data.IPD (its reference is used), or drop it from covariates")
+        if str(control) not in labels:
+            raise DataError(f"control label {control!r} not found in column {treatment!r} "
+                            f"(labels: {labels})")
+        lev = list(spec.levels[treatment])
+        ref = lev[labels.index(str(control))]
+        spec.levels[treatment] = [ref] + [v for v in lev if v is not ref and v != ref]
+
+    @staticmethod
     def _dropped_table(df, trial, reasons) -> pd.DataFrame:
         rows = []
         for reason, mask in reasons:
@@ -655,10 +682,12 @@ class RiskModel:
         if hasattr(self, "n_"):
             info.update({"n": self.n_, "events": self.events_})
         if np.isfinite(getattr(self, "loglik_", np.nan)):
-            info.update({"log-likelihood": self.loglik_, "deviance": self.deviance_,
-                         "null deviance": self.null_deviance_,
-                         "df (parameters)": self.n_params_, "residual df": self.df_resid_,
-                         "AIC": self.aic_, "BIC": self.bic_})
+            full = "{:.10g}".format   # full precision, to compare with R
+            info.update({"log-likelihood": full(self.loglik_), "deviance": full(self.deviance_),
+                         "null deviance": full(self.null_deviance_),
+                         "df (parameters)": full(self.n_params_),
+                         "residual df": full(self.df_resid_),
+                         "AIC": full(self.aic_), "BIC": full(self.bic_)})
         if self.method in ("pmle",):
             info["penalty (rms scale)"] = self.penalty_
         if self.method in ("lasso", "elasticnet"):
@@ -676,7 +705,11 @@ class RiskModel:
             notes.append(f"Multiple imputation: {self.n_imputations} imputations, Rubin's rules.")
         tables = {"coefficients": tab}
         if self.trial_intercepts_ is not None:
-            tables["trial intercepts"] = self.trial_intercepts_.to_frame()
+            ti = self.trial_intercepts_.to_frame()
+            se_t = getattr(self, "trial_intercepts_se_", None)
+            if se_t is not None:
+                ti["se" if self.trial_effect == "fixed" else "cond_sd"] = se_t
+            tables["trial intercepts"] = ti
         return Summary(f"Baseline-risk model ({self.method})", tables=tables, info=info,
                        notes=notes)
 
