@@ -1225,7 +1225,6 @@ class BayesLMLearner(ITELearner):
     name = "bayes-lm"
     provides = frozenset({"posterior", "linear"})
     bootstrap_supported = False
-    families: ClassVar[frozenset[str]] = frozenset({"continuous"})
 
     def __init__(self, *, prior: str = "method", num_warmup: int = 500,
                  num_samples: int = 2000, num_chains: int = 2, prior_var: float = 1000.0,
