@@ -129,8 +129,8 @@ class ModelBootstrap:
     def __init__(self, models: Sequence[ITELearner]) -> None:
         self.models = list(models)
 
-    def predict_ite(self, X: np.ndarray) -> np.ndarray:
-        return np.vstack([m.predict_ite(X) for m in self.models])
+    def predict_ite(self, X: np.ndarray, **kwargs: Any) -> np.ndarray:
+        return np.vstack([m.predict_ite(X, **kwargs) for m in self.models])
 
 
 # --------------------------------------------------------------------------------------
@@ -148,8 +148,10 @@ class ITELearner:
       covariance of ``(delta, gamma)``;
     * ``"linear"``: the ITE is ``delta + x'gamma``.
 
-    ``outcome_types`` lists the outcome types the learner handles (binary
-    outcomes are a planned extension of the same protocol).
+    ``families`` lists the outcome families the learner handles (names of
+    :mod:`ipdma.families`; ``outcome_types`` is an alias).  ``fit`` takes the
+    family (default: the first of ``"continuous"``/``"binary"`` the learner
+    supports) and keeps it as ``family_``.
 
     Examples
     --------
@@ -179,12 +181,30 @@ class ITELearner:
 
     name: ClassVar[str] = "base"
     provides: ClassVar[frozenset[str]] = frozenset()
-    outcome_types: ClassVar[frozenset[str]] = frozenset({"continuous"})
+    families: ClassVar[frozenset[str]] = frozenset({"continuous"})
     bootstrap_supported: ClassVar[bool] = True
 
-    def fit(self, X: Any, t: Any, y: Any, *, random_state: Any = None) -> ITELearner:
-        """Fit on one trial: covariates ``X`` (n, p), treatment ``t`` in {0, 1}, outcome ``y``."""
+    @property
+    def outcome_types(self) -> frozenset[str]:
+        """Alias of ``families`` (kept for code that reads the former name)."""
+        return self.families
+
+    def fit(self, X: Any, t: Any, y: Any, *, random_state: Any = None,
+            family: Any = None) -> ITELearner:
+        """Fit on one trial: covariates ``X`` (n, p), treatment ``t`` in {0, 1}, outcome ``y``.
+
+        ``family`` (name or :class:`~ipdma.families.OutcomeFamily`) must be one of
+        ``families``; default: ``"continuous"`` if supported, else the learner's family.
+        """
+        from ..families import check_family
+
+        if family is None:
+            family = "continuous" if "continuous" in self.families else \
+                sorted(self.families)[0]
+        fam = check_family(self, family)
         X, t, y = _check_trial(X, t, y)
+        y = fam.validate(y)
+        self.family_ = fam
         self.n_features_ = X.shape[1]
         self._fit(X, t, y, check_random_state(random_state))
         self.fitted_ = True
@@ -248,11 +268,12 @@ class ITELearner:
         for b in range(len(idx)):
             ib = idx[b]
             m = self.bootstrap_clone()
+            fam = getattr(self, "family_", None)
             try:
-                m.fit(X[ib], t[ib], y[ib], random_state=rng)
+                m.fit(X[ib], t[ib], y[ib], random_state=rng, family=fam)
             except DataError:  # a resample with one arm only: draw again
                 ib = _redraw_both_arms(t, rng)
-                m.fit(X[ib], t[ib], y[ib], random_state=rng)
+                m.fit(X[ib], t[ib], y[ib], random_state=rng, family=fam)
             models.append(m)
         return ModelBootstrap(models)
 
