@@ -9,6 +9,12 @@ patient rows); :func:`pool_sites` pools the files.  :func:`compare_methods` rank
 learner+pooler pairs by leave-one-trial-out validation.
 """
 
+from ._glm_learners import (
+    ElasticNetLogisticLearner,
+    LassoLogisticLearner,
+    LogisticLearner,
+    RidgeLogisticLearner,
+)
 from ._learners import (
     LEARNERS,
     REDUCED_XGBOOST_GRID,
@@ -54,7 +60,9 @@ from ._twostage import (
     trial_seeds,
 )
 from ._validation import (
+    CForBenefit,
     MethodComparison,
+    c_for_benefit,
     calibration_for_benefit,
     compare_methods,
     loto_predictions,
@@ -68,18 +76,23 @@ __all__ = [
     "BayesLMLearner",
     "BayesLassoLearner",
     "BayesMVMAPooler",
+    "CForBenefit",
     "CausalForestLearner",
     "ElasticNetLearner",
+    "ElasticNetLogisticLearner",
     "ITEData",
     "ITELearner",
     "ITEPooler",
     "LassoLearner",
+    "LassoLogisticLearner",
+    "LogisticLearner",
     "MVMAPooler",
     "MethodComparison",
     "OLSLearner",
     "PooledITE",
     "PosteriorMixPooler",
     "RidgeLearner",
+    "RidgeLogisticLearner",
     "SiteSummary",
     "SklearnSLearner",
     "SklearnTLearner",
@@ -89,6 +102,7 @@ __all__ = [
     "WeightedITEPooler",
     "XGBoostSLearner",
     "aux_ols_variance",
+    "c_for_benefit",
     "calibration_for_benefit",
     "check_pair",
     "compare_methods",

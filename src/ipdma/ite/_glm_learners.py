@@ -12,7 +12,6 @@ conditional log odds ratio ``eta1 - eta0`` (``scale="logor"``).
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -86,7 +85,7 @@ def logistic_irls(Z: np.ndarray, y: np.ndarray, *, epsilon: float = 1e-14,
     """Maximum-likelihood logistic regression by IRLS with R ``glm``'s stopping rule.
 
     Stops when ``|dev - dev_old| / (|dev| + 0.1) < epsilon``; the covariance is
-    ``(Z'WZ)^-1`` at the estimate.  Returns ``coef``, ``vcov``, ``deviance``,
+    ``(Z'WZ)^-1`` with the working weights of the last IRLS step (as R).  Returns ``coef``, ``vcov``, ``deviance``,
     ``loglik``, ``iterations``, ``converged``.
 
     Examples
@@ -95,9 +94,9 @@ def logistic_irls(Z: np.ndarray, y: np.ndarray, *, epsilon: float = 1e-14,
     >>> Z = np.column_stack([np.ones(6), [0, 0, 1, 1, 2, 2.0]])
     >>> r = logistic_irls(Z, np.array([0, 1, 0, 1, 1, 1.0]))
     >>> r["coef"].round(4), r["converged"]
-    (array([-0.1505,  1.1502]), True)
+    (array([-0.4173,  1.2917]), True)
     """
-    n, q = Z.shape
+    q = Z.shape[1]
     b = np.zeros(q)
     # R's starting values: mu = (y + 0.5) / 2
     mu = (y + 0.5) / 2
@@ -105,7 +104,8 @@ def logistic_irls(Z: np.ndarray, y: np.ndarray, *, epsilon: float = 1e-14,
     dev_old = np.inf
     converged = False
     it = 0
-    for it in range(1, maxit + 1):
+    for step in range(1, maxit + 1):
+        it = step
         w = mu * (1 - mu)
         z = eta + (y - mu) / w
         sw = np.sqrt(w)
@@ -118,7 +118,7 @@ def logistic_irls(Z: np.ndarray, y: np.ndarray, *, epsilon: float = 1e-14,
             converged = True
             break
         dev_old = dev
-    w = mu * (1 - mu)
+    # as R's summary.glm: the information at the working weights of the last IRLS step
     info = (Z * w[:, None]).T @ Z
     vcov = np.linalg.inv(info)
     return {"coef": b, "vcov": vcov, "deviance": dev, "loglik": -dev / 2, "iterations": it,
@@ -146,11 +146,11 @@ class LogisticLearner(_BinaryLearner):
     >>> y = (rng.random(2000) < 1 / (1 + np.exp(-eta))).astype(float)
     >>> m = LogisticLearner().fit(X, t, y, family="binary")
     >>> m.coef_.round(1)                 # truth (-0.5, -0.5, 1, 0, 0, 1)
-    array([-0.4, -0.6,  1. , -0.1, -0.1,  1.1])
+    array([-0.3, -0.8,  1. , -0.1, -0.1,  1.1])
     >>> m.predict_ite(X[:2]).round(3), m.predict_ite(X[:2], scale="logor").round(2)
-    (array([0.039, 0.077]), array([0.18, 0.47]))
+    (array([-0.217, -0.19 ]), array([-0.98, -0.77]))
     >>> m.ite_var(X[:2]).round(5)
-    array([0.00108, 0.00107])
+    array([0.00058, 0.00087])
     """
 
     name = "logistic"
@@ -234,7 +234,6 @@ def _pen_logistic_batch(Z: np.ndarray, y: np.ndarray, w: np.ndarray, sdp: np.nda
     penalised quadratic exactly: the unpenalised block is profiled out and the
     penalised block solved by coordinate descent.
     """
-    M, n, q = Z.shape
     nw = w.sum(axis=1)
     b = b0.copy()
     Zu = Z[:, :, unp]
@@ -534,3 +533,14 @@ class ElasticNetLogisticLearner(_PenalizedLogistic):
 
     name = "logistic-elasticnet"
     alpha = 0.5
+
+
+def _register() -> None:
+    from ._learners import LEARNERS
+
+    for cls in (LogisticLearner, LassoLogisticLearner, RidgeLogisticLearner,
+                ElasticNetLogisticLearner):
+        LEARNERS.setdefault(cls.name, cls)
+
+
+_register()

@@ -88,6 +88,8 @@ class PooledITE:
     per_trial_var: np.ndarray | None = None    # (N, K)
     tau2: np.ndarray | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    p0: np.ndarray | None = None               # binary: predicted risk under control
+    p1: np.ndarray | None = None               # binary: predicted risk under treatment
 
     def to_frame(self, per_trial: bool = True) -> pd.DataFrame:
         cols: dict[str, np.ndarray] = {"ite": self.ite}
@@ -97,6 +99,10 @@ class PooledITE:
                 cols[k] = v
         if self.tau2 is not None:
             cols["tau2"] = self.tau2
+        for k in ("p0", "p1"):
+            v = getattr(self, k)
+            if v is not None:
+                cols[k] = v
         if per_trial:
             for j, tr in enumerate(self.trials):
                 cols[f"ite_{tr}"] = self.per_trial[:, j]
@@ -164,6 +170,7 @@ class ITEPooler:
     needs: ClassVar[str] = "predictions"
     requires: ClassVar[str | None] = None
     variance: ClassVar[str | None] = None
+    families: ClassVar[frozenset[str]] = frozenset({"continuous"})
 
     def __init__(self, *, level: float = 0.95) -> None:
         if not 0 < level < 1:
@@ -223,7 +230,17 @@ class MVMAPooler(ITEPooler):
 
     ``theta_l ~ N(theta, S_l + Psi)``; ``method`` = ``"reml"`` (default), ``"ml"``,
     ``"fixed"`` (Psi = 0, GLS) or ``"mm"``; ``structure`` of Psi =
-    ``"unstructured"``, ``"diagonal"`` or ``"identity"``.  ITE(x) = c'theta with
+    ``"unstructured"``, ``"diagonal"`` or ``"identity"`` (default None:
+    unstructured for a continuous outcome, diagonal for a binary one).
+
+    Binary outcomes: the learner exports the *full* coefficient vector
+    (intercept, t, x, t:x), since a risk difference needs the whole linear
+    predictor; it is pooled with a diagonal Psi by default (an unstructured Psi
+    of 2p + 2 coefficients is not identified with a handful of trials).  The
+    ITE for a patient of a new trial is ``expit(z1'b) - expit(z0'b)`` (or
+    ``(z1 - z0)'b`` on the log-OR scale) from the pooled ``b``, se by the delta
+    method from Var(b), the prediction interval from Var(b) + Psi, and
+    ``p0``/``p1`` are the pooled risks.  ITE(x) = c'theta with
     c = (1, x); se = sqrt(c'Var(theta)c); the prediction interval for a patient
     of a new trial uses sqrt(c'(Var(theta) + Psi)c) with t_{K-2} quantiles
     (``pi_df="riley"``) or normal ones (``pi_df="normal"``).
@@ -236,8 +253,9 @@ class MVMAPooler(ITEPooler):
     name = "mvma"
     needs = "coef"
     requires = "coef_cov"
+    families = frozenset({"continuous", "binary"})
 
-    def __init__(self, *, method: str = "reml", structure: str = "unstructured",
+    def __init__(self, *, method: str = "reml", structure: str | None = None,
                  level: float = 0.95, pi_df: str = "riley") -> None:
         super().__init__(level=level)
         if method.lower() not in ("reml", "ml", "fixed", "mm"):
@@ -249,19 +267,63 @@ class MVMAPooler(ITEPooler):
         self.structure = structure
         self.pi_df = pi_df
 
+    @property
+    def _structure(self) -> str:
+        if self.structure is not None:
+            return self.structure
+        fam = getattr(self, "family_", "continuous")
+        return "unstructured" if fam == "continuous" else "diagonal"
+
     def _fit(self, summaries):
         Y = np.vstack([s.coef for s in summaries])
         S = np.stack([s.cov for s in summaries])
-        fit = _mv_engine()(Y, S, method=self.method, structure=self.structure)
+        self.family_ = getattr(summaries[0], "family", "continuous") or "continuous"
+        fit = _mv_engine()(Y, S, method=self.method, structure=self._structure)
         self.fit_ = fit
         self.coef_ = np.asarray(fit.beta, dtype=float).reshape(-1)
         self.vcov_ = np.asarray(fit.vcov, dtype=float)
         self.Psi_ = np.asarray(fit.Psi, dtype=float)
-        self.coef_names_ = ["delta"] + [f"gamma[{n}]" for n in summaries[0].feature_names]
+        self.family_ = getattr(summaries[0], "family", "continuous") or "continuous"
+        if self.family_ != "continuous":
+            from ._glm_learners import coef_names
+
+            self.coef_names_ = coef_names(summaries[0].feature_names)
+        else:
+            self.coef_names_ = ["delta"] + [f"gamma[{n}]" for n in summaries[0].feature_names]
+
+    def _predict_full(self, X):
+        """Non-continuous families: the full coefficient vector was pooled; the ITE of a
+        patient of a new trial is ``g(z1'b) - g(z0'b)`` on the family's scale, se by the
+        delta method from Var(b), prediction interval from Var(b) + Psi."""
+        from ..families import get_family
+        from ._glm_learners import arm_designs
+
+        fam = get_family(self.family_)
+        scale = fam.check_scale(self.summaries_[0].scale or None)
+        Z0, Z1 = arm_designs(X)
+        r = fam.ite_from_coef(self.coef_, self.vcov_, Z0, Z1, scale,
+                              extra_V=None if self.method == "fixed" else self.Psi_)
+        ite, se = r["ite"], r["se"]
+        z = self._z
+        per_trial = np.column_stack([fam.ite(Z0 @ s.coef, Z1 @ s.coef, scale)
+                                     for s in self.summaries_])
+        out = PooledITE(ite=ite, per_trial=per_trial, trials=self.trials_, se=se,
+                        ci_low=ite - z * se, ci_high=ite + z * se, p0=r["mu0"], p1=r["mu1"],
+                        info={"method": self.method, "structure": self._structure,
+                              "scale": scale})
+        if self.method != "fixed":
+            K = len(self.summaries_)
+            q = (stats.t.ppf(0.5 + self.level / 2, K - 2) if self.pi_df == "riley" and K > 2
+                 else z)
+            out.pi_low = ite - q * r["se_pred"]
+            out.pi_high = ite + q * r["se_pred"]
+        return out
 
     def predict(self, X_new):
         self._check_fitted()
         X = self._X(X_new)
+        if self.family_ != "continuous":
+            return self._predict_full(X)
         C = ite_contrast(X)
         ite = C @ self.coef_
         var = np.einsum("ij,jk,ik->i", C, self.vcov_, C)
@@ -271,7 +333,7 @@ class MVMAPooler(ITEPooler):
         K = len(self.summaries_)
         out = PooledITE(ite=ite, per_trial=per_trial, trials=self.trials_, se=se,
                         ci_low=ite - z * se, ci_high=ite + z * se,
-                        info={"method": self.method, "structure": self.structure})
+                        info={"method": self.method, "structure": self._structure})
         if self.method != "fixed":
             pvar = var + np.einsum("ij,jk,ik->i", C, self.Psi_, C)
             q = (stats.t.ppf(0.5 + self.level / 2, K - 2) if self.pi_df == "riley" and K > 2
@@ -331,6 +393,7 @@ class WeightedITEPooler(ITEPooler):
     """
 
     needs = "predictions"
+    families = frozenset({"continuous", "binary"})
 
     def __init__(self, *, variance: str = "aux-ols", heterogeneity: str = "fixed",
                  level: float = 0.95) -> None:
@@ -388,9 +451,10 @@ class WeightedITEPooler(ITEPooler):
             sw = W.sum(axis=1)
             ite = (W * Y).sum(axis=1) / sw
             se = np.sqrt(1.0 / sw)
-            return PooledITE(ite=ite, per_trial=Y, trials=self.trials_, se=se,
-                             ci_low=ite - z * se, ci_high=ite + z * se, weights=W / sw[:, None],
-                             per_trial_var=V, info={"heterogeneity": "fixed"})
+            out = PooledITE(ite=ite, per_trial=Y, trials=self.trials_, se=se,
+                            ci_low=ite - z * se, ci_high=ite + z * se, weights=W / sw[:, None],
+                            per_trial_var=V, info={"heterogeneity": "fixed"})
+            return self._arms(out)
         from ..meta import pool_univariate
 
         r = pool_univariate(Y, V, method=self.heterogeneity, level=self.level, pi_df="riley")
@@ -401,6 +465,16 @@ class WeightedITEPooler(ITEPooler):
                         info={"heterogeneity": self.heterogeneity})
         if K > 2:
             out.pi_low, out.pi_high = r["pi_lb"], r["pi_ub"]
+        return self._arms(out)
+
+    def _arms(self, out: PooledITE) -> PooledITE:
+        """Binary outcomes: the per-trial risks averaged with the ITE weights, so that
+        ``p1 - p0`` is the pooled risk difference (scale ``"rd"``)."""
+        if all(getattr(s, "mu0", None) is not None for s in self.summaries_):
+            P0 = np.column_stack([s.mu0 for s in self.summaries_])
+            P1 = np.column_stack([s.mu1 for s in self.summaries_])
+            out.p0 = (out.weights * P0).sum(axis=1)
+            out.p1 = (out.weights * P1).sum(axis=1)
         return out
 
 
@@ -754,7 +828,7 @@ def get_pooler(pooler: str | ITEPooler, **kwargs: Any) -> ITEPooler:
     Examples
     --------
     >>> get_pooler("mvma", method="fixed")
-    MVMAPooler(level=0.95, method='fixed', structure='unstructured', pi_df='riley')
+    MVMAPooler(level=0.95, method='fixed', structure=None, pi_df='riley')
     >>> get_pooler("weighted-aux-ols").name
     'weighted-aux-ols'
     """
@@ -769,7 +843,10 @@ def get_pooler(pooler: str | ITEPooler, **kwargs: Any) -> ITEPooler:
         f"unknown pooler {pooler!r}: choose one of {', '.join(POOLERS)} or pass an ITEPooler")
 
 
-def _pair_ok(learner_cls, pooler: ITEPooler) -> bool:
+def _pair_ok(learner_cls, pooler: ITEPooler, family: str | None = None) -> bool:
+    if family is not None and (family not in learner_cls.families
+                               or family not in getattr(pooler, "families", ())):
+        return False
     req = pooler.requires
     if req is None:
         return True
@@ -778,23 +855,29 @@ def _pair_ok(learner_cls, pooler: ITEPooler) -> bool:
     return req in learner_cls.provides
 
 
-def feasible_pairs() -> list[tuple[str, str]]:
-    """All (learner, pooler) name pairs that can run together.
+def feasible_pairs(family: str = "continuous") -> list[tuple[str, str]]:
+    """All (learner, pooler) name pairs that can run together on an outcome ``family``.
 
     Examples
     --------
     >>> ("ols", "mvma") in feasible_pairs(), ("xgboost", "mvma") in feasible_pairs()
     (True, False)
+    >>> binary = feasible_pairs("binary")
+    >>> ("logistic", "mvma") in binary, ("ols", "mvma") in binary
+    (True, False)
     """
+    from ..families import get_family
+
+    family = get_family(family).name
     out = []
     for lname, lcls in LEARNERS.items():
         for pname, pcls in POOLERS.items():
-            if _pair_ok(lcls, pcls()):
+            if _pair_ok(lcls, pcls(), family):
                 out.append((lname, pname))
     return out
 
 
-def check_pair(learner, pooler: ITEPooler) -> None:
+def check_pair(learner, pooler: ITEPooler, family: str | None = None) -> None:
     """Raise :class:`InfeasibleMethodError` listing the feasible pairs if the pair cannot run.
 
     Examples
@@ -807,15 +890,25 @@ def check_pair(learner, pooler: ITEPooler) -> None:
     ipdma.errors.InfeasibleMethodError: pooler 'mvma' needs coefficients with a covariance ...
     """
     lcls = type(learner)
+    if family is not None:
+        from ..families import check_family
+
+        try:
+            check_family(learner, family)
+            check_family(pooler, family)
+        except ModelSpecificationError as exc:
+            ok = ", ".join(f"{a}+{b}" for a, b in feasible_pairs(family))
+            raise InfeasibleMethodError(f"{exc}. Pairs for {family} outcomes: {ok}") from None
+    fam = family or "continuous"
     if _pair_ok(lcls, pooler):
         return
     why = {"coef_cov": "coefficients with a covariance matrix",
            "posterior": "posterior draws of the treatment coefficients",
            "bootstrap": "bootstrap refits"}[pooler.requires]
-    ok_poolers = [p for (lname, p) in feasible_pairs() if lname == learner.name]
-    ok_learners = [lname for (lname, p) in feasible_pairs() if p == pooler.name]
+    ok_poolers = [p for (lname, p) in feasible_pairs(fam) if lname == learner.name]
+    ok_learners = [lname for (lname, p) in feasible_pairs(fam) if p == pooler.name]
     raise InfeasibleMethodError(
         f"pooler {pooler.name!r} needs {why}, which learner {learner.name!r} does not provide. "
         f"Poolers that work with {learner.name!r}: {', '.join(ok_poolers)}; learners that work "
         f"with {pooler.name!r}: {', '.join(ok_learners)}. All feasible pairs: "
-        + ", ".join(f"{a}+{b}" for a, b in feasible_pairs()))
+        + ", ".join(f"{a}+{b}" for a, b in feasible_pairs(fam)))
