@@ -657,7 +657,7 @@ def _tree_leaf_values(booster) -> np.ndarray:
 
 
 def _xgb_cv_curve(F, y, folds_id, nfold, params, cap, early_stopping_rounds,
-                  chunk: int = 100) -> np.ndarray:
+                  chunk: int = 100, metric: str = "rmse") -> np.ndarray:
     """Mean test RMSE per boosting round over the folds, with xgb.cv's early stopping.
 
     Equivalent to ``xgboost.cv(..., early_stopping_rounds=...)['test-rmse-mean']``
@@ -690,6 +690,8 @@ def _xgb_cv_curve(F, y, folds_id, nfold, params, cap, early_stopping_rounds,
                 cfg = json.loads(bst.save_config())
                 base = float(str(cfg["learner"]["learner_model_param"]["base_score"])
                              .strip("[]"))
+                if metric == "logloss":  # base_score is a probability for binary:logistic
+                    base = float(np.log(base / (1 - base)))
                 f["margin"] = np.full(len(f["yte"]), base)
             sl = bst[done:end]
             leaf = sl.predict(f["dte"], pred_leaf=True).astype(int).reshape(len(f["yte"]), -1)
@@ -697,7 +699,11 @@ def _xgb_cv_curve(F, y, folds_id, nfold, params, cap, early_stopping_rounds,
             contrib = vals[np.arange(end - done)[None, :], leaf]
             pred = f["margin"][:, None] + np.cumsum(contrib, axis=1)
             f["margin"] = pred[:, -1]
-            rmse[k] = np.sqrt(np.mean((pred - f["yte"][:, None]) ** 2, axis=0))
+            if metric == "logloss":
+                yk = f["yte"][:, None]
+                rmse[k] = np.mean(np.logaddexp(0.0, pred) - yk * pred, axis=0)
+            else:
+                rmse[k] = np.sqrt(np.mean((pred - f["yte"][:, None]) ** 2, axis=0))
         curve = np.concatenate([curve, rmse.mean(axis=0)])
         for i in range(done, end):
             if curve[i] < curve[best]:
@@ -732,6 +738,10 @@ REDUCED_XGBOOST_GRID: dict = {"max_depth": (2, 3), "eta": (0.1,), "nrounds": (10
 class XGBoostSLearner(ITELearner):
     """XGBoost S-learner: features (t, x), squared error, tuned per trial by CV.
 
+    For a binary outcome the objective is ``binary:logistic``, the tuning
+    criterion the CV log-loss, and the ITE the difference of the predicted
+    risks (``scale="rd"``).
+
     The grid (default ``max_depth`` 2..6 x ``eta`` {0.1, 0.01, 0.001} x
     ``nrounds`` {100, 500, 1000}) is searched with ``nfold``-fold CV and early
     stopping after ``early_stopping_rounds`` rounds; the grid point with the
@@ -756,6 +766,7 @@ class XGBoostSLearner(ITELearner):
     """
 
     name = "xgboost"
+    families = frozenset({"continuous", "binary"})
 
     def __init__(self, *, max_depth: Sequence[int] = (2, 3, 4, 5, 6),
                  eta: Sequence[float] = (0.1, 0.01, 0.001),
@@ -771,8 +782,14 @@ class XGBoostSLearner(ITELearner):
         self.n_jobs = int(n_jobs)
         self.tuned: dict | None = None
 
+    @property
+    def _binary(self) -> bool:
+        fam = getattr(self, "family_", None)
+        return fam is not None and fam.name == "binary"
+
     def _base_params(self) -> dict:
-        return {"objective": "reg:squarederror", "colsample_bytree": 1.0,
+        obj = "binary:logistic" if self._binary else "reg:squarederror"
+        return {"objective": obj, "colsample_bytree": 1.0,
                 "min_child_weight": 1.0, "subsample": 1.0, "nthread": self.n_jobs,
                 "tree_method": "hist", "verbosity": 0, **self.params}
 
@@ -788,14 +805,15 @@ class XGBoostSLearner(ITELearner):
             for eta in self.eta:
                 par = {**self._base_params(), "max_depth": int(depth), "eta": float(eta),
                        "seed": int(rng.integers(2**31 - 1))}
+                metric = "logloss" if self._binary else "rmse"
                 curve = _xgb_cv_curve(F, y, folds_id, nfold, par, cap,
-                                      self.early_stopping_rounds)
+                                      self.early_stopping_rounds, metric=metric)
                 for nr in self.nrounds:
                     j = int(np.argmin(curve[:nr]))
                     rows.append({"max_depth": int(depth), "eta": float(eta), "nrounds": nr,
-                                 "best_iteration": j + 1, "test_rmse": float(curve[j])})
+                                 "best_iteration": j + 1, f"test_{metric}": float(curve[j])})
         table = pd.DataFrame(rows)
-        best = table.sort_values(["test_rmse", "nrounds"], kind="stable").iloc[0]
+        best = table.sort_values([f"test_{metric}", "nrounds"], kind="stable").iloc[0]
         tuned = {"max_depth": int(best["max_depth"]), "eta": float(best["eta"]),
                  "nrounds": int(best["nrounds"])}
         return tuned, table
@@ -815,13 +833,20 @@ class XGBoostSLearner(ITELearner):
         self.booster_ = _train_booster(par, xgb.DMatrix(F, label=y, nthread=self.n_jobs),
                                        tuned["nrounds"])
 
-    def predict_ite(self, X):
+    def predict_arms(self, X):
+        """Predicted outcome (binary: risk) under control and treatment."""
         X = self._check_X(X)
         n = len(X)
         F = np.vstack([np.column_stack([np.ones(n), X]), np.column_stack([np.zeros(n), X])])
         # in-place prediction: no DMatrix per call (bootstrap sets predict 100s of times)
-        pred = self.booster_.inplace_predict(F)
-        return np.asarray(pred[:n] - pred[n:], dtype=float)
+        pred = np.asarray(self.booster_.inplace_predict(F), dtype=float)
+        return pred[n:], pred[:n]
+
+    def predict_ite(self, X, scale=None):
+        f0, f1 = self.predict_arms(X)
+        if self._binary:
+            return self.family_.ite_from_mean(f0, f1, scale)
+        return f1 - f0
 
     def bootstrap_clone(self):
         new = self._params_only()
@@ -867,15 +892,52 @@ def _seed_estimator(est, rng):
     return est
 
 
+def _default_classifier():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(max_iter=100, max_depth=3, learning_rate=0.1,
+                                          early_stopping=False, random_state=0)
+
+
 class _SklearnMetaLearner(ITELearner):
-    """Shared parts of the scikit-learn S- and T-learners."""
+    """Shared parts of the scikit-learn S- and T-learners.
+
+    For a binary outcome the estimator must be a classifier (``predict_proba``;
+    default ``HistGradientBoostingClassifier`` with the regressor's settings)
+    and the ITE is the difference of the predicted risks (``scale="rd"``).
+    """
+
+    families = frozenset({"continuous", "binary"})
 
     def __init__(self, estimator: Any = None) -> None:
         self.estimator = estimator
 
+    @property
+    def _binary(self) -> bool:
+        fam = getattr(self, "family_", None)
+        return fam is not None and fam.name == "binary"
+
     def _estimator(self, rng):
+        if self._binary:
+            est = self.estimator if self.estimator is not None else _default_classifier()
+            if not hasattr(est, "predict_proba"):
+                raise ModelSpecificationError(
+                    f"learner {self.name!r}: a binary outcome needs a scikit-learn classifier "
+                    f"with predict_proba; {type(est).__name__} has none")
+            return _seed_estimator(est, rng)
         est = self.estimator if self.estimator is not None else _default_regressor()
         return _seed_estimator(est, rng)
+
+    def _predict(self, model, F):
+        if self._binary:
+            return np.asarray(model.predict_proba(F)[:, 1], dtype=float)
+        return np.asarray(model.predict(F), dtype=float)
+
+    def predict_ite(self, X, scale=None):
+        f0, f1 = self.predict_arms(X)
+        if self._binary:
+            return self.family_.ite_from_mean(f0, f1, scale)
+        return f1 - f0
 
     def _threads(self):
         return _threads(self.estimator is None)
@@ -906,13 +968,14 @@ class SklearnSLearner(_SklearnMetaLearner):
         with self._threads():
             self.model_ = self._estimator(rng).fit(np.column_stack([t, X]), y)
 
-    def predict_ite(self, X):
+    def predict_arms(self, X):
+        """Predicted outcome (binary: risk) under control and treatment."""
         X = self._check_X(X)
         n = len(X)
         with self._threads():
-            f1 = self.model_.predict(np.column_stack([np.ones(n), X]))
-            f0 = self.model_.predict(np.column_stack([np.zeros(n), X]))
-        return np.asarray(f1 - f0, dtype=float)
+            f1 = self._predict(self.model_, np.column_stack([np.ones(n), X]))
+            f0 = self._predict(self.model_, np.column_stack([np.zeros(n), X]))
+        return f0, f1
 
 
 class SklearnTLearner(_SklearnMetaLearner):
@@ -941,10 +1004,11 @@ class SklearnTLearner(_SklearnMetaLearner):
             self.model0_ = self._estimator(rng).fit(X[t == 0], y[t == 0])
             self.model1_ = self._estimator(rng).fit(X[t == 1], y[t == 1])
 
-    def predict_ite(self, X):
+    def predict_arms(self, X):
+        """Predicted outcome (binary: risk) under control and treatment."""
         X = self._check_X(X)
         with self._threads():
-            return np.asarray(self.model1_.predict(X) - self.model0_.predict(X), dtype=float)
+            return self._predict(self.model0_, X), self._predict(self.model1_, X)
 
 
 # --------------------------------------------------------------------------------------
@@ -953,7 +1017,8 @@ class SklearnTLearner(_SklearnMetaLearner):
 class CausalForestLearner(ITELearner):
     """Causal forest (EconML ``CausalForestDML``; grf-like honest forest).
 
-    Needs the optional extra: ``pip install ipdma[causal-forest]``.
+    Needs the optional extra: ``pip install ipdma[causal-forest]``.  On a binary
+    outcome the forest estimates the risk difference directly (``scale="rd"``).
     ``ite_var`` gives the forest's own variance estimate.
 
     Examples
@@ -971,6 +1036,7 @@ class CausalForestLearner(ITELearner):
     """
 
     name = "causal-forest"
+    families = frozenset({"continuous", "binary"})
 
     def __init__(self, *, n_estimators: int = 2000, min_samples_leaf: int = 5,
                  honest: bool = True, **kwargs: Any) -> None:
@@ -1005,11 +1071,15 @@ class CausalForestLearner(ITELearner):
             random_state=seed, **self.kwargs)
         self.model_.fit(y, t.astype(int), X=X)
 
-    def predict_ite(self, X):
+    def predict_ite(self, X, scale=None):
         X = self._check_X(X)
+        fam = getattr(self, "family_", None)
+        if fam is not None and fam.check_scale(scale) in fam.coef_scales:
+            raise ModelSpecificationError(f"scale={scale!r} needs a model with coefficients; "
+                                          f"the causal forest estimates risk differences")
         return np.asarray(self.model_.effect(X), dtype=float).ravel()
 
-    def ite_var(self, X):
+    def ite_var(self, X, scale=None):
         X = self._check_X(X)
         return np.asarray(self.model_.effect_inference(X).var, dtype=float).ravel()
 
