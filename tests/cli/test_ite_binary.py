@@ -52,7 +52,7 @@ def test_ite_binary_logor(ref_case, tmp_path, capsys):
 
 
 def test_ite_binary_errors_in_cli_words(ref_case, tmp_path, capsys):
-    tr, te = _data(ref_case, tmp_path)
+    tr, _ = _data(ref_case, tmp_path)
     code, _, err = _run(capsys, "ite", str(tr), *BASE, "--learner", "ols",
                         "--out", str(tmp_path / "o"))
     assert code == 2 and "error: --learner ols" in err and "logistic" in err

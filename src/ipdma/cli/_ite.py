@@ -93,10 +93,8 @@ def _learner_options(args: argparse.Namespace) -> dict[str, dict]:
 def run(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
 
-    from ..ite import TwoStageITE, compare_methods
-
     from ..errors import ModelSpecificationError
-    from ..ite import LEARNERS, feasible_pairs
+    from ..ite import LEARNERS, TwoStageITE, compare_methods, feasible_pairs
 
     out = Path(args.out)
     ipd = ipd_from_args(args)
