@@ -10,6 +10,7 @@ learner+pooler pairs by leave-one-trial-out validation.
 """
 
 from ._glm_learners import (
+    BayesLogisticLearner,
     ElasticNetLogisticLearner,
     LassoLogisticLearner,
     LogisticLearner,
@@ -75,6 +76,7 @@ __all__ = [
     "REDUCED_XGBOOST_GRID",
     "BayesLMLearner",
     "BayesLassoLearner",
+    "BayesLogisticLearner",
     "BayesMVMAPooler",
     "CForBenefit",
     "CausalForestLearner",

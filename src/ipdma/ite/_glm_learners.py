@@ -22,7 +22,7 @@ from scipy import special
 from ..errors import ConvergenceWarning, DataError, ModelSpecificationError
 from ._learners import ITELearner, _cd_batch, interaction_design
 
-__all__ = ["ElasticNetLogisticLearner", "LassoLogisticLearner", "LogisticLearner",
+__all__ = ["BayesLogisticLearner", "ElasticNetLogisticLearner", "LassoLogisticLearner", "LogisticLearner",
            "RidgeLogisticLearner", "arm_designs", "coef_names"]
 
 
@@ -104,15 +104,17 @@ def logistic_irls(Z: np.ndarray, y: np.ndarray, *, epsilon: float = 1e-14,
     dev_old = np.inf
     converged = False
     it = 0
+    eps = np.finfo(float).eps
     for step in range(1, maxit + 1):
         it = step
-        w = mu * (1 - mu)
+        # R's logit link: mu from eta clamped to +-30, dmu/deta floored at machine eps
+        w = np.maximum(mu * (1 - mu), eps)
         z = eta + (y - mu) / w
         sw = np.sqrt(w)
         b_new, *_ = np.linalg.lstsq(Z * sw[:, None], z * sw, rcond=None)
         b = b_new
         eta = Z @ b
-        mu = special.expit(eta)
+        mu = special.expit(np.clip(eta, -30.0, 30.0))
         dev = float(-2.0 * np.sum(y * eta - np.logaddexp(0.0, eta)))
         if abs(dev - dev_old) / (abs(dev) + 0.1) < epsilon:
             converged = True
@@ -121,6 +123,7 @@ def logistic_irls(Z: np.ndarray, y: np.ndarray, *, epsilon: float = 1e-14,
     # as R's summary.glm: the information at the working weights of the last IRLS step
     info = (Z * w[:, None]).T @ Z
     vcov = np.linalg.inv(info)
+    vcov = (vcov + vcov.T) / 2
     return {"coef": b, "vcov": vcov, "deviance": dev, "loglik": -dev / 2, "iterations": it,
             "converged": converged, "fitted": mu}
 
@@ -176,11 +179,11 @@ class LogisticLearner(_BinaryLearner):
             raise DataError("the full-interaction design is rank deficient in this trial "
                             "(a covariate is constant within an arm?): drop that covariate")
         r = logistic_irls(Z, y, epsilon=self.epsilon, maxit=self.maxit)
-        if not r["converged"] or np.max(np.abs(r["coef"])) > 30:
-            warnings.warn("logistic regression did not converge or a coefficient is huge "
-                          "(complete or quasi-complete separation?): the trial's estimates "
-                          "are unreliable; use a penalised learner", ConvergenceWarning,
-                          stacklevel=4)
+        if not r["converged"] or np.max(np.abs(Z @ r["coef"])) > 30:
+            raise DataError("the logistic regression is (quasi-)completely separated: some "
+                            "patients' risks are fitted as 0 or 1 and the coefficients "
+                            "diverge; use a penalised learner (logistic-lasso, "
+                            "logistic-ridge), fewer covariates, or drop the trial")
         self.coef_ = r["coef"]
         self.vcov_ = r["vcov"]
         self.loglik_ = r["loglik"]
@@ -210,10 +213,16 @@ class LogisticLearner(_BinaryLearner):
                 if ok:
                     break
                 ib = _redraw_both_arms(t, rng)
-            m = self.bootstrap_clone()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                m.fit(X[ib], t[ib], y[ib], random_state=rng, family=self.family_)
+            for _ in range(100):   # a separated resample: draw again
+                m = self.bootstrap_clone()
+                try:
+                    m.fit(X[ib], t[ib], y[ib], random_state=rng, family=self.family_)
+                    break
+                except DataError:
+                    ib = _redraw_both_arms(t, rng)
+            else:
+                raise DataError("100 bootstrap resamples in a row were separated: use the "
+                                "weighted-aux-ols pooler (delta-method variances)")
             models.append(m)
         return ModelBootstrap(models)
 
@@ -535,11 +544,133 @@ class ElasticNetLogisticLearner(_PenalizedLogistic):
     alpha = 0.5
 
 
+# --------------------------------------------------------------------------------------
+# Bayesian logistic regression (NUTS)
+# --------------------------------------------------------------------------------------
+class BayesLogisticLearner(_BinaryLearner):
+    """Bayesian full-interaction logistic regression, NUTS (NumPyro) posterior draws.
+
+    ``b ~ N(0, prior_var I)`` on all ``2p + 2`` coefficients (order (1, t, x,
+    t:x)), ``y ~ Bernoulli(expit(Z b))``.  ``num_chains`` chains of NUTS with a
+    dense mass matrix; split R-hat and bulk ESS of every coefficient and the
+    number of divergent transitions are checked
+    (:class:`~ipdma.errors.SamplerWarning` when R-hat > 1.01, ESS < 400 or any
+    divergence).  :meth:`posterior` returns the draws, mean and covariance of
+    the *full* coefficient vector (the risk difference needs the whole linear
+    predictor); :meth:`inference_data` the ArviZ ``InferenceData``.  The point
+    ITE is the posterior mean of the per-draw risk difference.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(300, 2)); t = rng.integers(0, 2, 300)
+    >>> eta = -0.5 + X[:, 0] + t * (-0.5 + X[:, 1])
+    >>> y = (rng.random(300) < 1 / (1 + np.exp(-eta))).astype(float)
+    >>> m = BayesLogisticLearner(num_samples=500).fit(X, t, y, random_state=0,
+    ...                                               family="binary")
+    >>> m.posterior()["draws"].shape, m.rhat_max_ < 1.01
+    ((1000, 6), True)
+    """
+
+    name = "bayes-logistic"
+    provides = frozenset({"posterior", "linear"})
+    bootstrap_supported = False
+
+    def __init__(self, *, prior_var: float = 1000.0, num_warmup: int = 1000,
+                 num_samples: int = 1000, num_chains: int = 2) -> None:
+        self.prior_var = float(prior_var)
+        self.num_warmup = int(num_warmup)
+        self.num_samples = int(num_samples)
+        self.num_chains = int(num_chains)
+
+    def _fit(self, X, t, y, rng):
+        import jax
+        import jax.numpy as jnp
+        import numpyro
+        import numpyro.distributions as dist
+        from numpyro.infer import MCMC, NUTS
+
+        from ..errors import SamplerWarning
+
+        Z = interaction_design(X, t)
+        q = Z.shape[1]
+        # sample on centred, scaled columns (better geometry), map back exactly
+        mu = Z[:, 1:].mean(axis=0)
+        sd = Z[:, 1:].std(axis=0)
+        sd = np.where(sd > 0, sd, 1.0)
+        Zs = np.column_stack([np.ones(len(Z)), (Z[:, 1:] - mu) / sd])
+        # b = A bs with A the linear map from standardised to original coefficients
+        A = np.zeros((q, q))
+        A[0, 0] = 1.0
+        A[0, 1:] = -mu / sd
+        A[1:, 1:] = np.diag(1.0 / sd)
+        Ainv = np.linalg.inv(A)
+        prior_cov_s = self.prior_var * Ainv @ Ainv.T          # N(0, prior_var I) on b
+        Lp = np.linalg.cholesky(prior_cov_s)
+        Zj, yj, Lj = jnp.asarray(Zs), jnp.asarray(y), jnp.asarray(Lp)
+
+        def model():
+            bs = numpyro.sample("bs", dist.MultivariateNormal(jnp.zeros(q), scale_tril=Lj))
+            numpyro.sample("y", dist.Bernoulli(logits=Zj @ bs), obs=yj)
+
+        mcmc = MCMC(NUTS(model, dense_mass=True), num_warmup=self.num_warmup,
+                    num_samples=self.num_samples, num_chains=self.num_chains,
+                    chain_method="sequential", progress_bar=False)
+        mcmc.run(jax.random.PRNGKey(int(rng.integers(2**31 - 1))),
+                 extra_fields=("diverging",))
+        bs = np.asarray(mcmc.get_samples(group_by_chain=True)["bs"], dtype=float)
+        chains = bs @ A.T                                      # (C, S, q) original scale
+        self.coef_chains_ = chains
+        draws = chains.reshape(-1, q)
+        self.coef_draws_ = draws
+        self.coef_ = draws.mean(axis=0)
+        self.coef_cov_ = np.cov(draws, rowvar=False)
+        self.coef_names_ = coef_names([f"x{j + 1}" for j in range(X.shape[1])])
+        import arviz as az
+
+        ess = np.array([az.ess(chains[..., j], method="bulk") for j in range(q)])
+        rhat = np.array([az.rhat(chains[..., j]) for j in range(q)]) \
+            if self.num_chains > 1 else np.array([np.nan])
+        self.ess_min_ = float(np.min(ess))
+        self.rhat_max_ = float(np.nanmax(rhat)) if self.num_chains > 1 else float("nan")
+        self.divergences_ = int(np.asarray(mcmc.get_extra_fields()["diverging"]).sum())
+        if (self.num_chains > 1 and self.rhat_max_ > 1.01) or self.ess_min_ < 400 or \
+                self.divergences_ > 0:
+            warnings.warn(f"bayes-logistic: R-hat max {self.rhat_max_:.3f}, bulk ESS min "
+                          f"{self.ess_min_:.0f}, {self.divergences_} divergences; increase "
+                          "num_samples/num_warmup", SamplerWarning, stacklevel=4)
+
+    def posterior(self):
+        self._check_fitted()
+        return {"draws": self.coef_draws_, "mean": self.coef_, "cov": self.coef_cov_}
+
+    def predict_ite(self, X, scale=None):
+        X = self._check_X(X)
+        Z0, Z1 = arm_designs(X)
+        d = self.family_.ite(self.coef_draws_ @ Z0.T, self.coef_draws_ @ Z1.T, scale)
+        return d.mean(axis=0)
+
+    def predict_arms(self, X):
+        X = self._check_X(X)
+        Z0, Z1 = arm_designs(X)
+        return (special.expit(self.coef_draws_ @ Z0.T).mean(axis=0),
+                special.expit(self.coef_draws_ @ Z1.T).mean(axis=0))
+
+    def inference_data(self):
+        """The draws as ArviZ ``InferenceData`` (variable ``coef``)."""
+        import arviz as az
+
+        self._check_fitted()
+        return az.from_dict(posterior={"coef": self.coef_chains_},
+                            coords={"coef_dim_0": self.coef_names_})
+
+
 def _register() -> None:
     from ._learners import LEARNERS
 
     for cls in (LogisticLearner, LassoLogisticLearner, RidgeLogisticLearner,
-                ElasticNetLogisticLearner):
+                ElasticNetLogisticLearner, BayesLogisticLearner):
         LEARNERS.setdefault(cls.name, cls)
 
 

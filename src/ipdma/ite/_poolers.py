@@ -764,14 +764,62 @@ class PosteriorMixPooler(ITEPooler):
     name = "posterior-mix"
     needs = "posterior"
     requires = "posterior"
+    families = frozenset({"continuous", "binary"})
 
     def __init__(self, *, level: float = 0.95, max_draws: int = 1000) -> None:
         super().__init__(level=level)
         self.max_draws = int(max_draws)
 
+    def _predict_binary(self, X):
+        """Per-trial posterior draws of the full coefficient vector -> ITE draws."""
+        from ..families import get_family
+        from ._glm_learners import arm_designs
+
+        s0 = self.summaries_[0]
+        fam = get_family(s0.family)
+        scale = fam.check_scale(s0.scale or None)
+        Z0, Z1 = arm_designs(X)
+        draws, p0s, p1s = [], [], []
+        for s in self.summaries_:
+            if s.post_draws is None:
+                raise DataError(f"the site summary of trial {s.trial!r} has no posterior "
+                                "draws, which posterior-mix needs for a binary outcome")
+            d = s.post_draws
+            if len(d) > self.max_draws:   # deterministic thinning
+                d = d[np.linspace(0, len(d) - 1, self.max_draws).round().astype(int)]
+            e0, e1 = d @ Z0.T, d @ Z1.T                                 # (S, N)
+            draws.append(fam.ite(e0, e1, scale))
+            p0s.append(fam.inverse_link(e0).mean(axis=0))
+            p1s.append(fam.inverse_link(e1).mean(axis=0))
+        M = np.column_stack([dr.mean(axis=0) for dr in draws])
+        V = np.column_stack([dr.var(axis=0, ddof=1) for dr in draws])
+        P = (1.0 / V) / (1.0 / V).sum(axis=1, keepdims=True)
+        ite = (P * M).sum(axis=1)
+        mix_var = (P * (V + M**2)).sum(axis=1) - ite**2
+        out = PooledITE(ite=ite, per_trial=M, trials=self.trials_,
+                        se=np.sqrt(np.maximum(mix_var, 0.0)), weights=P, per_trial_var=V,
+                        p0=(P * np.column_stack(p0s)).sum(axis=1),
+                        p1=(P * np.column_stack(p1s)).sum(axis=1), info={"scale": scale})
+        a = (1 - self.level) / 2
+        N = len(X)
+        lo, hi = np.empty(N), np.empty(N)
+        for i in range(N):
+            vals = np.concatenate([dr[:, i] for dr in draws])
+            wts = np.concatenate([np.full(len(dr), P[i, j] / len(dr))
+                                  for j, dr in enumerate(draws)])
+            o = np.argsort(vals)
+            cw = np.cumsum(wts[o])
+            lo[i] = vals[o][np.argmax(cw >= a)]
+            hi[i] = vals[o][np.argmax(cw >= 1 - a)]
+        out.ci_low, out.ci_high = lo, hi
+        return out
+
     def predict(self, X_new):
         self._check_fitted()
         X = self._X(X_new)
+        if (getattr(self.summaries_[0], "family", "continuous") or "continuous") != \
+                "continuous":
+            return self._predict_binary(X)
         C = ite_contrast(X)
         M = np.column_stack([C @ s.post_mean for s in self.summaries_])             # (N, K)
         V = np.column_stack([np.einsum("ij,jk,ik->i", C, s.post_cov, C)

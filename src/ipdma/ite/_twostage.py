@@ -258,7 +258,11 @@ def _aux_model(learner: ITELearner, X, t, y) -> ITELearner:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return LogisticLearner().fit(X, t, y, family=fam)
+        try:
+            return LogisticLearner().fit(X, t, y, family=fam)
+        except DataError as exc:
+            raise DataError(f"the auxiliary logistic regression that gives the "
+                            f"weighted-aux-ols weights failed: {exc}") from None
 
 
 class _TrialFit:
