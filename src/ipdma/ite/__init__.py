@@ -4,6 +4,12 @@ Stage 1 fits a learner in every trial (:mod:`ipdma.ite` learners: ``ols``, ``las
 ``ridge``, ``elasticnet``, ``xgboost``, ``causal-forest``, ``bayes-lm``,
 ``bayes-lasso``, ``sklearn-s``, ``sklearn-t``); stage 2 pools them (``mvma``,
 ``weighted-bootstrap``, ``weighted-aux-ols``, ``bayes-mvma``, ``posterior-mix``).
+Binary outcomes (inferred from a 0/1 outcome; :mod:`ipdma.families`): learners
+``logistic`` (= R ``glm``), ``logistic-lasso``/``-ridge``/``-elasticnet`` (glmnet
+``family = "binomial"``, ``foldid``), ``bayes-logistic`` (Polya-Gamma Gibbs), and
+``xgboost``, ``sklearn-s``/``-t``, ``causal-forest`` on the risk scale; ITE = risk
+difference (``scale="rd"``) or conditional log odds ratio (``"logor"``); predictions
+add ``p0``/``p1``; :func:`c_for_benefit` and calibration for benefit validate them.
 Sites can run stage 1 alone and export a :class:`SiteSummary` (JSON/npz, no
 patient rows); :func:`pool_sites` pools the files.  :func:`compare_methods` ranks
 learner+pooler pairs by leave-one-trial-out validation.

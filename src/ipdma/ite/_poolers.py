@@ -552,16 +552,19 @@ def _marginal_theta(kstar, Sstar, Psi, prior_var):
     return logp, mean, Ainv
 
 
-def _bmvma_full_model(kstar, Sstar, prior_var, tau_scale, lkj_eta):
+def _bmvma_full_model(kstar, Sstar, prior_var, tau_scale, lkj_eta, diagonal=False):
     import jax.numpy as jnp
     import numpyro
     import numpyro.distributions as dist
 
     q = kstar.shape[1]
     tau = numpyro.sample("tau", dist.HalfNormal(tau_scale).expand([q]))
-    L = numpyro.sample("L_corr", dist.LKJCholesky(q, concentration=lkj_eta))
-    Lpsi = tau[:, None] * L
-    Psi = numpyro.deterministic("Psi", Lpsi @ Lpsi.T)
+    if diagonal:
+        Psi = numpyro.deterministic("Psi", jnp.diag(tau ** 2))
+    else:
+        L = numpyro.sample("L_corr", dist.LKJCholesky(q, concentration=lkj_eta))
+        Lpsi = tau[:, None] * L
+        Psi = numpyro.deterministic("Psi", Lpsi @ Lpsi.T)
     # theta ~ N(0, prior_var I) integrated out analytically
     Sig = Sstar + Psi
     W = jnp.linalg.inv(Sig)
@@ -581,7 +584,16 @@ class BayesMVMAPooler(ITEPooler):
     only delta is random (``random="delta"``: ``u_l = (h_l, 0, ..., 0)``,
     ``h_l ~ N(0, tau^2)``, ``tau ~ half-N(0, tau_scale)``, the paper's model);
     ``random="full"`` gives a full Psi with half-normal scales and an
-    LKJ(``lkj_eta``) correlation prior.
+    LKJ(``lkj_eta``) correlation prior; ``random="diagonal"`` a diagonal Psi
+    with half-normal scales (sampled by NUTS).
+
+    Binary outcomes: the sites export the posterior of the *full* coefficient
+    vector (1, t, x, t:x); ``random`` defaults to ``"diagonal"`` (every
+    coefficient, baseline risk included, varies between trials) and the ITE
+    for a new trial's patient is the posterior of ``expit(z1'theta) -
+    expit(z0'theta)`` (credible interval) and of ``expit(z1'(theta + u)) -
+    expit(z0'(theta + u))``, ``u ~ N(0, Psi)`` (prediction interval); ``p0``,
+    ``p1`` are the posterior mean risks.
 
     Both the trial effects and theta are integrated out analytically (the model
     is Gaussian given Psi).  With ``random="delta"`` the one-dimensional
@@ -617,14 +629,23 @@ class BayesMVMAPooler(ITEPooler):
     name = "bayes-mvma"
     needs = "posterior"
     requires = "posterior"
+    families = frozenset({"continuous", "binary"})
 
-    def __init__(self, *, random: str = "delta", prior_var: float = 1000.0,
+    @property
+    def _random(self) -> str:
+        if self.random is not None:
+            return self.random
+        fam = getattr(self, "family_", "continuous")
+        return "delta" if fam == "continuous" else "diagonal"
+
+    def __init__(self, *, random: str | None = None, prior_var: float = 1000.0,
                  tau_scale: float = 1.0, lkj_eta: float = 1.0, num_warmup: int = 1000,
                  num_samples: int = 1000, num_chains: int = 2, grid_size: int = 4000,
                  level: float = 0.95, random_state: Any = 0) -> None:
         super().__init__(level=level)
-        if random not in ("delta", "full"):
-            raise ModelSpecificationError(f"random={random!r}: choose 'delta' or 'full'")
+        if random not in (None, "delta", "full", "diagonal"):
+            raise ModelSpecificationError(
+                f"random={random!r}: choose 'delta', 'diagonal' or 'full'")
         self.random = random
         self.prior_var = float(prior_var)
         self.tau_scale = float(tau_scale)
@@ -638,10 +659,15 @@ class BayesMVMAPooler(ITEPooler):
     def _fit(self, summaries):
         kstar = np.vstack([s.post_mean for s in summaries])
         Sstar = np.stack([s.post_cov for s in summaries])
+        self.family_ = getattr(summaries[0], "family", "continuous") or "continuous"
+        if self.family_ != "continuous" and self._random == "delta":
+            raise ModelSpecificationError(
+                "bayes-mvma with random='delta' pools the continuous treatment coefficients; "
+                "for a binary outcome use random='diagonal' (default) or 'full'")
         q = kstar.shape[1]
         rng = check_random_state(self.random_state)
         S = self.num_samples * self.num_chains
-        if self.random == "delta":
+        if self._random == "delta":
             hi = 8.0 * self.tau_scale
             edges = np.linspace(0.0, hi, self.grid_size + 1)
             mid = 0.5 * (edges[1:] + edges[:-1])
@@ -685,7 +711,7 @@ class BayesMVMAPooler(ITEPooler):
                     chain_method="sequential", progress_bar=False)
         mcmc.run(jax.random.PRNGKey(int(rng.integers(2**31 - 1))), jnp.asarray(kstar),
                  jnp.asarray(Sstar), self.prior_var, self.tau_scale, self.lkj_eta,
-                 extra_fields=("diverging",))
+                 self._random == "diagonal", extra_fields=("diverging",))
         self.mcmc_ = mcmc
         g = mcmc.get_samples(group_by_chain=True)
         tau = np.asarray(g["tau"])
@@ -708,9 +734,37 @@ class BayesMVMAPooler(ITEPooler):
         return az.from_dict(posterior={"theta": self.theta_draws_[None],
                                        "tau": self.tau_draws_[None]})
 
+    def _predict_binary(self, X):
+        from ..families import get_family
+        from ._glm_learners import arm_designs
+
+        fam = get_family(self.family_)
+        scale = fam.check_scale(self.summaries_[0].scale or None)
+        Z0, Z1 = arm_designs(X)
+        th = self.theta_draws_
+        draws = fam.ite(th @ Z0.T, th @ Z1.T, scale)               # (S, N)
+        a = (1 - self.level) / 2
+        rng = np.random.default_rng(self._pred_seed)
+        z = rng.standard_normal(th.shape)
+        Lp = np.linalg.cholesky(self.Psi_draws_ + 1e-12 * np.eye(th.shape[1]))
+        thn = th + np.einsum("sij,sj->si", Lp, z)
+        pdraws = fam.ite(thn @ Z0.T, thn @ Z1.T, scale)
+        ci = np.quantile(draws, [a, 1 - a], axis=0)
+        pi = np.quantile(pdraws, [a, 1 - a], axis=0)
+        per_trial = np.column_stack([fam.ite(Z0 @ s.post_mean, Z1 @ s.post_mean, scale)
+                                     for s in self.summaries_])
+        return PooledITE(ite=draws.mean(axis=0), per_trial=per_trial, trials=self.trials_,
+                         se=draws.std(axis=0, ddof=1), ci_low=ci[0], ci_high=ci[1],
+                         pi_low=pi[0], pi_high=pi[1],
+                         p0=fam.inverse_link(th @ Z0.T).mean(axis=0),
+                         p1=fam.inverse_link(th @ Z1.T).mean(axis=0),
+                         info={"random": self._random, "scale": scale})
+
     def predict(self, X_new):
         self._check_fitted()
         X = self._X(X_new)
+        if self.family_ != "continuous":
+            return self._predict_binary(X)
         C = ite_contrast(X)
         draws = self.theta_draws_ @ C.T                       # (S, N)
         a = (1 - self.level) / 2
@@ -726,7 +780,7 @@ class BayesMVMAPooler(ITEPooler):
         per_trial = C @ np.vstack([s.post_mean for s in self.summaries_]).T
         return PooledITE(ite=ite, per_trial=per_trial, trials=self.trials_,
                          se=draws.std(axis=0, ddof=1), ci_low=ci[0], ci_high=ci[1],
-                         pi_low=pi[0], pi_high=pi[1], info={"random": self.random})
+                         pi_low=pi[0], pi_high=pi[1], info={"random": self._random})
 
 
 # --------------------------------------------------------------------------------------

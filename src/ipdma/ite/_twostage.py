@@ -425,7 +425,10 @@ class TwoStageITE(ResultsMixin):
     Stage 1 fits ``learner`` in every trial; stage 2 combines the trials with
     ``pooler``.  Learners: ``"ols"``, ``"lasso"``, ``"ridge"``, ``"elasticnet"``,
     ``"xgboost"``, ``"causal-forest"``, ``"bayes-lm"``, ``"bayes-lasso"``,
-    ``"sklearn-s"``, ``"sklearn-t"`` (or an :class:`ITELearner` instance).
+    ``"sklearn-s"``, ``"sklearn-t"``; for binary outcomes ``"logistic"``,
+    ``"logistic-lasso"``, ``"logistic-ridge"``, ``"logistic-elasticnet"``,
+    ``"bayes-logistic"`` and the tree/scikit-learn learners (or an
+    :class:`ITELearner` instance).
     Poolers: ``"mvma"`` (a), ``"weighted-bootstrap"`` and ``"weighted-aux-ols"``
     (b), ``"bayes-mvma"`` (c), ``"posterior-mix"`` (d) (or an
     :class:`ITEPooler` instance).  Infeasible pairs raise
@@ -620,7 +623,9 @@ class TwoStageITE(ResultsMixin):
             tables["Stage 2: posterior of the pooled coefficients"] = pd.DataFrame(
                 {"mean": d.mean(0), "sd": d.std(0, ddof=1),
                  "q2.5": np.quantile(d, 0.025, 0), "q97.5": np.quantile(d, 0.975, 0)},
-                index=["delta"] + [f"gamma[{n}]" for n in self.feature_names_])
+                index=(["delta"] + [f"gamma[{n}]" for n in self.feature_names_])
+                if d.shape[1] == len(self.feature_names_) + 1 else
+                _full_coef_names(self.feature_names_))
         notes = []
         if getattr(self, "prediction_", None) is not None:
             p = self.prediction_
@@ -875,6 +880,12 @@ def _fit_groups(d: ITEData, groups: dict[str, list[TwoStageITE]],
         for m in ms:
             m._set_fits([_TrialFit(stage1[(lrn, i)], m.pooler_, m.scale)
                          for i in range(len(trial_data))], d)
+
+
+def _full_coef_names(feature_names):
+    from ._glm_learners import coef_names
+
+    return coef_names(feature_names)
 
 
 def _check_family_pair(model: TwoStageITE, fam) -> None:
