@@ -590,8 +590,9 @@ class BayesMVMAPooler(ITEPooler):
     Binary outcomes: the sites export the posterior of the *full* coefficient
     vector (1, t, x, t:x); ``random`` defaults to ``"diagonal"`` (every
     coefficient, baseline risk included, varies between trials) and the ITE
-    for a new trial's patient is the posterior of ``expit(z1'theta) -
-    expit(z0'theta)`` (credible interval) and of ``expit(z1'(theta + u)) -
+    for a new trial's patient is ``expit(z1'theta_bar) - expit(z0'theta_bar)``
+    at the posterior mean of theta, with the credible interval of the posterior
+    of ``expit(z1'theta) - expit(z0'theta)`` and the prediction interval of ``expit(z1'(theta + u)) -
     expit(z0'(theta + u))``, ``u ~ N(0, Psi)`` (prediction interval); ``p0``,
     ``p1`` are the posterior mean risks.
 
@@ -753,12 +754,18 @@ class BayesMVMAPooler(ITEPooler):
         pi = np.quantile(pdraws, [a, 1 - a], axis=0)
         per_trial = np.column_stack([fam.ite(Z0 @ s.post_mean, Z1 @ s.post_mean, scale)
                                      for s in self.summaries_])
-        return PooledITE(ite=draws.mean(axis=0), per_trial=per_trial, trials=self.trials_,
+        # point: the ITE at the posterior mean of theta (as mvma's RD from the pooled
+        # coefficients); the posterior mean of the per-draw RD is attenuated towards 0
+        # when theta is uncertain (few trials), so it is kept in info
+        tbar = th.mean(axis=0)
+        point = fam.ite(Z0 @ tbar, Z1 @ tbar, scale)
+        return PooledITE(ite=point, per_trial=per_trial, trials=self.trials_,
                          se=draws.std(axis=0, ddof=1), ci_low=ci[0], ci_high=ci[1],
                          pi_low=pi[0], pi_high=pi[1],
                          p0=fam.inverse_link(th @ Z0.T).mean(axis=0),
                          p1=fam.inverse_link(th @ Z1.T).mean(axis=0),
-                         info={"random": self._random, "scale": scale})
+                         info={"random": self._random, "scale": scale,
+                               "posterior_mean_ite": draws.mean(axis=0)})
 
     def predict(self, X_new):
         self._check_fitted()

@@ -45,7 +45,8 @@ def _template(spec, n_boot, random_state) -> TwoStageITE:
         return TwoStageITE(spec.learner, spec.pooler, n_boot=spec.n_boot,
                            random_state=spec.random_state, n_jobs=spec.n_jobs,
                            learner_options=spec.learner_options,
-                           pooler_options=spec.pooler_options)
+                           pooler_options=spec.pooler_options,
+                           scale=getattr(spec, "scale", None))
     return TwoStageITE(spec[0], spec[1], n_boot=n_boot, random_state=random_state)
 
 
@@ -62,7 +63,8 @@ def _loto_from_fitted(model: TwoStageITE, d: ITEData) -> pd.DataFrame:
         fold = TwoStageITE(model.learner, model.pooler, n_boot=model.n_boot,
                            random_state=model.random_state, n_jobs=model.n_jobs,
                            learner_options=model.learner_options,
-                           pooler_options=model.pooler_options)
+                           pooler_options=model.pooler_options,
+                           scale=getattr(model, "scale", None))
         fold._set_fits([f for f in model.fits_ if f.label != tr], _subset(d, ~held))
         pred = fold.predict(d.X[held])
         for c in ("ite", "se", "ci_low", "ci_high", "pi_low", "pi_high"):
