@@ -839,14 +839,16 @@ class XGBoostSLearner(ITELearner):
         n = len(X)
         F = np.vstack([np.column_stack([np.ones(n), X]), np.column_stack([np.zeros(n), X])])
         # in-place prediction: no DMatrix per call (bootstrap sets predict 100s of times)
-        pred = np.asarray(self.booster_.inplace_predict(F), dtype=float)
+        # XGBoost's float32 output: the continuous ITE is the float32 difference, as before
+        pred = self.booster_.inplace_predict(F)
         return pred[n:], pred[:n]
 
     def predict_ite(self, X, scale=None):
         f0, f1 = self.predict_arms(X)
         if self._binary:
-            return self.family_.ite_from_mean(f0, f1, scale)
-        return f1 - f0
+            return self.family_.ite_from_mean(np.asarray(f0, dtype=float),
+                                              np.asarray(f1, dtype=float), scale)
+        return np.asarray(f1 - f0, dtype=float)
 
     def bootstrap_clone(self):
         new = self._params_only()

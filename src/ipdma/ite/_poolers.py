@@ -592,9 +592,9 @@ class BayesMVMAPooler(ITEPooler):
     coefficient, baseline risk included, varies between trials) and the ITE
     for a new trial's patient is ``expit(z1'theta_bar) - expit(z0'theta_bar)``
     at the posterior mean of theta, with the credible interval of the posterior
-    of ``expit(z1'theta) - expit(z0'theta)`` and the prediction interval of ``expit(z1'(theta + u)) -
-    expit(z0'(theta + u))``, ``u ~ N(0, Psi)`` (prediction interval); ``p0``,
-    ``p1`` are the posterior mean risks.
+    of ``expit(z1'theta) - expit(z0'theta)`` and the prediction interval of
+    ``expit(z1'(theta + u)) - expit(z0'(theta + u))``, ``u ~ N(0, Psi)``;
+    ``p0``, ``p1`` are the risks at the posterior mean of theta.
 
     Both the trial effects and theta are integrated out analytically (the model
     is Gaussian given Psi).  With ``random="delta"`` the one-dimensional
@@ -762,8 +762,7 @@ class BayesMVMAPooler(ITEPooler):
         return PooledITE(ite=point, per_trial=per_trial, trials=self.trials_,
                          se=draws.std(axis=0, ddof=1), ci_low=ci[0], ci_high=ci[1],
                          pi_low=pi[0], pi_high=pi[1],
-                         p0=fam.inverse_link(th @ Z0.T).mean(axis=0),
-                         p1=fam.inverse_link(th @ Z1.T).mean(axis=0),
+                         p0=fam.inverse_link(Z0 @ tbar), p1=fam.inverse_link(Z1 @ tbar),
                          info={"random": self._random, "scale": scale,
                                "posterior_mean_ite": draws.mean(axis=0)})
 

@@ -330,7 +330,8 @@ class _TrialFit:
             s.X_query = np.asarray(X_query, dtype=float)
             s.ite = self.learner.predict_ite(X_query, **kw)
             if self._binary and hasattr(self.learner, "predict_arms"):
-                s.mu0, s.mu1 = self.learner.predict_arms(X_query)
+                s.mu0, s.mu1 = (np.asarray(a, dtype=float)
+                                for a in self.learner.predict_arms(X_query))
             if self.boot is not None:
                 s.var = np.var(self.boot.predict_ite(X_query, **kw), axis=0, ddof=1)
             else:
