@@ -25,7 +25,7 @@ from . import errors
 __version__ = "0.1.0"
 
 _SUBPACKAGES = {
-    "data", "datasets", "meta", "prognosis", "nmr", "ite", "trees", "simstudy", "plots",
+    "data", "datasets", "families", "meta", "prognosis", "nmr", "ite", "trees", "simstudy", "plots",
     "report", "cli",
 }
 

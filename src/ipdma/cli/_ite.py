@@ -23,7 +23,8 @@ from ._common import (
 )
 
 _LEARNERS = ["ols", "lasso", "ridge", "elasticnet", "xgboost", "causal-forest", "bayes-lm",
-             "bayes-lasso", "sklearn-s", "sklearn-t"]
+             "bayes-lasso", "sklearn-s", "sklearn-t", "logistic", "logistic-lasso",
+             "logistic-ridge", "logistic-elasticnet", "bayes-logistic"]
 _POOLERS = ["mvma", "weighted-bootstrap", "weighted-aux-ols", "bayes-mvma", "posterior-mix"]
 
 
@@ -49,7 +50,14 @@ def register(subparsers) -> None:
     add_ipd_arguments(p, covariates_required=True)
     p.add_argument("--treated", default=None, metavar="LABEL",
                    help="treatment label coded t = 1 (default: the non-reference arm)")
-    p.add_argument("--learner", choices=_LEARNERS, default="ols", help="stage-1 learner")
+    p.add_argument("--learner", choices=_LEARNERS, default=None,
+                   help="stage-1 learner (default: ols for a continuous outcome, logistic for "
+                        "a binary one; the outcome type is inferred, see --outcome-type)")
+    p.add_argument("--scale", choices=["difference", "rd", "logor"], default=None,
+                   help="ITE scale: difference (continuous); rd = risk difference (binary, "
+                        "default) or logor = conditional log odds ratio (binary, learners "
+                        "with coefficients). Binary outcomes add p0, p1 (predicted risks "
+                        "under control and treatment) to predictions.csv")
     p.add_argument("--pooler", choices=_POOLERS, default="mvma", help="stage-2 pooler")
     p.add_argument("--learner-options", default=None, metavar="JSON",
                    help="keyword arguments of the learner, as a JSON object, e.g. "
@@ -170,9 +178,30 @@ def read_new_patients(args: argparse.Namespace, path: str, covariates: list[str]
 def run(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
 
-    from ..ite import TwoStageITE, compare_methods
+    from ..errors import ModelSpecificationError
+    from ..ite import LEARNERS, TwoStageITE, compare_methods, feasible_pairs
 
     out = Path(args.out)
+    covs = split_list(args.covariates)
+    new = read_new_patients(args, args.predict, covs) if args.predict else None
+    ipd = ipd_from_args(args)
+    fam = ipd.family
+    if args.learner is None:
+        args.learner = "logistic" if fam.name == "binary" else "ols"
+    if fam.name not in LEARNERS[args.learner].families:
+        ok = sorted({a for a, _ in feasible_pairs(fam.name)})
+        raise ModelSpecificationError(
+            f"--learner {args.learner} handles {', '.join(sorted(LEARNERS[args.learner].families))}"
+            f" outcomes; the outcome column {args.outcome!r} is {fam.name}: use --learner "
+            f"{' or '.join(ok)} (or --outcome-type continuous if it is a measurement)")
+    if args.scale is not None and args.scale not in fam.scales:
+        raise ModelSpecificationError(
+            f"--scale {args.scale} is not a scale for a {fam.name} outcome: use --scale "
+            f"{' or '.join(fam.scales)}")
+    if args.scale in fam.coef_scales and "linear" not in LEARNERS[args.learner].provides:
+        raise ModelSpecificationError(
+            f"--scale {args.scale} needs a learner with coefficients; --learner {args.learner} "
+            f"has none: use --scale {fam.default_scale} or --learner logistic")
     learner_options = _learner_options(args)
     learners = [args.learner]
     if args.compare and args.compare_methods:
@@ -180,20 +209,18 @@ def run(args: argparse.Namespace) -> int:
 
         learners += [a for a, _ in parse_methods(args.compare_methods)]
     _check_extras(learners)
-    covs = split_list(args.covariates)
-    new = read_new_patients(args, args.predict, covs) if args.predict else None
-    ipd = ipd_from_args(args)
     out.mkdir(parents=True, exist_ok=True)
     pooler_options = {"method": args.method} if args.pooler == "mvma" else {}
     if args.pooler.startswith("weighted"):
         pooler_options["heterogeneity"] = args.heterogeneity
     model = TwoStageITE(args.learner, args.pooler, n_boot=args.n_boot, random_state=args.seed,
                         n_jobs=args.n_jobs, learner_options=learner_options.get(args.learner),
-                        pooler_options=pooler_options, progress=None)
+                        pooler_options=pooler_options, progress=None, scale=args.scale)
     status(f"fitting {model.name} in {len(ipd.trials)} trials")
     model.fit(ipd, treated=args.treated, foldid=args.foldid)
     files: dict[str, str] = {}
-    payload: dict = {"learner": args.learner, "pooler": args.pooler,
+    payload: dict = {"learner": args.learner, "pooler": args.pooler, "outcome_type": fam.name,
+                     "scale": fam.check_scale(args.scale),
                      "trials": model.trials_, "covariates": model.feature_names_,
                      "dropped_rows": ipd.drop_report()}
     if args.predict:
@@ -236,7 +263,11 @@ def run(args: argparse.Namespace) -> int:
         if args.compare_methods:
             from ..ite import parse_methods
 
-            methods = [f"{a}+{b}" for a, b in parse_methods(args.compare_methods)]
+            methods = [f"{a}+{b}" for a, b in parse_methods(args.compare_methods,
+                                                            family=fam.name)]
+        elif fam.name == "binary":
+            methods = ["logistic+mvma", "logistic+weighted-aux-ols",
+                       "logistic-lasso+weighted-aux-ols", "logistic-ridge+weighted-aux-ols"]
         else:
             methods = ["ols+mvma", "ols+weighted-aux-ols", "lasso+weighted-aux-ols",
                        "ridge+weighted-aux-ols"]

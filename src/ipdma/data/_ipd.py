@@ -700,6 +700,13 @@ class IPD:
         return [t for t in self.trials if len(self.arms[t]) >= 2]
 
     @property
+    def family(self):
+        """The outcome family (:mod:`ipdma.families`) of ``outcome_type``."""
+        from ..families import get_family
+
+        return get_family(self.outcome_type)
+
+    @property
     def n_patients(self) -> int:
         """Number of patients (rows of :attr:`data`)."""
         return len(self.data)

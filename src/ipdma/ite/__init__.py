@@ -4,11 +4,24 @@ Stage 1 fits a learner in every trial (:mod:`ipdma.ite` learners: ``ols``, ``las
 ``ridge``, ``elasticnet``, ``xgboost``, ``causal-forest``, ``bayes-lm``,
 ``bayes-lasso``, ``sklearn-s``, ``sklearn-t``); stage 2 pools them (``mvma``,
 ``weighted-bootstrap``, ``weighted-aux-ols``, ``bayes-mvma``, ``posterior-mix``).
+Binary outcomes (inferred from a 0/1 outcome; :mod:`ipdma.families`): learners
+``logistic`` (= R ``glm``), ``logistic-lasso``/``-ridge``/``-elasticnet`` (glmnet
+``family = "binomial"``, ``foldid``), ``bayes-logistic`` (Polya-Gamma Gibbs), and
+``xgboost``, ``sklearn-s``/``-t``, ``causal-forest`` on the risk scale; ITE = risk
+difference (``scale="rd"``) or conditional log odds ratio (``"logor"``); predictions
+add ``p0``/``p1``; :func:`c_for_benefit` and calibration for benefit validate them.
 Sites can run stage 1 alone and export a :class:`SiteSummary` (JSON/npz, no
 patient rows); :func:`pool_sites` pools the files.  :func:`compare_methods` ranks
 learner+pooler pairs by leave-one-trial-out validation.
 """
 
+from ._glm_learners import (
+    BayesLogisticLearner,
+    ElasticNetLogisticLearner,
+    LassoLogisticLearner,
+    LogisticLearner,
+    RidgeLogisticLearner,
+)
 from ._learners import (
     LEARNERS,
     REDUCED_XGBOOST_GRID,
@@ -54,7 +67,9 @@ from ._twostage import (
     trial_seeds,
 )
 from ._validation import (
+    CForBenefit,
     MethodComparison,
+    c_for_benefit,
     calibration_for_benefit,
     compare_methods,
     loto_predictions,
@@ -67,19 +82,25 @@ __all__ = [
     "REDUCED_XGBOOST_GRID",
     "BayesLMLearner",
     "BayesLassoLearner",
+    "BayesLogisticLearner",
     "BayesMVMAPooler",
+    "CForBenefit",
     "CausalForestLearner",
     "ElasticNetLearner",
+    "ElasticNetLogisticLearner",
     "ITEData",
     "ITELearner",
     "ITEPooler",
     "LassoLearner",
+    "LassoLogisticLearner",
+    "LogisticLearner",
     "MVMAPooler",
     "MethodComparison",
     "OLSLearner",
     "PooledITE",
     "PosteriorMixPooler",
     "RidgeLearner",
+    "RidgeLogisticLearner",
     "SiteSummary",
     "SklearnSLearner",
     "SklearnTLearner",
@@ -89,6 +110,7 @@ __all__ = [
     "WeightedITEPooler",
     "XGBoostSLearner",
     "aux_ols_variance",
+    "c_for_benefit",
     "calibration_for_benefit",
     "check_pair",
     "compare_methods",

@@ -130,8 +130,8 @@ class ModelBootstrap:
     def __init__(self, models: Sequence[ITELearner]) -> None:
         self.models = list(models)
 
-    def predict_ite(self, X: np.ndarray) -> np.ndarray:
-        return np.vstack([m.predict_ite(X) for m in self.models])
+    def predict_ite(self, X: np.ndarray, **kwargs: Any) -> np.ndarray:
+        return np.vstack([m.predict_ite(X, **kwargs) for m in self.models])
 
 
 def check_foldid(foldid: Any, n: int, *, what: str = "foldid") -> np.ndarray:
@@ -185,8 +185,10 @@ class ITELearner:
       covariance of ``(delta, gamma)``;
     * ``"linear"``: the ITE is ``delta + x'gamma``.
 
-    ``outcome_types`` lists the outcome types the learner handles (binary
-    outcomes are a planned extension of the same protocol).
+    ``families`` lists the outcome families the learner handles (names of
+    :mod:`ipdma.families`; ``outcome_types`` is an alias).  ``fit`` takes the
+    family (default: the first of ``"continuous"``/``"binary"`` the learner
+    supports) and keeps it as ``family_``.
 
     Examples
     --------
@@ -216,12 +218,20 @@ class ITELearner:
 
     name: ClassVar[str] = "base"
     provides: ClassVar[frozenset[str]] = frozenset()
-    outcome_types: ClassVar[frozenset[str]] = frozenset({"continuous"})
+    families: ClassVar[frozenset[str]] = frozenset({"continuous"})
     bootstrap_supported: ClassVar[bool] = True
 
+    @property
+    def outcome_types(self) -> frozenset[str]:
+        """Alias of ``families`` (kept for code that reads the former name)."""
+        return self.families
+
     def fit(self, X: Any, t: Any, y: Any, *, random_state: Any = None,
-            foldid: Any = None) -> ITELearner:
+            foldid: Any = None, family: Any = None) -> ITELearner:
         """Fit on one trial: covariates ``X`` (n, p), treatment ``t`` in {0, 1}, outcome ``y``.
+
+        ``family`` (name or :class:`~ipdma.families.OutcomeFamily`) must be one of
+        ``families``; default: ``"continuous"`` if supported, else the learner's family.
 
         ``foldid`` (one integer per patient, at least 3 distinct values, e.g.
         R's ``cv.glmnet(foldid = )``) fixes the cross-validation folds of a
@@ -231,7 +241,15 @@ class ITELearner:
         cross-validate raise :class:`~ipdma.errors.ModelSpecificationError`
         when given fold ids.  Bootstrap refits always draw their own folds.
         """
+        from ..families import check_family
+
+        if family is None:
+            family = "continuous" if "continuous" in self.families else \
+                sorted(self.families)[0]
+        fam = check_family(self, family)
         X, t, y = _check_trial(X, t, y)
+        y = fam.validate(y)
+        self.family_ = fam
         folds = None
         if foldid is not None:
             if not self.cross_validates:
@@ -313,11 +331,12 @@ class ITELearner:
         for b in range(len(idx)):
             ib = idx[b]
             m = self.bootstrap_clone()
+            fam = getattr(self, "family_", None)
             try:
-                m.fit(X[ib], t[ib], y[ib], random_state=rng)
+                m.fit(X[ib], t[ib], y[ib], random_state=rng, family=fam)
             except DataError:  # a resample with one arm only: draw again
                 ib = _redraw_both_arms(t, rng)
-                m.fit(X[ib], t[ib], y[ib], random_state=rng)
+                m.fit(X[ib], t[ib], y[ib], random_state=rng, family=fam)
             models.append(m)
         return ModelBootstrap(models)
 
@@ -712,7 +731,7 @@ def _tree_leaf_values(booster) -> np.ndarray:
 
 
 def _xgb_cv_curve(F, y, folds_id, nfold, params, cap, early_stopping_rounds,
-                  chunk: int = 100) -> np.ndarray:
+                  chunk: int = 100, metric: str = "rmse") -> np.ndarray:
     """Mean test RMSE per boosting round over the folds, with xgb.cv's early stopping.
 
     Equivalent to ``xgboost.cv(..., early_stopping_rounds=...)['test-rmse-mean']``
@@ -745,6 +764,8 @@ def _xgb_cv_curve(F, y, folds_id, nfold, params, cap, early_stopping_rounds,
                 cfg = json.loads(bst.save_config())
                 base = float(str(cfg["learner"]["learner_model_param"]["base_score"])
                              .strip("[]"))
+                if metric == "logloss":  # base_score is a probability for binary:logistic
+                    base = float(np.log(base / (1 - base)))
                 f["margin"] = np.full(len(f["yte"]), base)
             sl = bst[done:end]
             leaf = sl.predict(f["dte"], pred_leaf=True).astype(int).reshape(len(f["yte"]), -1)
@@ -752,7 +773,11 @@ def _xgb_cv_curve(F, y, folds_id, nfold, params, cap, early_stopping_rounds,
             contrib = vals[np.arange(end - done)[None, :], leaf]
             pred = f["margin"][:, None] + np.cumsum(contrib, axis=1)
             f["margin"] = pred[:, -1]
-            rmse[k] = np.sqrt(np.mean((pred - f["yte"][:, None]) ** 2, axis=0))
+            if metric == "logloss":
+                yk = f["yte"][:, None]
+                rmse[k] = np.mean(np.logaddexp(0.0, pred) - yk * pred, axis=0)
+            else:
+                rmse[k] = np.sqrt(np.mean((pred - f["yte"][:, None]) ** 2, axis=0))
         curve = np.concatenate([curve, rmse.mean(axis=0)])
         for i in range(done, end):
             if curve[i] < curve[best]:
@@ -787,6 +812,10 @@ REDUCED_XGBOOST_GRID: dict = {"max_depth": (2, 3), "eta": (0.1,), "nrounds": (10
 class XGBoostSLearner(ITELearner):
     """XGBoost S-learner: features (t, x), squared error, tuned per trial by CV.
 
+    For a binary outcome the objective is ``binary:logistic``, the tuning
+    criterion the CV log-loss, and the ITE the difference of the predicted
+    risks (``scale="rd"``).
+
     The grid (default ``max_depth`` 2..6 x ``eta`` {0.1, 0.01, 0.001} x
     ``nrounds`` {100, 500, 1000}) is searched with ``nfold``-fold CV and early
     stopping after ``early_stopping_rounds`` rounds; the grid point with the
@@ -811,6 +840,7 @@ class XGBoostSLearner(ITELearner):
     """
 
     name = "xgboost"
+    families = frozenset({"continuous", "binary"})
 
     def __init__(self, *, max_depth: Sequence[int] = (2, 3, 4, 5, 6),
                  eta: Sequence[float] = (0.1, 0.01, 0.001),
@@ -826,8 +856,14 @@ class XGBoostSLearner(ITELearner):
         self.n_jobs = int(n_jobs)
         self.tuned: dict | None = None
 
+    @property
+    def _binary(self) -> bool:
+        fam = getattr(self, "family_", None)
+        return fam is not None and fam.name == "binary"
+
     def _base_params(self) -> dict:
-        return {"objective": "reg:squarederror", "colsample_bytree": 1.0,
+        obj = "binary:logistic" if self._binary else "reg:squarederror"
+        return {"objective": obj, "colsample_bytree": 1.0,
                 "min_child_weight": 1.0, "subsample": 1.0, "nthread": self.n_jobs,
                 "tree_method": "hist", "verbosity": 0, **self.params}
 
@@ -847,14 +883,15 @@ class XGBoostSLearner(ITELearner):
             for eta in self.eta:
                 par = {**self._base_params(), "max_depth": int(depth), "eta": float(eta),
                        "seed": int(rng.integers(2**31 - 1))}
+                metric = "logloss" if self._binary else "rmse"
                 curve = _xgb_cv_curve(F, y, folds_id, nfold, par, cap,
-                                      self.early_stopping_rounds)
+                                      self.early_stopping_rounds, metric=metric)
                 for nr in self.nrounds:
                     j = int(np.argmin(curve[:nr]))
                     rows.append({"max_depth": int(depth), "eta": float(eta), "nrounds": nr,
-                                 "best_iteration": j + 1, "test_rmse": float(curve[j])})
+                                 "best_iteration": j + 1, f"test_{metric}": float(curve[j])})
         table = pd.DataFrame(rows)
-        best = table.sort_values(["test_rmse", "nrounds"], kind="stable").iloc[0]
+        best = table.sort_values([f"test_{metric}", "nrounds"], kind="stable").iloc[0]
         tuned = {"max_depth": int(best["max_depth"]), "eta": float(best["eta"]),
                  "nrounds": int(best["nrounds"])}
         return tuned, table
@@ -874,13 +911,22 @@ class XGBoostSLearner(ITELearner):
         self.booster_ = _train_booster(par, xgb.DMatrix(F, label=y, nthread=self.n_jobs),
                                        tuned["nrounds"])
 
-    def predict_ite(self, X):
+    def predict_arms(self, X):
+        """Predicted outcome (binary: risk) under control and treatment."""
         X = self._check_X(X)
         n = len(X)
         F = np.vstack([np.column_stack([np.ones(n), X]), np.column_stack([np.zeros(n), X])])
         # in-place prediction: no DMatrix per call (bootstrap sets predict 100s of times)
+        # XGBoost's float32 output: the continuous ITE is the float32 difference, as before
         pred = self.booster_.inplace_predict(F)
-        return np.asarray(pred[:n] - pred[n:], dtype=float)
+        return pred[n:], pred[:n]
+
+    def predict_ite(self, X, scale=None):
+        f0, f1 = self.predict_arms(X)
+        if self._binary:
+            return self.family_.ite_from_mean(np.asarray(f0, dtype=float),
+                                              np.asarray(f1, dtype=float), scale)
+        return np.asarray(f1 - f0, dtype=float)
 
     def bootstrap_clone(self):
         new = self._params_only()
@@ -926,15 +972,52 @@ def _seed_estimator(est, rng):
     return est
 
 
+def _default_classifier():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(max_iter=100, max_depth=3, learning_rate=0.1,
+                                          early_stopping=False, random_state=0)
+
+
 class _SklearnMetaLearner(ITELearner):
-    """Shared parts of the scikit-learn S- and T-learners."""
+    """Shared parts of the scikit-learn S- and T-learners.
+
+    For a binary outcome the estimator must be a classifier (``predict_proba``;
+    default ``HistGradientBoostingClassifier`` with the regressor's settings)
+    and the ITE is the difference of the predicted risks (``scale="rd"``).
+    """
+
+    families = frozenset({"continuous", "binary"})
 
     def __init__(self, estimator: Any = None) -> None:
         self.estimator = estimator
 
+    @property
+    def _binary(self) -> bool:
+        fam = getattr(self, "family_", None)
+        return fam is not None and fam.name == "binary"
+
     def _estimator(self, rng):
+        if self._binary:
+            est = self.estimator if self.estimator is not None else _default_classifier()
+            if not hasattr(est, "predict_proba"):
+                raise ModelSpecificationError(
+                    f"learner {self.name!r}: a binary outcome needs a scikit-learn classifier "
+                    f"with predict_proba; {type(est).__name__} has none")
+            return _seed_estimator(est, rng)
         est = self.estimator if self.estimator is not None else _default_regressor()
         return _seed_estimator(est, rng)
+
+    def _predict(self, model, F):
+        if self._binary:
+            return np.asarray(model.predict_proba(F)[:, 1], dtype=float)
+        return np.asarray(model.predict(F), dtype=float)
+
+    def predict_ite(self, X, scale=None):
+        f0, f1 = self.predict_arms(X)
+        if self._binary:
+            return self.family_.ite_from_mean(f0, f1, scale)
+        return f1 - f0
 
     def _threads(self):
         return _threads(self.estimator is None)
@@ -965,13 +1048,14 @@ class SklearnSLearner(_SklearnMetaLearner):
         with self._threads():
             self.model_ = self._estimator(rng).fit(np.column_stack([t, X]), y)
 
-    def predict_ite(self, X):
+    def predict_arms(self, X):
+        """Predicted outcome (binary: risk) under control and treatment."""
         X = self._check_X(X)
         n = len(X)
         with self._threads():
-            f1 = self.model_.predict(np.column_stack([np.ones(n), X]))
-            f0 = self.model_.predict(np.column_stack([np.zeros(n), X]))
-        return np.asarray(f1 - f0, dtype=float)
+            f1 = self._predict(self.model_, np.column_stack([np.ones(n), X]))
+            f0 = self._predict(self.model_, np.column_stack([np.zeros(n), X]))
+        return f0, f1
 
 
 class SklearnTLearner(_SklearnMetaLearner):
@@ -1000,10 +1084,11 @@ class SklearnTLearner(_SklearnMetaLearner):
             self.model0_ = self._estimator(rng).fit(X[t == 0], y[t == 0])
             self.model1_ = self._estimator(rng).fit(X[t == 1], y[t == 1])
 
-    def predict_ite(self, X):
+    def predict_arms(self, X):
+        """Predicted outcome (binary: risk) under control and treatment."""
         X = self._check_X(X)
         with self._threads():
-            return np.asarray(self.model1_.predict(X) - self.model0_.predict(X), dtype=float)
+            return self._predict(self.model0_, X), self._predict(self.model1_, X)
 
 
 # --------------------------------------------------------------------------------------
@@ -1012,7 +1097,8 @@ class SklearnTLearner(_SklearnMetaLearner):
 class CausalForestLearner(ITELearner):
     """Causal forest (EconML ``CausalForestDML``; grf-like honest forest).
 
-    Needs the optional extra: ``pip install ipdma[causal-forest]``.
+    Needs the optional extra: ``pip install ipdma[causal-forest]``.  On a binary
+    outcome the forest estimates the risk difference directly (``scale="rd"``).
     ``ite_var`` gives the forest's own variance estimate.
 
     Examples
@@ -1030,6 +1116,7 @@ class CausalForestLearner(ITELearner):
     """
 
     name = "causal-forest"
+    families = frozenset({"continuous", "binary"})
 
     def __init__(self, *, n_estimators: int = 2000, min_samples_leaf: int = 5,
                  honest: bool = True, **kwargs: Any) -> None:
@@ -1059,11 +1146,15 @@ class CausalForestLearner(ITELearner):
             random_state=seed, **self.kwargs)
         self.model_.fit(y, t.astype(int), X=X)
 
-    def predict_ite(self, X):
+    def predict_ite(self, X, scale=None):
         X = self._check_X(X)
+        fam = getattr(self, "family_", None)
+        if fam is not None and fam.check_scale(scale) in fam.coef_scales:
+            raise ModelSpecificationError(f"scale={scale!r} needs a model with coefficients; "
+                                          f"the causal forest estimates risk differences")
         return np.asarray(self.model_.effect(X), dtype=float).ravel()
 
-    def ite_var(self, X):
+    def ite_var(self, X, scale=None):
         X = self._check_X(X)
         return np.asarray(self.model_.effect_inference(X).var, dtype=float).ravel()
 

@@ -89,6 +89,8 @@ class PooledITE:
     per_trial_var: np.ndarray | None = None    # (N, K)
     tau2: np.ndarray | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    p0: np.ndarray | None = None               # binary: predicted risk under control
+    p1: np.ndarray | None = None               # binary: predicted risk under treatment
 
     def to_frame(self, per_trial: bool = True) -> pd.DataFrame:
         cols: dict[str, np.ndarray] = {"ite": self.ite}
@@ -98,6 +100,10 @@ class PooledITE:
                 cols[k] = v
         if self.tau2 is not None:
             cols["tau2"] = self.tau2
+        for k in ("p0", "p1"):
+            v = getattr(self, k)
+            if v is not None:
+                cols[k] = v
         if per_trial:
             for j, tr in enumerate(self.trials):
                 cols[f"ite_{tr}"] = self.per_trial[:, j]
@@ -165,6 +171,7 @@ class ITEPooler:
     needs: ClassVar[str] = "predictions"
     requires: ClassVar[str | None] = None
     variance: ClassVar[str | None] = None
+    families: ClassVar[frozenset[str]] = frozenset({"continuous"})
 
     def __init__(self, *, level: float = 0.95) -> None:
         if not 0 < level < 1:
@@ -224,7 +231,17 @@ class MVMAPooler(ITEPooler):
 
     ``theta_l ~ N(theta, S_l + Psi)``; ``method`` = ``"reml"`` (default), ``"ml"``,
     ``"fixed"`` (Psi = 0, GLS) or ``"mm"``; ``structure`` of Psi =
-    ``"unstructured"``, ``"diagonal"`` or ``"identity"``.  ITE(x) = c'theta with
+    ``"unstructured"``, ``"diagonal"`` or ``"identity"`` (default None:
+    unstructured for a continuous outcome, diagonal for a binary one).
+
+    Binary outcomes: the learner exports the *full* coefficient vector
+    (intercept, t, x, t:x), since a risk difference needs the whole linear
+    predictor; it is pooled with a diagonal Psi by default (an unstructured Psi
+    of 2p + 2 coefficients is not identified with a handful of trials).  The
+    ITE for a patient of a new trial is ``expit(z1'b) - expit(z0'b)`` (or
+    ``(z1 - z0)'b`` on the log-OR scale) from the pooled ``b``, se by the delta
+    method from Var(b), the prediction interval from Var(b) + Psi, and
+    ``p0``/``p1`` are the pooled risks.  ITE(x) = c'theta with
     c = (1, x); se = sqrt(c'Var(theta)c); the prediction interval for a patient
     of a new trial uses sqrt(c'(Var(theta) + Psi)c) with t_{K-2} quantiles
     (``pi_df="riley"``) or normal ones (``pi_df="normal"``).
@@ -252,8 +269,9 @@ class MVMAPooler(ITEPooler):
     name = "mvma"
     needs = "coef"
     requires = "coef_cov"
+    families = frozenset({"continuous", "binary"})
 
-    def __init__(self, *, method: str = "reml", structure: str = "unstructured",
+    def __init__(self, *, method: str = "reml", structure: str | None = None,
                  level: float = 0.95, pi_df: str = "riley",
                  aggregate: pd.DataFrame | None = None) -> None:
         super().__init__(level=level)
@@ -273,10 +291,23 @@ class MVMAPooler(ITEPooler):
             params.pop("aggregate", None)
         return params
 
+    @property
+    def _structure(self) -> str:
+        if self.structure is not None:
+            return self.structure
+        fam = getattr(self, "family_", "continuous")
+        return "unstructured" if fam == "continuous" else "diagonal"
+
     def _fit(self, summaries):
         Y = np.vstack([s.coef for s in summaries])
         S = np.stack([s.cov for s in summaries])
+        self.family_ = getattr(summaries[0], "family", "continuous") or "continuous"
         if self.aggregate is not None:
+            if self.family_ != "continuous":
+                raise ModelSpecificationError(
+                    "aggregate-data trials enter pooler (a) through their average treatment "
+                    "effect delta, which is implemented for continuous outcomes only; for a "
+                    f"{self.family_} outcome pool the IPD trials alone")
             clash = sorted(set(self.aggregate["trial"]) & set(self.trials_))
             if clash:
                 raise DataError(f"aggregate trial(s) {clash} are also IPD trials: a trial "
@@ -287,16 +318,52 @@ class MVMAPooler(ITEPooler):
             Sa = np.tile(np.eye(q), (m, 1, 1))
             Sa[:, 0, 0] = self.aggregate["se"].to_numpy(float) ** 2
             Y, S = np.vstack([Y, Ya]), np.concatenate([S, Sa])
-        fit = _mv_engine()(Y, S, method=self.method, structure=self.structure)
+        fit = _mv_engine()(Y, S, method=self.method, structure=self._structure)
         self.fit_ = fit
         self.coef_ = np.asarray(fit.beta, dtype=float).reshape(-1)
         self.vcov_ = np.asarray(fit.vcov, dtype=float)
         self.Psi_ = np.asarray(fit.Psi, dtype=float)
-        self.coef_names_ = ["delta"] + [f"gamma[{n}]" for n in summaries[0].feature_names]
+        self.family_ = getattr(summaries[0], "family", "continuous") or "continuous"
+        if self.family_ != "continuous":
+            from ._glm_learners import coef_names
+
+            self.coef_names_ = coef_names(summaries[0].feature_names)
+        else:
+            self.coef_names_ = ["delta"] + [f"gamma[{n}]" for n in summaries[0].feature_names]
+
+    def _predict_full(self, X):
+        """Non-continuous families: the full coefficient vector was pooled; the ITE of a
+        patient of a new trial is ``g(z1'b) - g(z0'b)`` on the family's scale, se by the
+        delta method from Var(b), prediction interval from Var(b) + Psi."""
+        from ..families import get_family
+        from ._glm_learners import arm_designs
+
+        fam = get_family(self.family_)
+        scale = fam.check_scale(self.summaries_[0].scale or None)
+        Z0, Z1 = arm_designs(X)
+        r = fam.ite_from_coef(self.coef_, self.vcov_, Z0, Z1, scale,
+                              extra_V=None if self.method == "fixed" else self.Psi_)
+        ite, se = r["ite"], r["se"]
+        z = self._z
+        per_trial = np.column_stack([fam.ite(Z0 @ s.coef, Z1 @ s.coef, scale)
+                                     for s in self.summaries_])
+        out = PooledITE(ite=ite, per_trial=per_trial, trials=self.trials_, se=se,
+                        ci_low=ite - z * se, ci_high=ite + z * se, p0=r["mu0"], p1=r["mu1"],
+                        info={"method": self.method, "structure": self._structure,
+                              "scale": scale})
+        if self.method != "fixed":
+            K = len(self.summaries_)
+            q = (stats.t.ppf(0.5 + self.level / 2, K - 2) if self.pi_df == "riley" and K > 2
+                 else z)
+            out.pi_low = ite - q * r["se_pred"]
+            out.pi_high = ite + q * r["se_pred"]
+        return out
 
     def predict(self, X_new):
         self._check_fitted()
         X = self._X(X_new)
+        if self.family_ != "continuous":
+            return self._predict_full(X)
         C = ite_contrast(X)
         ite = C @ self.coef_
         var = np.einsum("ij,jk,ik->i", C, self.vcov_, C)
@@ -306,7 +373,7 @@ class MVMAPooler(ITEPooler):
         K = len(self.summaries_)
         out = PooledITE(ite=ite, per_trial=per_trial, trials=self.trials_, se=se,
                         ci_low=ite - z * se, ci_high=ite + z * se,
-                        info={"method": self.method, "structure": self.structure})
+                        info={"method": self.method, "structure": self._structure})
         if self.method != "fixed":
             pvar = var + np.einsum("ij,jk,ik->i", C, self.Psi_, C)
             q = (stats.t.ppf(0.5 + self.level / 2, K - 2) if self.pi_df == "riley" and K > 2
@@ -390,6 +457,7 @@ class WeightedITEPooler(ITEPooler):
     """
 
     needs = "predictions"
+    families = frozenset({"continuous", "binary"})
 
     def __init__(self, *, variance: str = "aux-ols", heterogeneity: str = "fixed",
                  level: float = 0.95) -> None:
@@ -447,9 +515,10 @@ class WeightedITEPooler(ITEPooler):
             sw = W.sum(axis=1)
             ite = (W * Y).sum(axis=1) / sw
             se = np.sqrt(1.0 / sw)
-            return PooledITE(ite=ite, per_trial=Y, trials=self.trials_, se=se,
-                             ci_low=ite - z * se, ci_high=ite + z * se, weights=W / sw[:, None],
-                             per_trial_var=V, info={"heterogeneity": "fixed"})
+            out = PooledITE(ite=ite, per_trial=Y, trials=self.trials_, se=se,
+                            ci_low=ite - z * se, ci_high=ite + z * se, weights=W / sw[:, None],
+                            per_trial_var=V, info={"heterogeneity": "fixed"})
+            return self._arms(out)
         from ..meta import pool_univariate
 
         r = pool_univariate(Y, V, method=self.heterogeneity, level=self.level, pi_df="riley")
@@ -460,6 +529,16 @@ class WeightedITEPooler(ITEPooler):
                         info={"heterogeneity": self.heterogeneity})
         if K > 2:
             out.pi_low, out.pi_high = r["pi_lb"], r["pi_ub"]
+        return self._arms(out)
+
+    def _arms(self, out: PooledITE) -> PooledITE:
+        """Binary outcomes: the per-trial risks averaged with the ITE weights, so that
+        ``p1 - p0`` is the pooled risk difference (scale ``"rd"``)."""
+        if all(getattr(s, "mu0", None) is not None for s in self.summaries_):
+            P0 = np.column_stack([s.mu0 for s in self.summaries_])
+            P1 = np.column_stack([s.mu1 for s in self.summaries_])
+            out.p0 = (out.weights * P0).sum(axis=1)
+            out.p1 = (out.weights * P1).sum(axis=1)
         return out
 
 
@@ -537,16 +616,19 @@ def _marginal_theta(kstar, Sstar, Psi, prior_var):
     return logp, mean, Ainv
 
 
-def _bmvma_full_model(kstar, Sstar, prior_var, tau_scale, lkj_eta):
+def _bmvma_full_model(kstar, Sstar, prior_var, tau_scale, lkj_eta, diagonal=False):
     jnp = import_optional("jax.numpy")
     numpyro = import_optional("numpyro")
     dist = import_optional("numpyro.distributions")
 
     q = kstar.shape[1]
     tau = numpyro.sample("tau", dist.HalfNormal(tau_scale).expand([q]))
-    L = numpyro.sample("L_corr", dist.LKJCholesky(q, concentration=lkj_eta))
-    Lpsi = tau[:, None] * L
-    Psi = numpyro.deterministic("Psi", Lpsi @ Lpsi.T)
+    if diagonal:
+        Psi = numpyro.deterministic("Psi", jnp.diag(tau ** 2))
+    else:
+        L = numpyro.sample("L_corr", dist.LKJCholesky(q, concentration=lkj_eta))
+        Lpsi = tau[:, None] * L
+        Psi = numpyro.deterministic("Psi", Lpsi @ Lpsi.T)
     # theta ~ N(0, prior_var I) integrated out analytically
     Sig = Sstar + Psi
     W = jnp.linalg.inv(Sig)
@@ -566,7 +648,17 @@ class BayesMVMAPooler(ITEPooler):
     only delta is random (``random="delta"``: ``u_l = (h_l, 0, ..., 0)``,
     ``h_l ~ N(0, tau^2)``, ``tau ~ half-N(0, tau_scale)``, the paper's model);
     ``random="full"`` gives a full Psi with half-normal scales and an
-    LKJ(``lkj_eta``) correlation prior.
+    LKJ(``lkj_eta``) correlation prior; ``random="diagonal"`` a diagonal Psi
+    with half-normal scales (sampled by NUTS).
+
+    Binary outcomes: the sites export the posterior of the *full* coefficient
+    vector (1, t, x, t:x); ``random`` defaults to ``"diagonal"`` (every
+    coefficient, baseline risk included, varies between trials) and the ITE
+    for a new trial's patient is ``expit(z1'theta_bar) - expit(z0'theta_bar)``
+    at the posterior mean of theta, with the credible interval of the posterior
+    of ``expit(z1'theta) - expit(z0'theta)`` and the prediction interval of
+    ``expit(z1'(theta + u)) - expit(z0'(theta + u))``, ``u ~ N(0, Psi)``;
+    ``p0``, ``p1`` are the risks at the posterior mean of theta.
 
     Both the trial effects and theta are integrated out analytically (the model
     is Gaussian given Psi).  With ``random="delta"`` the one-dimensional
@@ -612,14 +704,23 @@ class BayesMVMAPooler(ITEPooler):
     name = "bayes-mvma"
     needs = "posterior"
     requires = "posterior"
+    families = frozenset({"continuous", "binary"})
 
-    def __init__(self, *, random: str = "delta", prior_var: float = 1000.0,
+    @property
+    def _random(self) -> str:
+        if self.random is not None:
+            return self.random
+        fam = getattr(self, "family_", "continuous")
+        return "delta" if fam == "continuous" else "diagonal"
+
+    def __init__(self, *, random: str | None = None, prior_var: float = 1000.0,
                  tau_scale: float = 1.0, lkj_eta: float = 1.0, num_warmup: int = 1000,
                  num_samples: int = 1000, num_chains: int = 2, grid_size: int = 4000,
                  level: float = 0.95, random_state: Any = 0) -> None:
         super().__init__(level=level)
-        if random not in ("delta", "full"):
-            raise ModelSpecificationError(f"random={random!r}: choose 'delta' or 'full'")
+        if random not in (None, "delta", "full", "diagonal"):
+            raise ModelSpecificationError(
+                f"random={random!r}: choose 'delta', 'diagonal' or 'full'")
         self.random = random
         self.prior_var = float(prior_var)
         self.tau_scale = float(tau_scale)
@@ -633,10 +734,15 @@ class BayesMVMAPooler(ITEPooler):
     def _fit(self, summaries):
         kstar = np.vstack([s.post_mean for s in summaries])
         Sstar = np.stack([s.post_cov for s in summaries])
+        self.family_ = getattr(summaries[0], "family", "continuous") or "continuous"
+        if self.family_ != "continuous" and self._random == "delta":
+            raise ModelSpecificationError(
+                "bayes-mvma with random='delta' pools the continuous treatment coefficients; "
+                "for a binary outcome use random='diagonal' (default) or 'full'")
         q = kstar.shape[1]
         rng = check_random_state(self.random_state)
         S = self.num_samples * self.num_chains
-        if self.random == "delta":
+        if self._random == "delta":
             hi = 8.0 * self.tau_scale
             edges = np.linspace(0.0, hi, self.grid_size + 1)
             mid = 0.5 * (edges[1:] + edges[:-1])
@@ -682,7 +788,7 @@ class BayesMVMAPooler(ITEPooler):
                     chain_method="sequential", progress_bar=False)
         mcmc.run(jax.random.PRNGKey(int(rng.integers(2**31 - 1))), jnp.asarray(kstar),
                  jnp.asarray(Sstar), self.prior_var, self.tau_scale, self.lkj_eta,
-                 extra_fields=("diverging",))
+                 self._random == "diagonal", extra_fields=("diverging",))
         self.mcmc_ = mcmc
         g = mcmc.get_samples(group_by_chain=True)
         tau = np.asarray(g["tau"])
@@ -705,9 +811,42 @@ class BayesMVMAPooler(ITEPooler):
         return az.from_dict(posterior={"theta": self.theta_draws_[None],
                                        "tau": self.tau_draws_[None]})
 
+    def _predict_binary(self, X):
+        from ..families import get_family
+        from ._glm_learners import arm_designs
+
+        fam = get_family(self.family_)
+        scale = fam.check_scale(self.summaries_[0].scale or None)
+        Z0, Z1 = arm_designs(X)
+        th = self.theta_draws_
+        draws = fam.ite(th @ Z0.T, th @ Z1.T, scale)               # (S, N)
+        a = (1 - self.level) / 2
+        rng = np.random.default_rng(self._pred_seed)
+        z = rng.standard_normal(th.shape)
+        Lp = np.linalg.cholesky(self.Psi_draws_ + 1e-12 * np.eye(th.shape[1]))
+        thn = th + np.einsum("sij,sj->si", Lp, z)
+        pdraws = fam.ite(thn @ Z0.T, thn @ Z1.T, scale)
+        ci = np.quantile(draws, [a, 1 - a], axis=0)
+        pi = np.quantile(pdraws, [a, 1 - a], axis=0)
+        per_trial = np.column_stack([fam.ite(Z0 @ s.post_mean, Z1 @ s.post_mean, scale)
+                                     for s in self.summaries_])
+        # point: the ITE at the posterior mean of theta (as mvma's RD from the pooled
+        # coefficients); the posterior mean of the per-draw RD is attenuated towards 0
+        # when theta is uncertain (few trials), so it is kept in info
+        tbar = th.mean(axis=0)
+        point = fam.ite(Z0 @ tbar, Z1 @ tbar, scale)
+        return PooledITE(ite=point, per_trial=per_trial, trials=self.trials_,
+                         se=draws.std(axis=0, ddof=1), ci_low=ci[0], ci_high=ci[1],
+                         pi_low=pi[0], pi_high=pi[1],
+                         p0=fam.inverse_link(Z0 @ tbar), p1=fam.inverse_link(Z1 @ tbar),
+                         info={"random": self._random, "scale": scale,
+                               "posterior_mean_ite": draws.mean(axis=0)})
+
     def predict(self, X_new):
         self._check_fitted()
         X = self._X(X_new)
+        if self.family_ != "continuous":
+            return self._predict_binary(X)
         C = ite_contrast(X)
         draws = self.theta_draws_ @ C.T                       # (S, N)
         a = (1 - self.level) / 2
@@ -723,7 +862,7 @@ class BayesMVMAPooler(ITEPooler):
         per_trial = C @ np.vstack([s.post_mean for s in self.summaries_]).T
         return PooledITE(ite=ite, per_trial=per_trial, trials=self.trials_,
                          se=draws.std(axis=0, ddof=1), ci_low=ci[0], ci_high=ci[1],
-                         pi_low=pi[0], pi_high=pi[1], info={"random": self.random})
+                         pi_low=pi[0], pi_high=pi[1], info={"random": self._random})
 
 
 # --------------------------------------------------------------------------------------
@@ -761,14 +900,62 @@ class PosteriorMixPooler(ITEPooler):
     name = "posterior-mix"
     needs = "posterior"
     requires = "posterior"
+    families = frozenset({"continuous", "binary"})
 
     def __init__(self, *, level: float = 0.95, max_draws: int = 1000) -> None:
         super().__init__(level=level)
         self.max_draws = int(max_draws)
 
+    def _predict_binary(self, X):
+        """Per-trial posterior draws of the full coefficient vector -> ITE draws."""
+        from ..families import get_family
+        from ._glm_learners import arm_designs
+
+        s0 = self.summaries_[0]
+        fam = get_family(s0.family)
+        scale = fam.check_scale(s0.scale or None)
+        Z0, Z1 = arm_designs(X)
+        draws, p0s, p1s = [], [], []
+        for s in self.summaries_:
+            if s.post_draws is None:
+                raise DataError(f"the site summary of trial {s.trial!r} has no posterior "
+                                "draws, which posterior-mix needs for a binary outcome")
+            d = s.post_draws
+            if len(d) > self.max_draws:   # deterministic thinning
+                d = d[np.linspace(0, len(d) - 1, self.max_draws).round().astype(int)]
+            e0, e1 = d @ Z0.T, d @ Z1.T                                 # (S, N)
+            draws.append(fam.ite(e0, e1, scale))
+            p0s.append(fam.inverse_link(e0).mean(axis=0))
+            p1s.append(fam.inverse_link(e1).mean(axis=0))
+        M = np.column_stack([dr.mean(axis=0) for dr in draws])
+        V = np.column_stack([dr.var(axis=0, ddof=1) for dr in draws])
+        P = (1.0 / V) / (1.0 / V).sum(axis=1, keepdims=True)
+        ite = (P * M).sum(axis=1)
+        mix_var = (P * (V + M**2)).sum(axis=1) - ite**2
+        out = PooledITE(ite=ite, per_trial=M, trials=self.trials_,
+                        se=np.sqrt(np.maximum(mix_var, 0.0)), weights=P, per_trial_var=V,
+                        p0=(P * np.column_stack(p0s)).sum(axis=1),
+                        p1=(P * np.column_stack(p1s)).sum(axis=1), info={"scale": scale})
+        a = (1 - self.level) / 2
+        N = len(X)
+        lo, hi = np.empty(N), np.empty(N)
+        for i in range(N):
+            vals = np.concatenate([dr[:, i] for dr in draws])
+            wts = np.concatenate([np.full(len(dr), P[i, j] / len(dr))
+                                  for j, dr in enumerate(draws)])
+            o = np.argsort(vals)
+            cw = np.cumsum(wts[o])
+            lo[i] = vals[o][np.argmax(cw >= a)]
+            hi[i] = vals[o][np.argmax(cw >= 1 - a)]
+        out.ci_low, out.ci_high = lo, hi
+        return out
+
     def predict(self, X_new):
         self._check_fitted()
         X = self._X(X_new)
+        if (getattr(self.summaries_[0], "family", "continuous") or "continuous") != \
+                "continuous":
+            return self._predict_binary(X)
         C = ite_contrast(X)
         M = np.column_stack([C @ s.post_mean for s in self.summaries_])             # (N, K)
         V = np.column_stack([np.einsum("ij,jk,ik->i", C, s.post_cov, C)
@@ -825,7 +1012,7 @@ def get_pooler(pooler: str | ITEPooler, **kwargs: Any) -> ITEPooler:
     Examples
     --------
     >>> get_pooler("mvma", method="fixed")
-    MVMAPooler(level=0.95, method='fixed', structure='unstructured', pi_df='riley')
+    MVMAPooler(level=0.95, method='fixed', structure=None, pi_df='riley')
     >>> get_pooler("weighted-aux-ols").name
     'weighted-aux-ols'
     """
@@ -840,7 +1027,10 @@ def get_pooler(pooler: str | ITEPooler, **kwargs: Any) -> ITEPooler:
         f"unknown pooler {pooler!r}: choose one of {', '.join(POOLERS)} or pass an ITEPooler")
 
 
-def _pair_ok(learner_cls, pooler: ITEPooler) -> bool:
+def _pair_ok(learner_cls, pooler: ITEPooler, family: str | None = None) -> bool:
+    if family is not None and (family not in learner_cls.families
+                               or family not in getattr(pooler, "families", ())):
+        return False
     req = pooler.requires
     if req is None:
         return True
@@ -849,23 +1039,29 @@ def _pair_ok(learner_cls, pooler: ITEPooler) -> bool:
     return req in learner_cls.provides
 
 
-def feasible_pairs() -> list[tuple[str, str]]:
-    """All (learner, pooler) name pairs that can run together.
+def feasible_pairs(family: str = "continuous") -> list[tuple[str, str]]:
+    """All (learner, pooler) name pairs that can run together on an outcome ``family``.
 
     Examples
     --------
     >>> ("ols", "mvma") in feasible_pairs(), ("xgboost", "mvma") in feasible_pairs()
     (True, False)
+    >>> binary = feasible_pairs("binary")
+    >>> ("logistic", "mvma") in binary, ("ols", "mvma") in binary
+    (True, False)
     """
+    from ..families import get_family
+
+    family = get_family(family).name
     out = []
     for lname, lcls in LEARNERS.items():
         for pname, pcls in POOLERS.items():
-            if _pair_ok(lcls, pcls()):
+            if _pair_ok(lcls, pcls(), family):
                 out.append((lname, pname))
     return out
 
 
-def check_pair(learner, pooler: ITEPooler) -> None:
+def check_pair(learner, pooler: ITEPooler, family: str | None = None) -> None:
     """Raise :class:`InfeasibleMethodError` listing the feasible pairs if the pair cannot run.
 
     Examples
@@ -878,15 +1074,25 @@ def check_pair(learner, pooler: ITEPooler) -> None:
     ipdma.errors.InfeasibleMethodError: pooler 'mvma' needs coefficients with a covariance ...
     """
     lcls = type(learner)
+    if family is not None:
+        from ..families import check_family
+
+        try:
+            check_family(learner, family)
+            check_family(pooler, family)
+        except ModelSpecificationError as exc:
+            ok = ", ".join(f"{a}+{b}" for a, b in feasible_pairs(family))
+            raise InfeasibleMethodError(f"{exc}. Pairs for {family} outcomes: {ok}") from None
+    fam = family or "continuous"
     if _pair_ok(lcls, pooler):
         return
     why = {"coef_cov": "coefficients with a covariance matrix",
            "posterior": "posterior draws of the treatment coefficients",
            "bootstrap": "bootstrap refits"}[pooler.requires]
-    ok_poolers = [p for (lname, p) in feasible_pairs() if lname == learner.name]
-    ok_learners = [lname for (lname, p) in feasible_pairs() if p == pooler.name]
+    ok_poolers = [p for (lname, p) in feasible_pairs(fam) if lname == learner.name]
+    ok_learners = [lname for (lname, p) in feasible_pairs(fam) if p == pooler.name]
     raise InfeasibleMethodError(
         f"pooler {pooler.name!r} needs {why}, which learner {learner.name!r} does not provide. "
         f"Poolers that work with {learner.name!r}: {', '.join(ok_poolers)}; learners that work "
         f"with {pooler.name!r}: {', '.join(ok_learners)}. All feasible pairs: "
-        + ", ".join(f"{a}+{b}" for a, b in feasible_pairs()))
+        + ", ".join(f"{a}+{b}" for a, b in feasible_pairs(fam)))

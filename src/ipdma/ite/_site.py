@@ -7,7 +7,10 @@ A :class:`SiteSummary` holds, depending on what the pooler needs,
 * ``post_mean`` / ``post_cov`` / ``post_draws``: posterior mean, covariance and
   draws of (delta, gamma) (poolers ``bayes-mvma``, ``posterior-mix``);
 * ``X_query`` / ``ite`` / ``var``: predicted ITEs and their variances at query
-  points (poolers ``weighted-bootstrap``, ``weighted-aux-ols``).
+  points (poolers ``weighted-bootstrap``, ``weighted-aux-ols``);
+* ``family`` / ``scale``: the outcome family and ITE scale; for a binary outcome
+  ``coef``/``cov`` are the full coefficient vector (1, t, x, t:x) and
+  ``mu0``/``mu1`` the predicted risks under each arm at the query points.
 
 It is written as JSON (``.json``) or NumPy ``.npz`` (never pickle) and read
 back bit-for-bit, so pooling the files gives the in-memory numbers exactly.
@@ -27,7 +30,8 @@ from ..errors import DataError
 __all__ = ["FORMAT_VERSION", "SiteSummary", "read_site_summary"]
 
 FORMAT_VERSION = 1
-_ARRAYS = ("coef", "cov", "post_mean", "post_cov", "post_draws", "X_query", "ite", "var")
+_ARRAYS = ("coef", "cov", "post_mean", "post_cov", "post_draws", "X_query", "ite", "var",
+           "mu0", "mu1")
 
 
 @dataclass
@@ -58,6 +62,10 @@ class SiteSummary:
     ite: np.ndarray | None = None
     var: np.ndarray | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    family: str = "continuous"
+    scale: str = ""
+    mu0: np.ndarray | None = None
+    mu1: np.ndarray | None = None
 
     def has(self, what: str) -> bool:
         """``"coef"``, ``"posterior"`` or ``"predictions"``."""
@@ -74,7 +82,8 @@ class SiteSummary:
         return {"format": "ipdma-ite-site-summary", "version": FORMAT_VERSION,
                 "trial": self.trial, "n": int(self.n), "learner": self.learner,
                 "pooler": self.pooler, "variance": self.variance,
-                "feature_names": list(self.feature_names), "info": self.info}
+                "feature_names": list(self.feature_names), "info": self.info,
+                "family": self.family, "scale": self.scale}
 
     def save(self, path: str | Path) -> Path:
         """Write to ``path``: ``.json`` (text, exact float repr) or ``.npz``."""

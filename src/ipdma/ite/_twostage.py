@@ -68,6 +68,13 @@ class ITEData:
     foldid: np.ndarray | None = None
     foldid_col: str | None = None
 
+    @property
+    def family(self):
+        """The outcome family (:mod:`ipdma.families`) of ``outcome_type``."""
+        from ..families import get_family
+
+        return get_family(self.outcome_type)
+
     def by_trial(self):
         for tr in self.trials:
             m = self.trial == tr
@@ -266,16 +273,15 @@ class _Stage1:
     """
 
     def __init__(self, label, X, t, y, learner: ITELearner, random_state, feature_names, *,
-                 n_boot: int | None = None, aux: bool = False, foldid: Any = None):
+                 n_boot: int | None = None, aux: bool = False, foldid: Any = None,
+                 family: Any = None):
         rng = check_random_state(random_state)
         self.label = str(label)
         self.n = len(y)
         self.feature_names = list(feature_names)
+        self.family = family
         t0 = time.perf_counter()
-        if foldid is None:
-            self.learner = learner.fit(X, t, y, random_state=rng)
-        else:
-            self.learner = learner.fit(X, t, y, random_state=rng, foldid=foldid)
+        self.learner = learner.fit(X, t, y, random_state=rng, foldid=foldid, family=family)
         self.seconds = {"fit": time.perf_counter() - t0, "bootstrap": 0.0, "aux-ols": 0.0}
         self.boot = None
         self.aux = None
@@ -285,13 +291,38 @@ class _Stage1:
             self.seconds["bootstrap"] = time.perf_counter() - t0
         if aux:
             t0 = time.perf_counter()
-            self.aux = self.learner if isinstance(self.learner, OLSLearner) else \
-                OLSLearner().fit(X, t, y)
+            self.aux = _aux_model(self.learner, X, t, y)
             self.seconds["aux-ols"] = time.perf_counter() - t0
 
 
+def _aux_model(learner: ITELearner, X, t, y) -> ITELearner:
+    """The auxiliary full-interaction GLM of the learner's family that supplies the
+    weights of ``weighted-aux-ols``: OLS (continuous) or logistic regression (binary,
+    delta-method variances); the learner itself when it is that GLM."""
+    from ._glm_learners import LogisticLearner
+
+    fam = getattr(learner, "family_", None)
+    if fam is None or fam.name == "continuous":
+        return learner if isinstance(learner, OLSLearner) else OLSLearner().fit(X, t, y)
+    if isinstance(learner, LogisticLearner):
+        return learner
+    import warnings
+
+    from ..errors import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        try:
+            return LogisticLearner().fit(X, t, y, family=fam)
+        except DataError as exc:
+            raise DataError(f"the auxiliary logistic regression that gives the "
+                            f"weighted-aux-ols weights failed: {exc}") from None
+
+
 class _TrialFit:
-    def __init__(self, stage1: _Stage1, pooler: ITEPooler):
+    def __init__(self, stage1: _Stage1, pooler: ITEPooler, scale: str | None = None):
+        self.family = stage1.family
+        self.scale = scale
         self.label = stage1.label
         self.n = stage1.n
         self.feature_names = stage1.feature_names
@@ -314,16 +345,28 @@ class _TrialFit:
 
     @classmethod
     def fit(cls, label, X, t, y, learner: ITELearner, pooler: ITEPooler, n_boot, random_state,
-            feature_names, foldid=None) -> _TrialFit:
+            feature_names, foldid=None, family: Any = None,
+            scale: str | None = None) -> _TrialFit:
         st = _Stage1(label, X, t, y, learner, random_state, feature_names,
                      n_boot=n_boot if pooler.variance == "bootstrap" else None,
-                     aux=pooler.variance == "aux-ols", foldid=foldid)
-        return cls(st, pooler)
+                     aux=pooler.variance == "aux-ols", foldid=foldid, family=family)
+        return cls(st, pooler, scale)
+
+    @property
+    def _binary(self) -> bool:
+        fam = getattr(self.learner, "family_", None)
+        return fam is not None and fam.name != "continuous"
 
     def summarize(self, X_query: np.ndarray | None = None) -> SiteSummary:
         s = SiteSummary(trial=self.label, n=self.n, learner=self.learner.name,
                         feature_names=self.feature_names, pooler=self.pooler_name,
                         variance=self.variance or "")
+        kw = {}
+        if self._binary:
+            fam = self.learner.family_
+            s.family = fam.name
+            s.scale = fam.check_scale(self.scale)
+            kw = {"scale": s.scale}
         info = {}
         for key in ("lambda_min_", "tuned_", "sigma_", "df_resid_"):
             if hasattr(self.learner, key):
@@ -340,18 +383,22 @@ class _TrialFit:
                     f"pooler {self.pooler_name!r} pools predictions: the site needs the query "
                     "points X_new")
             s.X_query = np.asarray(X_query, dtype=float)
-            s.ite = self.learner.predict_ite(X_query)
+            s.ite = self.learner.predict_ite(X_query, **kw)
+            if self._binary and hasattr(self.learner, "predict_arms"):
+                s.mu0, s.mu1 = (np.asarray(a, dtype=float)
+                                for a in self.learner.predict_arms(X_query))
             if self.boot is not None:
-                s.var = np.var(self.boot.predict_ite(X_query), axis=0, ddof=1)
+                s.var = np.var(self.boot.predict_ite(X_query, **kw), axis=0, ddof=1)
             else:
-                s.var = self.aux.ite_var(X_query)
+                s.var = self.aux.ite_var(X_query, **kw)
         return s
 
 
 def fit_site(X: Any, t: Any, y: Any, *, trial: str, learner: str | ITELearner = "ols",
              pooler: str | ITEPooler = "mvma", X_query: Any = None, n_boot: int = 100,
              random_state: Any = None, feature_names: Sequence[str] | None = None,
-             learner_options: dict | None = None, foldid: Any = None) -> SiteSummary:
+             learner_options: dict | None = None, foldid: Any = None, family: Any = None,
+             scale: str | None = None) -> SiteSummary:
     """Stage 1 at one site: fit the learner on its patients and export a summary.
 
     The summary holds no patient rows; write it with ``.save("site.json")`` (or
@@ -359,6 +406,9 @@ def fit_site(X: Any, t: Any, y: Any, *, trial: str, learner: str | ITELearner = 
     trial_seeds(s, K)[l]`` the result equals the in-memory
     ``TwoStageITE(random_state=s)`` run.  ``foldid`` (one integer per patient)
     fixes the cross-validation folds of a learner that cross-validates.
+    ``family`` is the outcome family (default: continuous, or binary for a learner
+    of binary outcomes) and ``scale`` its ITE scale (binary: ``"rd"`` default,
+    ``"logor"``).
 
     Feature names travel with the summary, so that :func:`pool_sites` can take
     ``X_new`` as a DataFrame: they are ``feature_names``, else the columns of a
@@ -375,9 +425,15 @@ def fit_site(X: Any, t: Any, y: Any, *, trial: str, learner: str | ITELearner = 
     >>> s.coef.shape, s.feature_names
     ((3,), ['age', 'bmi'])
     """
+    from ..families import get_family
+
     lrn = get_learner(learner, **(learner_options or {}))
     pool = get_pooler(pooler)
-    check_pair(lrn, pool)
+    if family is None:
+        family = "continuous" if "continuous" in lrn.families else sorted(lrn.families)[0]
+    fam = get_family(family)
+    check_pair(lrn, pool, family=fam.name)
+    fam.check_scale(scale)
     given = feature_names is not None or isinstance(X, pd.DataFrame)
     if feature_names is None and isinstance(X, pd.DataFrame):
         feature_names = [str(c) for c in X.columns]
@@ -387,7 +443,8 @@ def fit_site(X: Any, t: Any, y: Any, *, trial: str, learner: str | ITELearner = 
         [f"x{j + 1}" for j in range(n_col)]
     if len(names) != n_col:
         raise DataError(f"feature_names has {len(names)} names but X has {n_col} columns")
-    tf = _TrialFit.fit(trial, X, t, y, lrn, pool, n_boot, random_state, names, foldid=foldid)
+    tf = _TrialFit.fit(trial, X, t, y, lrn, pool, n_boot, random_state, names, foldid=foldid,
+                       family=fam, scale=scale)
     Xq = None if X_query is None else new_X(X_query, names)[0]
     out = tf.summarize(Xq)
     if not given:
@@ -450,7 +507,10 @@ class TwoStageITE(ResultsMixin):
     Stage 1 fits ``learner`` in every trial; stage 2 combines the trials with
     ``pooler``.  Learners: ``"ols"``, ``"lasso"``, ``"ridge"``, ``"elasticnet"``,
     ``"xgboost"``, ``"causal-forest"``, ``"bayes-lm"``, ``"bayes-lasso"``,
-    ``"sklearn-s"``, ``"sklearn-t"`` (or an :class:`ITELearner` instance).
+    ``"sklearn-s"``, ``"sklearn-t"``; for binary outcomes ``"logistic"``,
+    ``"logistic-lasso"``, ``"logistic-ridge"``, ``"logistic-elasticnet"``,
+    ``"bayes-logistic"`` and the tree/scikit-learn learners (or an
+    :class:`ITELearner` instance).
     Poolers: ``"mvma"`` (a), ``"weighted-bootstrap"`` and ``"weighted-aux-ols"``
     (b), ``"bayes-mvma"`` (c), ``"posterior-mix"`` (d) (or an
     :class:`ITEPooler` instance).  Infeasible pairs raise
@@ -468,6 +528,13 @@ class TwoStageITE(ResultsMixin):
         per-trial predictions (e.g. of bootstrap refits) run on this many threads.
     learner_options, pooler_options : dict, optional
         Keyword arguments of the learner / pooler constructor.
+    scale : str, optional
+        ITE scale of the outcome family (inferred from the data: a 0/1 outcome
+        is binary): ``"difference"`` (continuous); ``"rd"`` (binary, default:
+        risk difference P(y=1 | x, t=1) - P(y=1 | x, t=0)) or ``"logor"``
+        (conditional log odds ratio, learners with coefficients).  For a
+        binary outcome :meth:`predict` also returns ``p0`` and ``p1``, the
+        predicted risks under control and treatment.
     progress : bool or None, default False
         Progress bar (tqdm, on stderr) over the per-trial stage-1 fits; ``None``
         shows it when stderr is a terminal.
@@ -494,8 +561,9 @@ class TwoStageITE(ResultsMixin):
     def __init__(self, learner: str | ITELearner = "ols", pooler: str | ITEPooler = "mvma", *,
                  n_boot: int = 100, random_state: Any = None, n_jobs: int = 1,
                  learner_options: dict | None = None, pooler_options: dict | None = None,
-                 progress: bool | None = False):
+                 progress: bool | None = False, scale: str | None = None):
         self.learner = learner
+        self.scale = scale
         self.pooler = pooler
         self.n_boot = int(n_boot)
         self.random_state = random_state
@@ -514,7 +582,10 @@ class TwoStageITE(ResultsMixin):
             if cls is not None and "random_state" in inspect.signature(cls).parameters:
                 popts["random_state"] = random_state
         self.pooler_ = get_pooler(pooler, **popts)
-        check_pair(self.learner_, self.pooler_)
+        fams = self.learner_.families & getattr(self.pooler_, "families",
+                                                frozenset({"continuous"}))
+        check_pair(self.learner_, self.pooler_,
+                   family="continuous" if "continuous" in fams or not fams else sorted(fams)[0])
         if self.n_boot < 2:
             raise ModelSpecificationError(f"n_boot must be at least 2, got {n_boot}")
         self.fits_: list[_TrialFit] | None = None
@@ -710,7 +781,9 @@ class TwoStageITE(ResultsMixin):
             tables["Stage 2: posterior of the pooled coefficients"] = pd.DataFrame(
                 {"mean": d.mean(0), "sd": d.std(0, ddof=1),
                  "q2.5": np.quantile(d, 0.025, 0), "q97.5": np.quantile(d, 0.975, 0)},
-                index=["delta"] + [f"gamma[{n}]" for n in self.feature_names_])
+                index=(["delta"] + [f"gamma[{n}]" for n in self.feature_names_])
+                if d.shape[1] == len(self.feature_names_) + 1 else
+                _full_coef_names(self.feature_names_))
         notes = []
         if getattr(self, "prediction_", None) is not None:
             p = self.prediction_
@@ -795,13 +868,15 @@ class TwoStageITE(ResultsMixin):
         return f"TwoStageITE(learner={self.learner_!r}, pooler={self.pooler_!r})"
 
 
-def parse_methods(methods: str | Sequence[str | tuple[str, str]]) -> list[tuple[str, str]]:
+def parse_methods(methods: str | Sequence[str | tuple[str, str]],
+                  family: str = "continuous") -> list[tuple[str, str]]:
     """``"all"``, ``"ols+mvma,xgboost+weighted-aux-ols"`` or a list of such names or
     ``(learner, pooler)`` tuples -> feasible ``(learner, pooler)`` pairs (order kept,
     duplicates removed).
 
     ``"all"`` means every feasible pair whose learner can run here (the causal forest
-    needs the optional ``econml`` package: ``pip install 'ipdma[causal-forest]'``).
+    needs the optional ``econml`` package: ``pip install 'ipdma[causal-forest]'``) for
+    the outcome ``family`` (``"continuous"`` or ``"binary"``).
 
     Examples
     --------
@@ -813,7 +888,7 @@ def parse_methods(methods: str | Sequence[str | tuple[str, str]]) -> list[tuple[
     from ._learners import learner_available
     from ._poolers import feasible_pairs
 
-    feasible = [tuple(p) for p in feasible_pairs()]
+    feasible = [tuple(p) for p in feasible_pairs(family=family)]
     listing = ", ".join(a + "+" + b for a, b in feasible)
     if isinstance(methods, str):
         methods = [m.strip() for m in methods.split(",") if m.strip()]
@@ -834,8 +909,8 @@ def parse_methods(methods: str | Sequence[str | tuple[str, str]]) -> list[tuple[
                 f"method {m!r}: give 'learner+pooler' strings or (learner, pooler) tuples")
         if (lrn, pool) not in feasible:
             raise InfeasibleMethodError(
-                f"method '{lrn}+{pool}' is not a feasible learner+pooler pair; feasible: "
-                f"{listing}")
+                f"method '{lrn}+{pool}' is not a feasible learner+pooler pair for "
+                f"{family} outcomes; feasible: {listing}")
         if (lrn, pool) not in pairs:
             pairs.append((lrn, pool))
     if not pairs:
@@ -850,7 +925,8 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
                 treatment: str | None = None, outcome: str | None = None,
                 covariates: Sequence[str] | None = None,
                 treated: Any = None, progress: bool | None = False,
-                foldid: str | None = None) -> dict[str, TwoStageITE]:
+                foldid: str | None = None,
+                scale: str | None = None) -> dict[str, TwoStageITE]:
     """Fit several learner+pooler pairs at once, fitting each learner only once per trial.
 
     Stage 1 does not depend on the pooler, so every pair that shares a learner
@@ -902,7 +978,9 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
     (60,)
     """
 
-    pairs = parse_methods(methods)
+    d = prepare_ite_data(data, trial=trial, treatment=treatment, outcome=outcome,
+                         covariates=covariates, treated=treated, foldid=foldid)
+    pairs = parse_methods(methods, family=d.family.name)
     learner_options = dict(learner_options or {})
     pooler_options = dict(pooler_options or {})
     unknown = (set(learner_options) - {p[0] for p in pairs}) | \
@@ -914,10 +992,9 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
     models = {f"{lrn}+{pool}": TwoStageITE(lrn, pool, n_boot=n_boot, random_state=ss,
                                            n_jobs=n_jobs,
                                            learner_options=learner_options.get(lrn),
-                                           pooler_options=pooler_options.get(pool))
+                                           pooler_options=pooler_options.get(pool),
+                                           scale=scale)
               for lrn, pool in pairs}
-    d = prepare_ite_data(data, trial=trial, treatment=treatment, outcome=outcome,
-                         covariates=covariates, treated=treated, foldid=foldid)
     groups: dict[str, list[TwoStageITE]] = {}
     for (lrn, _), model in zip(pairs, models.values()):
         groups.setdefault(lrn, []).append(model)
@@ -933,11 +1010,10 @@ def _fit_groups(d: ITEData, groups: dict[str, list[TwoStageITE]],
     (with the bootstrap or auxiliary OLS any of them needs), then stage 2 per model."""
     import copy
 
-    for lrn, ms in groups.items():
-        if d.outcome_type not in ms[0].learner_.outcome_types:
-            raise ModelSpecificationError(
-                f"learner {lrn!r} handles {', '.join(ms[0].learner_.outcome_types)} outcomes; "
-                f"the outcome is {d.outcome_type}")
+    fam = d.family
+    for ms in groups.values():
+        for m in ms:
+            _check_family_pair(m, fam)
     trial_data = list(d.by_trial())
     folds = [None] * len(trial_data) if d.foldid is None else \
         [d.foldid[d.trial == tr] for tr, *_ in trial_data]
@@ -960,7 +1036,7 @@ def _fit_groups(d: ITEData, groups: dict[str, list[TwoStageITE]],
     def one(lrn, i, tr, X, t, y, learner, seed, nb, aux, foldid):
         try:
             return (lrn, i), _Stage1(tr, X, t, y, learner, seed, d.feature_names, n_boot=nb,
-                                     aux=aux, foldid=foldid)
+                                     aux=aux, foldid=foldid, family=fam)
         except DataError as exc:
             raise type(exc)(f"trial {tr!r}: {exc}") from exc
 
@@ -975,8 +1051,33 @@ def _fit_groups(d: ITEData, groups: dict[str, list[TwoStageITE]],
     stage1 = dict(progress_bar(done, show=progress, total=len(jobs), desc=desc, unit="fit"))
     for lrn, ms in groups.items():
         for m in ms:
-            m._set_fits([_TrialFit(stage1[(lrn, i)], m.pooler_)
+            m._set_fits([_TrialFit(stage1[(lrn, i)], m.pooler_, m.scale)
                          for i in range(len(trial_data))], d)
+
+
+def _full_coef_names(feature_names):
+    from ._glm_learners import coef_names
+
+    return coef_names(feature_names)
+
+
+def _check_family_pair(model: TwoStageITE, fam) -> None:
+    """The learner and pooler of ``model`` support the data's family, and its scale."""
+    from ._poolers import feasible_pairs
+
+    lrn, pool = model.learner_, model.pooler_
+    for comp, kind in ((lrn, "learner"), (pool, "pooler")):
+        fams = getattr(comp, "families", frozenset({"continuous"}))
+        if fam.name not in fams:
+            ok = ", ".join(f"{a}+{b}" for a, b in feasible_pairs(family=fam.name))
+            raise ModelSpecificationError(
+                f"{kind} {comp.name!r} supports {', '.join(sorted(fams))} outcomes only; the "
+                f"outcome is {fam.name}. Methods for {fam.name} outcomes: {ok}")
+    scale = fam.check_scale(model.scale)
+    if scale in fam.coef_scales and "linear" not in lrn.provides:
+        raise ModelSpecificationError(
+            f"scale={scale!r} needs a learner with coefficients; learner {lrn.name!r} has "
+            f"none: use scale={fam.default_scale!r}")
 
 
 def pooled_from(model: TwoStageITE) -> PooledITE:

@@ -4,6 +4,7 @@ calibration for benefit; :func:`compare_methods` ranks learner+pooler pairs."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,8 +14,8 @@ from .._base import ResultsMixin, Summary
 from ..errors import DataError, ModelSpecificationError
 from ._twostage import ITEData, TwoStageITE, fit_methods, prepare_ite_data
 
-__all__ = ["MethodComparison", "calibration_for_benefit", "compare_methods",
-           "loto_predictions", "tau_risk"]
+__all__ = ["CForBenefit", "MethodComparison", "c_for_benefit", "calibration_for_benefit",
+           "compare_methods", "loto_predictions", "tau_risk"]
 
 
 def _subset(d: ITEData, mask: np.ndarray) -> ITEData:
@@ -44,7 +45,8 @@ def _template(spec, n_boot, random_state) -> TwoStageITE:
         return TwoStageITE(spec.learner, spec.pooler, n_boot=spec.n_boot,
                            random_state=spec.random_state, n_jobs=spec.n_jobs,
                            learner_options=spec.learner_options,
-                           pooler_options=spec.pooler_options)
+                           pooler_options=spec.pooler_options,
+                           scale=getattr(spec, "scale", None))
     return TwoStageITE(spec[0], spec[1], n_boot=n_boot, random_state=random_state)
 
 
@@ -61,7 +63,8 @@ def _loto_from_fitted(model: TwoStageITE, d: ITEData) -> pd.DataFrame:
         fold = TwoStageITE(model.learner, model.pooler, n_boot=model.n_boot,
                            random_state=model.random_state, n_jobs=model.n_jobs,
                            learner_options=model.learner_options,
-                           pooler_options=model.pooler_options)
+                           pooler_options=model.pooler_options,
+                           scale=getattr(model, "scale", None))
         fold._set_fits([f for f in model.fits_ if f.label != tr], _subset(d, ~held))
         pred = fold.predict(d.X[held])
         for c in ("ite", "se", "ci_low", "ci_high", "pi_low", "pi_high"):
@@ -223,6 +226,122 @@ def calibration_for_benefit(y, t, ite, trial, *, method: str = "groups",
     return {"intercept": a0, "slope": a1, "rmse": rmse, "table": table}
 
 
+@dataclass
+class CForBenefit:
+    """Result of :func:`c_for_benefit`: the statistic, its counts and the matched pairs."""
+
+    c: float
+    n_pairs: int
+    usable: int
+    concordant: int
+    discordant: int
+    tied: int
+    pairs: pd.DataFrame
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.pairs.copy()
+
+
+def _match_pairs(pb_t: np.ndarray, pb_c: np.ndarray, id_t: np.ndarray,
+                 id_c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the matched treated and control patients (see :func:`c_for_benefit`)."""
+    ot = np.lexsort((id_t, pb_t))
+    oc = np.lexsort((id_c, pb_c))
+    n = min(len(ot), len(oc))
+
+    def keep(order):
+        m = len(order)
+        if m == n:
+            return order
+        j = np.arange(1, n + 1)
+        return order[((2 * j - 1) * m) // (2 * n)]
+
+    return keep(ot), keep(oc)
+
+
+def _concordance(pred: np.ndarray, obs: np.ndarray) -> tuple[int, int, int, int]:
+    """Counts over pairs (i, j) with obs_i > obs_j: concordant (pred_i > pred_j),
+    tied (pred_i == pred_j), discordant; O(P log P)."""
+    levels = np.unique(obs)
+    conc = tied = usable = 0
+    for a in levels:
+        pa = pred[obs == a]
+        for b in levels[levels < a]:
+            pbs = np.sort(pred[obs == b])
+            lo = np.searchsorted(pbs, pa, side="left")
+            hi = np.searchsorted(pbs, pa, side="right")
+            conc += int(lo.sum())
+            tied += int((hi - lo).sum())
+            usable += len(pa) * len(pbs)
+    return conc, usable - conc - tied, tied, usable
+
+
+def c_for_benefit(y: Any, t: Any, benefit: Any, *, trial: Any = None,
+                  ids: Any = None) -> CForBenefit:
+    """C-for-benefit (van Klaveren et al., J Clin Epidemiol 2018;94:59-68), binary outcome.
+
+    ``benefit`` is the predicted benefit of each patient, larger = more benefit;
+    with ``y = 1`` an event (harm) and ITE = risk difference ``p1 - p0`` pass
+    ``benefit = p0 - p1 = -ITE``.  The matching rule (within each ``trial``):
+
+    1. sort each arm by predicted benefit ascending (ties by ``ids``, default
+       the row order);
+    2. with ``n = min(n_treated, n_control)``, keep the whole smaller arm and,
+       from the larger arm of size ``m``, the patients at sorted positions
+       ``k_j = floor((2j - 1) m / (2n)) + 1``, ``j = 1..n`` (integer arithmetic);
+    3. pair j is the j-th kept treated with the j-th kept control patient; its
+       predicted benefit is the mean of the two, its observed benefit
+       ``y_control - y_treated`` in {-1, 0, 1}.
+
+    Over all pairs of pairs (across trials) with different observed benefit, a
+    pair of pairs is concordant if the pair with the larger predicted benefit
+    has the larger observed benefit and counts 1/2 if the predicted benefits
+    are equal: ``C = (concordant + tied / 2) / usable``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=600); t = rng.integers(0, 2, 600)
+    >>> p = 1 / (1 + np.exp(-(-0.5 + x * (1 - t))))      # benefit grows with x
+    >>> y = (rng.random(600) < p).astype(float)
+    >>> p0, p1 = 1 / (1 + np.exp(0.5 - x)), np.full(600, 1 / (1 + np.exp(0.5)))
+    >>> res = c_for_benefit(y, t, p0 - p1)
+    >>> res.n_pairs, round(res.c, 3)
+    (297, 0.664)
+    """
+    y, t, b = (np.asarray(a, dtype=float).ravel() for a in (y, t, benefit))
+    if not (len(y) == len(t) == len(b)):
+        raise DataError(f"y, t and benefit have different lengths ({len(y)}, {len(t)}, "
+                        f"{len(b)})")
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise DataError("c-for-benefit needs a binary outcome coded 0/1 (1 = event)")
+    trial = np.zeros(len(y)) if trial is None else np.asarray(trial)
+    ids = np.arange(len(y)) if ids is None else np.asarray(ids)
+    rows = []
+    for tr in pd.unique(trial):
+        m = trial == tr
+        it, ic = np.flatnonzero(m & (t == 1)), np.flatnonzero(m & (t == 0))
+        if len(it) == 0 or len(ic) == 0:
+            continue
+        kt, kc = _match_pairs(b[it], b[ic], ids[it], ids[ic])
+        a, c = it[kt], ic[kc]
+        rows.append(pd.DataFrame({"trial": trial[a], "id_treated": ids[a], "id_control": ids[c],
+                                  "pb_treated": b[a], "pb_control": b[c],
+                                  "y_treated": y[a], "y_control": y[c],
+                                  "pred_benefit": (b[a] + b[c]) / 2,
+                                  "obs_benefit": y[c] - y[a]}))
+    if not rows:
+        raise DataError("c-for-benefit needs treated and control patients")
+    pairs = pd.concat(rows, ignore_index=True)
+    pairs.insert(0, "pair", np.arange(1, len(pairs) + 1))
+    conc, disc, tied, usable = _concordance(pairs["pred_benefit"].to_numpy(),
+                                            pairs["obs_benefit"].to_numpy())
+    c = (conc + 0.5 * tied) / usable if usable else float("nan")
+    return CForBenefit(c=float(c), n_pairs=len(pairs), usable=usable, concordant=conc,
+                       discordant=disc, tied=tied, pairs=pairs)
+
+
 class MethodComparison(ResultsMixin):
     """Result of :func:`compare_methods`: ranked ``table``, per-method calibration
     tables and out-of-trial predictions.
@@ -296,7 +415,7 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
                     trial: str | None = None, treatment: str | None = None,
                     outcome: str | None = None, covariates: Sequence[str] | None = None,
                     treated: Any = None, calibration: str = "groups", n_groups: int = 5,
-                    rank_by: str = "tau_risk", true_ite: Any = None, n_boot: int = 100,
+                    rank_by: str | None = None, true_ite: Any = None, n_boot: int = 100,
                     random_state: Any = None, n_jobs: int = 1,
                     learner_options: dict[str, dict] | None = None,
                     pooler_options: dict[str, dict] | None = None,
@@ -320,7 +439,12 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
         ``ridge+weighted-aux-ols``.  A :class:`TwoStageITE` already fitted on
         exactly these data is used as it is (its stage 1 is not refitted);
         otherwise it is refitted with its own settings.
-    rank_by : {"tau_risk", "calib_rmse", "mae", "rmse"}
+    rank_by : {"tau_risk", "calib_rmse", "c_for_benefit", "mae", "rmse"}, optional
+        Default ``"tau_risk"``; for a binary outcome ``"c_for_benefit"``
+        (larger is better; treated and control patients matched within each
+        trial, see :func:`c_for_benefit`).  For a binary outcome the ITE is on
+        the risk-difference scale and calibration for benefit compares the
+        predicted with the observed risk differences.
     n_jobs : int, default 1
         Parallel stage-1 jobs (see :func:`fit_methods`).
     learner_options, pooler_options : dict of dict, optional
@@ -350,21 +474,30 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
     """
     d = prepare_ite_data(data, trial=trial, treatment=treatment, outcome=outcome,
                          covariates=covariates, treated=treated, foldid=foldid)
+    binary = d.outcome_type == "binary"
     if methods is None:
         methods = ["ols+mvma", "ols+weighted-aux-ols", "lasso+weighted-aux-ols",
-                   "ridge+weighted-aux-ols"]
+                   "ridge+weighted-aux-ols"] if not binary else \
+            ["logistic+mvma", "logistic+weighted-aux-ols", "logistic-lasso+weighted-aux-ols",
+             "logistic-ridge+weighted-aux-ols"]
+    if rank_by is None:
+        rank_by = "c_for_benefit" if binary else "tau_risk"
     truth = None if true_ite is None else np.asarray(true_ite, dtype=float)
     if truth is not None and len(truth) != len(d.y):
         raise DataError(f"true_ite has {len(truth)} values for {len(d.y)} patients")
-    valid = {"tau_risk", "calib_rmse", "mae", "rmse"}
+    valid = {"tau_risk", "calib_rmse", "mae", "rmse"} | ({"c_for_benefit"} if binary else set())
     if rank_by not in valid or (rank_by in ("mae", "rmse") and truth is None):
         raise ModelSpecificationError(f"rank_by={rank_by!r}: choose one of {sorted(valid)} "
-                                      "(mae/rmse need true_ite)")
+                                      "(mae/rmse need true_ite; c_for_benefit a binary "
+                                      "outcome)")
     _check_loto(d)
     parsed = [_parse_method(m) for m in methods]
+    from ._poolers import check_pair
+
     for _, spec in parsed:
         if isinstance(spec, tuple):
-            TwoStageITE(spec[0], spec[1])  # raise early for infeasible pairs
+            probe = TwoStageITE(spec[0], spec[1])  # raise early for infeasible pairs
+            check_pair(probe.learner_, probe.pooler_, family=d.outcome_type)
     # pairs named by strings share their learners' stage-1 fits (fit_methods)
     pairs = [spec for _, spec in parsed if isinstance(spec, tuple)]
     shared = fit_methods(d, pairs, n_boot=n_boot, random_state=random_state,
@@ -387,13 +520,16 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
         row = {"method": name, "tau_risk": tau_risk(d.y, d.t, ite, d.trial),
                "calib_intercept": cal["intercept"], "calib_slope": cal["slope"],
                "calib_rmse": cal["rmse"]}
+        if binary:
+            row["c_for_benefit"] = c_for_benefit(d.y, d.t, -ite, trial=d.trial).c
         if truth is not None:
             row["mae"] = float(np.median(np.abs(ite - truth)))
             row["rmse"] = float(np.sqrt(np.mean((ite - truth) ** 2)))
         rows.append(row)
         cals[name] = cal
         preds[name] = oof
-    table = pd.DataFrame(rows).set_index("method").sort_values(rank_by, kind="stable")
+    table = pd.DataFrame(rows).set_index("method").sort_values(
+        rank_by, kind="stable", ascending=rank_by != "c_for_benefit")
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     # tau_risk carries a constant common to all methods, often large: only differences
     # are informative, and a 4-digit display of tau_risk alone can show ties
