@@ -262,7 +262,7 @@ def test_causal_forest_needs_econml():
         import econml  # noqa: F401
     except ImportError:
         X, t, y = _trial()
-        with pytest.raises(ImportError, match=r"pip install ipdma\[causal-forest\]"):
+        with pytest.raises(ImportError, match=r"pip install .ipdma\[causal-forest\]."):
             CausalForestLearner(n_estimators=8).fit(X, t, y)
         return
     X, t, y = _trial()
