@@ -128,7 +128,8 @@ def run_study(args: argparse.Namespace) -> int:
 
     lopts = {"xgboost": REDUCED_XGBOOST_GRID} if args.xgboost_grid == "reduced" else None
     study = SimulationStudy(ite_scenarios(args.scenarios, outcome=args.outcome),
-                            ite_methods(args.methods, learner_options=lopts, **options),
+                            ite_methods(args.methods, family=args.outcome,
+                                        learner_options=lopts, **options),
                             n_reps=args.reps, seed=args.seed, store_format=args.format)
     _check_design(args, study.config())
     n_jobs = args.n_jobs if args.n_jobs > 0 else (os.cpu_count() or 1)

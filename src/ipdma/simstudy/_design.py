@@ -187,12 +187,14 @@ def ite_scenarios(ids: Sequence[int] | str = "1-16", *, outcome: str = "continuo
     return [Scenario(int(i), generators[outcome], {"scenario": int(i), **params}) for i in ids]
 
 
-def ite_methods(spec: str | Sequence[str] = "all", *,
+def ite_methods(spec: str | Sequence[str] = "all", *, family: str = "continuous",
                 learner_options: Mapping[str, Mapping[str, Any]] | None = None,
                 **options: Any) -> list[ITEMethod]:
     """ITE methods from ``"all"`` or names like ``"ols+mvma,xgboost+weighted-aux-ols"``.
 
-    ``options`` go to every :class:`ipdma.ite.TwoStageITE` (e.g. ``n_boot=20``);
+    ``family`` (``"continuous"`` or ``"binary"``) decides which pairs are feasible and
+    what ``"all"`` means; ``options`` go to every :class:`ipdma.ite.TwoStageITE`
+    (e.g. ``n_boot=20``);
     ``learner_options`` maps a learner name to its own options, e.g.
     ``{"xgboost": ipdma.ite.REDUCED_XGBOOST_GRID}``.
 
@@ -205,10 +207,12 @@ def ite_methods(spec: str | Sequence[str] = "all", *,
     {'n_boot': 50}
     >>> len(ite_methods("all")) > 2
     True
+    >>> ite_methods("logistic+mvma", family="binary")[0].name
+    'logistic+mvma'
     """
     learner_options = dict(learner_options or {})
     methods = []
-    for lrn, pool in parse_methods(spec):
+    for lrn, pool in parse_methods(spec, family=family):
         opts = dict(options)
         if lrn in learner_options:
             opts["learner_options"] = dict(learner_options[lrn])
