@@ -176,54 +176,51 @@ def test_logor_scale(sim):
 # ---------------------------------------------------------------------------- end to end
 _SLOW_PAIRS = {("logistic-lasso", "weighted-bootstrap"), ("logistic-ridge", "weighted-bootstrap"),
                ("logistic-elasticnet", "weighted-bootstrap")}
-# bootstrap weights of a tree ensemble are noisy and give extreme weights: on these small
-# trials (250-400 patients) xgboost+weighted-bootstrap (MAE 0.127) and
-# sklearn-s+weighted-bootstrap (0.118) do not beat the oracle constant (0.111), while the
-# same learners with weighted-aux-ols do (0.098, 0.075); the paper reports the same
-# ordering for continuous outcomes.  They still run and give finite, bounded RDs.
-_KNOWN_WORSE = {(lrn, "weighted-bootstrap")
-                for lrn in ("xgboost", "sklearn-s", "sklearn-t", "causal-forest")}
+
+
+@pytest.fixture(scope="module")
+def design():
+    """make_ite_binary scenario 7 (large trials, large effect modification), 6 trials and
+    two new trials of 500 patients with their true risk differences."""
+    from ipdma.datasets import make_ite_binary
+
+    return make_ite_binary(7, random_state=3, n_trials=6, n_test_trials=2,
+                           n_test_per_trial=500)
 
 
 def _run_pairs(sim, pairs, n_boot):
-    train, test = sim
-    fits = fit_methods(train, [f"{a}+{b}" for a, b in pairs], n_boot=n_boot, random_state=1,
+    fits = fit_methods(sim.ipd(), [f"{a}+{b}" for a, b in pairs], n_boot=n_boot,
+                       random_state=1,
                        learner_options={k: v for k, v in FAST.items()
                                         if k in {a for a, _ in pairs}},
                        pooler_options={k: v for k, v in FAST.items()
-                                       if k in {b for _, b in pairs}}, **COLS)
-    truth = test["true_ite"].to_numpy()
-    const = np.median(np.abs(truth - truth.mean()))
-    worse = []
+                                       if k in {b for _, b in pairs}})
+    truth = sim.test["ite_true"].to_numpy()
+    const = np.median(np.abs(truth - truth.mean()))      # the oracle constant prediction
+    X = sim.test[sim.columns["covariates"]]
     for name, model in fits.items():
-        pred = model.predict(test[XS])
+        pred = model.predict(X)
         assert np.isfinite(pred["ite"]).all(), name
         assert np.all(np.abs(pred["ite"]) <= 1), name
         assert pred["se"].gt(0).all(), name
         mae = np.median(np.abs(pred["ite"] - truth))
-        if tuple(name.split("+")) in _KNOWN_WORSE:
-            worse.append((name, mae, const))
-        else:
-            assert mae < const, (name, mae, const)
+        assert mae < const, (name, mae, const)
         if "p0" in pred:
             np.testing.assert_allclose(pred["p1"] - pred["p0"], pred["ite"], atol=1e-10)
-    return worse
 
 
-def test_every_feasible_binary_pair_beats_a_constant(sim):
+def test_every_feasible_binary_pair_beats_a_constant(design):
     pairs = [p for p in feasible_pairs("binary") if learner_available(p[0])
              and p not in _SLOW_PAIRS]
     assert ("logistic", "mvma") in pairs and ("xgboost", "weighted-bootstrap") in pairs
     assert ("bayes-logistic", "posterior-mix") in pairs
     assert ("bayes-logistic", "bayes-mvma") in pairs
-    worse = _run_pairs(sim, pairs, n_boot=20)
-    if worse:
-        pytest.xfail(f"known: {worse} (see _KNOWN_WORSE)")
+    _run_pairs(design, pairs, n_boot=20)
 
 
 @pytest.mark.slow
-def test_penalised_bootstrap_pairs_beat_a_constant(sim):
-    _run_pairs(sim, sorted(_SLOW_PAIRS), n_boot=10)
+def test_penalised_bootstrap_pairs_beat_a_constant(design):
+    _run_pairs(design, sorted(_SLOW_PAIRS), n_boot=10)
 
 
 def test_federated_binary_equals_in_memory(sim, tmp_path):
