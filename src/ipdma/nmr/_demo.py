@@ -56,6 +56,13 @@ def demo_section(report, out_dir: Path, random_state: int) -> None:
                             "baseline risk (95 % credible bands; dashed: observed range), and "
                             "the probability that each treatment is best per patient.")
     plt.close(fig)
+    rec = grid[grid["recommended"]]
+    sec.conclusions([
+        "Recommended treatment (best point prediction) at baseline risk "
+        + ", ".join(f"{100 * r:.0f}%: {t} (P(best) {pb:.2f})" for r, t, pb in
+                    zip(rec["baseline_risk"], rec["treatment"], rec["p_best"])) + ".",
+        "Absolute benefit grows with baseline risk when the odds ratio is constant: "
+        "patients at higher risk gain more from the same relative effect."])
     sec.code(f"""from ipdma.nmr import RiskNMR
 # data: IPD with the stage-1 score column 'logit_risk'; ext: external placebo cohort
 res = RiskNMR(engine="bayes", random_state={random_state}).fit(

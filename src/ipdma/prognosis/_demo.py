@@ -48,10 +48,20 @@ def demo_section(report, out_dir: Path, random_state: int) -> None:
     iecv.plot_calibration(ax=axes[1])
     model.plot_risk_distribution(ax=axes[2], by="arm")
     fig.tight_layout()
-    sec.figure(fig, caption="Left: apparent calibration with optimism-corrected measures. "
-                            "Middle: calibration in held-out trials. Right: predicted baseline "
-                            "risk by arm (randomisation makes the arms alike).")
+    sec.figure(fig, caption="Top left: apparent calibration with optimism-corrected "
+                            "measures. Top right: calibration in held-out trials. Bottom: "
+                            "predicted baseline risk by arm (randomisation makes the arms "
+                            "alike).")
     plt.close(fig)
+    tab = boot.table
+    pts = [f"{model.events_} relapses in {model.n_} patients; penalty {model.penalty_:.3g} "
+           "(corrected AIC)."]
+    pts.append(f"Optimism-corrected c-statistic {float(tab.loc['c_statistic', 'corrected']):.3f}"
+               f" (apparent {float(tab.loc['c_statistic', 'apparent']):.3f}), calibration "
+               f"slope {float(tab.loc['calibration_slope', 'corrected']):.2f}.")
+    pts.append("Calibration in the held-out trials shows how far the pooled baseline risk "
+               "transports to a new trial; stage 2 centres the risk within each trial.")
+    sec.conclusions(pts)
     sec.code(f"""import numpy as np
 from ipdma.datasets import make_ms_network
 from ipdma.prognosis import RiskModel
