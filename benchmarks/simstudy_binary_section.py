@@ -39,7 +39,7 @@ def main() -> None:
         print(f"| {sc} | {s.tau2:g} | {s.effect_modification} | {s.trial_size} | "
               f"{'non-lin' if s.nonlinear else 'linear'} | " + " | ".join(cells) + " |")
     ranks = res.ranks("mae").mean().sort_values()
-    print("\nMean rank over the 16 scenarios (1 = smallest error): "
+    print(f"\nMean rank over the {len(mae)} scenarios with results (1 = smallest error): "
           + "; ".join(f"{m} {r:.2f}" for m, r in ranks.items()))
     ok = ok.assign(nonlinear=[bool(ITE_SCENARIOS.loc[int(s), "nonlinear"])
                               for s in ok["scenario"]])
