@@ -43,12 +43,17 @@ from ..errors import (
     BoundaryWarning,
     ConvergenceError,
     ConvergenceWarning,
-    DataError,
     DataWarning,
     ModelSpecificationError,
     OutcomeError,
 )
-from ._lmm import LMMResults, _as_2d, _independent_columns, _single_thread_blas, _theta_index
+from ._lmm import (
+    LMMResults,
+    _independent_columns,
+    _mixed_model_inputs,
+    _single_thread_blas,
+    _theta_index,
+)
 
 __all__ = ["GLMMResults", "LogisticMixedModel"]
 
@@ -284,44 +289,15 @@ class LogisticMixedModel:
         -------
         GLMMResults
         """
-        if fixed_names is None:
-            fixed_names = (list(map(str, X.columns)) if isinstance(X, pd.DataFrame)
-                           else [f"x{j}" for j in range(np.shape(X)[1] if np.ndim(X) > 1 else 1)])
-        if random_names is None:
-            random_names = (list(map(str, Z.columns)) if isinstance(Z, pd.DataFrame)
-                            else [f"z{j}" for j in range(np.shape(Z)[1] if np.ndim(Z) > 1 else 1)])
         y = np.asarray(y, dtype=float).ravel()
         n = y.size
         if not np.all(np.isfinite(y)) or np.any((y < 0) | (y > 1)):
             raise OutcomeError("The outcome of a logistic mixed model must be coded 0/1 "
                                "(or a proportion in [0, 1] with weights); found values outside "
                                "[0, 1] or missing values.")
-        X = _as_2d(X, "X (fixed-effects design)", n)
-        Z = _as_2d(Z, "Z (random-effects design)", n)
-        fixed_names, random_names = list(fixed_names), list(random_names)
-        if len(fixed_names) != X.shape[1] or len(random_names) != Z.shape[1]:
-            raise ModelSpecificationError("fixed_names/random_names do not match the columns of X/Z.")
-        groups = np.asarray(groups)
-        if groups.shape != (n,):
-            raise DataError(f"groups must have one label per observation ({n}), got {groups.shape}.")
-        if pd.isna(groups).any():
-            raise DataError(f"The grouping factor {group_name!r} has missing values.")
-        codes, levels = pd.factorize(groups, sort=True)
-        J, q = len(levels), Z.shape[1]
-        if J < 2:
-            raise ModelSpecificationError(
-                f"The grouping factor {group_name!r} has a single level ({levels[0]!r}): a "
-                "random-effects variance cannot be estimated from one group.")
-        if J * q >= n:
-            raise ModelSpecificationError(
-                f"{J} levels of {group_name!r} x {q} random effects >= {n} observations: the "
-                "random effects are unidentifiable; simplify the random-effects structure.")
-        w = np.ones(n) if weights is None else np.asarray(weights, dtype=float).ravel()
-        if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w <= 0):
-            raise DataError("weights must be positive and finite, one per observation.")
-        off = np.zeros(n) if offset is None else np.asarray(offset, dtype=float).ravel()
-        if off.shape != (n,) or not np.all(np.isfinite(off)):
-            raise DataError("offset must be finite, one value per observation.")
+        X, Z, fixed_names, random_names, codes, levels, w, off = _mixed_model_inputs(
+            n, X, Z, groups, weights, offset, fixed_names, random_names, group_name)
+        J = len(levels)
         keep = _independent_columns(X * np.sqrt(w)[:, None])
         dropped = [fixed_names[j] for j in range(X.shape[1]) if j not in set(keep)]
         if dropped and self.warn:
