@@ -10,9 +10,37 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, MissingDataError, OutcomeError, column_not_found
+from ..errors import (
+    DataError,
+    MissingDataError,
+    ModelSpecificationError,
+    OutcomeError,
+    column_not_found,
+)
 
 __all__ = ["DesignSpec", "check_binary_outcome", "check_columns"]
+
+
+def development_mask(data: pd.DataFrame, development_rows: str, treatment: str | None,
+                     control: object) -> np.ndarray:
+    """Rows a baseline-risk model is developed on: all, or the control arm only
+    (``development_rows="control"``, which needs the treatment column and the control
+    label)."""
+    dev = np.ones(len(data), bool)
+    if development_rows == "control":
+        if treatment is None:
+            raise ModelSpecificationError("development_rows='control' needs treatment= "
+                                          "(the treatment column)")
+        labels = data[treatment].astype(str)
+        if control is None:
+            raise ModelSpecificationError(
+                "development_rows='control' needs control= (the control arm label); "
+                f"labels in {treatment!r}: {sorted(labels.unique())}")
+        if str(control) not in set(labels):
+            raise DataError(f"control label {control!r} not found in column {treatment!r} "
+                            f"(labels: {sorted(labels.unique())})")
+        dev = (labels == str(control)).to_numpy()
+    return dev
 
 
 def check_columns(data: pd.DataFrame, columns: Sequence[str], role: str) -> None:

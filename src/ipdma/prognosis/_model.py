@@ -21,7 +21,7 @@ from ..errors import (
     ModelSpecificationError,
     NotFittedError,
 )
-from ._design import DesignSpec, check_binary_outcome, check_columns
+from ._design import DesignSpec, check_binary_outcome, check_columns, development_mask
 from ._estimators import ESTIMATORS, FittedParams
 
 __all__ = ["RiskModel"]
@@ -321,20 +321,7 @@ class RiskModel:
         rng = check_random_state(self.random_state)
 
         # development rows
-        dev = np.ones(len(df), bool)
-        if self.development_rows == "control":
-            if treatment is None:
-                raise ModelSpecificationError("development_rows='control' needs treatment= "
-                                              "(the treatment column)")
-            labels = df[treatment].astype(str)
-            if control is None:
-                raise ModelSpecificationError(
-                    "development_rows='control' needs control= (the control arm label); "
-                    f"labels in {treatment!r}: {sorted(labels.unique())}")
-            if str(control) not in set(labels):
-                raise DataError(f"control label {control!r} not found in column {treatment!r} "
-                                f"(labels: {sorted(labels.unique())})")
-            dev = (labels == str(control)).to_numpy()
+        dev = development_mask(df, self.development_rows, treatment, control)
         self._control_used = control
         y_all = df[outcome]
         miss_y = y_all.isna().to_numpy()

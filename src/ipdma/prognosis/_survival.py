@@ -42,7 +42,7 @@ from ..survival import (
     survival_outcome,
 )
 from ..survival._cox import cox_partial_likelihood
-from ._design import DesignSpec, check_columns
+from ._design import DesignSpec, check_columns, development_mask
 
 __all__ = ["SURVIVAL_METRICS", "SurvivalRiskModel", "SurvivalValidationResult"]
 
@@ -369,21 +369,8 @@ class SurvivalRiskModel:
             raise ModelSpecificationError(f"trial_effect={self.trial_effect!r} needs trial= "
                                           "(the trial column)")
         spec = DesignSpec.from_data(data, covariates)
-        dev = np.ones(len(data), bool)
         control = self.control if self.control is not None else control_default
-        if self.development_rows == "control":
-            if treatment is None:
-                raise ModelSpecificationError("development_rows='control' needs treatment= "
-                                              "(the treatment column)")
-            labels = data[treatment].astype(str)
-            if control is None:
-                raise ModelSpecificationError(
-                    "development_rows='control' needs control= (the control arm label); "
-                    f"labels in {treatment!r}: {sorted(labels.unique())}")
-            if str(control) not in set(labels):
-                raise DataError(f"control label {control!r} not found in column {treatment!r} "
-                                f"(labels: {sorted(labels.unique())})")
-            dev = (labels == str(control)).to_numpy()
+        dev = development_mask(data, self.development_rows, treatment, control)
         miss_x = spec.missing_mask(data)
         if np.any(dev & miss_x):
             warnings.warn(f"{int((dev & miss_x).sum())} development rows with missing "
