@@ -63,3 +63,40 @@ def test_bootstrap_has_apparent_calibration(model):
     v = model.validate(B=3, random_state=1)
     _check(v.calibration.loc["overall"], EXP["apparent_overall"])
     assert v.calibration_summary is not None
+
+
+SE_MAP = {"c_statistic": ("c", "c_se"), "calibration_slope": ("slope", "slope_se"),
+          "calibration_intercept": ("intercept", "intercept_se"), "citl": ("citl", "citl_se"),
+          "brier": ("brier", "brier_se")}
+
+
+def test_bootstrap_corrected_measures_have_ses(model):
+    """Every bootstrap-corrected measure carries an SE: ``apparent_se`` against R (DeLong
+    for the c-statistic, glm SEs for slope/intercept/CITL, sd((p-y)^2)/sqrt(n) for the
+    Brier score; rtol 1e-7), and ``corrected_se`` = sqrt(apparent_se^2 + optimism_se^2)
+    with its Wald interval."""
+    v = model.validate(B=5, random_state=1)
+    t = v.table
+    ref = EXP["apparent_overall"]
+    for m, (est, se) in SE_MAP.items():
+        np.testing.assert_allclose(t.loc[m, "apparent"], ref[est], rtol=1e-7, atol=1e-9)
+        np.testing.assert_allclose(t.loc[m, "apparent_se"], ref[se], rtol=1e-7)
+    np.testing.assert_allclose(t["corrected_se"],
+                               np.sqrt(t["apparent_se"] ** 2 + t["optimism_se"] ** 2),
+                               rtol=1e-12)
+    np.testing.assert_allclose(t["ci_upper"] - t["corrected"],
+                               1.959963984540054 * t["corrected_se"], rtol=1e-12)
+
+
+def test_iecv_measures_have_ses(model):
+    """IECV: each held-out trial's measures with their SEs equal R's, and the stacked
+    out-of-trial predictions (``overall.stacked_se``) too (rtol 1e-7)."""
+    v = model.validate(method="iecv")
+    tab = v.table.set_index("trial")
+    for trial, ref in zip(EXP["trials"], EXP["iecv_by_trial"], strict=True):
+        for m, (est, se) in SE_MAP.items():
+            np.testing.assert_allclose(tab.loc[trial, m], ref[est], rtol=1e-7, atol=1e-9)
+            np.testing.assert_allclose(tab.loc[trial, f"{m}_se"], ref[se], rtol=1e-7)
+    ref = EXP["iecv_stacked"]
+    for m, (_, se) in SE_MAP.items():
+        np.testing.assert_allclose(v.overall.loc[m, "stacked_se"], ref[se], rtol=1e-7)

@@ -165,13 +165,14 @@ def test_bootstrap_reproducible_and_shape(df):
     v2 = m.validate(B=30, random_state=5)
     assert isinstance(v1, ValidationResult)
     pd.testing.assert_frame_equal(v1.table, v2.table)
-    assert list(v1.table.index) == ["c_statistic", "calibration_slope", "citl", "brier"]
+    assert list(v1.table.index) == ["c_statistic", "calibration_slope", "calibration_intercept",
+                                    "citl", "brier"]
     assert {"apparent", "optimism", "corrected"} <= set(v1.table.columns)
     np.testing.assert_allclose(v1.table["corrected"], v1.table["apparent"]
                                - v1.table["optimism"])
     assert len(v1.draws) == 30
     assert "Bootstrap" in str(v1.summary())
-    assert len(v1.to_frame()) == 4
+    assert len(v1.to_frame()) == 5
 
 
 def test_bootstrap_glm_apparent_slope_is_one(df):
@@ -187,7 +188,7 @@ def test_iecv_one_row_per_trial(df):
     v = m.validate(method="iecv")
     assert list(v.table["trial"]) == ["T1", "T2", "T3"]
     assert v.table["n"].sum() == m.n_
-    assert {"stacked", "weighted_mean"} == set(v.overall.columns)
+    assert {"stacked", "stacked_se", "weighted_mean"} == set(v.overall.columns)
     assert "held-out" in str(v.summary())
     with pytest.raises(ModelSpecificationError, match="trial"):
         RiskModel("glm").fit(df, outcome="y", covariates=COV).validate(method="iecv")

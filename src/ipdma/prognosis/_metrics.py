@@ -16,11 +16,13 @@ __all__ = [
     "calibration_by_trial",
     "calibration_stats",
     "calibration_summary",
+    "c_statistic_se",
     "performance",
+    "performance_se",
 ]
 
 #: names of the measures, in the order used in every table
-METRICS = ("c_statistic", "calibration_slope", "citl", "brier")
+METRICS = ("c_statistic", "calibration_slope", "calibration_intercept", "citl", "brier")
 
 
 def c_statistic(lp: np.ndarray, y: np.ndarray) -> float:
@@ -179,7 +181,9 @@ def brier(lp: np.ndarray, y: np.ndarray) -> float:
 
 
 def performance(lp: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """All four measures of :data:`METRICS` as a dict.
+    """All five measures of :data:`METRICS` as a dict: the c-statistic, the
+    calibration slope and intercept (``glm(y ~ lp, binomial)``), calibration-in-the-large
+    (``glm(y ~ 1, offset = lp, binomial)``) and the Brier score.
 
     Examples
     --------
@@ -187,10 +191,72 @@ def performance(lp: np.ndarray, y: np.ndarray) -> dict[str, float]:
     >>> from ipdma.prognosis import performance
     >>> perf = performance(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1]))
     >>> list(perf)
-    ['c_statistic', 'calibration_slope', 'citl', 'brier']
+    ['c_statistic', 'calibration_slope', 'calibration_intercept', 'citl', 'brier']
     >>> round(perf["c_statistic"], 3), round(perf["brier"], 3)
     (0.75, 0.225)
     """
-    slope, citl = calibration(lp, y)
-    return {"c_statistic": c_statistic(lp, y), "calibration_slope": slope, "citl": citl,
-            "brier": brier(lp, y)}
+    lp = np.asarray(lp, float)
+    y = np.asarray(y, float)
+    out = {"c_statistic": c_statistic(lp, y), "calibration_slope": float("nan"),
+           "calibration_intercept": float("nan"), "citl": float("nan"),
+           "brier": brier(lp, y)}
+    if y.min() != y.max():
+        n = len(y)
+        f1 = fit_logistic_ridge(np.column_stack([np.ones(n), lp]), y, tol=1e-10)
+        f0 = fit_logistic_ridge(np.ones((n, 1)), y, offset=lp, tol=1e-10)
+        out.update(calibration_slope=float(f1.coef[1]), calibration_intercept=float(f1.coef[0]),
+                   citl=float(f0.coef[0]))
+    return out
+
+
+def c_statistic_se(lp: np.ndarray, y: np.ndarray) -> float:
+    """DeLong et al. (1988) standard error of the c-statistic (AUC), ties as 1/2.
+
+    With placements ``V10_i`` (share of non-events below event ``i``) and
+    ``V01_j`` (share of events above non-event ``j``), the variance is
+    ``var(V10) / n1 + var(V01) / n0`` (sample variances).  NaN with fewer than 2
+    events or non-events.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ipdma.prognosis import c_statistic_se
+    >>> round(c_statistic_se(np.array([0.1, 0.4, 0.35, 0.8, 0.2]), np.array([0, 0, 1, 1, 1])), 4)
+    0.3727
+    """
+    lp = np.asarray(lp, float)
+    y = np.asarray(y)
+    pos, neg = y == 1, y != 1
+    n1, n0 = int(pos.sum()), int(neg.sum())
+    if n1 < 2 or n0 < 2:
+        return float("nan")
+    r_all = stats.rankdata(lp)
+    v10 = (r_all[pos] - stats.rankdata(lp[pos])) / n0
+    v01 = 1.0 - (r_all[neg] - stats.rankdata(lp[neg])) / n1
+    return float(np.sqrt(v10.var(ddof=1) / n1 + v01.var(ddof=1) / n0))
+
+
+def performance_se(lp: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Standard errors of the measures of :func:`performance` on one data set:
+    DeLong for the c-statistic (:func:`c_statistic_se`), the model-based (inverse
+    information) SEs of ``glm(y ~ lp)`` for the calibration slope and intercept and of
+    ``glm(y ~ 1, offset = lp)`` for calibration-in-the-large, and
+    ``sd((p - y)^2) / sqrt(n)`` for the Brier score.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ipdma.prognosis import performance_se
+    >>> rng = np.random.default_rng(0)
+    >>> lp = rng.normal(size=500)
+    >>> y = rng.binomial(1, 1 / (1 + np.exp(-lp)))
+    >>> sorted(performance_se(lp, y))
+    ['brier', 'c_statistic', 'calibration_intercept', 'calibration_slope', 'citl']
+    """
+    lp = np.asarray(lp, float)
+    y = np.asarray(y, float)
+    st = calibration_stats(lp, y)
+    sq = (special.expit(lp) - y) ** 2
+    return {"c_statistic": c_statistic_se(lp, y), "calibration_slope": st["slope_se"],
+            "calibration_intercept": st["intercept_se"], "citl": st["citl_se"],
+            "brier": float(sq.std(ddof=1) / np.sqrt(len(y))) if len(y) > 1 else float("nan")}

@@ -8,10 +8,17 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .._base import ResultsMixin, Summary, check_random_state, progress_bar
 from ..errors import ConvergenceWarning, IPDMAWarning, ModelSpecificationError
-from ._metrics import METRICS, calibration_by_trial, calibration_summary, performance
+from ._metrics import (
+    METRICS,
+    calibration_by_trial,
+    calibration_summary,
+    performance,
+    performance_se,
+)
 
 __all__ = ["ValidationResult", "validate"]
 
@@ -23,13 +30,22 @@ class ValidationResult(ResultsMixin):
     ----------
     method : "bootstrap" or "iecv"
     table : DataFrame
-        Bootstrap: index = measure, columns ``apparent``, ``optimism``,
-        ``corrected`` (and ``optimism_se``, the Monte-Carlo SE of the optimism).
-        IECV: one row per held-out trial (``trial``, ``n``, ``events`` and the
-        four measures).
+        Bootstrap: index = measure (:data:`~ipdma.prognosis.METRICS`), columns
+        ``apparent``, ``optimism``, ``corrected``, ``optimism_se`` (the Monte-Carlo
+        SE of the optimism), ``apparent_se`` (the SE of the apparent measure on the
+        development data: DeLong for the c-statistic, the ``glm`` SEs for the
+        calibration slope, intercept and CITL, ``sd((p - y)^2) / sqrt(n)`` for the
+        Brier score; with multiple imputation pooled by Rubin's rules) and
+        ``corrected_se = sqrt(apparent_se^2 + optimism_se^2)``: the optimism is
+        treated as a fixed correction estimated with Monte-Carlo error, so the
+        corrected measure has the sampling variance of the apparent one plus that
+        error (an approximation; bootstrap the whole validation for an exact
+        interval).  ``ci_lower``/``ci_upper``: Wald interval of ``corrected``.
+        IECV: one row per held-out trial (``trial``, ``n``, ``events``, the five
+        measures and their ``<measure>_se``).
     overall : DataFrame or None
-        IECV only: the measures on all out-of-trial predictions stacked, and
-        their n-weighted mean over trials.
+        IECV only: the measures on all out-of-trial predictions stacked
+        (``stacked``, with ``stacked_se``), and their n-weighted mean over trials.
     draws : DataFrame or None
         Bootstrap only: ``apparent_b`` and ``test_b`` per replicate.
     calibration : DataFrame
@@ -55,7 +71,7 @@ class ValidationResult(ResultsMixin):
     >>> df["y"] = rng.binomial(1, 1 / (1 + np.exp(-df.x)))
     >>> m = RiskModel("glm").fit(df, outcome="y", covariates=["x"], trial="trial")
     >>> v = m.validate(B=20, random_state=1)
-    >>> v.table.columns.tolist()
+    >>> v.table.columns.tolist()[:4]
     ['apparent', 'optimism', 'corrected', 'optimism_se']
     >>> m.validate(method="iecv").table["trial"].tolist()
     ['A', 'B', 'C']
@@ -141,6 +157,16 @@ class ValidationResult(ResultsMixin):
         return plot_risk_distribution(special.expit(self._lp), groups, ax=ax, label=col)
 
 
+def _rubin_se(est: pd.DataFrame, se: pd.DataFrame) -> pd.Series:
+    """Rubin's rules over imputations (rows): sqrt(W + (1 + 1/m) B); the SE itself
+    with a single data set."""
+    m = len(est)
+    w = (se ** 2).mean()
+    if m == 1:
+        return np.sqrt(w)
+    return np.sqrt(w + (1 + 1 / m) * est.var(ddof=1))
+
+
 def _fixed_tuning(model, est, k, retune):
     if not getattr(est, "tuned", False) or retune:
         return None
@@ -187,7 +213,7 @@ def validate(model, B: int = 200, method: Literal["bootstrap", "iecv"] = "bootst
     >>> boot.method, boot.info["successful_replicates"]
     ('bootstrap', 20)
     >>> boot.table.index.tolist()
-    ['c_statistic', 'calibration_slope', 'citl', 'brier']
+    ['c_statistic', 'calibration_slope', 'calibration_intercept', 'citl', 'brier']
     >>> iecv = validate(model, method="iecv")
     >>> iecv.table[["trial", "n"]].values.tolist()
     [['A', 100], ['B', 100], ['C', 100]]
@@ -218,12 +244,13 @@ def validate(model, B: int = 200, method: Literal["bootstrap", "iecv"] = "bootst
     caught_total = 0
 
     if method == "bootstrap":
-        app_list, opt_list, draws = [], [], []
+        app_list, opt_list, draws, app_se_list = [], [], [], []
         iterator = range(B)
         for k, (Xfull, fit0) in enumerate(zip(datasets, fits, strict=True)):
             X = Xfull[use]
             lp0 = fit0.lp(X)
             app = performance(lp0, y)
+            app_se_list.append(performance_se(lp0, y))
             ft = _fixed_tuning(model, est, k, retune)
             rows = []
             it = progress_bar(iterator, show=progress, total=B,
@@ -252,9 +279,16 @@ def validate(model, B: int = 200, method: Literal["bootstrap", "iecv"] = "bootst
         apparent = pd.DataFrame(app_list).mean()
         optimism = pd.DataFrame(opt_list).mean()
         diff = pd.DataFrame({m: d[f"{m}_apparent_b"] - d[f"{m}_test_b"] for m in METRICS})
+        app_se = _rubin_se(pd.DataFrame(app_list), pd.DataFrame(app_se_list))
+        opt_se = diff.std(ddof=1) / np.sqrt(len(diff))
+        corrected = apparent - optimism
+        corrected_se = np.sqrt(app_se ** 2 + opt_se ** 2)
+        zq = stats.norm.ppf(0.975)
         table = pd.DataFrame({"apparent": apparent, "optimism": optimism,
-                              "corrected": apparent - optimism,
-                              "optimism_se": diff.std(ddof=1) / np.sqrt(len(diff))},
+                              "corrected": corrected, "optimism_se": opt_se,
+                              "apparent_se": app_se, "corrected_se": corrected_se,
+                              "ci_lower": corrected - zq * corrected_se,
+                              "ci_upper": corrected + zq * corrected_se},
                              index=list(METRICS))
         info.update(B=B, successful_replicates=int(len(d) / len(datasets)),
                     retune=bool(retune and getattr(est, "tuned", False)))
@@ -291,15 +325,22 @@ def validate(model, B: int = 200, method: Literal["bootstrap", "iecv"] = "bootst
             lp = pt.lp(X[ho])
             lp_oot[k, ho] = lp
             rows.append({"trial": labels[t], "n": int(ho.sum()), "events": int(y[ho].sum()),
-                         **performance(lp, y[ho])})
+                         **performance(lp, y[ho]),
+                         **{f"{m}_se": v for m, v in performance_se(lp, y[ho]).items()}})
         per_imp.append(pd.DataFrame(rows))
     table = (pd.concat(per_imp).groupby("trial", sort=False).mean(numeric_only=True)
              .reset_index())
+    if len(per_imp) > 1:   # Rubin's rules for the SEs over imputations
+        for m in METRICS:
+            est_w = pd.DataFrame({k: d[m].to_numpy() for k, d in enumerate(per_imp)})
+            se_w = pd.DataFrame({k: d[f"{m}_se"].to_numpy() for k, d in enumerate(per_imp)})
+            table[f"{m}_se"] = _rubin_se(est_w.T, se_w.T).to_numpy()
     table[["n", "events"]] = table[["n", "events"]].round().astype(int)
     lp_mean = lp_oot.mean(axis=0)
     w = table["n"].to_numpy(float)
     overall = pd.DataFrame({
         "stacked": pd.Series(performance(lp_mean, y)),
+        "stacked_se": pd.Series(performance_se(lp_mean, y)),
         "weighted_mean": pd.Series({m: float(np.average(table[m], weights=w))
                                     for m in METRICS}),
     })

@@ -9,7 +9,8 @@
 # (each trial held out: lp from the fit on the other trials), per held-out trial and
 # summarised by a REML random-effects meta-analysis (metafor::rma) of the per-trial
 # intercept, CITL, slope and log(O/E) (prediction interval with t_{k-2}) (SE of log O/E: sqrt((1 - o) / (n o)), o = observed rate, as
-# Debray et al. 2017).
+# Debray et al. 2017); the c-statistic with its DeLong SE and the Brier score with
+# sd((p - y)^2) / sqrt(n).
 #   IPDMA_REFERENCE=/path/to/shared/reference Rscript make.R   (writes expected.json)
 suppressPackageStartupMessages({library(metafor); library(jsonlite)})
 ref <- Sys.getenv("IPDMA_REFERENCE", "../../../../../shared/reference")
@@ -19,6 +20,13 @@ X <- na.omit(ipd)
 pre <- c("AGE", "SEX", "EDSSBL", "ONSYRS", "RLPS1YR", "TRELMOS", "PRMSGR", "T25FWABL", "SFPCSBL")
 fml <- reformulate(pre, "RELAPSE2year")
 num <- function(x) unname(as.numeric(x))
+# c-statistic with its DeLong et al. (1988) SE, written out (placements, ties as 1/2)
+delong <- function(lp, y) {
+  x1 <- lp[y == 1]; x0 <- lp[y == 0]
+  psi <- outer(x1, x0, function(a, b) (a > b) + 0.5 * (a == b))
+  v10 <- rowMeans(psi); v01 <- colMeans(psi)
+  c(mean(psi), sqrt(var(v10) / length(x1) + var(v01) / length(x0)))
+}
 cal <- function(lp, y) {
   ctl <- glm.control(epsilon = 1e-14, maxit = 100)   # converged: vcov at the optimum
   m1 <- glm(y ~ lp, family = binomial, control = ctl)
@@ -29,7 +37,9 @@ cal <- function(lp, y) {
        slope = num(coef(m1)[2]), slope_se = num(sqrt(diag(vcov(m1)))[2]),
        citl = num(coef(m0)[1]), citl_se = num(sqrt(vcov(m0)[1, 1])),
        oe = sum(y) / sum(p), log_oe_se = sqrt((1 - o) / (length(y) * o)),
-       mean_predicted = mean(p), observed = o)
+       mean_predicted = mean(p), observed = o,
+       c = delong(lp, y)[1], c_se = delong(lp, y)[2],
+       brier = mean((p - y)^2), brier_se = sd((p - y)^2) / sqrt(length(y)))
 }
 g <- glm(fml, data = X, family = binomial, control = glm.control(epsilon = 1e-14, maxit = 100))
 lp <- predict(g)
