@@ -42,6 +42,36 @@ def test_control_model_matches_r(ref_case):
         np.testing.assert_allclose(p["prob_upper"], ref["upper"], rtol=1e-7)
 
 
+EXP_BAYES = json.loads((Path(__file__).parent / "data" / "control_model_bayes" /
+                        "expected.json").read_text())
+
+
+def test_control_model_bayes_matches_jags(ref_case):
+    """Bayesian engine with ``baseline="control-model"`` against R: reference
+    ``tests/nmr/data/control_model_bayes`` (make.R: the shared case's JAGS model, 2 x 5,000
+    draws, with normal draws of the placebo-arm glm's (a, b) independent of the
+    posterior).  Tolerances are the shared case README's for another sampler:
+    predicted probabilities within 0.01 (point, 2.5 % and 97.5 % quantiles) and so the
+    ARD (point and quantiles); P(best) within 0.03 (Monte Carlo error of a proportion
+    from ~4,000 draws is <= 0.008); the control model's (a, b) rtol 1e-8."""
+    df = ref_case("nmr_ms_synthetic").csv("stage1_risk_scores.csv")
+    res = RiskNMR(engine="bayes", draws=2000, random_state=2024).fit(df, **MS_KW)
+    assert res.risk_centre == pytest.approx(EXP_BAYES["Rbar"], rel=1e-12)
+    pred = res.predict(risk=EXP_BAYES["grid"], baseline="control-model")
+    np.testing.assert_allclose(res.control_model["estimate"], EXP_BAYES["control_coef"],
+                               rtol=1e-8)
+    np.testing.assert_allclose(res.control_model["se"], EXP_BAYES["control_se"], rtol=1e-8)
+    for trt, ref in EXP_BAYES["predictions"].items():
+        p = pred[pred["treatment"] == trt]
+        for ours, theirs in (("prob", "prob"), ("prob_lower", "lower"),
+                             ("prob_upper", "upper"), ("ard", "ard"),
+                             ("ard_lower", "ard_lower"), ("ard_upper", "ard_upper")):
+            if trt == "PBO" and ours.startswith("ard"):
+                continue   # identically 0 for the reference
+            np.testing.assert_allclose(p[ours], ref[theirs], atol=0.01, err_msg=f"{trt} {ours}")
+        np.testing.assert_allclose(p["p_best"], ref["p_best"], atol=0.03, err_msg=trt)
+
+
 def test_control_arm_score_reproduces_control_risk():
     from ipdma.prognosis import RiskModel
 

@@ -12,11 +12,11 @@ __all__ = [
     "METRICS",
     "brier",
     "c_statistic",
+    "c_statistic_se",
     "calibration",
     "calibration_by_trial",
     "calibration_stats",
     "calibration_summary",
-    "c_statistic_se",
     "performance",
     "performance_se",
 ]
