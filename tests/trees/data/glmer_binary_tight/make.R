@@ -14,11 +14,32 @@ fits <- list(b_glmertree_RI = y ~ .tree + .tree:trt + (1 | trial),
              d_glmertree_FEint_RT = y ~ .tree + .tree:trt + (trial + (0 + trt | trial)))
 out <- list(R = R.version.string, lme4 = as.character(packageVersion("lme4")),
             control = "glmerControl(optimizer = 'bobyqa', tolPwrss = 1e-13, optCtrl = list(maxfun = 1e5, rhoend = 1e-12))")
+hess_scaled <- function(fun, x, h) {
+  n <- length(x); f0 <- fun(x); H <- matrix(NA, n, n)
+  for (j in 1:n) {
+    ej <- replace(numeric(n), j, h[j])
+    H[j, j] <- (fun(x + ej) - 2 * f0 + fun(x - ej)) / h[j]^2
+    if (j > 1) for (i in 1:(j - 1)) {
+      ei <- replace(numeric(n), i, h[i])
+      H[i, j] <- H[j, i] <- (fun(x + ei + ej) - fun(x + ei - ej) - fun(x - ei + ej) +
+                               fun(x - ei - ej)) / (4 * h[i] * h[j])
+    }
+  }
+  H
+}
 for (k in names(fits)) {
   d$.tree <- factor(e[[k]]$tree$fitted_node)
   g <- glmer(fits[[k]], data = d, family = binomial, control = ctrl)
+  # vcov(glmer) differentiates the deviance with one absolute step 1e-4; as a stable R
+  # value also the Hessian of lme4's own deviance function (devFunOnly = TRUE, same
+  # control) by central differences (lme4's deriv12 formula) with per-parameter steps
+  # 1e-3 x (max(|theta|, 0.1), fixed-effect SEs): vcov = 2 * solve(H)[beta, beta]
+  dd <- update(g, devFunOnly = TRUE)
+  th <- getME(g, "theta"); x0 <- c(th, fixef(g))
+  H <- hess_scaled(dd, x0, 1e-3 * c(pmax(abs(th), 0.1), sqrt(diag(as.matrix(vcov(g))))))
   out[[k]] <- list(fixef_names = names(fixef(g)), fixef = unname(fixef(g)),
-                   fixef_se = unname(sqrt(diag(as.matrix(vcov(g))))), theta = unname(getME(g, "theta")),
-                   logLik = as.numeric(logLik(g)))
+                   fixef_se = unname(sqrt(diag(as.matrix(vcov(g))))), theta = unname(th),
+                   logLik = as.numeric(logLik(g)),
+                   fixef_se_devfun_hessian = unname(sqrt(diag(2 * solve(H)[-seq_along(th), -seq_along(th)]))))
 }
 jsonlite::write_json(out, "expected.json", digits = NA, auto_unbox = TRUE, pretty = TRUE)
