@@ -74,6 +74,20 @@ class RiskSets:
         self.event_groups = np.flatnonzero(self.g_ndead > 0)
         self._gs_bounds = np.r_[np.flatnonzero(np.r_[True, self.g_stratum[1:]
                                                      != self.g_stratum[:-1]]), G]
+        # row-level maps used by the Cox derivatives (computed once per sample)
+        eg = self.event_groups
+        self.eg_rows = self.g_start[eg]                   # first sorted row of each event group
+        self.single_stratum = len(self.s_start) == 1
+        self._rev_rows = n - 1 - self.eg_rows             # the same rows in reversed order
+        eg_strat = self.g_stratum[eg]
+        self._eg_bounds = np.r_[np.flatnonzero(np.r_[True, eg_strat[1:] != eg_strat[:-1]]),
+                                len(eg)] if len(eg) else np.zeros(1, np.int64)
+        # row -> 1 + index of the last event group at or before the row's time group in
+        # the row's stratum (0: none), for forward cumulative sums over event groups
+        last = np.cumsum(self.g_ndead > 0)[self.group]    # event groups up to the row's group
+        ok = last > 0
+        ok[ok] = eg_strat[last[ok] - 1] == self.strata[ok]
+        self.row_eg = np.where(ok, last, 0)
 
     # ------------------------------------------------------------------ sums
     def rev_cumsum(self, a: np.ndarray) -> np.ndarray:
@@ -100,6 +114,26 @@ class RiskSets:
         for s0, s1 in itertools.pairwise(self._gs_bounds):  # loop over strata
             out[s0:s1] = np.cumsum(g[s0:s1][::-1], axis=0)[::-1]
         return out[self.event_groups]
+
+    def rev_at_events(self, a: np.ndarray) -> np.ndarray:
+        """Risk-set sums of ``a`` (sorted rows, (n, ...)) at the event groups: reverse
+        cumulative sums within strata taken at the first row of each event group."""
+        if self.single_stratum:
+            return np.cumsum(a[::-1], axis=0)[self._rev_rows]
+        return self.rev_cumsum(a)[self.eg_rows]
+
+    def fwd_to_rows(self, v: np.ndarray) -> np.ndarray:
+        """Cumulative sums over the event groups of each stratum of ``v`` (one value per
+        event group), at every sorted row (the sum over the event groups at or before
+        the row's time in its stratum; 0 before the first event)."""
+        c = np.empty((len(v) + 1, *v.shape[1:]))
+        c[0] = 0.0
+        if self.single_stratum:
+            np.cumsum(v, axis=0, out=c[1:])
+        else:
+            for e0, e1 in itertools.pairwise(self._eg_bounds):   # loop over strata
+                np.cumsum(v[e0:e1], axis=0, out=c[1 + e0:1 + e1])
+        return c[self.row_eg]
 
     def death_sum(self, a: np.ndarray) -> np.ndarray:
         """Sum of ``a`` (per sorted death row, shape (n_deaths, ...)) within each death
