@@ -76,31 +76,47 @@ class _CoxDerivatives:
         r = np.exp(eta - shift)
         if self.w is not None:
             r *= self.w
-        gi, mw, f = self.gi, self.mw, self.f
-        S0 = rs.rev_at_events(r)[gi]                  # risk-set sum of each death's group
+        S0 = rs.rev_at_events(r)                      # risk-set sum per event group
         if self.efron:
-            den = S0 - f * np.add.reduceat(r[d], self.dg_start)[gi]
+            # one term per death: den = S0 - (k/d) (sum of r over the tied deaths)
+            gi, f, mw = self.gi, self.f, self.mw
+            E0 = np.add.reduceat(r[d], self.dg_start)
+            den = S0[gi] - f * E0[gi]
+            ll = float(self.wd @ eta[d] - mw @ np.log(den) - shift * self.mw_sum)
+            if deriv == 0:
+                return ll, None, None
+            q = mw / den
+            qg = np.add.reduceat(q, self.dg_start)
         else:
-            den = S0
-        ll = float(self.wd @ eta[d] - mw @ np.log(den) - shift * self.mw_sum)
-        if deriv == 0:
-            return ll, None, None
-        # c_j: sum of mw/den over the death terms whose risk set holds j (minus the
-        # Efron share f mw/den of j's own tied group when j is a death)
-        q = mw / den
-        c = rs.fwd_to_rows(np.add.reduceat(q, self.dg_start))
+            # Breslow (or no tied deaths): every quantity per event group
+            dw = rs.g_deadwt_e
+            ll = float(self.wd @ eta[d] - dw @ np.log(S0) - shift * self.mw_sum)
+            if deriv == 0:
+                return ll, None, None
+            qg = dw / S0
+        # c_j: sum of the terms mw/den whose risk set holds j (minus the Efron share
+        # f mw/den of j's own tied group when j is a death)
+        c = rs.fwd_to_rows(qg)
         if self.efron:
             c[d] -= np.add.reduceat(q * f, self.dg_start)[gi]
         rc = r * c
         U = self.U0 - rc @ X
         if deriv == 1:
             return ll, U, None
-        rX = X * r[:, None]
-        S1 = rs.rev_at_events(rX)[gi]
+        S1 = rs.rev_at_events(X * r[:, None])         # (event groups, p)
+        info = (X * rc[:, None]).T @ X
         if self.efron:
-            S1 -= f[:, None] * np.add.reduceat(rX[d], self.dg_start)[gi]
-        a = S1 / den[:, None]
-        info = (X * rc[:, None]).T @ X - (a * mw[:, None]).T @ a
+            # sum over death terms of mw (S1 - f E1)(S1 - f E1)' / den^2, by group
+            E1 = np.add.reduceat(self.Xd * r[d][:, None], self.dg_start)
+            u = q / den
+            A = np.add.reduceat(u, self.dg_start)
+            Bf = np.add.reduceat(u * f, self.dg_start)
+            C = np.add.reduceat(u * f * f, self.dg_start)
+            SB = (S1 * Bf[:, None]).T @ E1
+            info -= (S1 * A[:, None]).T @ S1 - SB - SB.T + (E1 * C[:, None]).T @ E1
+        else:
+            a = S1 / S0[:, None]
+            info -= (a * qg[:, None]).T @ S1
         return ll, U, info
 
 

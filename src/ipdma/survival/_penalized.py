@@ -25,7 +25,8 @@ import pandas as pd
 
 from .._base import Summary, check_is_fitted
 from ..errors import ConvergenceWarning, ModelSpecificationError
-from ._cox import _derivatives, _numeric_matrix
+from .._enet import one_blas_thread, solve_enet_path
+from ._cox import _CoxDerivatives, _derivatives, _numeric_matrix
 from ._outcome import survival_outcome
 from ._riskset import RiskSets
 
@@ -223,13 +224,19 @@ def coxnet_path(X, time, event, lambdas=None, alpha: float = 1.0, penalty_factor
     lambdas = np.asarray(lambdas, float)
     if np.any(lambdas < 0):
         raise ModelSpecificationError("lambdas must be >= 0")
-    b = np.zeros(p)
-    out = np.zeros((len(lambdas), p))
-    conv = np.zeros(len(lambdas), bool)
-    with _one_blas_thread():             # narrow matrices: 1 BLAS thread is faster
-        for k, lam in enumerate(lambdas):    # loop over the path (warm starts)
-            b, conv[k] = _fit_one(prob, float(lam), alpha, pf, b, tol, max_iter)
-            out[k] = np.where(const, 0.0, b / sd)
+    derivs = _CoxDerivatives(prob.rs, prob.Z, "breslow")
+
+    def evaluate(b):
+        ll, u, info = derivs(prob.Z @ b[0])
+        return np.array([-ll]), -u[None], info[None]
+
+    lam = lambdas[:, None, None]
+    with one_blas_thread():             # narrow matrices: 1 BLAS thread is faster
+        B, conv = solve_enet_path(evaluate, np.zeros((1, p)), lam * alpha * pf,
+                                  lam * (1 - alpha) * pf, usable=~const[None],
+                                  max_iter=max_iter)
+    out = np.where(const, 0.0, B[:, 0] / sd)
+    conv = conv[:, 0]
     if not conv.all():
         warnings.warn(f"coxnet did not converge at lambda = {lambdas[~conv][:3].tolist()}",
                       ConvergenceWarning, stacklevel=2)

@@ -76,9 +76,12 @@ class RiskSets:
                                                      != self.g_stratum[:-1]]), G]
         # row-level maps used by the Cox derivatives (computed once per sample)
         eg = self.event_groups
+        self.g_deadwt_e = self.g_deadwt[eg]               # weighted deaths per event group
         self.eg_rows = self.g_start[eg]                   # first sorted row of each event group
         self.single_stratum = len(self.s_start) == 1
         self._rev_rows = n - 1 - self.eg_rows             # the same rows in reversed order
+        self._grouped = G < 0.9 * n
+        self._rev_eg = G - 1 - eg
         eg_strat = self.g_stratum[eg]
         self._eg_bounds = np.r_[np.flatnonzero(np.r_[True, eg_strat[1:] != eg_strat[:-1]]),
                                 len(eg)] if len(eg) else np.zeros(1, np.int64)
@@ -118,6 +121,14 @@ class RiskSets:
     def rev_at_events(self, a: np.ndarray) -> np.ndarray:
         """Risk-set sums of ``a`` (sorted rows, (n, ...)) at the event groups: reverse
         cumulative sums within strata taken at the first row of each event group."""
+        if self._grouped:                  # ties: sum within time groups first
+            g = np.add.reduceat(a, self.g_start, axis=0)
+            if self.single_stratum:
+                return np.cumsum(g[::-1], axis=0)[self._rev_eg]
+            out = np.empty_like(g)
+            for s0, s1 in itertools.pairwise(self._gs_bounds):  # loop over strata
+                out[s0:s1] = np.cumsum(g[s0:s1][::-1], axis=0)[::-1]
+            return out[self.event_groups]
         if self.single_stratum:
             return np.cumsum(a[::-1], axis=0)[self._rev_rows]
         return self.rev_cumsum(a)[self.eg_rows]
