@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from scipy import optimize, special
+from scipy import optimize, special, stats
 
 from ..errors import ConvergenceWarning, InfeasibleMethodError, ModelSpecificationError
-from ._metrics import c_statistic
 from ._solvers import (
     fit_logistic_ridge,
     fit_random_intercept,
+    glmnet_cv_paths,
     glmnet_lambda_max,
     glmnet_path,
     loglik,
@@ -165,6 +165,17 @@ def _folds(n, n_folds, rng, foldid=None):
     if n_folds < 3:
         raise ModelSpecificationError(f"n_folds must be >= 3 (got {n_folds})")
     return rng.permutation(np.arange(n) % n_folds)
+
+
+def _auc_columns(eta, y):
+    """:func:`c_statistic` of every column of ``eta`` (n x L) against ``y`` at once."""
+    y = np.asarray(y)
+    n1 = int(np.sum(y == 1))
+    n0 = len(y) - n1
+    if n1 == 0 or n0 == 0:
+        return np.full(eta.shape[1], np.nan)
+    r = stats.rankdata(eta, axis=0)
+    return (r[y == 1].sum(axis=0) - n1 * (n1 + 1) / 2) / (n1 * n0)
 
 
 def _cv_deviance(y, eta):
@@ -357,16 +368,17 @@ class ElasticNetEstimator:
         K = int(folds.max()) + 1
         raw = np.zeros((K, len(lambdas)))
         wts = np.zeros(K)
+        # the K fold paths solved together (batched proximal Newton)
+        paths, _ = glmnet_cv_paths(Xf, y, lambdas, folds, self.alpha, pf, self.standardize)
         for k in range(K):
-            tr, te = folds != k, folds == k
-            coefs, _ = glmnet_path(Xf[tr], y[tr], lambdas, self.alpha, pf, self.standardize,
-                                   tol=1e-10)
+            te = folds == k
+            coefs = paths[k]
             eta = coefs[:, 0][None, :] + Xf[te] @ coefs[:, 1:].T        # n_te x L
             wts[k] = te.sum()
             if self.cv_criterion == "deviance":
                 raw[k] = _cv_deviance(y[te][:, None], eta).mean(axis=0)
             else:
-                raw[k] = [-c_statistic(eta[:, j], y[te]) for j in range(len(lambdas))]
+                raw[k] = -_auc_columns(eta, y[te])
         cvm = np.average(raw, axis=0, weights=wts)
         cvsd = np.sqrt(np.average((raw - cvm) ** 2, axis=0, weights=wts) / (K - 1))
         idx_min = np.flatnonzero(cvm <= cvm.min())

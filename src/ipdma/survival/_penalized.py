@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from .._base import Summary, check_is_fitted
-from ..errors import ConvergenceWarning, ModelSpecificationError
 from .._enet import one_blas_thread, solve_enet_path
+from ..errors import ConvergenceWarning, ModelSpecificationError
 from ._cox import _CoxDerivatives, _derivatives, _numeric_matrix
 from ._outcome import survival_outcome
 from ._riskset import RiskSets
@@ -233,8 +233,8 @@ def coxnet_path(X, time, event, lambdas=None, alpha: float = 1.0, penalty_factor
     lam = lambdas[:, None, None]
     with one_blas_thread():             # narrow matrices: 1 BLAS thread is faster
         B, conv = solve_enet_path(evaluate, np.zeros((1, p)), lam * alpha * pf,
-                                  lam * (1 - alpha) * pf, usable=~const[None],
-                                  max_iter=max_iter)
+                                  lam * (1 - alpha) * pf, lambdas=lambdas,
+                                  usable=~const[None], max_iter=max_iter)
     out = np.where(const, 0.0, B[:, 0] / sd)
     conv = conv[:, 0]
     if not conv.all():
