@@ -396,6 +396,7 @@ class ElasticNetEstimator:
         Xf, pf, present = self._setup(X, trial, n_trials, trial_effect)
         p = X.shape[1]
         info = {"alpha": self.alpha}
+        coefs = None
         if fixed_tuning is not None or not self.tuned:
             lam = float(fixed_tuning if fixed_tuning is not None else self.penalty)
             if lam < 0:
@@ -404,16 +405,20 @@ class ElasticNetEstimator:
             path = np.r_[path[path > lam], lam]          # warm start down to lam
         else:
             lambdas = self.lambda_sequence(Xf, y, pf)
+            full = None
             if self.lambdas is None:    # glmnet truncates its default path
-                full, _ = glmnet_path(Xf, y, lambdas, self.alpha, pf, self.standardize,
-                                      tol=1e-10, fdev=1e-5)
+                full, full_conv = glmnet_path(Xf, y, lambdas, self.alpha, pf,
+                                              self.standardize, tol=1e-10, fdev=1e-5)
                 lambdas = lambdas[:len(full)]
             lam_min, lam_1se, cvm, cvsd = self._cv(Xf, y, pf, lambdas, rng)
             lam = lam_min if self.lambda_rule == "min" else lam_1se
             info.update(lambda_min=lam_min, lambda_1se=lam_1se, cv_lambdas=lambdas,
                         cvm=cvm, cvsd=cvsd, cv_criterion=self.cv_criterion)
             path = np.r_[lambdas[lambdas > lam], lam]
-        coefs, conv = glmnet_path(Xf, y, path, self.alpha, pf, self.standardize)
+            if full is not None:        # the full-data path already holds the fit at lam
+                coefs, conv = full[:len(path)], full_conv[:len(path)]
+        if coefs is None:
+            coefs, conv = glmnet_path(Xf, y, path, self.alpha, pf, self.standardize)
         if not conv[-1]:
             warnings.warn(f"elastic-net fit at lambda={lam:.4g} did not converge",
                           ConvergenceWarning, stacklevel=4)
