@@ -91,6 +91,20 @@ class RiskSets:
         ok = last > 0
         ok[ok] = eg_strat[last[ok] - 1] == self.strata[ok]
         self.row_eg = np.where(ok, last, 0)
+        if not self.single_stratum:
+            # padded (stratum x position) layouts: the within-stratum cumulative sums of
+            # all strata become one cumulative sum along axis 1 (exact per stratum)
+            S = len(self.s_start)
+            gs = np.searchsorted(self._gs_bounds, np.arange(G), side="right") - 1
+            self._g_pad = (gs, np.arange(G) - self._gs_bounds[gs],
+                           S, int(np.max(np.diff(self._gs_bounds))))
+            first_e = np.searchsorted(eg, self._gs_bounds)     # first event group per stratum
+            es = gs[eg]                                        # stratum of each event group
+            epos = np.arange(len(eg)) - first_e[es]
+            self._e_pad = (es, epos + 1, S, int(np.max(np.diff(first_e))) + 1)
+            row_s = np.searchsorted(self.s_start, np.arange(n), side="right") - 1
+            row_pos = np.where(ok, last - first_e[row_s], 0)   # (last - 1) - first + 1
+            self._row_pad = (row_s, row_pos)
 
     # ------------------------------------------------------------------ sums
     def rev_cumsum(self, a: np.ndarray) -> np.ndarray:
@@ -125,10 +139,12 @@ class RiskSets:
             g = np.add.reduceat(a, self.g_start, axis=0)
             if self.single_stratum:
                 return np.cumsum(g[::-1], axis=0)[self._rev_eg]
-            out = np.empty_like(g)
-            for s0, s1 in itertools.pairwise(self._gs_bounds):  # loop over strata
-                out[s0:s1] = np.cumsum(g[s0:s1][::-1], axis=0)[::-1]
-            return out[self.event_groups]
+            gs, pos, S, width = self._g_pad
+            pad = np.zeros((S, width, *g.shape[1:]))
+            pad[gs, pos] = g
+            cs = np.cumsum(pad[:, ::-1], axis=1)[:, ::-1]
+            eg = self.event_groups
+            return cs[gs[eg], pos[eg]]
         if self.single_stratum:
             return np.cumsum(a[::-1], axis=0)[self._rev_rows]
         return self.rev_cumsum(a)[self.eg_rows]
@@ -137,14 +153,16 @@ class RiskSets:
         """Cumulative sums over the event groups of each stratum of ``v`` (one value per
         event group), at every sorted row (the sum over the event groups at or before
         the row's time in its stratum; 0 before the first event)."""
-        c = np.empty((len(v) + 1, *v.shape[1:]))
-        c[0] = 0.0
         if self.single_stratum:
+            c = np.empty((len(v) + 1, *v.shape[1:]))
+            c[0] = 0.0
             np.cumsum(v, axis=0, out=c[1:])
-        else:
-            for e0, e1 in itertools.pairwise(self._eg_bounds):   # loop over strata
-                np.cumsum(v[e0:e1], axis=0, out=c[1 + e0:1 + e1])
-        return c[self.row_eg]
+            return c[self.row_eg]
+        es, epos, S, width = self._e_pad
+        pad = np.zeros((S, width, *v.shape[1:]))
+        pad[es, epos] = v
+        np.cumsum(pad, axis=1, out=pad)
+        return pad[self._row_pad]
 
     def death_sum(self, a: np.ndarray) -> np.ndarray:
         """Sum of ``a`` (per sorted death row, shape (n_deaths, ...)) within each death
