@@ -176,12 +176,15 @@ class _LogisticBatch:
         self.iu = np.triu_indices(q)
         self.AU = A[:, self.iu[0]] * A[:, self.iu[1]]
 
-    def __call__(self, b):
+    def __call__(self, b, idx=None, hessian=True):
+        wn = self.wn if idx is None else self.wn[idx]
         eta = b @ self.A.T + self.off                       # (M, n)
         mu = special.expit(eta)
-        f = -np.sum(self.wn * (self.y * eta - np.logaddexp(0.0, eta)), axis=1)
-        g = -((self.wn * (self.y - mu)) @ self.A)
-        v = self.wn * np.maximum(mu * (1 - mu), 1e-10)
+        f = -np.sum(wn * (self.y * eta - np.logaddexp(0.0, eta)), axis=1)
+        g = -((wn * (self.y - mu)) @ self.A)
+        if not hessian:
+            return f, g, None
+        v = wn * np.maximum(mu * (1 - mu), 1e-10)
         h = v @ self.AU
         M, q = b.shape
         H = np.empty((M, q, q))
@@ -244,7 +247,7 @@ def glmnet_path(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray, alpha: float 
         state = {"prev": 0.0}
 
         def stop(k, b):
-            f, _, _ = prob(b)
+            f, _, _ = prob(b, None, False)
             dr = 1 - (ll_sat + f[0] * n) / (ll_sat - ll_null)
             if k >= 4 and (dr > devmax or dr - state["prev"] < fdev):
                 return True
@@ -254,7 +257,7 @@ def glmnet_path(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray, alpha: float 
     with one_blas_thread():
         B, conv = solve_enet_path(prob, b0, l1, l2, lambdas=lambdas,
                                   usable=np.r_[True, ~const][None],
-                                  max_iter=max_iter, stop=stop)
+                                  max_iter=max_iter, stop=stop, chord=True)
     b = B[:, 0]
     out = np.empty((len(b), p + 1))
     out[:, 1:] = np.where(const, 0.0, b[:, 1:] / sd_safe)
@@ -296,7 +299,7 @@ def glmnet_cv_paths(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray, folds: np
     l1, l2 = _enet_penalties(lambdas, alpha, pf, np.where(usable[:, 1:], rho, 1.0))
     with one_blas_thread():
         B, conv = solve_enet_path(prob, b0, l1, l2, lambdas=lambdas, usable=usable,
-                                  max_iter=max_iter)
+                                  max_iter=max_iter, step_tol=1e-6)
     beta = np.where(usable[None, :, 1:], B[..., 1:] / sd_safe, 0.0)    # (L, K, p)
     out = np.empty_like(B)
     out[..., 1:] = beta

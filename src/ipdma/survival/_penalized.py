@@ -140,9 +140,9 @@ def coxnet_path(X, time, event, lambdas=None, alpha: float = 1.0, penalty_factor
         raise ModelSpecificationError("lambdas must be >= 0")
     derivs = _CoxDerivatives(prob.rs, prob.Z, "breslow")
 
-    def evaluate(b):
-        ll, u, info = derivs(prob.Z @ b[0])
-        return np.array([-ll]), -u[None], info[None]
+    def evaluate(b, idx=None, hessian=True):
+        ll, u, info = derivs(prob.Z @ b[0], 2 if hessian else 1)
+        return np.array([-ll]), -u[None], None if info is None else info[None]
 
     lam = lambdas[:, None, None]
     with one_blas_thread():             # narrow matrices: 1 BLAS thread is faster
