@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from scipy import optimize, special
+from scipy import optimize, special, stats
 
 from ..errors import ConvergenceWarning, InfeasibleMethodError, ModelSpecificationError
-from ._metrics import c_statistic
 from ._solvers import (
     fit_logistic_ridge,
     fit_random_intercept,
+    glmnet_cv_paths,
     glmnet_lambda_max,
     glmnet_path,
     loglik,
@@ -165,6 +165,17 @@ def _folds(n, n_folds, rng, foldid=None):
     if n_folds < 3:
         raise ModelSpecificationError(f"n_folds must be >= 3 (got {n_folds})")
     return rng.permutation(np.arange(n) % n_folds)
+
+
+def _auc_columns(eta, y):
+    """:func:`c_statistic` of every column of ``eta`` (n x L) against ``y`` at once."""
+    y = np.asarray(y)
+    n1 = int(np.sum(y == 1))
+    n0 = len(y) - n1
+    if n1 == 0 or n0 == 0:
+        return np.full(eta.shape[1], np.nan)
+    r = stats.rankdata(eta, axis=0)
+    return (r[y == 1].sum(axis=0) - n1 * (n1 + 1) / 2) / (n1 * n0)
 
 
 def _cv_deviance(y, eta):
@@ -357,16 +368,17 @@ class ElasticNetEstimator:
         K = int(folds.max()) + 1
         raw = np.zeros((K, len(lambdas)))
         wts = np.zeros(K)
+        # the K fold paths solved together (batched proximal Newton)
+        paths, _ = glmnet_cv_paths(Xf, y, lambdas, folds, self.alpha, pf, self.standardize)
         for k in range(K):
-            tr, te = folds != k, folds == k
-            coefs, _ = glmnet_path(Xf[tr], y[tr], lambdas, self.alpha, pf, self.standardize,
-                                   tol=1e-10)
+            te = folds == k
+            coefs = paths[k]
             eta = coefs[:, 0][None, :] + Xf[te] @ coefs[:, 1:].T        # n_te x L
             wts[k] = te.sum()
             if self.cv_criterion == "deviance":
                 raw[k] = _cv_deviance(y[te][:, None], eta).mean(axis=0)
             else:
-                raw[k] = [-c_statistic(eta[:, j], y[te]) for j in range(len(lambdas))]
+                raw[k] = -_auc_columns(eta, y[te])
         cvm = np.average(raw, axis=0, weights=wts)
         cvsd = np.sqrt(np.average((raw - cvm) ** 2, axis=0, weights=wts) / (K - 1))
         idx_min = np.flatnonzero(cvm <= cvm.min())
@@ -384,6 +396,7 @@ class ElasticNetEstimator:
         Xf, pf, present = self._setup(X, trial, n_trials, trial_effect)
         p = X.shape[1]
         info = {"alpha": self.alpha}
+        coefs = None
         if fixed_tuning is not None or not self.tuned:
             lam = float(fixed_tuning if fixed_tuning is not None else self.penalty)
             if lam < 0:
@@ -392,16 +405,20 @@ class ElasticNetEstimator:
             path = np.r_[path[path > lam], lam]          # warm start down to lam
         else:
             lambdas = self.lambda_sequence(Xf, y, pf)
+            full = None
             if self.lambdas is None:    # glmnet truncates its default path
-                full, _ = glmnet_path(Xf, y, lambdas, self.alpha, pf, self.standardize,
-                                      tol=1e-10, fdev=1e-5)
+                full, full_conv = glmnet_path(Xf, y, lambdas, self.alpha, pf,
+                                              self.standardize, tol=1e-10, fdev=1e-5)
                 lambdas = lambdas[:len(full)]
             lam_min, lam_1se, cvm, cvsd = self._cv(Xf, y, pf, lambdas, rng)
             lam = lam_min if self.lambda_rule == "min" else lam_1se
             info.update(lambda_min=lam_min, lambda_1se=lam_1se, cv_lambdas=lambdas,
                         cvm=cvm, cvsd=cvsd, cv_criterion=self.cv_criterion)
             path = np.r_[lambdas[lambdas > lam], lam]
-        coefs, conv = glmnet_path(Xf, y, path, self.alpha, pf, self.standardize)
+            if full is not None:        # the full-data path already holds the fit at lam
+                coefs, conv = full[:len(path)], full_conv[:len(path)]
+        if coefs is None:
+            coefs, conv = glmnet_path(Xf, y, path, self.alpha, pf, self.standardize)
         if not conv[-1]:
             warnings.warn(f"elastic-net fit at lambda={lam:.4g} did not converge",
                           ConvergenceWarning, stacklevel=4)

@@ -25,12 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special
 
+from .._enet import one_blas_thread, solve_enet_path
 from ..errors import ConvergenceError, ConvergenceWarning
 
 __all__ = [
     "LogisticFit",
     "fit_logistic_ridge",
     "fit_random_intercept",
+    "glmnet_cv_paths",
     "glmnet_lambda_max",
     "glmnet_path",
     "joint_hessian_vcov",
@@ -156,111 +158,50 @@ def glmnet_lambda_max(X: np.ndarray, y: np.ndarray, alpha: float = 1.0,
     return float(np.max(ratio) / max(alpha, 1e-3))
 
 
-def _cd_quadratic(H: np.ndarray, g: np.ndarray, b: np.ndarray, l1: np.ndarray, l2: np.ndarray,
-                  tol: float, max_sweeps: int = 10_000) -> np.ndarray:
-    """Minimise ``0.5 (d)' H d - g' d + sum l1|b+d| + 0.5 sum l2 (b+d)^2`` over
-    ``b_new = b + d`` by cyclic coordinate descent on the (small) Gram matrix.
-    Coordinate 0 (intercept) has ``l1 = l2 = 0``."""
-    p = len(b)
-    bn = b.copy()
-    # r = g - H (bn - b): the "residual" gradient of the quadratic part
-    r = g.copy()
-    Hd = np.diag(H).copy()
-    for _ in range(max_sweeps):
-        dmax = 0.0
-        for j in range(p):
-            if Hd[j] <= 0:
-                continue
-            bj = bn[j]
-            u = r[j] + Hd[j] * bj
-            denom = Hd[j] + l2[j]
-            if l1[j] > 0:
-                new = np.sign(u) * max(abs(u) - l1[j], 0.0) / denom
-            else:
-                new = u / denom
-            d = new - bj
-            if d != 0.0:
-                r -= H[:, j] * d
-                bn[j] = new
-                dmax = max(dmax, Hd[j] * d * d)
-        if dmax < tol:
-            break
-    return bn
+class _LogisticBatch:
+    """Smooth part ``-sum_i w_mi loglik_i / n_m`` of M logistic problems sharing the
+    design ``A`` (n, q) and outcome ``y``, with 0/1 observation weights ``w`` (M, n)
+    (a cross-validation fold = the weights of its training rows): value, gradient and
+    Hessian for all problems in a few array operations (one matrix product each)."""
 
+    def __init__(self, A, y, w, offset=None):
+        self.A, self.y = A, y
+        self.w = w
+        self.nw = w.sum(axis=1)
+        self.wn = w / self.nw[:, None]
+        self.off = 0.0 if offset is None else offset
+        q = A.shape[1]
+        # products of the column pairs (upper triangle): every Hessian is one matrix
+        # product v @ AU, M weight vectors at once
+        self.iu = np.triu_indices(q)
+        self.AU = A[:, self.iu[0]] * A[:, self.iu[1]]
 
-def _enet_fit_std(Z: np.ndarray, y: np.ndarray, lam: float, alpha: float, pf: np.ndarray,
-                  b: np.ndarray, offset: np.ndarray | None, tol: float, max_iter: int):
-    """One lambda on standardised ``Z`` (no intercept column); ``b`` = [b0, beta]
-    is the warm start.  Returns (b, converged)."""
-    n, _p = Z.shape
-    A = np.column_stack([np.ones(n), Z])
-    off = 0.0 if offset is None else offset
-    l1 = np.r_[0.0, lam * alpha * pf]
-    l2 = np.r_[0.0, lam * (1 - alpha) * pf]
-
-    def objective(beta):
-        eta = A @ beta + off
-        return (-loglik(y, eta) / n + np.sum(l1 * np.abs(beta)) + 0.5 * np.sum(l2 * beta ** 2))
-
-    obj = objective(b)
-    converged = False
-    for _ in range(max_iter):
-        eta = A @ b + off
+    def __call__(self, b, idx=None, hessian=True):
+        wn = self.wn if idx is None else self.wn[idx]
+        eta = b @ self.A.T + self.off                       # (M, n)
         mu = special.expit(eta)
-        w = np.maximum(mu * (1 - mu), 1e-10) / n
-        H = A.T @ (A * w[:, None])
-        g = A.T @ (y - mu) / n
-        # quadratic model in the coefficients themselves: minimise
-        # 0.5 (bn-b)' H (bn-b) - g'(bn-b) + penalty(bn)
-        bn = _cd_quadratic(H, g, b, l1, l2, tol=tol * 1e-2)
-        # Newton polish on the active set (signs fixed) for exactness
-        bn = _polish(A, y, bn, l1, l2, off, n)
-        step = bn - b
-        t = 1.0
-        for _ in range(40):
-            cand = b + t * step
-            oc = objective(cand)
-            if oc <= obj + 1e-15 * abs(obj):
-                break
-            t /= 2
-        change = np.max(np.abs(cand - b))
-        b, obj_old, obj = cand, obj, oc
-        if change < np.sqrt(tol) * 1e-2 and abs(obj_old - obj) <= tol * (abs(obj) + 1e-8):
-            converged = True
-            break
-    return b, converged
+        f = -np.sum(wn * (self.y * eta - np.logaddexp(0.0, eta)), axis=1)
+        g = -((wn * (self.y - mu)) @ self.A)
+        if not hessian:
+            return f, g, None
+        v = wn * np.maximum(mu * (1 - mu), 1e-10)
+        h = v @ self.AU
+        M, q = b.shape
+        H = np.empty((M, q, q))
+        H[:, self.iu[0], self.iu[1]] = h
+        H[:, self.iu[1], self.iu[0]] = h
+        return f, g, H
 
 
-def _polish(A, y, b, l1, l2, off, n, n_newton: int = 8):
-    """Newton iterations on the active set with the L1 signs held fixed; kept
-    only when the signs stay the same (KKT of the active set)."""
-    active = (b != 0) | (l1 == 0)
-    if not np.any(active):
-        return b
-    s = np.sign(b[active])
-    Aa = A[:, active]
-    ba = b[active].copy()
-    l1a, l2a = l1[active], l2[active]
-    for _ in range(n_newton):
-        eta = Aa @ ba + off
-        mu = special.expit(eta)
-        w = mu * (1 - mu) / n
-        grad = Aa.T @ (y - mu) / n - l1a * s - l2a * ba
-        H = Aa.T @ (Aa * w[:, None]) + np.diag(l2a)
-        try:
-            d = np.linalg.solve(H, grad)
-        except np.linalg.LinAlgError:
-            return b
-        ba_new = ba + d
-        pen = l1a > 0
-        if np.any(np.sign(ba_new[pen]) != s[pen]):
-            return b
-        ba = ba_new
-        if np.max(np.abs(d)) < 1e-15:
-            break
-    out = b.copy()
-    out[active] = ba
-    return out
+def _enet_penalties(lambdas, alpha, pf, rho):
+    """l1/l2 weights (L, M, 1 + p) on [intercept, standardised columns]; ``rho`` (M, p)
+    rescales a column's penalty when a problem standardises it differently."""
+    lam = np.asarray(lambdas, float)[:, None, None]
+    l1 = np.zeros((len(lambdas), rho.shape[0], rho.shape[1] + 1))
+    l2 = np.zeros_like(l1)
+    l1[..., 1:] = lam * alpha * pf * rho
+    l2[..., 1:] = lam * (1 - alpha) * pf * rho ** 2
+    return l1, l2
 
 
 def glmnet_path(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray, alpha: float = 1.0,
@@ -281,7 +222,9 @@ def glmnet_path(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray, alpha: float 
     (intercept first), and a boolean array of convergence flags.  With ``fdev``
     the path stops early as glmnet's binomial path does: from the 5th lambda on,
     once the deviance ratio gains less than ``fdev`` (absolute) or exceeds
-    ``devmax`` (the returned arrays are then shorter).
+    ``devmax`` (the returned arrays are then shorter).  Solver: the shared
+    proximal-Newton path solver :func:`ipdma._enet.solve_enet_path` (exact
+    minimiser; ``tol`` is kept for compatibility).
     """
     n, p = X.shape
     pf = _scaled_penalty_factor(np.ones(p) if penalty_factor is None else penalty_factor)
@@ -290,28 +233,78 @@ def glmnet_path(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray, alpha: float 
     sd_safe = np.where(const, 1.0, sd)
     Z = (X - mean) / sd_safe
     Z[:, const] = 0.0
-    b = np.zeros(p + 1)
+    A = np.column_stack([np.ones(n), Z])
+    prob = _LogisticBatch(A, y, np.ones((1, n)), offset)
+    b0 = np.zeros((1, p + 1))
     ybar = np.clip(y.mean(), 1e-8, 1 - 1e-8)
-    b[0] = np.log(ybar / (1 - ybar))
-    out = np.empty((len(lambdas), p + 1))
-    conv = np.zeros(len(lambdas), bool)
+    b0[0, 0] = np.log(ybar / (1 - ybar))
+    lambdas = np.asarray(lambdas, float)
+    l1, l2 = _enet_penalties(lambdas, alpha, pf, np.ones((1, p)))
+    stop = None
     if fdev is not None:
-        A0 = np.ones((n, 1))
-        ll_null = fit_logistic_ridge(A0, y, offset=offset).loglik
+        ll_null = fit_logistic_ridge(np.ones((n, 1)), y, offset=offset).loglik
         ll_sat = 0.0
-        dr_prev = 0.0
-    for k, lam in enumerate(np.asarray(lambdas, float)):
-        b, conv[k] = _enet_fit_std(Z, y, float(lam), alpha, pf, b, offset, tol, max_iter)
-        beta = np.where(const, 0.0, b[1:] / sd_safe)
-        out[k, 1:] = beta
-        out[k, 0] = b[0] - np.sum(beta * mean)
-        if fdev is not None:
-            eta = b[0] + Z @ b[1:] + (0.0 if offset is None else offset)
-            dr = 1 - (ll_sat - loglik(y, eta)) / (ll_sat - ll_null)
-            if k >= 4 and (dr > devmax or dr - dr_prev < fdev):
-                return out[:k + 1], conv[:k + 1]
-            dr_prev = dr
-    return out, conv
+        state = {"prev": 0.0}
+
+        def stop(k, b):
+            f, _, _ = prob(b, None, False)
+            dr = 1 - (ll_sat + f[0] * n) / (ll_sat - ll_null)
+            if k >= 4 and (dr > devmax or dr - state["prev"] < fdev):
+                return True
+            state["prev"] = dr
+            return False
+
+    with one_blas_thread():
+        B, conv = solve_enet_path(prob, b0, l1, l2, lambdas=lambdas,
+                                  usable=np.r_[True, ~const][None],
+                                  max_iter=max_iter, stop=stop, chord=True)
+    b = B[:, 0]
+    out = np.empty((len(b), p + 1))
+    out[:, 1:] = np.where(const, 0.0, b[:, 1:] / sd_safe)
+    out[:, 0] = b[:, 0] - out[:, 1:] @ mean
+    return out, conv[:, 0]
+
+
+def glmnet_cv_paths(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray, folds: np.ndarray,
+                    alpha: float = 1.0, penalty_factor: np.ndarray | None = None,
+                    standardize: bool = True, max_iter: int = 200
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The K cross-validation paths of :func:`glmnet_path` (fold k trained on the rows
+    with ``folds != k``, standardised with its own means and sds as ``cv.glmnet``
+    does), solved together: one batched proximal-Newton path over the K problems.
+
+    Returns coefficients (K, len(lambdas), 1 + p) on the original scale (intercept
+    first) and convergence flags (K, len(lambdas)).
+    """
+    n, p = X.shape
+    pf = _scaled_penalty_factor(np.ones(p) if penalty_factor is None else penalty_factor)
+    K = int(folds.max()) + 1
+    w = (folds[None, :] != np.arange(K)[:, None]).astype(float)       # (K, n) training rows
+    nw = w.sum(axis=1)
+    # one common design (full-data standardisation); each fold's own standardisation
+    # only rescales its penalty: b~_j = b_j * sd_kj / sd_j
+    mean, sd = _standardize(X, True)
+    sd_safe = np.where(sd > 0, sd, 1.0)
+    Z = (X - mean) / sd_safe
+    mk = (w @ X) / nw[:, None]
+    sdk = np.sqrt(np.maximum((w @ X ** 2) / nw[:, None] - mk ** 2, 0.0))
+    usable = np.column_stack([np.ones(K, bool), (sdk > 0) & (sd > 0)])
+    rho = sdk / sd_safe if standardize else 1.0 / sd_safe * np.ones((K, 1))
+    Z[:, sd <= 0] = 0.0
+    A = np.column_stack([np.ones(n), Z])
+    prob = _LogisticBatch(A, y, w)
+    ybar = np.clip((w @ y) / nw, 1e-8, 1 - 1e-8)
+    b0 = np.zeros((K, p + 1))
+    b0[:, 0] = np.log(ybar / (1 - ybar))
+    l1, l2 = _enet_penalties(lambdas, alpha, pf, np.where(usable[:, 1:], rho, 1.0))
+    with one_blas_thread():
+        B, conv = solve_enet_path(prob, b0, l1, l2, lambdas=lambdas, usable=usable,
+                                  max_iter=max_iter, step_tol=1e-6)
+    beta = np.where(usable[None, :, 1:], B[..., 1:] / sd_safe, 0.0)    # (L, K, p)
+    out = np.empty_like(B)
+    out[..., 1:] = beta
+    out[..., 0] = B[..., 0] - beta @ mean
+    return out.transpose(1, 0, 2), conv.T
 
 
 # --------------------------------------------------------------------------- GLMM

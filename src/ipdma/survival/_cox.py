@@ -44,43 +44,85 @@ def _check_ties(ties: str) -> None:
         raise ModelSpecificationError(f"ties must be 'efron' or 'breslow' (got {ties!r})")
 
 
+class _CoxDerivatives:
+    """Partial log-likelihood, score and information of one (sorted) sample as a
+    function of ``eta``; everything that does not depend on ``eta`` (the death rows of
+    ``X``, the fixed part of the score, Efron's fractions) is computed once, so a
+    Newton iteration costs a few dozen vectorised operations."""
+
+    def __init__(self, rs: RiskSets, X: np.ndarray, ties: str):
+        self.rs, self.X = rs, X
+        d = rs.deaths
+        self.d = d
+        self.p = X.shape[1]
+        # Efron's correction vanishes without tied deaths (all fractions are 0)
+        self.efron = ties == "efron" and bool(np.any(rs.g_ndead > 1))
+        self.w = rs.weights if rs.weighted else None
+        self.wd = rs.weights[d]
+        self.Xd = X[d]
+        self.U0 = self.wd @ self.Xd
+        self.mw = rs.death_meanwt
+        self.mw_sum = float(self.mw.sum())
+        self.gi = rs.death_gidx
+        self.f = rs.death_frac
+        self.dg_start = rs.dg_start
+
+    def __call__(self, eta: np.ndarray, deriv: int = 2):
+        rs, X, d = self.rs, self.X, self.d
+        if len(d) == 0:
+            p = self.p
+            return 0.0, np.zeros(p), np.zeros((p, p))
+        shift = float(eta.max())
+        r = np.exp(eta - shift)
+        if self.w is not None:
+            r *= self.w
+        S0 = rs.rev_at_events(r)                      # risk-set sum per event group
+        if self.efron:
+            # one term per death: den = S0 - (k/d) (sum of r over the tied deaths)
+            gi, f, mw = self.gi, self.f, self.mw
+            E0 = np.add.reduceat(r[d], self.dg_start)
+            den = S0[gi] - f * E0[gi]
+            ll = float(self.wd @ eta[d] - mw @ np.log(den) - shift * self.mw_sum)
+            if deriv == 0:
+                return ll, None, None
+            q = mw / den
+            qg = np.add.reduceat(q, self.dg_start)
+        else:
+            # Breslow (or no tied deaths): every quantity per event group
+            dw = rs.g_deadwt_e
+            ll = float(self.wd @ eta[d] - dw @ np.log(S0) - shift * self.mw_sum)
+            if deriv == 0:
+                return ll, None, None
+            qg = dw / S0
+        # c_j: sum of the terms mw/den whose risk set holds j (minus the Efron share
+        # f mw/den of j's own tied group when j is a death)
+        c = rs.fwd_to_rows(qg)
+        if self.efron:
+            c[d] -= np.add.reduceat(q * f, self.dg_start)[gi]
+        rc = r * c
+        U = self.U0 - rc @ X
+        if deriv == 1:
+            return ll, U, None
+        S1 = rs.rev_at_events(X * r[:, None])         # (event groups, p)
+        info = (X * rc[:, None]).T @ X
+        if self.efron:
+            # sum over death terms of mw (S1 - f E1)(S1 - f E1)' / den^2, by group
+            E1 = np.add.reduceat(self.Xd * r[d][:, None], self.dg_start)
+            u = q / den
+            A = np.add.reduceat(u, self.dg_start)
+            Bf = np.add.reduceat(u * f, self.dg_start)
+            C = np.add.reduceat(u * f * f, self.dg_start)
+            SB = (S1 * Bf[:, None]).T @ E1
+            info -= (S1 * A[:, None]).T @ S1 - SB - SB.T + (E1 * C[:, None]).T @ E1
+        else:
+            a = S1 / S0[:, None]
+            info -= (a * qg[:, None]).T @ S1
+        return ll, U, info
+
+
 def _derivatives(rs: RiskSets, X: np.ndarray, eta: np.ndarray, ties: str, deriv: int = 2):
     """Partial log-likelihood (and score, information) at sorted ``eta``."""
-    d = rs.deaths
-    if len(d) == 0:
-        p = X.shape[1]
-        return 0.0, np.zeros(p), np.zeros((p, p))
-    shift = float(np.max(eta))
-    r = rs.weights * np.exp(eta - shift)
-    gi = rs.death_gidx
-    f = rs.death_frac if ties == "efron" else np.zeros(len(d))
-    rd = r[d]
-    S0 = rs.group_rev_cumsum_at_events(r)[gi]         # risk-set sum of each death's group
-    E0 = rs.death_sum(rd)[gi]
-    den = S0 - f * E0
-    mw = rs.death_meanwt
-    wd = rs.weights[d]
-    ll = float(np.sum(wd * eta[d]) - np.sum(mw * (np.log(den) + shift)))
-    if deriv == 0:
-        return ll, None, None
-    # c_j: sum of mw/den over the death terms whose risk set holds j (minus the
-    # Efron share f mw/den of j's own tied group when j is a death)
-    q = mw / den
-    cvec = np.zeros(rs.n)
-    cvec[rs.g_start[rs.event_groups]] = rs.death_sum(q)
-    c = rs.cumsum(cvec)
-    if ties == "efron":
-        c[d] -= rs.death_sum(q * f)[gi]
-    rc = r * c
-    U = wd @ X[d] - rc @ X
-    if deriv == 1:
-        return ll, U, None
-    rX = r[:, None] * X
-    S1 = rs.group_rev_cumsum_at_events(rX)[gi]
-    E1 = rs.death_sum(rX[d])[gi]
-    a = (S1 - f[:, None] * E1) / den[:, None]
-    info = (X * rc[:, None]).T @ X - (a * mw[:, None]).T @ a
-    return ll, U, info
+    return _CoxDerivatives(rs, X, ties)(eta, deriv)
 
 
 def score_residuals(rs: RiskSets, X: np.ndarray, eta: np.ndarray, ties: str) -> np.ndarray:
@@ -237,19 +279,20 @@ def fit_cox(X, time, event, strata=None, weights=None, offset=None, ties: Ties =
     Xs = Xs - Xs.mean(axis=0)         # centring: same likelihood, better conditioning
     off = np.zeros(n) if offset is None else np.asarray(offset, float)[rs.order]
     b = np.zeros(p) if init is None else np.asarray(init, float).copy()
-    ll0, u0, i0 = _derivatives(rs, Xs, off, ties)
+    derivs = _CoxDerivatives(rs, Xs, ties)
+    ll0, u0, i0 = derivs(off)
     if p == 0:
         return CoxFit(b, np.zeros((0, 0)), ll0, ll0, 0.0, 0.0, 0, True, n,
                       int(rs.event.sum()), ties, np.zeros((0, 0)))
     score = float(u0 @ _solve(i0, u0)) if init is None else float("nan")
-    ll, u, info = (ll0, u0, i0) if init is None else _derivatives(rs, Xs, Xs @ b + off, ties)
+    ll, u, info = (ll0, u0, i0) if init is None else derivs(Xs @ b + off)
     converged = False
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007
         step = _solve(info, u)
         for _ in range(30):
             bn = b + step
-            ll_n, u_n, info_n = _derivatives(rs, Xs, Xs @ bn + off, ties)
+            ll_n, u_n, info_n = derivs(Xs @ bn + off)
             if np.isfinite(ll_n) and ll_n >= ll - 1e-10 * abs(ll):
                 break
             step = step / 2
@@ -676,12 +719,16 @@ def _numeric_matrix(data: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:
     for c in cols:
         if c not in data.columns:
             raise column_not_found(c, data.columns, "covariate")
-    for c in cols:
-        s = data[c]
+    series = [data[c] for c in cols]
+    for c, s in zip(cols, series, strict=True):
         if s.dtype != bool and not pd.api.types.is_numeric_dtype(s):
             raise DataError(f"column {c!r} is not numeric (dtype {s.dtype}); code categorical "
                             "covariates as 0/1 columns first")
-    out = data[list(cols)].to_numpy(float) if len(cols) else np.empty((len(data), 0))
+    # column by column: ``data[cols].to_numpy()`` builds a sub-frame first (several times
+    # slower than the fit itself on small data)
+    out = np.empty((len(data), len(cols)))
+    for j, s in enumerate(series):
+        out[:, j] = s.to_numpy(float)
     if not np.isfinite(out).all():
         for j, c in enumerate(cols):
             v = out[:, j]

@@ -7,12 +7,13 @@ weights normalised to sum 1)::
 
 with Breslow's rule for tied event times (glmnet's), penalty factors rescaled
 to sum to the number of columns, and coefficients reported on the original
-scale.  Solver: proximal Newton -- the exact Cox Hessian (p x p, vectorised
-over patients, see :mod:`ipdma.survival._cox`) defines a quadratic model that
-coordinate descent minimises over the p coordinates; with the exact Hessian the
-outer iterations converge quadratically once the active set is found, so the
-result is the exact minimiser (glmnet's own answer differs from it by its
-convergence threshold).
+scale.  Solver: the shared proximal-Newton path solver
+(:func:`ipdma._enet.solve_enet_path`) -- the exact Cox Hessian (p x p, vectorised
+over patients, see :mod:`ipdma.survival._cox`) defines a quadratic model whose
+penalised minimum is found exactly (active set of the warm start, coordinate descent
+when it changes); with the exact Hessian the outer iterations converge quadratically
+once the active set is found, so the result is the exact minimiser (glmnet's own
+answer differs from it by its convergence threshold).
 """
 
 from __future__ import annotations
@@ -24,26 +25,13 @@ import numpy as np
 import pandas as pd
 
 from .._base import Summary, check_is_fitted
+from .._enet import one_blas_thread, solve_enet_path
 from ..errors import ConvergenceWarning, ModelSpecificationError
-from ._cox import _derivatives, _numeric_matrix
+from ._cox import _CoxDerivatives, _derivatives, _numeric_matrix
 from ._outcome import survival_outcome
 from ._riskset import RiskSets
 
 __all__ = ["CoxNet", "coxnet_lambda_max", "coxnet_path"]
-
-
-_CONTROLLER = None
-
-
-def _one_blas_thread():
-    """Limit BLAS to one thread; the threadpoolctl controller is built once per
-    process (building it scans every loaded library, ~0.1 s)."""
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
-
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1, user_api="blas")
 
 
 def _std(X, w, standardize):
@@ -59,48 +47,6 @@ def _pf(penalty_factor, p):
     return pf * p / pf.sum() if pf.sum() > 0 else pf
 
 
-def _cd(H, g, b, l1, l2, tol, max_sweeps=100_000):
-    """min_bn  0.5 (bn-b)'H(bn-b) - g'(bn-b) + sum l1|bn| + 0.5 sum l2 bn^2.
-
-    Cyclic coordinate descent over the p coordinates until the active set and
-    signs settle, then the exact solution of the quadratic on that active set
-    (kept when its signs and the inactive coordinates' KKT conditions hold)."""
-    bn = b.copy()
-    r = g.copy()
-    Hd = np.diag(H)
-    Hb = H @ b
-    rhs0 = Hb + g
-    for sweep in range(max_sweeps):
-        dmax = 0.0
-        for j in range(len(b)):          # loop over coefficients, not patients
-            if Hd[j] <= 0:
-                continue
-            u = r[j] + Hd[j] * bn[j]
-            new = np.sign(u) * max(abs(u) - l1[j], 0.0) / (Hd[j] + l2[j])
-            dj = new - bn[j]
-            if dj != 0.0:
-                r -= H[:, j] * dj
-                bn[j] = new
-                dmax = max(dmax, Hd[j] * dj * dj)
-        if dmax < tol:
-            break
-        if sweep >= 2 and dmax < 1e-8:
-            act = bn != 0
-            sgn = np.sign(bn[act])
-            A = H[np.ix_(act, act)] + np.diag(l2[act])
-            try:
-                ba = np.linalg.solve(A, rhs0[act] - l1[act] * sgn)
-            except np.linalg.LinAlgError:
-                continue
-            if np.all(np.sign(ba) == sgn):
-                cand = np.zeros_like(bn)
-                cand[act] = ba
-                grad_in = g - H @ (cand - b)
-                if np.all(np.abs(grad_in[~act]) <= l1[~act]):
-                    return cand
-    return bn
-
-
 class _Problem:
     def __init__(self, rs, Z, wsum):
         self.rs, self.Z, self.wsum = rs, Z, wsum
@@ -109,42 +55,6 @@ class _Problem:
         ll, u, info = _derivatives(self.rs, self.Z, self.Z @ b, "breslow", deriv)
         return ll / self.wsum, (None if u is None else u / self.wsum), \
             (None if info is None else info / self.wsum)
-
-
-def _fit_one(prob, lam, alpha, pf, b, tol, max_iter):
-    """Proximal Newton at one lambda from the warm start ``b``; the derivatives at
-    the accepted point are reused by the next iteration (one evaluation per step)."""
-    l1, l2 = lam * alpha * pf, lam * (1 - alpha) * pf
-
-    def pen(beta):
-        return np.sum(l1 * np.abs(beta)) + 0.5 * np.sum(l2 * beta ** 2)
-
-    ll, g, H = prob.derivs(b)
-    obj = -ll + pen(b)
-    for _ in range(max_iter):
-        bn = _cd(H, g, b, l1, l2, tol=tol * 1e-2)
-        step = bn - b
-        t = 1.0
-        for _ in range(40):
-            cand = b + t * step
-            ll_c, g_c, H_c = prob.derivs(cand)
-            oc = -ll_c + pen(cand)
-            if oc <= obj + 1e-15 * abs(obj):
-                break
-            t /= 2
-        change = np.max(np.abs(cand - b)) if len(b) else 0.0
-        b, obj_old, obj, g, H = cand, obj, oc, g_c, H_c
-        # KKT conditions at the new point (gradient of loglik/sum(w) on the
-        # standardised scale): stop as soon as they hold to ~1e-12
-        act = b != 0
-        res = np.abs(g - l2 * b)
-        res[act] = np.abs(g[act] - l1[act] * np.sign(b[act]) - l2[act] * b[act])
-        res[~act] = np.maximum(res[~act] - l1[~act], 0.0)
-        if (res.max(initial=0.0) < 1e-12 or
-                (change < 1e-9 * (1 + np.max(np.abs(b))) and
-                 abs(obj_old - obj) <= tol * (abs(obj) + 1e-8))):
-            return b, True
-    return b, False
 
 
 def _setup(X, time, event, weights, standardize, strata=None):
@@ -192,6 +102,11 @@ def coxnet_path(X, time, event, lambdas=None, alpha: float = 1.0, penalty_factor
         Elastic-net mixing (1 = lasso).
     penalty_factor, weights, standardize, strata
         As glmnet (``strata`` = ``stratifySurv``).
+    tol : float
+        Kept for compatibility: the solver converges to the exact minimiser (Newton
+        steps below 1e-7 with a settled active set; the error is then ~1e-14).
+    max_iter : int
+        Newton iterations per lambda.
 
     Returns
     -------
@@ -223,13 +138,19 @@ def coxnet_path(X, time, event, lambdas=None, alpha: float = 1.0, penalty_factor
     lambdas = np.asarray(lambdas, float)
     if np.any(lambdas < 0):
         raise ModelSpecificationError("lambdas must be >= 0")
-    b = np.zeros(p)
-    out = np.zeros((len(lambdas), p))
-    conv = np.zeros(len(lambdas), bool)
-    with _one_blas_thread():             # narrow matrices: 1 BLAS thread is faster
-        for k, lam in enumerate(lambdas):    # loop over the path (warm starts)
-            b, conv[k] = _fit_one(prob, float(lam), alpha, pf, b, tol, max_iter)
-            out[k] = np.where(const, 0.0, b / sd)
+    derivs = _CoxDerivatives(prob.rs, prob.Z, "breslow")
+
+    def evaluate(b, idx=None, hessian=True):
+        ll, u, info = derivs(prob.Z @ b[0], 2 if hessian else 1)
+        return np.array([-ll]), -u[None], None if info is None else info[None]
+
+    lam = lambdas[:, None, None]
+    with one_blas_thread():             # narrow matrices: 1 BLAS thread is faster
+        B, conv = solve_enet_path(evaluate, np.zeros((1, p)), lam * alpha * pf,
+                                  lam * (1 - alpha) * pf, lambdas=lambdas,
+                                  usable=~const[None], max_iter=max_iter)
+    out = np.where(const, 0.0, B[:, 0] / sd)
+    conv = conv[:, 0]
     if not conv.all():
         warnings.warn(f"coxnet did not converge at lambda = {lambdas[~conv][:3].tolist()}",
                       ConvergenceWarning, stacklevel=2)

@@ -74,6 +74,37 @@ class RiskSets:
         self.event_groups = np.flatnonzero(self.g_ndead > 0)
         self._gs_bounds = np.r_[np.flatnonzero(np.r_[True, self.g_stratum[1:]
                                                      != self.g_stratum[:-1]]), G]
+        # row-level maps used by the Cox derivatives (computed once per sample)
+        eg = self.event_groups
+        self.g_deadwt_e = self.g_deadwt[eg]               # weighted deaths per event group
+        self.eg_rows = self.g_start[eg]                   # first sorted row of each event group
+        self.single_stratum = len(self.s_start) == 1
+        self._rev_rows = n - 1 - self.eg_rows             # the same rows in reversed order
+        self._grouped = G < 0.9 * n
+        self._rev_eg = G - 1 - eg
+        eg_strat = self.g_stratum[eg]
+        self._eg_bounds = np.r_[np.flatnonzero(np.r_[True, eg_strat[1:] != eg_strat[:-1]]),
+                                len(eg)] if len(eg) else np.zeros(1, np.int64)
+        # row -> 1 + index of the last event group at or before the row's time group in
+        # the row's stratum (0: none), for forward cumulative sums over event groups
+        last = np.cumsum(self.g_ndead > 0)[self.group]    # event groups up to the row's group
+        ok = last > 0
+        ok[ok] = eg_strat[last[ok] - 1] == self.strata[ok]
+        self.row_eg = np.where(ok, last, 0)
+        if not self.single_stratum:
+            # padded (stratum x position) layouts: the within-stratum cumulative sums of
+            # all strata become one cumulative sum along axis 1 (exact per stratum)
+            S = len(self.s_start)
+            gs = np.searchsorted(self._gs_bounds, np.arange(G), side="right") - 1
+            self._g_pad = (gs, np.arange(G) - self._gs_bounds[gs],
+                           S, int(np.max(np.diff(self._gs_bounds))))
+            first_e = np.searchsorted(eg, self._gs_bounds)     # first event group per stratum
+            es = gs[eg]                                        # stratum of each event group
+            epos = np.arange(len(eg)) - first_e[es]
+            self._e_pad = (es, epos + 1, S, int(np.max(np.diff(first_e))) + 1)
+            row_s = np.searchsorted(self.s_start, np.arange(n), side="right") - 1
+            row_pos = np.where(ok, last - first_e[row_s], 0)   # (last - 1) - first + 1
+            self._row_pad = (row_s, row_pos)
 
     # ------------------------------------------------------------------ sums
     def rev_cumsum(self, a: np.ndarray) -> np.ndarray:
@@ -100,6 +131,38 @@ class RiskSets:
         for s0, s1 in itertools.pairwise(self._gs_bounds):  # loop over strata
             out[s0:s1] = np.cumsum(g[s0:s1][::-1], axis=0)[::-1]
         return out[self.event_groups]
+
+    def rev_at_events(self, a: np.ndarray) -> np.ndarray:
+        """Risk-set sums of ``a`` (sorted rows, (n, ...)) at the event groups: reverse
+        cumulative sums within strata taken at the first row of each event group."""
+        if self._grouped:                  # ties: sum within time groups first
+            g = np.add.reduceat(a, self.g_start, axis=0)
+            if self.single_stratum:
+                return np.cumsum(g[::-1], axis=0)[self._rev_eg]
+            gs, pos, S, width = self._g_pad
+            pad = np.zeros((S, width, *g.shape[1:]))
+            pad[gs, pos] = g
+            cs = np.cumsum(pad[:, ::-1], axis=1)[:, ::-1]
+            eg = self.event_groups
+            return cs[gs[eg], pos[eg]]
+        if self.single_stratum:
+            return np.cumsum(a[::-1], axis=0)[self._rev_rows]
+        return self.rev_cumsum(a)[self.eg_rows]
+
+    def fwd_to_rows(self, v: np.ndarray) -> np.ndarray:
+        """Cumulative sums over the event groups of each stratum of ``v`` (one value per
+        event group), at every sorted row (the sum over the event groups at or before
+        the row's time in its stratum; 0 before the first event)."""
+        if self.single_stratum:
+            c = np.empty((len(v) + 1, *v.shape[1:]))
+            c[0] = 0.0
+            np.cumsum(v, axis=0, out=c[1:])
+            return c[self.row_eg]
+        es, epos, S, width = self._e_pad
+        pad = np.zeros((S, width, *v.shape[1:]))
+        pad[es, epos] = v
+        np.cumsum(pad, axis=1, out=pad)
+        return pad[self._row_pad]
 
     def death_sum(self, a: np.ndarray) -> np.ndarray:
         """Sum of ``a`` (per sorted death row, shape (n_deaths, ...)) within each death
