@@ -61,6 +61,28 @@ def _gls(yi: np.ndarray, wi: np.ndarray, X: np.ndarray):
     return beta, vb, P, 2.0 * np.log(np.diag(c)).sum()
 
 
+def _gls_small(yi: np.ndarray, wi: np.ndarray, X: np.ndarray):
+    """GLS pieces with q x q algebra only (no k x k projection): beta, (X'WX)^-1,
+    residuals r, P y = W r, log|X'WX|, the weighted design W X and X'W^2 X.
+
+    With P = W - W X (X'WX)^-1 X'W: y'Py = r'W r, tr(P) = sum(w) - tr(vb X'W^2X).
+    """
+    Xw = X * wi[:, None]
+    A = X.T @ Xw
+    try:
+        c = np.linalg.cholesky(A)
+    except np.linalg.LinAlgError:
+        raise ModelSpecificationError(
+            "the moderator matrix is rank deficient (X'WX is singular): remove collinear or "
+            "constant moderators") from None
+    cinv = np.linalg.inv(c)
+    vb = cinv.T @ cinv
+    beta = vb @ (Xw.T @ yi)
+    r = yi - X @ beta
+    B = Xw.T @ Xw
+    return beta, vb, r, wi * r, 2.0 * np.log(np.diag(c)).sum(), Xw, B
+
+
 def _qgen(tau2: float, yi, vi, X) -> float:
     """Generalised Q statistic y'P(tau2)y."""
     wi = 1.0 / (vi + tau2)
@@ -178,16 +200,24 @@ def tau2_estimate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
             """(2 x score, step denominator, log-likelihood) at tau^2 = t2: Fisher
             scoring uses 2 x expected information; Newton (our default) 2 x observed
             information y'PPPy - tr(PP)/2 when that is positive."""
+            # q x q algebra (P = W - W X vb X'W never formed): with B = X'W^2X and
+            # C = X'W^3X, tr(P) = sum w - tr(vb B), tr(PP) = sum w^2 - 2 tr(vb C)
+            # + tr(vb B vb B), and (Py)'P(Py) = sum w (Py)^2 - c' vb c, c = X'W Py
             wi = 1.0 / (vi + t2)
-            _, _, P, logdet_xwx = _gls(yi, wi, X)
-            Py = P @ yi
+            _, vb, _, Py, logdet_xwx, Xw, B = _gls_small(yi, wi, X)
             ll = -0.5 * (np.sum(np.log(vi + t2)) + yi @ Py)
+            w2 = wi * wi
             if method == "REML":
-                num, den, ll = Py @ Py - np.trace(P), np.sum(P * P), ll - 0.5 * logdet_xwx
+                VB = vb @ B
+                trP = wi.sum() - np.trace(VB)
+                trPP = w2.sum() - 2.0 * np.sum(vb * (Xw.T @ (Xw * wi[:, None]))) + np.sum(
+                    VB * VB.T)
+                num, den, ll = Py @ Py - trP, trPP, ll - 0.5 * logdet_xwx
             else:
-                num, den = Py @ Py - wi.sum(), np.sum(wi**2)
+                num, den = Py @ Py - wi.sum(), w2.sum()
             if newton:
-                obs = 2.0 * (Py @ P @ Py) - den
+                cv = Xw.T @ Py
+                obs = 2.0 * ((wi * Py) @ Py - cv @ vb @ cv) - den
                 if obs > 0:
                     den = obs
             return num, den, ll
@@ -253,9 +283,12 @@ def tau2_estimate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
                 f"{method} estimation of tau^2 did not converge in {maxiter} iterations "
                 f"(last tau^2 = {tau2:.6g}); increase maxiter or try method='PM'")
         wi = 1.0 / (vi + tau2)
-        _, _, P, _ = _gls(yi, wi, X)
         if method == "REML":
-            info["se_tau2"] = float(np.sqrt(2.0 / np.sum(P * P)))
+            _, vb, _, _, _, Xw, B = _gls_small(yi, wi, X)
+            VB = vb @ B
+            trPP = (wi * wi).sum() - 2.0 * np.sum(vb * (Xw.T @ (Xw * wi[:, None]))) + np.sum(
+                VB * VB.T)
+            info["se_tau2"] = float(np.sqrt(2.0 / trPP))
         else:
             info["se_tau2"] = float(np.sqrt(2.0 / np.sum(wi**2)))
         return float(tau2), info
@@ -371,14 +404,14 @@ def fit_univariate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
     else:
         info = {"se_tau2": np.nan, "n_iter": 0, "converged": True}
     wi = 1.0 / (vi + tau2)
-    beta, vb, P, logdet_xwx = _gls(yi, wi, X)
-    RSS_f = float(yi @ P @ yi)
+    beta, vb, _, Py, logdet_xwx, _, _ = _gls_small(yi, wi, X)
+    RSS_f = float(yi @ Py)
     # heterogeneity statistics from the fixed-effect weights
     if k > p:
         w0 = 1.0 / vi
-        _, _, P0, _ = _gls(yi, w0, X)
-        QE = max(0.0, float(yi @ P0 @ yi))
-        vt = (k - p) / np.trace(P0)
+        _, vb0, _, Py0, _, _, B0 = _gls_small(yi, w0, X)
+        QE = max(0.0, float(yi @ Py0))
+        vt = (k - p) / (w0.sum() - np.sum(vb0 * B0))
         if method == "FE":
             I2 = max(0.0, 100.0 * (QE - (k - p)) / QE) if QE > 0 else 0.0
             H2 = QE / (k - p)
