@@ -9,9 +9,10 @@ covariance is a non-negative combination of known structure matrices ``M_q``, on
 variance ``tau2_q`` each (metafor: ``rma.mv(yi, V, mods = X, random = list(~ 1 | re_1,
 ...), R = list(re_q = M_q), Rscale = "none")``).
 
-Estimators: fixed (all tau2 = 0; GLS), REML, ML, or tau2 given. REML/ML use Fisher
-scoring on tau2 >= 0 with an active set for the boundary, then Newton steps with the
-observed information, to a gradient of ~1e-10; the log-likelihoods are metafor's (the
+Estimators: fixed (all tau2 = 0; GLS), REML, ML, or tau2 given. REML/ML use Newton
+steps with the observed information where it is positive definite (Fisher scoring
+otherwise) on tau2 >= 0, with an active set for the boundary and a likelihood guard,
+to a gradient of ~1e-10; the log-likelihoods are metafor's (the
 REML one includes +1/2 log|X'X|), so values can be compared with ``logLik(rma.mv)``.
 
 Dense N x N algebra: meant for the sizes of meta-analyses (hundreds of estimates).
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 from scipy.linalg import lapack
 
 from ..errors import ConvergenceWarning, DataError, ModelSpecificationError
@@ -269,7 +270,7 @@ def _fit_variance_components(y, V, X, M, *, method, tau2, tol, max_iter) -> VCFi
     fixed = _state(np.zeros(Q), False, derivs=False)
     QE = float((y - X @ fixed.beta) @ fixed.Py)
     QE_df = N - p
-    QE_p = float(stats.chi2.sf(QE, QE_df)) if QE_df > 0 else float("nan")
+    QE_p = float(special.chdtrc(QE_df, QE)) if QE_df > 0 else float("nan")
 
     def result(st, t2, meth, conv=True, it=0, t2se=None):
         other = _state(t2, not st.reml, derivs=False)
@@ -309,10 +310,12 @@ def _fit_variance_components(y, V, X, M, *, method, tau2, tol, max_iter) -> VCFi
         if np.all(np.abs(g[free]) < tol):
             converged = True
             break
-        # Newton with the observed information once close (faster, exact), else scoring
-        H = st.observed if np.max(np.abs(g[free])) < 1e-4 else st.fisher
-        Hf = H[np.ix_(free, free)]
+        # Newton with the observed information where it is positive definite on the
+        # free components (quadratic convergence), else Fisher scoring; the likelihood
+        # guard below keeps every step an ascent
+        Hf = st.observed[np.ix_(free, free)]
         try:
+            np.linalg.cholesky(Hf)
             step_f = np.linalg.solve(Hf, g[free])
             if np.any(~np.isfinite(step_f)) or float(step_f @ g[free]) <= 0:
                 raise np.linalg.LinAlgError
