@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
+from scipy.linalg import lapack
 
 from .._base import ResultsMixin, Summary
 from ..errors import (
@@ -38,6 +40,9 @@ __all__ = [
 
 UNIVARIATE_METHODS = ("FE", "DL", "REML", "ML", "PM", "SJ", "HE")
 _LOG2PI = np.log(2.0 * np.pi)
+_GRID = np.logspace(-12, 0, 49)   # relative tau^2 grid scanned for a better REML/ML maximum
+_potrf = lapack.dpotrf
+_potrs = lapack.dpotrs
 
 
 # ---------------------------------------------------------------------------
@@ -69,18 +74,41 @@ def _gls_small(yi: np.ndarray, wi: np.ndarray, X: np.ndarray):
     """
     Xw = X * wi[:, None]
     A = X.T @ Xw
-    try:
-        c = np.linalg.cholesky(A)
-    except np.linalg.LinAlgError:
+    # LAPACK directly (Cholesky, then its solve against I): np.linalg's wrappers cost
+    # more than the q x q arithmetic, and this runs at every step of the tau^2 search
+    c, info = _potrf(A, lower=1, clean=0)
+    if info != 0:
         raise ModelSpecificationError(
             "the moderator matrix is rank deficient (X'WX is singular): remove collinear or "
-            "constant moderators") from None
-    cinv = np.linalg.inv(c)
-    vb = cinv.T @ cinv
+            "constant moderators")
+    vb, _ = _potrs(c, _eye(X.shape[1]), lower=1)
     beta = vb @ (Xw.T @ yi)
     r = yi - X @ beta
     B = Xw.T @ Xw
-    return beta, vb, r, wi * r, 2.0 * np.log(np.diag(c)).sum(), Xw, B
+    return beta, vb, r, wi * r, 2.0 * np.log(c.diagonal()).sum(), Xw, B
+
+
+@lru_cache(maxsize=16)
+def _eye(q: int) -> np.ndarray:
+    e = np.eye(q)
+    e.flags.writeable = False
+    return e
+
+
+def _median(x: np.ndarray) -> float:
+    """``np.median`` of a 1-d array without its dispatch overhead (same value)."""
+    s = np.sort(x)
+    n = s.shape[0]
+    if n == 0 or s[-1] != s[-1]:                  # empty, or NaN (sorted last)
+        return float(np.median(x))
+    h = n // 2
+    return float(s[h]) if n % 2 else float((s[h - 1] + s[h]) / 2.0)
+
+
+def _var(x: np.ndarray) -> float:
+    """``np.var`` (ddof 0) of a 1-d array without its dispatch overhead (same value)."""
+    d = x - x.sum() / x.shape[0]
+    return float((d * d).sum() / x.shape[0])
 
 
 def _qgen(tau2: float, yi, vi, X) -> float:
@@ -92,12 +120,13 @@ def _qgen(tau2: float, yi, vi, X) -> float:
 
 def _grid_loglik(yi, vi, X, grid, reml: bool) -> np.ndarray:
     """(Restricted) log-likelihood, up to a constant, at each tau^2 in ``grid`` (batched)."""
-    w = 1.0 / (vi[None, :] + grid[:, None])                     # (G, k)
-    XtWX = np.einsum("gk,ki,kj->gij", w, X, X)
-    XtWy = np.einsum("gk,ki,k->gi", w, X, yi)
+    vt = vi[None, :] + grid[:, None]                           # (G, k)
+    w = 1.0 / vt
+    XtWX = (X.T[None, :, :] * w[:, None, :]) @ X               # (G, q, q)
+    XtWy = (w * yi) @ X                                         # (G, q)
     beta = np.linalg.solve(XtWX, XtWy[..., None])[..., 0]
     r = yi[None, :] - beta @ X.T
-    ll = -0.5 * (np.log(vi[None, :] + grid[:, None]).sum(1) + (w * r * r).sum(1))
+    ll = -0.5 * (np.log(vt).sum(1) + (w * r * r).sum(1))
     if reml:
         ll = ll - 0.5 * np.linalg.slogdet(XtWX)[1]
     return ll
@@ -161,7 +190,7 @@ def tau2_estimate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
     p = X.shape[1]
     method = method.upper()
     info: dict = {"n_iter": 0, "converged": True}
-    vscale = float(np.median(vi))
+    vscale = _median(vi) if vi.ndim == 1 else float(np.median(vi))
     if root_tol is None:
         root_tol = 1e-12 * vscale
     if method == "FE":
@@ -205,13 +234,13 @@ def tau2_estimate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
             # + tr(vb B vb B), and (Py)'P(Py) = sum w (Py)^2 - c' vb c, c = X'W Py
             wi = 1.0 / (vi + t2)
             _, vb, _, Py, logdet_xwx, Xw, B = _gls_small(yi, wi, X)
-            ll = -0.5 * (np.sum(np.log(vi + t2)) + yi @ Py)
+            ll = -0.5 * (np.log(vi + t2).sum() + yi @ Py)
             w2 = wi * wi
             if method == "REML":
                 VB = vb @ B
-                trP = wi.sum() - np.trace(VB)
-                trPP = w2.sum() - 2.0 * np.sum(vb * (Xw.T @ (Xw * wi[:, None]))) + np.sum(
-                    VB * VB.T)
+                trP = wi.sum() - VB.trace()
+                trPP = (w2.sum() - 2.0 * (vb * (Xw.T @ (Xw * wi[:, None]))).sum()
+                        + (VB * VB.T).sum())
                 num, den, ll = Py @ Py - trP, trPP, ll - 0.5 * logdet_xwx
             else:
                 num, den = Py @ Py - wi.sum(), w2.sum()
@@ -256,8 +285,8 @@ def tau2_estimate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
         if converged and (tol is None or tau2 == 0.0):
             # the (restricted) likelihood need not be unimodal when the vi are very
             # unequal: scan a log grid and restart from any better point
-            hi = 10.0 * (float(np.var(yi)) + vscale + tau2)
-            grid = hi * np.logspace(-12, 0, 49)
+            hi = 10.0 * ((_var(yi) if yi.ndim == 1 else float(np.var(yi))) + vscale + tau2)
+            grid = hi * _GRID
             lls = _grid_loglik(yi, vi, X, grid, method == "REML")
             j = int(np.argmax(lls))
             if lls[j] > ll + 1e-9 * max(1.0, abs(ll)):
