@@ -210,17 +210,27 @@ def tau2_estimate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
                                         / trP**2))
         return float(tau2), info
     if method in ("HE", "REML", "ML"):
-        H = X @ np.linalg.solve(X.T @ X, X.T)
-        P = np.eye(k) - H
-        RSS = yi @ P @ yi
-        PV = P * vi[None, :]
-        trPV = np.trace(PV)
-        tau2_he = (RSS - trPV) / (k - p)
         if method == "HE":
+            H = X @ np.linalg.solve(X.T @ X, X.T)
+            P = np.eye(k) - H
+            RSS = yi @ P @ yi
+            PV = P * vi[None, :]
+            trPV = np.trace(PV)
+            tau2_he = (RSS - trPV) / (k - p)
             tau2 = max(0.0, tau2_he)
             info["se_tau2"] = float(np.sqrt((2 * np.sum(PV * PV.T) + 4 * tau2 * trPV
                                              + 2 * tau2**2 * (k - p)) / (k - p) ** 2))
             return float(tau2), info
+        # REML/ML start at Hedges' estimate, with q x q algebra: OLS residuals r and hat
+        # values h_i, tau2_HE = (r'r - sum v_i (1 - h_i)) / (k - q)
+        c, info_c = _potrf(X.T @ X, lower=1, clean=0)
+        if info_c != 0:
+            raise ModelSpecificationError(
+                "the moderator matrix is rank deficient (X'X is singular): remove collinear "
+                "or constant moderators")
+        GX, _ = _potrs(c, X.T, lower=1)                  # (X'X)^-1 X', (q, k)
+        r0 = yi - X @ (GX @ yi)
+        tau2_he = (r0 @ r0 - (vi * (1.0 - (X.T * GX).sum(0))).sum()) / (k - p)
         tau2 = max(0.0, tau2_he)
 
         newton = tol is None  # metafor's own rule (tol given) is plain Fisher scoring
