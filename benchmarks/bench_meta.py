@@ -63,13 +63,15 @@ def load_uni():
 
 
 def timeit(fn, repeat):
+    """Median and best wall-clock seconds, and median CPU seconds, of ``repeat`` calls."""
     fn()  # warm-up
-    out = []
+    out, cpu = [], []
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
         out.append(time.perf_counter() - t)
-    return statistics.median(out), min(out)
+        cpu.append(time.process_time() - c)
+    return statistics.median(out), min(out), statistics.median(cpu)
 
 
 R_SCRIPT = r"""
@@ -144,18 +146,20 @@ def main(argv=None):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        med, best = timeit(lambda: mv_meta_analysis(y, S), args.repeat)
-        rows.append(("MV REML UN, mv_meta_analysis()", mv_label, med, best))
-        med, best = timeit(mv_numpy, args.repeat)
-        rows.append(("MV REML UN, fit_mvma() (numpy)", mv_label, med, best))
-        med, best = timeit(lambda: meta_analysis(yi, vi, method="REML"), args.repeat)
-        rows.append(("UNI REML, meta_analysis()", uni_label, med, best))
-        med, best = timeit(lambda: fit_univariate(yi, vi, None, "REML"), args.repeat)
-        rows.append(("UNI REML, fit_univariate() (numpy)", uni_label, med, best))
-    print(f"ipdma (python) -- median and best of {args.repeat} runs")
-    print(f"{'fit':38s} {'data':32s} {'median ms':>10s} {'best ms':>9s}")
-    for name, lab, med, best in rows:
-        print(f"{name:38s} {lab:32s} {1e3 * med:10.2f} {1e3 * best:9.2f}")
+        load0 = os.getloadavg()[0]
+        med, best, cpu = timeit(lambda: mv_meta_analysis(y, S), args.repeat)
+        rows.append(("MV REML UN, mv_meta_analysis()", mv_label, med, best, cpu))
+        med, best, cpu = timeit(mv_numpy, args.repeat)
+        rows.append(("MV REML UN, fit_mvma() (numpy)", mv_label, med, best, cpu))
+        med, best, cpu = timeit(lambda: meta_analysis(yi, vi, method="REML"), args.repeat)
+        rows.append(("UNI REML, meta_analysis()", uni_label, med, best, cpu))
+        med, best, cpu = timeit(lambda: fit_univariate(yi, vi, None, "REML"), args.repeat)
+        rows.append(("UNI REML, fit_univariate() (numpy)", uni_label, med, best, cpu))
+    print(f"ipdma (python) -- median and best of {args.repeat} runs; load average "
+          f"{load0:.1f} before, {os.getloadavg()[0]:.1f} after")
+    print(f"{'fit':38s} {'data':32s} {'median ms':>10s} {'best ms':>9s} {'CPU ms':>8s}")
+    for name, lab, med, best, cpu in rows:
+        print(f"{name:38s} {lab:32s} {1e3 * med:10.2f} {1e3 * best:9.2f} {1e3 * cpu:8.2f}")
     print(f"MV REML: converged={fit.converged}, iterations={fit.n_iter}, "
           f"function evaluations={fit.n_feval}, logLik={fit.loglik:.10g}")
     r, why = run_r(y, S, yi, vi, args.r_repeat)

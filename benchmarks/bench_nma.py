@@ -57,14 +57,16 @@ def load():
     return pd.DataFrame(rows, columns=["study", "trt", "xi", "ni"]), "synthetic (24 studies)"
 
 
-def timeit(fn, repeat):
+def timeit(fn, repeat, cpu=False):
+    """Median wall-clock seconds of ``repeat`` calls (and median CPU seconds if ``cpu``)."""
     fn()
-    out = []
+    out, outc = [], []
     for _ in range(repeat):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         fn()
         out.append(time.perf_counter() - t)
-    return statistics.median(out)
+        outc.append(time.process_time() - c)
+    return (statistics.median(out), statistics.median(outc)) if cpu else statistics.median(out)
 
 
 R_SCRIPT = r"""
@@ -74,9 +76,10 @@ cd <- read.csv(args[1]); V <- as.matrix(read.csv(args[2], header = FALSE))
 X <- as.matrix(read.csv(args[3], header = FALSE))
 cd$sid <- factor(cd$study, levels = unique(cd$study))
 tm <- function(expr) { f <- function() eval(expr); f(); out <- numeric(reps)
-  for (r in seq_len(reps)) { t0 <- proc.time()[["elapsed"]]; f()
-    out[r] <- proc.time()[["elapsed"]] - t0 }
-  median(out) }
+  cpu <- numeric(reps)
+  for (r in seq_len(reps)) { p0 <- proc.time(); f(); p1 <- proc.time() - p0
+    out[r] <- p1[["elapsed"]]; cpu[r] <- p1[["user.self"]] + p1[["sys.self"]] }
+  c(median(out), median(cpu)) }
 t_fe <- tm(quote(rma.mv(yi, V, mods = X, intercept = FALSE, data = cd)))
 t_reml <- tm(quote(rma.mv(yi, V, mods = X, intercept = FALSE, random = ~ comp | sid,
                           struct = "CS", rho = 0.5, method = "REML", data = cd)))
@@ -84,7 +87,8 @@ t_ml <- tm(quote(rma.mv(yi, V, mods = X, intercept = FALSE, random = ~ comp | si
                         struct = "CS", rho = 0.5, method = "ML", data = cd)))
 m <- rma.mv(yi, V, mods = X, intercept = FALSE, random = ~ comp | sid, struct = "CS",
             rho = 0.5, method = "REML", data = cd)
-cat(sprintf("%.6f\n%.6f\n%.6f\n%.12g\n", t_fe, t_reml, t_ml, m$tau2))
+cat(sprintf("%.6f\n%.6f\n%.6f\n%.12g\n%.6f\n%.6f\n%.6f\n", t_fe[1], t_reml[1], t_ml[1],
+            m$tau2, t_fe[2], t_reml[2], t_ml[2]))
 """
 
 
@@ -108,7 +112,8 @@ def run_r(cd, reps):
     if res.returncode != 0:
         return None, "R failed: " + res.stderr.strip()[-300:]
     v = [float(x) for x in res.stdout.split()]
-    return {"common": v[0], "REML": v[1], "ML": v[2], "tau2_reml": v[3]}, ""
+    return {"common": v[0], "REML": v[1], "ML": v[2], "tau2_reml": v[3],
+            "cpu": {"common": v[4], "REML": v[5], "ML": v[6]}}, ""
 
 
 def main(argv=None):
@@ -120,17 +125,21 @@ def main(argv=None):
     kw = {"study": "study", "treatment": "trt", "events": "xi", "n": "ni",
           "reference": "no_contact"}
     cd = pairwise_contrasts(dat, treatment_order=ORDER, **kw)
-    rows = {}
+    rows, cpu = {}, {}
+    load0 = os.getloadavg()[0]
     for method in ("common", "REML", "ML"):
         full = timeit(lambda m=method: network_meta_analysis(dat, method=m, **kw), args.repeat)
-        core = timeit(lambda m=method: network_meta_analysis(cd, method=m), args.repeat)
+        core, core_cpu = timeit(lambda m=method: network_meta_analysis(cd, method=m),
+                                args.repeat, cpu=True)
         rows[method] = (full, core)
+        cpu[method] = core_cpu
     tau2 = network_meta_analysis(cd, method="REML").tau2
-    print(f"data: {label}")
+    print(f"data: {label}; load average {load0:.1f}")
     print(f"ipdma -- median of {args.repeat} runs")
-    print(f"{'model':8s} {'from arm counts ms':>19s} {'fit on contrasts ms':>20s}")
+    print(f"{'model':8s} {'from arm counts ms':>19s} {'fit on contrasts ms':>20s} "
+          f"{'fit CPU ms':>11s}")
     for m, (full, core) in rows.items():
-        print(f"{m:8s} {1e3 * full:19.3f} {1e3 * core:20.3f}")
+        print(f"{m:8s} {1e3 * full:19.3f} {1e3 * core:20.3f} {1e3 * cpu[m]:11.3f}")
     r, why = run_r(cd, args.r_repeat)
     if r is None:
         print(f"\nR comparison skipped: {why}")
@@ -138,10 +147,13 @@ def main(argv=None):
     print(f"\nmetafor rma.mv -- median of {args.r_repeat} runs (same yi, V, X; default "
           "optimiser)")
     print(f"REML tau^2: ipdma {tau2:.10f}, metafor {r['tau2_reml']:.10f}")
-    print(f"{'model':8s} {'rma.mv ms':>10s} {'ratio (from counts)':>20s} "
-          f"{'ratio (fit only)':>17s}")
+    print(f"{'model':8s} {'rma.mv ms':>10s} {'CPU ms':>8s} {'ratio (from counts)':>20s} "
+          f"{'ratio (fit only)':>17s} {'ratio (fit CPU)':>16s}")
     for m, (full, core) in rows.items():
-        print(f"{m:8s} {1e3 * r[m]:10.2f} {r[m] / full:19.1f}x {r[m] / core:16.1f}x")
+        rc = r["cpu"][m]
+        print(f"{m:8s} {1e3 * r[m]:10.2f} {1e3 * rc:8.2f} {r[m] / full:19.1f}x "
+              f"{r[m] / core:16.1f}x {rc / cpu[m]:15.1f}x")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
     return 0
 
 

@@ -9,9 +9,10 @@ covariance is a non-negative combination of known structure matrices ``M_q``, on
 variance ``tau2_q`` each (metafor: ``rma.mv(yi, V, mods = X, random = list(~ 1 | re_1,
 ...), R = list(re_q = M_q), Rscale = "none")``).
 
-Estimators: fixed (all tau2 = 0; GLS), REML, ML, or tau2 given. REML/ML use Fisher
-scoring on tau2 >= 0 with an active set for the boundary, then Newton steps with the
-observed information, to a gradient of ~1e-10; the log-likelihoods are metafor's (the
+Estimators: fixed (all tau2 = 0; GLS), REML, ML, or tau2 given. REML/ML use Newton
+steps with the observed information where it is positive definite (Fisher scoring
+otherwise) on tau2 >= 0, with an active set for the boundary and a likelihood guard,
+to a gradient of ~1e-10; the log-likelihoods are metafor's (the
 REML one includes +1/2 log|X'X|), so values can be compared with ``logLik(rma.mv)``.
 
 Dense N x N algebra: meant for the sizes of meta-analyses (hundreds of estimates).
@@ -24,13 +25,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
+from scipy.linalg import lapack
 
 from ..errors import ConvergenceWarning, DataError, ModelSpecificationError
+from ._multivariate import _blas_single_thread
 
 __all__ = ["VCFit", "consistency_components", "fit_variance_components"]
 
 _LOG2PI = float(np.log(2.0 * np.pi))
+_potrf = lapack.dpotrf
+_potrs = lapack.dpotrs
 
 
 @dataclass
@@ -138,48 +143,65 @@ def _check(y, V, X, M):
 
 
 class _State:
-    """Quantities at one tau2: Sigma^-1, P, Py, the log-likelihood and its derivatives."""
+    """Quantities at one tau2: Sigma^-1, P, Py, the log-likelihood and its derivatives.
 
-    def __init__(self, tau2, y, V, X, Ms, reml):
+    The structure matrices come stacked, ``Ms`` of shape (Q, N, N), so every
+    derivative is a few batched products (tr(A M_q) = <A, M_q> for all q as one
+    matrix-vector product, ``A M_q`` for all q at once, the traces tr(A M_q A M_r) as
+    one (Q, N^2) x (N^2, Q) product), and Sigma^-1 comes from one LAPACK Cholesky
+    factorisation and solve. ``derivs=False`` skips the derivatives (likelihood and
+    GLS only).
+    """
+
+    def __init__(self, tau2, y, V, X, Ms, reml, logdet_xx, eye, derivs=True):
         self.reml = reml
-        S = V + sum(t * m for t, m in zip(tau2, Ms))
-        L = np.linalg.cholesky(S)
-        Linv = np.linalg.solve(L, np.eye(len(y)))
-        Si = Linv.T @ Linv
+        N, p = X.shape
+        Q = len(Ms)
+        S = V + (tau2 @ Ms.reshape(Q, N * N)).reshape(N, N) if Q else V.copy()
+        c, info = _potrf(S, lower=1, clean=0, overwrite_a=1)
+        if info != 0:
+            raise np.linalg.LinAlgError("Sigma is not positive definite")
+        Si, info = _potrs(c, eye, lower=1)
         SiX = Si @ X
         XSiX = X.T @ SiX
-        Lx = np.linalg.cholesky(XSiX)
-        vcov = np.linalg.solve(Lx.T, np.linalg.solve(Lx, np.eye(X.shape[1])))
+        cx, info = _potrf(XSiX, lower=1, clean=0)
+        if info != 0:
+            raise np.linalg.LinAlgError("X' Sigma^-1 X is not positive definite")
+        vcov, _ = _potrs(cx, eye[:p, :p], lower=1)
         beta = vcov @ (SiX.T @ y)
         r = y - X @ beta
         Py = Si @ r
         self.beta, self.vcov = beta, vcov
-        self.P = Si - SiX @ vcov @ SiX.T
         self.Si = Si
         self.Py = Py
-        logdet = 2.0 * np.log(np.diag(L)).sum()
-        N, p = X.shape
+        quad = float(r @ Py)
+        logdet = 2.0 * np.log(c.diagonal()).sum()
         if reml:
-            self.loglik = (-0.5 * (N - p) * _LOG2PI
-                           + 0.5 * np.linalg.slogdet(X.T @ X)[1] - 0.5 * logdet
-                           - np.log(np.diag(Lx)).sum() - 0.5 * float(r @ Py))
+            logdet_x = 2.0 * np.log(cx.diagonal()).sum()
+            self.loglik = (-0.5 * (N - p) * _LOG2PI + 0.5 * logdet_xx - 0.5 * logdet
+                           - 0.5 * logdet_x - 0.5 * quad)
         else:
-            self.loglik = -0.5 * N * _LOG2PI - 0.5 * logdet - 0.5 * float(r @ Py)
+            self.loglik = -0.5 * N * _LOG2PI - 0.5 * logdet - 0.5 * quad
+        if not derivs:
+            return
+        self.P = Si - SiX @ vcov @ SiX.T
+        if Q == 0:
+            self.grad = np.zeros(0)
+            self.fisher = self.observed = np.zeros((0, 0))
+            return
         A = self.P if reml else Si
-        AM = [A @ m for m in Ms]
-        MPy = [m @ Py for m in Ms]
-        self.grad = np.array([-0.5 * np.trace(am) + 0.5 * float(Py @ mp)
-                              for am, mp in zip(AM, MPy)])
-        Q = len(Ms)
-        self.fisher = np.empty((Q, Q))
-        self.observed = np.empty((Q, Q))
-        for i in range(Q):
-            for j in range(i, Q):
-                tr = float(np.sum(AM[i] * AM[j].T))
-                quad = float(MPy[i] @ (self.P @ MPy[j]))
-                self.fisher[i, j] = self.fisher[j, i] = 0.5 * tr
-                # observed information: -d2 loglik (P-derivative of Py' M Py and of tr)
-                self.observed[i, j] = self.observed[j, i] = -0.5 * tr + quad
+        AM = A @ Ms                                    # (Q, N, N)
+        MPy = Ms @ Py                                  # (Q, N)
+        # tr(A M_q) = sum_ab A_ab M_q[a, b] (both symmetric)
+        self.grad = -0.5 * (Ms.reshape(Q, N * N) @ A.ravel()) + 0.5 * (MPy @ Py)
+        # tr(AM_i AM_j) = sum_ab AM_i[a, b] AM_j[b, a]
+        tr = AM.reshape(Q, N * N) @ AM.transpose(0, 2, 1).reshape(Q, N * N).T
+        tr = 0.5 * (tr + tr.T)
+        quad2 = MPy @ self.P @ MPy.T
+        quad2 = 0.5 * (quad2 + quad2.T)
+        self.fisher = 0.5 * tr
+        # observed information: -d2 loglik (P-derivative of Py' M Py and of tr)
+        self.observed = -0.5 * tr + quad2
 
 
 def fit_variance_components(y: np.ndarray, V: np.ndarray, X: np.ndarray,
@@ -225,17 +247,33 @@ def fit_variance_components(y: np.ndarray, V: np.ndarray, X: np.ndarray,
     >>> fit.coef.round(3).tolist(), fit.tau2.round(4).tolist()
     ([0.365, 0.715], [0.0])
     """
+    with _blas_single_thread():
+        return _fit_variance_components(y, V, X, M, method=method, tau2=tau2, tol=tol,
+                                        max_iter=max_iter)
+
+
+def _fit_variance_components(y, V, X, M, *, method, tau2, tol, max_iter) -> VCFit:
+    """Implementation of :func:`fit_variance_components` (BLAS threads not limited here:
+    the matrices are small, and multi-threaded BLAS only adds synchronisation)."""
     y, V, X, Ms = _check(y, V, X, M)
     Q = len(Ms)
     N, p = X.shape
+    Ms = np.stack(Ms) if Q else np.zeros((0, N, N))
+    lxx = float(np.linalg.slogdet(X.T @ X)[1])
+
+    eye = np.eye(N)
+
+    def _state(t2, reml, derivs=True):
+        return _State(np.asarray(t2, dtype=float), y, V, X, Ms, reml, lxx, eye, derivs)
+
     # residual heterogeneity test at tau2 = 0 (metafor's QE)
-    fixed = _State(np.zeros(Q), y, V, X, Ms, reml=False)
+    fixed = _state(np.zeros(Q), False, derivs=False)
     QE = float((y - X @ fixed.beta) @ fixed.Py)
     QE_df = N - p
-    QE_p = float(stats.chi2.sf(QE, QE_df)) if QE_df > 0 else float("nan")
+    QE_p = float(special.chdtrc(QE_df, QE)) if QE_df > 0 else float("nan")
 
     def result(st, t2, meth, conv=True, it=0, t2se=None):
-        other = _State(np.asarray(t2, dtype=float), y, V, X, Ms, reml=not st.reml)
+        other = _state(t2, not st.reml, derivs=False)
         ll = {st.reml: float(st.loglik), other.reml: float(other.loglik)}
         return VCFit(coef=st.beta, se=np.sqrt(np.diag(st.vcov)), vcov=st.vcov,
                      tau2=np.asarray(t2, dtype=float), loglik=float(st.loglik),
@@ -248,7 +286,7 @@ def fit_variance_components(y: np.ndarray, V: np.ndarray, X: np.ndarray,
         if t2.size != Q or np.any(~np.isfinite(t2)) or np.any(t2 < 0):
             raise ModelSpecificationError(
                 f"tau2 needs {Q} non-negative values (one per structure matrix), got {tau2!r}")
-        return result(_State(t2, y, V, X, Ms, reml=False), t2, "given")
+        return result(_state(t2, False, derivs=False), t2, "given")
     method = str(method).lower()
     if method == "fixed" or Q == 0:
         return result(fixed, np.zeros(Q), "fixed")
@@ -262,7 +300,7 @@ def fit_variance_components(y: np.ndarray, V: np.ndarray, X: np.ndarray,
     t2 = np.array([max(0.0, (float(r0 @ m @ r0) / max(np.trace(m), 1e-300)
                              - float(np.trace(V @ m)) / max(np.trace(m), 1e-300)))
                    for m in Ms])
-    st = _State(t2, y, V, X, Ms, reml)
+    st = _state(t2, reml)
     converged = False
     it = 0
     while it < max_iter:
@@ -272,10 +310,12 @@ def fit_variance_components(y: np.ndarray, V: np.ndarray, X: np.ndarray,
         if np.all(np.abs(g[free]) < tol):
             converged = True
             break
-        # Newton with the observed information once close (faster, exact), else scoring
-        H = st.observed if np.max(np.abs(g[free])) < 1e-4 else st.fisher
-        Hf = H[np.ix_(free, free)]
+        # Newton with the observed information where it is positive definite on the
+        # free components (quadratic convergence), else Fisher scoring; the likelihood
+        # guard below keeps every step an ascent
+        Hf = st.observed[np.ix_(free, free)]
         try:
+            np.linalg.cholesky(Hf)
             step_f = np.linalg.solve(Hf, g[free])
             if np.any(~np.isfinite(step_f)) or float(step_f @ g[free]) <= 0:
                 raise np.linalg.LinAlgError
@@ -288,7 +328,7 @@ def fit_variance_components(y: np.ndarray, V: np.ndarray, X: np.ndarray,
         while True:
             cand = np.maximum(t2 + lam * step, 0.0)
             try:
-                new = _State(cand, y, V, X, Ms, reml)
+                new = _state(cand, reml)
             except np.linalg.LinAlgError:
                 new = None
             if new is not None and new.loglik >= st.loglik - 1e-12 * abs(st.loglik):
@@ -304,7 +344,7 @@ def fit_variance_components(y: np.ndarray, V: np.ndarray, X: np.ndarray,
     if not converged:
         warnings.warn(f"variance-component {method.upper()} did not converge in {it} "
                       f"iterations (largest score {np.max(np.abs(st.grad)):.2e})",
-                      ConvergenceWarning, stacklevel=2)
+                      ConvergenceWarning, stacklevel=3)
     # tau2 standard errors from the inverse observed information of the free components
     t2se = np.full(Q, np.nan)
     free = t2 > 0

@@ -16,6 +16,7 @@ The likelihoods use metafor's definitions (``rma.mv``), including the constant
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -157,33 +158,66 @@ class _Eval:
     Wr: np.ndarray
 
 
+def _linalg_kernels():
+    """Batched ``slogdet`` and ``inv`` on float64 stacks.
+
+    numpy's ``np.linalg`` functions wrap gufuncs in argument checks, type dispatch and
+    an ``errstate`` context, which costs more than the arithmetic for a stack of ten
+    9 x 9 matrices evaluated a hundred times per fit. Call the gufuncs directly where
+    numpy exposes them (checked once at import, with a fallback to the public API).
+    Callers check the signs of the determinants before inverting.
+    """
+    try:
+        from numpy.linalg import _umath_linalg as um
+
+        a = np.array([[[2.0, 1.0], [1.0, 2.0]]])
+        sg, ld = um.slogdet(a, signature="d->dd")
+        inv = um.inv(a, signature="d->d")
+        if not (np.allclose(sg, 1.0) and np.allclose(ld, np.log(3.0))
+                and np.allclose(inv @ a, np.eye(2))):
+            raise ValueError
+        return (lambda m: um.slogdet(m, signature="d->dd")), (
+            lambda m: um.inv(m, signature="d->d"))
+    except Exception:  # pragma: no cover - numpy internals changed
+        return np.linalg.slogdet, np.linalg.inv
+
+
+_SLOGDET, _INV = _linalg_kernels()
+
+
 def _evaluate(Psi: np.ndarray, d: _MVData, reml: bool, grad: bool = True) -> _Eval:
-    M = d.S_fill + d.mo * Psi[None]
-    sign, logdets = np.linalg.slogdet(M)
-    if np.any(sign <= 0):
+    M = d.S_fill + (Psi if d.complete else d.mo * Psi)
+    sign, logdets = _SLOGDET(M)
+    if not (sign > 0).all():
         raise np.linalg.LinAlgError("marginal covariance not positive definite")
-    logdetM = float(logdets.sum())
-    W = np.linalg.inv(M)
+    W = _INV(M)
     Wt = W if d.complete else W * d.mo
     q, p, k = d.q, d.p, d.k
     X = d.X
     Wsum = Wt.sum(0)
+    Wy = (Wt @ d.y0[:, :, None])[:, :, 0]                   # W_i y_i, (k, p)
     if q == 1:
         A = Wsum
-        b = np.einsum("ijl,il->j", Wt, d.y0)
+        b = Wy.sum(0)
     else:
         A = np.einsum("im,in,ijl->mjnl", X, X, Wt).reshape(q * p, q * p)
-        b = np.einsum("im,ijl,il->mj", X, Wt, d.y0).reshape(q * p)
-    signA, logdetA = np.linalg.slogdet(A)
-    if signA <= 0:
+        b = (X.T @ Wy).reshape(q * p)
+    signA, logdetA = _SLOGDET(A)
+    if not signA > 0:
         raise np.linalg.LinAlgError("X'WX is not positive definite")
-    Ainv = np.linalg.inv(A)
+    Ainv = _INV(A)
     beta = (Ainv @ b).reshape(q, p)
-    r = d.y0 - X @ beta
+    if q == 1:
+        r = d.y0 - beta
+        Wr = Wy - Wt @ beta[0]                              # W_i (y_i - beta)
+    else:
+        fit = X @ beta
+        r = d.y0 - fit
+        Wr = Wy - (Wt @ fit[:, :, None])[:, :, 0]
     if not d.complete:
         r *= d.obs
-    Wr = np.einsum("ijl,il->ij", Wt, r)
-    quad = float((r * Wr).sum())
+    quad = float(np.vdot(r, Wr))
+    logdetM = float(logdets.sum())
     if reml:
         ll = -0.5 * ((d.N - q * p) * _LOG2PI - d.logdet_xx + logdetM + logdetA + quad)
     else:
@@ -198,7 +232,7 @@ def _evaluate(Psi: np.ndarray, d: _MVData, reml: bool, grad: bool = True) -> _Ev
                 Ci = np.einsum("im,in,mjnl->ijl", X, X, Ainv.reshape(q, p, q, p))
                 WC = Wt @ Ci
             G = G + WC.transpose(1, 0, 2).reshape(p, k * p) @ Wt.reshape(k * p, p)
-        G = 0.5 * (G + G.T) * 0.5
+        G = 0.25 * (G + G.T)
     return _Eval(ll=float(ll), grad=G, beta=beta, A=A, Ainv=Ainv, Wt=Wt, r=r, Wr=Wr)
 
 
@@ -313,9 +347,10 @@ def _bfgs(fun, x0: np.ndarray, H0: np.ndarray | None, gtol: float, maxiter: int)
         sv = xn - x
         yv = gn - g
         sy = float(sv @ yv)
-        if sy > 1e-12 * np.linalg.norm(sv) * np.linalg.norm(yv):
+        yy = float(yv @ yv)
+        if sy > 1e-12 * math.sqrt(float(sv @ sv) * yy):
             if it == 1 and H0 is None:
-                H *= sy / float(yv @ yv)
+                H *= sy / yy
             rho = 1.0 / sy
             Hy = H @ yv
             H += (rho * rho * float(yv @ Hy) + rho) * np.outer(sv, sv) - rho * (

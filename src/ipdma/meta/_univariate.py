@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
+from scipy.linalg import lapack
 
 from .._base import ResultsMixin, Summary
 from ..errors import (
@@ -38,6 +40,9 @@ __all__ = [
 
 UNIVARIATE_METHODS = ("FE", "DL", "REML", "ML", "PM", "SJ", "HE")
 _LOG2PI = np.log(2.0 * np.pi)
+_GRID = np.logspace(-12, 0, 49)   # relative tau^2 grid scanned for a better REML/ML maximum
+_potrf = lapack.dpotrf
+_potrs = lapack.dpotrs
 
 
 # ---------------------------------------------------------------------------
@@ -61,6 +66,51 @@ def _gls(yi: np.ndarray, wi: np.ndarray, X: np.ndarray):
     return beta, vb, P, 2.0 * np.log(np.diag(c)).sum()
 
 
+def _gls_small(yi: np.ndarray, wi: np.ndarray, X: np.ndarray):
+    """GLS pieces with q x q algebra only (no k x k projection): beta, (X'WX)^-1,
+    residuals r, P y = W r, log|X'WX|, the weighted design W X and X'W^2 X.
+
+    With P = W - W X (X'WX)^-1 X'W: y'Py = r'W r, tr(P) = sum(w) - tr(vb X'W^2X).
+    """
+    Xw = X * wi[:, None]
+    A = X.T @ Xw
+    # LAPACK directly (Cholesky, then its solve against I): np.linalg's wrappers cost
+    # more than the q x q arithmetic, and this runs at every step of the tau^2 search
+    c, info = _potrf(A, lower=1, clean=0)
+    if info != 0:
+        raise ModelSpecificationError(
+            "the moderator matrix is rank deficient (X'WX is singular): remove collinear or "
+            "constant moderators")
+    vb, _ = _potrs(c, _eye(X.shape[1]), lower=1)
+    beta = vb @ (Xw.T @ yi)
+    r = yi - X @ beta
+    B = Xw.T @ Xw
+    return beta, vb, r, wi * r, 2.0 * np.log(c.diagonal()).sum(), Xw, B
+
+
+@lru_cache(maxsize=16)
+def _eye(q: int) -> np.ndarray:
+    e = np.eye(q)
+    e.flags.writeable = False
+    return e
+
+
+def _median(x: np.ndarray) -> float:
+    """``np.median`` of a 1-d array without its dispatch overhead (same value)."""
+    s = np.sort(x)
+    n = s.shape[0]
+    if n == 0 or s[-1] != s[-1]:                  # empty, or NaN (sorted last)
+        return float(np.median(x))
+    h = n // 2
+    return float(s[h]) if n % 2 else float((s[h - 1] + s[h]) / 2.0)
+
+
+def _var(x: np.ndarray) -> float:
+    """``np.var`` (ddof 0) of a 1-d array without its dispatch overhead (same value)."""
+    d = x - x.sum() / x.shape[0]
+    return float((d * d).sum() / x.shape[0])
+
+
 def _qgen(tau2: float, yi, vi, X) -> float:
     """Generalised Q statistic y'P(tau2)y."""
     wi = 1.0 / (vi + tau2)
@@ -70,12 +120,13 @@ def _qgen(tau2: float, yi, vi, X) -> float:
 
 def _grid_loglik(yi, vi, X, grid, reml: bool) -> np.ndarray:
     """(Restricted) log-likelihood, up to a constant, at each tau^2 in ``grid`` (batched)."""
-    w = 1.0 / (vi[None, :] + grid[:, None])                     # (G, k)
-    XtWX = np.einsum("gk,ki,kj->gij", w, X, X)
-    XtWy = np.einsum("gk,ki,k->gi", w, X, yi)
+    vt = vi[None, :] + grid[:, None]                           # (G, k)
+    w = 1.0 / vt
+    XtWX = (X.T[None, :, :] * w[:, None, :]) @ X               # (G, q, q)
+    XtWy = (w * yi) @ X                                         # (G, q)
     beta = np.linalg.solve(XtWX, XtWy[..., None])[..., 0]
     r = yi[None, :] - beta @ X.T
-    ll = -0.5 * (np.log(vi[None, :] + grid[:, None]).sum(1) + (w * r * r).sum(1))
+    ll = -0.5 * (np.log(vt).sum(1) + (w * r * r).sum(1))
     if reml:
         ll = ll - 0.5 * np.linalg.slogdet(XtWX)[1]
     return ll
@@ -139,7 +190,7 @@ def tau2_estimate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
     p = X.shape[1]
     method = method.upper()
     info: dict = {"n_iter": 0, "converged": True}
-    vscale = float(np.median(vi))
+    vscale = _median(vi) if vi.ndim == 1 else float(np.median(vi))
     if root_tol is None:
         root_tol = 1e-12 * vscale
     if method == "FE":
@@ -159,17 +210,27 @@ def tau2_estimate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
                                         / trP**2))
         return float(tau2), info
     if method in ("HE", "REML", "ML"):
-        H = X @ np.linalg.solve(X.T @ X, X.T)
-        P = np.eye(k) - H
-        RSS = yi @ P @ yi
-        PV = P * vi[None, :]
-        trPV = np.trace(PV)
-        tau2_he = (RSS - trPV) / (k - p)
         if method == "HE":
+            H = X @ np.linalg.solve(X.T @ X, X.T)
+            P = np.eye(k) - H
+            RSS = yi @ P @ yi
+            PV = P * vi[None, :]
+            trPV = np.trace(PV)
+            tau2_he = (RSS - trPV) / (k - p)
             tau2 = max(0.0, tau2_he)
             info["se_tau2"] = float(np.sqrt((2 * np.sum(PV * PV.T) + 4 * tau2 * trPV
                                              + 2 * tau2**2 * (k - p)) / (k - p) ** 2))
             return float(tau2), info
+        # REML/ML start at Hedges' estimate, with q x q algebra: OLS residuals r and hat
+        # values h_i, tau2_HE = (r'r - sum v_i (1 - h_i)) / (k - q)
+        c, info_c = _potrf(X.T @ X, lower=1, clean=0)
+        if info_c != 0:
+            raise ModelSpecificationError(
+                "the moderator matrix is rank deficient (X'X is singular): remove collinear "
+                "or constant moderators")
+        GX, _ = _potrs(c, X.T, lower=1)                  # (X'X)^-1 X', (q, k)
+        r0 = yi - X @ (GX @ yi)
+        tau2_he = (r0 @ r0 - (vi * (1.0 - (X.T * GX).sum(0))).sum()) / (k - p)
         tau2 = max(0.0, tau2_he)
 
         newton = tol is None  # metafor's own rule (tol given) is plain Fisher scoring
@@ -178,16 +239,24 @@ def tau2_estimate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
             """(2 x score, step denominator, log-likelihood) at tau^2 = t2: Fisher
             scoring uses 2 x expected information; Newton (our default) 2 x observed
             information y'PPPy - tr(PP)/2 when that is positive."""
+            # q x q algebra (P = W - W X vb X'W never formed): with B = X'W^2X and
+            # C = X'W^3X, tr(P) = sum w - tr(vb B), tr(PP) = sum w^2 - 2 tr(vb C)
+            # + tr(vb B vb B), and (Py)'P(Py) = sum w (Py)^2 - c' vb c, c = X'W Py
             wi = 1.0 / (vi + t2)
-            _, _, P, logdet_xwx = _gls(yi, wi, X)
-            Py = P @ yi
-            ll = -0.5 * (np.sum(np.log(vi + t2)) + yi @ Py)
+            _, vb, _, Py, logdet_xwx, Xw, B = _gls_small(yi, wi, X)
+            ll = -0.5 * (np.log(vi + t2).sum() + yi @ Py)
+            w2 = wi * wi
             if method == "REML":
-                num, den, ll = Py @ Py - np.trace(P), np.sum(P * P), ll - 0.5 * logdet_xwx
+                VB = vb @ B
+                trP = wi.sum() - VB.trace()
+                trPP = (w2.sum() - 2.0 * (vb * (Xw.T @ (Xw * wi[:, None]))).sum()
+                        + (VB * VB.T).sum())
+                num, den, ll = Py @ Py - trP, trPP, ll - 0.5 * logdet_xwx
             else:
-                num, den = Py @ Py - wi.sum(), np.sum(wi**2)
+                num, den = Py @ Py - wi.sum(), w2.sum()
             if newton:
-                obs = 2.0 * (Py @ P @ Py) - den
+                cv = Xw.T @ Py
+                obs = 2.0 * ((wi * Py) @ Py - cv @ vb @ cv) - den
                 if obs > 0:
                     den = obs
             return num, den, ll
@@ -226,8 +295,8 @@ def tau2_estimate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
         if converged and (tol is None or tau2 == 0.0):
             # the (restricted) likelihood need not be unimodal when the vi are very
             # unequal: scan a log grid and restart from any better point
-            hi = 10.0 * (float(np.var(yi)) + vscale + tau2)
-            grid = hi * np.logspace(-12, 0, 49)
+            hi = 10.0 * ((_var(yi) if yi.ndim == 1 else float(np.var(yi))) + vscale + tau2)
+            grid = hi * _GRID
             lls = _grid_loglik(yi, vi, X, grid, method == "REML")
             j = int(np.argmax(lls))
             if lls[j] > ll + 1e-9 * max(1.0, abs(ll)):
@@ -253,9 +322,12 @@ def tau2_estimate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
                 f"{method} estimation of tau^2 did not converge in {maxiter} iterations "
                 f"(last tau^2 = {tau2:.6g}); increase maxiter or try method='PM'")
         wi = 1.0 / (vi + tau2)
-        _, _, P, _ = _gls(yi, wi, X)
         if method == "REML":
-            info["se_tau2"] = float(np.sqrt(2.0 / np.sum(P * P)))
+            _, vb, _, _, _, Xw, B = _gls_small(yi, wi, X)
+            VB = vb @ B
+            trPP = (wi * wi).sum() - 2.0 * np.sum(vb * (Xw.T @ (Xw * wi[:, None]))) + np.sum(
+                VB * VB.T)
+            info["se_tau2"] = float(np.sqrt(2.0 / trPP))
         else:
             info["se_tau2"] = float(np.sqrt(2.0 / np.sum(wi**2)))
         return float(tau2), info
@@ -371,14 +443,14 @@ def fit_univariate(yi: np.ndarray, vi: np.ndarray, X: np.ndarray | None = None,
     else:
         info = {"se_tau2": np.nan, "n_iter": 0, "converged": True}
     wi = 1.0 / (vi + tau2)
-    beta, vb, P, logdet_xwx = _gls(yi, wi, X)
-    RSS_f = float(yi @ P @ yi)
+    beta, vb, _, Py, logdet_xwx, _, _ = _gls_small(yi, wi, X)
+    RSS_f = float(yi @ Py)
     # heterogeneity statistics from the fixed-effect weights
     if k > p:
         w0 = 1.0 / vi
-        _, _, P0, _ = _gls(yi, w0, X)
-        QE = max(0.0, float(yi @ P0 @ yi))
-        vt = (k - p) / np.trace(P0)
+        _, vb0, _, Py0, _, _, B0 = _gls_small(yi, w0, X)
+        QE = max(0.0, float(yi @ Py0))
+        vt = (k - p) / (w0.sum() - np.sum(vb0 * B0))
         if method == "FE":
             I2 = max(0.0, 100.0 * (QE - (k - p)) / QE) if QE > 0 else 0.0
             H2 = QE / (k - p)
