@@ -232,8 +232,7 @@ def save_model(model: Any, path: str | Path, *, risk_model: Any = None,
         "kind": kind,
         "class": f"{type(model).__module__.split('._')[0]}.{type(model).__name__}",
         "provenance": _provenance(model, kind, data_file, provenance, risk_model),
-        "inputs": encode(model_inputs(model if kind != "risk-nmr" or risk_model is None
-                                      else risk_model)),
+        "inputs": encode(_inputs(model, kind, risk_model)),
         "state": state,
     }
     text = json.dumps(doc, allow_nan=False, separators=(",", ":"))
@@ -246,6 +245,13 @@ def save_model(model: Any, path: str | Path, *, risk_model: Any = None,
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _inputs(model: Any, kind: str, risk_model: Any) -> list[dict]:
+    if getattr(model, "_model_inputs", None) is not None or kind != "risk-nmr" \
+            or risk_model is None:
+        return model_inputs(model)
+    return model_inputs(risk_model)
 
 
 def check_model_path(path: str | Path, option: str = "--save-model") -> Path:
@@ -384,6 +390,9 @@ def load_model(path: str | Path, kind: str | None = None) -> Any:
         raise ModelFileError(f"{str(path)!r}: the {doc['kind']!r} model state is incomplete "
                              f"or malformed ({what}); write the file again") from None
     header = {k: v for k, v in doc.items() if k != "state"}
+    rm = getattr(model, "risk_model", None) if doc["kind"] == "risk-nmr" else None
+    if rm is not None and inputs is not None:
+        rm._model_inputs = inputs
     try:
         model.model_file_ = header
         model._model_inputs = inputs

@@ -23,6 +23,9 @@ __all__ = ["risknmr_state", "risknmr_from_state"]
 
 
 def _design_state(res) -> dict:
+    stored = getattr(res, "_stored_design", None)
+    if stored is not None:        # a loaded result: its design as read (no patient rows)
+        return stored
     d = res.design
     ipd = ~d.is_ad if d.is_ad.size else np.ones(d.n, bool)
     r = d.risk_logit[ipd] if d.risk_logit is not None else None
@@ -105,8 +108,10 @@ def risknmr_from_state(state: dict):
 
     est = RiskNMR.__new__(RiskNMR)
     est.__dict__.update(decode(state["estimator"]))
-    design = _design_from_state(decode(state["design"]))
+    stored = decode(state["design"])
+    design = _design_from_state(stored)
     res = RiskNMRResult(est, design, seed=int(state["seed"]), columns=dict(state["columns"]))
+    res._stored_design = stored
     if est.engine == "ml":
         from ..nmr._ml import MLFit
 
