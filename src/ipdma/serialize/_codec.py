@@ -147,7 +147,7 @@ class _Ctx:
     and attributes left out per class."""
 
     def __init__(self, exclude=None):
-        self.exclude = {k: set(v) for k, v in (exclude or {}).items()}
+        self.exclude = {k: (v if callable(v) else set(v)) for k, v in (exclude or {}).items()}
         self.arrays: dict[tuple, int] = {}
         self.n = 0
         self.keep: list = []   # keeps the memo's arrays alive (ids stay unique)
@@ -160,7 +160,8 @@ def encode(obj: Any, where: str = "", *, exclude: dict[type, Any] | None = None)
     """JSON-ready data for ``obj`` (see the module docstring).
 
     ``exclude`` maps a class to attribute names left out of its instances (they read
-    back as absent).  Arrays that share memory with an array already written (the same
+    back as absent), or to a function ``state -> state`` (the instance's ``__dict__``
+    copy, returned pruned).  Arrays that share memory with an array already written (the same
     array, or a reshaped view of it) are written once and read back as views.
     """
     _CTX.append(_Ctx(exclude))
@@ -230,6 +231,9 @@ def _encode(obj: Any, where: str = "") -> Any:
         if ctx is not None:
             for klass, names in ctx.exclude.items():
                 if isinstance(obj, klass):
+                    if callable(names):
+                        state = names(state)
+                        continue
                     for k in names:
                         state.pop(k, None)
         return {_TAG: "obj", "cls": _class_path(cls),

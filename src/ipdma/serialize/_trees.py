@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import ModelFileError
 from ._codec import decode, encode
 
 __all__ = ["metamob_from_state", "metamob_state", "mob_from_state", "mob_state"]
@@ -26,11 +27,20 @@ _MM_RESULT_DROP = {"_codes", "fitted_fixed", "fitted_random", "fittedvalues", "r
                    "weights", "linear_predictor", "_vcov_args"}
 
 
+def _node_fit(state: dict) -> dict:
+    """A node fit without its per-patient parts (score contributions, residuals)."""
+    state.pop("estfun", None)
+    extra = state.get("extra")
+    if isinstance(extra, dict) and "residuals" in extra:
+        state["extra"] = {k: v for k, v in extra.items() if k != "residuals"}
+    return state
+
+
 def _exclusions() -> dict:
-    from ..trees import MOB, MOBNode, NodeFit
+    from ..trees import MOB, MOBNode, MOBSplit, NodeFit
     from ..trees._lmm import LMMResults
 
-    out = {MOBNode: {"rows"}, NodeFit: {"estfun"}, MOB: set(_MOB_DROP),
+    out = {MOBNode: {"rows"}, NodeFit: _node_fit, MOBSplit: {"_curve"}, MOB: set(_MOB_DROP),
            LMMResults: _MM_RESULT_DROP}
     try:
         from ..trees._glmm import GLMMResults
@@ -42,17 +52,15 @@ def _exclusions() -> dict:
 
 
 def mob_state(model) -> dict[str, Any]:
-    return {"estimator": encode(dict(vars(model)), exclude=_exclusions())}
+    return {"estimator": encode(model, exclude=_exclusions())}
 
 
 def mob_from_state(state: dict):
     from ..trees import MOB
 
-    tree = MOB.__new__(MOB)
-    st = decode(state["estimator"])
-    for k in _MOB_DROP:
-        st.pop(k, None)
-    tree.__dict__.update(st)
+    tree = decode(state["estimator"])
+    if not isinstance(tree, MOB):
+        raise ModelFileError(f"the state holds a {type(tree).__name__}, not a MOB")
     tree._rng = None
     return tree
 
@@ -61,14 +69,15 @@ def metamob_state(model) -> dict[str, Any]:
     for res in (model.lmm_, getattr(model, "glmm_", None)):
         if res is not None and hasattr(res, "_vcov_args"):
             res.vcov  # noqa: B018 - the lazy GLMM covariance, computed before its data go
-    return {"estimator": encode(dict(vars(model)), exclude=_exclusions())}
+    return {"estimator": encode(model, exclude=_exclusions())}
 
 
 def metamob_from_state(state: dict):
     from ..trees import MetaMOB
 
-    mm = MetaMOB.__new__(MetaMOB)
-    mm.__dict__.update(decode(state["estimator"]))
+    mm = decode(state["estimator"])
+    if not isinstance(mm, MetaMOB):
+        raise ModelFileError(f"the state holds a {type(mm).__name__}, not a MetaMOB")
     if mm.tree_ is not None:
         mm.tree_._rng = None
     return mm
