@@ -244,7 +244,7 @@ def _encode(obj: Any, where: str = "") -> Any:
 
 def _load_class(path: str) -> type:
     module, _, qual = path.partition(":")
-    if not _allowed(module) or not qual:
+    if not _allowed(module) or not qual or "__" in qual:
         raise DecodeError(f"class {path!r} is not an ipdma class that a model file may hold")
     try:
         obj: Any = importlib.import_module(module)
@@ -254,6 +254,8 @@ def _load_class(path: str) -> type:
         raise DecodeError(f"class {path!r} does not exist in this version of ipdma") from None
     if not isinstance(obj, type):
         raise DecodeError(f"{path!r} is not a class")
+    if not _allowed(obj.__module__) or _class_path(obj) != path:
+        raise DecodeError(f"class {path!r} is not an ipdma class that a model file may hold")
     return obj
 
 
