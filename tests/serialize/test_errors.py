@@ -50,14 +50,14 @@ def test_not_json_and_truncated(saved, tmp_path):
     with pytest.raises(ModelFileError, match="not a text"):
         load_model(bad)
     bad.write_text(saved.read_text()[: len(saved.read_text()) // 2])
-    with pytest.raises(ModelFileError, match="not valid JSON.*corrupt or truncated"):
+    with pytest.raises(ModelFileError, match=r"not valid JSON.*corrupt or truncated"):
         load_model(bad)
 
 
 def test_not_a_model_file(tmp_path):
     p = tmp_path / "x.json"
     p.write_text(json.dumps({"format": "ipdma.prognosis.RiskModel", "version": 1}))
-    with pytest.raises(ModelFileError, match="RiskModel.from_json"):
+    with pytest.raises(ModelFileError, match=r"RiskModel.from_json"):
         load_model(p)
     p.write_text("[1, 2]")
     with pytest.raises(ModelFileError, match="not an ipdma model file"):
@@ -66,7 +66,7 @@ def test_not_a_model_file(tmp_path):
 
 def test_newer_version(saved):
     _rewrite(saved, lambda d: d.update(format_version=2, ipdma_version="9.0"))
-    with pytest.raises(ModelFileError, match="format version 2.*upgrade ipdma"):
+    with pytest.raises(ModelFileError, match=r"format version 2.*upgrade ipdma"):
         load_model(saved)
     _rewrite(saved, lambda d: d.update(format_version="1"))
     with pytest.raises(ModelFileError, match="invalid format_version"):
@@ -77,7 +77,7 @@ def test_unknown_kind_and_kind_mismatch(saved):
     with pytest.raises(ModelFileError, match="holds a 'mob' model, not a 'metamob'"):
         load_model(saved, kind="metamob")
     _rewrite(saved, lambda d: d.update(kind="forest"))
-    with pytest.raises(ModelFileError, match="kind 'forest'.*kinds: risk-nmr"):
+    with pytest.raises(ModelFileError, match=r"kind 'forest'.*kinds: risk-nmr"):
         load_model(saved)
 
 
@@ -97,13 +97,13 @@ def test_state_cannot_name_arbitrary_classes():
     for cls in ("builtins:eval", "subprocess:Popen", "ipdma.cli._common:main",
                 "ipdma.trees._mob:MOB.__init__.__globals__", "ipdma.ite._twostage:Path",
                 "ipdma.ite._twostage:np.random.Generator"):
-        with pytest.raises(ValueError, match="ipdma class|does not exist|not a class"):
+        with pytest.raises(ValueError, match=r"ipdma class|does not exist|not a class"):
             decode({"__t": "obj", "cls": cls, "state": {}})
 
 
 def test_missing_state_field(saved):
     _rewrite(saved, lambda d: d["state"].pop("estimator"))
-    with pytest.raises(ModelFileError, match="incomplete or malformed.*estimator"):
+    with pytest.raises(ModelFileError, match=r"incomplete or malformed.*estimator"):
         load_model(saved)
 
 
@@ -115,7 +115,7 @@ def test_header(saved):
 
 
 def test_save_checks(tree, tmp_path):
-    with pytest.raises(ModelSpecificationError, match="ending in .json"):
+    with pytest.raises(ModelSpecificationError, match=r"ending in .json"):
         save_model(tree, tmp_path / "tree.pkl")
     with pytest.raises(DataError, match="does not exist; create it first"):
         save_model(tree, tmp_path / "no" / "tree.json")

@@ -228,7 +228,7 @@ def save_model(model: Any, path: str | Path, *, risk_model: Any = None,
         ) from None
     doc = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "ipdma_version": __version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "kind": kind,
         "class": f"{type(model).__module__.split('._')[0]}.{type(model).__name__}",
         "provenance": _provenance(model, kind, data_file, provenance, risk_model),

@@ -19,7 +19,7 @@ import pandas as pd
 from ..errors import ModelSpecificationError
 from ._codec import decode, encode
 
-__all__ = ["risknmr_state", "risknmr_from_state"]
+__all__ = ["risknmr_from_state", "risknmr_state"]
 
 
 def _design_state(res) -> dict:
