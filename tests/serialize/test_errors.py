@@ -157,9 +157,21 @@ def test_codec_round_trip_exact():
     assert out["tuple"] == (1, "a") and out["set"] == frozenset({"a", "b"})
     assert out[3] == "int key"
     assert out["gen"].random() == np.random.default_rng(5).random()
-    # a reshaped view of an array already written is written once, read as a view
+    # shared arrays and views are written once and read back shared
     a = np.arange(40.0)
-    enc = encode({"a": a, "b": a.reshape(8, 5)})
-    assert enc["b"]["__t"] == "ref"
+    views = {"a": a, "same": a, "b": a.reshape(8, 5), "t": a.reshape(8, 5).T,
+             "s": a[3:30:4], "neg": a[::-1], "c": a.reshape(2, 4, 5)[..., [1, 3]],
+             "half": a[:25]}
+    enc = encode(views)
+    assert enc["same"]["__t"] == "ref" and enc["b"]["__t"] == "view"
+    assert enc["s"]["__t"] == "nd"          # a small slice is a copy, not its whole base
     back = decode(json.loads(json.dumps(enc)))
-    np.testing.assert_array_equal(back["b"], a.reshape(8, 5))
+    for k, v in views.items():
+        np.testing.assert_array_equal(back[k], v)
+        assert back[k].shape == v.shape
+    assert back["same"] is back["a"] and np.shares_memory(back["t"], back["a"])
+    # a view cannot address memory outside its base
+    bad = json.loads(json.dumps(enc))
+    bad["b"]["offset"] = 10_000
+    with pytest.raises(ValueError, match="outside its base"):
+        decode(bad)

@@ -44,7 +44,7 @@ def _round_trip(model, sim, tmp_path):
 @pytest.mark.parametrize("learner,pooler", [
     ("ols", "mvma"), ("ols", "weighted-aux-ols"), ("ols", "weighted-bootstrap"),
     ("lasso", "weighted-aux-ols"), ("ridge", "weighted-bootstrap"),
-    ("bayes-lm", "posterior-mix"),
+    ("bayes-lm", "posterior-mix"), ("bayes-lasso", "posterior-mix"),
 ])
 def test_continuous(cont, tmp_path, learner, pooler):
     model = TwoStageITE(learner, pooler, n_boot=8, random_state=3).fit(cont.ipd())
@@ -55,11 +55,13 @@ def test_continuous(cont, tmp_path, learner, pooler):
 
 
 @pytest.mark.parametrize("learner,pooler", [
-    ("logistic", "mvma"), ("logistic", "weighted-aux-ols"),
-    ("logistic-ridge", "weighted-bootstrap"),
+    ("logistic", "mvma"), ("logistic", "weighted-aux-ols"), ("logistic", "weighted-bootstrap"),
+    ("logistic-ridge", "weighted-aux-ols"),
 ])
 def test_binary(binary, tmp_path, learner, pooler):
-    model = TwoStageITE(learner, pooler, n_boot=6, random_state=5).fit(binary.ipd())
+    opts = {"nlambda": 20, "nfolds": 3} if learner != "logistic" else None
+    model = TwoStageITE(learner, pooler, n_boot=6, random_state=5,
+                        learner_options=opts).fit(binary.ipd())
     back, _ = _round_trip(model, binary, tmp_path)
     pred = back.predict(binary.test)
     assert {"p0", "p1"} <= set(pred.columns)

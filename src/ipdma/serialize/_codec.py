@@ -101,19 +101,44 @@ def _root(a: np.ndarray) -> np.ndarray:
 
 
 def _array(a: np.ndarray, where: str) -> dict:
-    """An array, or a reference to an earlier array holding the same memory (C order)."""
+    """An array written once per object: a second occurrence of the same array is a
+    reference, and a view of another array (a reshape, a transposition, a slice) is
+    written as its base array plus offset, shape and strides, so that shared memory is
+    stored once and read back shared."""
     ctx = _CTX[-1] if _CTX else None
-    if ctx is None or a.dtype.kind == "O" or a.size < 16 or not a.flags.c_contiguous:
+    if ctx is None or a.dtype.kind == "O":
         return _ndarray(a, where)
-    key = (a.__array_interface__["data"][0], a.nbytes, a.dtype.str)
-    if key in ctx.arrays:
-        return {_TAG: "ref", "id": ctx.arrays[key], "shape": list(a.shape)}
-    ctx.arrays[key] = ctx.n
+    if id(a) in ctx.arrays:
+        return {_TAG: "ref", "id": ctx.arrays[id(a)]}
+    root = _root(a)
+    # a view is written through its base only when it covers most of it (never drags a
+    # large base -- e.g. a data matrix -- into the file for a small slice of it)
+    if root is not a and root.dtype == a.dtype and root.flags.c_contiguous \
+            and a.dtype.kind in "fiub" and root.nbytes <= 2 * a.nbytes:
+        base = _array(root, where)
+        offset = a.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+        out = {_TAG: "view", "base": base, "offset": int(offset), "shape": list(a.shape),
+               "strides": list(a.strides)}
+    else:
+        out = _ndarray(a, where)
+    ctx.arrays[id(a)] = ctx.n
     ctx.keep.append(a)
-    out = _ndarray(a, where)
     out["id"] = ctx.n
     ctx.n += 1
     return out
+
+
+def _view(base: np.ndarray, offset: int, shape: tuple, strides: tuple) -> np.ndarray:
+    """``base``'s memory seen with ``shape``/``strides`` from byte ``offset``, bounds
+    checked (a file cannot address memory outside the array it was read into)."""
+    if not isinstance(base, np.ndarray) or not base.flags.c_contiguous:
+        raise DecodeError("an array view refers to a base that is not an array")
+    lo = offset + sum((n - 1) * st for n, st in zip(shape, strides) if st < 0 and n > 0)
+    hi = offset + sum((n - 1) * st for n, st in zip(shape, strides) if st > 0 and n > 0)
+    if any(n < 0 for n in shape) or (0 not in shape and (lo < 0 or
+                                                         hi + base.itemsize > base.nbytes)):
+        raise DecodeError("an array view addresses memory outside its base array")
+    return np.ndarray(shape, dtype=base.dtype, buffer=base, offset=offset, strides=strides)
 
 
 def _column(s: pd.Series | pd.Index, where: str) -> dict:
@@ -318,15 +343,19 @@ def _decode_tagged(tag: str, d: dict) -> Any:
         return frozenset(vals) if tag == "frozenset" else set(vals)
     if tag == "dict":
         return {_hashable(_decode(k)): _decode(v) for k, v in d["items"]}
-    if tag == "nd":
-        a = _nd(d)
+    if tag in ("nd", "view"):
+        if tag == "nd":
+            a = _nd(d)
+        else:
+            a = _view(_decode(d["base"]), int(d["offset"]), tuple(int(v) for v in d["shape"]),
+                      tuple(int(v) for v in d["strides"]))
         if "id" in d:
             _DCTX[-1][d["id"]] = a
         return a
     if tag == "ref":
         if not _DCTX or d["id"] not in _DCTX[-1]:
             raise DecodeError(f"array reference {d['id']!r} to an array not read before")
-        return _DCTX[-1][d["id"]].reshape(tuple(d["shape"]))
+        return _DCTX[-1][d["id"]]
     if tag == "frame":
         cols = _decode(d["columns"])
         index = _decode(d["index"])

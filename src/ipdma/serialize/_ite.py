@@ -28,6 +28,22 @@ EXPORTABLE_LEARNERS = ("ols", "lasso", "ridge", "elasticnet", "logistic", "logis
 _DROP = ("data_", "X_pred_", "prediction_")
 
 
+def _bayes_lasso(state: dict) -> dict:
+    """The Bayesian-lasso learner without its Gibbs samples of the full coefficient and
+    local-scale vectors (predictions use ``theta_draws_``); ``sigma`` and ``lambda2``
+    stay for ``inference_data()``."""
+    s = state.get("samples_")
+    if isinstance(s, dict):
+        state["samples_"] = {k: v for k, v in s.items() if k in ("sigma", "lambda2")}
+    return state
+
+
+def _exclusions() -> dict:
+    from ..ite._learners import BayesLassoLearner
+
+    return {BayesLassoLearner: _bayes_lasso}
+
+
 def _data_counts(model) -> dict:
     d = model.data_
     trial = np.asarray(d.trial).astype(str)
@@ -67,7 +83,7 @@ def ite_state(model) -> dict[str, Any]:
             f"{', '.join(EXPORTABLE_LEARNERS)}")
     state = {k: v for k, v in vars(model).items() if k not in _DROP}
     try:
-        enc = encode(state)
+        enc = encode(state, exclude=_exclusions())
     except NotEncodable as exc:
         raise ModelSpecificationError(
             f"TwoStageITE({model.name!r}) cannot be written to a model file: {exc}. "
