@@ -48,8 +48,10 @@ def _round_trip(model, sim, tmp_path):
 ])
 def test_continuous(cont, tmp_path, learner, pooler):
     model = TwoStageITE(learner, pooler, n_boot=8, random_state=3).fit(cont.ipd())
-    back, _ = _round_trip(model, cont, tmp_path)
+    back, path = _round_trip(model, cont, tmp_path)
     assert str(model.summary()) == str(back.summary())
+    again = save_model(back, tmp_path / "again.json")      # loaded models save again
+    assert json.loads(again.read_text())["state"] == json.loads(path.read_text())["state"]
     if learner == "ols":
         _same(model.stage1_coefficients(), back.stage1_coefficients())
 

@@ -55,6 +55,10 @@ def test_mob(data, tmp_path, kind):
     _same(tree.node_table(), back.node_table())
     assert str(tree) == str(back) and str(tree.summary()) == str(back.summary())
     assert back.n_terminal == tree.n_terminal and back.depth() == tree.depth()
+    # a loaded tree saves again to the same state
+    again = save_model(back, tmp_path / "again.json")
+    assert (json.loads(again.read_text())["state"]
+            == json.loads((tmp_path / "tree.json").read_text())["state"])
 
 
 def test_mob_inputs(data, tmp_path):

@@ -285,18 +285,22 @@ def _load_class(path: str) -> type:
 
 
 def _nd(d: dict) -> np.ndarray:
+    """The array of an ``nd`` entry, owning its memory (as the array that was written:
+    a view is written as a ``view`` entry)."""
     dtype = np.dtype(d["dtype"])
     shape = tuple(d["shape"])
     if dtype.kind == "c":
-        return (np.asarray(_floats(d["re"]), float) + 1j * np.asarray(_floats(d["im"]), float)
-                ).astype(dtype).reshape(shape)
-    if dtype.kind == "O":
+        out = np.asarray(_floats(d["re"]), float) + 1j * np.asarray(_floats(d["im"]), float)
+        out = out.astype(dtype)
+    elif dtype.kind == "O":
         out = np.empty(len(d["data"]), dtype=object)
         out[:] = [_decode(v) for v in d["data"]]
-        return out.reshape(shape)
-    if dtype.kind == "f":
-        return np.asarray(_floats(d["data"]), dtype=float).astype(dtype).reshape(shape)
-    return np.asarray(d["data"], dtype=dtype).reshape(shape)
+    elif dtype.kind == "f":
+        out = np.asarray(_floats(d["data"]), dtype=float).astype(dtype, copy=False)
+    else:
+        out = np.asarray(d["data"], dtype=dtype)
+    out = out.reshape(shape)
+    return out.copy() if out.base is not None else out
 
 
 def _floats(vals: list) -> list:

@@ -25,7 +25,7 @@ EXPORTABLE_LEARNERS = ("ols", "lasso", "ridge", "elasticnet", "logistic", "logis
                        "logistic-ridge", "logistic-elasticnet", "bayes-lm", "bayes-lasso",
                        "bayes-logistic", "xgboost")
 
-_DROP = ("data_", "X_pred_", "prediction_")
+_DROP = ("data_", "X_pred_", "prediction_", "model_file_", "_model_inputs")
 
 
 def _bayes_lasso(state: dict) -> dict:

@@ -22,7 +22,9 @@ from ._codec import decode, encode
 
 __all__ = ["metamob_from_state", "metamob_state", "mob_from_state", "mob_state"]
 
-_MOB_DROP = ("_data", "fitted_node_", "_rng")
+_MOB_DROP = ("_data", "fitted_node_", "_rng", "model_file_", "_model_inputs")
+#: what a loaded tree gets from its file, never written into the state
+_LOADED = ("model_file_", "_model_inputs")
 _MM_RESULT_DROP = {"_codes", "fitted_fixed", "fitted_random", "fittedvalues", "resid",
                    "weights", "linear_predictor", "_vcov_args"}
 
@@ -37,11 +39,11 @@ def _node_fit(state: dict) -> dict:
 
 
 def _exclusions() -> dict:
-    from ..trees import MOB, MOBNode, MOBSplit, NodeFit
+    from ..trees import MOB, MetaMOB, MOBNode, MOBSplit, NodeFit
     from ..trees._lmm import LMMResults
 
     out = {MOBNode: {"rows"}, NodeFit: _node_fit, MOBSplit: {"_curve"}, MOB: set(_MOB_DROP),
-           LMMResults: _MM_RESULT_DROP}
+           LMMResults: _MM_RESULT_DROP, MetaMOB: set(_LOADED)}
     try:
         from ..trees._glmm import GLMMResults
 
