@@ -40,8 +40,12 @@ def _bayes_lasso(state: dict) -> dict:
 
 def _exclusions() -> dict:
     from ..ite._learners import BayesLassoLearner
+    from ..ite._poolers import WeightedITEPooler
 
-    return {BayesLassoLearner: _bayes_lasso}
+    # a prediction-level pooler is fitted at predict time on the per-trial predictions
+    # at the query points: those (the last new patients' covariates) are not the model
+    return {BayesLassoLearner: _bayes_lasso,
+            WeightedITEPooler: {"summaries_", "trials_", "X_query_"}}
 
 
 def _data_counts(model) -> dict:
