@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 
 _SUBPACKAGES = {
     "data", "datasets", "families", "meta", "prognosis", "nmr", "ite", "trees", "simstudy", "plots",
-    "report", "cli",
+    "report", "cli", "serialize",
 }
 
 __all__ = ["IPD", "__version__", "errors", *sorted(_SUBPACKAGES)]

@@ -23,6 +23,7 @@ __all__ = [
     "InfeasibleMethodError",
     "MissingDataError",
     "MissingDependencyError",
+    "ModelFileError",
     "ModelSpecificationError",
     "NetworkError",
     "NotFittedError",
@@ -62,6 +63,11 @@ class MissingDataError(DataError):
 
 class NetworkError(DataError):
     """The treatment network is unusable (disconnected, duplicate labels, ...)."""
+
+
+class ModelFileError(DataError):
+    """A model file cannot be read: missing, corrupt, not an ipdma model file, a newer
+    format version or an unknown model kind (``ipdma.serialize.load_model``)."""
 
 
 class ModelSpecificationError(IPDMAError, ValueError):

@@ -372,3 +372,36 @@ def status(message: str) -> None:
 
 def column_error_hint(exc: Exception) -> str:
     return str(exc) if isinstance(exc, ColumnNotFoundError) else ""
+
+
+# ------------------------------------------------------------------ model files (--save-model)
+def add_save_model_argument(parser: argparse.ArgumentParser) -> None:
+    """``--save-model PATH``: write the fitted model as a versioned JSON model file."""
+    parser.add_argument("--save-model", metavar="PATH.json", default=None,
+                        help="also write the fitted model as a versioned JSON model file "
+                             "(never pickle), e.g. for `ipdma calculator PATH.json`")
+
+
+def check_save_model(args: argparse.Namespace) -> None:
+    """Check ``--save-model`` before computing (``.json`` suffix, existing folder)."""
+    if getattr(args, "save_model", None):
+        from ..serialize import check_model_path
+
+        check_model_path(args.save_model, "--save-model")
+
+
+def write_model_file(args: argparse.Namespace, model: Any, **kwargs: Any) -> str | None:
+    """Write ``model`` to ``--save-model`` (if given) with the data file's name and
+    SHA-256 and the command line in its provenance; returns the path written."""
+    if not getattr(args, "save_model", None):
+        return None
+    import shlex
+    import sys
+
+    from ..serialize import save_model
+
+    cmd = "ipdma " + " ".join(shlex.quote(a) for a in sys.argv[1:]) \
+        if sys.argv and sys.argv[0].endswith("ipdma") else None
+    prov = {"command": cmd} if cmd else None
+    return str(save_model(model, args.save_model, data_file=getattr(args, "file", None),
+                          provenance=prov, **kwargs))

@@ -10,6 +10,8 @@ import pandas as pd
 
 from ._common import (
     add_ipd_arguments,
+    add_save_model_argument,
+    check_save_model,
     emit,
     id_columns,
     ipd_from_args,
@@ -20,6 +22,7 @@ from ._common import (
     read_csv,
     split_list,
     status,
+    write_model_file,
 )
 
 _LEARNERS = ["ols", "lasso", "ridge", "elasticnet", "xgboost", "causal-forest", "bayes-lm",
@@ -93,6 +96,7 @@ def register(subparsers) -> None:
                    help="also write one site summary (JSON, no patient rows) per trial")
     p.add_argument("--out", metavar="DIR", required=True, help="output folder")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_save_model_argument(p)
     p.set_defaults(func=run)
 
 
@@ -181,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ModelSpecificationError
     from ..ite import LEARNERS, TwoStageITE, compare_methods, feasible_pairs
 
+    check_save_model(args)
     out = Path(args.out)
     covs = split_list(args.covariates)
     new = read_new_patients(args, args.predict, covs) if args.predict else None
@@ -202,6 +207,13 @@ def run(args: argparse.Namespace) -> int:
         raise ModelSpecificationError(
             f"--scale {args.scale} needs a learner with coefficients; --learner {args.learner} "
             f"has none: use --scale {fam.default_scale} or --learner logistic")
+    if args.save_model:
+        from ..serialize import EXPORTABLE_LEARNERS
+
+        if args.learner not in EXPORTABLE_LEARNERS:
+            raise ModelSpecificationError(
+                f"--save-model: a model with --learner {args.learner} cannot be written to a "
+                f"model file; learners that can: {', '.join(EXPORTABLE_LEARNERS)}")
     learner_options = _learner_options(args)
     learners = [args.learner]
     if args.compare and args.compare_methods:
@@ -258,6 +270,9 @@ def run(args: argparse.Namespace) -> int:
         else:
             paths = model.export_sites(out / "sites", X_new=X_sites)
             files["sites"] = [str(p) for p in paths]
+    saved = write_model_file(args, model)
+    if saved:
+        files["model"] = saved
     text = str(summary)
     if args.compare:
         if args.compare_methods:

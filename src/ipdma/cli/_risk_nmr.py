@@ -10,6 +10,8 @@ import pandas as pd
 from ..errors import DataError
 from ._common import (
     add_ipd_arguments,
+    add_save_model_argument,
+    check_save_model,
     emit,
     ipd_from_args,
     label_outcome,
@@ -18,6 +20,7 @@ from ._common import (
     read_csv,
     split_list,
     status,
+    write_model_file,
 )
 
 _KINDS = {"risk": "Predicted outcome probability vs baseline risk, per treatment",
@@ -74,6 +77,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--json", action="store_true",
                    help="print stage-1 validation metrics and stage-2 estimates as JSON")
+    add_save_model_argument(p)
     p.set_defaults(func=run)
 
     s = subparsers.add_parser(
@@ -175,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
     from ..prognosis import RiskModel
     from ..report import Report
 
+    check_save_model(args)
     out = Path(args.out)
     payload: dict = {"files": {}}
     rep = Report("Risk-based network meta-regression", subtitle=str(args.file))
@@ -290,7 +295,14 @@ def run(args: argparse.Namespace) -> int:
                          "reference": ipd.reference, "baseline": baseline, "estimates": params}
     if args.engine == "bayes" and getattr(nmr, "diagnostics", None) is not None:
         payload["stage2"]["diagnostics"] = nmr.diagnostics
-    emit(args, text=f"{nmr.summary()}\n\nwritten to {index.parent}", payload=payload)
+    saved = write_model_file(args, nmr, risk_model=model)
+    text = f"{nmr.summary()}\n\nwritten to {index.parent}"
+    if saved:
+        payload["files"]["model"] = saved
+        text += f"\nmodel file: {saved}" + ("" if model is not None else
+                                             " (no stage-1 model: predicts from the risk "
+                                             "score)")
+    emit(args, text=text, payload=payload)
     return 0
 
 

@@ -10,6 +10,8 @@ import pandas as pd
 
 from ._common import (
     add_ipd_arguments,
+    add_save_model_argument,
+    check_save_model,
     emit,
     ipd_from_args,
     patient_frame,
@@ -17,6 +19,7 @@ from ._common import (
     probability,
     split_list,
     status,
+    write_model_file,
 )
 
 
@@ -73,6 +76,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, metavar="DIR",
                    help="write tree.txt, nodes.csv, effects.csv, tree.png and index.html")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_save_model_argument(p)
     p.set_defaults(func=run)
 
 
@@ -207,6 +211,7 @@ def run(args: argparse.Namespace) -> int:
     from ..trees import MOB, MetaMOB, WeibullModel
 
     _check_outcome_options(args)
+    check_save_model(args)
     survival = args.time is not None
     if args.trial is None and args.method == "metamob":
         raise ModelSpecificationError(
@@ -348,14 +353,19 @@ def run(args: argparse.Namespace) -> int:
              if survival else "")
     text = f"{model}\n\nTreatment effect ({treated} vs {ipd.reference}){scale} by terminal " \
            f"node:\n{shown.to_string(index=False)}\n\nwritten to {index.parent}"
+    files = {k: str(out / f) for k, f in (("tree", "tree.txt"), ("nodes", "nodes.csv"),
+                                          ("effects", "effects.csv"),
+                                          ("patient_nodes", "patient_nodes.csv"),
+                                          ("plot", "tree.png"), ("report", "index.html"))}
+    saved = write_model_file(args, model)
+    if saved:
+        files["model"] = saved
+        text += f"\nmodel file: {saved} (treatment column {trt!r} = 1 for {treated!r})"
     emit(args, text=text, payload={
         "method": args.method, "treated": treated, "control": ipd.reference,
         "treatment_term": trt, "n_terminal": int(effects.shape[0]), "node_effects": effects,
         "nodes": nodes, "dropped_rows": drop, "single_arm_trials_left_out": single, **extra,
-        "files": {k: str(out / f) for k, f in (("tree", "tree.txt"), ("nodes", "nodes.csv"),
-                                               ("effects", "effects.csv"),
-                                               ("patient_nodes", "patient_nodes.csv"),
-                                               ("plot", "tree.png"), ("report", "index.html"))}})
+        "files": files})
     return 0
 
 

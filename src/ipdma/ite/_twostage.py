@@ -864,6 +864,13 @@ class TwoStageITE(ResultsMixin):
                 f"kind={kind!r}: choose 'distribution', 'covariate' or 'trials'")
         return ax
 
+    def save(self, path, **kwargs):
+        """Write the fitted model as a versioned JSON model file; see
+        :func:`ipdma.serialize.save_model` and ``load_model``."""
+        from ..serialize import save_model
+
+        return save_model(self, path, **kwargs)
+
     def __repr__(self) -> str:
         return f"TwoStageITE(learner={self.learner_!r}, pooler={self.pooler_!r})"
 

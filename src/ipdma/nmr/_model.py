@@ -855,3 +855,10 @@ class RiskNMRResult(ResultsMixin):
         ipd = ~self.design.is_ad if self.design.is_ad.size else slice(None)
         return pd.DataFrame({col: self.design.risk_logit[ipd]},
                             index=self.design.source_index[ipd])
+
+    def save(self, path, *, risk_model=None, **kwargs):
+        """Write this result (with its stage-1 ``risk_model``) as a versioned JSON model
+        file; see :func:`ipdma.serialize.save_model` and ``load_model``."""
+        from ..serialize import save_model
+
+        return save_model(self, path, risk_model=risk_model, **kwargs)

@@ -928,6 +928,13 @@ class RiskModel:
         m._use = None
         return m
 
+    def save(self, path, **kwargs):
+        """Write the fitted model (kind ``risk-model``) as a versioned JSON model file; see
+        :func:`ipdma.serialize.save_model` and ``load_model``."""
+        from ..serialize import save_model
+
+        return save_model(self, path, **kwargs)
+
     @classmethod
     def from_json(cls, path: str | Path) -> RiskModel:
         """Load a model written by :meth:`to_json`; it scores new data."""

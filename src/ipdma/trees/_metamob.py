@@ -941,6 +941,13 @@ class MetaMOB(ResultsMixin):
                     f"(df = {int(self.lmm_.df_model)})"]
         return out
 
+    def save(self, path, **kwargs):
+        """Write the fitted model as a versioned JSON model file; see
+        :func:`ipdma.serialize.save_model` and ``load_model``."""
+        from ..serialize import save_model
+
+        return save_model(self, path, **kwargs)
+
     def __str__(self) -> str:
         if self.lmm_ is None:
             return f"MetaMOB(random={self.random!r}) (not fitted)"

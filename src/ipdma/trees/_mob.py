@@ -1268,6 +1268,13 @@ class MOB(ResultsMixin):
             return f"{type(self).__name__}(node_model={self.node_model!r}) (not fitted)"
         return "\n".join(self.print_lines())
 
+    def save(self, path, **kwargs):
+        """Write the fitted model as a versioned JSON model file; see
+        :func:`ipdma.serialize.save_model` and ``load_model``."""
+        from ..serialize import save_model
+
+        return save_model(self, path, **kwargs)
+
     def __repr__(self) -> str:
         return self.__str__()
 
