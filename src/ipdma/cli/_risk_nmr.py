@@ -46,8 +46,12 @@ def register(subparsers) -> None:
                     "meta-regression of the outcome on the trial-centred logit risk and "
                     "predicts each patient's outcome under every treatment. Give "
                     "--risk-score COL to skip stage 1 and use an existing logit-scale score, "
-                    "or --risk-model MODEL.json to score with a saved stage-1 model.")
-    add_ipd_arguments(p)
+                    "or --risk-model MODEL.json to score with a saved stage-1 model. For a time "
+                    "to event give --time COL --event COL instead of --outcome: stage 1 is "
+                    "then a Cox model (log-hazard risk score) and stage 2 a Cox network "
+                    "meta-regression with trial-stratified baselines, predicting survival at "
+                    "--horizon and RMST up to --tau under every treatment.")
+    add_ipd_arguments(p, time_to_event=True)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--risk-score", metavar="COL", default=None,
                      help="existing risk score on the logit scale (skips stage 1)")
@@ -64,9 +68,18 @@ def register(subparsers) -> None:
                    help="stage-2 engine: NUTS (NumPyro; default) or maximum likelihood")
     p.add_argument("--effects", choices=["common", "random"], default="common",
                    help="common or random treatment effects (default common)")
-    p.add_argument("--stage1", choices=["pmle", "glm", "lasso", "elasticnet"], default="pmle",
+    p.add_argument("--stage1", choices=["pmle", "glm", "lasso", "elasticnet", "cox"],
+                   default=None,
                    help="stage-1 estimation: penalised ML with the penalty chosen by AIC "
-                        "(default), plain glm, or LASSO / elastic net with 10-fold CV")
+                        "(default for a binary outcome), plain glm, or LASSO / elastic net "
+                        "with 10-fold CV; for a time to event: cox (default), lasso or "
+                        "elasticnet (penalised Cox)")
+    p.add_argument("--horizon", type=float, default=None, metavar="T",
+                   help="time to event: horizon t* of the predicted survival (default: the "
+                        "median event time, at most the earliest last follow-up of a trial)")
+    p.add_argument("--tau", type=float, default=None, metavar="T",
+                   help="time to event: restricted mean survival time up to T (default: "
+                        "the horizon)")
     p.add_argument("--bootstrap", type=_bootstrap, default=200, metavar="B",
                    help="bootstrap replicates of stage-1 optimism correction (default 200; 0 "
                         "skips)")
@@ -175,6 +188,20 @@ def run(args: argparse.Namespace) -> int:
     from ..prognosis import RiskModel
     from ..report import Report
 
+    if getattr(args, "time", None) is not None:
+        from ._risk_nmr_survival import run_survival
+
+        return run_survival(args)
+    for opt in ("horizon", "tau"):
+        if getattr(args, opt, None) is not None:
+            raise ModelSpecificationError(f"--{opt} is for a time-to-event outcome (give "
+                                          "--time COL --event COL)")
+    if args.stage1 is None:
+        args.stage1 = "pmle"
+    if args.stage1 == "cox":
+        raise ModelSpecificationError("--stage1 cox is for a time-to-event outcome (give "
+                                      "--time COL --event COL); for a binary outcome use "
+                                      "pmle, glm, lasso or elasticnet")
     out = Path(args.out)
     payload: dict = {"files": {}}
     rep = Report("Risk-based network meta-regression", subtitle=str(args.file))

@@ -40,7 +40,7 @@ from scipy import stats
 
 from .._base import Summary, check_is_fitted
 from .._optional import import_optional
-from ..errors import ColumnNotFoundError, DataError, ModelSpecificationError
+from ..errors import ColumnNotFoundError, ModelSpecificationError
 from ..survival import SurvivalOutcome, check_horizon, fit_cox, survival_outcome
 from ._design import NMRDesign, _check_column, prepare
 from ._model import RiskNMRResult
@@ -305,6 +305,12 @@ class SurvivalRiskNMRResult(RiskNMRResult):
     def _set_ml(self, fit) -> None:
         super()._set_ml(fit)
         self.loglik_null = fit.loglik_null
+        # P(best) draws through the Cholesky factor: continuous in the covariance, so
+        # results do not change with the row order (eigenvector signs can)
+        rng = np.random.default_rng([self.seed, 1])
+        L = np.linalg.cholesky(fit.cov)
+        self._theta_draws = fit.coef + rng.standard_normal(
+            (int(self.model.n_sim), fit.coef.size)) @ L.T
 
     def _set_bayes(self, fit) -> None:
         self._bayes = fit
@@ -418,12 +424,9 @@ class SurvivalRiskNMRResult(RiskNMRResult):
         horizon = float(self.horizon if horizon is None else horizon)
         tau = float(horizon if tau is None else tau)
         rows, centre = self._baseline_rows(baseline)
-        groups = None if baseline != "pooled" else np.asarray(d.trials)[d.trial_idx]
+        # the horizon must be within the follow-up of every trial whose baseline is used
         check_horizon(self._y.subset(rows), max(horizon, tau),
-                      groups=None if groups is None else groups, group_name="trial")
-        if baseline != "pooled" and horizon > float(d.time[rows].max()):
-            raise DataError(f"horizon {horizon:g} is beyond the last follow-up of trial "
-                            f"{baseline!r}")
+                      groups=np.asarray(d.trials)[d.trial_idx[rows]], group_name="trial")
         index_name = "risk_score"
         rowlab = None
         if risk is None:
