@@ -239,3 +239,19 @@ def test_bayes_agrees_with_ml():
     # same seed, same numbers
     by2 = RiskNMR(engine="bayes", draws=600, warmup=400, random_state=2).fit(df, **COLS)
     np.testing.assert_array_equal(by2.params["estimate"], by.params["estimate"])
+
+
+def test_demo_survival_section(tmp_path):
+    import warnings
+
+    from ipdma.nmr._demo import survival_section
+    from ipdma.report import Report
+    from ipdma.report._demo import DEMO_SECTIONS
+
+    assert DEMO_SECTIONS["nmr-survival"][1] == "ipdma.nmr._demo:survival_section"
+    report = Report("survival nmr demo")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        survival_section(report, tmp_path, 3)
+    text = report.write(tmp_path).read_text()
+    assert "Time to event" in text and "RMST" in text and "Kaplan-Meier" in text
