@@ -255,3 +255,18 @@ def test_demo_survival_section(tmp_path):
         survival_section(report, tmp_path, 3)
     text = report.write(tmp_path).read_text()
     assert "Time to event" in text and "RMST" in text and "Kaplan-Meier" in text
+
+
+def test_readme_time_to_event_example_runs():
+    import re
+
+    import matplotlib.pyplot as plt
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"### Time to event: risk-based NMR.*?```python\n(.*?)```", text, re.S)
+    assert block, "README lost its time-to-event example"
+    ns: dict = {}
+    exec(compile(block.group(1), "README.md", "exec"), ns)
+    pred = ns["res"].predict(risk=[0.0], horizon=2, tau=3)
+    assert {"surv", "surv_diff", "rmst", "rmst_diff", "hr", "p_best"} <= set(pred.columns)
+    plt.close("all")
