@@ -270,3 +270,31 @@ def test_readme_time_to_event_example_runs():
     pred = ns["res"].predict(risk=[0.0], horizon=2, tau=3)
     assert {"surv", "surv_diff", "rmst", "rmst_diff", "hr", "p_best"} <= set(pred.columns)
     plt.close("all")
+
+
+def test_weibull_variant_matches_survreg(case):
+    df, exp = case
+    e = exp["weibull"]
+    res = RiskNMR(engine="ml", survival_model="weibull", random_state=0).fit(df, **COLS)
+    wp = res.weibull_params
+    np.testing.assert_allclose(wp["estimate"].iloc[:-1], e["coef"], rtol=1e-7, atol=1e-9)
+    assert np.exp(wp["estimate"].iloc[-1]) == pytest.approx(e["scale"], rel=1e-7)
+    np.testing.assert_allclose(wp["se"] ** 2, np.diag(np.array(e["vcov"])), rtol=1e-6)
+    assert res.loglik == pytest.approx(e["loglik"], rel=1e-10)
+    np.testing.assert_allclose(res.params["estimate"], e["ph_loghr"], rtol=1e-7, atol=1e-9)
+    r = sorted(set(e["T2"]["r"]))
+    got = _pick(res.predict(r, horizon=2.0, tau=3.0, baseline="T2"), e["T2"]["r"],
+                e["T2"]["treatment"])
+    np.testing.assert_allclose(got["surv"], e["T2"]["surv"], rtol=1e-8)
+    np.testing.assert_allclose(got["rmst"], e["T2"]["rmst3"], rtol=1e-8)
+    # parametric: a horizon beyond follow-up needs the explicit flag
+    with pytest.raises(DataError):
+        res.predict([0.0], horizon=20.0)
+    far = res.predict([0.0], horizon=20.0, tau=20.0, extrapolate=True)
+    assert (far["surv"] < 0.2).all()
+    cox = RiskNMR(engine="ml").fit(df, **COLS)
+    with pytest.raises(ModelSpecificationError, match="extrapolate"):
+        cox.predict([0.0], horizon=20.0, extrapolate=True)
+    assert "Weibull" in str(res.summary())
+    with pytest.raises(ModelSpecificationError, match="engine='ml'"):
+        RiskNMR(engine="bayes", survival_model="weibull").fit(df, **COLS)

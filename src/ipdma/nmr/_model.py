@@ -101,6 +101,11 @@ class RiskNMR:
     n_pieces : int
         Baseline-hazard intervals per trial of the Bayesian time-to-event engine
         (cut at the quantiles of the trial's event times).
+    survival_model : {"cox", "weibull"}
+        Time-to-event stage 2 with ``engine="ml"``: Cox partial likelihood with
+        trial strata (default) or Weibull proportional hazards with a Weibull
+        baseline per trial and a common shape (= ``survreg(Surv ~ 0 + trial +
+        trt * Rc, dist = "weibull")``; log hazard ratios ``-coef / scale``).
 
     Examples
     --------
@@ -144,6 +149,7 @@ class RiskNMR:
         random_state: int | np.random.Generator | np.random.SeedSequence | None = None,
         ties: Literal["efron", "breslow"] = "efron",
         n_pieces: int = 8,
+        survival_model: Literal["cox", "weibull"] = "cox",
     ) -> None:
         self.engine = engine
         self.effects = effects
@@ -166,6 +172,7 @@ class RiskNMR:
         self.random_state = random_state
         self.ties = ties
         self.n_pieces = n_pieces
+        self.survival_model = survival_model
 
     def _fit_survival(self, data, *, trial, treatment, time, event, risk, reference,
                       event_label, outcome, external_control, aggregate):

@@ -103,6 +103,49 @@ def fit_ml(design: NMRDesign, ties: str = "efron") -> CoxNMRFit:
                      fit.converged)
 
 
+@dataclass
+class WeibullNMRFit:
+    """Weibull PH network meta-regression (survreg AFT fit, log-HR parametrisation)."""
+
+    coef: np.ndarray          # d, g0, gamma on the log-hazard scale (= -aft / scale)
+    cov: np.ndarray
+    loglik: float
+    aft: np.ndarray           # mu[trial]..., d, g0, gamma on the log-time scale
+    aft_vcov: np.ndarray      # (aft, log(scale))
+    aft_names: list
+    scale: float
+    iterations: int
+    converged: bool
+    loglik_null: float = float("nan")
+    tau: None = None
+    tau_se: None = None
+
+
+def fit_weibull_ml(design: NMRDesign) -> WeibullNMRFit:
+    """``survreg(Surv(time, event) ~ 0 + trial + trt * Rc, dist = "weibull")``: a Weibull
+    baseline per trial (log-time intercept ``mu[trial]``, common shape ``1/scale``) and
+    the NMR terms; reported as log hazard ratios ``-coef / scale`` (delta-method vcov)."""
+    from ..survival import fit_weibull
+
+    J = design.n_trials
+    U = np.zeros((design.n, J))
+    U[np.arange(design.n), design.trial_idx] = 1.0
+    X = np.hstack([U, design.design_matrix()])
+    names = [f"mu[{t}]" for t in design.trials] + design.param_names()
+    fit = fit_weibull(design.time, design.y, X, coef_names=names, tol=1e-10)
+    if np.any(~np.isfinite(fit.coef)):
+        raise ModelSpecificationError("the Weibull NMR design is rank deficient (aliased "
+                                      "terms); check the risk score varies within trials")
+    sig = fit.scale
+    b = fit.coef[J:]
+    P = b.size
+    # d(-b/sig)/d(b, log sig) = [-I/sig, b/sig]
+    G = np.hstack([np.zeros((P, J)), -np.eye(P) / sig, (b / sig)[:, None]])
+    cov = G @ fit.vcov @ G.T
+    return WeibullNMRFit(-b / sig, (cov + cov.T) / 2, fit.loglik, fit.coef, fit.vcov, names,
+                         sig, fit.n_iter, fit.converged)
+
+
 # ------------------------------------------------------------------ Bayesian engine
 
 
@@ -239,7 +282,15 @@ def fit_survival(model, data, *, trial, treatment, time, event, risk, reference,
                               risk=risk, reference=reference, centring=model.centring,
                               event_label=event_label)
     ties = getattr(model, "ties", "efron")
-    ml = fit_ml(design, ties=ties)
+    smodel = getattr(model, "survival_model", "cox")
+    if smodel not in ("cox", "weibull"):
+        raise ModelSpecificationError(
+            f"survival_model must be 'cox' or 'weibull', not {smodel!r}")
+    if smodel == "weibull" and model.engine != "ml":
+        raise ModelSpecificationError("survival_model='weibull' is available with "
+                                      "engine='ml' (the Bayesian engine uses a "
+                                      "piecewise-constant baseline hazard)")
+    ml = fit_weibull_ml(design) if smodel == "weibull" else fit_ml(design, ties=ties)
     res = SurvivalRiskNMRResult(model, design, seed=seed,
                                 columns={"trial": trial, "treatment": treatment,
                                          "time": time, "event": event, "outcome": event,
@@ -271,6 +322,9 @@ class SurvivalRiskNMRResult(RiskNMRResult):
     horizon : float
         Default horizon ``t*`` of survival predictions (the median event time,
         capped at the earliest last follow-up of a trial).
+    weibull_params : DataFrame or None
+        ``survival_model="weibull"``: the survreg-scale parameters (``mu[trial]``
+        log-time intercepts, AFT coefficients, ``log(scale)``) with SEs.
     baseline_pieces : DataFrame or None
         Bayesian engine: the piecewise-constant baseline hazard of every trial
         (interval, events, posterior mean and 95% interval of the hazard).
@@ -296,6 +350,7 @@ class SurvivalRiskNMRResult(RiskNMRResult):
         super().__init__(model, design, seed=seed, columns=columns)
         self.family = "survival"
         self.baseline_pieces = None
+        self.weibull_params = None
         et = design.time[design.y == 1]
         lasts = [float(design.time[design.trial_idx == j].max())
                  for j in range(design.n_trials)]
@@ -305,6 +360,13 @@ class SurvivalRiskNMRResult(RiskNMRResult):
     def _set_ml(self, fit) -> None:
         super()._set_ml(fit)
         self.loglik_null = fit.loglik_null
+        if isinstance(fit, WeibullNMRFit):
+            z = stats.norm.ppf(0.5 + self.level / 2)
+            est = np.r_[fit.aft, np.log(fit.scale)]
+            se = np.sqrt(np.diag(fit.aft_vcov))
+            self.weibull_params = pd.DataFrame(
+                {"estimate": est, "se": se, "lower": est - z * se, "upper": est + z * se},
+                index=pd.Index([*fit.aft_names, "log(scale)"], name="parameter"))
         # P(best) draws through the Cholesky factor: continuous in the covariance, so
         # results do not change with the row order (eigenvector signs can)
         rng = np.random.default_rng([self.seed, 1])
@@ -388,7 +450,8 @@ class SurvivalRiskNMRResult(RiskNMRResult):
         return M
 
     def predict(self, risk=None, *, horizon: float | None = None, tau: float | None = None,
-                baseline: str = "pooled", point: str = "mean", **_ignored) -> pd.DataFrame:
+                baseline: str = "pooled", point: str = "mean", extrapolate: bool = False,
+                **_ignored) -> pd.DataFrame:
         """Absolute predictions under every treatment.
 
         Parameters
@@ -405,8 +468,14 @@ class SurvivalRiskNMRResult(RiskNMRResult):
             Baseline cumulative hazard: Breslow over all trials with every patient's
             risk centred at the prediction centre (``"pooled"``), or one trial's own
             stratum baseline (its patients centred at the trial's mean risk).
+            With ``survival_model="weibull"``: the Weibull baseline of the average trial
+            (mean of the trial log-time intercepts, score centred at the mean of the
+            trial centres) or of one trial.
         point : {"mean"}
             Bayesian point predictions are posterior means (ML: plug-in).
+        extrapolate : bool
+            Weibull model only: allow a horizon / tau beyond a trial's last follow-up
+            (the parametric baseline is extrapolated); refused for the Cox model.
 
         Returns
         -------
@@ -424,9 +493,20 @@ class SurvivalRiskNMRResult(RiskNMRResult):
         horizon = float(self.horizon if horizon is None else horizon)
         tau = float(horizon if tau is None else tau)
         rows, centre = self._baseline_rows(baseline)
+        weibull = getattr(self.model, "survival_model", "cox") == "weibull"
+        if extrapolate and not weibull:
+            raise ModelSpecificationError(
+                "extrapolate=True is for the parametric (survival_model='weibull') model; "
+                "the Cox baseline hazard is not defined beyond the follow-up")
+        if not (horizon > 0 and tau > 0):
+            raise ModelSpecificationError(f"horizon and tau must be positive (got {horizon}, "
+                                          f"{tau})")
         # the horizon must be within the follow-up of every trial whose baseline is used
         check_horizon(self._y.subset(rows), max(horizon, tau),
-                      groups=np.asarray(d.trials)[d.trial_idx[rows]], group_name="trial")
+                      groups=np.asarray(d.trials)[d.trial_idx[rows]], group_name="trial",
+                      extrapolate=extrapolate)
+        if weibull and baseline == "pooled" and d.has_risk:
+            centre = float(np.mean(d.centre_trial))
         index_name = "risk_score"
         rowlab = None
         if risk is None:
@@ -451,7 +531,9 @@ class SurvivalRiskNMRResult(RiskNMRResult):
             raise ModelSpecificationError("risk scores must be finite numbers")
         xc = (r - centre) if d.has_risk else np.zeros_like(r)
         M = self._maps(xc)
-        if self.engine == "ml":
+        if weibull:
+            out = self._predict_weibull(M, baseline, horizon, tau)
+        elif self.engine == "ml":
             out = self._predict_ml(M, rows, centre, horizon, tau)
         else:
             out = self._predict_bayes(M, rows, centre, horizon, tau)
@@ -540,6 +622,57 @@ class SurvivalRiskNMRResult(RiskNMRResult):
                                                        np.exp(lhr + z * se))
         return self._finish(res, M)
 
+    def _predict_weibull(self, M, baseline, horizon, tau) -> dict:
+        """Weibull PH predictions; delta method by central differences of the closed
+        forms in (mu, AFT coefficients, log scale) with survreg's vcov."""
+        from ..survival import weibull_rmst, weibull_survival
+
+        f = self._ml
+        d = self.design
+        J = d.n_trials
+        Mu = np.zeros(J)
+        if baseline == "pooled":
+            Mu[:] = 1.0 / J
+        else:
+            Mu[d.trials.index(baseline)] = 1.0
+
+        def outputs(phi):
+            aft, ls = phi[:-1], phi[-1]
+            mu = Mu @ aft[:J] + M @ aft[J:]                                # (G, T)
+            sc = np.exp(ls)
+            S = weibull_survival(horizon, mu, sc)
+            R = weibull_rmst(tau, mu, sc)
+            return np.stack([S, S - S[:, :1], R, R - R[:, :1]])          # (4, G, T)
+
+        phi = np.r_[f.aft, np.log(f.scale)]
+        base = outputs(phi)
+        Jac = np.empty((*base.shape, phi.size))
+        for k in range(phi.size):              # loop over the (few) parameters
+            h = 1e-6 * max(1.0, abs(phi[k]))
+            e = np.zeros(phi.size)
+            e[k] = h
+            Jac[..., k] = (outputs(phi + e) - outputs(phi - e)) / (2 * h)
+        var = np.einsum("...p,pq,...q->...", Jac, f.aft_vcov, Jac)
+        z = stats.norm.ppf(0.5 + self.level / 2)
+        res = {}
+        S = base[0]
+        H = -np.log(np.clip(S, 1e-300, 1.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            se_log = np.where(H > 0, np.sqrt(np.maximum(var[0], 0)) / (S * H), 0.0)
+        res["surv"], res["surv_se"] = S, np.sqrt(np.maximum(var[0], 0))
+        res["surv_lower"] = np.exp(-H * np.exp(z * se_log))
+        res["surv_upper"] = np.exp(-H * np.exp(-z * se_log))
+        self._interval(res, "surv_diff", base[1], var[1], z)
+        self._interval(res, "rmst", base[2], var[2], z)
+        self._interval(res, "rmst_diff", base[3], var[3], z)
+        theta, V = f.coef, f.cov
+        Dm = M - M[:, :1]
+        lhr = Dm @ theta
+        se = np.sqrt(np.maximum(np.einsum("gtp,pq,gtq->gt", Dm, V, Dm), 0))
+        res["hr"], res["hr_lower"], res["hr_upper"] = (np.exp(lhr), np.exp(lhr - z * se),
+                                                       np.exp(lhr + z * se))
+        return self._finish(res, M)
+
     @staticmethod
     def _interval(res, key, est, var, z):
         se = np.sqrt(np.maximum(var, 0))
@@ -610,7 +743,9 @@ class SurvivalRiskNMRResult(RiskNMRResult):
         d = self.design
         info = {
             "outcome": f"time to event ({self.columns['time']}, {self.columns['event']})",
-            "engine": ("ml (stratified Cox, " + getattr(self.model, "ties", "efron")
+            "engine": ("ml (Weibull PH, baseline per trial, common shape)"
+                       if getattr(self.model, "survival_model", "cox") == "weibull" else
+                       "ml (stratified Cox, " + getattr(self.model, "ties", "efron")
                        + " ties)") if self.engine == "ml" else
                       (f"bayes (piecewise-constant baseline per trial, NUTS, "
                        f"{self.model.chains} chains x {self.model.draws} draws)"),
@@ -623,7 +758,8 @@ class SurvivalRiskNMRResult(RiskNMRResult):
                                       f"{self.model.centring}")
             info["prediction centre"] = float(d.centre_pred)
         if self.engine == "ml":
-            info["log partial likelihood"] = float(self.loglik)
+            info["log partial likelihood" if self.weibull_params is None
+                 else "log-likelihood"] = float(self.loglik)
         else:
             info["max R-hat"] = self.diagnostics.get("max_rhat")
             info["min bulk ESS"] = self.diagnostics.get("min_ess_bulk")
@@ -633,8 +769,11 @@ class SurvivalRiskNMRResult(RiskNMRResult):
                  "by trial."]
         if self.engine == "bayes":
             notes.append("se = posterior sd; lower/upper = equal-tailed credible interval.")
+        tables = {"parameters": self.params}
+        if self.weibull_params is not None:
+            tables["Weibull (survreg) scale"] = self.weibull_params
         return Summary(title="Risk-based IPD network meta-regression (time to event)",
-                       tables={"parameters": self.params}, info=info, notes=notes)
+                       tables=tables, info=info, notes=notes)
 
     def plot(self, kind: str = "survival", ax=None, *, baseline: str = "pooled",
              data: pd.DataFrame | None = None, horizon: float | None = None,
