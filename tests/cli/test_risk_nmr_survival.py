@@ -74,6 +74,14 @@ def test_risk_nmr_time_to_event_with_score_and_labels(d, tmp_path, capsys):
                  "--engine", "ml", "--out", str(tmp_path / "b"), "--json"]) == 0
     b = pd.DataFrame(json.loads(capsys.readouterr().out)["stage2"]["estimates"])
     np.testing.assert_allclose(a["estimate"], b["estimate"], rtol=1e-12)
+    # Weibull PH stage 2
+    assert main(["risk-nmr", str(d / "scored.csv"), *BASE, "--risk-score", "score",
+                 "--engine", "ml", "--survival-model", "weibull", "--out",
+                 str(tmp_path / "w"), "--json"]) == 0
+    w = json.loads(capsys.readouterr().out)["stage2"]
+    assert w["model"] == "weibull"
+    np.testing.assert_allclose(pd.DataFrame(w["estimates"])["estimate"], a["estimate"],
+                               atol=0.15)
 
 
 def test_describe_time_to_event(d, tmp_path, capsys):
@@ -119,6 +127,12 @@ CASES = [
     ("horizon-beyond-followup", ["risk-nmr", "{d}/surv.csv", *BASE, "--risk-score", "x1",
                                  "--engine", "ml", "--horizon", "40", "--out", "{out}"],
      ["horizon 40", "trial"]),
+    ("weibull-bayes", ["risk-nmr", "{d}/surv.csv", *BASE, "--risk-score", "x1",
+                       "--survival-model", "weibull", "--out", "{out}"], ["--engine ml"]),
+    ("survival-model-binary", ["risk-nmr", "{d}/surv.csv", "--trial", "trial", "--treatment",
+                               "treatment", "--outcome", "event", "--risk-score", "x1",
+                               "--survival-model", "cox", "--out", "{out}"],
+     ["--survival-model", "--time"]),
     ("bad-horizon", ["risk-nmr", "{d}/surv.csv", *BASE, "--risk-score", "x1", "--engine", "ml",
                      "--tau", "-1", "--out", "{out}"], ["--tau"]),
 ]

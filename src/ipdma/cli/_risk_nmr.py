@@ -77,6 +77,9 @@ def register(subparsers) -> None:
     p.add_argument("--horizon", type=float, default=None, metavar="T",
                    help="time to event: horizon t* of the predicted survival (default: the "
                         "median event time, at most the earliest last follow-up of a trial)")
+    p.add_argument("--survival-model", choices=["cox", "weibull"], default=None,
+                   help="time to event: stage-2 model, Cox with trial strata (default) or "
+                        "Weibull PH with a Weibull baseline per trial (--engine ml)")
     p.add_argument("--tau", type=float, default=None, metavar="T",
                    help="time to event: restricted mean survival time up to T (default: "
                         "the horizon)")
@@ -192,10 +195,10 @@ def run(args: argparse.Namespace) -> int:
         from ._risk_nmr_survival import run_survival
 
         return run_survival(args)
-    for opt in ("horizon", "tau"):
+    for opt in ("horizon", "tau", "survival_model"):
         if getattr(args, opt, None) is not None:
-            raise ModelSpecificationError(f"--{opt} is for a time-to-event outcome (give "
-                                          "--time COL --event COL)")
+            raise ModelSpecificationError(f"--{opt.replace('_', '-')} is for a time-to-event "
+                                          "outcome (give --time COL --event COL)")
     if args.stage1 is None:
         args.stage1 = "pmle"
     if args.stage1 == "cox":

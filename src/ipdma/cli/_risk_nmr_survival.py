@@ -54,6 +54,9 @@ def _check_options(args: argparse.Namespace) -> str:
         raise ModelSpecificationError("--effects random is not available with --time: the "
                                       "Cox network meta-regression has common effects and "
                                       "trial-stratified baselines")
+    if args.survival_model == "weibull" and args.engine != "ml":
+        raise ModelSpecificationError("--survival-model weibull needs --engine ml (the "
+                                      "Bayesian engine uses a piecewise-constant baseline)")
     for opt in ("horizon", "tau"):
         v = getattr(args, opt)
         if v is not None and not v > 0:
@@ -128,7 +131,8 @@ def run_survival(args: argparse.Namespace) -> int:
                                          "trial out)", index=False)
                 payload["stage1"]["iecv"] = it
     status(f"stage 2: {args.engine} Cox network meta-regression")
-    nmr = RiskNMR(engine=args.engine, reference=ipd.reference, random_state=args.seed).fit(
+    nmr = RiskNMR(engine=args.engine, reference=ipd.reference, random_state=args.seed,
+                  survival_model=args.survival_model or "cox").fit(
         data, trial=args.trial, treatment=args.treatment, time=ipd.time_col,
         event=ipd.outcome_col, risk=_SCORE)
     horizon = args.horizon if args.horizon is not None else nmr.horizon
@@ -163,6 +167,9 @@ def run_survival(args: argparse.Namespace) -> int:
         "Treatment with the highest predicted survival, share of patients: "
         + ", ".join(f"{t} {p:.0%}" for t, p in share.items()) + "."])
     argv = [*_argv(args), "--time", str(args.time), "--event", str(args.event)]
+    for opt in ("horizon", "tau", "survival_model"):
+        if getattr(args, opt) is not None:
+            argv += [f"--{opt.replace('_', '-')}", str(getattr(args, opt))]
     stage2.code(" ".join(["ipdma", "risk-nmr", *argv]), caption="Command")
     index = rep.write(out)
     payload["files"].update({"stage2_estimates": str(out / "stage2_estimates.csv"),
@@ -170,6 +177,7 @@ def run_survival(args: argparse.Namespace) -> int:
                              "predictions_by_patient": str(out / "predictions_by_patient.csv"),
                              "report": str(index)})
     payload["stage2"] = {"engine": args.engine, "outcome": "time to event",
+                         "model": args.survival_model or "cox",
                          "reference": ipd.reference, "horizon": horizon, "tau": tau,
                          "estimates": params}
     if args.engine == "bayes":
