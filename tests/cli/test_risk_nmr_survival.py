@@ -60,6 +60,12 @@ def test_risk_nmr_time_to_event_end_to_end(d, tmp_path, capsys):
                  str(tmp_path / "again"), "--json"]) == 0
     again = pd.DataFrame(json.loads(capsys.readouterr().out)["stage2"]["estimates"])
     np.testing.assert_allclose(again["estimate"], est["estimate"], rtol=1e-10)
+    # and `ipdma risk-score` scores a file with it: the same scores as the run
+    assert main(["risk-score", str(out / "risk_model.json"), str(d / "surv.csv"), "--out",
+                 str(tmp_path / "scored.csv")]) == 0
+    s = pd.read_csv(tmp_path / "scored.csv")
+    r = pd.read_csv(out / "risk_scores.csv")
+    np.testing.assert_allclose(s["risk_lp"], r["risk_lp"], rtol=1e-12)
 
 
 def test_risk_nmr_time_to_event_with_score_and_labels(d, tmp_path, capsys):

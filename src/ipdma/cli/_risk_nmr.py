@@ -165,7 +165,19 @@ def _numeric_score(ipd, col: str):
     return num.astype(float)
 
 
+def _is_survival_model(path: str) -> bool:
+    import json
+
+    try:
+        d = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(d, dict) and d.get("format") == "ipdma.prognosis.SurvivalRiskModel"
+
+
 def run_score(args: argparse.Namespace) -> int:
+    if _is_survival_model(args.model):
+        return _run_score_survival(args)
     model = _load_model(args.model)
     df = read_csv(args.file, args)
     if len(df) == 0:
@@ -321,6 +333,39 @@ def run(args: argparse.Namespace) -> int:
     if args.engine == "bayes" and getattr(nmr, "diagnostics", None) is not None:
         payload["stage2"]["diagnostics"] = nmr.diagnostics
     emit(args, text=f"{nmr.summary()}\n\nwritten to {index.parent}", payload=payload)
+    return 0
+
+
+def _run_score_survival(args: argparse.Namespace) -> int:
+    """Score with a saved time-to-event (Cox) stage-1 model: ``risk_lp`` (log relative
+    hazard; and ``risk`` at the model's horizon when it has one)."""
+    import numpy as np
+
+    from ._risk_nmr_survival import _SCORE, _load_survival_model
+
+    model = _load_survival_model(args.model)
+    df = read_csv(args.file, args)
+    if len(df) == 0:
+        raise DataError(f"{args.file!r} has a header but no rows to score")
+    from ..errors import column_not_found
+
+    for c in model.covariates_:
+        if c not in df.columns:
+            raise column_not_found(c, df.columns, "covariate of the risk model",
+                                   where=str(args.file))
+    ok = df[list(model.covariates_)].notna().all(axis=1).to_numpy()
+    lp = np.full(len(df), np.nan)
+    if ok.any():
+        lp[ok] = model.predict_lp(df.loc[ok])
+    out = df.assign(**{_SCORE: lp})
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(args.out, index=False)
+    n_nan = int((~ok).sum())
+    text = f"scored {len(df)} rows with {args.model} -> {args.out} (column {_SCORE})"
+    if n_nan:
+        text += f" ({n_nan} rows with missing covariates have no score)"
+    emit(args, text=text, payload={"n_rows": len(df), "n_unscored": n_nan, "out": args.out,
+                                   "covariates": list(model.covariates_), "column": _SCORE})
     return 0
 
 
