@@ -201,15 +201,25 @@ def cli_words(message: str) -> str:
 
 
 def add_ipd_arguments(parser: argparse.ArgumentParser, covariates_required: bool = False,
-                      trial_required: bool = True) -> None:
+                      trial_required: bool = True, time_to_event: bool = False) -> None:
     """FILE, --trial, --treatment, --outcome, --covariates (and --patient-id, --id,
-    --categorical, --ordered, --na-values, --sep)."""
+    --categorical, --ordered, --na-values, --sep).  With ``time_to_event=True`` also
+    ``--time COL``: then ``--event COL`` names the event column and ``--outcome`` is
+    optional (checked by :func:`ipd_from_args`)."""
     parser.add_argument("file", metavar="FILE.csv", help="IPD as CSV, one row per patient")
     parser.add_argument("--trial", required=trial_required, default=None, metavar="COL",
                         help="trial identifier column" + (
                             "" if trial_required else " (optional with a single trial)"))
     parser.add_argument("--treatment", required=True, metavar="COL", help="treatment column")
-    parser.add_argument("--outcome", required=True, metavar="COL", help="outcome column")
+    parser.add_argument("--outcome", required=not time_to_event, metavar="COL",
+                        help="outcome column" + (" (binary; for a time to event give --time "
+                                                 "and --event instead)" if time_to_event
+                                                 else ""))
+    if time_to_event:
+        parser.add_argument("--time", metavar="COL", default=None,
+                            help="follow-up time column of a time-to-event outcome (> 0); "
+                                 "--event COL then names the event column (1 = event, "
+                                 "0 = censored, or two labels such as dead/alive)")
     parser.add_argument("--covariates", required=covariates_required, metavar="A,B,...",
                         help="comma-separated covariate columns")
     parser.add_argument("--patient-id", metavar="COL", default=None,
@@ -233,7 +243,9 @@ def add_ipd_arguments(parser: argparse.ArgumentParser, covariates_required: bool
                         help="override the inferred outcome type")
     parser.add_argument("--event", default=None, metavar="LABEL",
                         help="outcome label that counts as the event (binary outcomes coded "
-                             "with two labels ipdma cannot map itself)")
+                             "with two labels ipdma cannot map itself)" + (
+                            "; with --time: the event indicator column" if time_to_event
+                            else ""))
     parser.add_argument("--missing", choices=["complete-case", "error"], default="complete-case",
                         help="missing covariate values: drop rows (reported per trial; "
                              "default) or stop with an error")
@@ -287,6 +299,23 @@ def ipd_from_args(args: argparse.Namespace, **kwargs: Any):
         from ..errors import column_not_found
 
         raise column_not_found(missing_ids[0], df.columns, "--id", where=str(args.file))
+    time = getattr(args, "time", None)
+    if time is not None or (hasattr(args, "time") and args.outcome is None):
+        from ..errors import ModelSpecificationError, column_not_found
+
+        if time is None:
+            raise ModelSpecificationError("give --outcome COL (binary outcome), or --time COL "
+                                          "and --event COL (time to event)")
+        if getattr(args, "event", None) is None:
+            raise ModelSpecificationError("--time needs --event COL naming the event "
+                                          "indicator column (1 = event, 0 = censored)")
+        for col, opt in ((time, "--time"), (args.event, "--event")):
+            if col not in df.columns:
+                raise column_not_found(col, df.columns, opt, where=str(args.file))
+        if args.outcome is not None:
+            raise ModelSpecificationError("with --time and --event leave out --outcome (the "
+                                          "event column is the outcome)")
+        kwargs.setdefault("time", time)
     return IPD(df, trial=trial, treatment=args.treatment, outcome=args.outcome,
                covariates=split_list(getattr(args, "covariates", None)),
                patient_id=getattr(args, "patient_id", None),

@@ -13,9 +13,11 @@ def register(subparsers) -> None:
         "describe", help="describe an IPD file: trials, arms, outcomes, missingness, network",
         description="Validate an IPD file and describe it: patients, events (binary) or mean "
                     "outcome (continuous) per arm, covariate missingness per trial and the "
-                    "treatment network. With --out DIR, also writes the network plot and an "
-                    "HTML report.")
-    add_ipd_arguments(p)
+                    "treatment network. For a time to event (--time COL --event COL): "
+                    "patients, events, censored and median follow-up (reverse Kaplan-Meier) "
+                    "per arm. With --out DIR, also writes the network plot (and Kaplan-Meier "
+                    "curves per trial by arm) and an HTML report.")
+    add_ipd_arguments(p, time_to_event=True)
     p.add_argument("--reference", default=None, help="reference treatment label")
     p.add_argument("--out", metavar="DIR", default=None,
                    help="write network.png, tables and index.html to DIR")
@@ -49,8 +51,16 @@ def run(args: argparse.Namespace) -> int:
                       index=False)
         sec.figure(desc.plot(), caption="Treatment network: nodes sized by patients, "
                                         "edges by number of trials")
+        files = {"network_plot": str(out / "network.png"), "arms": str(out / "arms.csv")}
+        if desc.outcome_type == "survival":
+            fig = desc.plot_km()
+            fig.savefig(out / "km.png", dpi=130, bbox_inches="tight")
+            sec.figure(fig, caption="Kaplan-Meier curves per trial by arm (ticks: censored)")
+            files["km_plot"] = str(out / "km.png")
+        import matplotlib.pyplot as plt
+
+        plt.close("all")
         index = rep.write(out)
-        payload["files"] = {"network_plot": str(out / "network.png"),
-                            "arms": str(out / "arms.csv"), "report": str(index)}
+        payload["files"] = {**files, "report": str(index)}
     emit(args, text=str(desc.summary()), payload=payload)
     return 0

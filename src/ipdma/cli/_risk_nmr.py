@@ -49,8 +49,12 @@ def register(subparsers) -> None:
                     "meta-regression of the outcome on the trial-centred logit risk and "
                     "predicts each patient's outcome under every treatment. Give "
                     "--risk-score COL to skip stage 1 and use an existing logit-scale score, "
-                    "or --risk-model MODEL.json to score with a saved stage-1 model.")
-    add_ipd_arguments(p)
+                    "or --risk-model MODEL.json to score with a saved stage-1 model. For a time "
+                    "to event give --time COL --event COL instead of --outcome: stage 1 is "
+                    "then a Cox model (log-hazard risk score) and stage 2 a Cox network "
+                    "meta-regression with trial-stratified baselines, predicting survival at "
+                    "--horizon and RMST up to --tau under every treatment.")
+    add_ipd_arguments(p, time_to_event=True)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--risk-score", metavar="COL", default=None,
                      help="existing risk score on the logit scale (skips stage 1)")
@@ -67,9 +71,21 @@ def register(subparsers) -> None:
                    help="stage-2 engine: NUTS (NumPyro; default) or maximum likelihood")
     p.add_argument("--effects", choices=["common", "random"], default="common",
                    help="common or random treatment effects (default common)")
-    p.add_argument("--stage1", choices=["pmle", "glm", "lasso", "elasticnet"], default="pmle",
+    p.add_argument("--stage1", choices=["pmle", "glm", "lasso", "elasticnet", "cox"],
+                   default=None,
                    help="stage-1 estimation: penalised ML with the penalty chosen by AIC "
-                        "(default), plain glm, or LASSO / elastic net with 10-fold CV")
+                        "(default for a binary outcome), plain glm, or LASSO / elastic net "
+                        "with 10-fold CV; for a time to event: cox (default), lasso or "
+                        "elasticnet (penalised Cox)")
+    p.add_argument("--horizon", type=float, default=None, metavar="T",
+                   help="time to event: horizon t* of the predicted survival (default: the "
+                        "median event time, at most the earliest last follow-up of a trial)")
+    p.add_argument("--survival-model", choices=["cox", "weibull"], default=None,
+                   help="time to event: stage-2 model, Cox with trial strata (default) or "
+                        "Weibull PH with a Weibull baseline per trial (--engine ml)")
+    p.add_argument("--tau", type=float, default=None, metavar="T",
+                   help="time to event: restricted mean survival time up to T (default: "
+                        "the horizon)")
     p.add_argument("--bootstrap", type=_bootstrap, default=200, metavar="B",
                    help="bootstrap replicates of stage-1 optimism correction (default 200; 0 "
                         "skips)")
@@ -153,7 +169,19 @@ def _numeric_score(ipd, col: str):
     return num.astype(float)
 
 
+def _is_survival_model(path: str) -> bool:
+    import json
+
+    try:
+        d = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(d, dict) and d.get("format") == "ipdma.prognosis.SurvivalRiskModel"
+
+
 def run_score(args: argparse.Namespace) -> int:
+    if _is_survival_model(args.model):
+        return _run_score_survival(args)
     model = _load_model(args.model)
     df = read_csv(args.file, args)
     if len(df) == 0:
@@ -180,6 +208,23 @@ def run(args: argparse.Namespace) -> int:
     from ..report import Report
 
     check_save_model(args)
+    if getattr(args, "time", None) is not None:
+        if getattr(args, "save_model", None):
+            raise ModelSpecificationError("--save-model is not available for a time-to-event "
+                                          "outcome yet (--time/--event); drop --save-model")
+        from ._risk_nmr_survival import run_survival
+
+        return run_survival(args)
+    for opt in ("horizon", "tau", "survival_model"):
+        if getattr(args, opt, None) is not None:
+            raise ModelSpecificationError(f"--{opt.replace('_', '-')} is for a time-to-event "
+                                          "outcome (give --time COL --event COL)")
+    if args.stage1 is None:
+        args.stage1 = "pmle"
+    if args.stage1 == "cox":
+        raise ModelSpecificationError("--stage1 cox is for a time-to-event outcome (give "
+                                      "--time COL --event COL); for a binary outcome use "
+                                      "pmle, glm, lasso or elasticnet")
     out = Path(args.out)
     payload: dict = {"files": {}}
     rep = Report("Risk-based network meta-regression", subtitle=str(args.file))
@@ -303,6 +348,39 @@ def run(args: argparse.Namespace) -> int:
                                              " (no stage-1 model: predicts from the risk "
                                              "score)")
     emit(args, text=text, payload=payload)
+    return 0
+
+
+def _run_score_survival(args: argparse.Namespace) -> int:
+    """Score with a saved time-to-event (Cox) stage-1 model: ``risk_lp`` (log relative
+    hazard; and ``risk`` at the model's horizon when it has one)."""
+    import numpy as np
+
+    from ._risk_nmr_survival import _SCORE, _load_survival_model
+
+    model = _load_survival_model(args.model)
+    df = read_csv(args.file, args)
+    if len(df) == 0:
+        raise DataError(f"{args.file!r} has a header but no rows to score")
+    from ..errors import column_not_found
+
+    for c in model.covariates_:
+        if c not in df.columns:
+            raise column_not_found(c, df.columns, "covariate of the risk model",
+                                   where=str(args.file))
+    ok = df[list(model.covariates_)].notna().all(axis=1).to_numpy()
+    lp = np.full(len(df), np.nan)
+    if ok.any():
+        lp[ok] = model.predict_lp(df.loc[ok])
+    out = df.assign(**{_SCORE: lp})
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(args.out, index=False)
+    n_nan = int((~ok).sum())
+    text = f"scored {len(df)} rows with {args.model} -> {args.out} (column {_SCORE})"
+    if n_nan:
+        text += f" ({n_nan} rows with missing covariates have no score)"
+    emit(args, text=text, payload={"n_rows": len(df), "n_unscored": n_nan, "out": args.out,
+                                   "covariates": list(model.covariates_), "column": _SCORE})
     return 0
 
 

@@ -44,7 +44,10 @@ class Description(ResultsMixin):
     arms : pandas.DataFrame
         One row per trial x arm: ``trial``, ``treatment``, ``n`` and, for a
         binary outcome, ``events`` and ``risk``; for a continuous one ``mean``
-        and ``sd``.
+        and ``sd``; for a time to event ``events``, ``censored``,
+        ``prop_censored``, ``median_followup`` (reverse Kaplan-Meier),
+        ``median_survival`` (Kaplan-Meier; NaN when S stays above 0.5) and
+        ``last_followup`` (see also :meth:`plot_km`).
     missingness : pandas.DataFrame
         Missing covariate values per trial in the input data (before
         complete-case dropping): ``trial``, ``covariate``, ``n_missing``,
@@ -81,8 +84,13 @@ class Description(ResultsMixin):
         self.n_patients = ipd.n_patients
         self.trials = list(ipd.trials)
         self.treatments = list(ipd.treatments)
-        arms = outcome_summary(pd.Series(ipd.y).groupby([ipd.trial, ipd.treatment], sort=True),
-                               ipd.outcome_type)
+        if ipd.outcome_type == "survival":
+            arms = _survival_arms(ipd)
+            self.time_col = ipd.time_col
+            self._surv = (ipd.trial, ipd.treatment, ipd.time, ipd.y)
+        else:
+            arms = outcome_summary(pd.Series(ipd.y).groupby([ipd.trial, ipd.treatment],
+                                                            sort=True), ipd.outcome_type)
         arms.index.names = ["trial", "treatment"]
         self.arms = arms.reset_index()
         self.missingness = ipd.missingness.copy()
@@ -158,9 +166,72 @@ class Description(ResultsMixin):
         """The treatment network (see :meth:`Network.plot`)."""
         return self.network.plot(ax=ax)
 
+    def plot_km(self, axes=None, ncols: int = 3):
+        """Kaplan-Meier curves by arm, one panel per trial (time-to-event outcomes).
+
+        Returns the matplotlib Figure."""
+        import matplotlib.pyplot as plt
+
+        from ..errors import OutcomeError
+        from ..plots import color_for
+        from ..survival import kaplan_meier
+
+        if self.outcome_type != "survival":
+            raise OutcomeError(f"Kaplan-Meier plots need a time-to-event outcome; "
+                               f"{self.outcome_col!r} is {self.outcome_type}")
+        trial, treat, time, event = self._surv
+        trials = self.trials
+        ncols = max(1, min(ncols, len(trials)))
+        nrows = -(-len(trials) // ncols)
+        if axes is None:
+            fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.9 * nrows),
+                                     squeeze=False, sharey=True)
+            axes = axes.ravel()
+        else:
+            axes = np.atleast_1d(axes).ravel()
+            fig = axes[0].figure
+        colours = {t: color_for(k) for k, t in enumerate(self.treatments)}
+        for ax, tr in zip(axes, trials):
+            for arm in sorted(pd.unique(treat[trial == tr]).tolist(),
+                              key=self.treatments.index):
+                m = (trial == tr) & (treat == arm)
+                km = kaplan_meier(time[m], event[m])
+                ax.step(np.r_[0.0, km.time], np.r_[1.0, km.surv], where="post",
+                        color=colours[arm], label=f"{arm} (n={int(m.sum())})")
+                cens = km.n_censor > 0
+                ax.plot(km.time[cens], km.surv[cens], "|", color=colours[arm], ms=4)
+            ax.set_title(f"trial {tr}", fontsize=9)
+            ax.set_ylim(0, 1.02)
+            ax.set_xlabel(self.time_col)
+            ax.legend(frameon=False, fontsize=7)
+        for ax in axes[len(trials):]:
+            ax.set_visible(False)
+        for ax in axes[::ncols]:
+            ax.set_ylabel("Kaplan-Meier survival")
+        fig.tight_layout()
+        return fig
+
     def __repr__(self) -> str:
         return (f"Description({self.n_patients} patients, {len(self.trials)} trials, "
                 f"{len(self.treatments)} treatments)")
+
+
+def _survival_arms(ipd: IPD) -> pd.DataFrame:
+    """Per trial and arm: patients, events, censored (count and share), median
+    follow-up (reverse Kaplan-Meier) and the Kaplan-Meier median survival."""
+    from ..survival import kaplan_meier, median_followup
+
+    df = pd.DataFrame({"trial": ipd.trial, "treatment": ipd.treatment, "t": ipd.time,
+                       "e": ipd.y})
+    g = df.groupby(["trial", "treatment"], sort=True)
+    out = pd.DataFrame({"n": g.size().astype(np.int64),
+                        "events": g["e"].sum().astype(np.int64)})
+    out["censored"] = out["n"] - out["events"]
+    out["prop_censored"] = out["censored"] / out["n"]
+    out["median_followup"] = [median_followup(s["t"], s["e"]) for _, s in g]
+    out["median_survival"] = [kaplan_meier(s["t"], s["e"]).median() for _, s in g]
+    out["last_followup"] = g["t"].max()
+    return out
 
 
 def describe(ipd: IPD) -> Description:

@@ -10,6 +10,8 @@ Each generator documents its data-generating mechanism and returns a
   two-stage ITE simulation study, with new test trials;
 * :func:`make_ite_binary` - their logistic analogue (binary response, true
   risk-difference ITEs);
+* :func:`make_survival_network` - time-to-event treatment network (Weibull PH,
+  risk-dependent hazard ratios) for the time-to-event risk-based NMR;
 * :func:`make_lbp_trials` - low-back-pain-like trials with a true subgroup and
   a trial-confounded noise covariate (MOB / metaMOB).
 
@@ -22,6 +24,7 @@ from ._ite import ITE_BETA, ITE_GAMMA, ITE_SCENARIOS, make_ite_binary, make_ite_
 from ._lbp import LBP_COVARIATES, make_lbp_trials
 from ._ms import MS_COVARIATES, make_ms_network
 from ._registry import DATASETS, list_datasets, simulate
+from ._survival_nmr import SURVIVAL_NMR_COVARIATES, make_survival_network
 
 __all__ = [
     "DATASETS",
@@ -30,11 +33,13 @@ __all__ = [
     "ITE_SCENARIOS",
     "LBP_COVARIATES",
     "MS_COVARIATES",
+    "SURVIVAL_NMR_COVARIATES",
     "SimulatedIPD",
     "list_datasets",
     "make_ite_binary",
     "make_ite_continuous",
     "make_lbp_trials",
     "make_ms_network",
+    "make_survival_network",
     "simulate",
 ]

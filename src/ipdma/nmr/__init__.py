@@ -6,8 +6,14 @@ maximum-likelihood engine, common or random treatment effects, and returns a
 :class:`RiskNMRResult` with absolute predictions (probability under every
 treatment, absolute risk differences, odds ratios, probability of being best)
 along baseline risk or for individual patients.
+
+With ``fit(..., time=, event=)`` the outcome is a time to event: stage 2 is a Cox
+(or Weibull) network meta-regression with trial-stratified baselines and the result a
+:class:`SurvivalRiskNMRResult` (survival at a horizon, RMST, their differences vs the
+reference, hazard ratios, P(best)).
 """
 
 from ._model import RiskNMR, RiskNMRResult
+from ._survival import SurvivalRiskNMRResult
 
-__all__ = ["RiskNMR", "RiskNMRResult"]
+__all__ = ["RiskNMR", "RiskNMRResult", "SurvivalRiskNMRResult"]

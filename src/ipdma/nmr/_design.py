@@ -65,6 +65,10 @@ class NMRDesign:
     # trial's mean risk when given, and left out (x = 0) otherwise
     is_ad: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     ad_trials: list[str] = field(default_factory=list)
+    # time-to-event outcomes (``family="survival"``): follow-up times, ``y`` = event 0/1;
+    # the trial intercepts are replaced by trial-stratified baseline hazards
+    time: np.ndarray | None = None
+    family: str = "binary"
 
     @property
     def n(self) -> int:
@@ -83,7 +87,7 @@ class NMRDesign:
         return self.x is not None
 
     def param_names(self) -> list[str]:
-        names = [f"u[{t}]" for t in self.trials]
+        names = [] if self.family == "survival" else [f"u[{t}]" for t in self.trials]
         names += [f"d[{t}]" for t in self.treatments[1:]]
         if self.has_risk:
             names += ["g0"] + [f"gamma[{t}]" for t in self.treatments[1:]]
@@ -97,7 +101,7 @@ class NMRDesign:
         D = np.zeros((n, T))
         D[np.arange(n), self.trt_idx] = 1.0
         D = D[:, 1:]
-        blocks = [U, D]
+        blocks = [D] if self.family == "survival" else [U, D]
         if self.has_risk:
             blocks += [self.x[:, None], D * self.x[:, None]]
         return np.hstack(blocks)

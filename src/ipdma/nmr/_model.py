@@ -96,6 +96,16 @@ class RiskNMR:
         Coverage of the reported intervals.
     random_state : None, int, SeedSequence or Generator
         Seed of the sampler and of all simulation draws.
+    ties : {"efron", "breslow"}
+        Tie handling of the Cox partial likelihood (time-to-event outcomes, ML).
+    n_pieces : int
+        Baseline-hazard intervals per trial of the Bayesian time-to-event engine
+        (cut at the quantiles of the trial's event times).
+    survival_model : {"cox", "weibull"}
+        Time-to-event stage 2 with ``engine="ml"``: Cox partial likelihood with
+        trial strata (default) or Weibull proportional hazards with a Weibull
+        baseline per trial and a common shape (= ``survreg(Surv ~ 0 + trial +
+        trt * Rc, dist = "weibull")``; log hazard ratios ``-coef / scale``).
 
     Examples
     --------
@@ -137,6 +147,9 @@ class RiskNMR:
         higher_is_better: bool = False,
         level: float = 0.95,
         random_state: int | np.random.Generator | np.random.SeedSequence | None = None,
+        ties: Literal["efron", "breslow"] = "efron",
+        n_pieces: int = 8,
+        survival_model: Literal["cox", "weibull"] = "cox",
     ) -> None:
         self.engine = engine
         self.effects = effects
@@ -157,6 +170,38 @@ class RiskNMR:
         self.higher_is_better = higher_is_better
         self.level = level
         self.random_state = random_state
+        self.ties = ties
+        self.n_pieces = n_pieces
+        self.survival_model = survival_model
+
+    def _fit_survival(self, data, *, trial, treatment, time, event, risk, reference,
+                      event_label, outcome, external_control, aggregate):
+        from ._survival import fit_survival
+
+        if time is None or event is None:
+            raise ModelSpecificationError(
+                "a time-to-event outcome needs both time= (follow-up column) and event= "
+                "(event indicator column)")
+        if outcome is not None:
+            raise ModelSpecificationError(
+                "give either outcome= (binary) or time= and event= (time to event), not both")
+        if trial is None or treatment is None:
+            raise ModelSpecificationError(
+                "fit needs the column names: fit(data, trial=..., treatment=..., time=..., "
+                "event=...)")
+        if external_control is not None or aggregate is not None:
+            raise ModelSpecificationError(
+                "external_control= and aggregate= are available for binary outcomes only")
+        if self.ties not in ("efron", "breslow"):
+            raise ModelSpecificationError(f"ties must be 'efron' or 'breslow', not {self.ties!r}")
+        if int(self.n_pieces) != self.n_pieces or self.n_pieces < 1:
+            raise ModelSpecificationError(
+                f"n_pieces must be a positive integer, not {self.n_pieces!r}")
+        rng = check_random_state(self.random_state)
+        seed = int(rng.integers(0, 2**31 - 1))
+        return fit_survival(self, data, trial=trial, treatment=treatment, time=time,
+                            event=event, risk=risk, reference=reference,
+                            event_label=event_label, seed=seed)
 
     def _validate(self) -> None:
         if self.engine not in _ENGINES:
@@ -204,6 +249,9 @@ class RiskNMR:
         aggregate_events: str = "events",
         aggregate_n: str = "n",
         aggregate_risk: str | None = None,
+        time: str | None = None,
+        event: str | None = None,
+        event_label: object = None,
     ) -> RiskNMRResult:
         """Fit the network meta-regression.
 
@@ -238,6 +286,17 @@ class RiskNMR:
             only.
         aggregate_events, aggregate_n, aggregate_risk : str
             Column names in ``aggregate``.
+        time, event : str, optional
+            A time-to-event outcome: follow-up time and event indicator columns
+            (1 = event, 0 = censored, or two labels; ``event_label`` names the event
+            label).  Stage 2 is then a Cox network meta-regression with
+            trial-stratified baselines (``engine="ml"``: partial likelihood with
+            ``ties``; ``"bayes"``: piecewise-constant baseline hazard per trial with
+            ``n_pieces`` intervals, NUTS), the ``risk`` column is the stage-1 linear
+            predictor (log relative hazard), and the result is a
+            :class:`~ipdma.nmr._survival.SurvivalRiskNMRResult` (survival at a
+            horizon, RMST, their differences, hazard ratios, P(best)).  An ``IPD``
+            built with ``time=``/``event=`` selects this automatically.
 
         Returns
         -------
@@ -248,10 +307,19 @@ class RiskNMR:
         if hasattr(data, "trial_col") and hasattr(data, "data"):
             trial = trial or data.trial_col
             treatment = treatment or data.treatment_col
-            outcome = outcome or data.outcome_col
+            if getattr(data, "time_col", None) is not None:
+                time = time or data.time_col
+                event = event or data.outcome_col
+            else:
+                outcome = outcome or data.outcome_col
             if reference is None:
                 reference = getattr(data, "reference", None)
             data = data.data
+        if time is not None or event is not None:
+            return self._fit_survival(data, trial=trial, treatment=treatment, time=time,
+                                      event=event, risk=risk, reference=reference,
+                                      event_label=event_label, outcome=outcome,
+                                      external_control=external_control, aggregate=aggregate)
         if trial is None or treatment is None or outcome is None:
             raise ModelSpecificationError(
                 "fit needs the column names: fit(data, trial=..., treatment=..., outcome=...)")

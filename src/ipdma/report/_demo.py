@@ -20,6 +20,8 @@ DEMO_SECTIONS: dict[str, tuple[str, str]] = {
                   "ipdma.prognosis._demo:demo_section"),
     "nmr": ("Who benefits from which treatment: risk-based network meta-regression",
             "ipdma.nmr._demo:demo_section"),
+    "nmr-survival": ("Time to event: risk-based network meta-regression",
+                     "ipdma.nmr._demo:survival_section"),
     "ite": ("Individualised treatment effects (two-stage)", "ipdma.ite._demo:demo_section"),
     "subgroups": ("Subgroup identification: MOB and metaMOB",
                   "ipdma.trees._demo:demo_section"),

@@ -1,0 +1,135 @@
+"""Benchmark: the time-to-event risk-based NMR (stage 2) vs R's coxph on the same data.
+
+Stage 2 is ``coxph(Surv(time, event) ~ treatment * Rc + strata(trial), ties = "efron")``
+with ``Rc`` the risk score centred at each trial's mean.  ipdma's side is the public API
+``RiskNMR(engine="ml").fit(df, trial=, treatment=, time=, event=, risk=)`` (DataFrame in,
+validation, canonical ordering and the result object included); R's side is the
+``coxph`` call alone (plus the centring), timed with ``system.time`` inside one
+``Rscript`` run (start-up excluded).  Also timed: ipdma's predictions (survival at
+t* = 2 and RMST up to 3 with delta-method SEs, 41 risk scores x 4 treatments) vs
+``survfit(fit, newdata, ctype = 1)`` for the same 164 rows in one stratum plus the
+RMST sums in R.
+
+Data: ``make_survival_network(n, random_state=1)`` (4 trials, 4 treatments, one 3-arm
+trial; times rounded to 0.01), n = 1600 and ``--n-large`` (default 20000).
+
+    python benchmarks/bench_survival_nmr.py [--reps 5] [--n-large 20000]
+
+Prints seconds, the ratio R / ipdma (> 1 = ipdma faster) and the largest absolute
+difference of the coefficients.  Without ``Rscript`` only the Python side runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+R_SCRIPT = r"""
+suppressPackageStartupMessages({library(survival); library(jsonlite)})
+args <- commandArgs(TRUE); reps <- as.integer(args[2]); files <- strsplit(args[1], ",")[[1]]
+med <- function(f) { ts <- numeric(reps); for (i in seq_len(reps)) ts[i] <- system.time(r <- f())[["elapsed"]]; list(t = median(ts), r = r) }
+out <- list()
+for (f in files) {
+  d <- read.csv(f)
+  d$treatment <- factor(d$treatment, levels = c("PBO", "A", "B", "C"))
+  a <- med(function() {
+    d$Rc <- d$R - ave(d$R, d$trial)
+    coxph(Surv(time, event) ~ treatment * Rc + strata(trial), data = d, ties = "efron")
+  })
+  fit <- a$r
+  cT2 <- mean(d$R[d$trial == "T2"])
+  nd <- expand.grid(treatment = levels(d$treatment), r = seq(min(d$R), max(d$R), length.out = 41))
+  nd$treatment <- factor(nd$treatment, levels = levels(d$treatment))
+  nd$Rc <- nd$r - cT2; nd$trial <- "T2"
+  p <- med(function() {
+    sf <- survfit(fit, newdata = nd, ctype = 1)
+    s2 <- summary(sf, times = 2)
+    rm <- sapply(seq_len(nrow(nd)), function(i) { s <- sf[i]; k <- s$time <= 3
+      sum(diff(c(0, s$time[k], 3)) * c(1, s$surv[k])) })
+    list(s2$surv, s2$std.err, rm)
+  })
+  out[[basename(f)]] <- list(n = nrow(d), seconds = a$t, coef = unname(coef(fit)),
+                             predict_seconds = p$t)
+}
+write_json(out, args[3], digits = NA, auto_unbox = TRUE)
+"""
+
+
+def timed(f, reps):
+    ts = []
+    r = None
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        r = f()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts)), r
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--n-large", type=int, default=20000)
+    args = ap.parse_args()
+    from threadpoolctl import threadpool_limits
+
+    from ipdma.datasets import make_survival_network
+    from ipdma.nmr import RiskNMR
+
+    sets = {}
+    for n in (1600, args.n_large):
+        sim = make_survival_network(n, random_state=1)
+        sets[f"n{n}.csv"] = sim.data.assign(R=sim.truth["true_lp"].round(6))
+
+    r_out = None
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for name, df in sets.items():
+            paths.append(str(Path(tmp) / name))
+            df.to_csv(paths[-1], index=False)
+        if shutil.which("Rscript"):
+            script, res = Path(tmp) / "b.R", Path(tmp) / "r.json"
+            script.write_text(R_SCRIPT)
+            p = subprocess.run(["Rscript", str(script), ",".join(paths), str(args.reps),
+                                str(res)], capture_output=True, text=True)
+            if p.returncode == 0:
+                r_out = json.loads(res.read_text())
+            else:
+                print("R run failed:", p.stderr.strip()[-400:])
+
+    rows = []
+    cols = dict(trial="trial", treatment="treatment", time="time", event="event", risk="R")
+    with threadpool_limits(limits=1, user_api="blas"):
+        for name, df in sets.items():
+            RiskNMR(engine="ml", random_state=1).fit(df, **cols)          # warm-up
+            s, res = timed(lambda df=df: RiskNMR(engine="ml", random_state=1).fit(df, **cols),
+                           args.reps)
+            grid = np.linspace(df["R"].min(), df["R"].max(), 41)
+            sp, _ = timed(lambda res=res, grid=grid: res.predict(grid, horizon=2.0, tau=3.0,
+                                                                 baseline="T2"), args.reps)
+            row = {"case": f"stage-2 Cox NMR fit, n = {len(df)}", "ipdma_s": s}
+            prow = {"case": f"predict S(2), RMST(3) + SE, 164 rows, n = {len(df)}",
+                    "ipdma_s": sp}
+            if r_out:
+                ro = r_out[name]
+                row["R_s"] = ro["seconds"]
+                row["max_abs_coef_diff"] = float(np.max(np.abs(res.params["estimate"].to_numpy()
+                                                               - ro["coef"])))
+                prow["R_s"] = ro["predict_seconds"]
+            rows += [row, prow]
+    out = pd.DataFrame(rows)
+    if "R_s" in out:
+        out["ratio_R_over_ipdma"] = out["R_s"] / out["ipdma_s"]
+    with pd.option_context("display.width", 160, "display.float_format", "{:.4g}".format):
+        print(out.to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
