@@ -59,3 +59,43 @@ def browser():
     finally:
         drv.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def open_page(drv, path: Path, screenshot: Path | None = None) -> dict:
+    """Load a calculator page from file:// and check it made no request; returns timing
+    (ms from navigation start to interactive) and the console messages."""
+    drv.get(path.resolve().as_uri())
+    ready = drv.execute_script("return document.body.getAttribute('data-ready');")
+    assert ready == "1", "the page did not finish its start-up script"
+    res = drv.execute_script(
+        "var n = performance.getEntriesByType('navigation')[0];"
+        "return {resources: performance.getEntriesByType('resource').map(function(e){"
+        "return e.name;}), interactive: n.domInteractive, complete: n.domContentLoadedEventEnd};")
+    assert res["resources"] == [], f"the page requested {res['resources']}"
+    logs = [m for m in drv.get_log("browser") if m["level"] in ("SEVERE", "WARNING")]
+    assert logs == [], f"console messages: {logs}"
+    if screenshot is not None:
+        drv.save_screenshot(str(screenshot))
+    return res
+
+
+def fill_and_read(drv, patients: list[dict]) -> list[dict]:
+    """Fill the form with each patient in turn (one JS call for the batch) and read the
+    machine-readable output the page shows."""
+    return drv.execute_script(
+        "return arguments[0].map(function (p) {"
+        " return window.ipdmaCalculator.fillAndRead(p); });", patients)
+
+
+def shown_cells(drv) -> dict:
+    """The data-value attributes of the results table: {(row, key): value}."""
+    cells = drv.execute_script(
+        "return Array.from(document.querySelectorAll('#results td[data-key]')).map("
+        "function (td) { return [td.parentNode.getAttribute('data-row'), "
+        "td.getAttribute('data-key'), td.getAttribute('data-value')]; });")
+    return {(r, k): float(v) for r, k, v in cells}
+
+
+def as_text(v) -> str:
+    """A value as the page's input receives it (floats round-trip exactly)."""
+    return repr(float(v)) if isinstance(v, float) else str(v)
