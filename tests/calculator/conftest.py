@@ -97,5 +97,8 @@ def shown_cells(drv) -> dict:
 
 
 def as_text(v) -> str:
-    """A value as the page's input receives it (floats round-trip exactly)."""
-    return repr(float(v)) if isinstance(v, float) else str(v)
+    """A value as the page's input receives it (floats round-trip exactly; whole numbers
+    as integers, as the options of a 0/1 input)."""
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() and abs(v) < 2**53 else repr(v)
+    return str(v)

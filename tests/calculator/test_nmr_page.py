@@ -4,10 +4,7 @@ headless Chromium: for 100+ random patients the page's numbers equal
 
 from __future__ import annotations
 
-import shutil
 import warnings
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,7 +18,6 @@ from .conftest import as_text, fill_and_read, open_page, shown_cells
 TOL = 1e-9
 KEYS = ["prob", "prob_lower", "prob_upper", "ard", "ard_lower", "ard_upper", "or",
         "or_lower", "or_upper", "p_best"]
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
 def _network(seed=3, n=900):
@@ -110,9 +106,6 @@ def _check_patients(browser, tmp_path, model, name, n=100):
 def test_ml_page_matches_predict(browser, tmp_path, ml_model):
     path, info = _check_patients(browser, tmp_path, ml_model, "nmr_ml", n=120)
     assert path.stat().st_size < 300_000
-    if DOCS_IMG.is_dir():
-        shutil.copy(tmp_path / "nmr_ml.png", DOCS_IMG / "calculator_nmr.png") \
-            if not (DOCS_IMG / "calculator_nmr.png").exists() else None
 
 
 def test_bayes_page_matches_predict(browser, tmp_path, bayes_model):
