@@ -61,7 +61,7 @@ def _patients(model, n, seed):
 
 @pytest.mark.parametrize("which", ["continuous", "binary", "binary_logor"])
 def test_page_matches_predict(browser, tmp_path, which, request):
-    sim, model = request.getfixturevalue(which)
+    _sim, model = request.getfixturevalue(which)
     path = export_calculator(model, tmp_path / f"ite_{which}.html",
                              treatments=("control", "treated"))
     open_page(browser, path, screenshot=tmp_path / f"ite_{which}.png")
@@ -82,7 +82,7 @@ def test_page_matches_predict(browser, tmp_path, which, request):
 
 
 def test_out_of_range_and_missing(browser, tmp_path, continuous):
-    sim, model = continuous
+    _sim, model = continuous
     path = export_calculator(model, tmp_path / "c.html")
     open_page(browser, path)
     f0 = model.feature_names_[0]

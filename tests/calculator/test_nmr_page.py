@@ -5,6 +5,7 @@ headless Chromium: for 100+ random patients the page's numbers equal
 from __future__ import annotations
 
 import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -104,7 +105,7 @@ def _check_patients(browser, tmp_path, model, name, n=100):
 
 
 def test_ml_page_matches_predict(browser, tmp_path, ml_model):
-    path, info = _check_patients(browser, tmp_path, ml_model, "nmr_ml", n=120)
+    path, _info = _check_patients(browser, tmp_path, ml_model, "nmr_ml", n=120)
     assert path.stat().st_size < 300_000
 
 
@@ -144,7 +145,7 @@ def test_messages_for_missing_invalid_and_out_of_range(browser, tmp_path, ml_mod
 
 
 def test_page_without_risk_model_takes_the_baseline_risk(browser, tmp_path, ml_model):
-    df, rm, res = ml_model
+    _df, _rm, res = ml_model
     path = export_calculator(res, tmp_path / "r.html", baseline="trials")
     open_page(browser, path)
     grid = np.random.default_rng(2).uniform(0.02, 0.9, 100)
@@ -169,7 +170,7 @@ def test_spec_is_plain_json_with_provenance(ml_model):
     assert [i["name"] for i in spec["inputs"]] == COVS
     sex = spec["inputs"][1]
     assert sex["type"] == "categorical" and sex["levels"] == ["F", "M"]
-    assert spec["inputs"][0]["default"] == pytest.approx(float(df.age.median()))
+    assert spec["inputs"][0]["default"] == pytest.approx(float(df.age.median()), rel=1e-3)
     assert spec["inputs"][3]["allowed"] == [0, 1]
     assert set(spec["provenance"]) >= {"method", "data", "created", "ipdma_version"}
     assert spec["constants"]["z"] == pytest.approx(1.959963984540054)

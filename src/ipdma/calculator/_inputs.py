@@ -109,6 +109,7 @@ def covariate_inputs(data: pd.DataFrame | None, columns: Sequence[str], *,
                     vals, cnt = np.unique(v, return_counts=True)
                     entry["default"] = _num(vals[np.argmax(cnt)])
                 else:
-                    entry["default"] = _num(np.median(v))
+                    # the median, to 4 significant digits (a default to edit, not an estimate)
+                    entry["default"] = _num(float(f"{np.median(v):.4g}"))
         out.append(entry)
     return out

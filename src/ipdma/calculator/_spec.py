@@ -15,8 +15,15 @@ from scipy import stats
 from ..errors import ModelSpecificationError, NotFittedError
 from ._inputs import covariate_inputs
 
-__all__ = ["FORMAT", "VERSION", "SUPPORTED_KINDS", "nmr_spec", "ite_spec", "tree_spec",
-           "EXPORTABLE_ITE"]
+__all__ = [
+    "EXPORTABLE_ITE",
+    "FORMAT",
+    "SUPPORTED_KINDS",
+    "VERSION",
+    "ite_spec",
+    "nmr_spec",
+    "tree_spec",
+]
 
 FORMAT = "ipdma.calculator"
 VERSION = 1

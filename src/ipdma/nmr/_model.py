@@ -855,3 +855,13 @@ class RiskNMRResult(ResultsMixin):
         ipd = ~self.design.is_ad if self.design.is_ad.size else slice(None)
         return pd.DataFrame({col: self.design.risk_logit[ipd]},
                             index=self.design.source_index[ipd])
+
+    def export_calculator(self, path, **options):
+        """Write a per-patient calculator page (one self-contained HTML file) for this
+        model; see :func:`ipdma.calculator.export_calculator` for the options (``risk_model=`` the stage-1
+        :class:`ipdma.prognosis.RiskModel` whose ``predict_logit`` gave the risk column, and
+        ``data=`` its development data, so that the clinician enters the patient's
+        characteristics)."""
+        from ..calculator import export_calculator
+
+        return export_calculator(self, path, **options)
