@@ -12,7 +12,7 @@ import pytest
 from ipdma.calculator import calculator_spec, export_calculator
 from ipdma.datasets import make_ite_binary, make_ite_continuous
 from ipdma.errors import ModelSpecificationError
-from ipdma.ite import TwoStageITE
+from ipdma.ite import TwoStageITE, learner_available
 
 from .conftest import as_text, fill_and_read, open_page
 
@@ -95,11 +95,52 @@ def test_out_of_range_and_missing(browser, tmp_path, continuous):
         out[1]["warnings"][0]["message"]
 
 
-def test_unexportable_learner_names_the_exportable_ones():
-    pytest.importorskip("xgboost")
-    sim = make_ite_continuous(scenario=1, random_state=1, n_trials=3, n_test_per_trial=10)
+def test_unexportable_learner_names_the_exportable_ones(continuous):
+    sim = continuous[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = TwoStageITE("ols", "weighted-aux-ols").fit(sim.ipd())
-    with pytest.raises(ModelSpecificationError, match="Exportable: pooler 'mvma'"):
+        model = TwoStageITE("ridge", "weighted-aux-ols", random_state=1).fit(sim.ipd())
+        random_w = TwoStageITE("ols", "weighted-aux-ols",
+                               pooler_options={"heterogeneity": "DL"}).fit(sim.ipd())
+    with pytest.raises(ModelSpecificationError, match=r"learner 'ridge'.*Exportable: pooler 'mvma'"):
         calculator_spec(model)
+    with pytest.raises(ModelSpecificationError, match=r"heterogeneity='DL'.*Exportable"):
+        calculator_spec(random_w)
+
+
+@pytest.fixture(scope="module")
+def weighted(continuous):
+    sim = continuous[0]
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out["ols"] = TwoStageITE("ols", "weighted-aux-ols").fit(sim.ipd())
+        if learner_available("xgboost"):
+            out["xgboost"] = TwoStageITE(
+                "xgboost", "weighted-aux-ols", random_state=1,
+                learner_options={"max_depth": (2, 3), "eta": (0.3,), "nrounds": (30,),
+                                 "nfold": 3}).fit(sim.ipd())
+    return sim, out
+
+
+@pytest.mark.parametrize("learner", ["ols", "xgboost"])
+def test_weighted_pooler_page_matches_predict(browser, tmp_path, weighted, learner):
+    _sim, models = weighted
+    if learner not in models:
+        pytest.skip("xgboost is not installed")
+    model = models[learner]
+    path = export_calculator(model, tmp_path / f"ite_weighted_{learner}.html")
+    open_page(browser, path, screenshot=tmp_path / f"ite_weighted_{learner}.png")
+    pats = _patients(model, 100, seed=8)
+    page = fill_and_read(browser, [{c: as_text(v) for c, v in r.items()}
+                                   for r in pats.to_dict("records")])
+    py = model.predict(pats)
+    per_trial = [f"ite_{t}" for t in model.trials_]
+    for i, out in enumerate(page):
+        assert out["ok"], out["errors"]
+        for k in ("ite", "se", "ci_low", "ci_high"):
+            assert abs(out["columns"][k][0] - py[k].iloc[i]) <= TOL, (i, k)
+        # every trial's learner prediction (XGBoost: float32 trees) reproduced exactly
+        np.testing.assert_allclose(out["columns"]["per_trial"], py[per_trial].iloc[i],
+                                   rtol=0, atol=TOL)
+    assert path.stat().st_size < 300_000

@@ -28,10 +28,11 @@ __all__ = [
 FORMAT = "ipdma.calculator"
 VERSION = 1
 #: model kinds the page's evaluator knows (one JS function each)
-SUPPORTED_KINDS = ("risk-nmr", "ite-linear", "tree")
+SUPPORTED_KINDS = ("risk-nmr", "ite-linear", "ite-weighted", "tree")
 #: TwoStageITE set-ups the calculator exports exactly (pooler "mvma": pooled coefficients)
-EXPORTABLE_ITE = "pooler 'mvma' with any learner it accepts (ols, lasso, ridge, elasticnet, " \
-                 "bayes-lm, logistic, logistic-lasso/-ridge/-elasticnet, ...)"
+EXPORTABLE_ITE = ("pooler 'mvma' with any learner it accepts (ols, logistic); pooler "
+                  "'weighted-aux-ols' (heterogeneity 'fixed', continuous outcome) with "
+                  "learner 'ols' or 'xgboost'")
 
 
 def _f64(a: np.ndarray) -> str:
@@ -244,6 +245,11 @@ def ite_spec(model, *, data: pd.DataFrame | None = None, treatments: Sequence[st
         raise ModelSpecificationError(f"expected a TwoStageITE, not {type(model).__name__}")
     model._check_fitted()
     pooler = model.pooler_
+    if pooler.name == "weighted-aux-ols":
+        return weighted_ite_spec(model, data=data, treatments=treatments,
+                                 higher_is_better=higher_is_better, title=title, units=units,
+                                 labels=labels, outcome_label=outcome_label,
+                                 data_label=data_label)
     if pooler.name != "mvma":
         raise ModelSpecificationError(
             f"TwoStageITE({model.name!r}) cannot be exported to a calculator: its prediction "
@@ -449,4 +455,131 @@ def tree_spec(model, *, data: pd.DataFrame | None = None,
                                  f"{', '.join(cols) or 'none'})",
                                  data_label or f"{int(sum(e['n'] for e in effects.values()))} "
                                                "patients"),
+    }
+
+
+# --------------------------------------------------------------------------- weighted ITE
+def _xgb_trees(booster) -> dict:
+    """An XGBoost booster's trees as flat arrays (float32 values stored exactly)."""
+    import json
+
+    model = json.loads(booster.save_raw("json"))
+    learner = model["learner"]
+    obj = learner["objective"]["name"]
+    if obj != "reg:squarederror":
+        raise ModelSpecificationError(
+            f"the calculator evaluates XGBoost trees of continuous outcomes "
+            f"(reg:squarederror); this learner uses {obj!r}")
+    gb = learner["gradient_booster"]
+    if gb.get("name") != "gbtree":
+        raise ModelSpecificationError(f"XGBoost booster {gb.get('name')!r} is not a tree model")
+    base = str(learner["learner_model_param"]["base_score"]).strip("[]").split(",")[0]
+    left, right, feat, cond, dleft, roots = [], [], [], [], [], []
+    for tree in gb["model"]["trees"]:
+        if any(int(s) != 0 for s in tree.get("split_type", [])):
+            raise ModelSpecificationError("categorical XGBoost splits are not exported")
+        off = len(left)
+        roots.append(off)
+        lc = np.asarray(tree["left_children"], dtype=np.int64)
+        rc = np.asarray(tree["right_children"], dtype=np.int64)
+        left += np.where(lc >= 0, lc + off, -1).tolist()
+        right += np.where(rc >= 0, rc + off, -1).tolist()
+        feat += [int(v) for v in tree["split_indices"]]
+        # split value of an inner node, leaf value of a leaf: float32, kept exactly
+        cond += np.asarray(tree["split_conditions"], dtype=np.float32).astype(float).tolist()
+        dleft += [int(v) for v in tree["default_left"]]
+    return {"base": float(np.float32(float(base))), "roots": roots, "left": left,
+            "right": right, "feature": feat, "value": cond, "default_left": dleft}
+
+
+def weighted_ite_spec(model, *, data: pd.DataFrame | None = None,
+                      treatments: Sequence[str] | None = None,
+                      higher_is_better: bool | None = None, title: str | None = None,
+                      units: Mapping[str, str] | None = None,
+                      labels: Mapping[str, str] | None = None, outcome_label: str | None = None,
+                      data_label: str | None = None) -> dict:
+    """Spec of a TwoStageITE with pooler ``weighted-aux-ols`` (fixed weights): every
+    trial's learner (OLS coefficients or XGBoost trees) and auxiliary-OLS covariance."""
+    from ..ite import OLSLearner, XGBoostSLearner
+
+    pooler = model.pooler_
+    if pooler.heterogeneity != "fixed":
+        raise ModelSpecificationError(
+            f"TwoStageITE({model.name!r}) with heterogeneity={pooler.heterogeneity!r} is not "
+            f"exported (its weights need a per-patient tau^2 fit). Exportable: "
+            f"{EXPORTABLE_ITE}")
+    fits = model.fits_
+    if any(getattr(f.learner, "family_", None) is not None
+           and f.learner.family_.name != "continuous" for f in fits):
+        raise ModelSpecificationError(
+            f"TwoStageITE({model.name!r}) for a binary outcome is not exported (XGBoost's "
+            f"float32 sigmoid cannot be reproduced exactly). Exportable: {EXPORTABLE_ITE}")
+    trials = []
+    for f in fits:
+        lrn = f.learner
+        if isinstance(lrn, XGBoostSLearner):
+            part = {"learner": "xgboost", "trees": _xgb_trees(lrn.booster_)}
+        elif isinstance(lrn, OLSLearner):
+            part = {"learner": "linear", "theta": lrn.coef_cov()[0].tolist()}
+        else:
+            raise ModelSpecificationError(
+                f"learner {lrn.name!r} of TwoStageITE({model.name!r}) cannot be exported. "
+                f"Exportable: {EXPORTABLE_ITE}")
+        part["trial"] = f.label
+        part["aux_vcov"] = f.aux.coef_cov()[1].tolist()
+        trials.append(part)
+    feats = list(model.feature_names_)
+    level = float(pooler.level)
+    consts = _level_constants(level)
+    consts["z"] = float(pooler._z)
+    if data is None:
+        data = pd.DataFrame(model.data_.X, columns=feats)
+    inputs = covariate_inputs(data, feats, units=units, labels=labels)
+    if higher_is_better is None:
+        higher_is_better = True
+    trts = list(treatments) if treatments is not None else ["control", "treated"]
+    if len(trts) != 2:
+        raise ModelSpecificationError(
+            f"treatments must name the control and the treated arm, got {trts}")
+    X = model.data_.X
+    rng = np.random.default_rng(0)
+    sub = X[rng.choice(len(X), size=min(300, len(X)), replace=False)]
+    import copy
+
+    pr = copy.deepcopy(pooler).fit([f.summarize(sub) for f in fits]).predict(sub)
+    lvl = _pct(level)
+    out_name = outcome_label or "outcome"
+    return {
+        "format": FORMAT, "version": VERSION, "kind": "ite-weighted", "family": "continuous",
+        "title": title or f"Treatment calculator: effect of {trts[1]} vs {trts[0]}",
+        "outcome": {"name": out_name, "higher_is_better": bool(higher_is_better)},
+        "higher_is_better": bool(higher_is_better), "treatments": trts, "reference": trts[0],
+        "inputs": inputs,
+        "model": {"features": [{"input": f, "kind": "numeric"} for f in feats],
+                  "trials": trials},
+        "constants": consts, "row_label": "Comparison",
+        "outputs": [{"label": f"Effect: difference in mean outcome ({lvl} CI)",
+                     "keys": ["ite", "ci_low", "ci_high"], "fmt": "num"},
+                    {"label": "SE", "keys": ["se"], "fmt": "num"}],
+        "recommend_text": "Favoured by the predicted effect: {treatment}.",
+        "plot": {"title": "Predicted effect", "xlabel": feats[0],
+                 "ylabel": "difference in mean outcome", "xfmt": "num", "yfmt": "num",
+                 "x_input": feats[0], "xlim": [float(sub[:, 0].min()), float(sub[:, 0].max())],
+                 "ylim": [float(min(pr.ite.min(), 0)), float(max(pr.ite.max(), 0))],
+                 "series": [{"name": "development patients", "color": 0, "type": "points",
+                             "x": np.round(sub[:, 0], 5).tolist(),
+                             "y": np.round(pr.ite, 6).tolist()}],
+                 "marker_colors": [1]},
+        "notes": [
+            f"The effect is the inverse-variance weighted average of the {len(trials)} "
+            f"trials' predicted effects ({model.name}) for a patient with these "
+            "characteristics; the weights come from each trial's auxiliary linear model.",
+            "The confidence interval treats the trials as estimating one common effect "
+            "(fixed weights); it is not a prediction interval for a new trial.",
+            f"'Favoured' only compares the point estimate with 0 ({'higher' if higher_is_better else 'lower'} "
+            f"{out_name} is better); it is not a test.",
+        ],
+        "provenance": provenance(f"TwoStageITE({model.learner_.name!r}, 'weighted-aux-ols', "
+                                 "heterogeneity='fixed')",
+                                 data_label or f"{len(X)} patients, {len(trials)} trials"),
     }

@@ -198,6 +198,44 @@
             plot: {x: p0 !== null ? p0 : values[SPEC.plot.x_input], y: [ite]}};
   }
 
+  // XGBoost tree ensemble as XGBoost predicts it: float32 features, "value < split" goes
+  // left (missing: the default direction), leaf values summed in float32 in tree order
+  function xgbPredict(tr, f) {
+    var s = Math.fround(tr.base);
+    for (var k = 0; k < tr.roots.length; k++) {
+      var n = tr.roots[k];
+      while (tr.left[n] >= 0) {
+        var v = f[tr.feature[n]];
+        n = (v !== v ? tr.default_left[n] === 1 : v < tr.value[n]) ? tr.left[n] : tr.right[n];
+      }
+      s = Math.fround(s + tr.value[n]);
+    }
+    return s;
+  }
+
+  // two-stage ITE, pooler weighted-aux-ols with fixed weights: per trial the learner's ITE
+  // (linear coefficients, or XGBoost S-learner f(1, x) - f(0, x) in float32) and the
+  // auxiliary OLS variance c' V c, c = (1, x); inverse-variance weighted average
+  function evalITEWeighted(values) {
+    var m = SPEC.model, x = features(m.features, values), z = SPEC.constants.z;
+    var c = [1.0].concat(x), f1 = [1.0].concat(x).map(Math.fround), f0 = [0.0].concat(x).map(Math.fround);
+    var Y = [], W = [];
+    m.trials.forEach(function (tr) {
+      var ite = tr.learner === "xgboost"
+        ? Math.fround(xgbPredict(tr.trees, f1) - xgbPredict(tr.trees, f0)) : dot(c, tr.theta);
+      Y.push(ite); W.push(1.0 / quad(c, tr.aux_vcov));
+    });
+    var sw = 0, swy = 0;
+    for (var l = 0; l < Y.length; l++) { sw += W[l]; swy += W[l] * Y[l]; }
+    var est = swy / sw, se = Math.sqrt(1.0 / sw);
+    var better = SPEC.higher_is_better ? est > 0 : est < 0;
+    return {kind: "ite-weighted", rows: [SPEC.treatments[1] + " vs " + SPEC.treatments[0]],
+            columns: {ite: [est], se: [se], ci_low: [est - z * se], ci_high: [est + z * se],
+                      per_trial: Y},
+            recommended: SPEC.treatments[better ? 1 : 0],
+            plot: {x: values[SPEC.plot.x_input], y: [est]}};
+  }
+
   // subgroup trees: route by the split rules to the terminal node, read its effect
   function evalTree(values) {
     var m = SPEC.model, node = m.nodes[String(m.root)], path = [];
@@ -221,7 +259,8 @@
             columns: out, recommended: SPEC.treatments[better ? 1 : 0], plot: {x: node.id, y: [e]}};
   }
 
-  var KINDS = {"risk-nmr": evalRiskNMR, "ite-linear": evalITELinear, "tree": evalTree};
+  var KINDS = {"risk-nmr": evalRiskNMR, "ite-linear": evalITELinear, "ite-weighted": evalITEWeighted,
+               "tree": evalTree};
 
   function evaluate(raw) {
     var inp = readInputs(raw);
