@@ -1,8 +1,9 @@
 """Size and time to interactive of the calculator pages of the example models.
 
-Run: ``python benchmarks/bench_calculator.py [PAGE.html ...]`` (default: the demo's
-risk-NMR calculator, written by ``ipdma demo --out DIR --only nmr``, plus pages built
-here for the example ITE and subgroup models).  Each page is opened from file:// in
+Run: ``python benchmarks/bench_calculator.py [PAGE.html ...]`` (the pages given, e.g.
+the demo's risk-NMR calculator written by ``ipdma demo --out DIR --only nmr``, plus
+pages built here for the example ITE models of the demo -- scenario 5, ols+mvma, and
+xgboost+weighted-aux-ols with the reduced tuning grid -- and the metaMOB of the demo).  Each page is opened from file:// in
 headless Chromium (networking off) 5 times; reported: bytes, median ms from navigation
 start to ``domInteractive``, to the end of ``DOMContentLoaded`` (the first prediction is
 on the page then), and the median ms of one full prediction (fill the form, compute,
@@ -20,17 +21,20 @@ from pathlib import Path
 
 def _pages(tmp: Path) -> list[Path]:
     from ipdma.datasets import make_ite_continuous, make_lbp_trials
-    from ipdma.ite import TwoStageITE
+    from ipdma.ite import REDUCED_XGBOOST_GRID, TwoStageITE
     from ipdma.trees import MetaMOB
 
     warnings.simplefilter("ignore")
-    sim = make_ite_continuous(scenario=1, random_state=2026)
-    ite = TwoStageITE("ols", "mvma").fit(sim.ipd())
+    sim = make_ite_continuous(scenario=5, random_state=2026, n_test_per_trial=300)
+    ite = TwoStageITE("ols", "mvma", random_state=2026).fit(sim.ipd())
+    xgb = TwoStageITE("xgboost", "weighted-aux-ols", random_state=2026,
+                      learner_options=dict(REDUCED_XGBOOST_GRID)).fit(sim.ipd())
     lbp = make_lbp_trials(random_state=2026)
     meta = MetaMOB(random="treatment", fixed_trial_intercepts=True, parm="treatment").fit(
         lbp.data, outcome="rmdq", treatment="treatment",
         partition=lbp.columns["covariates"], trial="trial")
     return [ite.export_calculator(tmp / "calculator_ite.html"),
+            xgb.export_calculator(tmp / "calculator_ite_xgboost.html"),
             meta.export_calculator(tmp / "calculator_metamob.html", data=lbp.data)]
 
 
