@@ -176,8 +176,27 @@ def test_spec_is_plain_json_with_provenance(ml_model):
     assert spec["constants"]["z"] == pytest.approx(1.959963984540054)
 
 
-def test_control_model_baseline_is_refused(ml_model):
+def test_control_model_baseline(browser, tmp_path, ml_model):
+    df, rm, res = ml_model
+    path = export_calculator(res, tmp_path / "cm.html", risk_model=rm, data=df,
+                             baseline="control-model")
+    open_page(browser, path)
+    pats = _patients(df, 100, seed=9)
+    page = fill_and_read(browser, [{c: as_text(v) for c, v in r.items()}
+                                   for r in pats.to_dict("records")])
+    py = res.predict(pd.DataFrame({"logit_risk": rm.predict_logit(pats)}),
+                     baseline="control-model")
+    T = len(res.treatments)
+    for i, out in enumerate(page):
+        rows = py.iloc[i * T:(i + 1) * T]
+        for k in KEYS:
+            np.testing.assert_allclose(out["columns"][k], rows[k].to_numpy(), rtol=0, atol=TOL,
+                                       err_msg=f"patient {i}, {k}")
+        assert out["recommended"] == rows.loc[rows["recommended"], "treatment"].item()
+
+
+def test_unknown_baseline_is_refused(ml_model):
     from ipdma.errors import ModelSpecificationError
 
-    with pytest.raises(ModelSpecificationError, match="control-model"):
-        calculator_spec(ml_model[2], baseline="control-model")
+    with pytest.raises(ModelSpecificationError, match="baseline must be"):
+        calculator_spec(ml_model[2], baseline="cohort")

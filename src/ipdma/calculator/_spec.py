@@ -40,6 +40,10 @@ def _f64(a: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(a, dtype="<f8").tobytes()).decode("ascii")
 
 
+def _b64(a: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
+
+
 def _version() -> str:
     from .. import __version__
 
@@ -104,13 +108,12 @@ def nmr_spec(res, *, risk_model=None, data: pd.DataFrame | None = None,
     d = res.design
     if baseline is None:
         baseline = "external" if res._external is not None else "trials"
-    if baseline == "control-model":
+    if baseline not in ("external", "trials", "control-model"):
         raise ModelSpecificationError(
-            "the calculator supports baseline='external' and baseline='trials'; "
-            "baseline='control-model' is not exported yet")
-    if baseline not in ("external", "trials"):
-        raise ModelSpecificationError(
-            f"baseline must be 'external' or 'trials', not {baseline!r}")
+            f"baseline must be 'external', 'trials' or 'control-model', not {baseline!r}")
+    control = baseline == "control-model"
+    if control:
+        res._fit_control_model()     # the model's own errors (no risk term, no events)
     if baseline == "external" and res._external is None:
         raise ModelSpecificationError(
             "baseline='external' needs the external control cohort given to fit(); use "
@@ -126,7 +129,7 @@ def nmr_spec(res, *, risk_model=None, data: pd.DataFrame | None = None,
     Q = np.zeros((2 * T, P))
     if baseline == "trials":
         Q[0, :J] = 1.0 / J
-    if d.has_risk:
+    if d.has_risk and not control:
         Q[1, J + T - 1] = 1.0
     for k in range(1, T):
         Q[1 + k, J + k - 1] = 1.0
@@ -136,6 +139,10 @@ def nmr_spec(res, *, risk_model=None, data: pd.DataFrame | None = None,
     D = th @ Q.T
     if baseline == "external":
         D[:, 0] = res._alpha_draws
+    if control:
+        # logit P_ref = a + b (R - Rbar) from the control-arm regression replaces the
+        # intercept and the prognostic slope g0 (independent of the NMR estimates)
+        D[:, :2] = res._control_fit[2]
     model: dict[str, Any] = {
         "engine": res.engine, "baseline": baseline, "point": point,
         "has_risk": bool(d.has_risk), "risk_scale": res.model.risk_scale,
@@ -156,6 +163,12 @@ def nmr_spec(res, *, risk_model=None, data: pd.DataFrame | None = None,
             Vp[0, :] = 0.0
             Vp[:, 0] = 0.0
             Vp[0, 0] = res._alpha_ext[1] ** 2
+        if control:
+            coef_ab, cov_ab = res._control_fit[0], res._control_fit[1]
+            est[:2] = coef_ab
+            Vp[:2, :] = 0.0
+            Vp[:, :2] = 0.0
+            Vp[:2, :2] = cov_ab
         model["estimate"] = est.tolist()
         model["vcov"] = Vp.tolist()
     out_name = outcome_label or str(res.columns["outcome"])
@@ -485,11 +498,21 @@ def _xgb_trees(booster) -> dict:
         left += np.where(lc >= 0, lc + off, -1).tolist()
         right += np.where(rc >= 0, rc + off, -1).tolist()
         feat += [int(v) for v in tree["split_indices"]]
+        if feat and max(feat) >= 2**16:  # pragma: no cover - 65536 features
+            raise ModelSpecificationError("XGBoost model with more than 65535 features")
         # split value of an inner node, leaf value of a leaf: float32, kept exactly
         cond += np.asarray(tree["split_conditions"], dtype=np.float32).astype(float).tolist()
         dleft += [int(v) for v in tree["default_left"]]
-    return {"base": float(np.float32(float(base))), "roots": roots, "left": left,
-            "right": right, "feature": feat, "value": cond, "default_left": dleft}
+    # compact and exact: little-endian typed arrays, base64 (float32 values are XGBoost's own)
+    left_a, right_a = np.asarray(left, "<i4"), np.asarray(right, "<i4")
+    out = {"base": float(np.float32(float(base))), "n_nodes": len(left), "roots": roots,
+           "left": _b64(left_a), "feature": _b64(np.asarray(feat, "<u2")),
+           "value": _b64(np.asarray(cond, "<f4")),
+           "default_left": _b64(np.asarray(dleft, "u1"))}
+    inner = left_a >= 0
+    if not np.array_equal(right_a[inner], left_a[inner] + 1):   # children not in pairs
+        out["right"] = _b64(right_a)
+    return out
 
 
 def weighted_ite_spec(model, *, data: pd.DataFrame | None = None,

@@ -200,6 +200,22 @@
 
   // XGBoost tree ensemble as XGBoost predicts it: float32 features, "value < split" goes
   // left (missing: the default direction), leaf values summed in float32 in tree order
+  function bytes(b64) {
+    var bin = atob(b64), u = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) u[i] = bin.charCodeAt(i);
+    return u.buffer;
+  }
+  function xgbTrees(t) {          // decoded once per trial
+    if (!t._decoded) {
+      var left = new Int32Array(bytes(t.left)), right;
+      if (t.right) right = new Int32Array(bytes(t.right));
+      else { right = new Int32Array(left.length); for (var i = 0; i < left.length; i++) right[i] = left[i] >= 0 ? left[i] + 1 : -1; }
+      t._decoded = {base: t.base, roots: t.roots, left: left, right: right,
+                    feature: new Uint16Array(bytes(t.feature)), value: new Float32Array(bytes(t.value)),
+                    default_left: new Uint8Array(bytes(t.default_left))};
+    }
+    return t._decoded;
+  }
   function xgbPredict(tr, f) {
     var s = Math.fround(tr.base);
     for (var k = 0; k < tr.roots.length; k++) {
@@ -222,7 +238,8 @@
     var Y = [], W = [];
     m.trials.forEach(function (tr) {
       var ite = tr.learner === "xgboost"
-        ? Math.fround(xgbPredict(tr.trees, f1) - xgbPredict(tr.trees, f0)) : dot(c, tr.theta);
+        ? Math.fround(xgbPredict(xgbTrees(tr.trees), f1) - xgbPredict(xgbTrees(tr.trees), f0))
+        : dot(c, tr.theta);
       Y.push(ite); W.push(1.0 / quad(c, tr.aux_vcov));
     });
     var sw = 0, swy = 0;
