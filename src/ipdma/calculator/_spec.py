@@ -503,15 +503,27 @@ def _xgb_trees(booster) -> dict:
         # split value of an inner node, leaf value of a leaf: float32, kept exactly
         cond += np.asarray(tree["split_conditions"], dtype=np.float32).astype(float).tolist()
         dleft += [int(v) for v in tree["default_left"]]
-    # compact and exact: little-endian typed arrays, base64 (float32 values are XGBoost's own)
-    left_a, right_a = np.asarray(left, "<i4"), np.asarray(right, "<i4")
-    out = {"base": float(np.float32(float(base))), "n_nodes": len(left), "roots": roots,
-           "left": _b64(left_a), "feature": _b64(np.asarray(feat, "<u2")),
-           "value": _b64(np.asarray(cond, "<f4")),
-           "default_left": _b64(np.asarray(dleft, "u1"))}
+    # compact and exact: little-endian typed arrays, base64 (float32 values are XGBoost's
+    # own); children as offsets from the node (int16 when every offset fits), the right
+    # child only when the children are not stored in pairs, the default direction only
+    # when some node sends missing values left
+    left_a, right_a = np.asarray(left, np.int64), np.asarray(right, np.int64)
+    pos = np.arange(left_a.size)
     inner = left_a >= 0
+    step = np.where(inner, left_a - pos, 0)
+    wide = step.max(initial=0) >= 2**15 or step.min(initial=0) < -(2**15)
+    feat_a = np.asarray(feat)
+    out = {"base": float(np.float32(float(base))), "n_nodes": int(left_a.size),
+           "roots": _b64(np.asarray(roots, "<i4")),
+           "left_step": _b64(step.astype("<i4" if wide else "<i2")),
+           "step_bytes": 4 if wide else 2,
+           "feature": _b64(feat_a.astype("u1" if feat_a.max(initial=0) < 256 else "<u2")),
+           "feature_bytes": 1 if feat_a.max(initial=0) < 256 else 2,
+           "value": _b64(np.asarray(cond, "<f4"))}
     if not np.array_equal(right_a[inner], left_a[inner] + 1):   # children not in pairs
-        out["right"] = _b64(right_a)
+        out["right"] = _b64(right_a.astype("<i4"))
+    if any(dleft):
+        out["default_left"] = _b64(np.asarray(dleft, "u1"))
     return out
 
 

@@ -207,12 +207,15 @@
   }
   function xgbTrees(t) {          // decoded once per trial
     if (!t._decoded) {
-      var left = new Int32Array(bytes(t.left)), right;
+      var n = t.n_nodes, step = t.step_bytes === 2 ? new Int16Array(bytes(t.left_step)) : new Int32Array(bytes(t.left_step));
+      var left = new Int32Array(n), right = new Int32Array(n);
+      for (var i = 0; i < n; i++) left[i] = step[i] === 0 ? -1 : i + step[i];
       if (t.right) right = new Int32Array(bytes(t.right));
-      else { right = new Int32Array(left.length); for (var i = 0; i < left.length; i++) right[i] = left[i] >= 0 ? left[i] + 1 : -1; }
-      t._decoded = {base: t.base, roots: t.roots, left: left, right: right,
-                    feature: new Uint16Array(bytes(t.feature)), value: new Float32Array(bytes(t.value)),
-                    default_left: new Uint8Array(bytes(t.default_left))};
+      else for (var j = 0; j < n; j++) right[j] = left[j] >= 0 ? left[j] + 1 : -1;
+      t._decoded = {base: t.base, roots: new Int32Array(bytes(t.roots)), left: left, right: right,
+                    feature: t.feature_bytes === 1 ? new Uint8Array(bytes(t.feature)) : new Uint16Array(bytes(t.feature)),
+                    value: new Float32Array(bytes(t.value)),
+                    default_left: t.default_left ? new Uint8Array(bytes(t.default_left)) : new Uint8Array(n)};
     }
     return t._decoded;
   }
