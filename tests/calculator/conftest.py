@@ -100,5 +100,5 @@ def as_text(v) -> str:
     """A value as the page's input receives it (floats round-trip exactly; whole numbers
     as integers, as the options of a 0/1 input)."""
     if isinstance(v, float):
-        return str(int(v)) if v.is_integer() and abs(v) < 2**53 else repr(v)
+        return str(int(v)) if v.is_integer() and abs(v) < 2**53 else repr(float(v))
     return str(v)

@@ -153,6 +153,7 @@ def test_page_without_risk_model_takes_the_baseline_risk(browser, tmp_path, ml_m
     py = res.predict(risk=grid, baseline="trials")
     T = len(res.treatments)
     for i, out in enumerate(page):
+        assert out["ok"], out["errors"]
         rows = py.iloc[i * T:(i + 1) * T]
         for k in KEYS:
             np.testing.assert_allclose(out["columns"][k], rows[k].to_numpy(), rtol=0, atol=TOL)
