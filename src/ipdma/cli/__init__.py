@@ -22,7 +22,7 @@ __all__ = ["build_parser", "main"]
 
 # Order of appearance in `ipdma --help`.
 _COMMANDS = ["_simulate", "_describe", "_nma", "_risk_nmr", "_ite", "_pool", "_subgroups",
-             "_simstudy", "_demo"]
+             "_simstudy", "_calculator", "_demo"]
 
 
 def build_parser() -> argparse.ArgumentParser:

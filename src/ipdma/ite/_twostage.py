@@ -874,6 +874,14 @@ class TwoStageITE(ResultsMixin):
     def __repr__(self) -> str:
         return f"TwoStageITE(learner={self.learner_!r}, pooler={self.pooler_!r})"
 
+    def export_calculator(self, path, **options):
+        """Write a per-patient calculator page (one self-contained HTML file) for this
+        model; see :func:`ipdma.calculator.export_calculator` for the options (pooler ``"mvma"``;
+        other set-ups raise an error naming the exportable ones)."""
+        from ..calculator import export_calculator
+
+        return export_calculator(self, path, **options)
+
 
 def parse_methods(methods: str | Sequence[str | tuple[str, str]],
                   family: str = "continuous") -> list[tuple[str, str]]:

@@ -56,6 +56,16 @@ def demo_section(report, out_dir: Path, random_state: int) -> None:
                             "baseline risk (95 % credible bands; dashed: observed range), and "
                             "the probability that each treatment is best per patient.")
     plt.close(fig)
+    calc = res.export_calculator(
+        out_dir / "calculator_nmr.html", risk_model=risk, data=data,
+        outcome_label="relapse within 2 years",
+        labels={c: f"{c} (entered as log({c} + 1))" for c in ("ONSYRS", "T25FWABL", "RLPS1YR")},
+        title="Relapse within 2 years under each treatment (MS-like example network)")
+    sec.html(f'<p class="calculator"><a href="{calc.name}">Open the per-patient treatment '
+             'calculator</a>: one self-contained page (no network, no server) where a clinician '
+             "enters a patient's characteristics and reads the predicted relapse risk under "
+             "each treatment, the benefit vs placebo, P(best) and the recommended "
+             f"treatment ({calc.stat().st_size / 1000:.0f} kB).</p>")
     rec = grid[grid["recommended"]]
     sec.conclusions([
         "Recommended treatment (best point prediction) at baseline risk "
@@ -71,7 +81,8 @@ res = RiskNMR(engine="bayes", random_state={random_state}).fit(
 print(res.summary())
 curves = res.predict()                       # grid 0.01..0.99 x treatment
 patients = res.predict(data[["logit_risk"]])  # per patient x treatment
-res.plot("benefit")""")
+res.plot("benefit")
+res.export_calculator("calculator_nmr.html", risk_model=risk, data=data)  # for clinicians""")
 
 
 def survival_section(report, out_dir: Path, random_state: int) -> None:

@@ -930,3 +930,13 @@ class RiskNMRResult(ResultsMixin):
         from ..serialize import save_model
 
         return save_model(self, path, risk_model=risk_model, **kwargs)
+
+    def export_calculator(self, path, **options):
+        """Write a per-patient calculator page (one self-contained HTML file) for this
+        model; see :func:`ipdma.calculator.export_calculator` for the options (``risk_model=`` the stage-1
+        :class:`ipdma.prognosis.RiskModel` whose ``predict_logit`` gave the risk column, and
+        ``data=`` its development data, so that the clinician enters the patient's
+        characteristics)."""
+        from ..calculator import export_calculator
+
+        return export_calculator(self, path, **options)

@@ -955,6 +955,14 @@ class MetaMOB(ResultsMixin):
 
     __repr__ = __str__
 
+    def export_calculator(self, path, **options):
+        """Write a per-patient calculator page (one self-contained HTML file) for this
+        model; see :func:`ipdma.calculator.export_calculator` for the options (the
+        patient's subgroup and its node effect from the final mixed model)."""
+        from ..calculator import export_calculator
+
+        return export_calculator(self, path, **options)
+
     def plot(self, ax=None, kind: str = "tree", **kwargs):
         """Plot the fit.
 

@@ -1296,6 +1296,14 @@ class MOB(ResultsMixin):
             terminal = "outcome" if getattr(self, "_time", None) is not None else "effect"
         return plot_tree(self, ax=ax, terminal=terminal, coef=coef, level=level, **kwargs)
 
+    def export_calculator(self, path, **options):
+        """Write a per-patient calculator page (one self-contained HTML file) for this
+        model; see :func:`ipdma.calculator.export_calculator` for the options (the
+        patient's subgroup is the terminal node reached by the split rules)."""
+        from ..calculator import export_calculator
+
+        return export_calculator(self, path, **options)
+
     # ---------------------------------------------------------------- diagnostics
     def split_search(self, variable: str, node: int = 1) -> pd.DataFrame:
         """Objective of every candidate split of ``variable`` in ``node`` (summed child

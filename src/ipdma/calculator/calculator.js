@@ -1,0 +1,443 @@
+/* ipdma calculator: one generic evaluator for every model kind.  The spec (plain JSON,
+   inline in the page) holds the inputs, the model parameters and the interval constants;
+   each model kind is a small function below (KINDS) that repeats the Python predict
+   arithmetic in the same order.  No network, no libraries. */
+(function () {
+  "use strict";
+  var SPEC = JSON.parse(document.getElementById("ipdma-spec").textContent);
+
+  // ------------------------------------------------------------------ numerics
+  function expitTanh(x) { return 0.5 * (1.0 + Math.tanh(0.5 * x)); }   // ipdma.nmr expit
+  function expitExp(x) { return 1.0 / (1.0 + Math.exp(-x)); }          // scipy.special.expit
+  function logit(p) { return Math.log(p) - Math.log1p(-p); }
+  function decodeF64(b64) {
+    var bin = atob(b64), n = bin.length, u = new Uint8Array(n);
+    for (var i = 0; i < n; i++) u[i] = bin.charCodeAt(i);
+    return new Float64Array(u.buffer);
+  }
+  // numpy.quantile(method="linear") on a sorted Float64Array, numpy's lerp
+  function quantileSorted(a, q) {
+    var n = a.length, h = (n - 1) * q, i = Math.floor(h), t = h - i;
+    if (i + 1 >= n) return a[n - 1];
+    var lo = a[i], hi = a[i + 1], d = hi - lo;
+    return t >= 0.5 ? hi - d * (1 - t) : lo + d * t;
+  }
+  function quantiles(arr, qs) {
+    var s = Float64Array.from(arr).sort();
+    return qs.map(function (q) { return quantileSorted(s, q); });
+  }
+  function mean(arr) { var s = 0; for (var i = 0; i < arr.length; i++) s += arr[i]; return s / arr.length; }
+  function dot(a, b) { var s = 0; for (var i = 0; i < a.length; i++) s += a[i] * b[i]; return s; }
+  function quad(g, V) {          // g' V g
+    var n = g.length, s = 0;
+    for (var i = 0; i < n; i++) { var r = 0; for (var j = 0; j < n; j++) r += V[i][j] * g[j]; s += g[i] * r; }
+    return s;
+  }
+  function argmaxFirst(v) { var b = 0; for (var i = 1; i < v.length; i++) if (v[i] > v[b]) b = i; return b; }
+
+  // ------------------------------------------------------------------ inputs
+  function fmtRange(inp) {
+    return "[" + inp.min + ", " + inp.max + "]" + (inp.unit ? " " + inp.unit : "");
+  }
+  // raw: {name: string}; returns {values, errors, warnings}
+  function readInputs(raw) {
+    var values = {}, errors = [], warnings = [];
+    SPEC.inputs.forEach(function (inp) {
+      var r = raw[inp.name];
+      var s = r === undefined || r === null ? "" : String(r).trim();
+      if (s === "") { errors.push({input: inp.name, message: inp.label + ": missing value; enter one to get a prediction."}); return; }
+      if (inp.type === "categorical") {
+        if (inp.levels.indexOf(s) < 0) {
+          errors.push({input: inp.name, message: inp.label + ": '" + s + "' is not an allowed value (" + inp.levels.join(", ") + ")."});
+          return;
+        }
+        values[inp.name] = s;
+        return;
+      }
+      var v = Number(s);
+      if (!isFinite(v)) { errors.push({input: inp.name, message: inp.label + ": '" + s + "' is not a number."}); return; }
+      if (inp.allowed && inp.allowed.indexOf(v) < 0) {
+        errors.push({input: inp.name, message: inp.label + ": " + s + " is not an allowed value (" + inp.allowed.join(", ") + ")."});
+        return;
+      }
+      if (inp.bounds && (v <= inp.bounds[0] || v >= inp.bounds[1])) {
+        errors.push({input: inp.name, message: inp.label + ": must lie strictly between " + inp.bounds[0] + " and " + inp.bounds[1] + "."});
+        return;
+      }
+      if (inp.min !== undefined && inp.min !== null && (v < inp.min || v > inp.max)) {
+        warnings.push({input: inp.name, message: inp.label + ": " + s + " lies outside the development data range " + fmtRange(inp) + "; the prediction is an extrapolation."});
+      }
+      values[inp.name] = v;
+    });
+    return {values: values, errors: errors, warnings: warnings};
+  }
+  function features(fs, values) {
+    return fs.map(function (f) {
+      if (f.kind === "indicator") return values[f.input] === f.level ? 1.0 : 0.0;
+      return values[f.input];
+    });
+  }
+  function riskScore(rm, values) {          // RiskModel.predict_logit: intercept + X @ beta
+    var x = features(rm.features, values);
+    return rm.intercept + dot(x, rm.coef);
+  }
+
+  // ------------------------------------------------------------------ model kinds
+  var cache = {};
+  function draws(m) {
+    if (!cache.draws) {
+      var flat = decodeF64(m.draws.data), S = m.draws.n, C = m.draws.columns.length, cols = [];
+      for (var c = 0; c < C; c++) cols.push(flat.subarray(c * S, (c + 1) * S));
+      cache.draws = cols;
+    }
+    return cache.draws;
+  }
+
+  // risk-based NMR: lp_k = base + d_k + x (g0 + gamma_k); columns base, g0, d[1..], gamma[1..]
+  function evalRiskNMR(values) {
+    var m = SPEC.model, T = SPEC.treatments.length, out = {};
+    var r, p0;
+    if (m.stage1) { r = riskScore(m.stage1, values); p0 = expitTanh(r); }
+    else { p0 = values[m.risk_input]; r = logit(p0); }
+    var x = 0.0;
+    if (m.has_risk) { var xv = m.risk_scale === "logit" ? r : p0; x = (xv - m.centre_pred) + m.x_shift; }
+    var sign = SPEC.higher_is_better ? 1.0 : -1.0, z = SPEC.constants.z, a = SPEC.constants.alpha_half;
+    var keys = ["prob", "prob_lower", "prob_upper", "ard", "ard_lower", "ard_upper", "or", "or_lower", "or_upper", "p_best"];
+    keys.forEach(function (k) { out[k] = new Array(T).fill(0); });
+    var D = draws(m), S = m.draws.n, base = D[0], g0 = D[1];
+    var lp = [], pr = [];
+    for (var k = 0; k < T; k++) {
+      var l = new Float64Array(S), p = new Float64Array(S);
+      for (var s = 0; s < S; s++) {
+        var v = k === 0 ? base[s] + x * g0[s] : ((base[s] + D[1 + k][s]) + x * g0[s]) + x * D[T + k][s];
+        l[s] = v; p[s] = expitTanh(v);
+      }
+      lp.push(l); pr.push(p);
+    }
+    var counts = new Array(T).fill(0);
+    for (var s2 = 0; s2 < S; s2++) {
+      var b = 0;
+      for (var k2 = 1; k2 < T; k2++) if (sign * pr[k2][s2] > sign * pr[b][s2]) b = k2;
+      counts[b]++;
+    }
+    for (var k3 = 0; k3 < T; k3++) out.p_best[k3] = counts[k3] / S;
+    if (m.engine === "bayes") {
+      var pm = [];
+      for (var k4 = 0; k4 < T; k4++) pm.push(m.point === "logit_mean" ? expitTanh(mean(lp[k4])) : mean(pr[k4]));
+      for (var k5 = 0; k5 < T; k5++) {
+        var ard = new Float64Array(S), orr = new Float64Array(S), lor = new Float64Array(S);
+        for (var s3 = 0; s3 < S; s3++) { ard[s3] = pr[0][s3] - pr[k5][s3]; lor[s3] = lp[k5][s3] - lp[0][s3]; orr[s3] = Math.exp(lor[s3]); }
+        out.prob[k5] = pm[k5];
+        out.ard[k5] = m.point === "logit_mean" ? pm[0] - pm[k5] : mean(ard);
+        out.or[k5] = Math.exp(mean(lor));
+        var qp = quantiles(pr[k5], [a, 1 - a]), qa = quantiles(ard, [a, 1 - a]), qo = quantiles(orr, [a, 1 - a]);
+        out.prob_lower[k5] = qp[0]; out.prob_upper[k5] = qp[1];
+        out.ard_lower[k5] = qa[0]; out.ard_upper[k5] = qa[1];
+        out.or_lower[k5] = qo[0]; out.or_upper[k5] = qo[1];
+      }
+    } else {                         // Wald intervals from the reduced estimate and covariance
+      var th = m.estimate, V = m.vcov, P = th.length, M = [];
+      for (var k6 = 0; k6 < T; k6++) {
+        var row = new Array(P).fill(0); row[0] = 1.0;
+        if (m.has_risk) row[1] = x;
+        if (k6 > 0) { row[1 + k6] = 1.0; if (m.has_risk) row[T + k6] = x; }
+        M.push(row);
+      }
+      var prw = [];
+      for (var k7 = 0; k7 < T; k7++) {
+        var l7 = dot(M[k7], th), se = Math.sqrt(Math.max(quad(M[k7], V), 0));
+        prw.push(expitTanh(l7));
+        out.prob[k7] = prw[k7];
+        out.prob_lower[k7] = expitTanh(l7 - z * se); out.prob_upper[k7] = expitTanh(l7 + z * se);
+      }
+      for (var k8 = 0; k8 < T; k8++) {
+        var Dm = M[k8].map(function (v, i) { return v - M[0][i]; });
+        var lorv = dot(Dm, th), selor = Math.sqrt(Math.max(quad(Dm, V), 0));
+        out.or[k8] = Math.exp(lorv); out.or_lower[k8] = Math.exp(lorv - z * selor); out.or_upper[k8] = Math.exp(lorv + z * selor);
+        var w0 = prw[0] * (1 - prw[0]), wk = prw[k8] * (1 - prw[k8]);
+        var g = M[0].map(function (v, i) { return w0 * v - wk * M[k8][i]; });
+        var seard = Math.sqrt(Math.max(quad(g, V), 0)), ardv = prw[0] - prw[k8];
+        out.ard[k8] = ardv; out.ard_lower[k8] = ardv - z * seard; out.ard_upper[k8] = ardv + z * seard;
+      }
+    }
+    var rec = argmaxFirst(out.prob.map(function (v) { return sign * v; }));
+    return {kind: "risk-nmr", baseline_risk: p0, logit_risk: r, rows: SPEC.treatments.slice(),
+            columns: out, recommended: SPEC.treatments[rec],
+            plot: {x: p0, y: out.ard.slice()}};
+  }
+
+  // two-stage ITE, pooled coefficients (mvma): continuous ITE = (1, x) theta; binary from the
+  // full (1, t, x, t x) coefficient vector
+  function evalITELinear(values) {
+    var m = SPEC.model, x = features(m.features, values), z = SPEC.constants.z, out = {};
+    var ite, se, sePred = null, p0 = null, p1 = null;
+    if (SPEC.family === "continuous") {
+      var c = [1.0].concat(x);
+      ite = dot(c, m.coef); var v = quad(c, m.vcov); se = Math.sqrt(v);
+      if (m.Psi) sePred = Math.sqrt(v + quad(c, m.Psi));
+    } else {
+      var p = x.length, z0 = [1.0, 0.0].concat(x, new Array(p).fill(0.0)), z1 = [1.0, 1.0].concat(x, x);
+      var e0 = dot(z0, m.coef), e1 = dot(z1, m.coef);
+      p0 = expitExp(e0); p1 = expitExp(e1);
+      var d0, d1;
+      if (m.scale === "rd") { ite = p1 - p0; d0 = -(p0 * (1 - p0)); d1 = p1 * (1 - p1); }
+      else { ite = e1 - e0; d0 = -1.0; d1 = 1.0; }
+      var G = z0.map(function (v0, i) { return d0 * v0 + d1 * z1[i]; });
+      se = Math.sqrt(Math.max(quad(G, m.vcov), 0.0));
+      if (m.Psi) {
+        var VP = m.vcov.map(function (r, i) { return r.map(function (v2, j) { return v2 + m.Psi[i][j]; }); });
+        sePred = Math.sqrt(Math.max(quad(G, VP), 0.0));
+      }
+    }
+    out.ite = [ite]; out.se = [se]; out.ci_low = [ite - z * se]; out.ci_high = [ite + z * se];
+    if (sePred !== null) { var q = SPEC.constants.q_pi; out.pi_low = [ite - q * sePred]; out.pi_high = [ite + q * sePred]; }
+    if (p0 !== null) { out.p0 = [p0]; out.p1 = [p1]; }
+    var better = SPEC.higher_is_better ? ite > 0 : ite < 0;
+    return {kind: "ite-linear", rows: [SPEC.treatments[1] + " vs " + SPEC.treatments[0]], columns: out,
+            recommended: SPEC.treatments[better ? 1 : 0],
+            plot: {x: p0 !== null ? p0 : values[SPEC.plot.x_input], y: [ite]}};
+  }
+
+  // XGBoost tree ensemble as XGBoost predicts it: float32 features, "value < split" goes
+  // left (missing: the default direction), leaf values summed in float32 in tree order
+  function bytes(b64) {
+    var bin = atob(b64), u = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) u[i] = bin.charCodeAt(i);
+    return u.buffer;
+  }
+  function xgbTrees(t) {          // decoded once per trial
+    if (!t._decoded) {
+      var n = t.n_nodes, step = t.step_bytes === 2 ? new Int16Array(bytes(t.left_step)) : new Int32Array(bytes(t.left_step));
+      var left = new Int32Array(n), right = new Int32Array(n);
+      for (var i = 0; i < n; i++) left[i] = step[i] === 0 ? -1 : i + step[i];
+      if (t.right) right = new Int32Array(bytes(t.right));
+      else for (var j = 0; j < n; j++) right[j] = left[j] >= 0 ? left[j] + 1 : -1;
+      t._decoded = {base: t.base, roots: new Int32Array(bytes(t.roots)), left: left, right: right,
+                    feature: t.feature_bytes === 1 ? new Uint8Array(bytes(t.feature)) : new Uint16Array(bytes(t.feature)),
+                    value: new Float32Array(bytes(t.value)),
+                    default_left: t.default_left ? new Uint8Array(bytes(t.default_left)) : new Uint8Array(n)};
+    }
+    return t._decoded;
+  }
+  function xgbPredict(tr, f) {
+    var s = Math.fround(tr.base);
+    for (var k = 0; k < tr.roots.length; k++) {
+      var n = tr.roots[k];
+      while (tr.left[n] >= 0) {
+        var v = f[tr.feature[n]];
+        n = (v !== v ? tr.default_left[n] === 1 : v < tr.value[n]) ? tr.left[n] : tr.right[n];
+      }
+      s = Math.fround(s + tr.value[n]);
+    }
+    return s;
+  }
+
+  // two-stage ITE, pooler weighted-aux-ols with fixed weights: per trial the learner's ITE
+  // (linear coefficients, or XGBoost S-learner f(1, x) - f(0, x) in float32) and the
+  // auxiliary OLS variance c' V c, c = (1, x); inverse-variance weighted average
+  function evalITEWeighted(values) {
+    var m = SPEC.model, x = features(m.features, values), z = SPEC.constants.z;
+    var c = [1.0].concat(x), f1 = [1.0].concat(x).map(Math.fround), f0 = [0.0].concat(x).map(Math.fround);
+    var Y = [], W = [];
+    m.trials.forEach(function (tr) {
+      var ite = tr.learner === "xgboost"
+        ? Math.fround(xgbPredict(xgbTrees(tr.trees), f1) - xgbPredict(xgbTrees(tr.trees), f0))
+        : dot(c, tr.theta);
+      Y.push(ite); W.push(1.0 / quad(c, tr.aux_vcov));
+    });
+    var sw = 0, swy = 0;
+    for (var l = 0; l < Y.length; l++) { sw += W[l]; swy += W[l] * Y[l]; }
+    var est = swy / sw, se = Math.sqrt(1.0 / sw);
+    var better = SPEC.higher_is_better ? est > 0 : est < 0;
+    return {kind: "ite-weighted", rows: [SPEC.treatments[1] + " vs " + SPEC.treatments[0]],
+            columns: {ite: [est], se: [se], ci_low: [est - z * se], ci_high: [est + z * se],
+                      per_trial: Y},
+            recommended: SPEC.treatments[better ? 1 : 0],
+            plot: {x: values[SPEC.plot.x_input], y: [est]}};
+  }
+
+  // subgroup trees: route by the split rules to the terminal node, read its effect
+  function evalTree(values) {
+    var m = SPEC.model, node = m.nodes[String(m.root)], path = [];
+    while (node.split) {
+      var sp = node.split, v = values[sp.variable], kid;
+      if (sp.kind === "numeric") kid = v <= sp.breaks ? 0 : 1;
+      else {
+        var code = sp.levels.indexOf(v);
+        if (sp.kind === "ordered") kid = code <= sp.breaks ? 0 : 1;
+        else kid = sp.index[code];
+        if (kid < 0) kid = sp.default_kid;     // level absent from the node: larger child
+      }
+      kid = Math.min(kid, node.children.length - 1);
+      path.push(sp.labels[kid]);
+      node = m.nodes[String(node.children[kid])];
+    }
+    var eff = m.effects[String(node.id)], out = {};
+    m.columns.forEach(function (c) { out[c] = [eff[c]]; });
+    var e = eff.estimate, better = SPEC.higher_is_better ? e > 0 : e < 0;
+    return {kind: "tree", node: node.id, rule: path.join(" & ") || "all patients", rows: ["node " + node.id],
+            columns: out, recommended: SPEC.treatments[better ? 1 : 0], plot: {x: node.id, y: [e]}};
+  }
+
+  var KINDS = {"risk-nmr": evalRiskNMR, "ite-linear": evalITELinear, "ite-weighted": evalITEWeighted,
+               "tree": evalTree};
+
+  function evaluate(raw) {
+    var inp = readInputs(raw);
+    if (inp.errors.length) return {ok: false, errors: inp.errors, warnings: inp.warnings};
+    var res = KINDS[SPEC.kind](inp.values);
+    res.ok = true; res.errors = []; res.warnings = inp.warnings;
+    return res;
+  }
+
+  // ------------------------------------------------------------------ page
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag);
+    for (var k in attrs || {}) e.setAttribute(k, attrs[k]);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+  function fmt(v, f) {
+    if (v === null || v === undefined || !isFinite(v)) return "–";
+    if (f === "pct") return (100 * v).toFixed(1) + " %";
+    if (f === "pp") return (v >= 0 ? "+" : "") + (100 * v).toFixed(1) + " pp";
+    if (f === "prob") return v.toFixed(2);
+    if (f === "int") return String(Math.round(v));
+    return Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(3);
+  }
+  function readForm() {
+    var raw = {};
+    SPEC.inputs.forEach(function (inp) { raw[inp.name] = document.getElementById("in-" + inp.id).value; });
+    return raw;
+  }
+  var SVGNS = "http://www.w3.org/2000/svg";
+  function svgEl(tag, attrs) { var e = document.createElementNS(SVGNS, tag); for (var k in attrs) e.setAttribute(k, attrs[k]); return e; }
+  var COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"];
+
+  function drawPlot(res) {
+    var host = document.getElementById("plot"), P = SPEC.plot;
+    host.textContent = "";
+    if (!P) return;
+    var W = 520, H = 300, L = 60, R = 130, Tm = 16, B = 44;
+    var xs = P.xlim, ys = P.ylim.slice();
+    if (res && res.ok) res.plot.y.forEach(function (v) { if (isFinite(v)) { ys[0] = Math.min(ys[0], v); ys[1] = Math.max(ys[1], v); } });
+    var sx = function (v) { return L + (v - xs[0]) / (xs[1] - xs[0]) * (W - L - R); };
+    var sy = function (v) { return H - B - (v - ys[0]) / (ys[1] - ys[0] || 1) * (H - Tm - B); };
+    var svg = svgEl("svg", {viewBox: "0 0 " + W + " " + H, width: W, height: H, role: "img", "aria-labelledby": "plot-title"});
+    var title = svgEl("title", {id: "plot-title"}); title.textContent = P.title; svg.appendChild(title);
+    svg.appendChild(svgEl("rect", {x: L, y: Tm, width: W - L - R, height: H - Tm - B, fill: "none", stroke: "#999"}));
+    if (ys[0] < 0 && ys[1] > 0) svg.appendChild(svgEl("line", {x1: L, x2: W - R, y1: sy(0), y2: sy(0), stroke: "#bbb", "stroke-dasharray": "4 3"}));
+    (P.xticks || [xs[0], (xs[0] + xs[1]) / 2, xs[1]]).forEach(function (v) {
+      var t = svgEl("text", {x: sx(v), y: H - B + 16, "text-anchor": "middle", "font-size": 11}); t.textContent = fmt(v, P.xfmt); svg.appendChild(t);
+    });
+    [ys[0], (ys[0] + ys[1]) / 2, ys[1]].forEach(function (v) {
+      var t = svgEl("text", {x: L - 6, y: sy(v) + 4, "text-anchor": "end", "font-size": 11}); t.textContent = fmt(v, P.yfmt); svg.appendChild(t);
+    });
+    var xl = svgEl("text", {x: (L + W - R) / 2, y: H - 8, "text-anchor": "middle", "font-size": 12}); xl.textContent = P.xlabel; svg.appendChild(xl);
+    var yl = svgEl("text", {x: 14, y: (Tm + H - B) / 2, "text-anchor": "middle", "font-size": 12, transform: "rotate(-90 14 " + (Tm + H - B) / 2 + ")"}); yl.textContent = P.ylabel; svg.appendChild(yl);
+    P.series.forEach(function (s, i) {
+      var col = COLORS[s.color % COLORS.length];
+      if (s.type === "points") {
+        s.x.forEach(function (xv, j) { svg.appendChild(svgEl("circle", {cx: sx(xv), cy: sy(s.y[j]), r: 2, fill: col, "fill-opacity": 0.35})); });
+      } else if (s.type === "bars") {
+        s.x.forEach(function (xv, j) {
+          svg.appendChild(svgEl("line", {x1: sx(xv), x2: sx(xv), y1: sy(s.lo[j]), y2: sy(s.hi[j]), stroke: col, "stroke-width": 2}));
+          svg.appendChild(svgEl("rect", {x: sx(xv) - 4, y: sy(s.y[j]) - 4, width: 8, height: 8, fill: col}));
+        });
+      } else {
+        var d = s.x.map(function (xv, j) { return (j ? "L" : "M") + sx(xv).toFixed(1) + "," + sy(s.y[j]).toFixed(1); }).join("");
+        svg.appendChild(svgEl("path", {d: d, fill: "none", stroke: col, "stroke-width": 2}));
+      }
+      var lg = svgEl("text", {x: W - R + 8, y: Tm + 14 + 16 * i, "font-size": 11, fill: col}); lg.textContent = s.name; svg.appendChild(lg);
+    });
+    if (res && res.ok) {
+      res.plot.y.forEach(function (yv, k) {
+        if (!isFinite(yv)) return;
+        var c = svgEl("circle", {cx: sx(res.plot.x), cy: sy(yv), r: 6, fill: "#fff", stroke: COLORS[(P.marker_colors || [])[k] || 0], "stroke-width": 3});
+        c.setAttribute("class", "patient-marker");
+        svg.appendChild(c);
+      });
+      var ml = svgEl("text", {x: Math.min(sx(res.plot.x) + 8, W - R - 60), y: Tm + 12, "font-size": 11}); ml.textContent = "this patient"; svg.appendChild(ml);
+    }
+    host.appendChild(svg);
+  }
+
+  function render(res) {
+    document.getElementById("ipdma-result").textContent = JSON.stringify(res);
+    var msg = document.getElementById("messages");
+    msg.textContent = "";
+    SPEC.inputs.forEach(function (inp) {
+      var f = document.getElementById("in-" + inp.id), note = document.getElementById("note-" + inp.id);
+      f.removeAttribute("aria-invalid"); note.textContent = ""; note.className = "note";
+    });
+    res.errors.forEach(function (e) {
+      msg.appendChild(el("p", {"class": "error", "data-input": e.input}, e.message));
+      var inp = SPEC.inputs.filter(function (i) { return i.name === e.input; })[0];
+      document.getElementById("in-" + inp.id).setAttribute("aria-invalid", "true");
+      var n = document.getElementById("note-" + inp.id); n.textContent = e.message; n.className = "note error";
+    });
+    res.warnings.forEach(function (w) {
+      msg.appendChild(el("p", {"class": "warning", "data-input": w.input}, w.message));
+      var inp = SPEC.inputs.filter(function (i) { return i.name === w.input; })[0];
+      var n = document.getElementById("note-" + inp.id); n.textContent = w.message; n.className = "note warning";
+    });
+    var tbl = document.getElementById("results"), rec = document.getElementById("recommended");
+    tbl.textContent = "";
+    if (!res.ok) { rec.textContent = "No prediction: correct the inputs marked above."; rec.removeAttribute("data-value"); drawPlot(null); return; }
+    var head = el("tr");
+    head.appendChild(el("th", {scope: "col"}, SPEC.row_label));
+    SPEC.outputs.forEach(function (o) { head.appendChild(el("th", {scope: "col"}, o.label)); });
+    var thead = el("thead"); thead.appendChild(head); tbl.appendChild(thead);
+    var tb = el("tbody");
+    res.rows.forEach(function (rname, i) {
+      var tr = el("tr", {"data-row": rname});
+      if (rname === res.recommended) tr.setAttribute("class", "best");
+      tr.appendChild(el("th", {scope: "row"}, rname));
+      SPEC.outputs.forEach(function (o) {
+        var val = o.keys.map(function (k) { return res.columns[k] ? res.columns[k][i] : null; });
+        var txt = fmt(val[0], o.fmt);
+        if (val.length === 3) txt += " (" + fmt(val[1], o.fmt) + " to " + fmt(val[2], o.fmt) + ")";
+        var td = el("td", {"data-key": o.keys[0], "data-value": String(val[0])}, txt);
+        if (i === 0 && o.ref_blank && SPEC.kind === "risk-nmr") td.textContent = "reference";
+        tr.appendChild(td);
+      });
+      tb.appendChild(tr);
+    });
+    tbl.appendChild(tb);
+    rec.textContent = SPEC.recommend_text.replace("{treatment}", res.recommended) + (res.rule ? " Subgroup: " + res.rule + "." : "");
+    rec.setAttribute("data-value", res.recommended);
+    if (res.baseline_risk !== undefined) {
+      rec.textContent += " Baseline risk (treatment-blind): " + fmt(res.baseline_risk, "pct") + ".";
+    }
+    drawPlot(res);
+  }
+
+  function update() { render(evaluate(readForm())); }
+
+  // public hooks for tests and scripting: evaluate without touching the page, or fill the
+  // form and read what the page shows
+  window.ipdmaCalculator = {
+    spec: SPEC, evaluate: evaluate,
+    fillAndRead: function (raw) {
+      SPEC.inputs.forEach(function (inp) {
+        var f = document.getElementById("in-" + inp.id);
+        f.value = raw[inp.name] === undefined || raw[inp.name] === null ? "" : String(raw[inp.name]);
+      });
+      update();
+      return JSON.parse(document.getElementById("ipdma-result").textContent);
+    }
+  };
+
+  document.addEventListener("DOMContentLoaded", function () {
+    SPEC.inputs.forEach(function (inp) {
+      var f = document.getElementById("in-" + inp.id);
+      f.addEventListener("input", update); f.addEventListener("change", update);
+    });
+    document.getElementById("reset").addEventListener("click", function () {
+      SPEC.inputs.forEach(function (inp) { document.getElementById("in-" + inp.id).value = inp.default === null ? "" : String(inp.default); });
+      update();
+    });
+    update();
+    document.body.setAttribute("data-ready", "1");
+  });
+})();
