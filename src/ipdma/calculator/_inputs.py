@@ -31,7 +31,8 @@ def _num(v: Any) -> float | int:
 def covariate_inputs(data: pd.DataFrame | None, columns: Sequence[str], *,
                      levels: Mapping[str, Sequence[Any]] | None = None,
                      units: Mapping[str, str] | None = None,
-                     labels: Mapping[str, str] | None = None) -> list[dict]:
+                     labels: Mapping[str, str] | None = None,
+                     summaries: Sequence[Mapping[str, Any]] | None = None) -> list[dict]:
     """Input entries (type, unit, allowed values, development range, default) of ``columns``.
 
     Parameters
@@ -48,6 +49,11 @@ def covariate_inputs(data: pd.DataFrame | None, columns: Sequence[str], *,
         columns take their sorted levels from ``data``.
     units, labels : mapping, optional
         Unit and display label per column.
+    summaries : sequence of dict, optional
+        Development-data summaries per column as :func:`ipdma.serialize.model_inputs`
+        gives them (``name``, ``kind``, ``levels``, ``min``, ``max``, ``median``,
+        ``mode``): used for the columns that ``data`` does not provide, e.g. for a model
+        loaded from a model file, which keeps these summaries but no patient rows.
 
     Returns
     -------
@@ -73,6 +79,7 @@ def covariate_inputs(data: pd.DataFrame | None, columns: Sequence[str], *,
         raise ModelSpecificationError(
             f"units/labels given for {unknown}, which are not inputs of this calculator "
             f"(inputs: {list(columns)})")
+    summ_by = {str(e["name"]): e for e in (summaries or [])}
     used: set[str] = set()
     out = []
     for col in columns:
@@ -85,6 +92,10 @@ def covariate_inputs(data: pd.DataFrame | None, columns: Sequence[str], *,
                     f"covariate {col!r} is not a column of the development data given to the "
                     f"calculator (columns: {list(data.columns)[:12]})")
             s = data[col].dropna()
+        summ = None if s is not None else summ_by.get(str(col))
+        if summ is not None:
+            out.append(_entry_from_summary(entry, summ, levels.get(col)))
+            continue
         categorical = col in levels or (s is not None and not (
             pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)))
         if categorical:
@@ -113,3 +124,31 @@ def covariate_inputs(data: pd.DataFrame | None, columns: Sequence[str], *,
                     entry["default"] = _num(float(f"{np.median(v):.4g}"))
         out.append(entry)
     return out
+
+
+def _entry_from_summary(entry: dict, summ: Mapping[str, Any], levels=None) -> dict:
+    """An input entry from a stored development-data summary (same rules as from the
+    data: factor levels and the mode; 0/1 columns as allowed values and the mode;
+    numeric range and the median to 4 significant digits)."""
+    kind = summ.get("kind")
+    if levels is not None or kind in ("categorical", "ordered"):
+        lev = list(levels) if levels is not None else list(summ.get("levels") or [])
+        entry["type"] = "categorical"
+        entry["levels"] = [str(v) for v in lev]
+        mode = summ.get("mode")
+        entry["default"] = str(mode) if mode is not None and str(mode) in entry["levels"] \
+            else None
+        return entry
+    entry["type"] = "numeric"
+    lo, hi, med = summ.get("min"), summ.get("max"), summ.get("median")
+    entry["min"] = None if lo is None else _num(lo)
+    entry["max"] = None if hi is None else _num(hi)
+    entry["default"] = None
+    if kind == "binary" or (lo is not None and hi is not None and float(lo) == round(lo)
+                            and float(hi) == round(hi) and hi - lo == 1
+                            and summ.get("mode") is not None):
+        entry["allowed"] = [_num(lo), _num(hi)] if lo is not None else [0, 1]
+        entry["default"] = _num(summ["mode"]) if summ.get("mode") is not None else None
+    elif med is not None:
+        entry["default"] = _num(float(f"{float(med):.4g}"))
+    return entry

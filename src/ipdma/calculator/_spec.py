@@ -68,6 +68,32 @@ def _pct(level: float) -> str:
 
 
 # --------------------------------------------------------------------------- risk NMR
+def _display_rows(X: np.ndarray, inputs: list[dict]) -> np.ndarray:
+    """Rows for the display-only plot of development patients: up to 300 of them (fixed
+    seed), or -- for a model loaded from a file, which keeps no patient rows -- a grid
+    over the first input's development range with the other inputs at their defaults."""
+    if len(X):
+        rng = np.random.default_rng(0)
+        return X[rng.choice(len(X), size=min(300, len(X)), replace=False)]
+    base = np.array([float(i["default"]) if i.get("default") is not None else 0.0
+                     for i in inputs])
+    lo, hi = inputs[0].get("min"), inputs[0].get("max")
+    lo = base[0] - 1.0 if lo is None else float(lo)
+    hi = base[0] + 1.0 if hi is None else float(hi)
+    grid = np.tile(base, (50, 1))
+    grid[:, 0] = np.linspace(lo, hi, 50)
+    return grid
+
+
+def _stored_inputs(model) -> list[dict] | None:
+    """Development-data summaries kept by a model loaded from a model file (it has no
+    patient rows); None for a model fitted in this session (its data are used)."""
+    stored = getattr(model, "_model_inputs", None)
+    if stored is None:
+        return None
+    return [dict(e) for e in stored]
+
+
 def _stage1(risk_model, data, units, labels) -> tuple[dict, list[dict]]:
     from ..prognosis import RiskModel
 
@@ -89,7 +115,8 @@ def _stage1(risk_model, data, units, labels) -> tuple[dict, list[dict]]:
     if len(feats) != coef.size - 1:  # pragma: no cover - guarded by RiskModel itself
         raise ModelSpecificationError("risk_model coefficients do not match its covariates")
     inputs = covariate_inputs(data, spec.covariates, levels=spec.levels, units=units,
-                              labels=labels)
+                              labels=labels,
+                              summaries=_stored_inputs(risk_model) if data is None else None)
     return {"intercept": float(coef[0]), "coef": coef[1:].tolist(), "features": feats}, inputs
 
 
@@ -290,9 +317,10 @@ def ite_spec(model, *, data: pd.DataFrame | None = None, treatments: Sequence[st
 
         scale = get_family(fam).check_scale(pooler.summaries_[0].scale or None)
         mdl["scale"] = scale
-    if data is None:
+    if data is None and len(model.data_.X):
         data = pd.DataFrame(model.data_.X, columns=feats)
-    inputs = covariate_inputs(data, feats, units=units, labels=labels)
+    inputs = covariate_inputs(data, feats, units=units, labels=labels,
+                              summaries=_stored_inputs(model) if data is None else None)
     if higher_is_better is None:
         higher_is_better = fam == "continuous"
     trts = list(treatments) if treatments is not None else ["control", "treated"]
@@ -314,9 +342,7 @@ def ite_spec(model, *, data: pd.DataFrame | None = None, treatments: Sequence[st
                     {"label": f"Risk under {trts[1]}", "keys": ["p1"], "fmt": "pct"}]
     # the development patients' effects (display only): benefit by baseline risk for a
     # binary outcome, by the first covariate otherwise
-    X = model.data_.X
-    rng = np.random.default_rng(0)
-    sub = X[rng.choice(len(X), size=min(300, len(X)), replace=False)]
+    sub = _display_rows(model.data_.X, inputs)
     pr = pooler.predict(sub)
     if fam == "binary":
         px, xlab, xfmt = pr.p0, f"risk under {trts[0]}", "pct"
@@ -352,7 +378,7 @@ def ite_spec(model, *, data: pd.DataFrame | None = None, treatments: Sequence[st
         ],
         "provenance": provenance(f"TwoStageITE({model.learner_.name!r}, 'mvma', "
                                  f"method={pooler.method!r})",
-                                 data_label or f"{len(X)} patients, {K} trials"),
+                                 data_label or f"{len(model.data_.t)} patients, {K} trials"),
     }
 
 
@@ -404,7 +430,8 @@ def tree_spec(model, *, data: pd.DataFrame | None = None,
     # the inputs are the splitting variables, in the order of the partitioning variables
     cols = [s.name for s in mob._specs if s.name in used]
     levels = {c: specs[c].levels for c in cols if specs[c].kind != "numeric"}
-    inputs = covariate_inputs(data, cols, levels=levels, units=units, labels=labels)
+    inputs = covariate_inputs(data, cols, levels=levels, units=units, labels=labels,
+                              summaries=_stored_inputs(model) if data is None else None)
     keep = [c for c in ("estimate", "se", "ci_lower", "ci_upper", "odds_ratio",
                         "or_ci_lower", "or_ci_upper", "p0", "p1", "risk_diff",
                         "rd_ci_lower", "rd_ci_upper") if c in eff.columns]
@@ -567,18 +594,17 @@ def weighted_ite_spec(model, *, data: pd.DataFrame | None = None,
     level = float(pooler.level)
     consts = _level_constants(level)
     consts["z"] = float(pooler._z)
-    if data is None:
+    if data is None and len(model.data_.X):
         data = pd.DataFrame(model.data_.X, columns=feats)
-    inputs = covariate_inputs(data, feats, units=units, labels=labels)
+    inputs = covariate_inputs(data, feats, units=units, labels=labels,
+                              summaries=_stored_inputs(model) if data is None else None)
     if higher_is_better is None:
         higher_is_better = True
     trts = list(treatments) if treatments is not None else ["control", "treated"]
     if len(trts) != 2:
         raise ModelSpecificationError(
             f"treatments must name the control and the treated arm, got {trts}")
-    X = model.data_.X
-    rng = np.random.default_rng(0)
-    sub = X[rng.choice(len(X), size=min(300, len(X)), replace=False)]
+    sub = _display_rows(model.data_.X, inputs)
     import copy
 
     pr = copy.deepcopy(pooler).fit([f.summarize(sub) for f in fits]).predict(sub)
@@ -616,5 +642,5 @@ def weighted_ite_spec(model, *, data: pd.DataFrame | None = None,
         ],
         "provenance": provenance(f"TwoStageITE({model.learner_.name!r}, 'weighted-aux-ols', "
                                  "heterogeneity='fixed')",
-                                 data_label or f"{len(X)} patients, {len(trials)} trials"),
+                                 data_label or f"{len(model.data_.t)} patients, {len(trials)} trials"),
     }

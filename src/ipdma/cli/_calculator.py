@@ -93,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
             from ..prognosis import RiskModel
 
             options["risk_model"] = RiskModel.from_json(args.risk_model)
+        elif getattr(model, "risk_model", None) is not None:
+            # the model file of `ipdma risk-nmr --save-model` carries its stage-1 model
+            options["risk_model"] = model.risk_model
     else:
         if args.risk_model is not None:
             raise ModelSpecificationError("--risk-model is for risk-nmr models only")
