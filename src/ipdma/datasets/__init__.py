@@ -10,6 +10,9 @@ Each generator documents its data-generating mechanism and returns a
   two-stage ITE simulation study, with new test trials;
 * :func:`make_ite_binary` - their logistic analogue (binary response, true
   risk-difference ITEs);
+* :func:`make_ite_network` - a treatment network (multi-arm and two-arm trials,
+  treatment-specific effect modifiers, known best treatment per patient) for
+  two-stage ITE with more than two treatments;
 * :func:`make_lbp_trials` - low-back-pain-like trials with a true subgroup and
   a trial-confounded noise covariate (MOB / metaMOB).
 
@@ -19,6 +22,7 @@ Each generator documents its data-generating mechanism and returns a
 
 from ._base import SimulatedIPD
 from ._ite import ITE_BETA, ITE_GAMMA, ITE_SCENARIOS, make_ite_binary, make_ite_continuous
+from ._ite_network import make_ite_network
 from ._lbp import LBP_COVARIATES, make_lbp_trials
 from ._ms import MS_COVARIATES, make_ms_network
 from ._registry import DATASETS, list_datasets, simulate
@@ -34,6 +38,7 @@ __all__ = [
     "list_datasets",
     "make_ite_binary",
     "make_ite_continuous",
+    "make_ite_network",
     "make_lbp_trials",
     "make_ms_network",
     "simulate",

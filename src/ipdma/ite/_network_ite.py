@@ -603,8 +603,10 @@ class NetworkFit:
                 if not np.all(np.isfinite(ev)) or ev.min() <= 0:
                     i = int(np.argwhere(~(np.isfinite(ev) & (ev > 0)).all(1))[0, 0])
                     raise DataError(
-                        f"trial {s.label!r} has a degenerate {spec['kind']} covariance of its "
-                        f"contrasts at query point {i}")
+                        f"{self.model.name}: trial {s.label!r} has a degenerate "
+                        f"{spec['kind']} covariance of its contrasts at query point {i} (e.g. "
+                        "bootstrap refits with identical predictions there); use "
+                        "weighted-aux-ols or more bootstrap resamples (n_boot)")
             mean, cov, tau2, Q = network_gls(ests, covs, self.Ds, spec["heterogeneity"])
             extra = None if spec["heterogeneity"] == "fixed" else tau2
             info = {"heterogeneity": spec["heterogeneity"], "Q": Q}
