@@ -53,6 +53,13 @@ def register(subparsers) -> None:
     add_ipd_arguments(p, covariates_required=True)
     p.add_argument("--treated", default=None, metavar="LABEL",
                    help="treatment label coded t = 1 (default: the non-reference arm)")
+    p.add_argument("--reference", default=None, metavar="TRT",
+                   help="reference treatment: with more than two treatments the network "
+                        "reference of ite_<T>_vs_<TRT> (default: a placebo/control-like "
+                        "label, else the treatment in most trials); with two, the control arm")
+    p.add_argument("--lower-is-better", action="store_true",
+                   help="more than two treatments: the best treatment is the one with the "
+                        "lowest predicted outcome (e.g. a relapse); default: the highest")
     p.add_argument("--learner", choices=_LEARNERS, default=None,
                    help="stage-1 learner (default: ols for a continuous outcome, logistic for "
                         "a binary one; the outcome type is inferred, see --outcome-type)")
@@ -189,8 +196,11 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     covs = split_list(args.covariates)
     new = read_new_patients(args, args.predict, covs) if args.predict else None
-    ipd = ipd_from_args(args)
+    ipd = ipd_from_args(args, reference=args.reference)
     fam = ipd.family
+    network = len(ipd.treatments) > 2
+    if network:
+        _check_network_options(args, ipd)
     if args.learner is None:
         args.learner = "logistic" if fam.name == "binary" else "ols"
     if fam.name not in LEARNERS[args.learner].families:
@@ -229,7 +239,10 @@ def run(args: argparse.Namespace) -> int:
                         n_jobs=args.n_jobs, learner_options=learner_options.get(args.learner),
                         pooler_options=pooler_options, progress=None, scale=args.scale)
     status(f"fitting {model.name} in {len(ipd.trials)} trials")
-    model.fit(ipd, treated=args.treated, foldid=args.foldid)
+    model.fit(ipd, treated=args.treated, foldid=args.foldid, reference=args.reference,
+              higher_is_better=not args.lower_is_better)
+    if network:
+        return _run_network(args, model, ipd, new, out, covs)
     files: dict[str, str] = {}
     payload: dict = {"learner": args.learner, "pooler": args.pooler, "outcome_type": fam.name,
                      "scale": fam.check_scale(args.scale),
@@ -309,5 +322,88 @@ def run(args: argparse.Namespace) -> int:
         text += "\n" + str(cmp.summary())
     payload["files"] = files
     emit(args, text=text + "\nfiles: " + ", ".join(f"{k}={v}" for k, v in files.items()),
+         payload=payload)
+    return 0
+
+
+def _check_network_options(args: argparse.Namespace, ipd) -> None:
+    """Options that do not apply to a treatment network, before anything is fitted."""
+    from ..errors import ModelSpecificationError
+    from ..ite._network_ite import NETWORK_POOLERS
+
+    trts = ", ".join(map(str, ipd.treatments))
+    if args.treated is not None:
+        raise ModelSpecificationError(
+            f"--treated names one treatment, but {args.treatment!r} has "
+            f"{len(ipd.treatments)} treatments ({trts}): every treatment is compared with "
+            "the network reference; pick it with --reference")
+    for flag, on in (("--compare", args.compare), ("--export-sites", args.export_sites),
+                     ("--foldid", args.foldid is not None)):
+        if on:
+            raise ModelSpecificationError(
+                f"{flag} is not available yet with more than two treatments ({trts}); "
+                "drop it")
+    if args.pooler not in NETWORK_POOLERS:
+        raise ModelSpecificationError(
+            f"--pooler {args.pooler} is not available with more than two treatments ({trts});"
+            f" use --pooler {' or '.join(NETWORK_POOLERS)}")
+    if args.pooler == "mvma" and args.method == "mm":
+        raise ModelSpecificationError(
+            "--method mm is not available for a treatment network: use reml, ml or fixed")
+    if args.pooler.startswith("weighted") and args.heterogeneity not in ("fixed", "DL"):
+        raise ModelSpecificationError(
+            f"--heterogeneity {args.heterogeneity} is not available for a treatment network: "
+            "use fixed or DL")
+
+
+def _run_network(args: argparse.Namespace, model, ipd, new, out: Path, covs) -> int:
+    """Outputs of ``ipdma ite`` with more than two treatments."""
+    import matplotlib.pyplot as plt
+
+    net = model.network_
+    files: dict[str, str] = {}
+    payload: dict = {"learner": args.learner, "pooler": args.pooler,
+                     "outcome_type": ipd.family.name, "scale": net.scale,
+                     "treatments": net.treatments, "reference": net.reference,
+                     "best": "lower" if args.lower_is_better else "higher",
+                     "trials": model.trials_, "covariates": model.feature_names_,
+                     "dropped_rows": ipd.drop_report()}
+    if new is not None:
+        pred = model.predict(new)
+        ids = new[id_columns(args, new.columns)].reset_index(drop=True)
+        ids.insert(0, "row", np.arange(1, len(new) + 1))
+        pred = pd.concat([ids, pred.reset_index(drop=True)], axis=1)
+        path = out / "predictions.csv"
+        pred.to_csv(path, index=False)
+        files["predictions"] = str(path)
+        pairs = model.predict_pairs(new)
+        pairs = pd.concat([ids, pairs.reset_index(drop=True)], axis=1)
+        pairs.to_csv(out / "predictions_all_pairs.csv", index=False)
+        files["predictions_all_pairs"] = str(out / "predictions_all_pairs.csv")
+        for kind in ("best", "distribution"):
+            ax = model.plot(kind, covariate=covs[0] if covs else None)
+            fp = out / f"ite_{kind}.png"
+            ax.figure.savefig(fp, dpi=120, bbox_inches="tight")
+            plt.close(ax.figure)
+            files[f"plot_{kind}"] = str(fp)
+        counts = pred["best_treatment"].value_counts()
+        payload["prediction"] = {
+            "n": len(pred), "columns": list(pred.columns),
+            "mean_ite": {c[4:]: float(pred[c].mean()) for c in pred.columns
+                         if c.startswith("ite_")},
+            "best_counts": {t: int(counts.get(t, 0)) for t in net.treatments}}
+    summary = model.summary()
+    (out / "summary.txt").write_text(str(summary) + "\n")
+    files["summary"] = str(out / "summary.txt")
+    model.trial_frame().to_csv(out / "trials.csv")
+    files["trials"] = str(out / "trials.csv")
+    if net.pooled is not None:
+        cf = net.coef_frame()
+        cf.to_csv(out / "pooled_coefficients.csv", index=False)
+        files["pooled_coefficients"] = str(out / "pooled_coefficients.csv")
+        payload["pooled_coefficients"] = cf
+    payload["files"] = files
+    emit(args, text=str(summary) + "\nfiles: " + ", ".join(f"{k}={v}"
+                                                            for k, v in files.items()),
          payload=payload)
     return 0

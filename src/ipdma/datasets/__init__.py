@@ -12,6 +12,9 @@ Each generator documents its data-generating mechanism and returns a
   risk-difference ITEs);
 * :func:`make_survival_network` - time-to-event treatment network (Weibull PH,
   risk-dependent hazard ratios) for the time-to-event risk-based NMR;
+* :func:`make_ite_network` - a treatment network (multi-arm and two-arm trials,
+  treatment-specific effect modifiers, known best treatment per patient) for
+  two-stage ITE with more than two treatments;
 * :func:`make_lbp_trials` - low-back-pain-like trials with a true subgroup and
   a trial-confounded noise covariate (MOB / metaMOB).
 
@@ -21,6 +24,7 @@ Each generator documents its data-generating mechanism and returns a
 
 from ._base import SimulatedIPD
 from ._ite import ITE_BETA, ITE_GAMMA, ITE_SCENARIOS, make_ite_binary, make_ite_continuous
+from ._ite_network import make_ite_network
 from ._lbp import LBP_COVARIATES, make_lbp_trials
 from ._ms import MS_COVARIATES, make_ms_network
 from ._registry import DATASETS, list_datasets, simulate
@@ -38,6 +42,7 @@ __all__ = [
     "list_datasets",
     "make_ite_binary",
     "make_ite_continuous",
+    "make_ite_network",
     "make_lbp_trials",
     "make_ms_network",
     "make_survival_network",

@@ -392,10 +392,13 @@ def p_best(mean: np.ndarray, cov: np.ndarray, *, n_draws: int = 10_000,
     from .._base import check_random_state
 
     rng = check_random_state(random_state)
-    N, T1 = mean.shape
+    _N, T1 = mean.shape
     L = np.linalg.cholesky(cov + 1e-15 * np.eye(T1))
     z = rng.standard_normal((n_draws, T1))
-    draws = mean[:, None, :] + np.einsum("nab,sb->nsa", L, z)             # (N, S, T1)
-    full = np.concatenate([np.zeros((N, n_draws, 1)), draws], axis=2)
-    best = np.argmax(full if higher_is_better else -full, axis=2)
-    return np.stack([(best == t).mean(1) for t in range(T1 + 1)], axis=1)
+    draws = mean[:, None, :] + np.matmul(z[None], np.swapaxes(L, 1, 2))   # (N, S, T1)
+    if not higher_is_better:
+        draws = -draws
+    top = draws.argmax(axis=2) + 1
+    best = np.where(draws.max(axis=2) > 0, top, 0)                        # reference = 0
+    counts = np.stack([(best == t).sum(1) for t in range(T1 + 1)], axis=1)
+    return counts / n_draws

@@ -596,12 +596,32 @@ class TwoStageITE(ResultsMixin):
 
     def fit(self, data: Any, *, trial: str | None = None, treatment: str | None = None,
             outcome: str | None = None, covariates: Sequence[str] | None = None,
-            treated: Any = None, foldid: str | None = None) -> TwoStageITE:
+            treated: Any = None, foldid: str | None = None, reference: str | None = None,
+            higher_is_better: bool = True) -> TwoStageITE:
         """Fit stage 1 in every trial (and stage 2 when it needs no query points).
 
         ``data`` is an :class:`ipdma.data.IPD` or a DataFrame with the column names.
         ``foldid`` names a column of cross-validation fold ids (see Notes).
+
+        With more than two treatments the model is a treatment network (see
+        docs/architecture.md, "Treatment networks in two-stage ITE"): ``reference``
+        names the network reference (default: the IPD's reference treatment) and
+        ``higher_is_better`` says which outcome values are desirable (for the best
+        treatment and P(best)).  With two treatments ``reference`` names the control
+        arm (the other one is ``treated``).
         """
+        from ._network_ite import fit_network_groups, network_data, treated_from_reference
+
+        nd = network_data(data, trial=trial, treatment=treatment, outcome=outcome,
+                          covariates=covariates, reference=reference, treated=treated,
+                          foldid=foldid)
+        if nd is not None:
+            fit_network_groups(nd, {self.learner_.name: [self]},
+                               trial_seeds(self.random_state, len(nd.trials)), self.n_jobs,
+                               higher_is_better=higher_is_better, progress=self.progress,
+                               desc=f"{self.name}: stage 1")
+            return self
+        treated = treated_from_reference(data, treatment, reference, treated)
         d = prepare_ite_data(data, trial=trial, treatment=treatment, outcome=outcome,
                              covariates=covariates, treated=treated, foldid=foldid)
         _fit_groups(d, {self.learner_.name: [self]},
@@ -611,6 +631,7 @@ class TwoStageITE(ResultsMixin):
 
     def _set_fits(self, fits: list[_TrialFit], d: ITEData) -> TwoStageITE:
         self.fits_ = fits
+        self.network_ = None
         self.data_ = d
         self.trials_ = list(d.trials)
         self.feature_names_ = list(d.feature_names)
@@ -627,12 +648,19 @@ class TwoStageITE(ResultsMixin):
         return self
 
     def _check_fitted(self) -> None:
-        if self.fits_ is None:
+        if self.fits_ is None and getattr(self, "network_", None) is None:
             raise NotFittedError("TwoStageITE is not fitted: call .fit(data) first")
+
+    def _two_arm_only(self, what: str) -> None:
+        if getattr(self, "network_", None) is not None:
+            raise ModelSpecificationError(
+                f"{what} is not available yet for a treatment network (more than two "
+                "treatments); see predict(), predict_pairs(), summary() and plot()")
 
     def site_summaries(self, X_new: Any = None) -> list[SiteSummary]:
         """Per-trial stage-1 summaries (what each site would export)."""
         self._check_fitted()
+        self._two_arm_only("site_summaries()")
         Xq = None if X_new is None else new_X(X_new, self.feature_names_)[0]
         return [f.summarize(Xq) for f in self.fits_]
 
@@ -653,8 +681,17 @@ class TwoStageITE(ResultsMixin):
         ``ite`` and, where the pooler gives them, ``se``, ``ci_low``, ``ci_high``,
         ``pi_low``, ``pi_high`` (``tau2`` with random-effects weights), then one
         ``ite_<trial>`` column per trial.
+
+        With more than two treatments: ``ite_<T>_vs_<REF>``, ``se_``, ``ci_low_``,
+        ``ci_high_`` (and ``pi_low_``/``pi_high_`` with random effects) for every
+        non-reference treatment T, ``best_treatment`` and ``p_best_<T>`` per
+        treatment (every pair: :meth:`predict_pairs`).
         """
         self._check_fitted()
+        if getattr(self, "network_", None) is not None:
+            from ._network_ite import network_predict
+
+            return network_predict(self, X_new)
         X, index = new_X(X_new, self.feature_names_)
         if self.pooler_.needs == "predictions":
             if self.n_jobs == 1 or len(self.fits_) == 1:
@@ -677,8 +714,23 @@ class TwoStageITE(ResultsMixin):
         return out
 
     def predict_ite(self, X_new: Any) -> np.ndarray:
-        """Pooled point ITEs only (numpy)."""
+        """Pooled point ITEs only (numpy; with more than two treatments an (N, T-1)
+        array, each non-reference treatment vs the network reference)."""
+        if getattr(self, "network_", None) is not None:
+            self.predict(X_new)
+            return self.prediction_.mean.copy()
         return self.predict(X_new)["ite"].to_numpy()
+
+    def predict_pairs(self, X_new: Any) -> pd.DataFrame:
+        """Treatment networks: the ITE of every pair of treatments ``<j>_vs_<k>`` (with
+        se, CI and PI columns), ``best_treatment`` and ``p_best_<T>``."""
+        self._check_fitted()
+        if getattr(self, "network_", None) is None:
+            raise ModelSpecificationError(
+                "predict_pairs() is for more than two treatments; use predict()")
+        from ._network_ite import network_predict
+
+        return network_predict(self, X_new, pairs="all")
 
     # ---------------------------------------------------------------- results protocol
     def to_frame(self) -> pd.DataFrame:
@@ -690,6 +742,8 @@ class TwoStageITE(ResultsMixin):
     def trial_frame(self) -> pd.DataFrame:
         """One row per trial: n, arm sizes and the learner's tuned settings."""
         self._check_fitted()
+        if getattr(self, "network_", None) is not None:
+            return self.network_.trial_frame()
         rows = []
         for f in self.fits_:
             m = self.data_.trial == f.label
@@ -716,6 +770,7 @@ class TwoStageITE(ResultsMixin):
         :meth:`summary` and the pooler object ``pooler_``).
         """
         self._check_fitted()
+        self._two_arm_only("pooled_")
         fit = getattr(self.pooler_, "fit_", None)
         if self.pooler_.name != "mvma" or fit is None:
             raise ModelSpecificationError(
@@ -744,6 +799,7 @@ class TwoStageITE(ResultsMixin):
         :class:`~ipdma.errors.ModelSpecificationError`.
         """
         self._check_fitted()
+        self._two_arm_only("stage1_coefficients()")
         f = self.feature_names_
         cols = ["(Intercept)", "treatment", *f, *[f"treatment:{x}" for x in f]]
         rows = {}
@@ -770,6 +826,10 @@ class TwoStageITE(ResultsMixin):
 
     def summary(self) -> Summary:
         self._check_fitted()
+        if getattr(self, "network_", None) is not None:
+            from ._network_ite import network_summary
+
+            return network_summary(self)
         info = {"learner": self.learner_.name, "pooler": self.pooler_.name,
                 "trials": len(self.trials_), "patients": len(self.data_.y),
                 "covariates": ", ".join(self.feature_names_)}
@@ -808,6 +868,10 @@ class TwoStageITE(ResultsMixin):
         """
         from ..plots import color_for, get_ax
 
+        if getattr(self, "network_", None) is not None:
+            from ._network_ite import network_plot
+
+            return network_plot(self, kind, covariate=covariate, ax=ax)
         if getattr(self, "prediction_", None) is None:
             raise NotFittedError("call .predict(X_new) before .plot()")
         p = self.prediction_
@@ -941,7 +1005,8 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
                 covariates: Sequence[str] | None = None,
                 treated: Any = None, progress: bool | None = False,
                 foldid: str | None = None,
-                scale: str | None = None) -> dict[str, TwoStageITE]:
+                scale: str | None = None, reference: str | None = None,
+                higher_is_better: bool = True) -> dict[str, TwoStageITE]:
     """Fit several learner+pooler pairs at once, fitting each learner only once per trial.
 
     Stage 1 does not depend on the pooler, so every pair that shares a learner
@@ -975,6 +1040,9 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
         Column of cross-validation fold ids (per trial, e.g. 1..10), used by the
         learners that cross-validate (lasso, ridge, elasticnet, xgboost; the
         others do not use folds); at least one requested learner must.
+    reference, higher_is_better : as for :meth:`TwoStageITE.fit` (treatment
+        networks: the network reference and which outcome values are desirable;
+        ``"all"`` then means every pair feasible for a network).
 
     Returns
     -------
@@ -993,9 +1061,20 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
     (60,)
     """
 
-    d = prepare_ite_data(data, trial=trial, treatment=treatment, outcome=outcome,
-                         covariates=covariates, treated=treated, foldid=foldid)
+    from ._network_ite import network_data, network_pairs, treated_from_reference
+
+    nd = network_data(data, trial=trial, treatment=treatment, outcome=outcome,
+                      covariates=covariates, reference=reference, treated=treated,
+                      foldid=foldid)
+    if nd is None:
+        treated = treated_from_reference(data, treatment, reference, treated)
+        d = prepare_ite_data(data, trial=trial, treatment=treatment, outcome=outcome,
+                             covariates=covariates, treated=treated, foldid=foldid)
+    else:
+        d = nd
     pairs = parse_methods(methods, family=d.family.name)
+    if nd is not None:
+        pairs = network_pairs(methods, pairs, nd.family, scale)
     learner_options = dict(learner_options or {})
     pooler_options = dict(pooler_options or {})
     unknown = (set(learner_options) - {p[0] for p in pairs}) | \
@@ -1013,6 +1092,13 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
     groups: dict[str, list[TwoStageITE]] = {}
     for (lrn, _), model in zip(pairs, models.values()):
         groups.setdefault(lrn, []).append(model)
+    if nd is not None:
+        from ._network_ite import fit_network_groups
+
+        fit_network_groups(nd, groups, trial_seeds(ss, len(d.trials)), n_jobs,
+                           higher_is_better=higher_is_better, progress=progress,
+                           desc=f"stage 1 of {len(models)} method(s)")
+        return models
     _fit_groups(d, groups, trial_seeds(ss, len(d.trials)), n_jobs, progress=progress,
                 desc=f"stage 1 of {len(models)} method(s)")
     return models

@@ -1,0 +1,78 @@
+"""``ipdma ite`` with more than two treatments: predictions.csv with ite_<T>_vs_<REF>,
+best_treatment and p_best_<T>; --reference; errors in CLI words."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ipdma.cli import main
+
+BASE = ["--trial", "trial", "--treatment", "trt", "--outcome", "y", "--covariates",
+        "x1,x2,x3"]
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _data(ref_case, tmp_path):
+    case = ref_case("ite_network_multiarm")
+    tr, te = tmp_path / "train.csv", tmp_path / "new.csv"
+    case.csv("train.csv").to_csv(tr, index=False)
+    case.csv("test.csv")[["id", "x1", "x2", "x3"]].head(100).to_csv(te, index=False)
+    return case, tr, te
+
+
+@pytest.mark.reference
+def test_ite_network_predictions_match_reference(ref_case, tmp_path, capsys):
+    case, tr, te = _data(ref_case, tmp_path)
+    code, out, _ = _run(capsys, "ite", str(tr), *BASE, "--method", "fixed", "--predict",
+                        str(te), "--reference", "A", "--id", "id", "--out",
+                        str(tmp_path / "o"), "--json")
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["treatments"] == ["A", "B", "C"] and payload["reference"] == "A"
+    pred = pd.read_csv(tmp_path / "o" / "predictions.csv")
+    for col in ("ite_B_vs_A", "se_B_vs_A", "ci_low_C_vs_A", "ci_high_C_vs_A",
+                "best_treatment", "p_best_A", "p_best_B", "p_best_C"):
+        assert col in pred.columns
+    ref = case.csv("test_predictions.csv").head(100)
+    np.testing.assert_allclose(pred["ite_B_vs_A"], ref["fixed_ite_BA"], rtol=1e-9)
+    np.testing.assert_allclose(pred["se_C_vs_A"], ref["fixed_se_CA"], rtol=1e-9)
+    assert (pred["best_treatment"] == ref["fixed_best"]).all()
+    assert list(pred["id"]) == list(range(1, 101)) or "id" in pred.columns
+    pairs = pd.read_csv(tmp_path / "o" / "predictions_all_pairs.csv")
+    np.testing.assert_allclose(pairs["ite_C_vs_B"], ref["fixed_ite_CB"], rtol=1e-9,
+                               atol=1e-12)
+    assert (tmp_path / "o" / "ite_best.png").exists()
+    assert (tmp_path / "o" / "pooled_coefficients.csv").exists()
+
+
+def test_ite_network_reference_option(ref_case, tmp_path, capsys):
+    _, tr, te = _data(ref_case, tmp_path)
+    code, out, _ = _run(capsys, "ite", str(tr), *BASE, "--pooler", "weighted-aux-ols",
+                        "--predict", str(te), "--reference", "C", "--lower-is-better",
+                        "--out", str(tmp_path / "o"))
+    assert code == 0 and "network reference : C" in out
+    pred = pd.read_csv(tmp_path / "o" / "predictions.csv")
+    assert "ite_A_vs_C" in pred.columns and "ite_B_vs_C" in pred.columns
+
+
+@pytest.mark.parametrize("extra,msg", [
+    (["--reference", "D"], "--reference 'D' is not a treatment label"),
+    (["--treated", "B"], "pick it with --reference"),
+    (["--pooler", "posterior-mix", "--learner", "bayes-lm"], "--pooler posterior-mix"),
+    (["--method", "mm"], "--method mm"),
+])
+def test_ite_network_errors_in_cli_words(ref_case, tmp_path, capsys, extra, msg):
+    _, tr, _ = _data(ref_case, tmp_path)
+    code, _, err = _run(capsys, "ite", str(tr), *BASE, *extra, "--out", str(tmp_path / "o"))
+    assert code == 2
+    assert err.startswith("error:") and msg in err
+    assert "Traceback" not in err
