@@ -66,6 +66,7 @@ from ._survival_learners import (
     CoxRidgeLearner,
     WeibullLearner,
 )
+from ._survival_poolers import UnweightedITEPooler
 from ._twostage import (
     ITEData,
     TwoStageITE,
@@ -120,6 +121,7 @@ __all__ = [
     "TwoStageITE",
     "WeightedAuxOLSPooler",
     "WeightedBootstrapPooler",
+    "UnweightedITEPooler",
     "WeibullLearner",
     "WeightedITEPooler",
     "XGBoostSLearner",

@@ -24,7 +24,7 @@ from ..errors import OutcomeError
 from ..families import baseline_from_dict, get_family
 from ._learners import ite_contrast
 
-__all__ = ["survival_mvma_predict"]
+__all__ = ["UnweightedITEPooler", "survival_mvma_predict"]
 
 
 def survival_mvma_predict(pooler, X: np.ndarray):
@@ -78,3 +78,63 @@ def survival_mvma_predict(pooler, X: np.ndarray):
         sp = np.abs(deriv) * np.sqrt(pvar)
         out.pi_low, out.pi_high = ite - q * sp, ite + q * sp
     return out
+
+
+def _unweighted_pooler():
+    from ._poolers import PooledITE, WeightedITEPooler
+
+    class UnweightedITEPooler(WeightedITEPooler):
+        """(b) with equal weights: the unweighted mean of the per-trial ITEs.
+
+        ``ITE(x) = (1/K) sum_l ITE_l(x)``, ``se = sqrt(sum_l v_l(x)) / K`` with the
+        per-trial delta-method variances ``v_l`` (auxiliary Cox model, as
+        ``weighted-aux-ols``); ``p0``/``p1`` are the unweighted means of the per-arm
+        survival probabilities (RMSTs).  This is the "average of the trials'
+        predictions" of the ``ite_twostage_survival`` reference.
+
+        Examples
+        --------
+        >>> from ipdma.ite import get_pooler
+        >>> get_pooler("unweighted").name, get_pooler("unweighted").variance
+        ('unweighted', 'aux-ols')
+        """
+
+        families = frozenset({"survival"})
+
+        def __init__(self, *, level: float = 0.95) -> None:
+            super().__init__(variance="aux-ols", heterogeneity="fixed", level=level)
+
+        @property
+        def name(self) -> str:  # type: ignore[override]
+            return "unweighted"
+
+        def get_params(self):
+            return {"level": self.level}
+
+        def predict(self, X_new=None):
+            self._check_fitted()
+            out = super().predict(X_new)
+            Y, V = out.per_trial, out.per_trial_var
+            K = Y.shape[1]
+            ite = Y.mean(axis=1)
+            se = np.sqrt(V.sum(axis=1)) / K
+            z = self._z
+            res = PooledITE(ite=ite, per_trial=Y, trials=self.trials_, se=se,
+                            ci_low=ite - z * se, ci_high=ite + z * se,
+                            weights=np.full(Y.shape, 1.0 / K), per_trial_var=V,
+                            info={"weights": "equal"})
+            return self._arms(res)
+
+    return UnweightedITEPooler
+
+
+UnweightedITEPooler = _unweighted_pooler()
+
+
+def _register() -> None:
+    from ._poolers import POOLERS
+
+    POOLERS.setdefault("unweighted", UnweightedITEPooler)
+
+
+_register()
