@@ -10,6 +10,9 @@ Each generator documents its data-generating mechanism and returns a
   two-stage ITE simulation study, with new test trials;
 * :func:`make_ite_binary` - their logistic analogue (binary response, true
   risk-difference ITEs);
+* :func:`make_survival_trials` - time-to-event trials (Weibull hazards with
+  trial-specific baselines, censoring) with true ITEs on the survival-probability,
+  RMST and log-hazard-ratio scales;
 * :func:`make_lbp_trials` - low-back-pain-like trials with a true subgroup and
   a trial-confounded noise covariate (MOB / metaMOB).
 
@@ -22,6 +25,12 @@ from ._ite import ITE_BETA, ITE_GAMMA, ITE_SCENARIOS, make_ite_binary, make_ite_
 from ._lbp import LBP_COVARIATES, make_lbp_trials
 from ._ms import MS_COVARIATES, make_ms_network
 from ._registry import DATASETS, list_datasets, simulate
+from ._survival import (
+    SURVIVAL_BETA,
+    SURVIVAL_GAMMA,
+    SURVIVAL_SCENARIOS,
+    make_survival_trials,
+)
 
 __all__ = [
     "DATASETS",
@@ -30,11 +39,15 @@ __all__ = [
     "ITE_SCENARIOS",
     "LBP_COVARIATES",
     "MS_COVARIATES",
+    "SURVIVAL_BETA",
+    "SURVIVAL_GAMMA",
+    "SURVIVAL_SCENARIOS",
     "SimulatedIPD",
     "list_datasets",
     "make_ite_binary",
     "make_ite_continuous",
     "make_lbp_trials",
     "make_ms_network",
+    "make_survival_trials",
     "simulate",
 ]

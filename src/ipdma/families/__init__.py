@@ -14,10 +14,10 @@ from ._families import (
     BinaryFamily,
     ContinuousFamily,
     OutcomeFamily,
+    _register_survival,
     check_family,
     get_family,
 )
-from ._families import _register_survival
 from ._survival import StepBaseline, SurvivalFamily, WeibullBaseline, baseline_from_dict
 
 _register_survival()

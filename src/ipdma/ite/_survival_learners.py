@@ -30,8 +30,13 @@ from ..errors import DataError, ModelSpecificationError
 from ..families import StepBaseline, WeibullBaseline
 from ._learners import LEARNERS, ITELearner, interaction_design
 
-__all__ = ["CoxLearner", "CoxLassoLearner", "CoxRidgeLearner", "WeibullLearner",
-           "breslow_step"]
+__all__ = [
+    "CoxLassoLearner",
+    "CoxLearner",
+    "CoxRidgeLearner",
+    "WeibullLearner",
+    "breslow_step",
+]
 
 
 def _time_event(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -190,7 +195,7 @@ class CoxLearner(_SurvivalLearner):
         time, event = _time_event(y)
         _check_events(time, event)
         Z = interaction_design(X, t)[:, 1:]
-        n, q = Z.shape
+        q = Z.shape[1]
         if event.sum() <= q:
             raise DataError(f"the full-interaction Cox model has {q} coefficients but the "
                             f"trial has only {int(event.sum())} events: use fewer covariates "
@@ -261,8 +266,8 @@ class CoxLearner(_SurvivalLearner):
             return np.einsum("ij,jk,ik->i", G, self.vcov_, G)
         tp = fam.scale_params(scale, horizon, tau)
         self.baseline_.check(tp, "horizon" if scale == "survdiff" else "tau")
-        v0, d0, h0 = self._arm_parts(Z0 @ self.coef_, scale, tp)
-        v1, d1, h1 = self._arm_parts(Z1 @ self.coef_, scale, tp)
+        _, d0, h0 = self._arm_parts(Z0 @ self.coef_, scale, tp)
+        _, d1, h1 = self._arm_parts(Z1 @ self.coef_, scale, tp)
         a = h1 - h0                                      # dITE/dH_j
         G = d1[:, None] * Z1 - d0[:, None] * Z0 + a @ self.dcumhaz_
         var_beta = np.einsum("ij,jk,ik->i", G, self.vcov_, G)
@@ -448,7 +453,7 @@ class _PenalizedCox(CoxLearner):
         time, event = _time_event(y)
         _check_events(time, event)
         Z = interaction_design(X, t)[:, 1:]
-        n, q = Z.shape
+        n = Z.shape[0]
         p = X.shape[1]
         pf = np.r_[np.zeros(p + 1), np.ones(p)]
         lam = self._lambda_seq(Z, time, event, pf, p)
