@@ -255,24 +255,37 @@ class CoxLearner(_SurvivalLearner):
         dH[:, :m] = -(e[:, None] * Sg[:, 1:]) * width[1:]
         return val, deta, dH
 
-    def ite_var(self, X: Any, scale: str | None = None, horizon: float | None = None,
-                tau: float | None = None) -> np.ndarray:
-        """Delta-method variance of the ITE (coefficients and Breslow baseline)."""
+    def _delta_var(self, X, scale, horizon, tau, c0: float, c1: float) -> np.ndarray:
+        """Delta-method variance of ``c1 f(eta1) + c0 f(eta0)`` (f the arm value on
+        ``scale``), over the coefficients and the Breslow increments."""
         fam = self.family_
         scale = fam.check_scale(scale)
         Z0, Z1 = self._designs(X)
         if scale == "loghr":
-            G = Z1 - Z0
+            G = c1 * Z1 + c0 * Z0
             return np.einsum("ij,jk,ik->i", G, self.vcov_, G)
         tp = fam.scale_params(scale, horizon, tau)
         self.baseline_.check(tp, "horizon" if scale == "survdiff" else "tau")
         _, d0, h0 = self._arm_parts(Z0 @ self.coef_, scale, tp)
         _, d1, h1 = self._arm_parts(Z1 @ self.coef_, scale, tp)
-        a = h1 - h0                                      # dITE/dH_j
-        G = d1[:, None] * Z1 - d0[:, None] * Z0 + a @ self.dcumhaz_
+        a = c1 * h1 + c0 * h0                            # d/dH_j
+        G = c1 * d1[:, None] * Z1 + c0 * d0[:, None] * Z0 + a @ self.dcumhaz_
         var_beta = np.einsum("ij,jk,ik->i", G, self.vcov_, G)
-        A = np.cumsum(a[:, ::-1], axis=1)[:, ::-1]       # dITE / d(increment k)
+        A = np.cumsum(a[:, ::-1], axis=1)[:, ::-1]       # d / d(increment k)
         return var_beta + (A ** 2) @ self.var_inc_
+
+    def ite_var(self, X: Any, scale: str | None = None, horizon: float | None = None,
+                tau: float | None = None) -> np.ndarray:
+        """Delta-method variance of the ITE (coefficients and Breslow baseline)."""
+        return self._delta_var(X, scale, horizon, tau, -1.0, 1.0)
+
+    def arm_var(self, X: Any, arm: int, scale: str | None = None,
+                horizon: float | None = None, tau: float | None = None) -> np.ndarray:
+        """Delta-method variance of one arm's S(horizon) or RMST(tau) (``arm`` 0 or 1);
+        for S this is ``survfit.coxph``'s (``ctype = 1``) ``(S * std.err)^2``."""
+        if arm not in (0, 1):
+            raise ModelSpecificationError(f"arm must be 0 or 1, got {arm!r}")
+        return self._delta_var(X, scale, horizon, tau, float(arm == 0), float(arm == 1))
 
 
 # --------------------------------------------------------------------------------------
