@@ -12,7 +12,6 @@ from ._common import (
     add_ipd_arguments,
     emit,
     id_columns,
-    ipd_from_args,
     label_outcome,
     n_jobs_type,
     nonneg_int,
@@ -21,11 +20,21 @@ from ._common import (
     split_list,
     status,
 )
+from ._ite_survival import (
+    SURVIVAL_LEARNERS,
+    SURVIVAL_POOLERS,
+    SURVIVAL_SCALES,
+    add_survival_arguments,
+    check_survival_options,
+    check_time_points,
+    ipd_from_survival_args,
+)
 
 _LEARNERS = ["ols", "lasso", "ridge", "elasticnet", "xgboost", "causal-forest", "bayes-lm",
              "bayes-lasso", "sklearn-s", "sklearn-t", "logistic", "logistic-lasso",
-             "logistic-ridge", "logistic-elasticnet", "bayes-logistic"]
-_POOLERS = ["mvma", "weighted-bootstrap", "weighted-aux-ols", "bayes-mvma", "posterior-mix"]
+             "logistic-ridge", "logistic-elasticnet", "bayes-logistic", *SURVIVAL_LEARNERS]
+_POOLERS = ["mvma", "weighted-bootstrap", "weighted-aux-ols", "bayes-mvma", "posterior-mix",
+            *SURVIVAL_POOLERS]
 
 
 def _heterogeneity(value: str) -> str:
@@ -48,16 +57,21 @@ def register(subparsers) -> None:
                     "in its order). With --compare, ranks learner+pooler pairs by "
                     "leave-one-trial-out validation.")
     add_ipd_arguments(p, covariates_required=True)
+    add_survival_arguments(p)
     p.add_argument("--treated", default=None, metavar="LABEL",
                    help="treatment label coded t = 1 (default: the non-reference arm)")
     p.add_argument("--learner", choices=_LEARNERS, default=None,
                    help="stage-1 learner (default: ols for a continuous outcome, logistic for "
                         "a binary one; the outcome type is inferred, see --outcome-type)")
-    p.add_argument("--scale", choices=["difference", "rd", "logor"], default=None,
+    p.add_argument("--scale", choices=["difference", "rd", "logor", *SURVIVAL_SCALES],
+                   default=None,
                    help="ITE scale: difference (continuous); rd = risk difference (binary, "
                         "default) or logor = conditional log odds ratio (binary, learners "
                         "with coefficients). Binary outcomes add p0, p1 (predicted risks "
-                        "under control and treatment) to predictions.csv")
+                        "under control and treatment) to predictions.csv. Time to event: "
+                        "survdiff (S(t*) difference, --horizon; p0/p1 = survival "
+                        "probabilities), rmstdiff (RMST difference up to --tau) or loghr "
+                        "(conditional log hazard ratio)")
     p.add_argument("--pooler", choices=_POOLERS, default="mvma", help="stage-2 pooler")
     p.add_argument("--learner-options", default=None, metavar="JSON",
                    help="keyword arguments of the learner, as a JSON object, e.g. "
@@ -182,9 +196,10 @@ def run(args: argparse.Namespace) -> int:
     from ..ite import LEARNERS, TwoStageITE, compare_methods, feasible_pairs
 
     out = Path(args.out)
+    check_survival_options(args)
     covs = split_list(args.covariates)
     new = read_new_patients(args, args.predict, covs) if args.predict else None
-    ipd = ipd_from_args(args)
+    ipd = ipd_from_survival_args(args)
     fam = ipd.family
     if args.learner is None:
         args.learner = "logistic" if fam.name == "binary" else "ols"
@@ -192,8 +207,11 @@ def run(args: argparse.Namespace) -> int:
         ok = sorted({a for a, _ in feasible_pairs(fam.name)})
         raise ModelSpecificationError(
             f"--learner {args.learner} handles {', '.join(sorted(LEARNERS[args.learner].families))}"
-            f" outcomes; the outcome column {args.outcome!r} is {fam.name}: use --learner "
-            f"{' or '.join(ok)} (or --outcome-type continuous if it is a measurement)")
+            f" outcomes; the outcome column {args.outcome or args.event!r} is {fam.name}: use "
+            "--learner "
+            f"{' or '.join(ok)}"
+            + ("" if fam.name == "survival" else
+               " (or --outcome-type continuous if it is a measurement)"))
     if args.scale is not None and args.scale not in fam.scales:
         raise ModelSpecificationError(
             f"--scale {args.scale} is not a scale for a {fam.name} outcome: use --scale "
@@ -202,6 +220,7 @@ def run(args: argparse.Namespace) -> int:
         raise ModelSpecificationError(
             f"--scale {args.scale} needs a learner with coefficients; --learner {args.learner} "
             f"has none: use --scale {fam.default_scale} or --learner logistic")
+    check_time_points(args, ipd)
     learner_options = _learner_options(args)
     learners = [args.learner]
     if args.compare and args.compare_methods:
@@ -215,12 +234,14 @@ def run(args: argparse.Namespace) -> int:
         pooler_options["heterogeneity"] = args.heterogeneity
     model = TwoStageITE(args.learner, args.pooler, n_boot=args.n_boot, random_state=args.seed,
                         n_jobs=args.n_jobs, learner_options=learner_options.get(args.learner),
-                        pooler_options=pooler_options, progress=None, scale=args.scale)
+                        pooler_options=pooler_options, progress=None, scale=args.scale,
+                        horizon=args.horizon, tau=args.tau)
     status(f"fitting {model.name} in {len(ipd.trials)} trials")
     model.fit(ipd, treated=args.treated, foldid=args.foldid)
     files: dict[str, str] = {}
     payload: dict = {"learner": args.learner, "pooler": args.pooler, "outcome_type": fam.name,
                      "scale": fam.check_scale(args.scale),
+                     **({"horizon": args.horizon, "tau": args.tau} if args.time else {}),
                      "trials": model.trials_, "covariates": model.feature_names_,
                      "dropped_rows": ipd.drop_report()}
     if args.predict:
@@ -234,7 +255,7 @@ def run(args: argparse.Namespace) -> int:
         files["predictions"] = str(path)
         for kind in ("distribution", "covariate", "trials"):
             ax = model.plot(kind, covariate=covs[0] if covs else None)
-            label_outcome(ax, args.outcome)
+            label_outcome(ax, args.outcome or args.event)
             fp = out / f"ite_{kind}.png"
             ax.figure.savefig(fp, dpi=120, bbox_inches="tight")
             plt.close(ax.figure)
