@@ -78,7 +78,7 @@ def test_ite_survival_scales(files, tmp_path, capsys, scale, extra, col):
 ])
 def test_ite_survival_errors(files, tmp_path, capsys, args, msg):
     tr, te, _ = files
-    code, out, err = _run(capsys, "ite", str(tr), "--trial", "trial", "--treatment", "trt",
+    code, _, err = _run(capsys, "ite", str(tr), "--trial", "trial", "--treatment", "trt",
                           "--covariates", XS, *args, "--predict", str(te), "--out",
                           str(tmp_path / "o"))
     assert code == 2
