@@ -799,6 +799,11 @@ class TwoStageITE(ResultsMixin):
         info = {"learner": self.learner_.name, "pooler": self.pooler_.name,
                 "trials": len(self.trials_), "patients": len(self.data_.y),
                 "covariates": ", ".join(self.feature_names_)}
+        fam = self.data_.family
+        if fam.name == "survival":                       # the scale and its time point
+            info["scale"] = fam.check_scale(self.scale)
+            info.update({k: v for k, v in (("horizon", fam.horizon), ("tau", fam.tau))
+                         if v is not None})
         tables = {"Stage 1 (per trial)": self.trial_frame()}
         if hasattr(self.pooler_, "coef_frame"):
             tables["Stage 2: pooled treatment coefficients"] = self.pooler_.coef_frame()
