@@ -277,3 +277,20 @@ def test_site_summaries_reproduce_in_memory(ipd, sim, pooler, tmp_path):
     s = fit_site(d[XS], d["treatment"], d[["time", "event"]].to_numpy(), trial="1",
                  learner="cox", pooler="mvma", family="survival", horizon=2.0)
     assert s.family == "survival" and s.baseline["kind"] == "step" and s.horizon == 2.0
+
+
+def test_cox_lasso_cv_equals_cv_glmnet_with_stored_folds():
+    """cv.glmnet(family = "cox", foldid, lambda = glmnet's path), only t:x penalised
+    (R oracle in data/coxnet_cv): cvm rtol 1e-7, cvsd rtol 1e-6, lambda.min index exact,
+    coefficients at lambda.min atol 1e-6."""
+    exp = json.loads((DATA.parent / "coxnet_cv" / "expected.json").read_text())
+    g = pd.read_csv(DATA.parent / "coxnet_cv" / "trial2.csv")
+    m = CoxLassoLearner(lambdas=exp["lambda"]).fit(
+        g[XS], g["trt"], g[["time", "status"]], foldid=g["fold"].to_numpy(),
+        family="survival")
+    np.testing.assert_allclose(m.lambda_, exp["lambda"], rtol=1e-12)
+    np.testing.assert_allclose(m.cvm_, exp["cvm"], rtol=1e-7)
+    np.testing.assert_allclose(m.cvsd_, exp["cvsd"], rtol=1e-6)
+    assert m.lambda_min_index_ + 1 == exp["lambda_min_index_1based"]
+    np.testing.assert_allclose(m.lambda_min_, exp["lambda_min"], rtol=1e-12)
+    np.testing.assert_allclose(m.coef_, exp["coef_at_lambda_min"], atol=1e-6)

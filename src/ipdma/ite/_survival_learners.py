@@ -118,6 +118,13 @@ def breslow_loglik_batch(time: np.ndarray, event: np.ndarray, eta: np.ndarray) -
     return (e[dead] - np.log(S0[start[dead]]) - shift).sum(axis=0)
 
 
+def _lsat(time: np.ndarray, event: np.ndarray) -> float:
+    """glmnet's saturated Cox log-likelihood ``-sum_k d_k log d_k`` (d_k = deaths at the
+    k-th distinct event time)."""
+    _, d = np.unique(time[event == 1], return_counts=True)
+    return float(-np.sum(d * np.log(d)))
+
+
 class _SurvivalLearner(ITELearner):
     """Shared parts: ``predict_eta``, ``predict_arms``, ``predict_ite`` on the
     family's scales (``horizon``/``tau`` default to the family's)."""
@@ -438,12 +445,12 @@ class _PenalizedCox(CoxLearner):
     ties, standardised columns, penalty factors 0 for t and x, 1 for t:x, rescaled to
     sum to the number of columns).  Lambda path: ``nlambda`` log-spaced values from
     the smallest lambda with every interaction zero (gradient at the unpenalised fit of
-    t and x) down to ``lambda_min_ratio`` times it; ``lambda.min`` by K-fold
-    cross-validation of the partial-likelihood deviance, "grouped" as
-    ``cv.glmnet(family = "cox")`` (fold k scores ``-2 (pl(b_-k) - pl_-k(b_-k))`` per event
-    of fold k; the fold-specific constant of glmnet's saturated log-likelihood is not
-    added, which does not change ``lambda.min``); the largest lambda attaining the
-    minimum.  ``foldid`` fixes the folds.  The baseline is Breslow's at the penalised
+    t and x) down to ``lambda_min_ratio`` times it (glmnet's own sequence differs
+    somewhat; pass ``lambdas`` to use it); ``lambda.min`` by K-fold cross-validation of
+    the partial-likelihood deviance, "grouped" as ``cv.glmnet(family = "cox")`` (fold k
+    scores ``dev(b_-k) - dev_-k(b_-k)``, ``dev = 2 (lsat - pl)`` as ``coxnet.deviance``,
+    divided by the fold's events; ``cvm`` is their event-weighted mean, ``cvsd`` as
+    glmnet 4.1); the largest lambda attaining the minimum.  ``foldid`` fixes the folds.  The baseline is Breslow's at the penalised
     coefficients; ITE variances for the weighted pooler come from the auxiliary Cox
     model (``weighted-aux-ols``) or the bootstrap.
     """
@@ -514,8 +521,10 @@ class _PenalizedCox(CoxLearner):
                 Bk, _, _ = coxnet_path(Z[tr], time[tr], event[tr], lambdas=lam,
                                        alpha=self.alpha, penalty_factor=pf)
                 E = Z @ Bk.T                                              # (n, L)
-                cvraw[k] = -2.0 * (breslow_loglik_batch(time, event, E)
-                                   - breslow_loglik_batch(time[tr], event[tr], E[tr]))
+                # glmnet's coxnet.deviance: 2 (lsat - loglik), lsat the saturated term
+                cvraw[k] = (2.0 * (_lsat(time, event) - breslow_loglik_batch(time, event, E))
+                            - 2.0 * (_lsat(time[tr], event[tr])
+                                     - breslow_loglik_batch(time[tr], event[tr], E[tr])))
                 wk[k] = event[~tr].sum()
         ok = wk > 0
         cvraw, wk = cvraw[ok] / wk[ok, None], wk[ok]
