@@ -164,6 +164,10 @@ def test_scale_needs_time_point_and_coefficients(ipd, sim):
             make_ite_binary(random_state=0, n_test_per_trial=5).ipd())
     with pytest.raises(InfeasibleMethodError):
         TwoStageITE("cox-lasso", "mvma")
+    from ipdma.ite import compare_methods
+
+    with pytest.raises(ModelSpecificationError, match="time-to-event"):
+        compare_methods(ipd, ["cox+mvma"])
     assert ("cox", "mvma") in feasible_pairs("survival")
     assert ("ols", "mvma") not in feasible_pairs("survival")
 
