@@ -55,7 +55,9 @@ def register(subparsers) -> None:
                         "logistic analogue (make_ite_binary), ITE = risk difference; "
                         "survival: Weibull time-to-event trials (make_survival_trials), ITE = "
                         "difference in survival probability at --horizon")
-    r.add_argument("--horizon", type=float, default=2.0, metavar="T",
+    from ._ite_survival import _positive_time
+
+    r.add_argument("--horizon", type=_positive_time, default=None, metavar="T",
                    help="--outcome survival: horizon of the survival-probability ITE "
                         "(default 2)")
     r.add_argument("--methods", default="all",
@@ -134,9 +136,9 @@ def run_study(args: argparse.Namespace) -> int:
         options["n_boot"] = args.n_bootstrap
     gen_params = {}
     if args.outcome == "survival":
-        if not args.horizon > 0:
-            raise ModelSpecificationError(f"--horizon must be > 0, got {args.horizon:g}")
-        options["horizon"] = gen_params["horizon"] = float(args.horizon)
+        options["horizon"] = gen_params["horizon"] = float(args.horizon or 2.0)
+    elif args.horizon is not None:
+        raise ModelSpecificationError("--horizon applies to --outcome survival")
     if args.scenarios is None:
         args.scenarios = [1, 2, 3, 4] if args.outcome == "survival" else list(range(1, 17))
     from ..ite import REDUCED_XGBOOST_GRID
