@@ -78,7 +78,8 @@ def test_data_errors(surv_csv, tmp_path, capsys):
     d.assign(died=d.died.replace({1: 2})).to_csv(bad, index=False)
     capsys.readouterr()
     assert main(_args(bad, tmp_path / "o")) == 2
-    assert "'died' must be coded 1 = event, 0 = censored" in capsys.readouterr().err
+    assert "event column 'died' must be 0 (censored) / 1 (event); found values [2.0]" in \
+        capsys.readouterr().err
     d.assign(months=d.months.where(d.index != 5, 0.0)).to_csv(bad, index=False)
     assert main(_args(bad, tmp_path / "o")) == 2
     assert "'months'" in capsys.readouterr().err

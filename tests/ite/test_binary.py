@@ -88,10 +88,12 @@ def test_family_protocol():
 
 
 def test_every_component_declares_families():
+    from ipdma.families import FAMILIES
     from ipdma.ite import LEARNERS, POOLERS
 
+    assert set(FAMILIES) == {"continuous", "binary", "survival"}
     for cls in [*LEARNERS.values(), *POOLERS.values()]:
-        assert cls.families <= {"continuous", "binary"} and cls.families
+        assert cls.families <= set(FAMILIES) and cls.families
     assert get_learner("ols").outcome_types == frozenset({"continuous"})
 
 

@@ -11,11 +11,12 @@ from ipdma.errors import ColumnNotFoundError, MissingDataError, OutcomeError
 from ipdma.survival import (
     WeibullRegression,
     fit_weibull,
+    kaplan_meier,
     weibull_quantile,
     weibull_rmst,
     weibull_survival,
 )
-from ipdma.survival._weibull import _derivs, _km
+from ipdma.survival._weibull import _derivs
 
 RTOL = 1e-7          # README: survreg coef, scale, vcov rtol 1e-7
 RTOL_LL = 1e-10      # loglik rtol 1e-10
@@ -154,7 +155,7 @@ def test_errors(data):
 def test_km_matches_definition():
     t = np.array([1, 2, 2, 3, 4, 4, 5.0])
     d = np.array([1, 1, 0, 1, 0, 1, 0])
-    km = _km(t, d)
+    km = kaplan_meier(t, d).to_frame()          # the KM of the tree plots' panels
     assert km["n_risk"].tolist() == [7, 6, 4, 3, 1]
     expected = np.cumprod([6 / 7, 5 / 6, 3 / 4, 2 / 3, 1.0])
     np.testing.assert_allclose(km["surv"], expected)

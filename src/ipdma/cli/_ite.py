@@ -24,11 +24,20 @@ from ._common import (
     status,
     write_model_file,
 )
+from ._ite_survival import (
+    SURVIVAL_LEARNERS,
+    SURVIVAL_POOLERS,
+    SURVIVAL_SCALES,
+    add_survival_arguments,
+    check_survival_options,
+    check_time_points,
+)
 
 _LEARNERS = ["ols", "lasso", "ridge", "elasticnet", "xgboost", "causal-forest", "bayes-lm",
              "bayes-lasso", "sklearn-s", "sklearn-t", "logistic", "logistic-lasso",
-             "logistic-ridge", "logistic-elasticnet", "bayes-logistic"]
-_POOLERS = ["mvma", "weighted-bootstrap", "weighted-aux-ols", "bayes-mvma", "posterior-mix"]
+             "logistic-ridge", "logistic-elasticnet", "bayes-logistic", *SURVIVAL_LEARNERS]
+_POOLERS = ["mvma", "weighted-bootstrap", "weighted-aux-ols", "bayes-mvma", "posterior-mix",
+            *SURVIVAL_POOLERS]
 
 
 def _heterogeneity(value: str) -> str:
@@ -51,6 +60,7 @@ def register(subparsers) -> None:
                     "in its order). With --compare, ranks learner+pooler pairs by "
                     "leave-one-trial-out validation.")
     add_ipd_arguments(p, covariates_required=True)
+    add_survival_arguments(p)
     p.add_argument("--treated", default=None, metavar="LABEL",
                    help="treatment label coded t = 1 (default: the non-reference arm)")
     p.add_argument("--reference", default=None, metavar="TRT",
@@ -63,11 +73,15 @@ def register(subparsers) -> None:
     p.add_argument("--learner", choices=_LEARNERS, default=None,
                    help="stage-1 learner (default: ols for a continuous outcome, logistic for "
                         "a binary one; the outcome type is inferred, see --outcome-type)")
-    p.add_argument("--scale", choices=["difference", "rd", "logor"], default=None,
+    p.add_argument("--scale", choices=["difference", "rd", "logor", *SURVIVAL_SCALES],
+                   default=None,
                    help="ITE scale: difference (continuous); rd = risk difference (binary, "
                         "default) or logor = conditional log odds ratio (binary, learners "
                         "with coefficients). Binary outcomes add p0, p1 (predicted risks "
-                        "under control and treatment) to predictions.csv")
+                        "under control and treatment) to predictions.csv. Time to event: "
+                        "survdiff (S(t*) difference, --horizon; p0/p1 = survival "
+                        "probabilities), rmstdiff (RMST difference up to --tau) or loghr "
+                        "(conditional log hazard ratio)")
     p.add_argument("--pooler", choices=_POOLERS, default="mvma", help="stage-2 pooler")
     p.add_argument("--learner-options", default=None, metavar="JSON",
                    help="keyword arguments of the learner, as a JSON object, e.g. "
@@ -194,9 +208,11 @@ def run(args: argparse.Namespace) -> int:
 
     check_save_model(args)
     out = Path(args.out)
+    check_survival_options(args)
     covs = split_list(args.covariates)
     new = read_new_patients(args, args.predict, covs) if args.predict else None
-    ipd = ipd_from_args(args, reference=args.reference)
+    ipd = (ipd_from_args(args, reference=args.reference) if args.time is None
+           else ipd_from_args(args, time=args.time, reference=args.reference))
     fam = ipd.family
     network = len(ipd.treatments) > 2
     if network:
@@ -207,8 +223,11 @@ def run(args: argparse.Namespace) -> int:
         ok = sorted({a for a, _ in feasible_pairs(fam.name)})
         raise ModelSpecificationError(
             f"--learner {args.learner} handles {', '.join(sorted(LEARNERS[args.learner].families))}"
-            f" outcomes; the outcome column {args.outcome!r} is {fam.name}: use --learner "
-            f"{' or '.join(ok)} (or --outcome-type continuous if it is a measurement)")
+            f" outcomes; the outcome column {args.outcome or args.event!r} is {fam.name}: use "
+            "--learner "
+            f"{' or '.join(ok)}"
+            + ("" if fam.name == "survival" else
+               " (or --outcome-type continuous if it is a measurement)"))
     if args.scale is not None and args.scale not in fam.scales:
         raise ModelSpecificationError(
             f"--scale {args.scale} is not a scale for a {fam.name} outcome: use --scale "
@@ -224,6 +243,7 @@ def run(args: argparse.Namespace) -> int:
             raise ModelSpecificationError(
                 f"--save-model: a model with --learner {args.learner} cannot be written to a "
                 f"model file; learners that can: {', '.join(EXPORTABLE_LEARNERS)}")
+    check_time_points(args, ipd)
     learner_options = _learner_options(args)
     learners = [args.learner]
     if args.compare and args.compare_methods:
@@ -237,7 +257,8 @@ def run(args: argparse.Namespace) -> int:
         pooler_options["heterogeneity"] = args.heterogeneity
     model = TwoStageITE(args.learner, args.pooler, n_boot=args.n_boot, random_state=args.seed,
                         n_jobs=args.n_jobs, learner_options=learner_options.get(args.learner),
-                        pooler_options=pooler_options, progress=None, scale=args.scale)
+                        pooler_options=pooler_options, progress=None, scale=args.scale,
+                        horizon=args.horizon, tau=args.tau)
     status(f"fitting {model.name} in {len(ipd.trials)} trials")
     model.fit(ipd, treated=args.treated, foldid=args.foldid, reference=args.reference,
               higher_is_better=not args.lower_is_better)
@@ -246,6 +267,7 @@ def run(args: argparse.Namespace) -> int:
     files: dict[str, str] = {}
     payload: dict = {"learner": args.learner, "pooler": args.pooler, "outcome_type": fam.name,
                      "scale": fam.check_scale(args.scale),
+                     **({"horizon": args.horizon, "tau": args.tau} if args.time else {}),
                      "trials": model.trials_, "covariates": model.feature_names_,
                      "dropped_rows": ipd.drop_report()}
     if args.predict:
@@ -259,7 +281,7 @@ def run(args: argparse.Namespace) -> int:
         files["predictions"] = str(path)
         for kind in ("distribution", "covariate", "trials"):
             ax = model.plot(kind, covariate=covs[0] if covs else None)
-            label_outcome(ax, args.outcome)
+            label_outcome(ax, args.outcome or args.event)
             fp = out / f"ite_{kind}.png"
             ax.figure.savefig(fp, dpi=120, bbox_inches="tight")
             plt.close(ax.figure)

@@ -41,16 +41,25 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "simstudy", help="simulation study comparing two-stage ITE methods",
         description="Run (resumably) and summarise simulation studies of learner+pooler "
-                    "methods on the scenarios of make_ite_continuous (or make_ite_binary with --outcome binary).")
+                    "methods on the scenarios of make_ite_continuous (or make_ite_binary with "
+                    "--outcome binary, make_survival_trials with --outcome survival).")
     sub = p.add_subparsers(dest="simstudy_command", metavar="{run,summarize}")
     sub.required = True
 
     r = sub.add_parser("run", help="run the study; rerunning on the same --out resumes")
-    r.add_argument("--scenarios", default="1-16", type=_scenarios,
-                   help="e.g. 1-16 or 1,3,5-7 (default 1-16)")
-    r.add_argument("--outcome", choices=["continuous", "binary"], default="continuous",
+    r.add_argument("--scenarios", default=None, type=_scenarios,
+                   help="e.g. 1-16 or 1,3,5-7 (default 1-16; 1-4 with --outcome survival)")
+    r.add_argument("--outcome", choices=["continuous", "binary", "survival"],
+                   default="continuous",
                    help="continuous: the paper's design (make_ite_continuous); binary: its "
-                        "logistic analogue (make_ite_binary), ITE = risk difference")
+                        "logistic analogue (make_ite_binary), ITE = risk difference; "
+                        "survival: Weibull time-to-event trials (make_survival_trials), ITE = "
+                        "difference in survival probability at --horizon")
+    from ._ite_survival import _positive_time
+
+    r.add_argument("--horizon", type=_positive_time, default=None, metavar="T",
+                   help="--outcome survival: horizon of the survival-probability ITE "
+                        "(default 2)")
     r.add_argument("--methods", default="all",
                    help="learner+pooler names, comma-separated (e.g. "
                         "ols+mvma,xgboost+weighted-aux-ols), or 'all' (default)")
@@ -119,15 +128,24 @@ def _check_design(args: argparse.Namespace, config: dict) -> None:
 
 
 def run_study(args: argparse.Namespace) -> int:
+    from ..errors import ModelSpecificationError
     from ..simstudy import SimulationStudy, ite_methods, ite_scenarios
 
     options = {}
     if args.n_bootstrap is not None:
         options["n_boot"] = args.n_bootstrap
+    gen_params = {}
+    if args.outcome == "survival":
+        options["horizon"] = gen_params["horizon"] = float(args.horizon or 2.0)
+    elif args.horizon is not None:
+        raise ModelSpecificationError("--horizon applies to --outcome survival")
+    if args.scenarios is None:
+        args.scenarios = [1, 2, 3, 4] if args.outcome == "survival" else list(range(1, 17))
     from ..ite import REDUCED_XGBOOST_GRID
 
     lopts = {"xgboost": REDUCED_XGBOOST_GRID} if args.xgboost_grid == "reduced" else None
-    study = SimulationStudy(ite_scenarios(args.scenarios, outcome=args.outcome),
+    study = SimulationStudy(ite_scenarios(args.scenarios, outcome=args.outcome,
+                                          **gen_params),
                             ite_methods(args.methods, family=args.outcome,
                                         learner_options=lopts, **options),
                             n_reps=args.reps, seed=args.seed, store_format=args.format)

@@ -121,39 +121,14 @@ def _check_outcome_options(args: argparse.Namespace) -> None:
 
 
 def _survival_ipd(args: argparse.Namespace, covs: list[str]):
-    """IPD for a time-to-event outcome: the time column is validated as the (numeric)
-    outcome; the event column is checked here (complete, coded 0/1)."""
-    import numpy as np
+    """IPD of a time-to-event outcome, ``IPD(time=, event=)``: times > 0, events coded
+    1/0 (or two mappable labels), complete, every trial arm with events."""
+    from ._common import ipd_from_args
 
-    from ..data import IPD
-    from ..errors import MissingDataError, column_not_found
-    from ..survival import check_survival_outcome
-    from ._common import read_csv
-
-    df = read_csv(args.file)
-    for opt, col in (("--time", args.time), ("--event", args.event)):
-        if col not in df.columns:
-            raise column_not_found(col, df.columns, opt)
     if args.time == args.event:
         from ..errors import ModelSpecificationError
         raise ModelSpecificationError("--time and --event name the same column")
-    ipd = IPD(df, trial=args.trial, treatment=args.treatment, outcome=args.time,
-              covariates=covs, patient_id=args.patient_id, outcome_type="continuous",
-              missing=args.missing, normalize_labels=args.normalize_labels)
-    ev = ipd.data[args.event]
-    if ev.isna().any():
-        rows = np.flatnonzero(ev.isna().to_numpy())
-        raise MissingDataError(
-            f"--event column {args.event!r} has {len(rows)} missing value(s) (e.g. row "
-            f"{rows[0]}); every patient needs 1 (event) or 0 (censored)")
-    if not (np.issubdtype(ev.dtype, np.number) or ev.dtype == bool):
-        from ..errors import OutcomeError
-        raise OutcomeError(
-            f"--event column {args.event!r} must be coded 1 = event, 0 = censored; found "
-            f"values such as {sorted(map(str, ev.unique()))[:5]}")
-    check_survival_outcome(ipd.data[args.time].to_numpy(float), ev.to_numpy(float),
-                           args.time, args.event)
-    return ipd
+    return ipd_from_args(args, time=args.time)
 
 
 def split_table(model) -> pd.DataFrame:

@@ -15,6 +15,9 @@ Each generator documents its data-generating mechanism and returns a
 * :func:`make_ite_network` - a treatment network (multi-arm and two-arm trials,
   treatment-specific effect modifiers, known best treatment per patient) for
   two-stage ITE with more than two treatments;
+* :func:`make_survival_trials` - time-to-event trials (Weibull hazards with
+  trial-specific baselines, censoring) with true ITEs on the survival-probability,
+  RMST and log-hazard-ratio scales;
 * :func:`make_lbp_trials` - low-back-pain-like trials with a true subgroup and
   a trial-confounded noise covariate (MOB / metaMOB).
 
@@ -28,6 +31,12 @@ from ._ite_network import make_ite_network
 from ._lbp import LBP_COVARIATES, make_lbp_trials
 from ._ms import MS_COVARIATES, make_ms_network
 from ._registry import DATASETS, list_datasets, simulate
+from ._survival import (
+    SURVIVAL_BETA,
+    SURVIVAL_GAMMA,
+    SURVIVAL_SCENARIOS,
+    make_survival_trials,
+)
 from ._survival_nmr import SURVIVAL_NMR_COVARIATES, make_survival_network
 
 __all__ = [
@@ -37,7 +46,10 @@ __all__ = [
     "ITE_SCENARIOS",
     "LBP_COVARIATES",
     "MS_COVARIATES",
+    "SURVIVAL_BETA",
+    "SURVIVAL_GAMMA",
     "SURVIVAL_NMR_COVARIATES",
+    "SURVIVAL_SCENARIOS",
     "SimulatedIPD",
     "list_datasets",
     "make_ite_binary",
@@ -46,5 +58,6 @@ __all__ = [
     "make_lbp_trials",
     "make_ms_network",
     "make_survival_network",
+    "make_survival_trials",
     "simulate",
 ]

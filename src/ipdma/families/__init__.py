@@ -4,8 +4,9 @@
 (``IPD.family``), :mod:`ipdma.ite` (learners and poolers declare the families
 they support in ``families``), :mod:`ipdma.trees` (node-model scores),
 :mod:`ipdma.prognosis` and :mod:`ipdma.nmr`.  :class:`ContinuousFamily` and
-:class:`BinaryFamily` exist now; time-to-event (two outcome columns: time and
-event) and counts are further subclasses (see :class:`OutcomeFamily`).
+:class:`BinaryFamily` exist, and :class:`SurvivalFamily` (two outcome columns:
+time and event; baselines :class:`StepBaseline` and :class:`WeibullBaseline`);
+counts would be a further subclass (see :class:`OutcomeFamily`).
 """
 
 from ._families import (
@@ -13,9 +14,14 @@ from ._families import (
     BinaryFamily,
     ContinuousFamily,
     OutcomeFamily,
+    _register_survival,
     check_family,
     get_family,
 )
+from ._survival import StepBaseline, SurvivalFamily, WeibullBaseline, baseline_from_dict
 
-__all__ = ["FAMILIES", "BinaryFamily", "ContinuousFamily", "OutcomeFamily", "check_family",
+_register_survival()
+
+__all__ = ["FAMILIES", "BinaryFamily", "ContinuousFamily", "OutcomeFamily", "StepBaseline",
+           "SurvivalFamily", "WeibullBaseline", "baseline_from_dict", "check_family",
            "get_family"]

@@ -331,8 +331,16 @@ FAMILIES: dict[str, type[OutcomeFamily]] = {
 }
 
 
-def get_family(family: str | OutcomeFamily) -> OutcomeFamily:
-    """A family instance from its name (``"continuous"``, ``"binary"``) or an instance.
+def _register_survival() -> None:
+    from ._survival import SurvivalFamily
+
+    FAMILIES.setdefault(SurvivalFamily.name, SurvivalFamily)
+
+
+def get_family(family: str | OutcomeFamily, **options: Any) -> OutcomeFamily:
+    """A family instance from its name (``"continuous"``, ``"binary"``, ``"survival"``)
+    or an instance.  ``options`` go to the family's constructor (survival:
+    ``horizon=``, ``tau=``).
 
     Examples
     --------
@@ -343,12 +351,13 @@ def get_family(family: str | OutcomeFamily) -> OutcomeFamily:
         ...
     ipdma.errors.ModelSpecificationError: unknown outcome family 'poisson': ...
     """
+    options = {k: v for k, v in options.items() if v is not None}
     if isinstance(family, OutcomeFamily):
         return family
     if isinstance(family, type) and issubclass(family, OutcomeFamily):
-        return family()
+        return family(**options)
     if isinstance(family, str) and family in FAMILIES:
-        return FAMILIES[family]()
+        return FAMILIES[family](**options)
     raise ModelSpecificationError(
         f"unknown outcome family {family!r}: choose {' or '.join(map(repr, FAMILIES))}, or "
         "pass an OutcomeFamily instance")

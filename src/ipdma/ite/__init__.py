@@ -13,6 +13,10 @@ add ``p0``/``p1``; :func:`c_for_benefit` and calibration for benefit validate th
 Sites can run stage 1 alone and export a :class:`SiteSummary` (JSON/npz, no
 patient rows); :func:`pool_sites` pools the files.  :func:`compare_methods` ranks
 learner+pooler pairs by leave-one-trial-out validation.
+Time-to-event outcomes (``IPD(time=, event=)``): learners ``cox``, ``weibull``,
+``cox-lasso``/``cox-ridge``; ITE = difference in S(horizon) (``scale="survdiff"``,
+``horizon=``), in RMST up to ``tau`` (``"rmstdiff"``) or the conditional log hazard
+ratio (``"loghr"``).
 """
 
 from ._glm_learners import (
@@ -56,6 +60,13 @@ from ._poolers import (
     get_pooler,
 )
 from ._site import SiteSummary, read_site_summary
+from ._survival_learners import (
+    CoxLassoLearner,
+    CoxLearner,
+    CoxRidgeLearner,
+    WeibullLearner,
+)
+from ._survival_poolers import UnweightedITEPooler
 from ._twostage import (
     ITEData,
     TwoStageITE,
@@ -86,6 +97,9 @@ __all__ = [
     "BayesMVMAPooler",
     "CForBenefit",
     "CausalForestLearner",
+    "CoxLassoLearner",
+    "CoxLearner",
+    "CoxRidgeLearner",
     "ElasticNetLearner",
     "ElasticNetLogisticLearner",
     "ITEData",
@@ -105,6 +119,8 @@ __all__ = [
     "SklearnSLearner",
     "SklearnTLearner",
     "TwoStageITE",
+    "UnweightedITEPooler",
+    "WeibullLearner",
     "WeightedAuxOLSPooler",
     "WeightedBootstrapPooler",
     "WeightedITEPooler",

@@ -68,7 +68,9 @@ def _as_2d(X: Any) -> np.ndarray:
 def _check_trial(X: Any, t: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     X = _as_2d(X)
     t = np.ascontiguousarray(t, dtype=float).ravel()
-    y = np.ascontiguousarray(y, dtype=float).ravel()
+    y = np.ascontiguousarray(y, dtype=float)
+    if not (y.ndim == 2 and y.shape[1] == 2):       # (time, event) stays two columns
+        y = y.ravel()
     if not (len(X) == len(t) == len(y)):
         raise DataError(f"X, t and y have different lengths ({len(X)}, {len(t)}, {len(y)})")
     if not np.all(np.isin(t, (0.0, 1.0))):

@@ -269,7 +269,7 @@ class MVMAPooler(ITEPooler):
     name = "mvma"
     needs = "coef"
     requires = "coef_cov"
-    families = frozenset({"continuous", "binary"})
+    families = frozenset({"continuous", "binary", "survival"})
 
     def __init__(self, *, method: str = "reml", structure: str | None = None,
                  level: float = 0.95, pi_df: str = "riley",
@@ -296,7 +296,7 @@ class MVMAPooler(ITEPooler):
         if self.structure is not None:
             return self.structure
         fam = getattr(self, "family_", "continuous")
-        return "unstructured" if fam == "continuous" else "diagonal"
+        return "unstructured" if fam in ("continuous", "survival") else "diagonal"
 
     def _fit(self, summaries):
         Y = np.vstack([s.coef for s in summaries])
@@ -324,7 +324,7 @@ class MVMAPooler(ITEPooler):
         self.vcov_ = np.asarray(fit.vcov, dtype=float)
         self.Psi_ = np.asarray(fit.Psi, dtype=float)
         self.family_ = getattr(summaries[0], "family", "continuous") or "continuous"
-        if self.family_ != "continuous":
+        if self.family_ not in ("continuous", "survival"):
             from ._glm_learners import coef_names
 
             self.coef_names_ = coef_names(summaries[0].feature_names)
@@ -362,6 +362,10 @@ class MVMAPooler(ITEPooler):
     def predict(self, X_new):
         self._check_fitted()
         X = self._X(X_new)
+        if self.family_ == "survival":
+            from ._survival_poolers import survival_mvma_predict
+
+            return survival_mvma_predict(self, X)
         if self.family_ != "continuous":
             return self._predict_full(X)
         C = ite_contrast(X)
@@ -457,7 +461,7 @@ class WeightedITEPooler(ITEPooler):
     """
 
     needs = "predictions"
-    families = frozenset({"continuous", "binary"})
+    families = frozenset({"continuous", "binary", "survival"})
 
     def __init__(self, *, variance: str = "aux-ols", heterogeneity: str = "fixed",
                  level: float = 0.95) -> None:

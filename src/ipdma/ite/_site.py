@@ -10,7 +10,12 @@ A :class:`SiteSummary` holds, depending on what the pooler needs,
   points (poolers ``weighted-bootstrap``, ``weighted-aux-ols``);
 * ``family`` / ``scale``: the outcome family and ITE scale; for a binary outcome
   ``coef``/``cov`` are the full coefficient vector (1, t, x, t:x) and
-  ``mu0``/``mu1`` the predicted risks under each arm at the query points.
+  ``mu0``/``mu1`` the predicted risks under each arm at the query points;
+* time-to-event: ``coef``/``cov`` are the log-hazard treatment block (delta,
+  gamma), ``eta0_coef`` the control-arm log hazard on (1, x), ``baseline`` the
+  baseline cumulative hazard (Breslow steps at the event times, or a Weibull
+  shape), ``horizon``/``tau`` the time points of the scale, ``mu0``/``mu1`` the
+  survival probabilities (or RMSTs) under each arm.
 
 It is written as JSON (``.json``) or NumPy ``.npz`` (never pickle) and read
 back bit-for-bit, so pooling the files gives the in-memory numbers exactly.
@@ -31,7 +36,7 @@ __all__ = ["FORMAT_VERSION", "SiteSummary", "read_site_summary"]
 
 FORMAT_VERSION = 1
 _ARRAYS = ("coef", "cov", "post_mean", "post_cov", "post_draws", "X_query", "ite", "var",
-           "mu0", "mu1")
+           "mu0", "mu1", "eta0_coef")
 
 
 @dataclass
@@ -66,6 +71,12 @@ class SiteSummary:
     scale: str = ""
     mu0: np.ndarray | None = None
     mu1: np.ndarray | None = None
+    #: time-to-event: coefficients of the control-arm log-hazard on (1, x), the
+    #: baseline (``ipdma.families`` baseline ``to_dict()``) and the scale's time point
+    eta0_coef: np.ndarray | None = None
+    baseline: dict | None = None
+    horizon: float | None = None
+    tau: float | None = None
 
     def has(self, what: str) -> bool:
         """``"coef"``, ``"posterior"`` or ``"predictions"``."""
@@ -83,7 +94,8 @@ class SiteSummary:
                 "trial": self.trial, "n": int(self.n), "learner": self.learner,
                 "pooler": self.pooler, "variance": self.variance,
                 "feature_names": list(self.feature_names), "info": self.info,
-                "family": self.family, "scale": self.scale}
+                "family": self.family, "scale": self.scale, "baseline": self.baseline,
+                "horizon": self.horizon, "tau": self.tau}
 
     def save(self, path: str | Path) -> Path:
         """Write to ``path``: ``.json`` (text, exact float repr) or ``.npz``."""

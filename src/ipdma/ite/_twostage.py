@@ -67,13 +67,15 @@ class ITEData:
     #: consecutively), from ``prepare_ite_data(..., foldid="COLUMN")``; None: random folds
     foldid: np.ndarray | None = None
     foldid_col: str | None = None
+    #: options of the outcome family (time to event: ``horizon``, ``tau``)
+    family_options: dict | None = None
 
     @property
     def family(self):
         """The outcome family (:mod:`ipdma.families`) of ``outcome_type``."""
         from ..families import get_family
 
-        return get_family(self.outcome_type)
+        return get_family(self.outcome_type, **(self.family_options or {}))
 
     def by_trial(self):
         for tr in self.trials:
@@ -146,7 +148,10 @@ def prepare_ite_data(data: Any, *, trial: str | None = None, treatment: str | No
     covariate_cols = list(getattr(ipd, "covariate_cols", X_df.columns))
     folds = None if foldid is None else _foldid_column(ipd, foldid, trials_arr, trials,
                                                        covariate_cols)
-    return ITEData(X=X_df.to_numpy(dtype=float), t=t, y=np.asarray(ipd.y, dtype=float),
+    y = np.asarray(ipd.y, dtype=float)
+    if getattr(ipd, "outcome_type", None) == "survival":     # (time, event) columns
+        y = np.column_stack([np.asarray(ipd.time, dtype=float), y])
+    return ITEData(X=X_df.to_numpy(dtype=float), t=t, y=y,
                    trial=trials_arr, trials=trials, feature_names=list(X_df.columns),
                    outcome_type=getattr(ipd, "outcome_type", "continuous"),
                    covariate_cols=covariate_cols, foldid=folds,
@@ -302,6 +307,10 @@ def _aux_model(learner: ITELearner, X, t, y) -> ITELearner:
     from ._glm_learners import LogisticLearner
 
     fam = getattr(learner, "family_", None)
+    if fam is not None and fam.name == "survival":
+        from ._survival_learners import survival_aux_model
+
+        return survival_aux_model(learner, X, t, y)
     if fam is None or fam.name == "continuous":
         return learner if isinstance(learner, OLSLearner) else OLSLearner().fit(X, t, y)
     if isinstance(learner, LogisticLearner):
@@ -367,6 +376,10 @@ class _TrialFit:
             s.family = fam.name
             s.scale = fam.check_scale(self.scale)
             kw = {"scale": s.scale}
+            if fam.name == "survival":
+                from ._survival_learners import survival_site_fields
+
+                survival_site_fields(s, self.learner)
         info = {}
         for key in ("lambda_min_", "tuned_", "sigma_", "df_resid_"):
             if hasattr(self.learner, key):
@@ -386,7 +399,9 @@ class _TrialFit:
             s.ite = self.learner.predict_ite(X_query, **kw)
             if self._binary and hasattr(self.learner, "predict_arms"):
                 s.mu0, s.mu1 = (np.asarray(a, dtype=float)
-                                for a in self.learner.predict_arms(X_query))
+                                for a in (self.learner.predict_arms(X_query, **kw)
+                                          if s.family == "survival"
+                                          else self.learner.predict_arms(X_query)))
             if self.boot is not None:
                 s.var = np.var(self.boot.predict_ite(X_query, **kw), axis=0, ddof=1)
             else:
@@ -398,7 +413,8 @@ def fit_site(X: Any, t: Any, y: Any, *, trial: str, learner: str | ITELearner = 
              pooler: str | ITEPooler = "mvma", X_query: Any = None, n_boot: int = 100,
              random_state: Any = None, feature_names: Sequence[str] | None = None,
              learner_options: dict | None = None, foldid: Any = None, family: Any = None,
-             scale: str | None = None) -> SiteSummary:
+             scale: str | None = None, horizon: float | None = None,
+             tau: float | None = None) -> SiteSummary:
     """Stage 1 at one site: fit the learner on its patients and export a summary.
 
     The summary holds no patient rows; write it with ``.save("site.json")`` (or
@@ -408,7 +424,8 @@ def fit_site(X: Any, t: Any, y: Any, *, trial: str, learner: str | ITELearner = 
     fixes the cross-validation folds of a learner that cross-validates.
     ``family`` is the outcome family (default: continuous, or binary for a learner
     of binary outcomes) and ``scale`` its ITE scale (binary: ``"rd"`` default,
-    ``"logor"``).
+    ``"logor"``; survival: ``"survdiff"`` with ``horizon``, ``"rmstdiff"`` with
+    ``tau``, ``"loghr"``; ``y`` is then the (n, 2) array of time and event).
 
     Feature names travel with the summary, so that :func:`pool_sites` can take
     ``X_new`` as a DataFrame: they are ``feature_names``, else the columns of a
@@ -431,7 +448,7 @@ def fit_site(X: Any, t: Any, y: Any, *, trial: str, learner: str | ITELearner = 
     pool = get_pooler(pooler)
     if family is None:
         family = "continuous" if "continuous" in lrn.families else sorted(lrn.families)[0]
-    fam = get_family(family)
+    fam = get_family(family, horizon=horizon, tau=tau)
     check_pair(lrn, pool, family=fam.name)
     fam.check_scale(scale)
     given = feature_names is not None or isinstance(X, pd.DataFrame)
@@ -534,7 +551,12 @@ class TwoStageITE(ResultsMixin):
         risk difference P(y=1 | x, t=1) - P(y=1 | x, t=0)) or ``"logor"``
         (conditional log odds ratio, learners with coefficients).  For a
         binary outcome :meth:`predict` also returns ``p0`` and ``p1``, the
-        predicted risks under control and treatment.
+        predicted risks under control and treatment.  Time to event
+        (``IPD(time=, event=)``): ``"survdiff"`` (default; S(horizon | t=1) -
+        S(horizon | t=0)), ``"rmstdiff"`` (RMST up to ``tau``) or ``"loghr"``;
+        ``p0``/``p1`` are then the survival probabilities (RMSTs) per arm.
+    horizon, tau : float, optional
+        Time points of the survival scales (time to event only).
     progress : bool or None, default False
         Progress bar (tqdm, on stderr) over the per-trial stage-1 fits; ``None``
         shows it when stderr is a terminal.
@@ -561,9 +583,12 @@ class TwoStageITE(ResultsMixin):
     def __init__(self, learner: str | ITELearner = "ols", pooler: str | ITEPooler = "mvma", *,
                  n_boot: int = 100, random_state: Any = None, n_jobs: int = 1,
                  learner_options: dict | None = None, pooler_options: dict | None = None,
-                 progress: bool | None = False, scale: str | None = None):
+                 progress: bool | None = False, scale: str | None = None,
+                 horizon: float | None = None, tau: float | None = None):
         self.learner = learner
         self.scale = scale
+        self.horizon = horizon
+        self.tau = tau
         self.pooler = pooler
         self.n_boot = int(n_boot)
         self.random_state = random_state
@@ -624,6 +649,7 @@ class TwoStageITE(ResultsMixin):
         treated = treated_from_reference(data, treatment, reference, treated)
         d = prepare_ite_data(data, trial=trial, treatment=treatment, outcome=outcome,
                              covariates=covariates, treated=treated, foldid=foldid)
+        d = _with_time_points(d, self.horizon, self.tau)
         _fit_groups(d, {self.learner_.name: [self]},
                     trial_seeds(self.random_state, len(d.trials)), self.n_jobs,
                     progress=self.progress, desc=f"{self.name}: stage 1")
@@ -833,6 +859,11 @@ class TwoStageITE(ResultsMixin):
         info = {"learner": self.learner_.name, "pooler": self.pooler_.name,
                 "trials": len(self.trials_), "patients": len(self.data_.y),
                 "covariates": ", ".join(self.feature_names_)}
+        fam = self.data_.family
+        if fam.name == "survival":                       # the scale and its time point
+            info["scale"] = fam.check_scale(self.scale)
+            info.update({k: v for k, v in (("horizon", fam.horizon), ("tau", fam.tau))
+                         if v is not None})
         tables = {"Stage 1 (per trial)": self.trial_frame()}
         if hasattr(self.pooler_, "coef_frame"):
             tables["Stage 2: pooled treatment coefficients"] = self.pooler_.coef_frame()
@@ -1005,7 +1036,8 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
                 covariates: Sequence[str] | None = None,
                 treated: Any = None, progress: bool | None = False,
                 foldid: str | None = None,
-                scale: str | None = None, reference: str | None = None,
+                scale: str | None = None, horizon: float | None = None,
+                tau: float | None = None, reference: str | None = None,
                 higher_is_better: bool = True) -> dict[str, TwoStageITE]:
     """Fit several learner+pooler pairs at once, fitting each learner only once per trial.
 
@@ -1070,6 +1102,7 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
         treated = treated_from_reference(data, treatment, reference, treated)
         d = prepare_ite_data(data, trial=trial, treatment=treatment, outcome=outcome,
                              covariates=covariates, treated=treated, foldid=foldid)
+        d = _with_time_points(d, horizon, tau)
     else:
         d = nd
     pairs = parse_methods(methods, family=d.family.name)
@@ -1087,7 +1120,7 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
                                            n_jobs=n_jobs,
                                            learner_options=learner_options.get(lrn),
                                            pooler_options=pooler_options.get(pool),
-                                           scale=scale)
+                                           scale=scale, horizon=horizon, tau=tau)
               for lrn, pool in pairs}
     groups: dict[str, list[TwoStageITE]] = {}
     for (lrn, _), model in zip(pairs, models.values()):
@@ -1154,6 +1187,19 @@ def _fit_groups(d: ITEData, groups: dict[str, list[TwoStageITE]],
         for m in ms:
             m._set_fits([_TrialFit(stage1[(lrn, i)], m.pooler_, m.scale)
                          for i in range(len(trial_data))], d)
+
+
+def _with_time_points(d: ITEData, horizon, tau) -> ITEData:
+    """ITEData whose survival family carries ``horizon``/``tau``."""
+    if horizon is None and tau is None:
+        return d
+    if d.outcome_type != "survival":
+        raise ModelSpecificationError(
+            "horizon/tau apply to time-to-event outcomes only (IPD(time=, event=)); the "
+            f"outcome is {d.outcome_type}")
+    import dataclasses
+
+    return dataclasses.replace(d, family_options={"horizon": horizon, "tau": tau})
 
 
 def _full_coef_names(feature_names):

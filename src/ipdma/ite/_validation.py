@@ -474,6 +474,12 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
     """
     d = prepare_ite_data(data, trial=trial, treatment=treatment, outcome=outcome,
                          covariates=covariates, treated=treated, foldid=foldid)
+    if d.outcome_type == "survival":
+        raise ModelSpecificationError(
+            "compare_methods scores observed outcomes of continuous or binary data; for a "
+            "time-to-event outcome its scores (censoring-aware calibration for benefit) are "
+            "not implemented yet: compare methods on simulated data with true ITEs "
+            "(ipdma.datasets.make_survival_trials, ipdma.simstudy)")
     binary = d.outcome_type == "binary"
     if methods is None:
         methods = ["ols+mvma", "ols+weighted-aux-ols", "lasso+weighted-aux-ols",

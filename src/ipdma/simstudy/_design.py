@@ -162,7 +162,10 @@ def ite_scenarios(ids: Sequence[int] | str = "1-16", *, outcome: str = "continuo
 
     ``ids`` is a list of scenario numbers or a string such as ``"1-4,9"``; ``params`` go
     to every scenario's generator. ``outcome="binary"`` gives the logistic analogue
-    (:func:`ipdma.datasets.make_ite_binary`, true ITEs on the risk-difference scale).
+    (:func:`ipdma.datasets.make_ite_binary`, true ITEs on the risk-difference scale);
+    ``outcome="survival"`` the time-to-event design
+    (:func:`ipdma.datasets.make_survival_trials`, scenarios 1-4, true ITEs = differences
+    in S(2); run its methods with ``horizon=2.0``).
 
     Examples
     --------
@@ -176,14 +179,23 @@ def ite_scenarios(ids: Sequence[int] | str = "1-16", *, outcome: str = "continuo
     >>> ite_scenarios("5", outcome="binary")[0].generator.__name__
     'make_ite_binary'
     """
-    from ..datasets import make_ite_binary, make_ite_continuous
+    from ..datasets import make_ite_binary, make_ite_continuous, make_survival_trials
 
-    generators = {"continuous": make_ite_continuous, "binary": make_ite_binary}
+    generators = {"continuous": make_ite_continuous, "binary": make_ite_binary,
+                  "survival": make_survival_trials}
     if outcome not in generators:
         raise ModelSpecificationError(
             f"outcome must be one of {', '.join(map(repr, generators))}, got {outcome!r}")
     if isinstance(ids, str):
         ids = parse_scenarios(ids)
+    if outcome == "survival":
+        from ..datasets import SURVIVAL_SCENARIOS
+
+        bad = [i for i in ids if int(i) not in SURVIVAL_SCENARIOS.index]
+        if bad:
+            raise ModelSpecificationError(
+                f"the time-to-event design (make_survival_trials) has scenarios 1-4; "
+                f"{', '.join(map(str, bad))} do not exist: use e.g. --scenarios 1-4")
     return [Scenario(int(i), generators[outcome], {"scenario": int(i), **params}) for i in ids]
 
 

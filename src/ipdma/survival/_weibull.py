@@ -822,25 +822,3 @@ class WeibullRegression(ResultsMixin):
         ax.set_yticklabels(hr.index)
         ax.set_xlabel(f"hazard ratio ({level:.0%} CI)")
         return ax
-
-
-# --------------------------------------------------------------------------------------
-# Kaplan-Meier (small private helper for plots; see the note in __init__)
-# --------------------------------------------------------------------------------------
-def _km(time, event, weights=None):
-    """Kaplan-Meier estimate: distinct times, number at risk, events and S(t) (vectorised).
-
-    Returns a DataFrame with columns ``time``, ``n_risk``, ``n_event``, ``surv`` (right-
-    continuous: S includes the events at t).
-    """
-    t = np.asarray(time, dtype=float)
-    d = np.asarray(event, dtype=float)
-    w = np.ones_like(t) if weights is None else np.asarray(weights, dtype=float)
-    ut, inv = np.unique(t, return_inverse=True)
-    n_at = np.bincount(inv, weights=w, minlength=len(ut))
-    n_ev = np.bincount(inv, weights=w * d, minlength=len(ut))
-    n_risk = np.cumsum(n_at[::-1])[::-1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frac = np.where(n_risk > 0, 1.0 - n_ev / n_risk, 1.0)
-    return pd.DataFrame({"time": ut, "n_risk": n_risk, "n_event": n_ev,
-                         "surv": np.cumprod(frac)})

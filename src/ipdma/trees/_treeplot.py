@@ -142,7 +142,7 @@ def plot_tree(tree, ax=None, terminal: str = "effect", coef: str | None = None,
 def _km_panels(tree, ax, pan, leaves, coef, fontsize):
     """Kaplan-Meier curves by treatment arm, one small panel under every terminal node
     (time-to-event trees), on common axes."""
-    from ..survival._weibull import _km
+    from ..survival import kaplan_meier
 
     name = tree._effect_coef(coef)
     j = tree.coef_names_.index(name)
@@ -163,8 +163,8 @@ def _km_panels(tree, ax, pan, leaves, coef, fontsize):
             rows = nd.rows[arm[nd.rows] == a]
             if len(rows) == 0:
                 continue
-            km = _km(d["y"][rows, 0], d["y"][rows, 1], d["w"][rows])
-            sub.step(np.r_[0.0, km["time"]], np.r_[1.0, km["surv"]], where="post",
+            km = kaplan_meier(d["y"][rows, 0], d["y"][rows, 1], d["w"][rows])
+            sub.step(np.r_[0.0, km.time], np.r_[1.0, km.surv], where="post",
                      color=color_for(a_i), lw=1.2, label=f"{name} = {a:g}")
         sub.set_ylim(-0.02, 1.02)
         sub.set_xlim(0, tmax)
