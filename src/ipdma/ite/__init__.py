@@ -15,6 +15,9 @@ patient rows); :func:`pool_sites` pools the files.  :func:`compare_methods` rank
 learner+pooler pairs by leave-one-trial-out validation.
 """
 
+from ._bootstrap_store import PredictedBootstrap
+from ._dask import dask_client
+from ._defaults import default_pooler
 from ._glm_learners import (
     BayesLogisticLearner,
     ElasticNetLogisticLearner,
@@ -99,6 +102,7 @@ __all__ = [
     "OLSLearner",
     "PooledITE",
     "PosteriorMixPooler",
+    "PredictedBootstrap",
     "RidgeLearner",
     "RidgeLogisticLearner",
     "SiteSummary",
@@ -114,6 +118,8 @@ __all__ = [
     "calibration_for_benefit",
     "check_pair",
     "compare_methods",
+    "dask_client",
+    "default_pooler",
     "feasible_pairs",
     "fit_methods",
     "fit_site",

@@ -24,13 +24,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
+from .._lazy import lazy_module
 from ..errors import ConvergenceWarning, DataError, ModelSpecificationError
 
 __all__ = ["VCFit", "consistency_components", "fit_variance_components"]
 
 _LOG2PI = float(np.log(2.0 * np.pi))
+
+stats = lazy_module("scipy.stats")   # imported when first used
 
 
 @dataclass

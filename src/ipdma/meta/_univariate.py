@@ -13,9 +13,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
 
 from .._base import ResultsMixin, Summary
+from .._lazy import lazy_module
 from ..errors import (
     BoundaryWarning,
     ColumnNotFoundError,
@@ -38,6 +39,8 @@ __all__ = [
 
 UNIVARIATE_METHODS = ("FE", "DL", "REML", "ML", "PM", "SJ", "HE")
 _LOG2PI = np.log(2.0 * np.pi)
+
+stats = lazy_module("scipy.stats")   # imported when first used
 
 
 # ---------------------------------------------------------------------------
