@@ -165,3 +165,32 @@ def test_ite_cli_predict_without_plots_needs_no_matplotlib(tmp_path, cont):
     assert out.stdout.split()[-2:] == ["NOMPL", "0"]
     pred = pd.read_csv(tmp_path / "o" / "predictions.csv")
     assert len(pred) == len(cont.test)
+
+
+# ------------------------------------------------------------------------ Dask
+@pytest.mark.slow
+def test_dask_cluster_gives_identical_numbers(cont):
+    pytest.importorskip("distributed")
+    from ipdma.ite import dask_client
+
+    covs = list(cont.columns["covariates"])
+    test = cont.test[covs]
+    pairs = ["ols+mvma", "sklearn-s+weighted-bootstrap", "lasso+weighted-aux-ols"]
+    local = fit_methods(cont.ipd(), pairs, n_boot=B, random_state=5, X_query=test)
+    with dask_client(dask_local=2) as client:
+        remote = fit_methods(cont.ipd(), pairs, n_boot=B, random_state=5, X_query=test,
+                             client=client)
+        one = TwoStageITE("ols", random_state=5).fit(cont.ipd(), client=client)
+    for name in pairs:
+        assert_frame_equal(remote[name].predict(test), local[name].predict(test))
+    assert_frame_equal(one.predict(test), local["ols+mvma"].predict(test))
+
+
+def test_dask_client_argument_errors(cont):
+    with pytest.raises(ModelSpecificationError, match="Client"):
+        TwoStageITE("ols").fit(cont.ipd(), client=object())
+    from ipdma.ite import dask_client
+
+    with pytest.raises(ModelSpecificationError, match="not both"):
+        with dask_client("tcp://127.0.0.1:1", 1):
+            pass
