@@ -156,7 +156,7 @@ def test_ite_cli_predict_without_plots_needs_no_matplotlib(tmp_path, cont):
     cont.data.to_csv(data, index=False)
     cont.test[covs].to_csv(new, index=False)
     code = ("import sys; from ipdma.cli import main; "
-            f"rc = main(['ite', '--data', {str(data)!r}, '--trial', 'trial', '--treatment', "
+            f"rc = main(['ite', {str(data)!r}, '--trial', 'trial', '--treatment', "
             f"'treatment', '--outcome', 'y', '--covariates', {','.join(covs)!r}, "
             f"'--predict', {str(new)!r}, '--no-plots', '--out', {str(tmp_path / 'o')!r}]); "
             "print('MPL' if 'matplotlib' in sys.modules else 'NOMPL', rc)")
