@@ -15,7 +15,16 @@ instead (no sharing), for comparison.
 
     python benchmarks/bench_ite.py [--scenario 13] [--n-boot 100] [--seed 1]
                                    [--grid reduced|paper] [--n-jobs 2] [--separate]
-                                   [--pairs ols+mvma,...]
+                                   [--pairs ols+mvma,...] [--keep-refits]
+                                   [--dask-local N] [--save PRED.csv] [--no-r]
+
+Memory: the test patients are passed as ``X_query``, so bootstrap refits of the
+flexible learners are predicted in the stage-1 worker and dropped (``--keep-refits``:
+the former behaviour, every refit kept as a model).  The peak resident memory of this
+process and of its worker processes (``getrusage``; for ``--dask-local``, the largest
+worker's, from the workers themselves) is printed at the end.  ``--dask-local N`` runs
+stage 1 on a Dask LocalCluster of N single-threaded workers (its start-up is outside
+the timings); ``--save`` writes every pair's predictions to one CSV to compare runs.
 
 ``--grid reduced`` (default; the simulation study's) tunes XGBoost over depth 2-3,
 eta 0.1, nrounds 100/500 with 5-fold CV; ``--grid paper`` uses the paper's 45 points
@@ -29,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -54,6 +64,13 @@ def main() -> None:
     ap.add_argument("--separate", action="store_true",
                     help="fit every pair on its own (no shared stage 1)")
     ap.add_argument("--pairs", default=None, help="comma-separated learner+pooler subset")
+    ap.add_argument("--keep-refits", action="store_true",
+                    help="keep the bootstrap refits as models (no X_query): the old memory use")
+    ap.add_argument("--dask-local", type=int, default=None, metavar="N",
+                    help="stage 1 on a Dask LocalCluster with N workers")
+    ap.add_argument("--save", default=None, metavar="PRED.csv",
+                    help="write all pairs' predictions to this CSV")
+    ap.add_argument("--no-r", action="store_true", help="skip the R comparison")
     args = ap.parse_args()
 
     from ipdma.datasets import make_ite_continuous
@@ -82,7 +99,101 @@ def main() -> None:
     lopts = {k: v for k, v in lopts.items() if k in {p[0] for p in pairs}}
     import jax  # noqa: F401  - import once, outside the timings (1-2 s per process)
 
-    rows = []
+    from ipdma.ite import dask_client
+
+    X_query = None if args.keep_refits else test
+    sampler = _TreeRSS()
+    with dask_client(dask_local=args.dask_local) as client:
+        if client is not None:
+            client.run(lambda: __import__("ipdma.ite"))   # warm the workers' imports
+        rows, total, t_fit, preds = _run(args, ipd, test, truth, pairs, lopts, X_query,
+                                         client, TwoStageITE, fit_methods)
+        worker_rss = _worker_peak_rss(client)
+    tree_peak = sampler.stop()
+    rss_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    table = pd.DataFrame(rows)
+    const = float(np.median(np.abs(truth.mean() - truth)))
+    print()
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    for lrn, pool in skipped:
+        print(f"{lrn}+{pool}: skipped (learner not installed)")
+    print(f"\nsum of the pairs' own costs (stage 1 + 2, one core, no sharing): "
+          f"{table['stage1_s'].sum() + table['stage2_s'].sum():.1f} s")
+    print(f"wall time: {total:.1f} s for {len(table)} pairs (stage 1 {t_fit:.1f} s); "
+          f"constant-prediction MAE {const:.3f}")
+    print(f"peak RSS: this process {rss_self:.0f} MB; largest worker process "
+          f"{max(rss_child, worker_rss):.0f} MB "
+          f"({'refits kept as models' if args.keep_refits else 'refits predicted at X_query'}"
+          f"{'' if client is None else f', Dask LocalCluster of {args.dask_local}'}); "
+          f"load average {os.getloadavg()[0]:.1f}")
+    if tree_peak:
+        print(f"peak RSS of the whole process tree (this process + workers, sampled every "
+              f"0.2 s): {tree_peak:.0f} MB")
+    if args.save:
+        pd.concat(preds, names=["pair", "row"]).to_csv(args.save)
+        print(f"predictions written to {args.save}")
+    heavy = table[table["boot_s"] > 5.0]
+    if len(heavy):
+        rest = table.drop(heavy.index)
+        print(f"{len(heavy)} pair(s) refit a flexible learner B = {args.n_boot} times in each "
+              f"trial ({', '.join(heavy['pair'])}): their stage 1 + 2 is "
+              f"{heavy['stage1_s'].sum() + heavy['stage2_s'].sum():.1f} s of the sum; the "
+              f"{len(rest)} other pairs cost {rest['stage1_s'].sum() + rest['stage2_s'].sum():.1f}"
+              " s (run them alone with --pairs for their wall time)")
+    if not args.no_r:
+        _r_comparison(ipd)
+
+
+class _TreeRSS:
+    """Peak summed RSS of this process and its descendants, sampled by a thread (psutil)."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        import threading
+
+        self.peak = 0.0
+        self._stop = threading.Event()
+        try:
+            import psutil
+        except ImportError:
+            self._thread = None
+            return
+        me = psutil.Process()
+
+        def loop():
+            while not self._stop.is_set():
+                total = 0
+                try:
+                    for p in [me, *me.children(recursive=True)]:
+                        try:
+                            total += p.memory_info().rss
+                        except psutil.Error:
+                            pass
+                except psutil.Error:
+                    pass
+                self.peak = max(self.peak, total / 2**20)
+                self._stop.wait(every)
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> float:
+        if self._thread is None:
+            return 0.0
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def _worker_peak_rss(client) -> float:
+    if client is None:
+        return 0.0
+    peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return float(max(peaks.values()))
+
+
+def _run(args, ipd, test, truth, pairs, lopts, X_query, client, TwoStageITE, fit_methods):
+    rows, preds = [], {}
     t_all = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -92,16 +203,18 @@ def main() -> None:
                 t0 = time.perf_counter()
                 models[f"{lrn}+{pool}"] = TwoStageITE(
                     lrn, pool, n_boot=args.n_boot, random_state=args.seed, n_jobs=args.n_jobs,
-                    learner_options=lopts.get(lrn)).fit(ipd)
+                    learner_options=lopts.get(lrn)).fit(ipd, X_query=X_query, client=client)
                 print(f"  fitted {lrn}+{pool} in {time.perf_counter() - t0:.2f} s", flush=True)
         else:
             models = fit_methods(ipd, pairs, n_boot=args.n_boot, random_state=args.seed,
-                                 n_jobs=args.n_jobs, learner_options=lopts)
+                                 n_jobs=args.n_jobs, learner_options=lopts,
+                                 X_query=X_query, client=client)
         t_fit = time.perf_counter() - t_all
         for name, model in models.items():
             t0 = time.perf_counter()
             pred = model.predict(test)
             dt = time.perf_counter() - t0 + model.stage2_seconds_
+            preds[name] = pred.reset_index(drop=True)
             mae = float(np.median(np.abs(pred["ite"].to_numpy() - truth)))
             boot = sum(f.timings.get("bootstrap", 0.0) for f in model.fits_)
             refits = len(model.fits_) * args.n_boot if model.pooler_.variance == "bootstrap" \
@@ -110,25 +223,7 @@ def main() -> None:
                          "refit_ms": 1000 * boot / refits if refits else np.nan,
                          "stage2_s": dt, "mae": mae})
     total = time.perf_counter() - t_all
-    table = pd.DataFrame(rows)
-    const = float(np.median(np.abs(truth.mean() - truth)))
-    print()
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    for lrn, pool in skipped:
-        print(f"{lrn}+{pool}: skipped (learner not installed)")
-    print(f"\nsum of the pairs' own costs (stage 1 + 2, one core, no sharing): "
-          f"{table['stage1_s'].sum() + table['stage2_s'].sum():.1f} s")
-    print(f"wall time: {total:.1f} s for {len(table)} pairs (stage 1 {t_fit:.1f} s; "
-          f"target < 60 s); constant-prediction MAE {const:.3f}")
-    heavy = table[table["boot_s"] > 5.0]
-    if len(heavy):
-        rest = table.drop(heavy.index)
-        print(f"{len(heavy)} pair(s) refit a flexible learner B = {args.n_boot} times in each "
-              f"trial ({', '.join(heavy['pair'])}): their stage 1 + 2 is "
-              f"{heavy['stage1_s'].sum() + heavy['stage2_s'].sum():.1f} s of the sum; the "
-              f"{len(rest)} other pairs cost {rest['stage1_s'].sum() + rest['stage2_s'].sum():.1f}"
-              " s (run them alone with --pairs for their wall time)")
-    _r_comparison(ipd)
+    return rows, total, t_fit, preds
 
 
 def _r_comparison(ipd) -> None:

@@ -82,7 +82,9 @@ def register(subparsers) -> None:
                         "survdiff (S(t*) difference, --horizon; p0/p1 = survival "
                         "probabilities), rmstdiff (RMST difference up to --tau) or loghr "
                         "(conditional log hazard ratio)")
-    p.add_argument("--pooler", choices=_POOLERS, default="mvma", help="stage-2 pooler")
+    p.add_argument("--pooler", choices=_POOLERS, default=None,
+                   help="stage-2 pooler (default: mvma for ols and logistic, bayes-mvma for "
+                        "the Bayesian learners, weighted-aux-ols for every other learner)")
     p.add_argument("--learner-options", default=None, metavar="JSON",
                    help="keyword arguments of the learner, as a JSON object, e.g. "
                         "'{\"nfolds\": 5}' for lasso or '{\"num_samples\": 2000}' for "
@@ -105,14 +107,22 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=nonneg_int, default=1, help="random seed")
     p.add_argument("--predict", metavar="NEW.csv", default=None,
                    help="covariates of new patients to predict")
+    p.add_argument("--no-plots", action="store_true",
+                   help="do not draw the figures (faster: matplotlib is not loaded)")
     p.add_argument("--compare", action="store_true",
                    help="also rank methods by leave-one-trial-out validation")
     p.add_argument("--compare-methods", default=None, metavar="LIST",
                    help="methods for --compare: learner+pooler names, comma-separated, or "
                         "'all' (default: ols+mvma, ols/lasso/ridge+weighted-aux-ols and the "
                         "fitted method)")
-    p.add_argument("--n-jobs", type=n_jobs_type, default=1,
-                   help="parallel stage-1 jobs (trials; learners with --compare)")
+    ex = p.add_mutually_exclusive_group()
+    ex.add_argument("--n-jobs", type=n_jobs_type, default=1,
+                    help="parallel stage-1 jobs (trials; learners with --compare)")
+    ex.add_argument("--dask-local", type=positive_int, default=None, metavar="N",
+                    help="run the stage-1 jobs on a Dask LocalCluster with N workers")
+    ex.add_argument("--scheduler", default=None, metavar="ADDR",
+                    help="run the stage-1 jobs on an existing Dask scheduler, e.g. "
+                         "tcp://host:8786")
     p.add_argument("--export-sites", action="store_true",
                    help="also write one site summary (JSON, no patient rows) per trial")
     p.add_argument("--out", metavar="DIR", required=True, help="output folder")
@@ -201,8 +211,25 @@ def read_new_patients(args: argparse.Namespace, path: str, covariates: list[str]
 
 
 def run(args: argparse.Namespace) -> int:
-    import matplotlib.pyplot as plt
+    from ..ite._dask import dask_client
 
+    if args.scheduler is not None or args.dask_local is not None:
+        _check_extras_dask()
+    with dask_client(args.scheduler, args.dask_local) as client:
+        return _run(args, client)
+
+
+def _check_extras_dask() -> None:
+    from .._optional import is_available
+    from ..errors import MissingDependencyError
+
+    if not (is_available("dask") and is_available("distributed")):
+        raise MissingDependencyError(
+            "--scheduler/--dask-local need the optional packages 'dask' and 'distributed', "
+            "which are not installed: pip install 'ipdma[dask]'")
+
+
+def _run(args: argparse.Namespace, client) -> int:
     from ..errors import ModelSpecificationError
     from ..ite import LEARNERS, TwoStageITE, compare_methods, feasible_pairs
 
@@ -236,6 +263,10 @@ def run(args: argparse.Namespace) -> int:
         raise ModelSpecificationError(
             f"--scale {args.scale} needs a learner with coefficients; --learner {args.learner} "
             f"has none: use --scale {fam.default_scale} or --learner logistic")
+    if args.pooler is None:
+        from ..ite import default_pooler
+
+        args.pooler = default_pooler(args.learner, fam.name)
     if args.save_model:
         from ..serialize import EXPORTABLE_LEARNERS
 
@@ -260,8 +291,12 @@ def run(args: argparse.Namespace) -> int:
                         pooler_options=pooler_options, progress=None, scale=args.scale,
                         horizon=args.horizon, tau=args.tau)
     status(f"fitting {model.name} in {len(ipd.trials)} trials")
+    # the new patients are the query points: bootstrap refits are predicted there and
+    # dropped (memory); --compare predicts the trials' own patients with this model too
     model.fit(ipd, treated=args.treated, foldid=args.foldid, reference=args.reference,
-              higher_is_better=not args.lower_is_better)
+              higher_is_better=not args.lower_is_better,
+              X_query=new if args.predict and not args.compare and not network else None,
+              client=client)
     if network:
         return _run_network(args, model, ipd, new, out, covs)
     files: dict[str, str] = {}
@@ -279,7 +314,9 @@ def run(args: argparse.Namespace) -> int:
         path = out / "predictions.csv"
         pred.to_csv(path, index=False)
         files["predictions"] = str(path)
-        for kind in ("distribution", "covariate", "trials"):
+        for kind in () if args.no_plots else ("distribution", "covariate", "trials"):
+            import matplotlib.pyplot as plt
+
             ax = model.plot(kind, covariate=covs[0] if covs else None)
             label_outcome(ax, args.outcome or args.event)
             fp = out / f"ite_{kind}.png"
@@ -333,13 +370,16 @@ def run(args: argparse.Namespace) -> int:
                               random_state=args.seed, n_jobs=args.n_jobs,
                               learner_options={k: v for k, v in learner_options.items()
                                                if k in named},
-                              progress=None, foldid=args.foldid)
+                              progress=None, foldid=args.foldid, client=client)
         cmp.table.to_csv(out / "comparison.csv")
-        ax = cmp.plot()
-        ax.figure.savefig(out / "comparison_calibration.png", dpi=120, bbox_inches="tight")
-        plt.close(ax.figure)
         files["comparison"] = str(out / "comparison.csv")
-        files["plot_comparison"] = str(out / "comparison_calibration.png")
+        if not args.no_plots:
+            import matplotlib.pyplot as plt
+
+            ax = cmp.plot()
+            ax.figure.savefig(out / "comparison_calibration.png", dpi=120, bbox_inches="tight")
+            plt.close(ax.figure)
+            files["plot_comparison"] = str(out / "comparison_calibration.png")
         payload["comparison"] = cmp.table
         text += "\n" + str(cmp.summary())
     payload["files"] = files

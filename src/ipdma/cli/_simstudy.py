@@ -37,6 +37,17 @@ def _n_bootstrap(value: str) -> int:
     return v
 
 
+def _metric(value: str) -> str:
+    """argparse type of --metric (the metric list is imported only when used)."""
+    from ..simstudy._metrics import METRICS
+
+    ok = [*METRICS, "fit_time"]
+    if value not in ok:
+        raise argparse.ArgumentTypeError(
+            f"invalid choice: {value!r} (choose from {', '.join(map(repr, ok))})")
+    return value
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "simstudy", help="simulation study comparing two-stage ITE methods",
@@ -92,9 +103,7 @@ def register(subparsers) -> None:
     s.add_argument("store", metavar="DIR", help="result store folder written by 'run'")
     s.add_argument("--out", default=None, metavar="DIR",
                    help="write CSV tables, figures and index.html here")
-    from ..simstudy._metrics import METRICS
-
-    s.add_argument("--metric", default="mae", choices=[*METRICS, "fit_time"],
+    s.add_argument("--metric", default="mae", type=_metric,
                    help="metric of the printed table (default mae: the median absolute error)")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=summarize_study)

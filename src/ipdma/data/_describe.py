@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
 
 from .._base import ResultsMixin, Summary
 from ._ipd import IPD, outcome_summary
 from ._network import Network
 
 __all__ = ["Description", "describe"]
+
+if TYPE_CHECKING:   # matplotlib is imported only when plotting
+    from matplotlib.axes import Axes
 
 
 def _jsonable(v: object) -> object:

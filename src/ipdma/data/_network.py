@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from itertools import combinations
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
 
 from .._base import ResultsMixin, Summary
 from ..errors import ModelSpecificationError, NetworkError
 
 __all__ = ["Network"]
+
+if TYPE_CHECKING:   # matplotlib is imported only when plotting
+    from matplotlib.axes import Axes
 
 
 class Network(ResultsMixin):

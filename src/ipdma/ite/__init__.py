@@ -19,6 +19,9 @@ Time-to-event outcomes (``IPD(time=, event=)``): learners ``cox``, ``weibull``,
 ratio (``"loghr"``).
 """
 
+from ._bootstrap_store import PredictedBootstrap
+from ._dask import dask_client
+from ._defaults import default_pooler
 from ._glm_learners import (
     BayesLogisticLearner,
     ElasticNetLogisticLearner,
@@ -113,6 +116,7 @@ __all__ = [
     "OLSLearner",
     "PooledITE",
     "PosteriorMixPooler",
+    "PredictedBootstrap",
     "RidgeLearner",
     "RidgeLogisticLearner",
     "SiteSummary",
@@ -130,6 +134,8 @@ __all__ = [
     "calibration_for_benefit",
     "check_pair",
     "compare_methods",
+    "dask_client",
+    "default_pooler",
     "feasible_pairs",
     "fit_methods",
     "fit_site",

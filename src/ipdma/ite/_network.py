@@ -26,8 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
 
+from .._lazy import lazy_module
 from ..errors import DataError, ModelSpecificationError, NetworkError
 from ..meta import consistency_components, fit_variance_components
 from ..meta._components import VCFit
@@ -42,6 +42,8 @@ __all__ = [
     "p_best",
     "pool_network",
 ]
+
+stats = lazy_module("scipy.stats")   # imported when first used
 
 
 @dataclass

@@ -23,9 +23,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .._base import check_random_state
+from .._lazy import lazy_module
 from .._optional import import_optional
 from ..errors import (
     DataError,
@@ -49,6 +49,10 @@ __all__ = [
     "feasible_pairs",
     "get_pooler",
 ]
+
+# imported when first used; norm.ppf(p) = special.ndtri(p) and t.ppf(p, df) =
+# special.stdtrit(df, p) give the same numbers without importing scipy.stats
+special = lazy_module("scipy.special")
 
 
 @dataclass
@@ -207,7 +211,7 @@ class ITEPooler:
 
     @property
     def _z(self) -> float:
-        return float(stats.norm.ppf(0.5 + self.level / 2))
+        return float(special.ndtri(0.5 + self.level / 2))   # = stats.norm.ppf
 
     def get_params(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if not k.endswith("_")}
@@ -353,8 +357,8 @@ class MVMAPooler(ITEPooler):
                               "scale": scale})
         if self.method != "fixed":
             K = len(self.summaries_)
-            q = (stats.t.ppf(0.5 + self.level / 2, K - 2) if self.pi_df == "riley" and K > 2
-                 else z)
+            q = (special.stdtrit(K - 2, 0.5 + self.level / 2)
+                 if self.pi_df == "riley" and K > 2 else z)
             out.pi_low = ite - q * r["se_pred"]
             out.pi_high = ite + q * r["se_pred"]
         return out
@@ -380,8 +384,8 @@ class MVMAPooler(ITEPooler):
                         info={"method": self.method, "structure": self._structure})
         if self.method != "fixed":
             pvar = var + np.einsum("ij,jk,ik->i", C, self.Psi_, C)
-            q = (stats.t.ppf(0.5 + self.level / 2, K - 2) if self.pi_df == "riley" and K > 2
-                 else z)
+            q = (special.stdtrit(K - 2, 0.5 + self.level / 2)
+                 if self.pi_df == "riley" and K > 2 else z)
             out.pi_low = ite - q * np.sqrt(pvar)
             out.pi_high = ite + q * np.sqrt(pvar)
         return out

@@ -279,7 +279,8 @@ class _Stage1:
 
     def __init__(self, label, X, t, y, learner: ITELearner, random_state, feature_names, *,
                  n_boot: int | None = None, aux: bool = False, foldid: Any = None,
-                 family: Any = None):
+                 family: Any = None, X_query: np.ndarray | None = None,
+                 scale: str | None = None):
         rng = check_random_state(random_state)
         self.label = str(label)
         self.n = len(y)
@@ -293,6 +294,10 @@ class _Stage1:
         if n_boot is not None:
             t0 = time.perf_counter()
             self.boot = self.learner.bootstrap(X, t, y, n_boot, random_state=rng)
+            if X_query is not None:   # refits -> their (B, N) predictions (compact)
+                from ._bootstrap_store import compact_bootstrap
+
+                self.boot = compact_bootstrap(self.boot, self.learner, X_query, scale)
             self.seconds["bootstrap"] = time.perf_counter() - t0
         if aux:
             t0 = time.perf_counter()
@@ -410,7 +415,7 @@ class _TrialFit:
 
 
 def fit_site(X: Any, t: Any, y: Any, *, trial: str, learner: str | ITELearner = "ols",
-             pooler: str | ITEPooler = "mvma", X_query: Any = None, n_boot: int = 100,
+             pooler: str | ITEPooler | None = None, X_query: Any = None, n_boot: int = 100,
              random_state: Any = None, feature_names: Sequence[str] | None = None,
              learner_options: dict | None = None, foldid: Any = None, family: Any = None,
              scale: str | None = None, horizon: float | None = None,
@@ -445,6 +450,10 @@ def fit_site(X: Any, t: Any, y: Any, *, trial: str, learner: str | ITELearner = 
     from ..families import get_family
 
     lrn = get_learner(learner, **(learner_options or {}))
+    if pooler is None:
+        from ._defaults import default_pooler
+
+        pooler = default_pooler(lrn)
     pool = get_pooler(pooler)
     if family is None:
         family = "continuous" if "continuous" in lrn.families else sorted(lrn.families)[0]
@@ -536,6 +545,10 @@ class TwoStageITE(ResultsMixin):
     Parameters
     ----------
     learner, pooler : str or instance
+        Default pooler (``pooler=None``): ``"mvma"`` for the learners with
+        coefficients and covariance (``ols``, ``logistic``), ``"bayes-mvma"``
+        for the Bayesian learners, ``"weighted-aux-ols"`` for every other
+        learner (see :func:`default_pooler`).
     n_boot : int, default 100
         Bootstrap resamples per trial (``weighted-bootstrap``).
     random_state : None, int, SeedSequence or Generator
@@ -580,7 +593,8 @@ class TwoStageITE(ResultsMixin):
     ['ite', 'se', 'ci_low', 'ci_high']
     """
 
-    def __init__(self, learner: str | ITELearner = "ols", pooler: str | ITEPooler = "mvma", *,
+    def __init__(self, learner: str | ITELearner = "ols", pooler: str | ITEPooler | None = None,
+                 *,
                  n_boot: int = 100, random_state: Any = None, n_jobs: int = 1,
                  learner_options: dict | None = None, pooler_options: dict | None = None,
                  progress: bool | None = False, scale: str | None = None,
@@ -597,6 +611,10 @@ class TwoStageITE(ResultsMixin):
         self.pooler_options = dict(pooler_options or {})
         self.progress = progress
         self.learner_ = get_learner(learner, **self.learner_options)
+        if pooler is None:
+            from ._defaults import default_pooler
+
+            pooler = default_pooler(self.learner_)
         popts = dict(self.pooler_options)
         if isinstance(pooler, str) and "random_state" not in popts:
             import inspect
@@ -622,7 +640,8 @@ class TwoStageITE(ResultsMixin):
     def fit(self, data: Any, *, trial: str | None = None, treatment: str | None = None,
             outcome: str | None = None, covariates: Sequence[str] | None = None,
             treated: Any = None, foldid: str | None = None, reference: str | None = None,
-            higher_is_better: bool = True) -> TwoStageITE:
+            higher_is_better: bool = True, X_query: Any = None,
+            client: Any = None) -> TwoStageITE:
         """Fit stage 1 in every trial (and stage 2 when it needs no query points).
 
         ``data`` is an :class:`ipdma.data.IPD` or a DataFrame with the column names.
@@ -634,6 +653,13 @@ class TwoStageITE(ResultsMixin):
         ``higher_is_better`` says which outcome values are desirable (for the best
         treatment and P(best)).  With two treatments ``reference`` names the control
         arm (the other one is ``treated``).
+        ``X_query`` (covariates of the patients to be predicted, when known) lets
+        the bootstrap refits of a flexible learner be predicted there as soon as
+        they are fitted and then dropped (a (B, N) array per trial instead of B
+        fitted models: far less memory); :meth:`predict` then answers for those
+        rows, in any order or subset, with the same numbers as without it.
+        ``client`` (a ``dask.distributed.Client``) runs the per-trial fits on its
+        Dask cluster, with the same numbers as a local run.
         """
         from ._network_ite import fit_network_groups, network_data, treated_from_reference
 
@@ -650,9 +676,11 @@ class TwoStageITE(ResultsMixin):
         d = prepare_ite_data(data, trial=trial, treatment=treatment, outcome=outcome,
                              covariates=covariates, treated=treated, foldid=foldid)
         d = _with_time_points(d, self.horizon, self.tau)
+        Xq = None if X_query is None else new_X(X_query, d.feature_names)[0]
         _fit_groups(d, {self.learner_.name: [self]},
                     trial_seeds(self.random_state, len(d.trials)), self.n_jobs,
-                    progress=self.progress, desc=f"{self.name}: stage 1")
+                    progress=self.progress, desc=f"{self.name}: stage 1", X_query=Xq,
+                    client=client)
         return self
 
     def _set_fits(self, fits: list[_TrialFit], d: ITEData) -> TwoStageITE:
@@ -774,8 +802,9 @@ class TwoStageITE(ResultsMixin):
         for f in self.fits_:
             m = self.data_.trial == f.label
             row = {"trial": f.label, "n": f.n, "n_treated": int(self.data_.t[m].sum())}
-            s = f.summarize(np.zeros((1, len(self.feature_names_)))) \
-                if f.needs == "predictions" else f.summarize()
+            # any point will do for the info; refits kept as predictions know only theirs
+            x0 = getattr(f.boot, "X_query", np.zeros((1, len(self.feature_names_))))[:1]
+            s = f.summarize(x0) if f.needs == "predictions" else f.summarize()
             for k, v in s.info.items():
                 row[k] = v if not isinstance(v, dict) else ", ".join(f"{a}={b}"
                                                                       for a, b in v.items())
@@ -1038,7 +1067,8 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
                 foldid: str | None = None,
                 scale: str | None = None, horizon: float | None = None,
                 tau: float | None = None, reference: str | None = None,
-                higher_is_better: bool = True) -> dict[str, TwoStageITE]:
+                higher_is_better: bool = True, X_query: Any = None,
+                client: Any = None) -> dict[str, TwoStageITE]:
     """Fit several learner+pooler pairs at once, fitting each learner only once per trial.
 
     Stage 1 does not depend on the pooler, so every pair that shares a learner
@@ -1075,6 +1105,16 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
     reference, higher_is_better : as for :meth:`TwoStageITE.fit` (treatment
         networks: the network reference and which outcome values are desirable;
         ``"all"`` then means every pair feasible for a network).
+    X_query : DataFrame or array, optional
+        Covariates of the patients the models will predict, when known: the
+        bootstrap refits of flexible learners (XGBoost, scikit-learn, forests)
+        are predicted there inside the stage-1 job and dropped, so that memory
+        holds a (B, N) array per trial instead of B fitted models; ``predict``
+        then accepts any rows of ``X_query`` and gives the same numbers as a
+        fit without it.
+    client : dask.distributed.Client, optional
+        Run the (learner, trial) jobs on this Dask cluster instead of joblib
+        (``pip install 'ipdma[dask]'``); same numbers as a local run.
 
     Returns
     -------
@@ -1132,17 +1172,37 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
                            higher_is_better=higher_is_better, progress=progress,
                            desc=f"stage 1 of {len(models)} method(s)")
         return models
+    Xq = None if X_query is None else new_X(X_query, d.feature_names)[0]
     _fit_groups(d, groups, trial_seeds(ss, len(d.trials)), n_jobs, progress=progress,
-                desc=f"stage 1 of {len(models)} method(s)")
+                desc=f"stage 1 of {len(models)} method(s)", X_query=Xq, client=client)
     return models
+
+
+def _stage1_job(lrn, i, tr, X, t, y, learner, seed, nb, aux, foldid, feature_names, fam,
+                X_query=None, scale=None):
+    """One (learner, trial) stage-1 job (module level: it runs in worker processes)."""
+    try:
+        return (lrn, i), _Stage1(tr, X, t, y, learner, seed, feature_names, n_boot=nb,
+                                 aux=aux, foldid=foldid, family=fam, X_query=X_query,
+                                 scale=scale)
+    except DataError as exc:
+        raise type(exc)(f"trial {tr!r}: {exc}") from exc
 
 
 def _fit_groups(d: ITEData, groups: dict[str, list[TwoStageITE]],
                 seeds: list[np.random.SeedSequence], n_jobs: int, *,
-                progress: bool | None = False, desc: str = "stage 1") -> None:
+                progress: bool | None = False, desc: str = "stage 1",
+                X_query: np.ndarray | None = None, client: Any = None) -> None:
     """Stage 1 once per (learner, trial) for each group of models sharing a learner
-    (with the bootstrap or auxiliary OLS any of them needs), then stage 2 per model."""
+    (with the bootstrap or auxiliary OLS any of them needs), then stage 2 per model.
+
+    ``X_query``: the points the models will predict at; bootstrap refits of
+    fitted-model learners are predicted there in the worker and dropped.
+    ``client``: a Dask client to run the jobs on (see ``_dask.run_jobs``).
+    """
     import copy
+
+    from ._dask import run_jobs
 
     fam = d.family
     for ms in groups.values():
@@ -1162,26 +1222,18 @@ def _fit_groups(d: ITEData, groups: dict[str, list[TwoStageITE]],
         need_boot = any(m.pooler_.variance == "bootstrap" for m in ms)
         need_aux = any(m.pooler_.variance == "aux-ols" for m in ms)
         use_folds = ms[0].learner_.cross_validates
+        scales = {m.scale for m in ms}
+        # the models of a group predict on one scale: only then can the worker predict
+        # the bootstrap refits for all of them
+        xq = X_query if need_boot and len(scales) == 1 else None
         for i, (tr, X, t, y) in enumerate(trial_data):
             jobs.append((lrn, i, tr, X, t, y, copy.deepcopy(ms[0].learner_), seeds[i],
                          ms[0].n_boot if need_boot else None, need_aux,
-                         folds[i] if use_folds else None))
+                         folds[i] if use_folds else None, d.feature_names, fam, xq,
+                         ms[0].scale))
 
-    def one(lrn, i, tr, X, t, y, learner, seed, nb, aux, foldid):
-        try:
-            return (lrn, i), _Stage1(tr, X, t, y, learner, seed, d.feature_names, n_boot=nb,
-                                     aux=aux, foldid=foldid, family=fam)
-        except DataError as exc:
-            raise type(exc)(f"trial {tr!r}: {exc}") from exc
-
-    if n_jobs == 1:
-        done = (one(*j) for j in jobs)
-    else:
-        from joblib import Parallel, delayed
-
-        # results as they finish, so that the progress bar moves; order restored below
-        done = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-            delayed(one)(*j) for j in jobs)
+    # results as they finish, so that the progress bar moves; order restored below
+    done = run_jobs(_stage1_job, jobs, n_jobs=n_jobs, client=client)
     stage1 = dict(progress_bar(done, show=progress, total=len(jobs), desc=desc, unit="fit"))
     for lrn, ms in groups.items():
         for m in ms:

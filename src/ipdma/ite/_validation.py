@@ -78,6 +78,10 @@ def _fitted_on(model: TwoStageITE, d: ITEData) -> bool:
     fd = getattr(model, "data_", None)
     if getattr(model, "fits_", None) is None or fd is None:
         return False
+    from ._bootstrap_store import PredictedBootstrap
+
+    if any(isinstance(getattr(f, "boot", None), PredictedBootstrap) for f in model.fits_):
+        return False   # refits kept only at other query points: refit
     return (list(fd.trials) == list(d.trials) and list(fd.feature_names) == list(d.feature_names)
             and all(np.array_equal(getattr(fd, a), getattr(d, a))
                     for a in ("X", "t", "y", "trial"))
@@ -420,7 +424,7 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
                     learner_options: dict[str, dict] | None = None,
                     pooler_options: dict[str, dict] | None = None,
                     progress: bool | None = False,
-                    foldid: str | None = None) -> MethodComparison:
+                    foldid: str | None = None, client: Any = None) -> MethodComparison:
     """Rank learner+pooler pairs by leave-one-trial-out cross-validation.
 
     Every trial in turn is predicted from the other trials.  Scores on the
@@ -456,6 +460,9 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
         Column of cross-validation fold ids for the learners that cross-validate
         (as in :func:`fit_methods`); each trial keeps its folds in every
         leave-one-trial-out fold.
+    client : dask.distributed.Client, optional
+        Run the stage-1 jobs on this Dask cluster (as in :func:`fit_methods`);
+        same numbers as a local run.
 
     Notes
     -----
@@ -508,7 +515,8 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
     pairs = [spec for _, spec in parsed if isinstance(spec, tuple)]
     shared = fit_methods(d, pairs, n_boot=n_boot, random_state=random_state,
                          n_jobs=n_jobs, learner_options=learner_options,
-                         pooler_options=pooler_options, progress=progress) if pairs else {}
+                         pooler_options=pooler_options, progress=progress,
+                         X_query=d.X, client=client) if pairs else {}
     rows, cals, preds = [], {}, {}
     for name, spec in parsed:
         if isinstance(spec, tuple):
@@ -518,7 +526,7 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
         else:
             model = _template(spec, n_boot, random_state)
             model.progress = progress
-            model.fit(d)
+            model.fit(d, X_query=d.X, client=client)
         oof = _loto_from_fitted(model, d)
         ite = oof["ite"].to_numpy()
         cal = calibration_for_benefit(d.y, d.t, ite, d.trial, method=calibration,

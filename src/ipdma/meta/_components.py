@@ -28,6 +28,7 @@ import numpy as np
 from scipy import special
 from scipy.linalg import lapack
 
+from .._lazy import lazy_module
 from ..errors import ConvergenceWarning, DataError, ModelSpecificationError
 from ._multivariate import _blas_single_thread
 
@@ -36,6 +37,8 @@ __all__ = ["VCFit", "consistency_components", "fit_variance_components"]
 _LOG2PI = float(np.log(2.0 * np.pi))
 _potrf = lapack.dpotrf
 _potrs = lapack.dpotrs
+
+stats = lazy_module("scipy.stats")   # imported when first used
 
 
 @dataclass

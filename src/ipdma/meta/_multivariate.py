@@ -24,9 +24,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
 
 from .._base import ResultsMixin, Summary
+from .._lazy import lazy_module
 from ..errors import (
     BoundaryWarning,
     ConvergenceError,
@@ -46,6 +47,8 @@ __all__ = [
 MV_METHODS = ("fixed", "reml", "ml", "mm")
 STRUCTURES = ("unstructured", "diagonal", "identity")
 _LOG2PI = np.log(2.0 * np.pi)
+
+stats = lazy_module("scipy.stats")   # imported when first used
 
 
 # ---------------------------------------------------------------------------

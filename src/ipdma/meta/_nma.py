@@ -31,9 +31,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from .._base import ResultsMixin, Summary, check_random_state
+from .._lazy import lazy_module
 from ..errors import ConvergenceWarning, ModelSpecificationError
 from ._effects import ContrastData, pairwise_contrasts
 from ._univariate import fit_univariate, tau2_estimate
@@ -41,6 +42,8 @@ from ._univariate import fit_univariate, tau2_estimate
 __all__ = ["NMA_METHODS", "NMAResult", "network_meta_analysis"]
 
 NMA_METHODS = ("common", "DL", "REML", "ML")
+
+stats = lazy_module("scipy.stats")   # imported when first used
 
 
 # ---------------------------------------------------------------------------

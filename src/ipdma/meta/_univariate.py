@@ -14,10 +14,11 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
 from scipy.linalg import lapack
 
 from .._base import ResultsMixin, Summary
+from .._lazy import lazy_module
 from ..errors import (
     BoundaryWarning,
     ColumnNotFoundError,
@@ -43,6 +44,8 @@ _LOG2PI = np.log(2.0 * np.pi)
 _GRID = np.logspace(-12, 0, 49)   # relative tau^2 grid scanned for a better REML/ML maximum
 _potrf = lapack.dpotrf
 _potrs = lapack.dpotrs
+
+stats = lazy_module("scipy.stats")   # imported when first used
 
 
 # ---------------------------------------------------------------------------

@@ -119,8 +119,9 @@ class ITEMethod:
 
         model = TwoStageITE(learner=self.learner, pooler=self.pooler, random_state=seed_seq,
                             **dict(self.options))
-        model.fit(sim.ipd())
         covs = list(sim.columns["covariates"])
+        # the test patients are known: bootstrap refits are predicted there and dropped
+        model.fit(sim.ipd(), X_query=sim.test[covs])
         return model.predict(sim.test[covs])
 
 
@@ -141,11 +142,11 @@ def fit_predict_shared(methods: Sequence[ITEMethod], sim, seed_seq: np.random.Se
     lopts = opts.pop("learner_options", None)
     popts = {m.pooler: dict(m.options["pooler_options"]) for m in methods
              if m.options.get("pooler_options")}
+    covs = list(sim.columns["covariates"])
     fits = fit_methods(sim.ipd(), [(m.learner, m.pooler) for m in methods],
-                       random_state=seed_seq,
+                       random_state=seed_seq, X_query=sim.test[covs],
                        learner_options={first.learner: dict(lopts)} if lopts else None,
                        pooler_options=popts or None, **opts)
-    covs = list(sim.columns["covariates"])
     out = {}
     for m in methods:
         model = fits[m.name]
