@@ -242,8 +242,6 @@ def _run(args: argparse.Namespace, client) -> int:
            else ipd_from_args(args, time=args.time, reference=args.reference))
     fam = ipd.family
     network = len(ipd.treatments) > 2
-    if network:
-        _check_network_options(args, ipd)
     if args.learner is None:
         args.learner = "logistic" if fam.name == "binary" else "ols"
     if fam.name not in LEARNERS[args.learner].families:
@@ -267,6 +265,8 @@ def _run(args: argparse.Namespace, client) -> int:
         from ..ite import default_pooler
 
         args.pooler = default_pooler(args.learner, fam.name)
+    if network:
+        _check_network_options(args, ipd)
     if args.save_model:
         from ..serialize import EXPORTABLE_LEARNERS
 
