@@ -33,9 +33,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from .._base import Summary, check_random_state, progress_bar
+from .._lazy import lazy_module
 from ..errors import (
     DataError,
     InfeasibleMethodError,
@@ -52,6 +53,8 @@ from ._network import (
     p_best,
     pool_network,
 )
+
+stats = lazy_module("scipy.stats")   # imported when first used
 
 __all__ = ["NETWORK_POOLERS", "NetworkITEData", "NetworkPrediction", "network_data"]
 

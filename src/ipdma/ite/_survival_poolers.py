@@ -18,11 +18,13 @@ prediction interval adds Psi.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
+from .._lazy import lazy_module
 from ..errors import OutcomeError
 from ..families import baseline_from_dict, get_family
 from ._learners import ite_contrast
+
+stats = lazy_module("scipy.stats")   # imported when first used
 
 __all__ = ["UnweightedITEPooler", "survival_mvma_predict"]
 

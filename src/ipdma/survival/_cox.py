@@ -21,9 +21,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .._base import Summary, check_is_fitted
+from .._lazy import lazy_module
 from ..errors import (
     ConvergenceWarning,
     DataError,
@@ -32,6 +32,8 @@ from ..errors import (
 )
 from ._outcome import SurvivalOutcome, check_horizon, survival_outcome
 from ._riskset import RiskSets
+
+stats = lazy_module("scipy.stats")   # imported when first used
 
 __all__ = ["CoxFit", "CoxPH", "baseline_cumhaz", "baseline_hazard", "cox_partial_likelihood",
            "cumhaz_at", "fit_cox", "score_residuals"]

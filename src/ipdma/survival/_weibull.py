@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from .._base import ResultsMixin, Summary, check_is_fitted
+from .._lazy import lazy_module
 from ..errors import (
     ConvergenceWarning,
     DataError,
@@ -33,6 +34,8 @@ from ..errors import (
     OutcomeError,
     column_not_found,
 )
+
+stats = lazy_module("scipy.stats")   # imported when first used
 
 __all__ = [
     "WeibullFit",
