@@ -204,7 +204,8 @@ def test_binary_network_logistic(recwarn):
 def test_network_errors(ref_case):
     case = ref_case("ite_network_multiarm")
     train = case.csv("train.csv")
-    with pytest.raises(DataError, match=r"reference=\.\.\."):
+    with pytest.raises(DataError, match=r"reference='D' is not a treatment label; the "
+                                        r"treatments are 'A', 'B', 'C'"):
         _fit(train, reference="D")
     with pytest.raises(InfeasibleMethodError, match="learner 'lasso'"):
         TwoStageITE("lasso", "mvma").fit(train, **COLS)
