@@ -8,6 +8,7 @@ treatment, absolute risk differences, odds ratios, probability of being best)
 along baseline risk or for individual patients.
 """
 
+from ._crossnma import CrossNMA, CrossNMAResult
 from ._model import RiskNMR, RiskNMRResult
 
-__all__ = ["RiskNMR", "RiskNMRResult"]
+__all__ = ["CrossNMA", "CrossNMAResult", "RiskNMR", "RiskNMRResult"]
