@@ -44,12 +44,8 @@ def _fit(case, key):
             if key == "mod2":
                 m = CrossNMA(covariate="age", draws=2000, random_state=1)
                 _CACHE[key] = m.fit(ipd, aggregate=std, **KW)
-            elif key == "mod4":
-                m = CrossNMA("adjust1", draws=2000, random_state=1)
-                _CACHE[key] = m.fit(ipd, aggregate=std, bias_covariate="year", **KW,
-                                    **BIAS_KW)
             else:
-                m = CrossNMA("adjust2", draws=2000, random_state=1)
+                m = CrossNMA("adjust2", draws=2000, random_state=1, crossnma_compat=True)
                 _CACHE[key] = m.fit(ipd, aggregate=std, **KW, **BIAS_KW)
     return _CACHE[key]
 
@@ -98,7 +94,7 @@ def test_mod2_naive_nmr_matches_published(ref_case):
     lg = res.league(15.0).set_index(["treatment", "comparator"])
     for t in "BCD":
         assert np.log(lg.loc[(t, "A"), "median"]) == pytest.approx(
-            res.params.loc[f"d[{t}]", "median"], abs=1e-9)
+            res.params.loc[f"d[{t}]", "median"], abs=1e-6)   # float32 draws
     assert res.diagnostics["max_rhat"] < 1.05
 
 

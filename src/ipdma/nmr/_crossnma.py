@@ -29,6 +29,13 @@ Priors (crossnma's defaults): ``u, d, beta0, b, g, a, b ~ N(0, (15 m)^2)``,
 within-study arm pairs (0.5 added to every cell), and, for the covariate,
 ``beta_t ~ N(b, tau_b^2)`` (exchangeable interactions, within = between study).
 Random effects are non-centred; NUTS with a dense mass matrix (NumPyro).
+
+Known limitation (``"adjust1"``): with an uncentred bias covariate such as a year
+(~2000) and crossnma's N(0, (15 m)^2) priors on ``a`` and ``b``, ``pi_j`` is in effect a
+step function of the sign of ``b`` (all studies biased or none), a posterior with a sharp
+ridge that NUTS does not cross: the fit then warns (``SamplerWarning``, R-hat > 1.01,
+divergences) and must not be used.  JAGS's Gibbs updates of the discrete ``R_j`` do not
+have this problem.
 """
 
 from __future__ import annotations
@@ -228,10 +235,14 @@ class CrossNMA:
         ``m`` of the priors (default: largest absolute within-study log OR).
     chains, draws, warmup, target_accept, random_state
         NUTS settings.
-    crossnma_ad_pi : bool
-        ``"adjust2"`` only: reproduce crossnma 1.3.0, whose generated JAGS code gives AD
-        study ``a`` the probability of bias of the category of the ``a``-th study
-        (an IPD study) instead of its own.  Default False (each study its own category).
+    crossnma_compat : bool
+        Bias models only: reproduce the model crossnma 1.3.0 actually generates, which
+        differs from its documentation in two ways seen in its JAGS code and data:
+        every study's baseline arm is the first treatment in sorted order (the
+        ``unfavored`` ordering is lost when the arm matrix is re-sorted), and under
+        ``"adjust2"`` AD study ``a`` gets the probability of bias of the category of the
+        ``a``-th study (an IPD study) instead of its own.  Default False: the baseline
+        arm is the ``unfavored == 0`` treatment and every study uses its own category.
 
     Examples
     --------
@@ -243,6 +254,8 @@ class CrossNMA:
     >>> ipd["y"] = rng.binomial(1, np.where(ipd["treat"] == "B", 0.3, 0.5))
     >>> ad = pd.DataFrame({"study": ["a1", "a1"], "treat": ["A", "B"],
     ...                    "events": [20, 12], "n": [40, 40]})
+    >>> CrossNMA("adjust2", covariate="age").bias
+    'adjust2'
     >>> res = CrossNMA(draws=300, warmup=300, random_state=1).fit(
     ...     ipd, study="study", treatment="treat", outcome="y", aggregate=ad,
     ...     aggregate_events="events", aggregate_n="n")  # doctest: +SKIP
@@ -254,7 +267,7 @@ class CrossNMA:
                  covariate_ref: float | None = None, reference: str | None = None,
                  prior_scale: float | None = None, chains: int = 2, draws: int = 2000,
                  warmup: int = 1000, target_accept: float = 0.9,
-                 random_state: int = 0, crossnma_ad_pi: bool = False) -> None:
+                 random_state: int = 0, crossnma_compat: bool = False) -> None:
         if bias not in _BIAS:
             raise ModelSpecificationError(f"bias={bias!r}; use one of {_BIAS}.")
         self.bias = bias
@@ -267,7 +280,7 @@ class CrossNMA:
         self.warmup = warmup
         self.target_accept = target_accept
         self.random_state = random_state
-        self.crossnma_ad_pi = crossnma_ad_pi
+        self.crossnma_compat = crossnma_compat
         self.result_: CrossNMAResult | None = None
 
     # ------------------------------------------------------------------ data
@@ -344,6 +357,7 @@ class CrossNMA:
         base = {j: min(ts) for j, ts in arms.items()}
         if adj:
             unf = col(unfavored)
+            sorted_base = dict(base)
             for j in range(J):
                 m = study_idx == j
                 zeros = np.unique(trt_idx[m][unf[m] == 0])
@@ -351,6 +365,8 @@ class CrossNMA:
                     raise DataError(f"study {studies[j]!r}: column {unfavored!r} must be 0 "
                                     f"for exactly one treatment (found {zeros.size}).")
                 base[j] = int(zeros[0])
+            if self.crossnma_compat:
+                base = sorted_base
         K = max(len(v) for v in arms.values())
         arm_trt = -np.ones((J, K), dtype=int)
         for j, ts in arms.items():
@@ -440,7 +456,7 @@ class CrossNMA:
         if bias == "adjust2":
             ab = np.array([_PI_PRIOR[c] for c in range(1, 6)])
             cat = D.bias_cat.astype(int) - 1
-            if self.crossnma_ad_pi:
+            if self.crossnma_compat:
                 # crossnma 1.3.0 indexes pi of AD study a by the category of study a
                 # (an IPD study), not of the AD study itself
                 cat = cat.copy()
