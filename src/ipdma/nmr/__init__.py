@@ -13,7 +13,8 @@ With ``fit(..., time=, event=)`` the outcome is a time to event: stage 2 is a Co
 reference, hazard ratios, P(best)).
 """
 
+from ._crossnma import CrossNMA, CrossNMAResult
 from ._model import RiskNMR, RiskNMRResult
 from ._survival import SurvivalRiskNMRResult
 
-__all__ = ["RiskNMR", "RiskNMRResult", "SurvivalRiskNMRResult"]
+__all__ = ["CrossNMA", "CrossNMAResult", "RiskNMR", "RiskNMRResult", "SurvivalRiskNMRResult"]
