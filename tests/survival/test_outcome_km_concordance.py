@@ -75,9 +75,10 @@ def test_trial_or_arm_without_events(df):
 def test_horizon_beyond_follow_up(df):
     y = survival_outcome(df, "t", "d")
     check_horizon(y, 2.0, groups=df.trial)
-    # trial A: last follow-up 2.5 is a censoring -> every patient censored before 2.8
-    with pytest.raises(DataError, match=r"every patient of trial 'A' is censored "
-                                       r"before the horizon 2\.8"):
+    # trial A: last follow-up 2.5 is a censoring -> every patient without an event is
+    # censored before 2.8
+    with pytest.raises(DataError, match=r"every patient of trial 'A' without an event is "
+                                       r"censored before the horizon 2\.8"):
         check_horizon(y, 2.8, groups=df.trial)
     # trial C: last follow-up 3.0 is an event -> beyond the last follow-up
     c = (df.trial == "C").to_numpy()

@@ -10,7 +10,7 @@ column, trial, arm or value at fault:
   negative times; an event indicator that is neither 0/1 (bool) nor two labels
   that can be mapped to event / censored; a trial (or trial arm) without events;
 * :class:`~ipdma.errors.DataError` -- a horizon beyond the last follow-up of a
-  trial, or with every patient of a trial censored before it
+  trial, or with every patient of a trial without an event censored before it
   (:func:`check_horizon`).
 """
 
@@ -248,8 +248,8 @@ def check_horizon(y: SurvivalOutcome, horizon: float | Sequence[float],
                   groups: Sequence | np.ndarray | None = None, group_name: str = "trial",
                   extrapolate: bool = False) -> None:
     """Raise :class:`~ipdma.errors.DataError` when a prediction horizon is beyond
-    the last follow-up time of a group (trial), or every patient of the group is
-    censored before it (no information on survival at the horizon).
+    the last follow-up time of a group (trial), or every patient of the group
+    without an event is censored before it (no information on survival at the horizon).
 
     ``extrapolate=True`` (for parametric models only) skips the check.
 
@@ -276,8 +276,9 @@ def check_horizon(y: SurvivalOutcome, horizon: float | Sequence[float],
         if h > last:
             if not np.any(y.event[m][y.time[m] == last]):
                 raise DataError(
-                    f"every patient of {who} is censored before the horizon {h:g} (last "
-                    f"follow-up {last:g}, censored): survival at {h:g} is not identified. "
+                    f"every patient of {who} without an event is censored before the horizon "
+                    f"{h:g} (last follow-up {last:g}, censored): survival at {h:g} is not "
+                    "identified. "
                     f"Choose a horizon <= {last:g} or drop the {group_name}")
             raise DataError(
                 f"horizon {h:g} is beyond the last follow-up of {who} ({last:g}); predictions "
