@@ -48,6 +48,7 @@ from ._learners import (
     interaction_design,
     learner_available,
 )
+from ._network_validate import network_calibration_for_benefit
 from ._poolers import (
     POOLERS,
     BayesMVMAPooler,
@@ -144,6 +145,7 @@ __all__ = [
     "interaction_design",
     "learner_available",
     "loto_predictions",
+    "network_calibration_for_benefit",
     "parse_methods",
     "pool_sites",
     "prepare_ite_data",

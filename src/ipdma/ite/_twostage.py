@@ -131,6 +131,14 @@ def prepare_ite_data(data: Any, *, trial: str | None = None, treatment: str | No
     ipd = data
     if treated is not None:
         treated = str(treated)
+    elif len(getattr(ipd, "treatments", ())) > 2:
+        trts = [str(x) for x in ipd.treatments]
+        raise ModelSpecificationError(
+            f"the treatment column has {len(trts)} treatments ({', '.join(trts)}), a "
+            "treatment network: this step compares two arms. TwoStageITE, fit_methods, "
+            "loto_predictions and compare_methods take the network directly (pick the "
+            "network reference with reference=...); or pass treated=... and subset the "
+            "data to two treatments")
     t = np.asarray(ipd.binary_treatment(treated=treated), dtype=float)
     X_df = ipd.design_matrix(covariates=list(covariates)) if covariates is not None and \
         not from_df else ipd.design_matrix()
