@@ -337,6 +337,17 @@ def _scores(sub: pd.DataFrame, binary: bool, calibration: str, n_groups: int,
     return row, cal
 
 
+def _fitted_on_network(model, d: NetworkITEData) -> bool:
+    """Whether ``model`` is a network fit on exactly the data ``d``."""
+    fd = getattr(model, "data_", None)
+    if getattr(model, "network_", None) is None or not isinstance(fd, NetworkITEData):
+        return False
+    return (list(fd.trials) == list(d.trials) and set(fd.treatments) == set(d.treatments)
+            and list(fd.feature_names) == list(d.feature_names)
+            and all(np.array_equal(getattr(fd, a), getattr(d, a))
+                    for a in ("X", "arm", "y", "trial")))
+
+
 def network_compare_methods(d: NetworkITEData, methods, *, calibration: str, n_groups: int,
                             rank_by: str | None, true_ite: Any, n_boot: int,
                             random_state: Any, n_jobs: int, learner_options, pooler_options,
@@ -374,6 +385,8 @@ def network_compare_methods(d: NetworkITEData, methods, *, calibration: str, n_g
     for name, spec in parsed:
         if isinstance(spec, tuple):
             model = shared[f"{spec[0]}+{spec[1]}"]
+        elif _fitted_on_network(spec, d):
+            model = spec
         else:
             model = _template(spec, n_boot, random_state)
             model.progress = progress
@@ -441,3 +454,33 @@ def network_compare_methods(d: NetworkITEData, methods, *, calibration: str, n_g
     per_contrast = per_contrast.loc[list(table.index)]
     return MethodComparison(table, {k: v["overall"] for k, v in cals.items()}, preds, rank_by,
                             calibration, per_contrast=per_contrast, contrast_calibration=cals)
+
+
+def cli_compare_network(args, model, ipd, out):
+    """``ipdma ite --compare`` on a treatment network: writes comparison.csv (overall) and
+    comparison_contrasts.csv (per contrast); returns (files, table, text)."""
+    from ._twostage import parse_methods
+    from ._validation import compare_methods
+
+    fam = ipd.family
+    if args.compare_methods:
+        methods = [f"{a}+{b}" for a, b in parse_methods(args.compare_methods,
+                                                        family=fam.name)]
+    elif fam.name == "binary":
+        methods = ["logistic+weighted-aux-ols", "logistic-lasso+weighted-aux-ols",
+                   "logistic-ridge+weighted-aux-ols"]
+    else:
+        methods = ["ols+mvma", "ols+weighted-aux-ols", "lasso+weighted-aux-ols",
+                   "ridge+weighted-aux-ols"]
+    if model.name not in methods:
+        methods.append(model.name)
+    # the fitted model enters as it is: its stage-1 fits are reused by the folds
+    methods = [model if m == model.name else m for m in methods]
+    cmp = compare_methods(model.data_, methods, n_boot=args.n_boot, random_state=args.seed,
+                          n_jobs=args.n_jobs, progress=None,
+                          higher_is_better=not args.lower_is_better)
+    files = {"comparison": str(out / "comparison.csv"),
+             "comparison_contrasts": str(out / "comparison_contrasts.csv")}
+    cmp.table.to_csv(files["comparison"])
+    cmp.per_contrast.to_csv(files["comparison_contrasts"])
+    return files, cmp.table, str(cmp.summary())
