@@ -137,7 +137,7 @@ class NetworkSiteSummary:
         from ._site import SiteSummary
 
         out = SiteSummary.load(path)
-        if not isinstance(out, cls):
+        if getattr(out, "arms", None) is None:
             raise DataError(f"{str(path)!r} is a two-treatment site summary, not a network one")
         return out
 
@@ -208,6 +208,20 @@ def fit_network_site(X: Any, treatment: Any, y: Any, *, trial: str, learner: str
     ...                      feature_names=["age", "bmi"])
     >>> s.arms, s.theta.shape, s.cov.shape
     (['A', 'B', 'C'], (2, 3), (6, 6))
+
+    Three sites (A/B/C, A/B, B/C) pooled from their summaries alone:
+
+    >>> from ipdma.ite import pool_sites
+    >>> sites = [s]
+    >>> for name, arms in (("T2", ["A", "B"]), ("T3", ["B", "C"])):
+    ...     X = rng.normal(size=(200, 2)); arm = rng.choice(arms, 200)
+    ...     y = X[:, 0] + (arm == "B") * (1 + X[:, 1]) + rng.normal(size=200)
+    ...     sites.append(fit_network_site(X, arm, y, trial=name, pooler="mvma",
+    ...                                   feature_names=["age", "bmi"]))
+    >>> pred = pool_sites(sites, "mvma", X_new=np.zeros((2, 2)), method="fixed",
+    ...                   reference="A", random_state=1)
+    >>> pred.columns[:2].tolist(), pred["best_treatment"].tolist()
+    (['ite_B_vs_A', 'se_B_vs_A'], ['B', 'B'])
     """
     from ..families import get_family
     from ._learners import get_learner
@@ -349,7 +363,7 @@ def pool_network_sites(summaries: Sequence[NetworkSiteSummary], pooler: str | No
     sums = list(summaries)
     if not sums:
         raise DataError("no site summaries to pool")
-    bad = [type(s).__name__ for s in sums if not isinstance(s, NetworkSiteSummary)]
+    bad = [type(s).__name__ for s in sums if getattr(s, "arms", None) is None]
     if bad:
         raise DataError("cannot pool network site summaries with two-treatment ones "
                         f"({bad[0]}): export every site of the network with the same ipdma "

@@ -104,6 +104,11 @@ def loto_predictions(data: Any, method: Any = "ols+mvma", *, n_boot: int = 100,
     patient (data order) with ``trial``, ``t``, ``y`` and ``ite`` (plus
     ``se``/intervals where the pooler gives them).
 
+    With more than two treatments (a treatment network; ``reference=`` and
+    ``higher_is_better=`` may be passed) each row has ``trial``, ``treatment``, ``y``
+    and ``ite_<j>_vs_<k>``/``se_<j>_vs_<k>`` for every pair of treatments; see
+    :func:`network_calibration_for_benefit` for calibration per contrast.
+
     Examples
     --------
     >>> from ipdma.datasets import make_ite_continuous
