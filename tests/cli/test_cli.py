@@ -50,7 +50,20 @@ def test_simulate_bad_scenario_is_a_clean_error(tmp_path, capsys):
     assert code == 2 and err.startswith("error:") and "Traceback" not in err
     code, _, err = _run(capsys, "simulate", "ms", "--scenario", "2", "--seed", "1", "--out",
                         str(tmp_path / "x.csv"))
-    assert code == 2 and "--scenario applies to the 'ite' and 'ite-binary' data sets only" in err
+    assert code == 2 and ("--scenario applies to the 'ite', 'ite-binary' and 'survival' "
+                          "data sets only, not 'ms'") in err
+    code, _, err = _run(capsys, "simulate", "survival", "--scenario", "7", "--seed", "1",
+                        "--out", str(tmp_path / "x.csv"))
+    assert code == 2 and "data set 'survival' has scenarios 1-4" in err
+
+
+def test_simulate_registers_the_network_and_survival_generators(tmp_path, capsys):
+    for name in ("ite-network", "survival", "survival-network"):
+        code, out, err = _run(capsys, "simulate", name, "--seed", "1", "--out",
+                              str(tmp_path / f"{name}.csv"))
+        assert code == 0, err
+        assert (tmp_path / f"{name}_truth.csv").is_file() or name == "survival-network"
+    assert "--time time --event event" in out
 
 
 def test_describe_human_json_and_out(ms_csv, tmp_path, capsys):

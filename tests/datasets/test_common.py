@@ -123,7 +123,10 @@ def test_ipd_builds_the_container(name):
 
 def test_registry_and_list_datasets():
     table = list_datasets()
-    assert table.index.tolist() == ["ms", "ite", "ite-binary", "lbp"] == list(DATASETS)
+    assert table.index.tolist() == ["ms", "ite", "ite-binary", "lbp", "ite-network",
+                                    "survival", "survival-network"] == list(DATASETS)
+    assert table.loc["survival", "scenarios"] == "1-4"
+    assert table.loc["ite-network", "function"] == "ipdma.datasets.make_ite_network"
     assert table.loc["ite", "scenarios"] == "1-16"
     assert table.loc["ms", "scenarios"] == ""
     assert table.loc["lbp", "function"] == "ipdma.datasets.make_lbp_trials"

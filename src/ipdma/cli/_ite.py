@@ -110,7 +110,9 @@ def register(subparsers) -> None:
     p.add_argument("--no-plots", action="store_true",
                    help="do not draw the figures (faster: matplotlib is not loaded)")
     p.add_argument("--compare", action="store_true",
-                   help="also rank methods by leave-one-trial-out validation")
+                   help="also rank methods by leave-one-trial-out validation (more than "
+                        "two treatments: scores per contrast in comparison_contrasts.csv, "
+                        "overall = all contrasts stacked)")
     p.add_argument("--compare-methods", default=None, metavar="LIST",
                    help="methods for --compare: learner+pooler names, comma-separated, or "
                         "'all' (default: ols+mvma, ols/lasso/ridge+weighted-aux-ols and the "
@@ -124,7 +126,9 @@ def register(subparsers) -> None:
                     help="run the stage-1 jobs on an existing Dask scheduler, e.g. "
                          "tcp://host:8786")
     p.add_argument("--export-sites", action="store_true",
-                   help="also write one site summary (JSON, no patient rows) per trial")
+                   help="also write one site summary (JSON, no patient rows) per trial "
+                        "(more than two treatments: the trial's contrast blocks with their "
+                        "joint covariance, or its predicted contrasts at --predict)")
     p.add_argument("--out", metavar="DIR", required=True, help="output folder")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     add_save_model_argument(p)
@@ -399,8 +403,7 @@ def _check_network_options(args: argparse.Namespace, ipd) -> None:
             f"--treated names one treatment, but {args.treatment!r} has "
             f"{len(ipd.treatments)} treatments ({trts}): every treatment is compared with "
             "the network reference; pick it with --reference")
-    for flag, on in (("--compare", args.compare), ("--export-sites", args.export_sites),
-                     ("--foldid", args.foldid is not None)):
+    for flag, on in (("--foldid", args.foldid is not None),):
         if on:
             raise ModelSpecificationError(
                 f"{flag} is not available yet with more than two treatments ({trts}); "
@@ -464,8 +467,18 @@ def _run_network(args: argparse.Namespace, model, ipd, new, out: Path, covs) -> 
         cf.to_csv(out / "pooled_coefficients.csv", index=False)
         files["pooled_coefficients"] = str(out / "pooled_coefficients.csv")
         payload["pooled_coefficients"] = cf
+    text = str(summary)
+    if args.export_sites:
+        from ..ite._network_federation import cli_export_network_sites
+
+        files["sites"] = cli_export_network_sites(model, new, out)
+    if args.compare:
+        from ..ite._network_validate import cli_compare_network
+
+        files_cmp, payload["comparison"], cmp_text = cli_compare_network(args, model, ipd, out)
+        files.update(files_cmp)
+        text += "\n" + cmp_text
     payload["files"] = files
-    emit(args, text=str(summary) + "\nfiles: " + ", ".join(f"{k}={v}"
-                                                            for k, v in files.items()),
+    emit(args, text=text + "\nfiles: " + ", ".join(f"{k}={v}" for k, v in files.items()),
          payload=payload)
     return 0

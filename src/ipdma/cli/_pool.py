@@ -19,7 +19,11 @@ def register(subparsers) -> None:
                     "ipdma.ite.fit_site) at each site: reads every site_*.json / site_*.npz in "
                     "SITES_DIR, sorts them by trial label (so the result does not depend on "
                     "file order, bit for bit) and writes DIR/predictions.csv for the patients "
-                    "of --predict.")
+                    "of --predict. Multi-arm summaries of a treatment network (written by "
+                    "`ipdma ite --export-sites` with more than two treatments) are pooled "
+                    "with the network stage 2: predictions.csv then has ite_<T>_vs_<REF> "
+                    "(+ se, intervals), best_treatment and p_best_<T>, and "
+                    "predictions_all_pairs.csv every pair.")
     p.add_argument("sites", metavar="SITES_DIR", help="folder of site summary files")
     p.add_argument("--pooler", choices=_POOLERS, default=None,
                    help="stage-2 pooler (default: the one the summaries were exported for)")
@@ -27,7 +31,14 @@ def register(subparsers) -> None:
                    help="between-trial covariance estimator of the mvma pooler")
     p.add_argument("--heterogeneity", default="fixed", type=_heterogeneity,
                    metavar="fixed|DL|REML|PM", help="weighted poolers: fixed or random effects")
-    p.add_argument("--seed", type=nonneg_int, default=1, help="random seed (Bayesian poolers)")
+    p.add_argument("--seed", type=nonneg_int, default=1,
+                   help="random seed (Bayesian poolers; P(best) of a treatment network)")
+    p.add_argument("--reference", default=None, metavar="TRT",
+                   help="treatment network: the network reference of ite_<T>_vs_<TRT> "
+                        "(default: the one the sites were exported with)")
+    p.add_argument("--lower-is-better", action="store_true",
+                   help="treatment network: lower outcome values are better (best "
+                        "treatment, P(best))")
     p.add_argument("--predict", metavar="NEW.csv", default=None,
                    help="covariates of the patients to predict (needed by mvma and the "
                         "Bayesian poolers; the weighted poolers use the sites' query points)")
@@ -101,6 +112,12 @@ def run(args: argparse.Namespace) -> int:
     if new is None and pooler in ("mvma", "bayes-mvma", "posterior-mix"):
         raise ModelSpecificationError(f"--pooler {pooler} predicts at new covariates: give "
                                       "--predict NEW.csv")
+    if any(hasattr(s, "arms") for s in sums):     # multi-arm: a treatment network
+        return _run_network(args, sums, pooler, new)
+    if args.reference is not None or args.lower_is_better:
+        raise ModelSpecificationError(
+            "--reference and --lower-is-better apply to treatment networks; these site "
+            "summaries compare two treatments: drop them")
     status(f"pooling {len(sums)} site summaries with {pooler}")
     pred = pool_sites(sums, pooler, X_new=new, **opts)
     pred = pred.drop(columns=[c for c in ("tau2",) if c in pred.columns]).reset_index(drop=True)
@@ -118,4 +135,70 @@ def run(args: argparse.Namespace) -> int:
                     f"files: predictions={path}",
          payload={"pooler": pooler, "trials": trials, "covariates": covs,
                   "n_predictions": len(pred), "files": {"predictions": str(path)}})
+    return 0
+
+
+def _run_network(args: argparse.Namespace, sums: list, pooler: str, new) -> int:
+    """``ipdma pool`` on multi-arm site summaries of a treatment network."""
+    from ..errors import ModelSpecificationError
+    from ..ite._network_federation import pool_network_sites
+    from ..ite._network_ite import NETWORK_POOLERS, network_predict
+
+    if pooler not in NETWORK_POOLERS:
+        raise ModelSpecificationError(
+            f"--pooler {pooler} is not available with more than two treatments; use "
+            f"--pooler {' or '.join(NETWORK_POOLERS)}")
+    opts: dict = {}
+    if pooler == "mvma":
+        if args.method == "mm":
+            raise ModelSpecificationError(
+                "--method mm is not available for a treatment network: use reml, ml or fixed")
+        opts["method"] = args.method
+    else:
+        if args.heterogeneity not in ("fixed", "DL"):
+            raise ModelSpecificationError(
+                f"--heterogeneity {args.heterogeneity} is not available for a treatment "
+                "network: use fixed or DL")
+        opts["heterogeneity"] = args.heterogeneity
+    blocks = [s.trial for s in sums if s.has("coef")]
+    if new is None and blocks:
+        raise ModelSpecificationError(
+            f"the summaries of {', '.join(blocks)} hold treatment blocks: give --predict "
+            "NEW.csv (the patients to predict)")
+    status(f"pooling {len(sums)} multi-arm site summaries with {pooler}")
+    model = pool_network_sites(sums, pooler, reference=args.reference,
+                               higher_is_better=not args.lower_is_better,
+                               random_state=args.seed, **opts)
+    X = new if new is not None else sums[0].X_query
+    if new is None and any(not np.array_equal(s.X_query, X) for s in sums):
+        raise ModelSpecificationError("the sites exported different query points: give "
+                                      "--predict NEW.csv")
+    pred = network_predict(model, X).reset_index(drop=True)
+    pairs = model.predict_pairs(X).reset_index(drop=True)
+    if new is not None:
+        ids = new[id_columns(args, new.columns)].reset_index(drop=True)
+        ids.insert(0, "row", np.arange(1, len(new) + 1))
+        pred = pd.concat([ids, pred], axis=1)
+        pairs = pd.concat([ids, pairs], axis=1)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"predictions": str(out / "predictions.csv"),
+             "predictions_all_pairs": str(out / "predictions_all_pairs.csv")}
+    pred.to_csv(files["predictions"], index=False)
+    pairs.to_csv(files["predictions_all_pairs"], index=False)
+    trials = [s.trial for s in sums]
+    net = model.network_
+    means = {c[4:]: float(pred[c].mean()) for c in pred.columns if c.startswith("ite_")}
+    counts = pred["best_treatment"].value_counts()
+    best = {t: int(counts.get(t, 0)) for t in net.treatments}
+    emit(args, text=f"pooled {len(sums)} sites ({', '.join(trials)}) of a treatment network "
+                    f"({', '.join(net.treatments)}; reference {net.reference}) with {pooler}: "
+                    f"{len(pred)} predictions\nmean ITE: "
+                    + ", ".join(f"{k} {v:.4g}" for k, v in means.items())
+                    + "\nbest treatment: " + ", ".join(f"{k} {v}" for k, v in best.items())
+                    + "\nfiles: " + ", ".join(f"{k}={v}" for k, v in files.items()),
+         payload={"pooler": pooler, "trials": trials, "covariates": list(sums[0].feature_names),
+                  "treatments": net.treatments, "reference": net.reference,
+                  "n_predictions": len(pred), "mean_ite": means, "best_counts": best,
+                  "files": files})
     return 0

@@ -41,8 +41,9 @@ def _metric(value: str) -> str:
     """argparse type of --metric (the metric list is imported only when used)."""
     from ..simstudy._metrics import METRICS
 
-    ok = [*METRICS, "fit_time"]
-    if value not in ok:
+    ok = [*METRICS, "fit_time", "best_correct"]
+    # treatment networks also store <metric>[<j>_vs_<k>] per contrast
+    if value not in ok and not (value.endswith("]") and value.split("[", 1)[0] in METRICS):
         raise argparse.ArgumentTypeError(
             f"invalid choice: {value!r} (choose from {', '.join(map(repr, ok))})")
     return value
@@ -53,19 +54,25 @@ def register(subparsers) -> None:
         "simstudy", help="simulation study comparing two-stage ITE methods",
         description="Run (resumably) and summarise simulation studies of learner+pooler "
                     "methods on the scenarios of make_ite_continuous (or make_ite_binary with "
-                    "--outcome binary, make_survival_trials with --outcome survival).")
+                    "--outcome binary, make_survival_trials with --outcome survival, "
+                    "make_ite_network with --outcome network).")
     sub = p.add_subparsers(dest="simstudy_command", metavar="{run,summarize}")
     sub.required = True
 
     r = sub.add_parser("run", help="run the study; rerunning on the same --out resumes")
     r.add_argument("--scenarios", default=None, type=_scenarios,
-                   help="e.g. 1-16 or 1,3,5-7 (default 1-16; 1-4 with --outcome survival)")
-    r.add_argument("--outcome", choices=["continuous", "binary", "survival"],
+                   help="e.g. 1-16 or 1,3,5-7 (default 1-16; 1-4 with --outcome survival "
+                        "or network)")
+    r.add_argument("--outcome", choices=["continuous", "binary", "survival", "network"],
                    default="continuous",
                    help="continuous: the paper's design (make_ite_continuous); binary: its "
                         "logistic analogue (make_ite_binary), ITE = risk difference; "
                         "survival: Weibull time-to-event trials (make_survival_trials), ITE = "
-                        "difference in survival probability at --horizon")
+                        "difference in survival probability at --horizon; network: a "
+                        "treatment network of four treatments with multi-arm trials "
+                        "(make_ite_network; scenarios 1-4: moderate, no, large "
+                        "heterogeneity, small trials), scored per contrast (bias, rmse, "
+                        "coverage) and by the share of correct best-treatment calls")
     from ._ite_survival import _positive_time
 
     r.add_argument("--horizon", type=_positive_time, default=None, metavar="T",
@@ -104,7 +111,8 @@ def register(subparsers) -> None:
     s.add_argument("--out", default=None, metavar="DIR",
                    help="write CSV tables, figures and index.html here")
     s.add_argument("--metric", default="mae", type=_metric,
-                   help="metric of the printed table (default mae: the median absolute error)")
+                   help="metric of the printed table (default mae: the median absolute error; "
+                        "treatment networks also best_correct and e.g. 'bias[B_vs_A]')")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=summarize_study)
 
@@ -149,7 +157,8 @@ def run_study(args: argparse.Namespace) -> int:
     elif args.horizon is not None:
         raise ModelSpecificationError("--horizon applies to --outcome survival")
     if args.scenarios is None:
-        args.scenarios = [1, 2, 3, 4] if args.outcome == "survival" else list(range(1, 17))
+        args.scenarios = [1, 2, 3, 4] if args.outcome in ("survival", "network") \
+            else list(range(1, 17))
     from ..ite import REDUCED_XGBOOST_GRID
 
     lopts = {"xgboost": REDUCED_XGBOOST_GRID} if args.xgboost_grid == "reduced" else None

@@ -12,8 +12,11 @@ import pandas as pd
 from ..errors import ModelSpecificationError
 from ._base import SimulatedIPD
 from ._ite import ITE_SCENARIOS, make_ite_binary, make_ite_continuous
+from ._ite_network import make_ite_network
 from ._lbp import make_lbp_trials
 from ._ms import make_ms_network
+from ._survival import SURVIVAL_SCENARIOS, make_survival_trials
+from ._survival_nmr import make_survival_network
 
 __all__ = ["DATASETS", "list_datasets", "simulate"]
 
@@ -46,6 +49,21 @@ DATASETS: dict[str, _Entry] = {
                   "low-back-pain-like trials: continuous RMDQ-like outcome, one true subgroup "
                   "(rmdq0 > 13), trial intercepts tied to a trial-confounded noise covariate",
                   "subgroup identification with MOB / metaMOB (ipdma.trees)"),
+    "ite-network": _Entry(make_ite_network,
+                          "treatment network for two-stage ITE: 10 trials over A, B, C, D "
+                          "(multi-arm and two-arm, one without A), continuous outcome, "
+                          "treatment-specific effect modifiers, true ITEs and best treatment",
+                          "two-stage ITE for a treatment network (ipdma.ite)"),
+    "survival": _Entry(make_survival_trials,
+                       "Weibull time-to-event trials: 8 trials, true ITEs on the S(2), "
+                       "RMST(3) and log-HR scales for 2 new test trials",
+                       "two-stage ITE meta-analysis, time to event (ipdma.ite)",
+                       tuple(int(s) for s in SURVIVAL_SCENARIOS.index)),
+    "survival-network": _Entry(make_survival_network,
+                               "time-to-event treatment network: 4 trials (A, B, C, PBO; one "
+                               "B vs C), Weibull times with risk-dependent effects",
+                               "risk-based network meta-regression, time to event "
+                               "(ipdma.nmr)"),
 }
 
 
@@ -62,7 +80,9 @@ def list_datasets() -> pd.DataFrame:
     --------
     >>> from ipdma.datasets import list_datasets
     >>> list_datasets().index.tolist()
-    ['ms', 'ite', 'ite-binary', 'lbp']
+    ['ms', 'ite', 'ite-binary', 'lbp', 'ite-network', 'survival', 'survival-network']
+    >>> list_datasets().loc["survival", "scenarios"]
+    '1-4'
     """
     rows = [
         {"name": name, "function": f"ipdma.datasets.{e.generator.__name__}", "method": e.method,
@@ -79,12 +99,13 @@ def simulate(name: str, seed: int | np.random.SeedSequence | np.random.Generator
 
     Parameters
     ----------
-    name : {"ms", "ite", "ite-binary", "lbp"}
+    name : {"ms", "ite", "ite-binary", "lbp", "ite-network", "survival", "survival-network"}
         Registry name (see :func:`list_datasets`).
     seed : None, int, SeedSequence or Generator
         Passed as ``random_state``; same seed, same data.
     scenario : int, optional
-        Scenario number, for generators that have scenarios (``"ite"``, ``"ite-binary"``: 1..16, default 1).
+        Scenario number, for generators that have scenarios (``"ite"``, ``"ite-binary"``:
+        1..16, default 1; ``"survival"``: 1..4, default 1).
 
     Returns
     -------
@@ -112,7 +133,9 @@ def simulate(name: str, seed: int | np.random.SeedSequence | np.random.Generator
     if scenario is None:
         return entry.generator(random_state=seed)
     if not entry.scenarios:
+        with_sc = ", ".join(f"{k!r} ({min(e.scenarios)}-{max(e.scenarios)})"
+                            for k, e in DATASETS.items() if e.scenarios)
         raise ModelSpecificationError(
-            f"data set {key!r} has no scenarios (got scenario={scenario!r}); only 'ite' and "
-            "'ite-binary' take a scenario number (1-16). Leave the scenario out.")
+            f"data set {key!r} has no scenarios (got scenario={scenario!r}); only {with_sc} "
+            "take a scenario number. Leave the scenario out.")
     return entry.generator(scenario=scenario, random_state=seed)

@@ -48,6 +48,8 @@ from ._learners import (
     interaction_design,
     learner_available,
 )
+from ._network_federation import NetworkSiteSummary, fit_network_site
+from ._network_validate import network_calibration_for_benefit
 from ._poolers import (
     POOLERS,
     BayesMVMAPooler,
@@ -113,6 +115,7 @@ __all__ = [
     "LogisticLearner",
     "MVMAPooler",
     "MethodComparison",
+    "NetworkSiteSummary",
     "OLSLearner",
     "PooledITE",
     "PosteriorMixPooler",
@@ -138,12 +141,14 @@ __all__ = [
     "default_pooler",
     "feasible_pairs",
     "fit_methods",
+    "fit_network_site",
     "fit_site",
     "get_learner",
     "get_pooler",
     "interaction_design",
     "learner_available",
     "loto_predictions",
+    "network_calibration_for_benefit",
     "parse_methods",
     "pool_sites",
     "prepare_ite_data",

@@ -136,6 +136,10 @@ def network_data(data: Any, *, trial: str | None = None, treatment: str | None =
     n_trt = _n_treatments(data, treatment)
     if n_trt is not None and n_trt <= 2:
         return None
+    if isinstance(data, NetworkITEData):     # already prepared (e.g. by compare_methods)
+        from ._network_validate import as_network_data
+
+        return as_network_data(data, reference=reference)
     from ..data import IPD, choose_reference
 
     ipd = data

@@ -114,7 +114,8 @@ class SiteSummary:
 
     @classmethod
     def load(cls, path: str | Path) -> SiteSummary:
-        """Read a summary written by :meth:`save`."""
+        """Read a summary written by :meth:`save` (a treatment network's multi-arm
+        summary comes back as :class:`~ipdma.ite.NetworkSiteSummary`)."""
         path = Path(path)
         if not path.is_file():
             raise DataError(f"site summary file {str(path)!r} does not exist")
@@ -129,6 +130,10 @@ class SiteSummary:
                 arrays = {k: z[k] for k in z.files if k != "__meta__"}
         else:
             raise DataError(f"site summary file {str(path)!r}: expected .json or .npz")
+        if meta.get("format") == "ipdma-ite-network-site-summary":   # multi-arm trial
+            from ._network_federation import NetworkSiteSummary
+
+            return NetworkSiteSummary.from_parts(meta, arrays, path)
         if meta.get("format") != "ipdma-ite-site-summary":
             raise DataError(f"{str(path)!r} is not an ipdma ITE site summary")
         names = {f.name for f in fields(cls)}

@@ -131,6 +131,14 @@ def prepare_ite_data(data: Any, *, trial: str | None = None, treatment: str | No
     ipd = data
     if treated is not None:
         treated = str(treated)
+    elif len(getattr(ipd, "treatments", ())) > 2:
+        trts = [str(x) for x in ipd.treatments]
+        raise ModelSpecificationError(
+            f"the treatment column has {len(trts)} treatments ({', '.join(trts)}), a "
+            "treatment network: this step compares two arms. TwoStageITE, fit_methods, "
+            "loto_predictions and compare_methods take the network directly (pick the "
+            "network reference with reference=...); or pass treated=... and subset the "
+            "data to two treatments")
     t = np.asarray(ipd.binary_treatment(treated=treated), dtype=float)
     X_df = ipd.design_matrix(covariates=list(covariates)) if covariates is not None and \
         not from_df else ipd.design_matrix()
@@ -487,6 +495,12 @@ def pool_sites(summaries: Sequence[SiteSummary | str | Path], pooler: str | ITEP
     ``bayes-mvma`` to reproduce ``TwoStageITE(random_state=s)``).  ``X_new`` may be
     omitted for the prediction-level poolers (the sites' query points are used).
 
+    Multi-arm summaries of a treatment network (:class:`NetworkSiteSummary`, from
+    :func:`fit_network_site` or ``TwoStageITE.site_summaries()`` on a network) are
+    pooled with the network stage 2; ``reference=``, ``higher_is_better=``,
+    ``random_state=`` (P(best)) and ``pairs="all"`` are then understood as in
+    :meth:`TwoStageITE.fit` / :meth:`TwoStageITE.predict_pairs`.
+
     Examples
     --------
     >>> import numpy as np
@@ -499,7 +513,11 @@ def pool_sites(summaries: Sequence[SiteSummary | str | Path], pooler: str | ITEP
     >>> pool_sites(sites, "mvma", X_new=np.zeros((1, 2)), method="fixed").columns[:3].tolist()
     ['ite', 'se', 'ci_low']
     """
-    sums = [s if isinstance(s, SiteSummary) else SiteSummary.load(s) for s in summaries]
+    sums = [s if not isinstance(s, (str, Path)) else SiteSummary.load(s) for s in summaries]
+    if any(not isinstance(s, SiteSummary) for s in sums):   # multi-arm: a treatment network
+        from ._network_federation import pool_sites_network
+
+        return pool_sites_network(sums, pooler, X_new, **pooler_options)
     pool = get_pooler(pooler, **pooler_options)
     pool.fit(sums)
     names = sums[0].feature_names
@@ -712,10 +730,15 @@ class TwoStageITE(ResultsMixin):
                 "treatments); see predict(), predict_pairs(), summary() and plot()")
 
     def site_summaries(self, X_new: Any = None) -> list[SiteSummary]:
-        """Per-trial stage-1 summaries (what each site would export)."""
+        """Per-trial stage-1 summaries (what each site would export); for a treatment
+        network :class:`NetworkSiteSummary` objects (treatment blocks with their joint
+        covariance, or predicted contrasts at ``X_new``)."""
         self._check_fitted()
-        self._two_arm_only("site_summaries()")
         Xq = None if X_new is None else new_X(X_new, self.feature_names_)[0]
+        if getattr(self, "network_", None) is not None:   # multi-arm summaries
+            from ._network_federation import network_site_summaries
+
+            return network_site_summaries(self, Xq)
         return [f.summarize(Xq) for f in self.fits_]
 
     def export_sites(self, directory: str | Path, X_new: Any = None,

@@ -104,6 +104,11 @@ def loto_predictions(data: Any, method: Any = "ols+mvma", *, n_boot: int = 100,
     patient (data order) with ``trial``, ``t``, ``y`` and ``ite`` (plus
     ``se``/intervals where the pooler gives them).
 
+    With more than two treatments (a treatment network; ``reference=`` and
+    ``higher_is_better=`` may be passed) each row has ``trial``, ``treatment``, ``y``
+    and ``ite_<j>_vs_<k>``/``se_<j>_vs_<k>`` for every pair of treatments; see
+    :func:`network_calibration_for_benefit` for calibration per contrast.
+
     Examples
     --------
     >>> from ipdma.datasets import make_ite_continuous
@@ -114,6 +119,18 @@ def loto_predictions(data: Any, method: Any = "ols+mvma", *, n_boot: int = 100,
     >>> bool(oof["ite"].notna().all())
     True
     """
+    from ._network_validate import as_network_data, network_loto_predictions
+
+    hib = columns.pop("higher_is_better", True)
+    nd = as_network_data(data, **columns)
+    if nd is not None:      # more than two treatments: every pair, per fold
+        return network_loto_predictions(nd, method, n_boot=n_boot, random_state=random_state,
+                                        n_jobs=n_jobs, higher_is_better=hib)
+    from ._network_ite import treated_from_reference
+
+    ref = columns.pop("reference", None)
+    columns["treated"] = treated_from_reference(data, columns.get("treatment"), ref,
+                                                columns.get("treated"))
     d = prepare_ite_data(data, **columns)
     _check_loto(d)
     _, spec = _parse_method(method)
@@ -365,23 +382,37 @@ class MethodComparison(ResultsMixin):
     ['group', 'n', 'predicted', 'observed']
     """
 
-    def __init__(self, table, calibration, predictions, rank_by, calib_method):
+    def __init__(self, table, calibration, predictions, rank_by, calib_method, *,
+                 per_contrast=None, contrast_calibration=None):
         self.table = table
         self.calibration = calibration
         self.predictions = predictions
         self.rank_by = rank_by
         self.calib_method = calib_method
+        #: treatment networks: metrics per (method, contrast) and the calibration of
+        #: every contrast (``{method: {"<j>_vs_<k>": ..., "overall": ...}}``); None for
+        #: two treatments
+        self.per_contrast = per_contrast
+        self.contrast_calibration = contrast_calibration
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
 
     def summary(self) -> Summary:
+        tables = {"": self.table}
+        notes = []
+        if self.per_contrast is not None:
+            tables = {"Overall (all contrasts stacked)": self.table,
+                      "Per contrast": self.per_contrast}
+            notes.append("treatment network: a contrast is scored on the trials that "
+                         "randomise both its arms; 'overall' stacks the contrasts with one "
+                         "stratum per (trial, contrast).")
         return Summary(
             title="Two-stage ITE methods: leave-one-trial-out validation",
             info={"ranked by": self.rank_by, "calibration": self.calib_method,
                   "methods": len(self.table)},
-            tables={"": self.table},
-            notes=["tau_risk: transformed-outcome risk (MSE vs the true ITE + a constant "
+            tables=tables,
+            notes=[*notes, "tau_risk: transformed-outcome risk (MSE vs the true ITE + a constant "
                    "common to all methods, so only differences matter: tau_risk_diff is the "
                    "excess over the smallest); calib_slope/intercept: observed vs predicted "
                    "benefit (ideal 1 and 0)."])
@@ -424,7 +455,9 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
                     learner_options: dict[str, dict] | None = None,
                     pooler_options: dict[str, dict] | None = None,
                     progress: bool | None = False,
-                    foldid: str | None = None, client: Any = None) -> MethodComparison:
+                    foldid: str | None = None, client: Any = None,
+                    reference: str | None = None,
+                    higher_is_better: bool = True) -> MethodComparison:
     """Rank learner+pooler pairs by leave-one-trial-out cross-validation.
 
     Every trial in turn is predicted from the other trials.  Scores on the
@@ -463,6 +496,10 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
     client : dask.distributed.Client, optional
         Run the stage-1 jobs on this Dask cluster (as in :func:`fit_methods`);
         same numbers as a local run.
+    reference, higher_is_better : optional
+        Treatment networks (more than two treatments): the network reference and
+        which outcome values are desirable (as in :meth:`TwoStageITE.fit`).  With
+        two treatments ``reference`` names the control arm.
 
     Notes
     -----
@@ -471,6 +508,20 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
     re-runs only stage 2, which is what a fresh fit on the other trials would
     do, at 1/K of the cost.
 
+    With more than two treatments (a treatment network) every contrast ``j`` vs
+    ``k`` that some trial randomises is scored on those trials' patients of arms
+    ``j`` and ``k`` with its leave-one-trial-out prediction (``per_contrast``:
+    one row per method and contrast, with ``n`` comparisons and ``trials``); the
+    ranked ``table`` holds the overall scores, computed on all contrasts stacked
+    with one stratum per (trial, contrast) (so ``tau_risk`` overall is the
+    comparison-weighted mean of the per-contrast values).  ``true_ite`` is then
+    an (n, T-1) array or a DataFrame with ``true_ite_<T>_vs_<REF>`` columns (as
+    :func:`ipdma.datasets.make_ite_network` gives); ``mae``/``rmse`` overall pool
+    the contrasts vs the network reference and ``best_correct`` is the share of
+    patients whose predicted best treatment is the true one.  For a binary
+    outcome the methods must predict risk differences (weighted poolers).
+    See :mod:`ipdma.ite._network_validate`.
+
     Examples
     --------
     >>> from ipdma.datasets import make_ite_continuous
@@ -478,7 +529,32 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
     >>> cmp = compare_methods(sim.ipd(), ["ols+mvma", "ols+weighted-aux-ols"], random_state=0)
     >>> list(cmp.table.columns[:2])
     ['rank', 'tau_risk']
+
+    A treatment network (four treatments, multi-arm trials):
+
+    >>> from ipdma.datasets import make_ite_network
+    >>> net = make_ite_network(random_state=1, n_test=10)
+    >>> cmp = compare_methods(net.ipd(), ["ols+mvma", "ols+weighted-aux-ols"],
+    ...                       true_ite=net.truth, random_state=0)
+    >>> cmp.per_contrast.index.get_level_values("contrast").unique().tolist()
+    ['B_vs_A', 'C_vs_A', 'C_vs_B', 'D_vs_A', 'D_vs_B', 'D_vs_C']
+    >>> bool(cmp.table["best_correct"].between(0, 1).all())
+    True
     """
+    from ._network_validate import as_network_data, network_compare_methods
+
+    nd = as_network_data(data, trial=trial, treatment=treatment, outcome=outcome,
+                         covariates=covariates, reference=reference, treated=treated,
+                         foldid=foldid)
+    if nd is not None:      # more than two treatments: metrics per contrast and overall
+        return network_compare_methods(
+            nd, methods, calibration=calibration, n_groups=n_groups, rank_by=rank_by,
+            true_ite=true_ite, n_boot=n_boot, random_state=random_state, n_jobs=n_jobs,
+            learner_options=learner_options, pooler_options=pooler_options,
+            progress=progress, client=client, higher_is_better=higher_is_better)
+    from ._network_ite import treated_from_reference
+
+    treated = treated_from_reference(data, treatment, reference, treated)
     d = prepare_ite_data(data, trial=trial, treatment=treatment, outcome=outcome,
                          covariates=covariates, treated=treated, foldid=foldid)
     if d.outcome_type == "survival":

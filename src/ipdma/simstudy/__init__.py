@@ -16,11 +16,13 @@ Examples
 from ._design import ITEMethod, Scenario, ite_methods, ite_scenarios, parse_methods, parse_scenarios
 from ._engine import SimulationStudy, cell_seeds, run_cell
 from ._metrics import METRICS, ite_metrics
+from ._network import NETWORK_SCENARIOS, make_network_scenario, network_metrics
 from ._store import ResultStore
 from ._summary import SimulationResults, summarize
 
 __all__ = [
     "METRICS",
+    "NETWORK_SCENARIOS",
     "ITEMethod",
     "ResultStore",
     "Scenario",
@@ -30,6 +32,8 @@ __all__ = [
     "ite_methods",
     "ite_metrics",
     "ite_scenarios",
+    "make_network_scenario",
+    "network_metrics",
     "parse_methods",
     "parse_scenarios",
     "run_cell",

@@ -51,6 +51,10 @@ class Scenario:
         (DataFrame of new patients with the covariates and ``ite_true``).
     params : dict
         Keyword arguments passed to the generator (recorded in results).
+    metrics : callable, optional
+        ``metrics(pred, sim) -> dict`` scoring a method's predictions; default
+        :func:`ipdma.simstudy.ite_metrics` against ``sim.test["ite_true"]`` (the
+        treatment-network scenarios use :func:`ipdma.simstudy.network_metrics`).
 
     Examples
     --------
@@ -70,6 +74,7 @@ class Scenario:
     id: int | str
     generator: Callable[..., Any]
     params: Mapping[str, Any] = field(default_factory=dict)
+    metrics: Callable[..., dict] | None = None
 
     def simulate(self, seed_seq: np.random.SeedSequence):
         return self.generator(random_state=np.random.default_rng(seed_seq), **dict(self.params))
@@ -122,7 +127,14 @@ class ITEMethod:
         covs = list(sim.columns["covariates"])
         # the test patients are known: bootstrap refits are predicted there and dropped
         model.fit(sim.ipd(), X_query=sim.test[covs])
-        return model.predict(sim.test[covs])
+        return _predict(model, sim.test[covs])
+
+
+def _predict(model, X: pd.DataFrame) -> pd.DataFrame:
+    """Predictions of a fitted model; for a treatment network every pair of treatments."""
+    if getattr(model, "network_", None) is not None:
+        return model.predict_pairs(X)
+    return model.predict(X)
 
 
 def fit_predict_shared(methods: Sequence[ITEMethod], sim, seed_seq: np.random.SeedSequence
@@ -151,7 +163,7 @@ def fit_predict_shared(methods: Sequence[ITEMethod], sim, seed_seq: np.random.Se
     for m in methods:
         model = fits[m.name]
         t0 = time.perf_counter()
-        pred = model.predict(sim.test[covs])
+        pred = _predict(model, sim.test[covs])
         out[m.name] = (pred, model.stage1_seconds_ + model.stage2_seconds_
                        + time.perf_counter() - t0)
     return out
@@ -166,7 +178,11 @@ def ite_scenarios(ids: Sequence[int] | str = "1-16", *, outcome: str = "continuo
     (:func:`ipdma.datasets.make_ite_binary`, true ITEs on the risk-difference scale);
     ``outcome="survival"`` the time-to-event design
     (:func:`ipdma.datasets.make_survival_trials`, scenarios 1-4, true ITEs = differences
-    in S(2); run its methods with ``horizon=2.0``).
+    in S(2); run its methods with ``horizon=2.0``); ``outcome="network"`` the
+    treatment-network design (:func:`ipdma.simstudy.make_network_scenario` on
+    :func:`ipdma.datasets.make_ite_network`, scenarios 1-4 of
+    :data:`ipdma.simstudy.NETWORK_SCENARIOS`, scored per contrast and by the share of
+    correct best-treatment calls, :func:`ipdma.simstudy.network_metrics`).
 
     Examples
     --------
@@ -179,16 +195,29 @@ def ite_scenarios(ids: Sequence[int] | str = "1-16", *, outcome: str = "continuo
     {'scenario': 5, 'n_test_per_trial': 20}
     >>> ite_scenarios("5", outcome="binary")[0].generator.__name__
     'make_ite_binary'
+    >>> ite_scenarios("1-4", outcome="network")[0].metrics.__name__
+    'network_metrics'
     """
     from ..datasets import make_ite_binary, make_ite_continuous, make_survival_trials
 
     generators = {"continuous": make_ite_continuous, "binary": make_ite_binary,
                   "survival": make_survival_trials}
-    if outcome not in generators:
+    if outcome not in (*generators, "network"):
         raise ModelSpecificationError(
-            f"outcome must be one of {', '.join(map(repr, generators))}, got {outcome!r}")
+            f"outcome must be one of {', '.join(map(repr, [*generators, 'network']))}, got "
+            f"{outcome!r}")
     if isinstance(ids, str):
         ids = parse_scenarios(ids)
+    if outcome == "network":
+        from ._network import NETWORK_SCENARIOS, make_network_scenario, network_metrics
+
+        bad = [i for i in ids if int(i) not in NETWORK_SCENARIOS.index]
+        if bad:
+            raise ModelSpecificationError(
+                f"the treatment-network design (make_ite_network) has scenarios 1-4; "
+                f"{', '.join(map(str, bad))} do not exist: use e.g. --scenarios 1-4")
+        return [Scenario(int(i), make_network_scenario, {"scenario": int(i), **params},
+                         metrics=network_metrics) for i in ids]
     if outcome == "survival":
         from ..datasets import SURVIVAL_SCENARIOS
 
@@ -205,8 +234,9 @@ def ite_methods(spec: str | Sequence[str] = "all", *, family: str = "continuous"
                 **options: Any) -> list[ITEMethod]:
     """ITE methods from ``"all"`` or names like ``"ols+mvma,xgboost+weighted-aux-ols"``.
 
-    ``family`` (``"continuous"`` or ``"binary"``) decides which pairs are feasible and
-    what ``"all"`` means; ``options`` go to every :class:`ipdma.ite.TwoStageITE`
+    ``family`` (``"continuous"``, ``"binary"``, ``"survival"`` or ``"network"``: a
+    continuous outcome with more than two treatments) decides which pairs are feasible
+    and what ``"all"`` means; ``options`` go to every :class:`ipdma.ite.TwoStageITE`
     (e.g. ``n_boot=20``);
     ``learner_options`` maps a learner name to its own options, e.g.
     ``{"xgboost": ipdma.ite.REDUCED_XGBOOST_GRID}``.
@@ -225,7 +255,13 @@ def ite_methods(spec: str | Sequence[str] = "all", *, family: str = "continuous"
     """
     learner_options = dict(learner_options or {})
     methods = []
-    for lrn, pool in parse_methods(spec, family=family):
+    pairs = parse_methods(spec, family="continuous" if family == "network" else family)
+    if family == "network":
+        from ..families import get_family
+        from ..ite._network_ite import network_pairs
+
+        pairs = network_pairs(spec, pairs, get_family("continuous"), None)
+    for lrn, pool in pairs:
         opts = dict(options)
         if lrn in learner_options:
             opts["learner_options"] = dict(learner_options[lrn])

@@ -80,13 +80,17 @@ def run_cell(scenario: Scenario, rep: int, methods: Sequence[ITEMethod],
     """
     data_seq, method_seqs = cell_seeds(seed, scenario.id, rep, methods)
     rows: list[dict[str, Any]] = []
+    evaluate = getattr(scenario, "metrics", None)
     try:
         sim = scenario.simulate(data_seq)
-        truth = np.asarray(sim.test["ite_true"], dtype=float)
+        truth = None if evaluate else np.asarray(sim.test["ite_true"], dtype=float)
         data_error = None
     except Exception as exc:  # recorded, not fatal
         sim, truth = None, None
         data_error = f"data generation failed: {type(exc).__name__}: {exc}"
+    def score(pred):
+        return evaluate(pred, sim) if evaluate else ite_metrics(pred, truth)
+
     shared = _shared_results(methods, sim, method_seqs) if data_error is None else {}
     for m in methods:
         row: dict[str, Any] = {"scenario": str(scenario.id), "replicate": int(rep),
@@ -97,13 +101,13 @@ def run_cell(scenario: Scenario, rep: int, methods: Sequence[ITEMethod],
             row.update(dict.fromkeys(METRICS, np.nan), fit_time=np.nan, error=data_error)
         elif m.name in shared:
             pred, seconds = shared[m.name]
-            row.update(ite_metrics(pred, truth))
+            row.update(score(pred))
             row["error"] = ""
             row["fit_time"] = seconds
         else:
             try:
                 pred = m.fit_predict(sim, method_seqs[m.name])
-                row.update(ite_metrics(pred, truth))
+                row.update(score(pred))
                 row["error"] = ""
             except Exception as exc:  # recorded, not fatal
                 row.update(dict.fromkeys(METRICS, np.nan))
@@ -112,8 +116,12 @@ def run_cell(scenario: Scenario, rep: int, methods: Sequence[ITEMethod],
                                 f"(at {Path(last.filename).name}:{last.lineno})")
             row["fit_time"] = time.perf_counter() - t0
         rows.append(row)
+    # scenario-specific metrics (e.g. per contrast of a treatment network) follow METRICS
+    extra = list(dict.fromkeys(k for r in rows for k in r if k not in (
+        "scenario", "replicate", "method", "learner", "pooler", *METRICS, "fit_time",
+        "error")))
     return pd.DataFrame(rows, columns=["scenario", "replicate", "method", "learner", "pooler",
-                                       *METRICS, "fit_time", "error"])
+                                       *METRICS, *extra, "fit_time", "error"])
 
 
 def _shared_results(methods: Sequence[ITEMethod], sim, method_seqs) -> dict:

@@ -51,9 +51,9 @@ class SimulationResults:
 
         ``stat`` is "mean", "median", "sd" or "n".
         """
-        if metric not in [*METRICS, "fit_time"]:
-            raise ModelSpecificationError(f"unknown metric {metric!r}; choose from "
-                                          f"{[*METRICS, 'fit_time']}")
+        known = [*METRICS, "fit_time", *self.extra_metrics]
+        if metric not in known:
+            raise ModelSpecificationError(f"unknown metric {metric!r}; choose from {known}")
         agg = {"mean": "mean", "median": "median", "sd": "std", "n": "count"}.get(stat)
         if agg is None:
             raise ModelSpecificationError(f"stat must be mean, median, sd or n, not {stat!r}")
@@ -62,6 +62,39 @@ class SimulationResults:
         order = sorted(tab.index, key=lambda s: (float(s) if str(s).isdigit() else np.inf,
                                                  str(s)))
         return tab.loc[order]
+
+    @property
+    def extra_metrics(self) -> list[str]:
+        """Scenario-specific metric columns (a treatment network: ``best_correct`` and
+        ``<metric>[<j>_vs_<k>]`` per contrast)."""
+        base = {"scenario", "replicate", "method", "learner", "pooler", "fit_time", "error",
+                *METRICS}
+        return [c for c in self.results.columns if c not in base]
+
+    def contrast_table(self, metric: str = "bias", stat: str = "mean") -> pd.DataFrame:
+        """Treatment networks: (scenario, contrast) x method table of a per-contrast
+        ``metric`` (``bias``, ``rmse``, ``mae``, ``coverage_ci``, ``coverage_pi``)
+        summarised over replicates.
+
+        Examples
+        --------
+        >>> res = summarize("results/")        # doctest: +SKIP
+        >>> res.contrast_table("coverage_ci")  # doctest: +SKIP
+        """
+        cols = [c for c in self.extra_metrics if c.startswith(f"{metric}[")]
+        if not cols:
+            raise ModelSpecificationError(
+                f"no per-contrast {metric!r} in these results (they come from the "
+                "treatment-network scenarios, --outcome network)")
+        parts = []
+        for c in cols:
+            tab = self.table(c, stat)
+            tab.insert(0, "contrast", c[len(metric) + 1:-1])
+            parts.append(tab.reset_index())
+        out = pd.concat(parts, ignore_index=True)
+        key = pd.to_numeric(out["scenario"], errors="coerce")
+        out = out.assign(_k=key).sort_values(["_k", "scenario", "contrast"], kind="stable")
+        return out.drop(columns="_k").set_index(["scenario", "contrast"])
 
     def ranks(self, metric: str = "mae") -> pd.DataFrame:
         """Rank of each method within each scenario (1 = lowest mean ``metric``)."""
@@ -84,9 +117,13 @@ class SimulationResults:
         }
         ranking = pd.DataFrame({"mean rank": mean_rank,
                                 f"mean {metric}": tab.mean()[mean_rank.index]})
+        tables = {f"{metric} (mean over replicates)": tab, "overall ranking": ranking}
+        if "best_correct" in self.extra_metrics:      # treatment networks
+            tables["share of correct best-treatment calls (mean)"] = self.table("best_correct")
+            for m in ("bias", "rmse", "coverage_ci"):
+                tables[f"{m} per contrast (mean)"] = self.contrast_table(m)
         return Summary(f"Simulation study: {metric} by scenario and method",
-                       tables={f"{metric} (mean over replicates)": tab,
-                               "overall ranking": ranking}, info=info)
+                       tables=tables, info=info)
 
     # -- plots -----------------------------------------------------------------
     def plot(self, kind: str = "mae", ax=None):
@@ -162,6 +199,15 @@ class SimulationResults:
             tab.to_csv(out / f"table_{metric}.csv")
             if tab.notna().any().any():
                 sec.table(tab, caption=f"{metric}: mean over replicates")
+        if "best_correct" in self.extra_metrics:      # treatment networks
+            tab = self.table("best_correct")
+            tab.to_csv(out / "table_best_correct.csv")
+            sec.table(tab, caption="share of correct best-treatment calls: mean over "
+                                   "replicates")
+            for m in ("bias", "rmse", "coverage_ci"):
+                tab = self.contrast_table(m)
+                tab.to_csv(out / f"table_{m}_per_contrast.csv")
+                sec.table(tab, caption=f"{m} per contrast: mean over replicates")
         sec.figure(self.plot("mae"), caption="Median absolute error of the ITE per replicate")
         sec.figure(self.plot("ranks"), caption="Ranks of methods by mean median absolute error within scenario")
         fails = self.failures()
