@@ -14,7 +14,7 @@ Sites can run stage 1 alone and export a :class:`SiteSummary` (JSON/npz, no
 patient rows); :func:`pool_sites` pools the files.  :func:`compare_methods` ranks
 learner+pooler pairs by leave-one-trial-out validation.
 Time-to-event outcomes (``IPD(time=, event=)``): learners ``cox``, ``weibull``,
-``cox-lasso``/``cox-ridge``; ITE = difference in S(horizon) (``scale="survdiff"``,
+``cox-lasso``/``cox-ridge``, ``xgboost-cox`` (gradient-boosted Cox, S- or T-learner); ITE = difference in S(horizon) (``scale="survdiff"``,
 ``horizon=``), in RMST up to ``tau`` (``"rmstdiff"``) or the conditional log hazard
 ratio (``"loghr"``).
 """
@@ -69,6 +69,7 @@ from ._survival_learners import (
     CoxRidgeLearner,
     WeibullLearner,
 )
+from ._survival_ml import XGBoostCoxLearner
 from ._survival_poolers import UnweightedITEPooler
 from ._twostage import (
     ITEData,
@@ -128,6 +129,7 @@ __all__ = [
     "WeightedAuxOLSPooler",
     "WeightedBootstrapPooler",
     "WeightedITEPooler",
+    "XGBoostCoxLearner",
     "XGBoostSLearner",
     "aux_ols_variance",
     "c_for_benefit",
