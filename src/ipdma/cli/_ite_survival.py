@@ -78,10 +78,6 @@ def check_survival_options(args: argparse.Namespace) -> None:
     if args.scale == "rmstdiff" and args.tau is None:
         raise ModelSpecificationError(
             "--scale rmstdiff (difference in restricted mean survival time) needs --tau T")
-    if args.compare:
-        raise ModelSpecificationError(
-            "--compare (leave-one-trial-out ranking) is not available for time-to-event "
-            "outcomes yet; fit the methods one at a time with --learner/--pooler")
     if args.learner is None:
         args.learner = "cox"
 
