@@ -179,17 +179,37 @@ def _pieces(design: NMRDesign, n_pieces: int):
     return ptrial, lo, hi, W, D
 
 
-def _potential(prior_sd: float):
+def _potential(prior_sd: float, random: bool = False, tau_scale: float = 1.0,
+               tau_prior: str = "half-normal"):
+    """Minus the log posterior of the piecewise-exponential NMR.  With random treatment
+    effects the linear predictor gains ``tau * (ZL z)`` (non-centred, ``z ~ N(0, I)``,
+    the arm rows of the block Cholesky of ``(I + J) / 2`` per trial, as the binary
+    engine); tau is sampled as log tau under the half-normal prior and as
+    ``logit(tau / a)`` under U(0, a), with their Jacobians."""
+    jax = import_optional("jax")
     jnp = import_optional("jax.numpy")
     half_log_2pi = 0.5 * float(np.log(2 * np.pi))
 
     def pe(z, args):
-        X, W, dX, D = args
+        X, W, dX, D, ZL, dZ = args
         b, lg = z["b"], z["l"]
         lp = (-0.5 * (jnp.sum(b ** 2) + jnp.sum(lg ** 2)) / prior_sd ** 2
               - (b.size + lg.size) * (np.log(prior_sd) + half_log_2pi))
         eta = X @ b
-        ll = jnp.sum(D * lg) + jnp.sum(dX * b) - jnp.sum(jnp.exp(eta) * (W @ jnp.exp(lg)))
+        lin = jnp.sum(dX * b)                            # sum over events of eta
+        if random:
+            w, zr = z["tau"], z["z"]
+            if tau_prior == "half-normal":
+                tau = jnp.exp(w)
+                lp = lp + (0.5 * np.log(2 / np.pi) - np.log(tau_scale)
+                           - 0.5 * (tau / tau_scale) ** 2 + w)
+            else:
+                tau = tau_scale * jax.nn.sigmoid(w)
+                lp = lp + jax.nn.log_sigmoid(w) + jax.nn.log_sigmoid(-w)
+            lp = lp - 0.5 * jnp.sum(zr ** 2) - zr.size * half_log_2pi
+            eta = eta + tau * (ZL @ zr)
+            lin = lin + tau * jnp.sum(dZ * zr)
+        ll = jnp.sum(D * lg) + lin - jnp.sum(jnp.exp(eta) * (W @ jnp.exp(lg)))
         return -(lp + ll)
 
     return pe
@@ -207,9 +227,10 @@ class SurvBayesFit:
 
 def fit_bayes(design: NMRDesign, *, prior_sd: float, n_pieces: int, chains: int, draws: int,
               warmup: int, seed: int, init: np.ndarray, chain_method: str,
-              target_accept: float) -> SurvBayesFit:
+              target_accept: float, random: bool = False, tau_prior_scale: float = 1.0,
+              tau_prior: str = "half-normal") -> SurvBayesFit:
     """NUTS on the piecewise-exponential likelihood (trial-specific piecewise-constant
-    baseline hazards)."""
+    baseline hazards); ``random=True`` adds random treatment effects (log-HR scale)."""
     az = import_optional("arviz")
     jnp = import_optional("jax.numpy")
     from ._bayes import _diagnostics, _make_runner
@@ -220,17 +241,28 @@ def fit_bayes(design: NMRDesign, *, prior_sd: float, n_pieces: int, chains: int,
     lam0 = D / np.maximum(np.exp(eta0) @ W, 1e-300)
     values = {"b": np.asarray(init, float), "l": np.log(lam0)}
     P, Q = X.shape[1], W.shape[1]
-    key = (P, Q, design.n, float(prior_sd), chains, draws, warmup, chain_method,
-           float(target_accept))
+    A = design.re_arm_trial.size
+    random = bool(random and A > 0)
+    ZL = np.zeros((design.n, A))
+    if random:
+        has = design.re_row >= 0
+        ZL[has] = design.re_chol[design.re_row[has]]     # row i: its arm's Cholesky row
+        t0 = min(0.1, 0.5 * tau_prior_scale)
+        values["tau"] = (np.log(t0) if tau_prior == "half-normal"
+                         else np.log(t0 / (tau_prior_scale - t0)))
+        values["z"] = np.zeros(A)
+    key = (P, Q, A, design.n, float(prior_sd), chains, draws, warmup, chain_method,
+           float(target_accept), random, float(tau_prior_scale), tau_prior)
     runner = _RUNNERS.get(key)
     if runner is None:
-        runner = _make_runner(_potential(prior_sd), chains=chains, draws=draws, warmup=warmup,
+        runner = _make_runner(_potential(prior_sd, random, tau_prior_scale, tau_prior),
+                              chains=chains, draws=draws, warmup=warmup,
                               chain_method=chain_method, target_accept=target_accept)
         _RUNNERS.clear()
         _RUNNERS[key] = runner
     f32 = jnp.float32
     args = (jnp.asarray(X, f32), jnp.asarray(W, f32), jnp.asarray(design.y @ X, f32),
-            jnp.asarray(D, f32))
+            jnp.asarray(D, f32), jnp.asarray(ZL, f32), jnp.asarray(design.y @ ZL, f32))
     inits = {k: jnp.asarray(np.broadcast_to(v, (chains, *np.shape(v))), dtype=f32)
              for k, v in values.items()}
     t0 = _time.perf_counter()
@@ -245,11 +277,18 @@ def fit_bayes(design: NMRDesign, *, prior_sd: float, n_pieces: int, chains: int,
         samples["gamma"] = b[..., T:]
     samples["log_hazard"] = lg
     piece_names = [f"{design.trials[j]}:({a:g},{h:g}]" for j, a, h in zip(ptrial, lo, hi)]
+    coords = {"treatment": design.treatments[1:], "piece": piece_names}
+    dims = {"d": ["treatment"], "gamma": ["treatment"], "log_hazard": ["piece"]}
+    if random:
+        w = np.asarray(zs["tau"], float)
+        samples["tau"] = (np.exp(w) if tau_prior == "half-normal"
+                          else tau_prior_scale / (1.0 + np.exp(-w)))
+        samples["z"] = np.asarray(zs["z"], float)
+        coords["arm"] = [f"{design.trials[j]}:{design.treatments[t]}"
+                         for j, t in zip(design.re_arm_trial, design.re_arm_trt)]
+        dims["z"] = ["arm"]
     div_arr = np.asarray(div)
-    idata = az.from_dict(posterior=samples,
-                         coords={"treatment": design.treatments[1:], "piece": piece_names},
-                         dims={"d": ["treatment"], "gamma": ["treatment"],
-                               "log_hazard": ["piece"]},
+    idata = az.from_dict(posterior=samples, coords=coords, dims=dims,
                          sample_stats={"diverging": div_arr})
     ndiv = int(div_arr.sum())
     diag = _diagnostics(idata, ndiv, chains)
@@ -268,11 +307,14 @@ def fit_bayes(design: NMRDesign, *, prior_sd: float, n_pieces: int, chains: int,
 def fit_survival(model, data, *, trial, treatment, time, event, risk, reference,
                  event_label, seed: int) -> SurvivalRiskNMRResult:
     """``RiskNMR.fit`` for a time-to-event outcome."""
-    if model.effects != "common":
+    if model.effects != "common" and model.engine != "bayes":
         raise ModelSpecificationError(
-            "effects='random' is not available for time-to-event outcomes (the Cox network "
-            "meta-regression has common treatment effects and trial-stratified baselines); "
-            "use effects='common'")
+            "effects='random' for a time-to-event outcome needs engine='bayes' (random "
+            "log-hazard-ratio treatment effects with a piecewise-constant baseline per "
+            "trial); the ML engine (a frailty/coxme-type fit) has common effects only")
+    if model.effects != "common" and getattr(model, "survival_model", "cox") != "cox":
+        raise ModelSpecificationError("effects='random' is available with the Cox "
+                                      "(piecewise-exponential) Bayesian engine only")
     if model.risk_scale != "logit":
         raise ModelSpecificationError(
             "for time-to-event outcomes the risk column is the stage-1 linear predictor "
@@ -303,7 +345,9 @@ def fit_survival(model, data, *, trial, treatment, time, event, risk, reference,
                         draws=int(model.draws), warmup=int(model.warmup), seed=seed,
                         init=ml.coef, chain_method=model.chain_method,
                         target_accept=(model.target_accept if model.target_accept is not None
-                                       else 0.8))
+                                       else 0.95 if model.effects == "random" else 0.8),
+                        random=model.effects == "random",
+                        tau_prior_scale=model.tau_prior_scale, tau_prior=model.tau_prior)
         res._set_bayes(fit)
     return res
 
@@ -385,8 +429,14 @@ class SurvivalRiskNMRResult(RiskNMRResult):
         th = np.concatenate(parts, axis=-1)
         self._theta_draws = th.reshape(-1, th.shape[-1])
         self.tau = None
-        self.params = self._table_from_draws(th, list(self._names))
-        self.coef = self.params["estimate"]
+        names, allp = list(self._names), th
+        if "tau" in s:                                   # random treatment effects
+            allp = np.concatenate([th, s["tau"][..., None]], axis=-1)
+            names.append("tau")
+            self.tau_draws = s["tau"].ravel()
+            self.tau = float(s["tau"].mean())
+        self.params = self._table_from_draws(allp, names)
+        self.coef = self.params["estimate"].loc[list(self._names)]
         self.baseline_pieces = fit.pieces
 
     # ------------------------------------------------------------ baseline hazard
