@@ -166,8 +166,8 @@ def test_scale_needs_time_point_and_coefficients(ipd, sim):
         TwoStageITE("cox-lasso", "mvma")
     from ipdma.ite import compare_methods
 
-    with pytest.raises(ModelSpecificationError, match="time-to-event"):
-        compare_methods(ipd, ["cox+mvma"])
+    with pytest.raises(ModelSpecificationError, match="needs a horizon"):
+        compare_methods(ipd, ["cox+mvma"])        # survdiff without its time point
     assert ("cox", "mvma") in feasible_pairs("survival")
     assert ("ols", "mvma") not in feasible_pairs("survival")
 
@@ -298,3 +298,41 @@ def test_cox_lasso_cv_equals_cv_glmnet_with_stored_folds():
     assert m.lambda_min_index_ + 1 == exp["lambda_min_index_1based"]
     np.testing.assert_allclose(m.lambda_min_, exp["lambda_min"], rtol=1e-12)
     np.testing.assert_allclose(m.coef_, exp["coef_at_lambda_min"], atol=1e-6)
+
+
+def test_cox_penalised_default_lambda_sequence_equals_glmnet():
+    """Without ``lambdas=``, the cox-lasso / elastic-net / cox-ridge path is glmnet's
+    default for family = "cox" (lambda_max from the score at the unpenalised fit,
+    lambda.min.ratio 1e-4, nlambda 100, cut by glmnet's dev.ratio stopping rule): R oracle
+    data/coxnet_lambda (3 trials x alpha 1, 0.5, 0): same length, rtol 1e-6 (observed
+    ~5e-8, glmnet's fit of the unpenalised columns at its first lambda is iterative)."""
+    from ipdma.ite import CoxRidgeLearner
+
+    folder = DATA.parent / "coxnet_lambda"
+    exp = json.loads((folder / "expected.json").read_text())
+    d = pd.read_csv(folder / "trials.csv")
+    for case in exp["cases"]:
+        g = d[d["trial"] == case["trial"]]
+        a = case["alpha"]
+        lrn = (CoxRidgeLearner(nfolds=3) if a == 0 else CoxLassoLearner(nfolds=3, alpha=a))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = lrn.fit(g[XS], g["trt"], g[["time", "status"]], family="survival",
+                        random_state=0)
+        assert len(m.lambda_) == len(case["lambda"]), case["trial"]
+        np.testing.assert_allclose(m.lambda_, case["lambda"], rtol=1e-6)
+        np.testing.assert_allclose(m.path_coef_.shape[0], len(case["lambda"]))
+
+
+def test_cox_lasso_default_path_and_cv_equal_cv_glmnet():
+    """The stored-folds oracle (data/coxnet_cv) *without* passing lambdas=: the default
+    sequence is glmnet's (rtol 1e-6), so cvm (rtol 1e-6), the lambda.min index and the
+    coefficients (atol 1e-5) follow."""
+    exp = json.loads((DATA.parent / "coxnet_cv" / "expected.json").read_text())
+    g = pd.read_csv(DATA.parent / "coxnet_cv" / "trial2.csv")
+    m = CoxLassoLearner().fit(g[XS], g["trt"], g[["time", "status"]],
+                              foldid=g["fold"].to_numpy(), family="survival")
+    np.testing.assert_allclose(m.lambda_, exp["lambda"], rtol=1e-6)
+    np.testing.assert_allclose(m.cvm_, exp["cvm"], rtol=1e-6)
+    assert m.lambda_min_index_ + 1 == exp["lambda_min_index_1based"]
+    np.testing.assert_allclose(m.coef_, exp["coef_at_lambda_min"], atol=1e-5)

@@ -296,5 +296,4 @@ def test_weibull_variant_matches_survreg(case):
     with pytest.raises(ModelSpecificationError, match="extrapolate"):
         cox.predict([0.0], horizon=20.0, extrapolate=True)
     assert "Weibull" in str(res.summary())
-    with pytest.raises(ModelSpecificationError, match="engine='ml'"):
-        RiskNMR(engine="bayes", survival_model="weibull").fit(df, **COLS)
+    # the Bayesian Weibull engine: tests/nmr/test_survival_nmr_random.py

@@ -116,7 +116,9 @@ def register(subparsers) -> None:
     p.add_argument("--compare-methods", default=None, metavar="LIST",
                    help="methods for --compare: learner+pooler names, comma-separated, or "
                         "'all' (default: ols+mvma, ols/lasso/ridge+weighted-aux-ols and the "
-                        "fitted method)")
+                        "fitted method; time to event: cox+mvma, cox+weighted-aux-ols, "
+                        "cox-lasso+weighted-aux-ols, weibull+mvma, scored by censoring-aware "
+                        "C-for-benefit and Kaplan-Meier calibration for benefit)")
     ex = p.add_mutually_exclusive_group()
     ex.add_argument("--n-jobs", type=n_jobs_type, default=1,
                     help="parallel stage-1 jobs (trials; learners with --compare)")
@@ -284,7 +286,7 @@ def _run(args: argparse.Namespace, client) -> int:
     if args.compare and args.compare_methods:
         from ..ite import parse_methods
 
-        learners += [a for a, _ in parse_methods(args.compare_methods)]
+        learners += [a for a, _ in parse_methods(args.compare_methods, family=fam.name)]
     _check_extras(learners)
     out.mkdir(parents=True, exist_ok=True)
     pooler_options = {"method": args.method} if args.pooler == "mvma" else {}
@@ -356,6 +358,11 @@ def _run(args: argparse.Namespace, client) -> int:
 
             methods = [f"{a}+{b}" for a, b in parse_methods(args.compare_methods,
                                                             family=fam.name)]
+        elif fam.name == "survival":
+            methods = ["cox+mvma", "cox+weighted-aux-ols", "cox-lasso+weighted-aux-ols",
+                       "weibull+mvma"]
+            if model.name not in methods:
+                methods.append(model.name)
         elif fam.name == "binary":
             methods = ["logistic+mvma", "logistic+weighted-aux-ols",
                        "logistic-lasso+weighted-aux-ols", "logistic-ridge+weighted-aux-ols"]
@@ -374,10 +381,12 @@ def _run(args: argparse.Namespace, client) -> int:
                               random_state=args.seed, n_jobs=args.n_jobs,
                               learner_options={k: v for k, v in learner_options.items()
                                                if k in named},
-                              progress=None, foldid=args.foldid, client=client)
+                              progress=None, foldid=args.foldid, client=client,
+                              **({"scale": args.scale, "horizon": args.horizon,
+                                  "tau": args.tau} if fam.name == "survival" else {}))
         cmp.table.to_csv(out / "comparison.csv")
         files["comparison"] = str(out / "comparison.csv")
-        if not args.no_plots:
+        if not args.no_plots and cmp.table["calib_slope"].notna().any():
             import matplotlib.pyplot as plt
 
             ax = cmp.plot()

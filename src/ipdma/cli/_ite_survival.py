@@ -7,7 +7,7 @@ import argparse
 from ._common import ipd_from_args
 
 #: survival learners and the pooler that averages trials with equal weights
-SURVIVAL_LEARNERS = ["cox", "weibull", "cox-lasso", "cox-ridge"]
+SURVIVAL_LEARNERS = ["cox", "weibull", "cox-lasso", "cox-ridge", "xgboost-cox"]
 SURVIVAL_POOLERS = ["unweighted"]
 SURVIVAL_SCALES = ["survdiff", "rmstdiff", "loghr"]
 
@@ -35,7 +35,9 @@ def add_survival_arguments(p: argparse.ArgumentParser) -> None:
                         "outcomes coded with two labels ipdma cannot map itself)")
     p.add_argument("--time", default=None, metavar="COL",
                    help="follow-up time column of a time-to-event outcome (with --event COL); "
-                        "learners cox (default), weibull, cox-lasso, cox-ridge")
+                        "learners cox (default), weibull, cox-lasso, cox-ridge, xgboost-cox "
+                        "(gradient-boosted Cox; --learner-options '{\"meta\": \"t\"}' "
+                        "for the T-learner)")
     p.add_argument("--horizon", type=_positive_time, default=None, metavar="T",
                    help="time-to-event: horizon t* of --scale survdiff (difference in "
                         "survival probability S(t*) between the arms)")
@@ -76,10 +78,6 @@ def check_survival_options(args: argparse.Namespace) -> None:
     if args.scale == "rmstdiff" and args.tau is None:
         raise ModelSpecificationError(
             "--scale rmstdiff (difference in restricted mean survival time) needs --tau T")
-    if args.compare:
-        raise ModelSpecificationError(
-            "--compare (leave-one-trial-out ranking) is not available for time-to-event "
-            "outcomes yet; fit the methods one at a time with --learner/--pooler")
     if args.learner is None:
         args.learner = "cox"
 

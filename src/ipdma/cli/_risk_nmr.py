@@ -70,7 +70,8 @@ def register(subparsers) -> None:
     p.add_argument("--engine", choices=["bayes", "ml"], default="bayes",
                    help="stage-2 engine: NUTS (NumPyro; default) or maximum likelihood")
     p.add_argument("--effects", choices=["common", "random"], default="common",
-                   help="common or random treatment effects (default common)")
+                   help="common or random treatment effects (default common; with --time "
+                        "random log-HR effects need --engine bayes)")
     p.add_argument("--stage1", choices=["pmle", "glm", "lasso", "elasticnet", "cox"],
                    default=None,
                    help="stage-1 estimation: penalised ML with the penalty chosen by AIC "
@@ -82,7 +83,8 @@ def register(subparsers) -> None:
                         "median event time, at most the earliest last follow-up of a trial)")
     p.add_argument("--survival-model", choices=["cox", "weibull"], default=None,
                    help="time to event: stage-2 model, Cox with trial strata (default) or "
-                        "Weibull PH with a Weibull baseline per trial (--engine ml)")
+                        "Weibull PH with a Weibull scale per trial and a common shape "
+                        "(--engine ml = survreg, or --engine bayes)")
     p.add_argument("--tau", type=float, default=None, metavar="T",
                    help="time to event: restricted mean survival time up to T (default: "
                         "the horizon)")

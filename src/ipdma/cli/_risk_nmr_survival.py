@@ -50,13 +50,10 @@ def _check_options(args: argparse.Namespace) -> str:
     if args.external_control:
         raise ModelSpecificationError("--external-control is available for binary outcomes "
                                       "only (not with --time)")
-    if args.effects != "common":
-        raise ModelSpecificationError("--effects random is not available with --time: the "
-                                      "Cox network meta-regression has common effects and "
-                                      "trial-stratified baselines")
-    if args.survival_model == "weibull" and args.engine != "ml":
-        raise ModelSpecificationError("--survival-model weibull needs --engine ml (the "
-                                      "Bayesian engine uses a piecewise-constant baseline)")
+    if args.effects != "common" and args.engine != "bayes":
+        raise ModelSpecificationError("--effects random with --time needs --engine bayes "
+                                      "(random log-hazard-ratio treatment effects); the ML "
+                                      "engine has common effects only")
     for opt in ("horizon", "tau"):
         v = getattr(args, opt)
         if v is not None and not v > 0:
@@ -130,8 +127,10 @@ def run_survival(args: argparse.Namespace) -> int:
                 stage1.table(it, caption="Internal-external cross-validation (leave one "
                                          "trial out)", index=False)
                 payload["stage1"]["iecv"] = it
-    status(f"stage 2: {args.engine} Cox network meta-regression")
+    status(f"stage 2: {args.engine} {args.survival_model or 'cox'} network meta-regression "
+           f"({args.effects} effects)")
     nmr = RiskNMR(engine=args.engine, reference=ipd.reference, random_state=args.seed,
+                  effects=args.effects,
                   survival_model=args.survival_model or "cox").fit(
         data, trial=args.trial, treatment=args.treatment, time=ipd.time_col,
         event=ipd.outcome_col, risk=_SCORE)

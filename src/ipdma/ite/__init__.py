@@ -14,9 +14,10 @@ Sites can run stage 1 alone and export a :class:`SiteSummary` (JSON/npz, no
 patient rows); :func:`pool_sites` pools the files.  :func:`compare_methods` ranks
 learner+pooler pairs by leave-one-trial-out validation.
 Time-to-event outcomes (``IPD(time=, event=)``): learners ``cox``, ``weibull``,
-``cox-lasso``/``cox-ridge``; ITE = difference in S(horizon) (``scale="survdiff"``,
+``cox-lasso``/``cox-ridge``, ``xgboost-cox`` (gradient-boosted Cox, S- or T-learner); ITE = difference in S(horizon) (``scale="survdiff"``,
 ``horizon=``), in RMST up to ``tau`` (``"rmstdiff"``) or the conditional log hazard
-ratio (``"loghr"``).
+ratio (``"loghr"``); :func:`compare_methods` scores them with
+:func:`survival_c_for_benefit` and :func:`survival_calibration_for_benefit`.
 """
 
 from ._bootstrap_store import PredictedBootstrap
@@ -71,7 +72,9 @@ from ._survival_learners import (
     CoxRidgeLearner,
     WeibullLearner,
 )
+from ._survival_ml import XGBoostCoxLearner
 from ._survival_poolers import UnweightedITEPooler
+from ._survival_validation import survival_c_for_benefit, survival_calibration_for_benefit
 from ._twostage import (
     ITEData,
     TwoStageITE,
@@ -131,6 +134,7 @@ __all__ = [
     "WeightedAuxOLSPooler",
     "WeightedBootstrapPooler",
     "WeightedITEPooler",
+    "XGBoostCoxLearner",
     "XGBoostSLearner",
     "aux_ols_variance",
     "c_for_benefit",
@@ -153,6 +157,8 @@ __all__ = [
     "pool_sites",
     "prepare_ite_data",
     "read_site_summary",
+    "survival_c_for_benefit",
+    "survival_calibration_for_benefit",
     "tau_risk",
     "trial_seeds",
 ]

@@ -37,6 +37,7 @@ __all__ = [
     "WeibullLearner",
     "breslow_loglik_batch",
     "breslow_step",
+    "glmnet_path_stop",
 ]
 
 
@@ -123,6 +124,36 @@ def _lsat(time: np.ndarray, event: np.ndarray) -> float:
     k-th distinct event time)."""
     _, d = np.unique(time[event == 1], return_counts=True)
     return float(-np.sum(d * np.log(d)))
+
+
+def glmnet_path_stop(time: np.ndarray, event: np.ndarray, eta: np.ndarray, *,
+                     mnlam: int = 5, fdev: float = 1e-5, devmax: float = 0.999) -> int:
+    """Number of lambdas glmnet keeps on a default Cox path (``coxnet``'s stopping rule).
+
+    ``eta`` (n, L): linear predictors along the path.  With ``dev_l`` the fraction of
+    the null deviance explained (glmnet's ``dev.ratio``, Breslow ties), the path stops
+    at the first ``l >= mnlam`` (1-based) with ``(dev_l - dev_{l-mnlam+1}) / dev_l <
+    100 fdev`` or ``dev_l > devmax * 0.99 / 0.999`` (the Cox family's scalings of
+    ``glmnet.control``'s ``fdev`` and ``devmax``); that lambda is kept.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(1.0, 9); d = np.ones(8)
+    >>> eta = np.outer(-np.log(t), np.r_[0.1, 0.2, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3])
+    >>> glmnet_path_stop(t, d, eta)             # flat from the 3rd: stops at the 7th
+    7
+    """
+    ll = breslow_loglik_batch(time, event, eta)
+    ll0 = breslow_loglik_batch(time, event, np.zeros((len(time), 1)))[0]
+    dev = (ll - ll0) / (_lsat(time, event) - ll0)
+    L = len(dev)
+    for i in range(mnlam - 1, L):                       # loop over the path (L <= 100)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            small = (dev[i] - dev[i - mnlam + 1]) / dev[i] < 100 * fdev
+        if small or dev[i] > devmax * 0.99 / 0.999:
+            return i + 1
+    return L
 
 
 class _SurvivalLearner(ITELearner):
@@ -443,10 +474,17 @@ class _PenalizedCox(CoxLearner):
     """Penalised Cox with only the treatment interactions penalised (glmnet's objective:
     ``-loglik / n + lambda * sum pf_j (alpha |b~_j| + (1 - alpha)/2 b~_j^2)``, Breslow
     ties, standardised columns, penalty factors 0 for t and x, 1 for t:x, rescaled to
-    sum to the number of columns).  Lambda path: ``nlambda`` log-spaced values from
-    the smallest lambda with every interaction zero (gradient at the unpenalised fit of
-    t and x) down to ``lambda_min_ratio`` times it (glmnet's own sequence differs
-    somewhat; pass ``lambdas`` to use it); ``lambda.min`` by K-fold cross-validation of
+    sum to the number of columns).  Default lambda path = glmnet's for ``family = "cox"``:
+    ``nlambda`` (100) log-spaced values from lambda_max, the smallest lambda with every
+    interaction zero (``max_j |U_j| / (n sd_j pf_j) / max(alpha, 1e-3)``, U the Breslow
+    score at the unpenalised fit of t and x -- at beta = 0 for ridge, alpha = 0, as
+    glmnet's coxnet -- sd the population SD), down to
+    ``lambda_min_ratio`` times it (1e-4 when n >= number of columns, else 1e-2), cut
+    where glmnet stops its path: from the 5th lambda on, once the fraction of null
+    deviance explained rises by less than 0.1 % (relative) over the last 4 steps or
+    exceeds 0.99 (``fdev``, ``devmax`` of ``glmnet.control``); the folds then use that
+    sequence (as ``cv.glmnet``).  ``lambdas`` gives the sequence explicitly (no
+    cut); ``lambda.min`` by K-fold cross-validation of
     the partial-likelihood deviance, "grouped" as ``cv.glmnet(family = "cox")`` (fold k
     scores ``dev(b_-k) - dev_-k(b_-k)``, ``dev = 2 (lsat - pl)`` as ``coxnet.deviance``,
     divided by the fold's events; ``cvm`` is their event-weighted mean, ``cvsd`` as
@@ -459,7 +497,7 @@ class _PenalizedCox(CoxLearner):
     alpha: float = 1.0
 
     def __init__(self, *, lambdas: Sequence[float] | None = None, nfolds: int = 10,
-                 nfolds_bootstrap: int = 5, nlambda: int = 50,
+                 nfolds_bootstrap: int = 5, nlambda: int = 100,
                  lambda_min_ratio: float | None = None, alpha: float | None = None) -> None:
         super().__init__(ties="breslow")
         self.lambdas = None if lambdas is None else list(map(float, lambdas))
@@ -480,14 +518,20 @@ class _PenalizedCox(CoxLearner):
         n = len(time)
         unp = pf == 0
         b = np.zeros(Z.shape[1])
-        b[unp] = fit_cox(Z[:, unp], time, event, ties="breslow").coef
+        if self.alpha > 0:
+            # glmnet (coxnet) scores the penalised columns at its first, unpenalised fit;
+            # with alpha = 0 its strong rule admits every column at once and the score
+            # stays the one at beta = 0
+            b[unp] = fit_cox(Z[:, unp], time, event, ties="breslow").coef
         _, g, _ = cox_partial_likelihood(b, Z, time, event, ties="breslow")
         sd = Z.std(axis=0)
         pfs = pf * len(pf) / pf.sum()
         with np.errstate(divide="ignore", invalid="ignore"):
-            r = np.where(pfs > 0, np.abs(g * sd / n) / pfs, 0.0)
+            # the score of the standardised column j is U_j / sd_j (glmnet's ga / n)
+            r = np.where((pfs > 0) & (sd > 0), np.abs(g / sd / n) / pfs, 0.0)
         lmax = float(r.max()) / max(self.alpha, 1e-3)
-        ratio = self.lambda_min_ratio or (1e-4 if n > Z.shape[1] else 1e-2)
+        ratio = self.lambda_min_ratio or (1e-2 if n < Z.shape[1] else 1e-4)
+        ratio = max(float(ratio), 1e-6)                  # glmnet.control(eps)
         return np.geomspace(lmax, lmax * ratio, self.nlambda)
 
     def _fit(self, X, t, y, rng, foldid=None):
@@ -512,6 +556,18 @@ class _PenalizedCox(CoxLearner):
             warnings.simplefilter("ignore", ConvergenceWarning)
             path, lam, _ = coxnet_path(Z, time, event, lambdas=lam, alpha=self.alpha,
                                        penalty_factor=pf)
+            if self.lambdas is None:                     # glmnet's end of the path
+                eta = Z @ path.T
+                if self.alpha == 0:
+                    # glmnet's first ridge solution is at lambda = infinity (only the
+                    # unpenalised columns fitted); its dev.ratio enters the stopping rule
+                    from ..survival import fit_cox
+
+                    unp = pf == 0
+                    eta[:, 0] = Z[:, unp] @ fit_cox(Z[:, unp], time, event,
+                                                    ties="breslow").coef
+                stop = glmnet_path_stop(time, event, eta)
+                path, lam = path[:stop], lam[:stop]
             cvraw = np.full((K, len(lam)), np.nan)
             wk = np.zeros(K)
             for k in range(K):                           # loop over folds

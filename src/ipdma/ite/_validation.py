@@ -22,7 +22,8 @@ def _subset(d: ITEData, mask: np.ndarray) -> ITEData:
     trials = [tr for tr in d.trials if np.any(d.trial[mask] == tr)]
     return ITEData(X=d.X[mask], t=d.t[mask], y=d.y[mask], trial=d.trial[mask], trials=trials,
                    feature_names=d.feature_names, outcome_type=d.outcome_type,
-                   covariate_cols=d.covariate_cols)
+                   covariate_cols=d.covariate_cols,
+                   family_options=getattr(d, "family_options", None))
 
 
 def _parse_method(m: Any) -> tuple[str, TwoStageITE | tuple]:
@@ -57,14 +58,20 @@ def _loto_from_fitted(model: TwoStageITE, d: ITEData) -> pd.DataFrame:
     trial i pools the same per-trial fits as a fresh fit on the other trials
     would: every trial is fitted once, and each fold only re-runs stage 2.
     """
-    out = pd.DataFrame({"trial": d.trial, "t": d.t, "y": d.y, "ite": np.nan})
+    if d.y.ndim == 2:                                    # time to event: (time, event)
+        out = pd.DataFrame({"trial": d.trial, "t": d.t, "time": d.y[:, 0],
+                            "event": d.y[:, 1], "ite": np.nan})
+    else:
+        out = pd.DataFrame({"trial": d.trial, "t": d.t, "y": d.y, "ite": np.nan})
     for tr in d.trials:
         held = d.trial == tr
         fold = TwoStageITE(model.learner, model.pooler, n_boot=model.n_boot,
                            random_state=model.random_state, n_jobs=model.n_jobs,
                            learner_options=model.learner_options,
                            pooler_options=model.pooler_options,
-                           scale=getattr(model, "scale", None))
+                           scale=getattr(model, "scale", None),
+                           **{k: getattr(model, k) for k in ("horizon", "tau")
+                              if getattr(model, k, None) is not None})
         fold._set_fits([f for f in model.fits_ if f.label != tr], _subset(d, ~held))
         pred = fold.predict(d.X[held])
         for c in ("ite", "se", "ci_low", "ci_high", "pi_low", "pi_high"):
@@ -412,7 +419,11 @@ class MethodComparison(ResultsMixin):
             info={"ranked by": self.rank_by, "calibration": self.calib_method,
                   "methods": len(self.table)},
             tables=tables,
-            notes=[*notes, "tau_risk: transformed-outcome risk (MSE vs the true ITE + a constant "
+            notes=[*notes, "c_for_benefit (time to event): matched treated/control pairs whose "
+                   "order the follow-up reveals; calibration: Kaplan-Meier differences by "
+                   "group of predicted benefit (ideal slope 1, intercept 0)."]
+            if "tau_risk" not in self.table else
+            [*notes, "tau_risk: transformed-outcome risk (MSE vs the true ITE + a constant "
                    "common to all methods, so only differences matter: tau_risk_diff is the "
                    "excess over the smallest); calib_slope/intercept: observed vs predicted "
                    "benefit (ideal 1 and 0)."])
@@ -457,7 +468,9 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
                     progress: bool | None = False,
                     foldid: str | None = None, client: Any = None,
                     reference: str | None = None,
-                    higher_is_better: bool = True) -> MethodComparison:
+                    higher_is_better: bool = True,
+                    scale: str | None = None, horizon: float | None = None,
+                    tau: float | None = None) -> MethodComparison:
     """Rank learner+pooler pairs by leave-one-trial-out cross-validation.
 
     Every trial in turn is predicted from the other trials.  Scores on the
@@ -500,6 +513,18 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
         Treatment networks (more than two treatments): the network reference and
         which outcome values are desirable (as in :meth:`TwoStageITE.fit`).  With
         two treatments ``reference`` names the control arm.
+    scale, horizon, tau : optional
+        Time-to-event outcomes (``IPD(time=, event=)``): the ITE scale
+        (``"survdiff"`` with ``horizon``, default; ``"rmstdiff"`` with ``tau``;
+        ``"loghr"``).  The scores are then censoring-aware and need no
+        counterfactuals: ``c_for_benefit`` (default ranking; matched pairs whose
+        order the follow-up reveals, :func:`survival_c_for_benefit`) and calibration
+        for benefit against trial-stratified Kaplan-Meier differences by group of
+        predicted benefit (:func:`survival_calibration_for_benefit`; not on the
+        ``loghr`` scale); ``tau_risk`` is not defined.  With ``true_ite`` (e.g.
+        ``make_survival_trials``' ``truth["ite_survdiff"]``) also ``mae`` and
+        ``rmse``.  Default methods: ``cox+mvma``, ``cox+weighted-aux-ols``,
+        ``cox-lasso+weighted-aux-ols``, ``weibull+mvma``.
 
     Notes
     -----
@@ -557,12 +582,22 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
     treated = treated_from_reference(data, treatment, reference, treated)
     d = prepare_ite_data(data, trial=trial, treatment=treatment, outcome=outcome,
                          covariates=covariates, treated=treated, foldid=foldid)
-    if d.outcome_type == "survival":
-        raise ModelSpecificationError(
-            "compare_methods scores observed outcomes of continuous or binary data; for a "
-            "time-to-event outcome its scores (censoring-aware calibration for benefit) are "
-            "not implemented yet: compare methods on simulated data with true ITEs "
-            "(ipdma.datasets.make_survival_trials, ipdma.simstudy)")
+    survival = d.outcome_type == "survival"
+    if survival:
+        from ._twostage import _with_time_points
+
+        d = _with_time_points(d, horizon, tau)
+        scale = d.family.check_scale(scale)
+        if scale != "loghr":
+            d.family.scale_params(scale)                 # raises without its time point
+        if methods is None:
+            methods = ["cox+mvma", "cox+weighted-aux-ols", "cox-lasso+weighted-aux-ols",
+                       "weibull+mvma"]
+        if rank_by is None:
+            rank_by = "c_for_benefit"
+    elif scale is not None or horizon is not None or tau is not None:
+        raise ModelSpecificationError("scale/horizon/tau of compare_methods apply to "
+                                      "time-to-event outcomes (IPD(time=, event=))")
     binary = d.outcome_type == "binary"
     if methods is None:
         methods = ["ols+mvma", "ols+weighted-aux-ols", "lasso+weighted-aux-ols",
@@ -575,10 +610,12 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
     if truth is not None and len(truth) != len(d.y):
         raise DataError(f"true_ite has {len(truth)} values for {len(d.y)} patients")
     valid = {"tau_risk", "calib_rmse", "mae", "rmse"} | ({"c_for_benefit"} if binary else set())
+    if survival:
+        valid = {"c_for_benefit", "calib_rmse", "mae", "rmse"}
     if rank_by not in valid or (rank_by in ("mae", "rmse") and truth is None):
         raise ModelSpecificationError(f"rank_by={rank_by!r}: choose one of {sorted(valid)} "
                                       "(mae/rmse need true_ite; c_for_benefit a binary "
-                                      "outcome)")
+                                      "or time-to-event outcome)")
     _check_loto(d)
     parsed = [_parse_method(m) for m in methods]
     from ._poolers import check_pair
@@ -592,7 +629,9 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
     shared = fit_methods(d, pairs, n_boot=n_boot, random_state=random_state,
                          n_jobs=n_jobs, learner_options=learner_options,
                          pooler_options=pooler_options, progress=progress,
-                         X_query=d.X, client=client) if pairs else {}
+                         X_query=d.X, client=client,
+                         **({"scale": scale, "horizon": horizon, "tau": tau}
+                            if survival else {})) if pairs else {}
     rows, cals, preds = [], {}, {}
     for name, spec in parsed:
         if isinstance(spec, tuple):
@@ -605,6 +644,15 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
             model.fit(d, X_query=d.X, client=client)
         oof = _loto_from_fitted(model, d)
         ite = oof["ite"].to_numpy()
+        if survival:
+            from ._survival_validation import compare_survival_rows
+
+            row, cals[name] = compare_survival_rows(
+                d, name, oof, getattr(model, "scale", None) or scale, n_groups=n_groups,
+                truth=truth)
+            rows.append(row)
+            preds[name] = oof
+            continue
         cal = calibration_for_benefit(d.y, d.t, ite, d.trial, method=calibration,
                                       n_groups=n_groups)
         row = {"method": name, "tau_risk": tau_risk(d.y, d.t, ite, d.trial),
@@ -621,6 +669,8 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
     table = pd.DataFrame(rows).set_index("method").sort_values(
         rank_by, kind="stable", ascending=rank_by != "c_for_benefit")
     table.insert(0, "rank", np.arange(1, len(table) + 1))
+    if survival:
+        return MethodComparison(table, cals, preds, rank_by, calibration)
     # tau_risk carries a constant common to all methods, often large: only differences
     # are informative, and a 4-digit display of tau_risk alone can show ties
     table.insert(2, "tau_risk_diff", table["tau_risk"] - table["tau_risk"].min())

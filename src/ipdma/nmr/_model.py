@@ -39,7 +39,9 @@ class RiskNMR:
     ``d_{j,t} - d_{j,b} ~ N(d_t - d_b, tau^2)`` relative to the trial's baseline arm
     ``b`` (the reference when the trial has it, otherwise its first treatment in
     the model order), with covariance ``tau^2 / 2`` between contrasts of a
-    multi-arm trial.  The risk interactions stay common.
+    multi-arm trial.  The risk interactions stay common.  For a time-to-event
+    outcome (``fit(time=, event=)``) the contrasts are log hazard ratios and random
+    effects need ``engine="bayes"``.
 
     Parameters
     ----------

@@ -16,7 +16,10 @@ parametrisation of the binary model: no dependence on the order of rows or arms)
 * ``engine="bayes"``: piecewise-constant baseline hazard per trial (``n_pieces``
   intervals cut at the quantiles of the trial's event times, one log hazard per
   interval with a N(0, prior_sd^2) prior) and NUTS (NumPyro) on the exact
-  piecewise-exponential likelihood.
+  piecewise-exponential likelihood; with ``survival_model="weibull"`` a Weibull PH
+  likelihood instead (log scale per trial, common log shape, N(0, prior_sd^2) priors),
+  absolute predictions in closed form per posterior draw.  ``effects="random"`` adds
+  random log-HR treatment effects (``tau``) to either.
 
 Absolute predictions (survival at a horizon, RMST up to tau, their differences
 vs the reference, hazard ratios, P(best)) use a Breslow baseline cumulative
@@ -179,17 +182,37 @@ def _pieces(design: NMRDesign, n_pieces: int):
     return ptrial, lo, hi, W, D
 
 
-def _potential(prior_sd: float):
+def _potential(prior_sd: float, random: bool = False, tau_scale: float = 1.0,
+               tau_prior: str = "half-normal"):
+    """Minus the log posterior of the piecewise-exponential NMR.  With random treatment
+    effects the linear predictor gains ``tau * (ZL z)`` (non-centred, ``z ~ N(0, I)``,
+    the arm rows of the block Cholesky of ``(I + J) / 2`` per trial, as the binary
+    engine); tau is sampled as log tau under the half-normal prior and as
+    ``logit(tau / a)`` under U(0, a), with their Jacobians."""
+    jax = import_optional("jax")
     jnp = import_optional("jax.numpy")
     half_log_2pi = 0.5 * float(np.log(2 * np.pi))
 
     def pe(z, args):
-        X, W, dX, D = args
+        X, W, dX, D, ZL, dZ = args
         b, lg = z["b"], z["l"]
         lp = (-0.5 * (jnp.sum(b ** 2) + jnp.sum(lg ** 2)) / prior_sd ** 2
               - (b.size + lg.size) * (np.log(prior_sd) + half_log_2pi))
         eta = X @ b
-        ll = jnp.sum(D * lg) + jnp.sum(dX * b) - jnp.sum(jnp.exp(eta) * (W @ jnp.exp(lg)))
+        lin = jnp.sum(dX * b)                            # sum over events of eta
+        if random:
+            w, zr = z["tau"], z["z"]
+            if tau_prior == "half-normal":
+                tau = jnp.exp(w)
+                lp = lp + (0.5 * np.log(2 / np.pi) - np.log(tau_scale)
+                           - 0.5 * (tau / tau_scale) ** 2 + w)
+            else:
+                tau = tau_scale * jax.nn.sigmoid(w)
+                lp = lp + jax.nn.log_sigmoid(w) + jax.nn.log_sigmoid(-w)
+            lp = lp - 0.5 * jnp.sum(zr ** 2) - zr.size * half_log_2pi
+            eta = eta + tau * (ZL @ zr)
+            lin = lin + tau * jnp.sum(dZ * zr)
+        ll = jnp.sum(D * lg) + lin - jnp.sum(jnp.exp(eta) * (W @ jnp.exp(lg)))
         return -(lp + ll)
 
     return pe
@@ -207,9 +230,10 @@ class SurvBayesFit:
 
 def fit_bayes(design: NMRDesign, *, prior_sd: float, n_pieces: int, chains: int, draws: int,
               warmup: int, seed: int, init: np.ndarray, chain_method: str,
-              target_accept: float) -> SurvBayesFit:
+              target_accept: float, random: bool = False, tau_prior_scale: float = 1.0,
+              tau_prior: str = "half-normal") -> SurvBayesFit:
     """NUTS on the piecewise-exponential likelihood (trial-specific piecewise-constant
-    baseline hazards)."""
+    baseline hazards); ``random=True`` adds random treatment effects (log-HR scale)."""
     az = import_optional("arviz")
     jnp = import_optional("jax.numpy")
     from ._bayes import _diagnostics, _make_runner
@@ -220,17 +244,28 @@ def fit_bayes(design: NMRDesign, *, prior_sd: float, n_pieces: int, chains: int,
     lam0 = D / np.maximum(np.exp(eta0) @ W, 1e-300)
     values = {"b": np.asarray(init, float), "l": np.log(lam0)}
     P, Q = X.shape[1], W.shape[1]
-    key = (P, Q, design.n, float(prior_sd), chains, draws, warmup, chain_method,
-           float(target_accept))
+    A = design.re_arm_trial.size
+    random = bool(random and A > 0)
+    ZL = np.zeros((design.n, A))
+    if random:
+        has = design.re_row >= 0
+        ZL[has] = design.re_chol[design.re_row[has]]     # row i: its arm's Cholesky row
+        t0 = min(0.1, 0.5 * tau_prior_scale)
+        values["tau"] = (np.log(t0) if tau_prior == "half-normal"
+                         else np.log(t0 / (tau_prior_scale - t0)))
+        values["z"] = np.zeros(A)
+    key = (P, Q, A, design.n, float(prior_sd), chains, draws, warmup, chain_method,
+           float(target_accept), random, float(tau_prior_scale), tau_prior)
     runner = _RUNNERS.get(key)
     if runner is None:
-        runner = _make_runner(_potential(prior_sd), chains=chains, draws=draws, warmup=warmup,
+        runner = _make_runner(_potential(prior_sd, random, tau_prior_scale, tau_prior),
+                              chains=chains, draws=draws, warmup=warmup,
                               chain_method=chain_method, target_accept=target_accept)
         _RUNNERS.clear()
         _RUNNERS[key] = runner
     f32 = jnp.float32
     args = (jnp.asarray(X, f32), jnp.asarray(W, f32), jnp.asarray(design.y @ X, f32),
-            jnp.asarray(D, f32))
+            jnp.asarray(D, f32), jnp.asarray(ZL, f32), jnp.asarray(design.y @ ZL, f32))
     inits = {k: jnp.asarray(np.broadcast_to(v, (chains, *np.shape(v))), dtype=f32)
              for k, v in values.items()}
     t0 = _time.perf_counter()
@@ -245,11 +280,18 @@ def fit_bayes(design: NMRDesign, *, prior_sd: float, n_pieces: int, chains: int,
         samples["gamma"] = b[..., T:]
     samples["log_hazard"] = lg
     piece_names = [f"{design.trials[j]}:({a:g},{h:g}]" for j, a, h in zip(ptrial, lo, hi)]
+    coords = {"treatment": design.treatments[1:], "piece": piece_names}
+    dims = {"d": ["treatment"], "gamma": ["treatment"], "log_hazard": ["piece"]}
+    if random:
+        w = np.asarray(zs["tau"], float)
+        samples["tau"] = (np.exp(w) if tau_prior == "half-normal"
+                          else tau_prior_scale / (1.0 + np.exp(-w)))
+        samples["z"] = np.asarray(zs["z"], float)
+        coords["arm"] = [f"{design.trials[j]}:{design.treatments[t]}"
+                         for j, t in zip(design.re_arm_trial, design.re_arm_trt)]
+        dims["z"] = ["arm"]
     div_arr = np.asarray(div)
-    idata = az.from_dict(posterior=samples,
-                         coords={"treatment": design.treatments[1:], "piece": piece_names},
-                         dims={"d": ["treatment"], "gamma": ["treatment"],
-                               "log_hazard": ["piece"]},
+    idata = az.from_dict(posterior=samples, coords=coords, dims=dims,
                          sample_stats={"diverging": div_arr})
     ndiv = int(div_arr.sum())
     diag = _diagnostics(idata, ndiv, chains)
@@ -262,17 +304,124 @@ def fit_bayes(design: NMRDesign, *, prior_sd: float, n_pieces: int, chains: int,
     return SurvBayesFit(samples, idata, ndiv, seconds, diag, pieces)
 
 
+def _potential_weibull(prior_sd: float, random: bool = False, tau_scale: float = 1.0,
+                       tau_prior: str = "half-normal"):
+    """Minus the log posterior of the Bayesian Weibull PH NMR: hazard
+    ``lambda_j rho t^(rho - 1) exp(eta)`` (log lambda_j per trial, common log rho, N(0,
+    prior_sd^2) priors on every one of them and on the coefficients), optional random
+    treatment effects as :func:`_potential`."""
+    jax = import_optional("jax")
+    jnp = import_optional("jax.numpy")
+    half_log_2pi = 0.5 * float(np.log(2 * np.pi))
+
+    def pe(z, args):
+        X, U, logt, ev, ZL = args
+        b, ll, lr = z["b"], z["loglam"], z["logrho"]
+        lp = (-0.5 * (jnp.sum(b ** 2) + jnp.sum(ll ** 2) + lr ** 2) / prior_sd ** 2
+              - (b.size + ll.size + 1) * (np.log(prior_sd) + half_log_2pi))
+        eta = X @ b + U @ ll
+        if random:
+            w, zr = z["tau"], z["z"]
+            if tau_prior == "half-normal":
+                tau = jnp.exp(w)
+                lp = lp + (0.5 * np.log(2 / np.pi) - np.log(tau_scale)
+                           - 0.5 * (tau / tau_scale) ** 2 + w)
+            else:
+                tau = tau_scale * jax.nn.sigmoid(w)
+                lp = lp + jax.nn.log_sigmoid(w) + jax.nn.log_sigmoid(-w)
+            lp = lp - 0.5 * jnp.sum(zr ** 2) - zr.size * half_log_2pi
+            eta = eta + tau * (ZL @ zr)
+        rho = jnp.exp(lr)
+        loglik = (jnp.sum(ev * (eta + lr + (rho - 1.0) * logt))
+                  - jnp.sum(jnp.exp(eta + rho * logt)))
+        return -(lp + loglik)
+
+    return pe
+
+
+def fit_bayes_weibull(design: NMRDesign, ml: WeibullNMRFit, *, prior_sd: float, chains: int,
+                      draws: int, warmup: int, seed: int, chain_method: str,
+                      target_accept: float, random: bool = False,
+                      tau_prior_scale: float = 1.0,
+                      tau_prior: str = "half-normal") -> SurvBayesFit:
+    """NUTS on the Weibull PH likelihood (a scale per trial, common shape), started at the
+    survreg fit ``ml``; samples ``d``, ``g0``, ``gamma``, ``log_lambda`` (per trial),
+    ``shape`` (rho) and, with random effects, ``tau`` and ``z``."""
+    az = import_optional("arviz")
+    jnp = import_optional("jax.numpy")
+    from ._bayes import _diagnostics, _make_runner
+
+    X = design.design_matrix()
+    J = design.n_trials
+    U = np.zeros((design.n, J))
+    U[np.arange(design.n), design.trial_idx] = 1.0
+    sig = ml.scale
+    values = {"b": np.asarray(ml.coef, float), "loglam": -ml.aft[:J] / sig,
+              "logrho": np.asarray(-np.log(sig))}
+    A = design.re_arm_trial.size
+    random = bool(random and A > 0)
+    ZL = np.zeros((design.n, A))
+    if random:
+        has = design.re_row >= 0
+        ZL[has] = design.re_chol[design.re_row[has]]
+        t0 = min(0.1, 0.5 * tau_prior_scale)
+        values["tau"] = (np.log(t0) if tau_prior == "half-normal"
+                         else np.log(t0 / (tau_prior_scale - t0)))
+        values["z"] = np.zeros(A)
+    key = ("weibull", X.shape[1], J, A, design.n, float(prior_sd), chains, draws, warmup,
+           chain_method, float(target_accept), random, float(tau_prior_scale), tau_prior)
+    runner = _RUNNERS.get(key)
+    if runner is None:
+        runner = _make_runner(_potential_weibull(prior_sd, random, tau_prior_scale, tau_prior),
+                              chains=chains, draws=draws, warmup=warmup,
+                              chain_method=chain_method, target_accept=target_accept)
+        _RUNNERS.clear()
+        _RUNNERS[key] = runner
+    f32 = jnp.float32
+    args = (jnp.asarray(X, f32), jnp.asarray(U, f32), jnp.asarray(np.log(design.time), f32),
+            jnp.asarray(design.y, f32), jnp.asarray(ZL, f32))
+    inits = {k: jnp.asarray(np.broadcast_to(v, (chains, *np.shape(v))), dtype=f32)
+             for k, v in values.items()}
+    t0_ = _time.perf_counter()
+    zs, div = runner(np.uint32(seed), inits, args)
+    seconds = _time.perf_counter() - t0_
+    b = np.asarray(zs["b"], float)
+    T = design.n_treatments
+    samples = {"d": b[..., :T - 1]}
+    if design.has_risk:
+        samples["g0"] = b[..., T - 1]
+        samples["gamma"] = b[..., T:]
+    samples["log_lambda"] = np.asarray(zs["loglam"], float)
+    samples["shape"] = np.exp(np.asarray(zs["logrho"], float))
+    coords = {"treatment": design.treatments[1:], "trial": design.trials}
+    dims = {"d": ["treatment"], "gamma": ["treatment"], "log_lambda": ["trial"]}
+    if random:
+        w = np.asarray(zs["tau"], float)
+        samples["tau"] = (np.exp(w) if tau_prior == "half-normal"
+                          else tau_prior_scale / (1.0 + np.exp(-w)))
+        samples["z"] = np.asarray(zs["z"], float)
+        coords["arm"] = [f"{design.trials[j]}:{design.treatments[t]}"
+                         for j, t in zip(design.re_arm_trial, design.re_arm_trt)]
+        dims["z"] = ["arm"]
+    div_arr = np.asarray(div)
+    idata = az.from_dict(posterior=samples, coords=coords, dims=dims,
+                         sample_stats={"diverging": div_arr})
+    ndiv = int(div_arr.sum())
+    diag = _diagnostics(idata, ndiv, chains)
+    return SurvBayesFit(samples, idata, ndiv, seconds, diag, None)
+
+
 # ------------------------------------------------------------------ estimator entry
 
 
 def fit_survival(model, data, *, trial, treatment, time, event, risk, reference,
                  event_label, seed: int) -> SurvivalRiskNMRResult:
     """``RiskNMR.fit`` for a time-to-event outcome."""
-    if model.effects != "common":
+    if model.effects != "common" and model.engine != "bayes":
         raise ModelSpecificationError(
-            "effects='random' is not available for time-to-event outcomes (the Cox network "
-            "meta-regression has common treatment effects and trial-stratified baselines); "
-            "use effects='common'")
+            "effects='random' for a time-to-event outcome needs engine='bayes' (random "
+            "log-hazard-ratio treatment effects with a piecewise-constant baseline per "
+            "trial); the ML engine (a frailty/coxme-type fit) has common effects only")
     if model.risk_scale != "logit":
         raise ModelSpecificationError(
             "for time-to-event outcomes the risk column is the stage-1 linear predictor "
@@ -286,10 +435,6 @@ def fit_survival(model, data, *, trial, treatment, time, event, risk, reference,
     if smodel not in ("cox", "weibull"):
         raise ModelSpecificationError(
             f"survival_model must be 'cox' or 'weibull', not {smodel!r}")
-    if smodel == "weibull" and model.engine != "ml":
-        raise ModelSpecificationError("survival_model='weibull' is available with "
-                                      "engine='ml' (the Bayesian engine uses a "
-                                      "piecewise-constant baseline hazard)")
     ml = fit_weibull_ml(design) if smodel == "weibull" else fit_ml(design, ties=ties)
     res = SurvivalRiskNMRResult(model, design, seed=seed,
                                 columns={"trial": trial, "treatment": treatment,
@@ -297,13 +442,25 @@ def fit_survival(model, data, *, trial, treatment, time, event, risk, reference,
                                          "risk": risk})
     if model.engine == "ml":
         res._set_ml(ml)
+    elif smodel == "weibull":
+        fit = fit_bayes_weibull(
+            design, ml, prior_sd=model.prior_sd, chains=int(model.chains),
+            draws=int(model.draws), warmup=int(model.warmup), seed=seed,
+            chain_method=model.chain_method,
+            target_accept=(model.target_accept if model.target_accept is not None
+                           else 0.95 if model.effects == "random" else 0.8),
+            random=model.effects == "random", tau_prior_scale=model.tau_prior_scale,
+            tau_prior=model.tau_prior)
+        res._set_bayes(fit)
     else:
         fit = fit_bayes(design, prior_sd=model.prior_sd,
                         n_pieces=int(getattr(model, "n_pieces", 8)), chains=int(model.chains),
                         draws=int(model.draws), warmup=int(model.warmup), seed=seed,
                         init=ml.coef, chain_method=model.chain_method,
                         target_accept=(model.target_accept if model.target_accept is not None
-                                       else 0.8))
+                                       else 0.95 if model.effects == "random" else 0.8),
+                        random=model.effects == "random",
+                        tau_prior_scale=model.tau_prior_scale, tau_prior=model.tau_prior)
         res._set_bayes(fit)
     return res
 
@@ -324,7 +481,9 @@ class SurvivalRiskNMRResult(RiskNMRResult):
         capped at the earliest last follow-up of a trial).
     weibull_params : DataFrame or None
         ``survival_model="weibull"``: the survreg-scale parameters (``mu[trial]``
-        log-time intercepts, AFT coefficients, ``log(scale)``) with SEs.
+        log-time intercepts, AFT coefficients, ``log(scale)``) with SEs; with
+        ``engine="bayes"`` the posterior of the PH baseline ``log_lambda[trial]`` and
+        ``log(shape)`` (hazard ``lambda_j rho t^(rho - 1) exp(eta)``).
     baseline_pieces : DataFrame or None
         Bayesian engine: the piecewise-constant baseline hazard of every trial
         (interval, events, posterior mean and 95% interval of the hazard).
@@ -385,8 +544,18 @@ class SurvivalRiskNMRResult(RiskNMRResult):
         th = np.concatenate(parts, axis=-1)
         self._theta_draws = th.reshape(-1, th.shape[-1])
         self.tau = None
-        self.params = self._table_from_draws(th, list(self._names))
-        self.coef = self.params["estimate"]
+        names, allp = list(self._names), th
+        if "tau" in s:                                   # random treatment effects
+            allp = np.concatenate([th, s["tau"][..., None]], axis=-1)
+            names.append("tau")
+            self.tau_draws = s["tau"].ravel()
+            self.tau = float(s["tau"].mean())
+        self.params = self._table_from_draws(allp, names)
+        if "shape" in s:                                 # Bayesian Weibull
+            extra = np.concatenate([s["log_lambda"], np.log(s["shape"])[..., None]], axis=-1)
+            self.weibull_params = self._table_from_draws(
+                extra, [f"log_lambda[{t}]" for t in self.design.trials] + ["log(shape)"])
+        self.coef = self.params["estimate"].loc[list(self._names)]
         self.baseline_pieces = fit.pieces
 
     # ------------------------------------------------------------ baseline hazard
@@ -531,7 +700,9 @@ class SurvivalRiskNMRResult(RiskNMRResult):
             raise ModelSpecificationError("risk scores must be finite numbers")
         xc = (r - centre) if d.has_risk else np.zeros_like(r)
         M = self._maps(xc)
-        if weibull:
+        if weibull and self.engine != "ml":
+            out = self._predict_weibull_bayes(M, baseline, horizon, tau)
+        elif weibull:
             out = self._predict_weibull(M, baseline, horizon, tau)
         elif self.engine == "ml":
             out = self._predict_ml(M, rows, centre, horizon, tau)
@@ -673,6 +844,35 @@ class SurvivalRiskNMRResult(RiskNMRResult):
                                                        np.exp(lhr + z * se))
         return self._finish(res, M)
 
+    def _predict_weibull_bayes(self, M, baseline, horizon, tau) -> dict:
+        """Bayesian Weibull PH predictions: closed-form S(horizon) and RMST(tau) for every
+        posterior draw (baseline: the mean log scale over trials, or one trial's), then
+        posterior means, sds and equal-tailed intervals."""
+        from ..survival import weibull_rmst, weibull_survival
+
+        d = self.design
+        s = self._bayes.samples
+        loglam = s["log_lambda"].reshape(-1, d.n_trials)
+        rho = s["shape"].reshape(-1)
+        base = (loglam.mean(axis=1) if baseline == "pooled"
+                else loglam[:, d.trials.index(baseline)])
+        th = self._theta_draws
+        lp = np.einsum("gtp,sp->sgt", M, th)                               # (S, G, T)
+        mu = -(base[:, None, None] + lp) / rho[:, None, None]              # log-time lp
+        sc = (1.0 / rho)[:, None, None]
+        Sh = weibull_survival(horizon, mu, sc)
+        rm = weibull_rmst(tau, mu, sc)
+        draws = {"surv": Sh, "surv_diff": Sh - Sh[:, :, :1], "rmst": rm,
+                 "rmst_diff": rm - rm[:, :, :1], "hr": np.exp(lp - lp[:, :, :1])}
+        a = (1 - self.level) / 2
+        res = {}
+        for k, arr in draws.items():
+            res[k] = arr.mean(0)
+            res[k + "_se"] = arr.std(0, ddof=1)
+            q = np.quantile(arr, [a, 1 - a], axis=0)
+            res[k + "_lower"], res[k + "_upper"] = q[0], q[1]
+        return self._finish(res, M)
+
     @staticmethod
     def _interval(res, key, est, var, z):
         se = np.sqrt(np.maximum(var, 0))
@@ -747,8 +947,8 @@ class SurvivalRiskNMRResult(RiskNMRResult):
                        if getattr(self.model, "survival_model", "cox") == "weibull" else
                        "ml (stratified Cox, " + getattr(self.model, "ties", "efron")
                        + " ties)") if self.engine == "ml" else
-                      (f"bayes (piecewise-constant baseline per trial, NUTS, "
-                       f"{self.model.chains} chains x {self.model.draws} draws)"),
+                      (f"bayes ({'Weibull PH, scale per trial, common shape' if getattr(self.model, 'survival_model', 'cox') == 'weibull' else 'piecewise-constant baseline per trial'}, "
+                       f"NUTS, {self.model.chains} chains x {self.model.draws} draws)"),
             "patients": d.n, "events": int(d.y.sum()), "trials": d.n_trials,
             "treatments": ", ".join(self.treatments), "reference": self.reference,
             "default horizon": self.horizon,
@@ -771,7 +971,8 @@ class SurvivalRiskNMRResult(RiskNMRResult):
             notes.append("se = posterior sd; lower/upper = equal-tailed credible interval.")
         tables = {"parameters": self.params}
         if self.weibull_params is not None:
-            tables["Weibull (survreg) scale"] = self.weibull_params
+            tables["Weibull (survreg) scale" if self.engine == "ml" else
+                   "Weibull PH baseline (log lambda per trial, log shape)"] = self.weibull_params
         return Summary(title="Risk-based IPD network meta-regression (time to event)",
                        tables=tables, info=info, notes=notes)
 
