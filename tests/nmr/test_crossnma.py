@@ -17,6 +17,7 @@ import pathlib
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ipdma.errors import ModelSpecificationError, SamplerWarning
@@ -214,3 +215,32 @@ def test_errors_name_the_fix(ref_case):
     bad = ipd.assign(relapse=ipd["relapse"] * 2)
     with pytest.raises(Exception, match="0/1"):
         CrossNMA().fit(bad, aggregate=std, **KW)
+
+
+@pytest.mark.slow        # ~30 s CPU (JAX compilation, rejection draws of (a, b))
+def test_adjust1_exact_outputs():
+    """Small adjust1 fit: R, a, b, pi drawn after sampling, configuration table sums
+    to 1."""
+    rng = np.random.default_rng(2)
+    ipd = pd.DataFrame({"study": np.repeat(["s1", "s2"], 120),
+                        "treat": np.tile(np.repeat(["A", "B"], 60), 2)})
+    ipd["y"] = rng.binomial(1, np.where(ipd["treat"] == "B", 0.3, 0.5))
+    ipd = ipd.assign(design="rct", rob="low", unf=(ipd["treat"] == "B").astype(int), bg=1,
+                     year=np.where(ipd["study"] == "s1", 2001, 2011))
+    ad = pd.DataFrame({"study": ["a1", "a1"], "treat": ["A", "B"], "events": [20, 12],
+                       "n": [40, 40], "design": "rct", "rob": "high", "unf": [0, 1],
+                       "bg": 1, "year": 2016})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplerWarning)
+        res = CrossNMA("adjust1", draws=150, warmup=150, chains=1, random_state=3).fit(
+            ipd, study="study", treatment="treat", outcome="y", aggregate=ad,
+            aggregate_events="events", aggregate_n="n", design="design", rob="rob",
+            unfavored="unf", bias_group="bg", bias_covariate="year")
+    tab = res.bias_configurations()
+    assert tab.shape == (8, 5) and tab["posterior"].sum() == pytest.approx(1.0)
+    assert tab["prior"].sum() == pytest.approx(1.0, abs=1e-12)
+    post = res.inference_data.posterior
+    assert set(post["R"].values.ravel()) <= {0.0, 1.0}
+    assert np.isfinite(post["a"].values).all() and np.isfinite(post["b"].values).all()
+    assert {"a", "b", "g"} <= set(res.params.index)
+    assert ((post["pi"] >= 0) & (post["pi"] <= 1)).all()
