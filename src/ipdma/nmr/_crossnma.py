@@ -22,20 +22,23 @@ where ``s_j = 0, c_j = 1`` except under ``bias="adjust2"``: then ``theta`` is th
 ``s_j = pi_j g`` and ``c_j^2 = (1 - pi_j)^2 + pi_j^2`` with ``pi_j`` the prior probability
 of bias of study ``j`` (Beta priors by risk of bias and design).  Under ``"adjust1"`` the
 bias indicator ``R_j ~ Bernoulli(pi_j)`` is latent, ``logit pi_j = a + b z_j`` with ``z`` a
-study-level bias covariate; it is summed out exactly (two-component mixture per study).
+study-level bias covariate.  ``R`` and ``(a, b)`` are summed out exactly (module
+``_crossnma_bias``): ``p(data | rest) = sum_r c_r prod_j L_j(r_j)`` over the ``2^J``
+configurations of the bias-group studies, ``c_r`` the prior probability of configuration
+``r`` (computed once by quadrature).  In IPD studies ``R_j g`` shifts every arm, like
+``u_j``, so ``u_j`` is sampled as ``u_j + R_j g`` and ``R_j`` only changes its prior
+density; NUTS then sees one smooth density whatever the bias covariate's scale (with an
+uncentred year, ``pi_j`` is a step in ``b``: JAGS's chains each keep one configuration).
+``R``, ``u`` (crossnma's parametrisation) and ``(a, b) | R`` (rejection from the prior)
+are drawn after sampling.  Above ``MAX_EXACT`` bias-group studies, ``a`` and ``b`` are
+sampled with a per-study two-component mixture instead (fine for a centred covariate;
+on an uncentred one it does not mix and the sampler diagnostics warn).
 
 Priors (crossnma's defaults): ``u, d, beta0, b, g, a, b ~ N(0, (15 m)^2)``,
 ``tau, tau_b ~ U(0, m)`` with ``m`` the largest absolute log odds ratio among all
 within-study arm pairs (0.5 added to every cell), and, for the covariate,
 ``beta_t ~ N(b, tau_b^2)`` (exchangeable interactions, within = between study).
 Random effects are non-centred; NUTS with a dense mass matrix (NumPyro).
-
-Known limitation (``"adjust1"``): with an uncentred bias covariate such as a year
-(~2000) and crossnma's N(0, (15 m)^2) priors on ``a`` and ``b``, ``pi_j`` is in effect a
-step function of the sign of ``b`` (all studies biased or none), a posterior with a sharp
-ridge that NUTS does not cross: the fit then warns (``SamplerWarning``, R-hat > 1.01,
-divergences) and must not be used.  JAGS's Gibbs updates of the discrete ``R_j`` do not
-have this problem.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from .._base import Summary
 from .._optional import import_optional
 from ..errors import ColumnNotFoundError, DataError, ModelSpecificationError, NotFittedError
 from ._bayes import _diagnostics
+from ._crossnma_bias import MAX_EXACT, config_bits, config_prior, draw_ab
 
 _BIAS = ("naive", "adjust1", "adjust2")
 
@@ -160,6 +164,32 @@ class CrossNMAResult:
             dfull = dfull + bfull * (value - self.covariate_ref)
         return dfull
 
+    def config_weights(self) -> np.ndarray:
+        """``bias="adjust1"`` (exact): per draw, the conditional posterior probability of
+        every bias configuration (``(chain, draw, 2^J)``, columns as the rows of
+        ``info["config_bits"]``).  Averaging over draws gives the posterior probability
+        of each configuration; weighting draws by a column gives posterior means given
+        that configuration."""
+        if "config_bits" not in self.info:
+            raise ModelSpecificationError("config_weights() needs a bias='adjust1' fit "
+                                          "with the exact marginalisation.")
+        lw = (np.log(np.maximum(self.info["config_prior"], 1e-300))
+              + self.samples["bias_delta"] @ self.info["config_bits"].T)
+        lw -= lw.max(axis=-1, keepdims=True)
+        w = np.exp(lw)
+        return w / w.sum(axis=-1, keepdims=True)
+
+    def bias_configurations(self) -> pd.DataFrame:
+        """``bias="adjust1"`` (exact): every configuration of the bias indicators
+        (one 0/1 column per bias-group study) with its ``prior`` probability (from the
+        model of ``pi_j``) and ``posterior`` probability, sorted by the latter."""
+        w = self.config_weights()
+        tab = pd.DataFrame(self.info["config_bits"].astype(int),
+                           columns=self.info["bias_studies"])
+        tab["prior"] = self.info["config_prior"]
+        tab["posterior"] = w.reshape(-1, w.shape[-1]).mean(axis=0)
+        return tab.sort_values("posterior", ascending=False).reset_index(drop=True)
+
     def league(self, covariate_value: float | None = None, *, exp: bool = True,
                level: float = 0.95) -> pd.DataFrame:
         """Every pairwise contrast ``treatment`` vs ``comparator`` (log odds ratio, or OR
@@ -220,7 +250,9 @@ class CrossNMA:
     bias : {"naive", "adjust1", "adjust2"}
         ``"naive"``: RCTs and non-randomised studies combined as they are.
         ``"adjust1"``: additive bias ``g`` (common) in studies with a latent bias
-        indicator, probability modelled on ``bias_covariate`` (logistic).
+        indicator, probability modelled on ``bias_covariate`` (logistic); the indicators
+        and the logistic coefficients are summed out exactly (up to 10 bias-group
+        studies), see :meth:`CrossNMAResult.bias_configurations`.
         ``"adjust2"``: study effects are a ``pi``-weighted average of an unbiased and a
         ``g``-shifted draw; ``pi`` has Beta priors by risk of bias and design.
     covariate : str, optional
@@ -439,19 +471,32 @@ class CrossNMA:
         T = len(D.treatments)
         m = D.prior_scale
         sd = 15.0 * m
-        y, n = jnp.asarray(D.y), jnp.asarray(D.n)
-        study, trt, x = jnp.asarray(D.study), jnp.asarray(D.trt), jnp.asarray(D.x)
-        pos = jnp.asarray(D.arm_pos)
+        has_cov = self.covariate is not None
+        rows_y, rows_n, rows_s, rows_t = D.y, D.n, D.study, D.trt
+        rows_pos, rows_ipd, rows_mask = D.arm_pos, D.is_ipd, D.bias_mask
+        if not has_cov:
+            # without a covariate every IPD row of an arm has the same linear predictor:
+            # the Bernoulli rows are summed to arm counts (same posterior, far cheaper)
+            key = pd.DataFrame({"s": rows_s, "p": rows_pos, "i": rows_ipd,
+                                "r": np.arange(rows_y.size)})
+            first = key.groupby(["i", "s", "p"], sort=True)["r"].first().to_numpy()
+            grp = key.groupby(["i", "s", "p"], sort=True).ngroup().to_numpy()
+            rows_y = np.bincount(grp, weights=rows_y)
+            rows_n = np.bincount(grp, weights=rows_n)
+            rows_s, rows_t, rows_pos = rows_s[first], rows_t[first], rows_pos[first]
+            rows_ipd, rows_mask = rows_ipd[first], rows_mask[first]
+        y, n = jnp.asarray(rows_y), jnp.asarray(rows_n)
+        study, trt, x = jnp.asarray(rows_s), jnp.asarray(rows_t), jnp.asarray(D.x)
+        pos = jnp.asarray(rows_pos)
         arm_trt = np.where(D.arm_trt < 0, 0, D.arm_trt)
         valid = D.arm_trt >= 0
         base_trt = jnp.asarray(D.arm_trt[:, 0])
-        is_ipd = jnp.asarray(D.is_ipd.astype(float))
-        mask = jnp.asarray(D.bias_mask)
-        has_cov = self.covariate is not None
+        is_ipd = jnp.asarray(rows_ipd.astype(float))
+        mask = jnp.asarray(rows_mask)
         bias = self.bias
         ipd_idx = np.flatnonzero(D.is_ipd)
         n_ipd = D.n_ipd
-        logc = jnp.asarray(_log_binom(D.y, D.n))
+        logc_y = jnp.asarray(_log_binom(rows_y, rows_n))
         bg = jnp.asarray(D.bias_group)
         if bias == "adjust2":
             ab = np.array([_PI_PRIOR[c] for c in range(1, 6)])
@@ -463,8 +508,23 @@ class CrossNMA:
                 n_ad = J - n_ipd
                 cat[n_ipd:] = D.bias_cat[:n_ad].astype(int) - 1
             cat = jnp.asarray(cat)
+        exact = False
+        self._adjust1 = None
         if bias == "adjust1":
             zc = jnp.asarray(D.bias_cov)
+            jb = np.flatnonzero(D.bias_group > 0)
+            exact = 0 < jb.size <= MAX_EXACT
+            if exact:
+                t_c = time.perf_counter()
+                cprob, cerr = config_prior(D.bias_cov[jb], sd)
+                self._adjust1 = {"jb": jb, "bits": config_bits(jb.size), "c": cprob,
+                                 "c_error": cerr, "z": D.bias_cov[jb], "sd": sd,
+                                 "c_seconds": time.perf_counter() - t_c}
+                bits_j = jnp.asarray(self._adjust1["bits"])
+                logc = jnp.asarray(np.log(np.maximum(cprob, 1e-300)))
+                jb_j = jnp.asarray(jb)
+                ipd_study = jnp.asarray((np.arange(J) < n_ipd).astype(float))
+                ad_rows = jnp.asarray(np.flatnonzero(~rows_ipd))
         if has_cov:
             xbar = np.zeros(J)
             for j in range(n_ipd):
@@ -526,12 +586,30 @@ class CrossNMA:
             if has_cov:
                 b0row = b0full[study] * is_ipd
                 eta = eta + (b0row + bfull[trt] - bfull[base_trt[study]]) * x
-            ll0 = y * eta - n * jax.nn.softplus(eta) + logc
-            if bias == "adjust1":
+            ll0 = y * eta - n * jax.nn.softplus(eta) + logc_y
+            if exact:
+                # (a, b) and R summed out exactly: sum over configurations r of
+                # c_r prod_j L_j(r_j).  In IPD studies R_j g shifts every arm like u_j,
+                # so u_j is sampled as the effective intercept u_j + R_j g and R_j only
+                # moves its prior: N(u_j - R_j g; 0, sd^2) instead of N(u_j; 0, sd^2).
+                # AD rows only: R_j g shifts their non-baseline arms
+                eta1 = eta[ad_rows] + g * mask[ad_rows]
+                ll1 = y[ad_rows] * eta1 - n[ad_rows] * jax.nn.softplus(eta1)
+                L0 = jax.ops.segment_sum(ll0, study, num_segments=J)
+                L1 = L0 + jax.ops.segment_sum(ll1 + logc_y[ad_rows] - ll0[ad_rows],
+                                              study[ad_rows], num_segments=J)
+                pu = dist.Normal(0.0, sd)
+                L1 = L1 + ipd_study * (pu.log_prob(u - g) - pu.log_prob(u))
+                delta = numpyro.deterministic("bias_delta", (L1 - L0)[jb_j])
+                lw = logc + bits_j @ delta
+                lse = jax.scipy.special.logsumexp(lw)
+                numpyro.factor("loglik", jnp.sum(L0) + lse)
+                numpyro.deterministic("p_bias", jnp.exp(lw - lse) @ bits_j)
+            elif bias == "adjust1":
                 a = numpyro.sample("a", dist.Normal(0.0, sd))
                 b = numpyro.sample("b", dist.Normal(0.0, sd))
                 eta1 = eta + g * mask
-                ll1 = y * eta1 - n * jax.nn.softplus(eta1) + logc
+                ll1 = y * eta1 - n * jax.nn.softplus(eta1) + logc_y
                 L0 = jax.ops.segment_sum(ll0, study, num_segments=J)
                 L1 = jax.ops.segment_sum(ll1, study, num_segments=J)
                 lin = a + b * zc
@@ -560,7 +638,7 @@ class CrossNMA:
             init["u"] = u0
         if bias != "naive":
             init["g"] = 0.0
-        if bias == "adjust1":
+        if bias == "adjust1" and not exact:
             init.update(a=0.0, b=0.0)
         if bias == "adjust2":
             init["pi"] = np.full(5, 0.5)
@@ -632,7 +710,38 @@ class CrossNMA:
             dims["beta"] = ["treatment"]
         if self.bias != "naive":
             post["g"] = s["g"]
-        if self.bias == "adjust1":
+        info: dict = {}
+        if self.bias == "adjust1" and self._adjust1 is not None:
+            ex = self._adjust1
+            jb, bits = ex["jb"], ex["bits"]
+            # configuration of R per draw from its conditional posterior, then u in
+            # crossnma's parametrisation and (a, b) | R exactly (rejection from the prior)
+            rng = np.random.default_rng(self.random_state)
+            lw = np.log(np.maximum(ex["c"], 1e-300)) + s["bias_delta"] @ bits.T
+            lw -= lw.max(axis=-1, keepdims=True)
+            pw = np.exp(lw)
+            cum = np.cumsum(pw / pw.sum(axis=-1, keepdims=True), axis=-1)  # as config_weights()
+            k = (cum < rng.random(cum.shape[:-1])[..., None]).sum(axis=-1)
+            R = bits[np.minimum(k, bits.shape[0] - 1)]
+            u = s["u"].copy()
+            ipd_b = jb < D.n_ipd
+            u[..., jb[ipd_b]] -= R[..., ipd_b] * s["g"][..., None]
+            shp = R.shape[:-1]
+            a, b, nmiss = draw_ab(R.reshape(-1, jb.size), ex["z"], ex["sd"], rng)
+            s.update(u=u, R=R, a=a.reshape(shp), b=b.reshape(shp))
+            s["pi"] = _expit(s["a"][..., None] + s["b"][..., None] * ex["z"])
+            post.update(u=u, a=s["a"], b=s["b"], R=R, p_bias=s["p_bias"], pi=s["pi"])
+            coords["bias_study"] = [D.studies[j] for j in jb]
+            for v in ("R", "p_bias", "pi"):
+                dims[v] = ["bias_study"]
+            info = {"adjust1": "exact (R, a, b summed out)",
+                    "configurations": int(bits.shape[0]),
+                    "config_prior_error": ex["c_error"],
+                    "config_prior_seconds": ex["c_seconds"],
+                    "ab_draws_reused": int(nmiss),
+                    "bias_studies": [D.studies[j] for j in jb],
+                    "config_bits": bits, "config_prior": ex["c"]}
+        elif self.bias == "adjust1":
             post.update(a=s["a"], b=s["b"], p_bias=s["p_bias"])
             dims["p_bias"] = ["study"]
         if self.bias == "adjust2":
@@ -642,7 +751,10 @@ class CrossNMA:
                                        "unclear"]
         idata = az.from_dict(posterior=post, coords=coords, dims=dims,
                              sample_stats={"diverging": div})
-        diag = _diagnostics(_subset(idata, [v for v in post if v not in ("u",)]),
+        # exact conditional draws (R, a, b, pi) are left out of the sampler diagnostics: their
+        # mixing is that of the sampled parameters (p_bias, g) they are drawn from
+        skip = ("u", "R", "a", "b", "pi") if info else ("u",)
+        diag = _diagnostics(_subset(idata, [v for v in post if v not in skip]),
                             int(div.sum()), self.chains)
         rows = {}
         for t_i, t in enumerate(tr[1:]):
@@ -661,7 +773,7 @@ class CrossNMA:
         res = CrossNMAResult(params=params, inference_data=idata, diagnostics=diag,
                              samples=s, treatments=tr, studies=D.studies, bias=self.bias,
                              covariate=self.covariate, covariate_ref=D.cov_ref,
-                             prior_scale=D.prior_scale, seconds=seconds)
+                             prior_scale=D.prior_scale, seconds=seconds, info=info)
         self.result_ = res
         return res
 
@@ -670,6 +782,12 @@ class CrossNMA:
         if self.result_ is None:
             raise NotFittedError("CrossNMA is not fitted: call fit() first.")
         return self.result_
+
+
+def _expit(v: np.ndarray) -> np.ndarray:
+    from scipy.special import expit
+
+    return expit(v)
 
 
 def _log_binom(y: np.ndarray, n: np.ndarray) -> np.ndarray:
