@@ -161,8 +161,14 @@ def glmnet_lambda_max(X: np.ndarray, y: np.ndarray, alpha: float = 1.0,
 class _LogisticBatch:
     """Smooth part ``-sum_i w_mi loglik_i / n_m`` of M logistic problems sharing the
     design ``A`` (n, q) and outcome ``y``, with 0/1 observation weights ``w`` (M, n)
-    (a cross-validation fold = the weights of its training rows): value, gradient and
-    Hessian for all problems in a few array operations (one matrix product each)."""
+    (a cross-validation fold = the weights of its training rows): gradient and Hessian
+    for all problems in a few array operations (one matrix product each).
+
+    The value is not computed by ``__call__`` (``f`` is None): its ``log(1 + exp(eta))``
+    costs more than the gradient and Hessian together, and the path solver needs it
+    only when a Newton step is not certified as a descent step by its directional
+    derivative; :meth:`value` gives it then.
+    """
 
     def __init__(self, A, y, w, offset=None):
         self.A, self.y = A, y
@@ -176,21 +182,25 @@ class _LogisticBatch:
         self.iu = np.triu_indices(q)
         self.AU = A[:, self.iu[0]] * A[:, self.iu[1]]
 
+    def value(self, b, idx=None):
+        """The smooth objective of the problems ``idx`` (all if None) at ``b``."""
+        wn = self.wn if idx is None else self.wn[idx]
+        eta = b @ self.A.T + self.off
+        return -np.sum(wn * (self.y * eta - np.logaddexp(0.0, eta)), axis=1)
+
     def __call__(self, b, idx=None, hessian=True):
         wn = self.wn if idx is None else self.wn[idx]
-        eta = b @ self.A.T + self.off                       # (M, n)
-        mu = special.expit(eta)
-        f = -np.sum(wn * (self.y * eta - np.logaddexp(0.0, eta)), axis=1)
+        mu = special.expit(b @ self.A.T + self.off)             # (M, n)
         g = -((wn * (self.y - mu)) @ self.A)
         if not hessian:
-            return f, g, None
+            return None, g, None
         v = wn * np.maximum(mu * (1 - mu), 1e-10)
         h = v @ self.AU
         M, q = b.shape
         H = np.empty((M, q, q))
         H[:, self.iu[0], self.iu[1]] = h
         H[:, self.iu[1], self.iu[0]] = h
-        return f, g, H
+        return None, g, H
 
 
 def _enet_penalties(lambdas, alpha, pf, rho):
@@ -247,7 +257,7 @@ def glmnet_path(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray, alpha: float 
         state = {"prev": 0.0}
 
         def stop(k, b):
-            f, _, _ = prob(b, None, False)
+            f = prob.value(b)
             dr = 1 - (ll_sat + f[0] * n) / (ll_sat - ll_null)
             if k >= 4 and (dr > devmax or dr - state["prev"] < fdev):
                 return True
