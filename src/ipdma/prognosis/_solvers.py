@@ -33,6 +33,7 @@ __all__ = [
     "fit_logistic_ridge",
     "fit_random_intercept",
     "glmnet_cv_paths",
+    "glmnet_interpolate",
     "glmnet_lambda_max",
     "glmnet_path",
     "joint_hessian_vcov",
@@ -277,14 +278,22 @@ def glmnet_path(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray, alpha: float 
 
 def glmnet_cv_paths(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray, folds: np.ndarray,
                     alpha: float = 1.0, penalty_factor: np.ndarray | None = None,
-                    standardize: bool = True, max_iter: int = 200
-                    ) -> tuple[np.ndarray, np.ndarray]:
+                    standardize: bool = True, max_iter: int = 200,
+                    fdev: float | None = None, devmax: float = 0.999
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The K cross-validation paths of :func:`glmnet_path` (fold k trained on the rows
     with ``folds != k``, standardised with its own means and sds as ``cv.glmnet``
     does), solved together: one batched proximal-Newton path over the K problems.
 
-    Returns coefficients (K, len(lambdas), 1 + p) on the original scale (intercept
-    first) and convergence flags (K, len(lambdas)).
+    ``lambdas`` is one sequence (L,) for every fold (``cv.glmnet`` given ``lambda=``)
+    or one per fold (K, L) (``cv.glmnet``'s default: each fold fit computes its own
+    sequence).  With ``fdev`` each fold's path stops as glmnet's binomial path does
+    with its default sequence (from the 5th lambda, once the fold's training deviance
+    ratio gains less than ``fdev`` or exceeds ``devmax``).
+
+    Returns coefficients (K, L, 1 + p) on the original scale (intercept first),
+    convergence flags (K, L) and the number of lambdas of each fold's path (K,): the
+    entries beyond a fold's stop hold solutions glmnet would not have computed.
     """
     n, p = X.shape
     pf = _scaled_penalty_factor(np.ones(p) if penalty_factor is None else penalty_factor)
@@ -306,15 +315,56 @@ def glmnet_cv_paths(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray, folds: np
     ybar = np.clip((w @ y) / nw, 1e-8, 1 - 1e-8)
     b0 = np.zeros((K, p + 1))
     b0[:, 0] = np.log(ybar / (1 - ybar))
-    l1, l2 = _enet_penalties(lambdas, alpha, pf, np.where(usable[:, 1:], rho, 1.0))
+    lam = np.asarray(lambdas, float)
+    per_fold = lam.ndim == 2
+    rho_u = np.where(usable[:, 1:], rho, 1.0)
+    if per_fold:                                   # (K, L): each fold its own sequence
+        l1, l2 = _enet_penalties(np.ones(lam.shape[1]), alpha, pf, rho_u)
+        l1 *= lam.T[:, :, None]
+        l2 *= lam.T[:, :, None]
+    else:
+        l1, l2 = _enet_penalties(lam, alpha, pf, rho_u)
+    L = l1.shape[0]
+    lengths = np.full(K, L)
+    stop = None
+    if fdev is not None:
+        f_null = -(ybar * np.log(ybar) + (1 - ybar) * np.log(1 - ybar))  # per-row null
+        state = {"prev": np.zeros(K), "stopped": np.zeros(K, bool)}
+
+        def stop(k, b):
+            dr = 1 - prob.value(b) / f_null
+            st = state["stopped"]
+            hit = ~st & (k >= 4) & ((dr > devmax) | (dr - state["prev"] < fdev))
+            lengths[hit] = k + 1
+            st |= hit
+            state["prev"] = dr
+            return bool(st.all())
+
     with one_blas_thread():
-        B, conv = solve_enet_path(prob, b0, l1, l2, lambdas=lambdas, usable=usable,
-                                  max_iter=max_iter, step_tol=1e-6)
+        B, conv = solve_enet_path(prob, b0, l1, l2, lambdas=lam[0] if per_fold else lam,
+                                  usable=usable, max_iter=max_iter, step_tol=1e-6,
+                                  stop=stop)
+    lengths = np.minimum(lengths, B.shape[0])
     beta = np.where(usable[None, :, 1:], B[..., 1:] / sd_safe, 0.0)    # (L, K, p)
     out = np.empty_like(B)
     out[..., 1:] = beta
     out[..., 0] = B[..., 0] - beta @ mean
-    return out.transpose(1, 0, 2), conv.T
+    return out.transpose(1, 0, 2), conv.T, lengths
+
+
+def glmnet_interpolate(lambdas: np.ndarray, coefs: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Coefficients at ``s`` from a path fitted at decreasing ``lambdas`` (L,), as
+    ``predict.glmnet(s = )`` gives them: linear in lambda between the two neighbouring
+    fits, the first (last) fit above (below) the path's range.  ``coefs`` (L, q);
+    returns (len(s), q)."""
+    lam = np.asarray(lambdas, float)[::-1]                # increasing
+    c = np.asarray(coefs, float)[::-1]
+    s = np.clip(np.asarray(s, float), lam[0], lam[-1])
+    if len(lam) == 1:
+        return np.repeat(c, len(s), axis=0)
+    j = np.clip(np.searchsorted(lam, s, side="right") - 1, 0, len(lam) - 2)
+    frac = (s - lam[j]) / (lam[j + 1] - lam[j])
+    return c[j] + frac[:, None] * (c[j + 1] - c[j])
 
 
 # --------------------------------------------------------------------------- GLMM
