@@ -147,7 +147,9 @@ def solve_enet_path(evaluate: Callable, b0: np.ndarray, l1: np.ndarray, l2: np.n
         ``idx`` (k indices into 0..M-1; None = all M) returns ``(f, g, H)``: the smooth
         objective (k,), its gradient (k, q) and, when ``hessian`` is true, its Hessian
         (k, q, q) (else None).  Only the problems that have not converged at a lambda
-        are evaluated again.
+        are evaluated again.  ``f`` may be None: the value is then computed only when
+        the directional derivative does not certify a descent step, by
+        ``evaluate.value(b, idx) -> f``.
     b0 : (M, q) start of the first lambda.
     l1, l2 : (L, M, q) penalty weights per lambda (0 for unpenalised coordinates).
     lambdas : (L,) positive, optional
@@ -199,7 +201,8 @@ def solve_enet_path(evaluate: Callable, b0: np.ndarray, l1: np.ndarray, l2: np.n
 
         allidx = np.arange(M)
         f, g, H = evaluate(b, None, True)
-        obj = objective(f, b, allidx)
+        lazy = f is None                 # value only on demand: evaluate.value(b, idx)
+        obj = None if lazy else objective(f, b, allidx)
         done = np.zeros(M, bool)
         for _ in range(max_iter):
             a = np.flatnonzero(~done)                  # problems still iterating
@@ -215,15 +218,39 @@ def solve_enet_path(evaluate: Callable, b0: np.ndarray, l1: np.ndarray, l2: np.n
                 break
             a, ba, step = a[~fin], ba[~fin], step[~fin]
             t = np.ones(len(a))
+            obj0 = None
             for _ in range(40):                      # step halving (rarely needed)
                 cand = ba + t[:, None] * step
                 f_c, g_c, H_c = evaluate(cand, a, not chord)
-                obj_c = objective(f_c, cand, a)
-                bad = ~(obj_c <= obj[a] + 1e-13 * np.abs(obj[a]))
+                if lazy:
+                    # phi(s) = F(ba + s ts), convex: phi(1) - phi(0) <= phi'(1-), and the
+                    # trapezoid estimate (phi'(0+) + phi'(1-)) / 2 is below phi'(0+) / 4
+                    # when phi'(1-) <= |phi'(0+)| / 2 (phi'(0+) < 0 for a proximal Newton
+                    # step): accepted without the value, which is computed (and the
+                    # Armijo test made) only for the other problems
+                    ts = t[:, None] * step
+                    l1a = l1k[a]
+                    d1 = np.sum(ts * (g_c + l2k[a] * cand)
+                                + l1a * np.where(cand != 0, np.sign(cand) * ts, -np.abs(ts)),
+                                axis=1)
+                    d0 = np.sum(ts * (g[a] + l2k[a] * ba)
+                                + l1a * np.where(ba != 0, np.sign(ba) * ts, np.abs(ts)), axis=1)
+                    bad = ~((d0 < 0) & (d1 <= 0.5 * np.abs(d0))) & ~(d1 <= 0)
+                    if bad.any():
+                        ib = np.flatnonzero(bad)
+                        if obj0 is None:
+                            obj0 = objective(evaluate.value(ba, a), ba, a)
+                        obj_c = objective(evaluate.value(cand[ib], a[ib]), cand[ib], a[ib])
+                        bad[ib] = ~(obj_c <= obj0[ib] + 1e-13 * np.abs(obj0[ib]))
+                else:
+                    obj_c = objective(f_c, cand, a)
+                    bad = ~(obj_c <= obj[a] + 1e-13 * np.abs(obj[a]))
                 if not bad.any():
                     break
                 t = np.where(bad, t / 2, t)
-            b[a], f[a], g[a], obj[a] = cand, f_c, g_c, obj_c
+            b[a], g[a] = cand, g_c
+            if not lazy:
+                f[a], obj[a] = f_c, obj_c
             if H_c is not None:
                 H[a] = H_c
         B[k] = b

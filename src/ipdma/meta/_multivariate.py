@@ -366,6 +366,98 @@ def _bfgs(fun, x0: np.ndarray, H0: np.ndarray | None, gtol: float, maxiter: int)
     return x, f, g, maxiter, nfev, bool(np.max(np.abs(g)) < gtol), "maximum iterations reached"
 
 
+def _fit_full_rank(fun, theta0, d, reml, structure, scale, gtol, maxiter):
+    """BFGS over the Cholesky factor of Psi (every parameter free) from ``theta0``,
+    polished by L-BFGS-B when it stops early.  Returns ``_bfgs``'s tuple."""
+    p = d.p
+    # initial inverse Hessian: inverse expected information at the start
+    Psi_s, aux_s = _theta_to_psi(theta0 * scale, structure, p)
+    info0 = _fisher_theta(_evaluate(Psi_s, d, reml=reml, grad=False), aux_s, d, reml,
+                          structure) * scale**2
+    info0 = 0.5 * (info0 + info0.T)
+    try:
+        H0 = np.linalg.inv(info0)
+        H0 = 0.5 * (H0 + H0.T)
+        np.linalg.cholesky(H0)
+    except np.linalg.LinAlgError:
+        H0 = None
+    x, fval, g, n_iter, n_feval, ok, message = _bfgs(fun, theta0, H0, gtol, maxiter)
+    if not ok:
+        # polish with L-BFGS-B from where BFGS stopped
+        res2 = optimize.minimize(fun, x, jac=True, method="L-BFGS-B",
+                                 options={"maxiter": maxiter, "ftol": 1e-15,
+                                          "gtol": gtol * 1e-2})
+        if res2.fun <= fval:
+            x, fval, g = res2.x, res2.fun, res2.jac
+            message = f"BFGS: {message}; L-BFGS-B: {res2.message}"
+        n_iter += int(res2.nit)
+        n_feval += int(res2.nfev)
+        ok = bool(res2.success)
+    return x, fval, g, n_iter, n_feval, ok, message
+
+
+def _fit_low_rank(fun, low_rank, d, reml, scale, gtol, maxiter):
+    """REML/ML over Psi = L L' with L lower trapezoidal of the rank r < p of the
+    (truncated) moment estimate, i.e. the Cholesky parametrisation with its last p - r
+    columns fixed at 0.
+
+    Between-study covariance matrices of many coefficients estimated from few trials
+    are often singular at the optimum (the 10 x 9 two-stage ITE case: rank 3).  The
+    full Cholesky BFGS then spends most of its iterations driving p - r diagonal
+    elements to 0; here they are 0 from the start.  The result is accepted only if it
+    is also the optimum over every positive semi-definite Psi: the gradient
+    ``G = d loglik / d Psi`` must be negative semi-definite on the null space of Psi
+    (no new direction of between-study variation increases the likelihood; on the
+    range of Psi the gradient vanishes at the restricted optimum).  Otherwise None:
+    the caller runs the full-rank fit.
+    """
+    p = d.p
+    w, V, r = low_rank
+    B = V[:, -r:] * np.sqrt(w[-r:])
+    Q, _ = np.linalg.qr(B[:r].T)
+    L = np.zeros((p, p))
+    L[:, :r] = B @ Q                                   # lower trapezoidal
+    L[:, :r] *= np.where(np.diag(L)[:r] < 0, -1.0, 1.0)
+    rows, cols = _tril(p)
+    mask = cols < r
+    t0 = np.zeros(len(rows))
+    x0 = L[rows, cols][mask] / scale
+
+    def fun_r(x):
+        t = t0.copy()
+        t[mask] = x
+        f, g = fun(t)
+        return f, g[mask]
+
+    Psi_s = L @ L.T
+    H0 = None
+    try:
+        info = _fisher_theta(_evaluate(Psi_s, d, reml=reml, grad=False), L, d, reml,
+                             "unstructured")[np.ix_(mask, mask)] * scale**2
+        H0 = np.linalg.inv(0.5 * (info + info.T))
+        H0 = 0.5 * (H0 + H0.T)
+        np.linalg.cholesky(H0)
+    except np.linalg.LinAlgError:
+        H0 = None
+    x, fval, g, n_iter, n_feval, ok, message = _bfgs(fun_r, x0, H0, gtol, maxiter)
+    if not ok:
+        return None
+    t = t0.copy()
+    t[mask] = x
+    Lh = np.zeros((p, p))
+    Lh[rows, cols] = t * scale
+    try:
+        G = _evaluate(Lh @ Lh.T, d, reml=reml, grad=True).grad
+    except np.linalg.LinAlgError:
+        return None
+    Qc = np.linalg.qr(Lh[:, :r], mode="complete")[0]
+    N = Qc[:, r:]
+    top = float(np.linalg.eigvalsh(N.T @ G @ N)[-1]) * scale**2
+    if top > 1e-8:
+        return None
+    return t, fval, g, n_iter, n_feval, ok, message + " (rank " + str(r) + ")"
+
+
 def _psi_to_theta(Psi: np.ndarray, structure: str, p: int) -> np.ndarray:
     if structure == "unstructured":
         return np.linalg.cholesky(Psi)[_tril(p)]
@@ -596,12 +688,17 @@ def _fit_mvma(y: np.ndarray, S: np.ndarray, X: np.ndarray | None = None, *,
         Psi = _restrict(Psi, structure)
     else:
         reml = method == "reml"
+        low_rank = None
         if Psi_start is None:
             Psi0, _ = _mm_estimate(d)
             Psi0 = _restrict(Psi0, structure)
             # move off the boundary so that every Cholesky direction is free
             svar = np.median(np.diagonal(d.S_fill, axis1=1, axis2=2)[d.obs])
             w, V = np.linalg.eigh(Psi0)
+            if structure == "unstructured" and w.max(initial=0.0) > 0:
+                r_mm = int(np.sum(w > 1e-8 * w.max()))
+                if 0 < r_mm < p:
+                    low_rank = (w, V, r_mm)
             floor = max(1e-3 * svar, 1e-3 * w.max(initial=0.0), 1e-300)
             Psi0 = (V * np.maximum(w, floor)) @ V.T
             Psi0 = _restrict(0.5 * (Psi0 + Psi0.T), structure)
@@ -623,29 +720,14 @@ def _fit_mvma(y: np.ndarray, S: np.ndarray, X: np.ndarray | None = None, *,
             g = _grad_theta(ev.grad, aux, structure, p) * scale
             return -ev.ll, -g
 
-        # initial inverse Hessian: inverse expected information at the start
-        Psi_s, aux_s = _theta_to_psi(theta0 * scale, structure, p)
-        info0 = _fisher_theta(_evaluate(Psi_s, d, reml=reml, grad=False), aux_s, d, reml,
-                              structure) * scale**2
-        info0 = 0.5 * (info0 + info0.T)
-        try:
-            H0 = np.linalg.inv(info0)
-            H0 = 0.5 * (H0 + H0.T)
-            np.linalg.cholesky(H0)
-        except np.linalg.LinAlgError:
-            H0 = None
-        x, fval, g, n_iter, n_feval, ok, message = _bfgs(fun, theta0, H0, gtol, maxiter)
-        if not ok:
-            # polish with L-BFGS-B from where BFGS stopped
-            res2 = optimize.minimize(fun, x, jac=True, method="L-BFGS-B",
-                                     options={"maxiter": maxiter, "ftol": 1e-15,
-                                              "gtol": gtol * 1e-2})
-            if res2.fun <= fval:
-                x, fval, g = res2.x, res2.fun, res2.jac
-                message = f"BFGS: {message}; L-BFGS-B: {res2.message}"
-            n_iter += int(res2.nit)
-            n_feval += int(res2.nfev)
-            ok = bool(res2.success)
+        lr = None
+        if low_rank is not None:
+            lr = _fit_low_rank(fun, low_rank, d, reml, scale, gtol, maxiter)
+        if lr is not None:
+            x, fval, g, n_iter, n_feval, ok, message = lr
+        else:
+            x, fval, g, n_iter, n_feval, ok, message = _fit_full_rank(
+                fun, theta0, d, reml, structure, scale, gtol, maxiter)
         res = optimize.OptimizeResult(x=x, fun=fval, success=ok)
         theta = res.x * scale
         Psi, _ = _theta_to_psi(theta, structure, p)

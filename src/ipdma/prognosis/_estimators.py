@@ -28,6 +28,7 @@ from ._solvers import (
     fit_logistic_ridge,
     fit_random_intercept,
     glmnet_cv_paths,
+    glmnet_interpolate,
     glmnet_lambda_max,
     glmnet_path,
     loglik,
@@ -368,11 +369,23 @@ class ElasticNetEstimator:
         K = int(folds.max()) + 1
         raw = np.zeros((K, len(lambdas)))
         wts = np.zeros(K)
-        # the K fold paths solved together (batched proximal Newton)
-        paths, _ = glmnet_cv_paths(Xf, y, lambdas, folds, self.alpha, pf, self.standardize)
+        if self.lambdas is None:
+            # cv.glmnet's default: every fold fit computes its own lambda sequence (from
+            # its training rows) and stops early as glmnet does; its held-out predictions
+            # at the full-data lambdas interpolate its path linearly in lambda
+            fold_lams = np.array([self.lambda_sequence(Xf[folds != k], y[folds != k], pf)
+                                  for k in range(K)])
+            paths, _, lengths = glmnet_cv_paths(Xf, y, fold_lams, folds, self.alpha, pf,
+                                                self.standardize, fdev=1e-5)
+        else:       # given lambdas: every fold fit uses them, no early stop (as glmnet)
+            paths, _, lengths = glmnet_cv_paths(Xf, y, lambdas, folds, self.alpha, pf,
+                                                self.standardize)
         for k in range(K):
             te = folds == k
             coefs = paths[k]
+            if self.lambdas is None:
+                m = lengths[k]
+                coefs = glmnet_interpolate(fold_lams[k, :m], coefs[:m], lambdas)
             eta = coefs[:, 0][None, :] + Xf[te] @ coefs[:, 1:].T        # n_te x L
             wts[k] = te.sum()
             if self.cv_criterion == "deviance":

@@ -33,6 +33,7 @@ __all__ = [
     "fit_logistic_ridge",
     "fit_random_intercept",
     "glmnet_cv_paths",
+    "glmnet_interpolate",
     "glmnet_lambda_max",
     "glmnet_path",
     "joint_hessian_vcov",
@@ -161,8 +162,14 @@ def glmnet_lambda_max(X: np.ndarray, y: np.ndarray, alpha: float = 1.0,
 class _LogisticBatch:
     """Smooth part ``-sum_i w_mi loglik_i / n_m`` of M logistic problems sharing the
     design ``A`` (n, q) and outcome ``y``, with 0/1 observation weights ``w`` (M, n)
-    (a cross-validation fold = the weights of its training rows): value, gradient and
-    Hessian for all problems in a few array operations (one matrix product each)."""
+    (a cross-validation fold = the weights of its training rows): gradient and Hessian
+    for all problems in a few array operations (one matrix product each).
+
+    The value is not computed by ``__call__`` (``f`` is None): its ``log(1 + exp(eta))``
+    costs more than the gradient and Hessian together, and the path solver needs it
+    only when a Newton step is not certified as a descent step by its directional
+    derivative; :meth:`value` gives it then.
+    """
 
     def __init__(self, A, y, w, offset=None):
         self.A, self.y = A, y
@@ -176,21 +183,25 @@ class _LogisticBatch:
         self.iu = np.triu_indices(q)
         self.AU = A[:, self.iu[0]] * A[:, self.iu[1]]
 
+    def value(self, b, idx=None):
+        """The smooth objective of the problems ``idx`` (all if None) at ``b``."""
+        wn = self.wn if idx is None else self.wn[idx]
+        eta = b @ self.A.T + self.off
+        return -np.sum(wn * (self.y * eta - np.logaddexp(0.0, eta)), axis=1)
+
     def __call__(self, b, idx=None, hessian=True):
         wn = self.wn if idx is None else self.wn[idx]
-        eta = b @ self.A.T + self.off                       # (M, n)
-        mu = special.expit(eta)
-        f = -np.sum(wn * (self.y * eta - np.logaddexp(0.0, eta)), axis=1)
+        mu = special.expit(b @ self.A.T + self.off)             # (M, n)
         g = -((wn * (self.y - mu)) @ self.A)
         if not hessian:
-            return f, g, None
+            return None, g, None
         v = wn * np.maximum(mu * (1 - mu), 1e-10)
         h = v @ self.AU
         M, q = b.shape
         H = np.empty((M, q, q))
         H[:, self.iu[0], self.iu[1]] = h
         H[:, self.iu[1], self.iu[0]] = h
-        return f, g, H
+        return None, g, H
 
 
 def _enet_penalties(lambdas, alpha, pf, rho):
@@ -247,7 +258,7 @@ def glmnet_path(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray, alpha: float 
         state = {"prev": 0.0}
 
         def stop(k, b):
-            f, _, _ = prob(b, None, False)
+            f = prob.value(b)
             dr = 1 - (ll_sat + f[0] * n) / (ll_sat - ll_null)
             if k >= 4 and (dr > devmax or dr - state["prev"] < fdev):
                 return True
@@ -267,14 +278,22 @@ def glmnet_path(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray, alpha: float 
 
 def glmnet_cv_paths(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray, folds: np.ndarray,
                     alpha: float = 1.0, penalty_factor: np.ndarray | None = None,
-                    standardize: bool = True, max_iter: int = 200
-                    ) -> tuple[np.ndarray, np.ndarray]:
+                    standardize: bool = True, max_iter: int = 200,
+                    fdev: float | None = None, devmax: float = 0.999
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The K cross-validation paths of :func:`glmnet_path` (fold k trained on the rows
     with ``folds != k``, standardised with its own means and sds as ``cv.glmnet``
     does), solved together: one batched proximal-Newton path over the K problems.
 
-    Returns coefficients (K, len(lambdas), 1 + p) on the original scale (intercept
-    first) and convergence flags (K, len(lambdas)).
+    ``lambdas`` is one sequence (L,) for every fold (``cv.glmnet`` given ``lambda=``)
+    or one per fold (K, L) (``cv.glmnet``'s default: each fold fit computes its own
+    sequence).  With ``fdev`` each fold's path stops as glmnet's binomial path does
+    with its default sequence (from the 5th lambda, once the fold's training deviance
+    ratio gains less than ``fdev`` or exceeds ``devmax``).
+
+    Returns coefficients (K, L, 1 + p) on the original scale (intercept first),
+    convergence flags (K, L) and the number of lambdas of each fold's path (K,): the
+    entries beyond a fold's stop hold solutions glmnet would not have computed.
     """
     n, p = X.shape
     pf = _scaled_penalty_factor(np.ones(p) if penalty_factor is None else penalty_factor)
@@ -296,15 +315,56 @@ def glmnet_cv_paths(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray, folds: np
     ybar = np.clip((w @ y) / nw, 1e-8, 1 - 1e-8)
     b0 = np.zeros((K, p + 1))
     b0[:, 0] = np.log(ybar / (1 - ybar))
-    l1, l2 = _enet_penalties(lambdas, alpha, pf, np.where(usable[:, 1:], rho, 1.0))
+    lam = np.asarray(lambdas, float)
+    per_fold = lam.ndim == 2
+    rho_u = np.where(usable[:, 1:], rho, 1.0)
+    if per_fold:                                   # (K, L): each fold its own sequence
+        l1, l2 = _enet_penalties(np.ones(lam.shape[1]), alpha, pf, rho_u)
+        l1 *= lam.T[:, :, None]
+        l2 *= lam.T[:, :, None]
+    else:
+        l1, l2 = _enet_penalties(lam, alpha, pf, rho_u)
+    L = l1.shape[0]
+    lengths = np.full(K, L)
+    stop = None
+    if fdev is not None:
+        f_null = -(ybar * np.log(ybar) + (1 - ybar) * np.log(1 - ybar))  # per-row null
+        state = {"prev": np.zeros(K), "stopped": np.zeros(K, bool)}
+
+        def stop(k, b):
+            dr = 1 - prob.value(b) / f_null
+            st = state["stopped"]
+            hit = ~st & (k >= 4) & ((dr > devmax) | (dr - state["prev"] < fdev))
+            lengths[hit] = k + 1
+            st |= hit
+            state["prev"] = dr
+            return bool(st.all())
+
     with one_blas_thread():
-        B, conv = solve_enet_path(prob, b0, l1, l2, lambdas=lambdas, usable=usable,
-                                  max_iter=max_iter, step_tol=1e-6)
+        B, conv = solve_enet_path(prob, b0, l1, l2, lambdas=lam[0] if per_fold else lam,
+                                  usable=usable, max_iter=max_iter, step_tol=1e-6,
+                                  stop=stop)
+    lengths = np.minimum(lengths, B.shape[0])
     beta = np.where(usable[None, :, 1:], B[..., 1:] / sd_safe, 0.0)    # (L, K, p)
     out = np.empty_like(B)
     out[..., 1:] = beta
     out[..., 0] = B[..., 0] - beta @ mean
-    return out.transpose(1, 0, 2), conv.T
+    return out.transpose(1, 0, 2), conv.T, lengths
+
+
+def glmnet_interpolate(lambdas: np.ndarray, coefs: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Coefficients at ``s`` from a path fitted at decreasing ``lambdas`` (L,), as
+    ``predict.glmnet(s = )`` gives them: linear in lambda between the two neighbouring
+    fits, the first (last) fit above (below) the path's range.  ``coefs`` (L, q);
+    returns (len(s), q)."""
+    lam = np.asarray(lambdas, float)[::-1]                # increasing
+    c = np.asarray(coefs, float)[::-1]
+    s = np.clip(np.asarray(s, float), lam[0], lam[-1])
+    if len(lam) == 1:
+        return np.repeat(c, len(s), axis=0)
+    j = np.clip(np.searchsorted(lam, s, side="right") - 1, 0, len(lam) - 2)
+    frac = (s - lam[j]) / (lam[j + 1] - lam[j])
+    return c[j] + frac[:, None] * (c[j + 1] - c[j])
 
 
 # --------------------------------------------------------------------------- GLMM
