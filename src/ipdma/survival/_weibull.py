@@ -34,6 +34,7 @@ from ..errors import (
     OutcomeError,
     column_not_found,
 )
+from ._cox import column_values
 
 stats = lazy_module("scipy.stats")   # imported when first used
 
@@ -286,7 +287,7 @@ def _intercept_column(X):
     return int(const[0]) if len(const) else None
 
 
-def _profile_shape(u, w, wd, sWd, k0, maxiter: int = 50):
+def _profile_shape(u, w, wd, sWd, k0, maxiter: int = 50, rtol: float = 1e-8):
     """Shape ``k = 1 / sigma`` and location ``b0`` maximising the Weibull log-likelihood of
     ``log t = b0 + offset + sigma W`` given residuals ``u = log t - offset`` (``b0`` is
     profiled out: ``exp(-k b0) = D / sum w e^{k u}``). The profile is concave in k; Newton
@@ -313,7 +314,7 @@ def _profile_shape(u, w, wd, sWd, k0, maxiter: int = 50):
             while k + step <= 0:
                 step /= 2.0
             k += step
-            if abs(step) < 1e-8 * k:
+            if abs(step) < rtol * k:
                 break
         else:
             return None                # e.g. identical times: the shape diverges
@@ -703,6 +704,22 @@ def _fit_weibull_checked(t, d, X, w, off, coef_names=None, tol: float = 1e-9,
                       estfun=ef, n_iter=int(it), converged=bool(conv[0]), coef_names=names)
 
 
+def _null_loglik(t, d, w, off, tol, maxiter) -> float:
+    """Maximised log-likelihood of the intercept-only model: the 1-D profile in the shape
+    (:func:`_profile_shape`, to a relative change of 1e-12, so the log-likelihood is exact
+    to rounding); the Newton fit where that fails (e.g. no events)."""
+    y = np.log(t)
+    wd = w * d
+    sWd = float(wd.sum())
+    prof = _profile_shape(y - off, w, wd, sWd, 1.0, rtol=1e-12) if sWd > 0 else None
+    if prof is None:
+        return _fit_weibull_checked(t, d, np.ones((len(t), 1)), w, off, tol=tol,
+                                    maxiter=maxiter, stacklevel=4).loglik
+    k, b0 = prof
+    z = (y - off - b0) * k
+    return float(wd @ z + sWd * np.log(k) - wd @ y - w @ np.exp(z))
+
+
 def _keep_columns(X, w):
     """Non-aliased columns (R's sequential rank rule: a later column linearly dependent on
     earlier ones is dropped)."""
@@ -729,13 +746,19 @@ def _keep_columns(X, w):
 # --------------------------------------------------------------------------------------
 # the estimator (pandas in, tidy out)
 # --------------------------------------------------------------------------------------
-def _design(df: pd.DataFrame, covariates: list[str], intercept: bool, levels=None):
+def _design(df: pd.DataFrame, covariates: list[str], intercept: bool, levels=None,
+            arrays=None):
+    """Design matrix; ``arrays`` maps numeric columns already read to float arrays."""
     cols, names = [], []
     if intercept:
         cols.append(np.ones(len(df)))
         names.append("(Intercept)")
     lev_out = {} if levels is None else levels
     for c in covariates:
+        if arrays is not None and c in arrays:
+            cols.append(arrays[c])
+            names.append(str(c))
+            continue
         s = df[c]
         if isinstance(s.dtype, pd.CategoricalDtype) or not (
                 pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
@@ -875,13 +898,13 @@ class WeibullRegression(ResultsMixin):
         # column by column (a sub-frame ``data[used]`` costs more than the fit on small data)
         arrays, bad = {}, {}
         for c in used:
-            col = data[c]
-            if isinstance(col.dtype, np.dtype) and col.dtype.kind in "fiub":
-                a = col.to_numpy(float)
+            col = column_values(data, c)
+            if isinstance(col, np.ndarray) and col.dtype.kind in "fiub":
+                a = col.astype(float, copy=False)
                 arrays[c] = a
                 k = int(np.isnan(a).sum()) if col.dtype.kind == "f" else 0
             else:
-                k = int(col.isna().sum())
+                k = int(data[c].isna().sum())
             if k:
                 bad[c] = k
         if bad:
@@ -894,7 +917,7 @@ class WeibullRegression(ResultsMixin):
 
         t, ev = arr(time), arr(event)
         check_survival_outcome(t, ev, time, event)
-        X, names, levels = _design(data, covs, self.intercept)
+        X, names, levels = _design(data, covs, self.intercept, arrays=arrays)
         w = arr(weights) if weights else None
         off = arr(offset) if offset else None
         n = len(t)
@@ -917,9 +940,7 @@ class WeibullRegression(ResultsMixin):
         self.nobs = float(w1.sum())
         self.n_events = float(w1 @ ev)
         if self.intercept and len(names) > 1:
-            f0 = _fit_weibull_checked(t, ev, np.ones((n, 1)), w1, off0, tol=self.tol,
-                                      maxiter=self.maxiter)
-            self.loglik_null = f0.loglik
+            self.loglik_null = _null_loglik(t, ev, w1, off0, self.tol, self.maxiter)
         else:
             self.loglik_null = f.loglik
         self.df = int(np.isfinite(f.coef).sum() + 1)
