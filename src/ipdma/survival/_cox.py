@@ -77,74 +77,19 @@ class _CoxDerivatives:
         self.gi = rs.death_gidx
         self.f = rs.death_frac
         self.dg_start = rs.dg_start
-        self._buf = np.empty((X.shape[0], self.p + 1))
-        if self.efron:
-            self._F = np.column_stack([np.ones(len(d)), self.f, self.f * self.f])
-            self._vbuf = np.empty((len(d), 5))
 
     def __call__(self, eta: np.ndarray, deriv: int = 2):
         rs, X, d = self.rs, self.X, self.d
         if len(d) == 0:
             p = self.p
             return 0.0, np.zeros(p), np.zeros((p, p))
-        if deriv != 2:
-            return self._partial(eta, deriv)
-        shift = float(eta.max())
-        # R = [r, X r] (r = w e^eta): the risk-set sums of r and X r are one pass
-        R = self._buf
-        r = R[:, 0]
-        np.subtract(eta, shift, out=r)
-        np.exp(r, out=r)
-        if self.w is not None:
-            r *= self.w
-        np.multiply(X, R[:, :1], out=R[:, 1:])
-        S = rs.rev_at_events(R)                       # (event groups, 1 + p)
-        S0, S1 = S[:, 0], S[:, 1:]
-        if self.efron:
-            # one term per death: den = S0 - (k/d) (sum of r over the tied deaths)
-            gi, f, mw = self.gi, self.f, self.mw
-            ED = np.add.reduceat(R[d], self.dg_start, axis=0)
-            E1 = ED[:, 1:]
-            den = S0[gi] - f * ED[gi, 0]
-            ll = float(self.wd @ eta[d] - mw @ np.log(den) - shift * self.mw_sum)
-            q = mw / den
-            V = self._vbuf
-            np.multiply(q[:, None], self._F[:, :2], out=V[:, :2])
-            np.multiply((q / den)[:, None], self._F, out=V[:, 2:])
-            # per tied group: sum q, sum q f, sum q/den, sum q f/den, sum q f^2/den
-            qg, qfg, A, Bf, C = np.add.reduceat(V, self.dg_start, axis=0).T
-        else:
-            # Breslow (or no tied deaths): every quantity per event group
-            dw = rs.g_deadwt_e
-            ll = float(self.wd @ eta[d] - dw @ np.log(S0) - shift * self.mw_sum)
-            qg = dw / S0
-        # c_j: sum of the terms mw/den whose risk set holds j (minus the Efron share
-        # f mw/den of j's own tied group when j is a death)
-        c = rs.fwd_to_rows(qg)
-        if self.efron:
-            c[d] -= qfg[gi]
-        rc = r * c
-        U = self.U0 - rc @ X
-        info = (X * rc[:, None]).T @ X
-        if self.efron:
-            # sum over death terms of mw (S1 - f E1)(S1 - f E1)' / den^2, by group:
-            # S1'A S1 - S1'Bf E1 - E1'Bf S1 + E1'C E1 in two products
-            K1 = S1 * A[:, None] - E1 * Bf[:, None]
-            K2 = E1 * C[:, None] - S1 * Bf[:, None]
-            info -= K1.T @ S1 + K2.T @ E1
-        else:
-            info -= (S1 * (qg / S0)[:, None]).T @ S1
-        return ll, U, info
-
-    def _partial(self, eta: np.ndarray, deriv: int):
-        """Log-likelihood (deriv 0) or log-likelihood and score (deriv 1)."""
-        rs, X, d = self.rs, self.X, self.d
         shift = float(eta.max())
         r = np.exp(eta - shift)
         if self.w is not None:
             r *= self.w
         S0 = rs.rev_at_events(r)                      # risk-set sum per event group
         if self.efron:
+            # one term per death: den = S0 - (k/d) (sum of r over the tied deaths)
             gi, f, mw = self.gi, self.f, self.mw
             E0 = np.add.reduceat(r[d], self.dg_start)
             den = S0[gi] - f * E0[gi]
@@ -154,15 +99,36 @@ class _CoxDerivatives:
             q = mw / den
             qg = np.add.reduceat(q, self.dg_start)
         else:
+            # Breslow (or no tied deaths): every quantity per event group
             dw = rs.g_deadwt_e
             ll = float(self.wd @ eta[d] - dw @ np.log(S0) - shift * self.mw_sum)
             if deriv == 0:
                 return ll, None, None
             qg = dw / S0
+        # c_j: sum of the terms mw/den whose risk set holds j (minus the Efron share
+        # f mw/den of j's own tied group when j is a death)
         c = rs.fwd_to_rows(qg)
         if self.efron:
             c[d] -= np.add.reduceat(q * f, self.dg_start)[gi]
-        return ll, self.U0 - (r * c) @ X, None
+        rc = r * c
+        U = self.U0 - rc @ X
+        if deriv == 1:
+            return ll, U, None
+        S1 = rs.rev_at_events(X * r[:, None])         # (event groups, p)
+        info = (X * rc[:, None]).T @ X
+        if self.efron:
+            # sum over death terms of mw (S1 - f E1)(S1 - f E1)' / den^2, by group
+            E1 = np.add.reduceat(self.Xd * r[d][:, None], self.dg_start)
+            u = q / den
+            A = np.add.reduceat(u, self.dg_start)
+            Bf = np.add.reduceat(u * f, self.dg_start)
+            C = np.add.reduceat(u * f * f, self.dg_start)
+            SB = (S1 * Bf[:, None]).T @ E1
+            info -= (S1 * A[:, None]).T @ S1 - SB - SB.T + (E1 * C[:, None]).T @ E1
+        else:
+            a = S1 / S0[:, None]
+            info -= (a * qg[:, None]).T @ S1
+        return ll, U, info
 
 
 def _derivatives(rs: RiskSets, X: np.ndarray, eta: np.ndarray, ties: str, deriv: int = 2):
