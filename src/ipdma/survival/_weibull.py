@@ -37,6 +37,7 @@ from ..errors import (
 from ._cox import column_values
 
 stats = lazy_module("scipy.stats")   # imported when first used
+_lapack = lazy_module("scipy.linalg.lapack")
 
 __all__ = [
     "WeibullFit",
@@ -414,10 +415,13 @@ def _fit_one(y, d, X, w, off, tol: float = 1e-9, maxiter: int = 100, start=None)
             dg = np.sqrt(np.abs(np.diag(H)))
             dg[dg == 0] = 1.0
             As = -H / dg[:, None] / dg[None, :]
-            try:
-                np.linalg.cholesky(As)
-                step = np.linalg.solve(As, g / dg) / dg
-            except np.linalg.LinAlgError:
+            # LAPACK directly (numpy.linalg's wrappers cost more than a small factorisation)
+            c, bad = _lapack.dpotrf(As, lower=1)
+            if bad == 0:
+                x, bad = _lapack.dpotrs(c, g / dg, lower=1)
+            if bad == 0:
+                step = x / dg
+            else:
                 P, _ = _pinv_neg(H[None])
                 step = P[0] @ g
             if not np.isfinite(step).all():
