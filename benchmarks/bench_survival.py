@@ -18,7 +18,14 @@ Cases:
 * ``weibull_control`` / ``weibull_large``: ``survreg(Surv ~ x..., dist = "weibull")`` vs
   ``WeibullRegression().fit`` (coefficients and Log(scale) compared).
 
-    python benchmarks/bench_survival.py [--reps 10] [--n-large 20000]
+* ``mob_weibull``: the Weibull MOB tree vs ``partykit::mob(..., fit = wbreg)`` on
+  ``../shared/reference/mob_weibull/sim_weibull.csv`` (n = 800; from
+  ``bench_mob_weibull.py``: best of ``--reps`` ipdma fits, one R fit, same tree checked).
+* ``cox_nmr`` / ``predict``: the time-to-event risk-based NMR fit (``RiskNMR``, public API)
+  vs ``coxph(Surv ~ treatment * Rc + strata(trial))`` and its predictions vs ``survfit``
+  (from ``bench_survival_nmr.py``, n = 1600 and ``--n-large``).
+
+    python benchmarks/bench_survival.py [--reps 10] [--n-large 20000] [--no-mob] [--no-nmr]
 
 Prints wall-clock and CPU seconds (medians), the ratios R / ipdma (> 1 = ipdma faster)
 and the largest absolute difference of the coefficients, with the load average before
@@ -106,6 +113,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--n-large", type=int, default=20000)
+    ap.add_argument("--no-mob", action="store_true", help="skip the Weibull MOB tree")
+    ap.add_argument("--no-nmr", action="store_true", help="skip the survival NMR cases")
     args = ap.parse_args()
     from threadpoolctl import threadpool_limits
 
@@ -162,6 +171,13 @@ def main() -> None:
                 X, df["time"].to_numpy(), df["status"].to_numpy(), lam), args.reps)
             add(name + f" ({len(lams)} lambdas)", len(df), s, c, B.T, key=name)
     out = pd.DataFrame(rows)
+    extra = []
+    if not args.no_mob:
+        extra.append(_mob_rows(args.reps, r_out is not None))
+    if not args.no_nmr:
+        nmr = _sibling("bench_survival_nmr").run(args.reps, args.n_large)
+        extra.append(nmr.drop(columns=[c for c in ("ratio_wall", "ratio_cpu") if c in nmr]))
+    out = pd.concat([out, *extra], ignore_index=True)
     if "R_s" in out:
         out["ratio_wall"] = out["R_s"] / out["ipdma_s"]
         out["ratio_cpu"] = out["R_cpu"] / out["ipdma_cpu"]
@@ -170,6 +186,29 @@ def main() -> None:
     print("after:", load())
     print("\nglmnet's coefficients carry its convergence error (thresh 1e-7 on the "
           "deviance); ipdma solves to the exact minimiser.")
+
+
+def _sibling(name: str):
+    """Import another benchmark script of this folder as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _mob_rows(reps: int, use_r: bool) -> pd.DataFrame:
+    """The Weibull MOB tree on the reference data vs partykit (``bench_mob_weibull.py``)."""
+    mob = _sibling("bench_mob_weibull")
+    d = mob.load_data()
+    tree, wall, cpu = mob.fit_ipdma(d, max(reps, 1))
+    row = {"case": "mob_weibull (tree, best of reps)", "n": len(d), "ipdma_s": wall,
+           "ipdma_cpu": cpu}
+    if use_r and mob.r_available():
+        r = mob.fit_r(d)
+        row.update(R_s=r["seconds"], R_cpu=r["cpu"], same_tree=bool(mob.same_tree(tree, r)))
+    return pd.DataFrame([row])
 
 
 if __name__ == "__main__":

@@ -186,6 +186,20 @@ def code_event(e: pd.Series, name: str, event: object = None) -> tuple[np.ndarra
     return coded, {str(lv): int(lv == ev) for lv in sorted(labels, key=str)}
 
 
+def _every_group_has_events(data: pd.DataFrame, keys: list, e: np.ndarray) -> bool:
+    """Quick check that every group of the ``keys`` columns has an event (groups by value,
+    which are at least as fine as the groups by string; False also when unsure, so the
+    caller's exact check decides)."""
+    codes = None
+    for k in keys:
+        c, u = pd.factorize(data[k])
+        if len(c) and c.min() < 0:
+            return False
+        codes = c if codes is None else codes * len(u) + c
+    n_ev = np.bincount(codes, weights=e)
+    return bool(np.all(n_ev[np.bincount(codes) > 0] > 0))
+
+
 def survival_outcome(data: pd.DataFrame, time: str, event: str, *, trial: str | None = None,
                      treatment: str | None = None, event_label: object = None,
                      require_events: bool = True) -> SurvivalOutcome:
@@ -231,6 +245,8 @@ def survival_outcome(data: pd.DataFrame, time: str, event: str, *, trial: str | 
                            "model cannot be fitted")
     if require_events and trial is not None:
         keys = [trial] + ([treatment] if treatment is not None else [])
+        if _every_group_has_events(data, keys, e):
+            return SurvivalOutcome(t, e, time, event, coding)
         ev = pd.Series(e, index=data.index).groupby([data[k].astype(str) for k in keys]).sum()
         none = ev[ev == 0]
         if len(none):

@@ -18,6 +18,22 @@ import numpy as np
 __all__ = ["RiskSets"]
 
 
+def _starts(a: np.ndarray) -> np.ndarray:
+    """True where a run of equal values of ``a`` begins."""
+    out = np.empty(len(a), bool)
+    if len(a):
+        out[0] = True
+        np.not_equal(a[1:], a[:-1], out=out[1:])
+    return out
+
+
+def _first(n: int) -> np.ndarray:
+    out = np.zeros(n, bool)
+    if n:
+        out[0] = True
+    return out
+
+
 class RiskSets:
     """Precomputed, eta-independent structure of a right-censored sample.
 
@@ -34,7 +50,9 @@ class RiskSets:
         n = len(time)
         st = np.zeros(n, np.int64) if strata is None else np.asarray(strata)
         w = np.ones(n) if weights is None else np.asarray(weights, float)
-        order = np.lexsort((time, st))
+        # stable sort by (stratum, time); one stratum: a stable argsort of time is the same
+        order = (np.argsort(time, kind="stable") if strata is None
+                 else np.lexsort((time, st)))
         self.n = n
         self.order = order
         self.time = time[order]
@@ -43,12 +61,12 @@ class RiskSets:
         self.weights = w[order]
         self.weighted = weights is not None
         # stratum bounds
-        new_s = np.r_[True, self.strata[1:] != self.strata[:-1]]
+        new_s = _starts(self.strata) if strata is not None else _first(n)
         self.s_start = np.flatnonzero(new_s)
-        self.s_end = np.r_[self.s_start[1:], n]
+        self.s_end = np.append(self.s_start[1:], n)
         self.stratum_labels = self.strata[self.s_start]
         # time groups (unique stratum x time)
-        new_g = new_s | np.r_[True, self.time[1:] != self.time[:-1]]
+        new_g = new_s | _starts(self.time)
         self.g_start = np.flatnonzero(new_g)
         self.group = np.cumsum(new_g) - 1                # group of each sorted row
         G = len(self.g_start)
@@ -62,18 +80,18 @@ class RiskSets:
         self.g_ndead = np.bincount(dg, minlength=G)       # count of deaths per group
         self.g_deadwt = np.bincount(dg, weights=self.weights[self.deaths], minlength=G)
         self.g_ncens = np.bincount(self.group[~dead], minlength=G)
-        first = np.r_[True, dg[1:] != dg[:-1]] if len(dg) else np.zeros(0, bool)
+        first = _starts(dg)
         self.dg_start = np.flatnonzero(first)             # start of each death group in deaths
-        rank = np.arange(len(dg)) - np.repeat(self.dg_start, np.diff(np.r_[self.dg_start, len(dg)]))
+        sizes = np.diff(np.append(self.dg_start, len(dg)))
+        rank = np.arange(len(dg)) - np.repeat(self.dg_start, sizes)
         self.death_rank = rank                            # 0..d_g-1 within its time group
-        self.death_gidx = np.repeat(np.arange(len(self.dg_start)),
-                                    np.diff(np.r_[self.dg_start, len(dg)]))
+        self.death_gidx = np.cumsum(first) - 1
         nd = self.g_ndead[dg]
         self.death_frac = rank / np.maximum(nd, 1)        # Efron's r / d_g
         self.death_meanwt = self.g_deadwt[dg] / np.maximum(nd, 1)
         self.event_groups = np.flatnonzero(self.g_ndead > 0)
-        self._gs_bounds = np.r_[np.flatnonzero(np.r_[True, self.g_stratum[1:]
-                                                     != self.g_stratum[:-1]]), G]
+        self._gs_bounds = (np.array([0, G]) if strata is None
+                           else np.append(np.flatnonzero(_starts(self.g_stratum)), G))
         # row-level maps used by the Cox derivatives (computed once per sample)
         eg = self.event_groups
         self.g_deadwt_e = self.g_deadwt[eg]               # weighted deaths per event group
@@ -83,8 +101,8 @@ class RiskSets:
         self._grouped = G < 0.9 * n
         self._rev_eg = G - 1 - eg
         eg_strat = self.g_stratum[eg]
-        self._eg_bounds = np.r_[np.flatnonzero(np.r_[True, eg_strat[1:] != eg_strat[:-1]]),
-                                len(eg)] if len(eg) else np.zeros(1, np.int64)
+        self._eg_bounds = (np.append(np.flatnonzero(_starts(eg_strat)), len(eg)) if len(eg)
+                           else np.zeros(1, np.int64))
         # row -> 1 + index of the last event group at or before the row's time group in
         # the row's stratum (0: none), for forward cumulative sums over event groups
         last = np.cumsum(self.g_ndead > 0)[self.group]    # event groups up to the row's group

@@ -34,8 +34,10 @@ from ..errors import (
     OutcomeError,
     column_not_found,
 )
+from ._cox import column_values
 
 stats = lazy_module("scipy.stats")   # imported when first used
+_lapack = lazy_module("scipy.linalg.lapack")
 
 __all__ = [
     "WeibullFit",
@@ -277,6 +279,172 @@ def _fit_batch(y, d, X, W, off, tol: float = 1e-9, maxiter: int = 100, start=Non
     return theta, ll, P, it, conv, rank
 
 
+def _intercept_column(X):
+    """Index of a constant, non-zero column of ``X`` (the intercept), else None."""
+    if X.shape[0] == 0:
+        return None
+    c = X[0]
+    const = np.flatnonzero((c != 0) & (X == c).all(axis=0))
+    return int(const[0]) if len(const) else None
+
+
+def _profile_shape(u, w, wd, sWd, k0, maxiter: int = 50, rtol: float = 1e-8):
+    """Shape ``k = 1 / sigma`` and location ``b0`` maximising the Weibull log-likelihood of
+    ``log t = b0 + offset + sigma W`` given residuals ``u = log t - offset`` (``b0`` is
+    profiled out: ``exp(-k b0) = D / sum w e^{k u}``). The profile is concave in k; Newton
+    with step halving, to a relative change of 1e-8 (used for starting values only).
+    Returns None if it fails."""
+    c = float(u.max())
+    uc = u - c
+    Su = float(wd @ uc)
+    k = k0 if np.isfinite(k0) and k0 > 0 else 1.0
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for _ in range(maxiter):
+            e = np.exp(k * uc)
+            e *= w
+            T0 = float(e.sum())
+            eu = e * uc
+            T1 = float(eu.sum())
+            T2 = float(eu @ uc)
+            m1 = T1 / T0
+            g = Su + sWd / k - sWd * m1
+            h = -sWd / k**2 - sWd * (T2 / T0 - m1 * m1)
+            if not (np.isfinite(g) and np.isfinite(h)) or h >= 0:
+                return None
+            step = -g / h
+            while k + step <= 0:
+                step /= 2.0
+            k += step
+            if abs(step) < rtol * k:
+                break
+        else:
+            return None                # e.g. identical times: the shape diverges
+        T0 = float(w @ np.exp(k * uc))
+        b0 = c - np.log(sWd / T0) / k
+    if not (np.isfinite(k) and np.isfinite(b0)):
+        return None
+    return k, b0
+
+
+def _fit_one(y, d, X, w, off, tol: float = 1e-9, maxiter: int = 100, start=None):
+    """Newton-Raphson with step halving for one weight vector (the single-fit path).
+
+    The same iteration, convergence rule and result as ``_fit_batch`` with one row of
+    weights, written for a single fit: the gradient and Hessian take two matrix products
+    (``X' [w e^z - w d, w z e^z]`` and ``X' diag(w e^z) X``), the Newton step is a Cholesky
+    solve (the eigen-decomposition of ``_pinv_neg`` is used only where the negated Hessian
+    is not positive definite, and once at the end for the covariance), and a rejected step
+    costs one log-likelihood evaluation. On small data the batched path spends most of its
+    time in per-call numpy overhead; this one needs a handful of operations per iteration.
+    Returns ``None`` when the start or an iteration gives non-finite values (the caller
+    then uses ``_fit_batch``).
+    """
+    p = X.shape[1]
+    q = p + 1
+    r = y - off
+    wd = w * d
+    sWd = float(wd.sum())
+    wdy = float(wd @ y)
+    XT = np.ascontiguousarray(X.T)
+    if start is None:
+        # weighted least squares of log(time) on X and log(scale) from the residual SD,
+        # as _start (one weight vector)
+        Xw = XT * w
+        A = Xw @ X
+        try:
+            beta = np.linalg.solve(A, Xw @ r)
+        except np.linalg.LinAlgError:
+            beta = np.linalg.pinv(A, hermitian=True) @ (Xw @ r)
+        res = r - X @ beta
+        var = float(w @ (res * res)) / max(float(w.sum()), 1e-300)
+        ls = np.log(max(np.sqrt(var) * np.sqrt(6.0) / np.pi, 1e-3))
+        theta = np.r_[beta, ls]
+        j0 = _intercept_column(X)
+        if j0 is not None and sWd > 0:
+            # least squares ignores censoring: keep its slopes, but take the intercept and
+            # the scale that maximise the likelihood given them (closed form in the
+            # intercept, a concave 1-D Newton in the shape), so that the Newton iteration
+            # starts near the maximum instead of halving its first steps
+            c0 = X[0, j0]
+            u = res + c0 * beta[j0]
+            prof = _profile_shape(u, w, wd, sWd, float(np.exp(-ls)))
+            if prof is not None:
+                k, b0 = prof
+                theta[j0] = b0 / c0
+                theta[p] = -np.log(k)
+    else:
+        theta = np.nan_to_num(np.asarray(start, float)).copy()
+
+    def loglik(th):
+        sig = np.exp(th[p])
+        z = r - X @ th[:p]
+        z /= sig
+        np.minimum(z, 700.0, out=z)
+        wez = np.exp(z)
+        wez *= w
+        sdz = float(wd @ z)
+        return sdz - th[p] * sWd - wdy - float(wez.sum()), z, wez, sdz
+
+    def derivs(th, z, wez, sdz):
+        sig = np.exp(th[p])
+        zwez = z * wez
+        szez = float(zwez.sum())
+        M = XT @ np.column_stack([wez - wd, zwez])
+        g = np.empty(q)
+        g[:p] = M[:, 0] / sig
+        g[p] = szez - sdz - sWd
+        H = np.empty((q, q))
+        H[:p, :p] = (XT * wez) @ X
+        H[:p, :p] /= -sig * sig
+        H[:p, p] = H[p, :p] = -(M[:, 1] + M[:, 0]) / sig
+        H[p, p] = -(float(zwez @ z) + szez - sdz)
+        return g, H
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        ll, z, wez, sdz = loglik(theta)
+        if not np.isfinite(ll):
+            return None
+        g, H = derivs(theta, z, wez, sdz)
+        if not (np.isfinite(g).all() and np.isfinite(H).all()):
+            return None
+        conv = False
+        it = 0
+        for it in range(1, maxiter + 1):  # noqa: B007
+            # Newton step on the unit-diagonal scaling of -H (as _pinv_neg); where -H is
+            # not positive definite, _pinv_neg's eigen-decomposition decides
+            dg = np.sqrt(np.abs(np.diag(H)))
+            dg[dg == 0] = 1.0
+            As = -H / dg[:, None] / dg[None, :]
+            # LAPACK directly (numpy.linalg's wrappers cost more than a small factorisation)
+            c, bad = _lapack.dpotrf(As, lower=1)
+            if bad == 0:
+                x, bad = _lapack.dpotrs(c, g / dg, lower=1)
+            if bad == 0:
+                step = x / dg
+            else:
+                P, _ = _pinv_neg(H[None])
+                step = P[0] @ g
+            if not np.isfinite(step).all():
+                break
+            fac = 1.0
+            for _ in range(31):
+                new = theta + fac * step
+                ll_n, z, wez, sdz = loglik(new)
+                if np.isfinite(ll_n) and ll_n >= ll - 1e-10 * (abs(ll) + 1.0):
+                    g_n, H_n = derivs(new, z, wez, sdz)
+                    if np.isfinite(g_n).all() and np.isfinite(H_n).all():
+                        break
+                fac /= 2.0
+            else:
+                break                      # no acceptable step: stop, not converged
+            theta, ll, g, H = new, ll_n, g_n, H_n
+            if np.max(np.abs(fac * step)) < tol:
+                conv = True
+                break
+    P, rank = _pinv_neg(H[None])
+    return theta[None], np.array([ll]), P, it, np.array([conv]), rank
+
+
 def _saturated_groups(X, offset=None):
     """Group index of every row when the design is saturated in its distinct rows (e.g.
     intercept + a 0/1 treatment: two groups with free group means) and there is no offset;
@@ -457,7 +625,7 @@ def check_survival_outcome(time, event, name_time: str = "time", name_event: str
             f"{t[bad[0]]}); survival times must be positive (a time of 0 usually means a "
             "data-entry problem: set it to a small positive value such as half the smallest "
             "unit, or drop the row).")
-    ok = np.isin(d, (0.0, 1.0))
+    ok = (d == 0.0) | (d == 1.0)
     if not ok.all():
         vals = np.unique(d[~ok])[:5].tolist()
         raise OutcomeError(
@@ -503,16 +671,27 @@ def fit_weibull(time, event, X, weights=None, offset=None, coef_names: Sequence[
     """
     t, d, X, w, off = _as_arrays(time, event, X, weights, offset)
     check_survival_outcome(t, d)
+    return _fit_weibull_checked(t, d, X, w, off, coef_names, tol, maxiter)
+
+
+def _fit_weibull_checked(t, d, X, w, off, coef_names=None, tol: float = 1e-9,
+                         maxiter: int = 100, stacklevel: int = 3) -> WeibullFit:
+    """:func:`fit_weibull` on validated float arrays (``_as_arrays`` + outcome check done)."""
     n, p = X.shape
     names = list(coef_names) if coef_names is not None else [f"x{j}" for j in range(p)]
     keep = _keep_columns(X, w)
-    Xk = X[:, keep]
+    Xk = X if keep.all() else X[:, keep]
     y = np.log(t)
-    theta, ll, P, it, conv, _ = _fit_batch(y, d, Xk, w[None, :], off, tol=tol, maxiter=maxiter)
+    out = _fit_one(y, d, Xk, w, off, tol=tol, maxiter=maxiter)
+    if out is None or not out[4][0] or out[0][0, -1] < -18.0:
+        # not converged, or a scale below 1e-8 (identical times): the batched path decides,
+        # so that degenerate data end (and warn) exactly as before
+        out = _fit_batch(y, d, Xk, w[None, :], off, tol=tol, maxiter=maxiter)
+    theta, ll, P, it, conv, _ = out
     if not conv[0]:
         warnings.warn(f"Weibull regression did not converge in {maxiter} Newton iterations "
                       f"(n = {n}, {int(d.sum())} events); estimates may be unreliable.",
-                      ConvergenceWarning, stacklevel=2)
+                      ConvergenceWarning, stacklevel=stacklevel)
     th = theta[0]
     q = Xk.shape[1]
     coef = np.full(p, np.nan)
@@ -529,25 +708,61 @@ def fit_weibull(time, event, X, weights=None, offset=None, coef_names: Sequence[
                       estfun=ef, n_iter=int(it), converged=bool(conv[0]), coef_names=names)
 
 
+def _null_loglik(t, d, w, off, tol, maxiter) -> float:
+    """Maximised log-likelihood of the intercept-only model: the 1-D profile in the shape
+    (:func:`_profile_shape`, to a relative change of 1e-12, so the log-likelihood is exact
+    to rounding); the Newton fit where that fails (e.g. no events)."""
+    y = np.log(t)
+    wd = w * d
+    sWd = float(wd.sum())
+    prof = _profile_shape(y - off, w, wd, sWd, 1.0, rtol=1e-12) if sWd > 0 else None
+    if prof is None:
+        return _fit_weibull_checked(t, d, np.ones((len(t), 1)), w, off, tol=tol,
+                                    maxiter=maxiter, stacklevel=4).loglik
+    k, b0 = prof
+    z = (y - off - b0) * k
+    return float(wd @ z + sWd * np.log(k) - wd @ y - w @ np.exp(z))
+
+
 def _keep_columns(X, w):
     """Non-aliased columns (R's sequential rank rule: a later column linearly dependent on
     earlier ones is dropped)."""
     from ..trees._nodemodels import _nonaliased_columns
 
     pos = w > 0
-    return _nonaliased_columns(X[pos], np.sqrt(w[pos]))
+    Xp, swp = (X, np.sqrt(w)) if pos.all() else (X[pos], np.sqrt(w[pos]))
+    # fast path: the Cholesky factor of the column-normalised weighted cross-product has
+    # diagonal entries |residual of column j on columns < j| / |column j| (the quantity of
+    # the sequential rank check); far above its tolerance every column is kept, otherwise
+    # the exact (Gram-Schmidt) check decides
+    A = (Xp.T * (swp * swp)) @ Xp
+    dg = np.sqrt(np.diag(A))
+    if np.all(dg > 0) and np.all(np.isfinite(A)):
+        try:
+            L = np.linalg.cholesky(A / dg[:, None] / dg[None, :])
+            if np.min(np.diag(L)) > 1e-3:
+                return np.ones(X.shape[1], dtype=bool)
+        except np.linalg.LinAlgError:
+            pass
+    return _nonaliased_columns(Xp, swp)
 
 
 # --------------------------------------------------------------------------------------
 # the estimator (pandas in, tidy out)
 # --------------------------------------------------------------------------------------
-def _design(df: pd.DataFrame, covariates: list[str], intercept: bool, levels=None):
+def _design(df: pd.DataFrame, covariates: list[str], intercept: bool, levels=None,
+            arrays=None):
+    """Design matrix; ``arrays`` maps numeric columns already read to float arrays."""
     cols, names = [], []
     if intercept:
         cols.append(np.ones(len(df)))
         names.append("(Intercept)")
     lev_out = {} if levels is None else levels
     for c in covariates:
+        if arrays is not None and c in arrays:
+            cols.append(arrays[c])
+            names.append(str(c))
+            continue
         s = df[c]
         if isinstance(s.dtype, pd.CategoricalDtype) or not (
                 pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
@@ -631,6 +846,34 @@ class WeibullRegression(ResultsMixin):
         self.maxiter = maxiter
         self.coef = None
 
+    # pandas results built on first access (their construction costs more than the fit on
+    # small data); assigning one replaces it
+    def _public_attr(name):  # a property factory used in the class body
+        def fget(self):
+            cache = self.__dict__.setdefault("_public", {})
+            if name not in cache:
+                f = self.__dict__.get("fit_")
+                if f is None:
+                    return None
+                names = self.coef_names_
+                if name == "coef":
+                    cache[name] = pd.Series(f.coef, index=names, name="coef")
+                else:
+                    vn = [*names, "Log(scale)"]
+                    cache[name] = (pd.DataFrame(f.vcov, index=vn, columns=vn) if name == "vcov"
+                                   else pd.Series(np.sqrt(np.diag(f.vcov)), index=vn, name="se"))
+            return cache[name]
+
+        def fset(self, value):
+            self.__dict__.setdefault("_public", {})[name] = value
+
+        return property(fget, fset)
+
+    coef = _public_attr("coef")
+    vcov = _public_attr("vcov")
+    se = _public_attr("se")
+    del _public_attr
+
     def fit(self, data: pd.DataFrame, time: str, event: str,
             covariates: Sequence[str] | None = None, weights: str | None = None,
             offset: str | None = None) -> WeibullRegression:
@@ -656,43 +899,52 @@ class WeibullRegression(ResultsMixin):
             if c not in data.columns:
                 raise column_not_found(c, data.columns, role)
         used = list(dict.fromkeys(c for _, c in roles))
-        na = data[used].isna()
-        if na.any().any():
-            bad = na.sum()
-            bad = bad[bad > 0]
+        # column by column (a sub-frame ``data[used]`` costs more than the fit on small data)
+        arrays, bad = {}, {}
+        for c in used:
+            col = column_values(data, c)
+            if isinstance(col, np.ndarray) and col.dtype.kind in "fiub":
+                a = col.astype(float, copy=False)
+                arrays[c] = a
+                k = int(np.isnan(a).sum()) if col.dtype.kind == "f" else 0
+            else:
+                k = int(data[c].isna().sum())
+            if k:
+                bad[c] = k
+        if bad:
             raise MissingDataError(
                 "Missing values in " + ", ".join(f"{k!r} ({v} rows)" for k, v in bad.items())
                 + "; drop or impute them before fitting.")
-        check_survival_outcome(data[time].to_numpy(float), data[event].to_numpy(float),
-                               time, event)
-        X, names, levels = _design(data, covs, self.intercept)
-        w = data[weights].to_numpy(float) if weights else None
-        off = data[offset].to_numpy(float) if offset else None
-        f = fit_weibull(data[time], data[event], X, w, off, coef_names=names, tol=self.tol,
-                        maxiter=self.maxiter)
+
+        def arr(c):
+            return arrays[c] if c in arrays else data[c].to_numpy(float)
+
+        t, ev = arr(time), arr(event)
+        check_survival_outcome(t, ev, time, event)
+        X, names, levels = _design(data, covs, self.intercept, arrays=arrays)
+        w = arr(weights) if weights else None
+        off = arr(offset) if offset else None
+        n = len(t)
+        w1 = np.ones(n) if w is None else w
+        off0 = np.zeros(n) if off is None else off
+        f = _fit_weibull_checked(t, ev, X, w1, off0, names, tol=self.tol, maxiter=self.maxiter)
         self.fit_ = f
+        self._public = {}
         self.coef_names_ = names
         self._covariates = covs
         self._levels = levels
         self._has_offset = offset is not None
         self._offset = offset
-        self.coef = pd.Series(f.coef, index=names, name="coef")
         self.log_scale = f.log_scale
         self.scale = f.scale
         self.shape = 1.0 / f.scale
-        vn = [*names, "Log(scale)"]
-        self.vcov = pd.DataFrame(f.vcov, index=vn, columns=vn)
-        self.se = pd.Series(np.sqrt(np.diag(f.vcov)), index=vn, name="se")
         self.loglik = f.loglik
         self.n_iter = f.n_iter
         self.converged = f.converged
-        ww = np.ones(len(data)) if w is None else w
-        self.nobs = float(ww.sum())
-        self.n_events = float((ww * data[event].to_numpy(float)).sum())
+        self.nobs = float(w1.sum())
+        self.n_events = float(w1 @ ev)
         if self.intercept and len(names) > 1:
-            f0 = fit_weibull(data[time], data[event], np.ones((len(data), 1)), w, off,
-                             tol=self.tol, maxiter=self.maxiter)
-            self.loglik_null = f0.loglik
+            self.loglik_null = _null_loglik(t, ev, w1, off0, self.tol, self.maxiter)
         else:
             self.loglik_null = f.loglik
         self.df = int(np.isfinite(f.coef).sum() + 1)
