@@ -16,7 +16,7 @@ Stage 2:
   (each treatment vs the network reference) as in :func:`ipdma.ite._network.pool_network`,
   ``beta ~ N(0, prior_var I)``, random effects with the consistency structure:
   ``random="delta"`` (default, as the two-arm pooler): one tau for the treatment effects
-  ``delta``; ``random="diagonal"`` (alias ``"consistency"``): one tau per parameter type
+  ``delta``; ``random="diagonal"``: one tau per parameter type
   (delta, gamma_1, ...), correlation 1/2 between the contrasts of a multi-arm trial.
   ``tau ~ half-N(0, tau_scale)``.  ``beta`` and the trial effects are integrated out
   analytically (the model is Gaussian given tau): with one tau its posterior is
@@ -151,9 +151,9 @@ def _random_types(random: str | None, p: int) -> tuple[str, list[int]]:
         return r, list(range(p + 1))
     raise ModelSpecificationError(
         f"random={random!r}: with more than two treatments bayes-mvma supports 'delta' (one "
-        "tau for the treatment effects) and 'diagonal' / 'consistency' (one tau per parameter "
-        "type, correlation 1/2 within a multi-arm trial); an unstructured Psi is not "
-        "identified by a network of trials")
+        "tau for the treatment effects) and 'diagonal' (one tau per parameter type, "
+        "correlation 1/2 within a multi-arm trial: the consistency structure); an "
+        "unstructured Psi ('full') is not implemented for networks")
 
 
 def _trial_pieces(blocks, treatments, p, types):
@@ -192,34 +192,46 @@ def _marginal_np(pieces, tau2, prior_var):
     return logp, mean, Ainv
 
 
-def _nuts_model(pieces, prior_var, tau_scale, R):
+def _padded(pieces):
+    """The trials' pieces stacked with zero padding to one size (padded rows: y = 0,
+    X = 0, V = I, M = 0 add nothing to the likelihood), for one batched JAX program."""
+    d = max(len(pc[0]) for pc in pieces)
+    K, P, R = len(pieces), pieces[0][2].shape[1], pieces[0][3].shape[0]
+    Y, V, X, M = np.zeros((K, d)), np.tile(np.eye(d), (K, 1, 1)), np.zeros((K, d, P)), \
+        np.zeros((K, R, d, d))
+    for k, (y, v, x, m) in enumerate(pieces):
+        n = len(y)
+        Y[k, :n], V[k, :n, :n], X[k, :n], M[k, :, :n, :n] = y, v, x, m
+    return Y, V, X, M
+
+
+def _nuts_model(Y, V, X, M, prior_var, tau_scale):
     jnp = import_optional("jax.numpy")
     numpyro = import_optional("numpyro")
     dist = import_optional("numpyro.distributions")
+    jsl = import_optional("jax.scipy.linalg")
 
+    R = M.shape[1]
     tau = numpyro.sample("tau", dist.HalfNormal(tau_scale).expand([R]))
-    t2 = tau ** 2
-    P = pieces[0][2].shape[1]
-    A = jnp.eye(P) / prior_var
-    b = jnp.zeros(P)
-    logp = 0.0
-    for y, V, Xd, M in pieces:
-        S = V + jnp.einsum("r,rij->ij", t2, M)
-        Lc = jnp.linalg.cholesky(S)
-        WX = jax_cho_solve(Lc, Xd)
-        Wy = jax_cho_solve(Lc, y)
-        A = A + Xd.T @ WX
-        b = b + Xd.T @ Wy
-        logp = logp - 0.5 * y @ Wy - jnp.sum(jnp.log(jnp.diag(Lc)))
+    S = V + jnp.einsum("r,krij->kij", tau ** 2, M)
+    Lc = jnp.linalg.cholesky(S)
+    WX = jax_cho_solve(Lc, X)                                          # (K, d, P)
+    Wy = jax_cho_solve(Lc, Y[..., None])[..., 0]                       # (K, d)
+    P = X.shape[2]
+    A = jnp.eye(P) / prior_var + jnp.einsum("kia,kib->ab", X, WX)
+    b = jnp.einsum("kia,ki->a", X, Wy)
     La = jnp.linalg.cholesky(A)
-    mean = jax_cho_solve(La, b)
-    logp = logp + 0.5 * b @ mean - jnp.sum(jnp.log(jnp.diag(La)))
+    mean = jsl.cho_solve((La, True), b)
+    logp = (-0.5 * jnp.sum(Y * Wy) - jnp.sum(jnp.log(jnp.diagonal(Lc, axis1=1, axis2=2)))
+            + 0.5 * b @ mean - jnp.sum(jnp.log(jnp.diag(La))))
     numpyro.factor("marginal_likelihood", logp)
 
 
 def jax_cho_solve(L, B):
+    """Batched ``(L L')^-1 B`` for lower-triangular L (K, d, d) and B (K, d, m)."""
     jsl = import_optional("jax.scipy.linalg")
-    return jsl.cho_solve((L, True), B)
+    Z = jsl.solve_triangular(L, B, lower=True)
+    return jsl.solve_triangular(L.swapaxes(-1, -2), Z, lower=False)
 
 
 class BayesNetworkPooled:
@@ -383,12 +395,12 @@ def pool_network_bayes(blocks, *, treatments, random: str | None = None,
         jnp = import_optional("jax.numpy")
         diag_mod = import_optional("numpyro.diagnostics")
         infer = import_optional("numpyro.infer")
-        jpieces = [tuple(jnp.asarray(a) for a in pc) for pc in pieces]
+        Yp, Vp, Xp, Mp = (jnp.asarray(a) for a in _padded(pieces))
         mcmc = infer.MCMC(infer.NUTS(_nuts_model), num_warmup=int(num_warmup),
                           num_samples=int(num_samples), num_chains=int(num_chains),
                           chain_method="sequential", progress_bar=False)
-        mcmc.run(jax.random.PRNGKey(int(rng.integers(2**31 - 1))), jpieces, float(prior_var),
-                 float(tau_scale), len(types), extra_fields=("diverging",))
+        mcmc.run(jax.random.PRNGKey(int(rng.integers(2**31 - 1))), Yp, Vp, Xp, Mp,
+                 float(prior_var), float(tau_scale), extra_fields=("diverging",))
         g = np.asarray(mcmc.get_samples(group_by_chain=True)["tau"], dtype=float)
         rhat = float(np.nanmax(diag_mod.split_gelman_rubin(g))) if num_chains > 1 else np.nan
         ess = float(np.nanmin(diag_mod.effective_sample_size(g)))
