@@ -8,11 +8,33 @@ when the trial has it, else its first arm in the network's treatment order):
 * ``"ols"`` (continuous) and ``"logistic"`` (binary): one model per trial with
   treatment dummies and their covariate interactions, with the full covariance of all
   the trial's contrast blocks (:func:`ipdma.ite._network.fit_network_ols`);
-* every other learner: one two-arm fit per contrast (rows of the trial's reference arm
-  and of arm k, t = 1 for arm k); the joint covariance of the contrasts of a multi-arm
-  trial, which share the reference arm, comes from the auxiliary full-interaction model
-  (``weighted-aux-ols``) or from arm-stratified bootstrap refits of the whole trial
-  (``weighted-bootstrap``).
+* ``"bayes-lm"``: one joint Bayesian model per trial, the posterior of all its contrast
+  blocks (:mod:`ipdma.ite._network_bayes`), for the poolers ``bayes-mvma`` (c) and
+  ``posterior-mix`` (d);
+* ``"xgboost"``/``"sklearn-s"`` (S-learners, the treatment as a categorical feature) and
+  ``"sklearn-t"`` (T-learner, one model per arm): one native fit of all arms
+  (``network_stage1="native"``, default; :mod:`ipdma.ite._network_learners`);
+* every other learner (and ``network_stage1="per-contrast"``): one two-arm fit per
+  contrast (rows of the trial's reference arm and of arm k, t = 1 for arm k).
+
+The joint covariance of the contrasts of a multi-arm trial, which share the reference
+arm, comes from the auxiliary full-interaction model (``weighted-aux-ols``) or from
+arm-stratified bootstrap refits of the whole trial (``weighted-bootstrap``).  Random-
+effects prediction intervals use t quantiles with K - 2 df (K trials), as the two-arm
+poolers.
+
+Examples
+--------
+>>> from sklearn.linear_model import LinearRegression
+>>> from ipdma.datasets import make_ite_network
+>>> from ipdma.ite import TwoStageITE
+>>> sim = make_ite_network(random_state=5, n_per_trial=(150, 200), n_test=5)
+>>> m = TwoStageITE("sklearn-t", "weighted-aux-ols", random_state=1,
+...                 learner_options={"estimator": LinearRegression()}).fit(sim.ipd())
+>>> m.network_stage1_, m.network_.stage1[0].model.kind        # one model per arm
+('native', 'T')
+>>> m.predict(sim.test[sim.columns["covariates"]]).filter(like="ite_").shape
+(5, 3)
 
 Stage 2 pools onto the basic parameters (each treatment vs the network reference):
 ``mvma`` is the network multivariate meta-analysis of the contrast blocks with the
