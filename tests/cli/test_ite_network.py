@@ -67,7 +67,7 @@ def test_ite_network_reference_option(ref_case, tmp_path, capsys):
 @pytest.mark.parametrize("extra,msg", [
     (["--reference", "D"], "--reference 'D' is not a treatment label"),
     (["--treated", "B"], "pick it with --reference"),
-    (["--pooler", "posterior-mix", "--learner", "bayes-lm"], "--pooler posterior-mix"),
+    (["--pooler", "bayes-mvma", "--learner", "bayes-lasso"], "joint posterior"),
     (["--method", "mm"], "--method mm"),
 ])
 def test_ite_network_errors_in_cli_words(ref_case, tmp_path, capsys, extra, msg):
@@ -76,3 +76,23 @@ def test_ite_network_errors_in_cli_words(ref_case, tmp_path, capsys, extra, msg)
     assert code == 2
     assert err.startswith("error:") and msg in err
     assert "Traceback" not in err
+
+
+def test_ite_network_bayesian_pooler_and_x_query(ref_case, tmp_path, capsys):
+    """bayes-lm + posterior-mix on a network from the CLI; --predict rows are the query
+    points of the bootstrap refits (X_query) on the network path too."""
+    _, tr, te = _data(ref_case, tmp_path)
+    code, _, err = _run(capsys, "ite", str(tr), *BASE, "--learner", "bayes-lm", "--pooler",
+                        "posterior-mix", "--learner-options",
+                        '{"num_samples": 300, "num_warmup": 100}', "--predict", str(te),
+                        "--no-plots", "--out", str(tmp_path / "b"))
+    assert code == 0, err
+    pred = pd.read_csv(tmp_path / "b" / "predictions.csv")
+    assert {"ite_B_vs_A", "se_C_vs_A", "best_treatment", "p_best_C"} <= set(pred.columns)
+    code, _, err = _run(capsys, "ite", str(tr), *BASE, "--learner", "xgboost", "--pooler",
+                        "weighted-bootstrap", "--n-boot", "8", "--learner-options",
+                        '{"max_depth": [3], "eta": [0.3], "nrounds": [60], "nfold": 3}',
+                        "--predict", str(te),
+                        "--no-plots", "--out", str(tmp_path / "t"))
+    assert code == 0, err
+    assert len(pd.read_csv(tmp_path / "t" / "predictions.csv")) == 100

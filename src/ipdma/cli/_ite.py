@@ -301,7 +301,7 @@ def _run(args: argparse.Namespace, client) -> int:
     # dropped (memory); --compare predicts the trials' own patients with this model too
     model.fit(ipd, treated=args.treated, foldid=args.foldid, reference=args.reference,
               higher_is_better=not args.lower_is_better,
-              X_query=new if args.predict and not args.compare and not network else None,
+              X_query=new if args.predict and not args.compare else None,
               client=client)
     if network:
         return _run_network(args, model, ipd, new, out, covs)
@@ -421,6 +421,14 @@ def _check_network_options(args: argparse.Namespace, ipd) -> None:
         raise ModelSpecificationError(
             f"--pooler {args.pooler} is not available with more than two treatments ({trts});"
             f" use --pooler {' or '.join(NETWORK_POOLERS)}")
+    from ..ite._network_bayes import POSTERIOR_LEARNERS
+
+    if NETWORK_POOLERS[args.pooler] in ("bayes", "posterior") and \
+            args.learner not in POSTERIOR_LEARNERS:
+        raise ModelSpecificationError(
+            f"--pooler {args.pooler} with more than two treatments ({trts}) needs the joint "
+            f"posterior of each trial's contrast blocks: use --learner "
+            f"{' or '.join(sorted(POSTERIOR_LEARNERS))}")
     if args.pooler == "mvma" and args.method == "mm":
         raise ModelSpecificationError(
             "--method mm is not available for a treatment network: use reml, ml or fixed")

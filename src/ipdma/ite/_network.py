@@ -349,18 +349,22 @@ def network_ivw(blocks: Sequence[NetworkBlock], X_new: np.ndarray, *,
 
 
 def all_pairs(treatments: Sequence[str], mean: np.ndarray, cov: np.ndarray,
-              extra_var: np.ndarray | None = None, level: float = 0.95) -> dict[str, np.ndarray]:
+              extra_var: np.ndarray | None = None, level: float = 0.95,
+              pi_df: float | None = None) -> dict[str, np.ndarray]:
     """Every pairwise contrast ``j - k`` (j after k in ``treatments``) from the basic ones.
 
     Returns ``{"ite_<j>_vs_<k>": ..., "se_...", "ci_low_...", "ci_high_..."}`` (and
     ``pi_low_``/``pi_high_`` when ``extra_var``, the between-trial variance of a contrast,
-    is given).
+    is given).  The prediction interval uses t quantiles with ``pi_df`` degrees of
+    freedom (the two-arm path's Riley et al. 2011 choice is K - 2 with K trials) or
+    normal quantiles when ``pi_df`` is None.
     """
     N, T1 = mean.shape
     full = np.hstack([np.zeros((N, 1)), mean])
     fcov = np.zeros((N, T1 + 1, T1 + 1))
     fcov[:, 1:, 1:] = cov
     z = stats.norm.ppf(0.5 + level / 2)
+    zp = z if pi_df is None else stats.t.ppf(0.5 + level / 2, pi_df)
     out: dict[str, np.ndarray] = {}
     for j in range(1, T1 + 1):
         for k in range(j):
@@ -374,8 +378,8 @@ def all_pairs(treatments: Sequence[str], mean: np.ndarray, cov: np.ndarray,
             out[f"ci_high_{key}"] = est + z * se
             if extra_var is not None:
                 ps = np.sqrt(se ** 2 + extra_var)
-                out[f"pi_low_{key}"] = est - z * ps
-                out[f"pi_high_{key}"] = est + z * ps
+                out[f"pi_low_{key}"] = est - zp * ps
+                out[f"pi_high_{key}"] = est + zp * ps
     return out
 
 

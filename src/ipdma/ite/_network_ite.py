@@ -8,11 +8,33 @@ when the trial has it, else its first arm in the network's treatment order):
 * ``"ols"`` (continuous) and ``"logistic"`` (binary): one model per trial with
   treatment dummies and their covariate interactions, with the full covariance of all
   the trial's contrast blocks (:func:`ipdma.ite._network.fit_network_ols`);
-* every other learner: one two-arm fit per contrast (rows of the trial's reference arm
-  and of arm k, t = 1 for arm k); the joint covariance of the contrasts of a multi-arm
-  trial, which share the reference arm, comes from the auxiliary full-interaction model
-  (``weighted-aux-ols``) or from arm-stratified bootstrap refits of the whole trial
-  (``weighted-bootstrap``).
+* ``"bayes-lm"``: one joint Bayesian model per trial, the posterior of all its contrast
+  blocks (:mod:`ipdma.ite._network_bayes`), for the poolers ``bayes-mvma`` (c) and
+  ``posterior-mix`` (d);
+* ``"xgboost"``/``"sklearn-s"`` (S-learners, the treatment as a categorical feature) and
+  ``"sklearn-t"`` (T-learner, one model per arm): one native fit of all arms
+  (``network_stage1="native"``, default; :mod:`ipdma.ite._network_learners`);
+* every other learner (and ``network_stage1="per-contrast"``): one two-arm fit per
+  contrast (rows of the trial's reference arm and of arm k, t = 1 for arm k).
+
+The joint covariance of the contrasts of a multi-arm trial, which share the reference
+arm, comes from the auxiliary full-interaction model (``weighted-aux-ols``) or from
+arm-stratified bootstrap refits of the whole trial (``weighted-bootstrap``).  Random-
+effects prediction intervals use t quantiles with K - 2 df (K trials), as the two-arm
+poolers.
+
+Examples
+--------
+>>> from sklearn.linear_model import LinearRegression
+>>> from ipdma.datasets import make_ite_network
+>>> from ipdma.ite import TwoStageITE
+>>> sim = make_ite_network(random_state=5, n_per_trial=(150, 200), n_test=5)
+>>> m = TwoStageITE("sklearn-t", "weighted-aux-ols", random_state=1,
+...                 learner_options={"estimator": LinearRegression()}).fit(sim.ipd())
+>>> m.network_stage1_, m.network_.stage1[0].model.kind        # one model per arm
+('native', 'T')
+>>> m.predict(sim.test[sim.columns["covariates"]]).filter(like="ite_").shape
+(5, 3)
 
 Stage 2 pools onto the basic parameters (each treatment vs the network reference):
 ``mvma`` is the network multivariate meta-analysis of the contrast blocks with the
@@ -60,7 +82,8 @@ __all__ = ["NETWORK_POOLERS", "NetworkITEData", "NetworkPrediction", "network_da
 
 #: poolers available for a treatment network (pooler name -> kind)
 NETWORK_POOLERS = {"mvma": "coef", "weighted-aux-ols": "aux-ols",
-                   "weighted-bootstrap": "bootstrap"}
+                   "weighted-bootstrap": "bootstrap", "bayes-mvma": "bayes",
+                   "posterior-mix": "posterior"}
 #: learners fitted as one joint model per trial (family -> learner name)
 _BLOCK_LEARNERS = {"ols": "continuous", "logistic": "binary"}
 
@@ -235,10 +258,14 @@ def network_pairs(methods, pairs: list[tuple[str, str]], family, scale) -> list:
         (not isinstance(methods, str) and list(methods) == ["all"])
     if not is_all:
         return pairs
+    from ._network_bayes import POSTERIOR_LEARNERS
+
     sc = family.check_scale(scale)
     out = []
     for lrn, pool in pairs:
         if pool not in NETWORK_POOLERS:
+            continue
+        if NETWORK_POOLERS[pool] in ("bayes", "posterior") and lrn not in POSTERIOR_LEARNERS:
             continue
         if pool == "mvma" and (lrn not in _BLOCK_LEARNERS or
                                (family.name == "binary" and sc != "logor")):
@@ -350,11 +377,21 @@ def _strat_resample(arm: np.ndarray, arms: list[str], rng) -> np.ndarray:
 
 
 class _NetStage1:
-    """One trial's network stage-1 fit (shared by every pooler of the same learner)."""
+    """One trial's network stage-1 fit (shared by every pooler of the same learner).
+
+    ``network_stage1="native"`` fits the machine-learning learners on all arms at once
+    (:mod:`ipdma.ite._network_learners`); ``X_query`` reduces the bootstrap refits of a
+    fitted-model learner to their predicted contrasts there ((B, N, m-1), in the worker).
+    """
 
     def __init__(self, label, X, arm, y, arms, learner, seed, family, *,
-                 n_boot: int | None = None, aux: bool = False):
+                 n_boot: int | None = None, aux: bool = False,
+                 network_stage1: str = "native", X_query: np.ndarray | None = None,
+                 scale: str | None = None):
         import time
+
+        from ._network_bayes import POSTERIOR_LEARNERS, fit_network_posterior
+        from ._network_learners import fit_native, uses_native
 
         rng = check_random_state(seed)
         self.label = str(label)
@@ -363,12 +400,20 @@ class _NetStage1:
         self.n_arm = {a: int((arm == a).sum()) for a in arms}
         self.family = family
         self.binary = family.name == "binary"
-        self.joint = learner.name in _BLOCK_LEARNERS
+        self.joint = learner.name in _BLOCK_LEARNERS or learner.name in POSTERIOR_LEARNERS
+        self.native = uses_native(learner, network_stage1)
         self.learner_name = learner.name
         t0 = time.perf_counter()
-        if self.joint:
+        if learner.name in POSTERIOR_LEARNERS:
+            self.block = fit_network_posterior(learner, X, arm, y, arms, self.label, rng,
+                                               family)
+            self.model = None
+        elif self.joint:
             self.block = _block_fit(X, arm, y, arms, self.label, family)
             self.model = None
+        elif self.native:
+            self.block = None
+            self.model = fit_native(learner, X, arm, y, arms, rng, family)
         else:
             self.block = None
             self.model = _fit_pairwise(learner, X, arm, y, arms, rng, family)
@@ -376,8 +421,8 @@ class _NetStage1:
         self.aux = None
         if aux:
             t0 = time.perf_counter()
-            self.aux = self.block if self.joint else _block_fit(X, arm, y, arms, self.label,
-                                                                family)
+            self.aux = self.block if learner.name in _BLOCK_LEARNERS else \
+                _block_fit(X, arm, y, arms, self.label, family)
             self.seconds["aux-ols"] = time.perf_counter() - t0
         self.boot = None
         if n_boot is not None:
@@ -387,6 +432,9 @@ class _NetStage1:
                 ib = _strat_resample(arm, self.arms, rng)
                 if self.joint:
                     boots.append(_block_fit(X[ib], arm[ib], y[ib], arms, self.label, family))
+                elif self.native:
+                    boots.append(fit_native(learner, X[ib], arm[ib], y[ib], arms, rng, family,
+                                            template=self.model))
                 else:
                     boots.append(_fit_pairwise(self.model.models[0], X[ib], arm[ib], y[ib],
                                                arms, rng, family, clone=True)
@@ -396,6 +444,14 @@ class _NetStage1:
                                                                family, clone=True).models[0]
                                                  for j, mk in enumerate(self.model.models)]))
             self.boot = boots
+            if X_query is not None and not self.joint:
+                # predicted in the worker, refits dropped (same numbers as predicting later)
+                from ._bootstrap_store import PredictedBootstrap
+
+                Xq = np.asarray(X_query, dtype=float)
+                self.boot = PredictedBootstrap(
+                    Xq, np.stack([b.contrasts(Xq, scale, self.binary) for b in boots]),
+                    scale if self.binary else None)
             self.seconds["bootstrap"] = time.perf_counter() - t0
 
     def contrasts(self, X: np.ndarray, scale: str) -> np.ndarray:
@@ -403,11 +459,19 @@ class _NetStage1:
             return _block_contrasts(self.block, X, scale, cov=False)[0]
         return self.model.contrasts(X, scale, self.binary)
 
+    def boot_contrasts(self, X: np.ndarray, scale: str) -> np.ndarray:
+        """(B, N, m-1) contrasts of the bootstrap refits at X."""
+        from ._bootstrap_store import PredictedBootstrap
+
+        if isinstance(self.boot, PredictedBootstrap):
+            return self.boot.predict_ite(X, scale=scale if self.binary else None)
+        return np.stack([_block_contrasts(b, X, scale, cov=False)[0] if self.joint
+                         else b.contrasts(X, scale, self.binary) for b in self.boot])
+
     def contrast_cov(self, X: np.ndarray, scale: str, source: str) -> np.ndarray:
         if source == "aux-ols":
             return _block_contrasts(self.aux, X, scale)[1]
-        draws = np.stack([_block_contrasts(b, X, scale, cov=False)[0] if self.joint
-                          else b.contrasts(X, scale, self.binary) for b in self.boot])
+        draws = self.boot_contrasts(X, scale)
         c = draws - draws.mean(0)
         return np.einsum("bna,bnc->nac", c, c) / (len(draws) - 1)
 
@@ -497,6 +561,10 @@ class NetworkPrediction:
     p_best: np.ndarray | None = None
     scale: str = "difference"
     info: dict = field(default_factory=dict)
+    #: degrees of freedom of the prediction intervals' t quantiles (None: normal)
+    pi_df: float | None = None
+    #: interval columns that replace the normal ones (Bayesian poolers: quantiles of draws)
+    intervals: dict | None = None
 
     @property
     def reference(self) -> str:
@@ -512,7 +580,9 @@ class NetworkPrediction:
         ``pi_high_``) per non-reference treatment T, ``best_treatment`` and
         ``p_best_<T>`` per treatment; ``pairs="all"``: every pair ``<j>_vs_<k>``."""
         raw = all_pairs(self.treatments, self.mean, self.cov, extra_var=self.extra_var,
-                        level=self.level)
+                        level=self.level, pi_df=self.pi_df)
+        if self.intervals is not None:
+            raw.update(self.intervals)
         ref = self.reference
         wanted = [f"{t}_vs_{ref}" for t in self.treatments[1:]] if pairs == "reference" \
             else [f"{self.treatments[j]}_vs_{self.treatments[k]}"
@@ -558,7 +628,19 @@ def _pooler_spec(pooler, family, scale: str) -> dict:
             raise ModelSpecificationError(
                 "pooler 'mvma' pools the trials' log odds ratios of a treatment network: "
                 "pass scale='logor', or use pooler 'weighted-aux-ols' for risk differences")
-        spec.update(method=method, structure=structure)
+        spec.update(method=method, structure=structure,
+                    pi_df=getattr(pooler, "pi_df", "riley"))
+    elif spec["kind"] in ("bayes", "posterior"):
+        if family.name != "continuous":
+            raise ModelSpecificationError(
+                f"pooler {name!r} on a treatment network pools the posterior of "
+                "continuous-outcome contrast blocks (learner 'bayes-lm'); the outcome is "
+                f"{family.name}")
+        spec.update(method="bayes" if spec["kind"] == "bayes" else "fixed")
+        if spec["kind"] == "bayes":
+            from ._network_bayes import _random_types
+
+            _random_types(pooler.random, 1)          # checks the choice
     else:
         het = pooler.heterogeneity
         if het not in ("fixed", "DL"):
@@ -591,6 +673,33 @@ class NetworkFit:
                                        method=self.spec["method"],
                                        structure=self.spec["structure"],
                                        level=self.spec["level"])
+        elif self.spec["kind"] == "bayes":
+            from ._network_bayes import pool_network_bayes
+
+            pl = model.pooler_
+            self.pooled = pool_network_bayes(
+                [s.block for s in stage1], treatments=self.treatments, random=pl.random,
+                prior_var=pl.prior_var, tau_scale=pl.tau_scale, num_warmup=pl.num_warmup,
+                num_samples=pl.num_samples, num_chains=pl.num_chains,
+                grid_size=pl.grid_size, level=pl.level, random_state=pl.random_state)
+
+    def inference_data(self):
+        """Pooler ``bayes-mvma``: the posterior draws of the basic parameters and tau as
+        ArviZ ``InferenceData``."""
+        if self.spec["kind"] != "bayes":
+            raise ModelSpecificationError(
+                f"pooler {self.spec['name']!r} has no posterior draws; use 'bayes-mvma'")
+        return self.pooled.inference_data()
+
+    @property
+    def n_trials(self) -> int:
+        return len(self.stage1)
+
+    def _pi_df(self, riley: bool = True) -> float | None:
+        """t_{K-2} prediction intervals (K trials; Riley et al. 2011, as the two-arm
+        poolers), normal quantiles with K <= 2 or when asked for."""
+        K = self.n_trials
+        return float(K - 2) if riley and K > 2 else None
 
     @property
     def reference(self) -> str:
@@ -598,10 +707,24 @@ class NetworkFit:
 
     def predict(self, X: np.ndarray) -> NetworkPrediction:
         spec = self.spec
+        pb = intervals = None
+        pi_df = self._pi_df()
         if spec["kind"] == "coef":
             mean, cov = self.pooled.predict_basic(X)
             extra = None if spec["method"] == "fixed" else self.pooled.heterogeneity(X)
             info = {"method": spec["method"], "structure": spec["structure"]}
+            pi_df = self._pi_df(spec.get("pi_df", "riley") == "riley")
+        elif spec["kind"] == "bayes":
+            mean, cov, intervals, pb, extra = self.pooled.predict(
+                X, higher_is_better=self.higher_is_better)
+            info = {"random": self.pooled.random, **self.pooled.diagnostics}
+        elif spec["kind"] == "posterior":
+            from ._network_bayes import network_posterior_mix
+
+            ests, covs = zip(*[_block_contrasts(s.block, X, self.scale) for s in self.stage1])
+            mean, cov, probs = network_posterior_mix(list(ests), list(covs), self.Ds)
+            extra = None
+            info = {"trial_probabilities": probs}
         else:
             ests = [s.contrasts(X, self.scale) for s in self.stage1]
             covs = [s.contrast_cov(X, self.scale, spec["kind"]) for s in self.stage1]
@@ -617,13 +740,16 @@ class NetworkFit:
             mean, cov, tau2, Q = network_gls(ests, covs, self.Ds, spec["heterogeneity"])
             extra = None if spec["heterogeneity"] == "fixed" else tau2
             info = {"heterogeneity": spec["heterogeneity"], "Q": Q}
-        pb = _p_best_chunked(self.treatments, mean, cov, n_draws=self.n_draws,
-                             higher_is_better=self.higher_is_better,
-                             random_state=self.model.random_state)
+        if pb is None:
+            pb = _p_best_chunked(self.treatments, mean, cov, n_draws=self.n_draws,
+                                 higher_is_better=self.higher_is_better,
+                                 random_state=self.model.random_state)
         return NetworkPrediction(treatments=self.treatments, mean=mean, cov=cov,
                                  level=spec["level"], extra_var=extra,
                                  higher_is_better=self.higher_is_better, p_best=pb,
-                                 scale=self.scale, info=info)
+                                 scale=self.scale, info=info,
+                                 pi_df=pi_df if extra is not None else None,
+                                 intervals=intervals)
 
     def trial_contrasts(self, X: np.ndarray) -> pd.DataFrame:
         """Every trial's predicted contrasts (vs its own reference arm), long format."""
@@ -712,6 +838,14 @@ def check_network_method(model, family) -> None:
     spec_pooler = model.pooler_
     scale = family.check_scale(model.scale)
     _pooler_spec(spec_pooler, family, scale)
+    from ._network_bayes import POSTERIOR_LEARNERS
+
+    if NETWORK_POOLERS[spec_pooler.name] in ("bayes", "posterior") and \
+            lrn.name not in POSTERIOR_LEARNERS:
+        raise InfeasibleMethodError(
+            f"pooler {spec_pooler.name!r} on a treatment network needs the joint posterior "
+            f"of each trial's contrast blocks, which learner {lrn.name!r} does not give; use "
+            f"learner {', '.join(repr(x) for x in sorted(POSTERIOR_LEARNERS))}")
     if spec_pooler.name == "mvma" and lrn.name not in _BLOCK_LEARNERS:
         raise InfeasibleMethodError(
             f"pooler 'mvma' needs coefficient blocks with a covariance, which learner "
@@ -728,11 +862,38 @@ def check_network_method(model, family) -> None:
             f"none: use scale={family.default_scale!r}")
 
 
+def _net_stage1_job(lrn, i, tr, X, arm, y, arms, learner, seed, fam, nb, aux, stage1_mode,
+                    X_query, scale):
+    """One (learner, trial) network stage-1 job (module level: it runs in worker
+    processes or on a Dask cluster)."""
+    try:
+        return (lrn, i), _NetStage1(tr, X, arm, y, arms, learner, seed, fam, n_boot=nb,
+                                    aux=aux, network_stage1=stage1_mode, X_query=X_query,
+                                    scale=scale)
+    except DataError as exc:
+        msg = str(exc)
+        raise type(exc)(msg if msg.startswith("trial") else f"trial {tr!r}: {msg}") \
+            from exc
+
+
 def fit_network_groups(d: NetworkITEData, groups: dict, seeds, n_jobs: int, *,
                        higher_is_better: bool = True, progress: bool | None = False,
-                       desc: str = "stage 1") -> None:
+                       desc: str = "stage 1", network_stage1: str = "native",
+                       X_query: np.ndarray | None = None, client: Any = None) -> None:
     """Stage 1 once per (learner, trial) for each group of models sharing a learner,
-    then the network stage 2 of every model."""
+    then the network stage 2 of every model.
+
+    ``network_stage1``: ``"native"`` or ``"per-contrast"`` fits of the machine-learning
+    learners (:mod:`ipdma.ite._network_learners`).  ``X_query``: the points the models
+    will predict at; bootstrap refits of fitted-model learners are predicted there in the
+    worker and dropped (as on the two-arm path).  ``client``: a Dask client
+    (:func:`ipdma.ite._dask.run_jobs`); every job carries its own seed, so the numbers do
+    not depend on where it runs.
+    """
+    from ._dask import run_jobs
+    from ._network_learners import check_network_stage1
+
+    mode = check_network_stage1(network_stage1)
     fam = d.family
     for ms in groups.values():
         for m in ms:
@@ -742,31 +903,22 @@ def fit_network_groups(d: NetworkITEData, groups: dict, seeds, n_jobs: int, *,
     for lrn, ms in groups.items():
         need_boot = any(NETWORK_POOLERS[m.pooler_.name] == "bootstrap" for m in ms)
         need_aux = any(NETWORK_POOLERS[m.pooler_.name] == "aux-ols" for m in ms)
+        scales = {fam.check_scale(m.scale) for m in ms}
+        # the models of a group predict on one scale: only then can the worker predict
+        # the bootstrap refits for all of them
+        xq = X_query if need_boot and len(scales) == 1 else None
+        sc = next(iter(scales))
         for i, (tr, X, arm, y, arms) in enumerate(trial_data):
             jobs.append((lrn, i, tr, X, arm, y, arms, copy.deepcopy(ms[0].learner_), seeds[i],
-                         ms[0].n_boot if need_boot else None, need_aux))
+                         fam, ms[0].n_boot if need_boot else None, need_aux, mode, xq, sc))
 
-    def one(lrn, i, tr, X, arm, y, arms, learner, seed, nb, aux):
-        try:
-            return (lrn, i), _NetStage1(tr, X, arm, y, arms, learner, seed, fam, n_boot=nb,
-                                        aux=aux)
-        except DataError as exc:
-            msg = str(exc)
-            raise type(exc)(msg if msg.startswith("trial") else f"trial {tr!r}: {msg}") \
-                from exc
-
-    if n_jobs == 1:
-        done = (one(*j) for j in jobs)
-    else:
-        from joblib import Parallel, delayed
-
-        done = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-            delayed(one)(*j) for j in jobs)
+    done = run_jobs(_net_stage1_job, jobs, n_jobs=n_jobs, client=client)
     stage1 = dict(progress_bar(done, show=progress, total=len(jobs), desc=desc, unit="fit"))
     for lrn, ms in groups.items():
         for m in ms:
             _set_network(m, [stage1[(lrn, i)] for i in range(len(trial_data))], d,
                          higher_is_better)
+            m.network_stage1_ = mode
 
 
 def _set_network(model, stage1, d, higher_is_better) -> None:

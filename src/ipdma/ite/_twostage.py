@@ -659,7 +659,7 @@ class TwoStageITE(ResultsMixin):
             outcome: str | None = None, covariates: Sequence[str] | None = None,
             treated: Any = None, foldid: str | None = None, reference: str | None = None,
             higher_is_better: bool = True, X_query: Any = None,
-            client: Any = None) -> TwoStageITE:
+            client: Any = None, network_stage1: str = "native") -> TwoStageITE:
         """Fit stage 1 in every trial (and stage 2 when it needs no query points).
 
         ``data`` is an :class:`ipdma.data.IPD` or a DataFrame with the column names.
@@ -678,6 +678,11 @@ class TwoStageITE(ResultsMixin):
         rows, in any order or subset, with the same numbers as without it.
         ``client`` (a ``dask.distributed.Client``) runs the per-trial fits on its
         Dask cluster, with the same numbers as a local run.
+        ``network_stage1`` (treatment networks): ``"native"`` fits the machine-learning
+        learners on all arms of a trial (S-learners ``xgboost``/``sklearn-s`` with the
+        treatment as a categorical feature, T-learner ``sklearn-t`` with one model per
+        arm); ``"per-contrast"`` one two-arm fit per contrast (see
+        :mod:`ipdma.ite._network_learners`).
         """
         from ._network_ite import fit_network_groups, network_data, treated_from_reference
 
@@ -688,7 +693,9 @@ class TwoStageITE(ResultsMixin):
             fit_network_groups(nd, {self.learner_.name: [self]},
                                trial_seeds(self.random_state, len(nd.trials)), self.n_jobs,
                                higher_is_better=higher_is_better, progress=self.progress,
-                               desc=f"{self.name}: stage 1")
+                               desc=f"{self.name}: stage 1", network_stage1=network_stage1,
+                               X_query=None if X_query is None else
+                               new_X(X_query, nd.feature_names)[0], client=client)
             return self
         treated = treated_from_reference(data, treatment, reference, treated)
         d = prepare_ite_data(data, trial=trial, treatment=treatment, outcome=outcome,
@@ -1091,7 +1098,7 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
                 scale: str | None = None, horizon: float | None = None,
                 tau: float | None = None, reference: str | None = None,
                 higher_is_better: bool = True, X_query: Any = None,
-                client: Any = None) -> dict[str, TwoStageITE]:
+                client: Any = None, network_stage1: str = "native") -> dict[str, TwoStageITE]:
     """Fit several learner+pooler pairs at once, fitting each learner only once per trial.
 
     Stage 1 does not depend on the pooler, so every pair that shares a learner
@@ -1138,6 +1145,9 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
     client : dask.distributed.Client, optional
         Run the (learner, trial) jobs on this Dask cluster instead of joblib
         (``pip install 'ipdma[dask]'``); same numbers as a local run.
+    network_stage1 : {"native", "per-contrast"}, default "native"
+        Treatment networks: how the machine-learning learners fit a trial (see
+        :meth:`TwoStageITE.fit`).
 
     Returns
     -------
@@ -1193,7 +1203,10 @@ def fit_methods(data: Any, methods: str | Sequence[str | tuple[str, str]] = "all
 
         fit_network_groups(nd, groups, trial_seeds(ss, len(d.trials)), n_jobs,
                            higher_is_better=higher_is_better, progress=progress,
-                           desc=f"stage 1 of {len(models)} method(s)")
+                           desc=f"stage 1 of {len(models)} method(s)",
+                           network_stage1=network_stage1,
+                           X_query=None if X_query is None else
+                           new_X(X_query, nd.feature_names)[0], client=client)
         return models
     Xq = None if X_query is None else new_X(X_query, d.feature_names)[0]
     _fit_groups(d, groups, trial_seeds(ss, len(d.trials)), n_jobs, progress=progress,
