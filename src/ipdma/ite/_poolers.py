@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from .._base import check_random_state
-from .._lazy import lazy_module
 from .._optional import import_optional
+from .._quantiles import norm_ppf, t_ppf
 from ..errors import (
     DataError,
     InfeasibleMethodError,
@@ -50,9 +50,8 @@ __all__ = [
     "get_pooler",
 ]
 
-# imported when first used; norm.ppf(p) = special.ndtri(p) and t.ppf(p, df) =
-# special.stdtrit(df, p) give the same numbers without importing scipy.stats
-special = lazy_module("scipy.special")
+# interval quantiles without importing scipy.stats / scipy.special (CLI start-up):
+# norm_ppf = stats.norm.ppf, t_ppf(df, p) = stats.t.ppf(p, df) (ipdma._quantiles)
 
 
 @dataclass
@@ -211,7 +210,7 @@ class ITEPooler:
 
     @property
     def _z(self) -> float:
-        return float(special.ndtri(0.5 + self.level / 2))   # = stats.norm.ppf
+        return norm_ppf(0.5 + self.level / 2)   # = stats.norm.ppf, without scipy.special
 
     def get_params(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if not k.endswith("_")}
@@ -357,7 +356,7 @@ class MVMAPooler(ITEPooler):
                               "scale": scale})
         if self.method != "fixed":
             K = len(self.summaries_)
-            q = (special.stdtrit(K - 2, 0.5 + self.level / 2)
+            q = (t_ppf(K - 2, 0.5 + self.level / 2)
                  if self.pi_df == "riley" and K > 2 else z)
             out.pi_low = ite - q * r["se_pred"]
             out.pi_high = ite + q * r["se_pred"]
@@ -384,7 +383,7 @@ class MVMAPooler(ITEPooler):
                         info={"method": self.method, "structure": self._structure})
         if self.method != "fixed":
             pvar = var + np.einsum("ij,jk,ik->i", C, self.Psi_, C)
-            q = (special.stdtrit(K - 2, 0.5 + self.level / 2)
+            q = (t_ppf(K - 2, 0.5 + self.level / 2)
                  if self.pi_df == "riley" and K > 2 else z)
             out.pi_low = ite - q * np.sqrt(pvar)
             out.pi_high = ite + q * np.sqrt(pvar)
