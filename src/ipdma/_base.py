@@ -173,13 +173,13 @@ def progress_bar(iterable: Iterable, *, show: bool | None = False, total: int | 
     stderr is a terminal (what the CLI passes).  The library's ``progress=``
     arguments all go through here.
     """
-    if show is False:
-        yield from iterable
-        return
     import sys
+
+    if show is False or (show is None and not sys.stderr.isatty()):
+        yield from iterable   # no bar: tqdm (and asyncio) is not even imported
+        return
 
     from tqdm.auto import tqdm
 
     yield from tqdm(iterable, total=total, desc=desc, unit=unit, file=sys.stderr,
-                    disable=not sys.stderr.isatty() if show is None else False,
                     dynamic_ncols=True)

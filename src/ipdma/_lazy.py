@@ -11,7 +11,7 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-__all__ = ["lazy_module"]
+__all__ = ["lazy_function", "lazy_module"]
 
 
 class _LazyModule:
@@ -42,3 +42,37 @@ def lazy_module(name: str) -> Any:
     '[1]'
     """
     return _LazyModule(name)
+
+
+class _LazyFunction:
+    __slots__ = ("_attr", "_fn", "_module")
+
+    def __init__(self, module: str, attr: str) -> None:
+        self._module = module
+        self._attr = attr
+        self._fn: Any = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        fn = self._fn
+        if fn is None:
+            fn = self._fn = getattr(importlib.import_module(self._module), self._attr)
+        return fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<lazy function {self._module}.{self._attr}>"
+
+
+def lazy_function(module: str, attr: str) -> Any:
+    """A stand-in for the callable ``module.attr`` that imports ``module`` on first call.
+
+    Replaces ``from scipy.special import gammaln`` at the top of a module without
+    importing scipy.special until ``gammaln`` is called.
+
+    Examples
+    --------
+    >>> from ipdma._lazy import lazy_function
+    >>> dumps = lazy_function("json", "dumps")
+    >>> dumps([1])
+    '[1]'
+    """
+    return _LazyFunction(module, attr)

@@ -92,8 +92,10 @@ def import_optional(module: str, *, purpose: str | None = None) -> ModuleType:
         top = module.split(".")[0]
         what = purpose or "this feature"
         extra = EXTRAS.get(top)
-        how = (f"pip install 'ipdma[{extra}]' (or 'ipdma[all]' for every optional part)"
-               if extra else "install it with pip")
+        # 'all' holds every extra but the causal forest (EconML pulls numba, shap, ...)
+        how = (f"pip install 'ipdma[{extra}]'" + (
+               " (or 'ipdma[all]' for every optional part)" if extra != "causal-forest"
+               else " (not part of 'ipdma[all]')") if extra else "install it with pip")
         raise MissingDependencyError(
             f"{what} needs the Python package {top!r}, which is not installed: {how}") from exc
     if module.split(".")[0] == "jax":

@@ -144,7 +144,8 @@ def test_default_pooler_fit_equals_explicit(cont):
 def test_cli_import_is_lean():
     code = ("import sys, ipdma.cli, ipdma.cli._ite; "
             "heavy = [m for m in ('matplotlib', 'jax', 'xgboost', 'numpyro', 'arviz', "
-            "'dask', 'econml') if m in sys.modules]; print(','.join(heavy))")
+            "'dask', 'econml', 'scipy.stats', 'scipy.optimize', 'scipy.special', "
+            "'sklearn', 'statsmodels', 'tqdm') if m in sys.modules]; print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == ""
@@ -159,10 +160,15 @@ def test_ite_cli_predict_without_plots_needs_no_matplotlib(tmp_path, cont):
             f"rc = main(['ite', {str(data)!r}, '--trial', 'trial', '--treatment', "
             f"'treatment', '--outcome', 'y', '--covariates', {','.join(covs)!r}, "
             f"'--predict', {str(new)!r}, '--no-plots', '--out', {str(tmp_path / 'o')!r}]); "
-            "print('MPL' if 'matplotlib' in sys.modules else 'NOMPL', rc)")
+            "print('MPL' if 'matplotlib' in sys.modules else 'NOMPL', rc); "
+            "print('LOADED', *[m for m in ('scipy.stats', 'scipy.optimize', 'scipy.special', "
+            "'scipy.linalg', 'sklearn', 'statsmodels', 'tqdm', 'asyncio') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split()[-2:] == ["NOMPL", "0"]
+    lines = out.stdout.splitlines()
+    assert lines[-2].split()[-2:] == ["NOMPL", "0"]
+    # ols + mvma with --predict needs numpy and pandas only (start-up time)
+    assert lines[-1] == "LOADED"
     pred = pd.read_csv(tmp_path / "o" / "predictions.csv")
     assert len(pred) == len(cont.test)
 

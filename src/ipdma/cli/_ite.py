@@ -36,8 +36,8 @@ from ._ite_survival import (
 _LEARNERS = ["ols", "lasso", "ridge", "elasticnet", "xgboost", "causal-forest", "bayes-lm",
              "bayes-lasso", "sklearn-s", "sklearn-t", "logistic", "logistic-lasso",
              "logistic-ridge", "logistic-elasticnet", "bayes-logistic", *SURVIVAL_LEARNERS]
-_POOLERS = ["mvma", "weighted-bootstrap", "weighted-aux-ols", "bayes-mvma", "posterior-mix",
-            *SURVIVAL_POOLERS]
+_POOLERS = ["mvma", "weighted-bootstrap", "weighted-aux-ols", "weighted-forest", "bayes-mvma",
+            "posterior-mix", *SURVIVAL_POOLERS]
 
 
 def _heterogeneity(value: str) -> str:
@@ -84,7 +84,10 @@ def register(subparsers) -> None:
                         "(conditional log hazard ratio)")
     p.add_argument("--pooler", choices=_POOLERS, default=None,
                    help="stage-2 pooler (default: mvma for ols and logistic, bayes-mvma for "
-                        "the Bayesian learners, weighted-aux-ols for every other learner)")
+                        "the Bayesian learners, weighted-aux-ols for every other learner); "
+                        "weighted-forest (--learner causal-forest): weights from the forest's "
+                        "own variance estimate, cheaper than weighted-bootstrap's --n-boot "
+                        "refits")
     p.add_argument("--learner-options", default=None, metavar="JSON",
                    help="keyword arguments of the learner, as a JSON object, e.g. "
                         "'{\"nfolds\": 5}' for lasso or '{\"num_samples\": 2000}' for "

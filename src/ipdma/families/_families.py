@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import special
 
+from .._lazy import lazy_module
 from ..errors import ModelSpecificationError, OutcomeError
+
+special = lazy_module("scipy.special")   # imported when first used
 
 __all__ = ["FAMILIES", "BinaryFamily", "ContinuousFamily", "OutcomeFamily", "check_family",
            "get_family"]

@@ -15,10 +15,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import special
 
+from .._lazy import lazy_module
 from ..errors import ModelSpecificationError, OutcomeError
 from ._families import OutcomeFamily, _arr
+
+special = lazy_module("scipy.special")   # imported when first used
 
 __all__ = ["StepBaseline", "SurvivalFamily", "WeibullBaseline", "baseline_from_dict"]
 

@@ -17,11 +17,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from scipy import special
 
+from .._lazy import lazy_module
 from .._optional import import_optional
 from ..errors import ConvergenceWarning, DataError, ModelSpecificationError
 from ._learners import ITELearner, _cd_batch, interaction_design
+
+special = lazy_module("scipy.special")   # imported when first used
 
 __all__ = ["BayesLogisticLearner", "ElasticNetLogisticLearner", "LassoLogisticLearner", "LogisticLearner",
            "RidgeLogisticLearner", "arm_designs", "coef_names"]

@@ -185,7 +185,9 @@ class ITELearner:
       ``(delta, gamma)`` and their covariance (frequentist);
     * ``"posterior"``: :meth:`posterior` returns posterior draws, mean and
       covariance of ``(delta, gamma)``;
-    * ``"linear"``: the ITE is ``delta + x'gamma``.
+    * ``"linear"``: the ITE is ``delta + x'gamma``;
+    * ``"ite_var"``: :meth:`ite_var` returns the learner's own variance of each
+      predicted ITE (pooler ``weighted-forest``).
 
     ``families`` lists the outcome families the learner handles (names of
     :mod:`ipdma.families`; ``outcome_types`` is an alias).  ``fit`` takes the
@@ -1101,7 +1103,11 @@ class CausalForestLearner(ITELearner):
 
     Needs the optional extra: ``pip install ipdma[causal-forest]``.  On a binary
     outcome the forest estimates the risk difference directly (``scale="rd"``).
-    ``ite_var`` gives the forest's own variance estimate.
+    ``ite_var`` gives the forest's own variance estimate of each ITE (EconML's
+    ``effect_inference``: bootstrap of little bags over the forest's subforests of
+    size ``subforest_size``, grf's variance estimator); the pooler
+    ``weighted-forest`` uses it as the inverse-variance weight, a cheaper variant
+    of ``weighted-bootstrap`` (no refits).
 
     Examples
     --------
@@ -1119,6 +1125,7 @@ class CausalForestLearner(ITELearner):
 
     name = "causal-forest"
     families = frozenset({"continuous", "binary"})
+    provides = frozenset({"ite_var"})
 
     def __init__(self, *, n_estimators: int = 2000, min_samples_leaf: int = 5,
                  honest: bool = True, **kwargs: Any) -> None:

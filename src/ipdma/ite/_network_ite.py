@@ -55,7 +55,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from .._base import Summary, check_random_state, progress_bar
 from .._lazy import lazy_module
@@ -77,6 +76,7 @@ from ._network import (
 )
 
 stats = lazy_module("scipy.stats")   # imported when first used
+special = lazy_module("scipy.special")
 
 __all__ = ["NETWORK_POOLERS", "NetworkITEData", "NetworkPrediction", "network_data"]
 

@@ -9,6 +9,8 @@ A pooler combines the per-trial :class:`~ipdma.ite.SiteSummary` objects:
   weighted average of the per-trial ITEs, variances from the bootstrap or from
   an auxiliary full-interaction OLS; fixed-effect weights (the paper) or
   per-profile random-effects weights with a Riley prediction interval.
+  ``weighted-forest``: the same with the causal forest's own variance of each
+  per-trial ITE (bootstrap of little bags; no refits), a cheaper variant.
 * ``bayes-mvma`` (c): Bayesian multivariate meta-analysis (NumPyro) of the
   per-trial posterior means and covariances.
 * ``posterior-mix`` (d): inverse-variance weighted mixing of the per-trial
@@ -25,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from .._base import check_random_state
-from .._lazy import lazy_module
 from .._optional import import_optional
+from .._quantiles import norm_ppf, t_ppf
 from ..errors import (
     DataError,
     InfeasibleMethodError,
@@ -44,15 +46,15 @@ __all__ = [
     "MVMAPooler",
     "PooledITE",
     "PosteriorMixPooler",
+    "WeightedForestPooler",
     "WeightedITEPooler",
     "check_pair",
     "feasible_pairs",
     "get_pooler",
 ]
 
-# imported when first used; norm.ppf(p) = special.ndtri(p) and t.ppf(p, df) =
-# special.stdtrit(df, p) give the same numbers without importing scipy.stats
-special = lazy_module("scipy.special")
+# interval quantiles without importing scipy.stats / scipy.special (CLI start-up):
+# norm_ppf = stats.norm.ppf, t_ppf(df, p) = stats.t.ppf(p, df) (ipdma._quantiles)
 
 
 @dataclass
@@ -136,9 +138,9 @@ class ITEPooler:
 
     ``needs`` is the part of the site summaries it uses (``"coef"``,
     ``"posterior"`` or ``"predictions"``); ``requires`` is the learner
-    capability it needs (``"coef_cov"``, ``"posterior"``, ``"bootstrap"`` or
-    None); ``variance`` is the per-trial variance a site must export with its
-    predictions (``"bootstrap"`` or ``"aux-ols"``).
+    capability it needs (``"coef_cov"``, ``"posterior"``, ``"bootstrap"``,
+    ``"ite_var"`` or None); ``variance`` is the per-trial variance a site must export
+    with its predictions (``"bootstrap"``, ``"aux-ols"`` or ``"forest"``).
 
     Examples
     --------
@@ -211,7 +213,7 @@ class ITEPooler:
 
     @property
     def _z(self) -> float:
-        return float(special.ndtri(0.5 + self.level / 2))   # = stats.norm.ppf
+        return norm_ppf(0.5 + self.level / 2)   # = stats.norm.ppf, without scipy.special
 
     def get_params(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if not k.endswith("_")}
@@ -357,7 +359,7 @@ class MVMAPooler(ITEPooler):
                               "scale": scale})
         if self.method != "fixed":
             K = len(self.summaries_)
-            q = (special.stdtrit(K - 2, 0.5 + self.level / 2)
+            q = (t_ppf(K - 2, 0.5 + self.level / 2)
                  if self.pi_df == "riley" and K > 2 else z)
             out.pi_low = ite - q * r["se_pred"]
             out.pi_high = ite + q * r["se_pred"]
@@ -384,7 +386,7 @@ class MVMAPooler(ITEPooler):
                         info={"method": self.method, "structure": self._structure})
         if self.method != "fixed":
             pvar = var + np.einsum("ij,jk,ik->i", C, self.Psi_, C)
-            q = (special.stdtrit(K - 2, 0.5 + self.level / 2)
+            q = (t_ppf(K - 2, 0.5 + self.level / 2)
                  if self.pi_df == "riley" and K > 2 else z)
             out.pi_low = ite - q * np.sqrt(pvar)
             out.pi_high = ite + q * np.sqrt(pvar)
@@ -436,11 +438,12 @@ class WeightedITEPooler(ITEPooler):
     ``heterogeneity`` = ``"DL"``, ``"REML"``, ``"PM"``... (engine
     :func:`ipdma.meta.pool_univariate`), which also gives a Riley prediction
     interval (t_{K-2}).  ``variance`` says where v_il comes from: ``"bootstrap"``
-    (B row resamples within the trial) or ``"aux-ols"`` (auxiliary
-    full-interaction OLS, c'V c).
+    (B row resamples within the trial), ``"aux-ols"`` (auxiliary
+    full-interaction OLS, c'V c) or ``"forest"`` (the learner's own variance
+    estimate, ``ite_var``: the causal forest's bootstrap of little bags).
 
-    The subclasses :class:`WeightedBootstrapPooler` and
-    :class:`WeightedAuxOLSPooler` fix ``variance``; ``get_pooler`` returns them.
+    The subclasses :class:`WeightedBootstrapPooler`, :class:`WeightedAuxOLSPooler`
+    and :class:`WeightedForestPooler` fix ``variance``; ``get_pooler`` returns them.
 
     Examples
     --------
@@ -470,9 +473,9 @@ class WeightedITEPooler(ITEPooler):
     def __init__(self, *, variance: str = "aux-ols", heterogeneity: str = "fixed",
                  level: float = 0.95) -> None:
         super().__init__(level=level)
-        if variance not in ("bootstrap", "aux-ols"):
+        if variance not in ("bootstrap", "aux-ols", "forest"):
             raise ModelSpecificationError(
-                f"variance={variance!r}: choose 'bootstrap' or 'aux-ols'")
+                f"variance={variance!r}: choose 'bootstrap', 'aux-ols' or 'forest'")
         self.variance_source = variance
         self.heterogeneity = heterogeneity if heterogeneity == "fixed" else heterogeneity.upper()
 
@@ -482,7 +485,7 @@ class WeightedITEPooler(ITEPooler):
 
     @property
     def requires(self) -> str | None:  # type: ignore[override]
-        return "bootstrap" if self.variance_source == "bootstrap" else None
+        return {"bootstrap": "bootstrap", "forest": "ite_var"}.get(self.variance_source)
 
     @property
     def name(self) -> str:  # type: ignore[override]
@@ -599,6 +602,33 @@ class WeightedAuxOLSPooler(WeightedITEPooler):
 
     def __init__(self, *, heterogeneity: str = "fixed", level: float = 0.95) -> None:
         super().__init__(variance="aux-ols", heterogeneity=heterogeneity, level=level)
+
+
+class WeightedForestPooler(WeightedITEPooler):
+    """(b) weighted by the learner's own ITE variance (``variance="forest"``).
+
+    For the causal forest (``learner="causal-forest"``): v_il is the forest's
+    variance estimate of its predicted ITE at x_i (EconML's ``effect_inference``,
+    the bootstrap of little bags over the forest's subforests, as in grf), so the
+    weights need no refits.  A cheaper variant of ``weighted-bootstrap`` (the
+    paper's B refits of the forest per trial); the forest's estimate targets the
+    sampling variance of the same forest, but it is not the paper's method.
+    Needs a learner that ``provides`` ``"ite_var"``.
+
+    Examples
+    --------
+    >>> from ipdma.ite import feasible_pairs
+    >>> pooler = WeightedForestPooler()
+    >>> pooler.name, pooler.requires
+    ('weighted-forest', 'ite_var')
+    >>> ("causal-forest", "weighted-forest") in feasible_pairs()
+    True
+    >>> ("ols", "weighted-forest") in feasible_pairs()
+    False
+    """
+
+    def __init__(self, *, heterogeneity: str = "fixed", level: float = 0.95) -> None:
+        super().__init__(variance="forest", heterogeneity=heterogeneity, level=level)
 
 
 # --------------------------------------------------------------------------------------
@@ -1009,6 +1039,7 @@ POOLERS: dict[str, type[ITEPooler]] = {
     "mvma": MVMAPooler,
     "weighted-bootstrap": WeightedBootstrapPooler,
     "weighted-aux-ols": WeightedAuxOLSPooler,
+    "weighted-forest": WeightedForestPooler,
     "bayes-mvma": BayesMVMAPooler,
     "posterior-mix": PosteriorMixPooler,
 }
@@ -1096,7 +1127,8 @@ def check_pair(learner, pooler: ITEPooler, family: str | None = None) -> None:
         return
     why = {"coef_cov": "coefficients with a covariance matrix",
            "posterior": "posterior draws of the treatment coefficients",
-           "bootstrap": "bootstrap refits"}[pooler.requires]
+           "bootstrap": "bootstrap refits",
+           "ite_var": "its own variance of each predicted ITE (a causal forest)"}[pooler.requires]
     ok_poolers = [p for (lname, p) in feasible_pairs(fam) if lname == learner.name]
     ok_learners = [lname for (lname, p) in feasible_pairs(fam) if p == pooler.name]
     raise InfeasibleMethodError(

@@ -417,6 +417,8 @@ class _TrialFit:
                                           else self.learner.predict_arms(X_query)))
             if self.boot is not None:
                 s.var = np.var(self.boot.predict_ite(X_query, **kw), axis=0, ddof=1)
+            elif self.variance == "forest":   # the learner's own variance (no refits)
+                s.var = np.asarray(self.learner.ite_var(X_query, **kw), dtype=float)
             else:
                 s.var = self.aux.ite_var(X_query, **kw)
         return s
@@ -556,7 +558,9 @@ class TwoStageITE(ResultsMixin):
     ``"bayes-logistic"`` and the tree/scikit-learn learners (or an
     :class:`ITELearner` instance).
     Poolers: ``"mvma"`` (a), ``"weighted-bootstrap"`` and ``"weighted-aux-ols"``
-    (b), ``"bayes-mvma"`` (c), ``"posterior-mix"`` (d) (or an
+    (b) (and ``"weighted-forest"``, (b) weighted by the causal forest's own
+    variance estimate: cheaper than B refits), ``"bayes-mvma"`` (c),
+    ``"posterior-mix"`` (d) (or an
     :class:`ITEPooler` instance).  Infeasible pairs raise
     :class:`~ipdma.errors.InfeasibleMethodError`; see :func:`feasible_pairs`.
 

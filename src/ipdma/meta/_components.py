@@ -25,20 +25,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
-from scipy.linalg import lapack
 
-from .._lazy import lazy_module
+from .._lazy import lazy_function, lazy_module
 from ..errors import ConvergenceWarning, DataError, ModelSpecificationError
 from ._multivariate import _blas_single_thread
 
 __all__ = ["VCFit", "consistency_components", "fit_variance_components"]
 
 _LOG2PI = float(np.log(2.0 * np.pi))
-_potrf = lapack.dpotrf
-_potrs = lapack.dpotrs
+_potrf = lazy_function("scipy.linalg.lapack", "dpotrf")   # scipy.linalg on first call
+_potrs = lazy_function("scipy.linalg.lapack", "dpotrs")
 
 stats = lazy_module("scipy.stats")   # imported when first used
+special = lazy_module("scipy.special")
 
 
 @dataclass

@@ -23,9 +23,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.special import gammaln
 
+from .._lazy import lazy_function
 from ..errors import DataError, ModelSpecificationError, NetworkError, column_not_found
+
+gammaln = lazy_function("scipy.special", "gammaln")   # imported when first used
 
 __all__ = ["MEASURES", "ContrastData", "pairwise_contrasts"]
 

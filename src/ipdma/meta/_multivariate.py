@@ -20,11 +20,11 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
 
 from .._base import ResultsMixin, Summary
 from .._lazy import lazy_module
@@ -49,6 +49,7 @@ STRUCTURES = ("unstructured", "diagonal", "identity")
 _LOG2PI = np.log(2.0 * np.pi)
 
 stats = lazy_module("scipy.stats")   # imported when first used
+optimize = lazy_module("scipy.optimize")
 
 
 # ---------------------------------------------------------------------------
@@ -728,7 +729,7 @@ def _fit_mvma(y: np.ndarray, S: np.ndarray, X: np.ndarray | None = None, *,
         else:
             x, fval, g, n_iter, n_feval, ok, message = _fit_full_rank(
                 fun, theta0, d, reml, structure, scale, gtol, maxiter)
-        res = optimize.OptimizeResult(x=x, fun=fval, success=ok)
+        res = SimpleNamespace(x=x, fun=fval, success=ok)   # no scipy.optimize import
         theta = res.x * scale
         Psi, _ = _theta_to_psi(theta, structure, p)
         _, g = fun(res.x)

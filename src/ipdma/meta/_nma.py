@@ -31,7 +31,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from .._base import ResultsMixin, Summary, check_random_state
 from .._lazy import lazy_module
@@ -44,6 +43,7 @@ __all__ = ["NMA_METHODS", "NMAResult", "network_meta_analysis"]
 NMA_METHODS = ("common", "DL", "REML", "ML")
 
 stats = lazy_module("scipy.stats")   # imported when first used
+special = lazy_module("scipy.special")
 
 
 # ---------------------------------------------------------------------------

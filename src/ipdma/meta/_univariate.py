@@ -14,11 +14,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize
-from scipy.linalg import lapack
 
 from .._base import ResultsMixin, Summary
-from .._lazy import lazy_module
+from .._lazy import lazy_function, lazy_module
 from ..errors import (
     BoundaryWarning,
     ColumnNotFoundError,
@@ -42,10 +40,11 @@ __all__ = [
 UNIVARIATE_METHODS = ("FE", "DL", "REML", "ML", "PM", "SJ", "HE")
 _LOG2PI = np.log(2.0 * np.pi)
 _GRID = np.logspace(-12, 0, 49)   # relative tau^2 grid scanned for a better REML/ML maximum
-_potrf = lapack.dpotrf
-_potrs = lapack.dpotrs
+_potrf = lazy_function("scipy.linalg.lapack", "dpotrf")   # scipy.linalg on first call
+_potrs = lazy_function("scipy.linalg.lapack", "dpotrs")
 
 stats = lazy_module("scipy.stats")   # imported when first used
+optimize = lazy_module("scipy.optimize")
 
 
 # ---------------------------------------------------------------------------
