@@ -58,10 +58,11 @@ def test_ite_network_reference_option(ref_case, tmp_path, capsys):
     _, tr, te = _data(ref_case, tmp_path)
     code, out, _ = _run(capsys, "ite", str(tr), *BASE, "--pooler", "weighted-aux-ols",
                         "--predict", str(te), "--reference", "C", "--lower-is-better",
-                        "--out", str(tmp_path / "o"))
+                        "--out", str(tmp_path / "o"), "--no-plots")
     assert code == 0 and "network reference : C" in out
     pred = pd.read_csv(tmp_path / "o" / "predictions.csv")
     assert "ite_A_vs_C" in pred.columns and "ite_B_vs_C" in pred.columns
+    assert not list((tmp_path / "o").glob("*.png"))          # --no-plots draws nothing
 
 
 @pytest.mark.parametrize("extra,msg", [

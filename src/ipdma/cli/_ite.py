@@ -443,8 +443,6 @@ def _check_network_options(args: argparse.Namespace, ipd) -> None:
 
 def _run_network(args: argparse.Namespace, model, ipd, new, out: Path, covs) -> int:
     """Outputs of ``ipdma ite`` with more than two treatments."""
-    import matplotlib.pyplot as plt
-
     net = model.network_
     files: dict[str, str] = {}
     payload: dict = {"learner": args.learner, "pooler": args.pooler,
@@ -465,7 +463,9 @@ def _run_network(args: argparse.Namespace, model, ipd, new, out: Path, covs) -> 
         pairs = pd.concat([ids, pairs.reset_index(drop=True)], axis=1)
         pairs.to_csv(out / "predictions_all_pairs.csv", index=False)
         files["predictions_all_pairs"] = str(out / "predictions_all_pairs.csv")
-        for kind in ("best", "distribution"):
+        for kind in () if args.no_plots else ("best", "distribution"):
+            import matplotlib.pyplot as plt
+
             ax = model.plot(kind, covariate=covs[0] if covs else None)
             fp = out / f"ite_{kind}.png"
             ax.figure.savefig(fp, dpi=120, bbox_inches="tight")
