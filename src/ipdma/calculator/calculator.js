@@ -95,6 +95,7 @@
 
   // risk-based NMR: lp_k = base + d_k + x (g0 + gamma_k); columns base, g0, d[1..], gamma[1..]
   function evalRiskNMR(values) {
+    if (SPEC.family === "survival") return evalSurvNMR(values);
     var m = SPEC.model, T = SPEC.treatments.length, out = {};
     var r, p0;
     if (m.stage1) { r = riskScore(m.stage1, values); p0 = expitTanh(r); }
@@ -164,6 +165,115 @@
     return {kind: "risk-nmr", baseline_risk: p0, logit_risk: r, rows: SPEC.treatments.slice(),
             columns: out, recommended: SPEC.treatments[rec],
             plot: {x: p0, y: out.ard.slice()}};
+  }
+
+  // survival risk-based NMR (ML engine): lp_k = M_k theta with M_k = (e_k, x, e_k x)
+  // over the parameters (d[1..], g0, gamma[1..]); Breslow (Cox) or Weibull baseline
+  function f64(m, key) { var c = "_" + key; if (!m[c]) m[c] = decodeF64(m[key]); return m[c]; }
+  function survRows(T, P, x, hasRisk) {
+    var M = [];
+    for (var k = 0; k < T; k++) {
+      var row = new Array(P).fill(0);
+      if (k > 0) row[k - 1] = 1.0;
+      if (hasRisk) { row[T - 1] += x; if (k > 0) row[T - 1 + k] += x; }
+      M.push(row);
+    }
+    return M;
+  }
+  function matvec(V, g) { return V.map(function (r) { return dot(r, g); }); }
+  function evalSurvNMR(values) {
+    var m = SPEC.model, T = SPEC.treatments.length, th = m.estimate, V = m.vcov, P = th.length;
+    var z = SPEC.constants.z, out = {}, r;
+    if (m.stage1) r = riskScore(m.stage1, values); else r = values[m.risk_input];
+    var x = m.has_risk ? r - m.centre : 0.0, M = survRows(T, P, x, m.has_risk);
+    var keys = ["surv", "surv_lower", "surv_upper", "surv_se", "surv_diff", "surv_diff_lower", "surv_diff_upper",
+                "rmst", "rmst_lower", "rmst_upper", "rmst_diff", "rmst_diff_lower", "rmst_diff_upper",
+                "hr", "hr_lower", "hr_upper", "p_best"];
+    keys.forEach(function (k) { out[k] = new Array(T).fill(null); });
+    function interval(key, k, est, v) {
+      var se = Math.sqrt(Math.max(v, 0)); out[key][k] = est; out[key + "_lower"][k] = est - z * se; out[key + "_upper"][k] = est + z * se;
+    }
+    var lp = M.map(function (row) { return dot(row, th); }), elp = lp.map(Math.exp), S = [];
+    if (m.survival_model === "cox") {
+      var Hb = m.Hb, Ab = m.Ab, Vb = m.Vb, gH = [], gS = [];
+      for (var k = 0; k < T; k++) {
+        var H = Hb * elp[k], Sk = Math.exp(-H); S.push(Sk);
+        var g = M[k].map(function (v, i) { return Hb * v - Ab[i]; }); gH.push(g);
+        var varH = elp[k] * elp[k] * (quad(g, V) + Vb), sl = H > 0 ? Math.sqrt(Math.max(varH, 0)) / H : 0.0;
+        out.surv[k] = Sk; out.surv_lower[k] = Math.exp(-H * Math.exp(z * sl)); out.surv_upper[k] = Math.exp(-H * Math.exp(-z * sl));
+        out.surv_se[k] = Sk * Math.sqrt(Math.max(varH, 0));
+        gS.push(g.map(function (v) { return -(Sk * elp[k]) * v; }));
+      }
+      for (var k2 = 0; k2 < T; k2++) {
+        var gD = gS[k2].map(function (v, i) { return v - gS[0][i]; });
+        var cD = -(S[k2] * elp[k2]) - -(S[0] * elp[0]);
+        interval("surv_diff", k2, S[k2] - S[0], quad(gD, V) + cD * cD * Vb);
+      }
+      // RMST: step survival on 0, u_1.., u_m (<= tau), weights w
+      var w = f64(m, "w"), Hp = f64(m, "Hp"), Ap = f64(m, "Ap"), vk = f64(m, "vk"), n = m.m;
+      var rm = [], gR = [], cc = [];
+      for (var k3 = 0; k3 < T; k3++) {
+        var wS = new Float64Array(n), tot = 0, a = 0, Bm = new Array(P).fill(0);
+        for (var i = 0; i < n; i++) { wS[i] = w[i] * Math.exp(-Hp[i] * elp[k3]); tot += wS[i]; a += wS[i] * Hp[i]; }
+        for (var i2 = 0; i2 < n; i2++) for (var p = 0; p < P; p++) Bm[p] += wS[i2] * Ap[i2 * P + p];
+        rm.push(tot);
+        gR.push(M[k3].map(function (v, j) { return -elp[k3] * (a * v - Bm[j]); }));
+        var c = new Float64Array(n - 1), acc = 0;
+        for (var i3 = n - 1; i3 >= 1; i3--) { acc += wS[i3]; c[i3 - 1] = -elp[k3] * acc; }
+        cc.push(c);
+      }
+      for (var k4 = 0; k4 < T; k4++) {
+        var s1 = 0, s2 = 0;
+        for (var i4 = 0; i4 < n - 1; i4++) { s1 += cc[k4][i4] * cc[k4][i4] * vk[i4]; var dc = cc[k4][i4] - cc[0][i4]; s2 += dc * dc * vk[i4]; }
+        interval("rmst", k4, rm[k4], quad(gR[k4], V) + s1);
+        var gRD = gR[k4].map(function (v, j) { return v - gR[0][j]; });
+        interval("rmst_diff", k4, rm[k4] - rm[0], quad(gRD, V) + s2);
+      }
+    } else {                       // Weibull PH: central differences over (mu, aft, log scale)
+      var J = m.n_trials, phi = m.aft.concat([m.log_scale]), np_ = phi.length, h0 = m.horizon;
+      var outputs = function (ph) {
+        var mu0 = 0; for (var j = 0; j < J; j++) mu0 += m.mu_weights[j] * ph[j];
+        var sc = Math.exp(ph[np_ - 1]), res = [];
+        for (var k = 0; k < T; k++) {
+          var mu = mu0; for (var q = 0; q < P; q++) mu += M[k][q] * ph[J + q];
+          res.push(h0 > 0 ? Math.exp(-Math.exp((Math.log(h0) - mu) / sc)) : 1.0);
+        }
+        return res.concat(res.map(function (v) { return v - res[0]; }));
+      };
+      var base = outputs(phi), Jac = base.map(function () { return new Array(np_).fill(0); });
+      for (var kk = 0; kk < np_; kk++) {
+        var hh = 1e-6 * Math.max(1.0, Math.abs(phi[kk])), up = phi.slice(), dn = phi.slice();
+        up[kk] = phi[kk] + hh; dn[kk] = phi[kk] - hh;
+        var fu = outputs(up), fd = outputs(dn);
+        for (var o = 0; o < base.length; o++) Jac[o][kk] = (fu[o] - fd[o]) / (2 * hh);
+      }
+      for (var k5 = 0; k5 < T; k5++) {
+        var Sv = base[k5], vS = quad(Jac[k5], m.aft_vcov), Hh = -Math.log(Math.min(Math.max(Sv, 1e-300), 1.0));
+        var sl2 = Hh > 0 ? Math.sqrt(Math.max(vS, 0)) / (Sv * Hh) : 0.0;
+        S.push(Sv); out.surv[k5] = Sv; out.surv_se[k5] = Math.sqrt(Math.max(vS, 0));
+        out.surv_lower[k5] = Math.exp(-Hh * Math.exp(z * sl2)); out.surv_upper[k5] = Math.exp(-Hh * Math.exp(-z * sl2));
+        interval("surv_diff", k5, base[T + k5], quad(Jac[T + k5], m.aft_vcov));
+      }
+    }
+    for (var k6 = 0; k6 < T; k6++) {
+      var Dm = M[k6].map(function (v, i) { return v - M[0][i]; }), lhr = dot(Dm, th), se = Math.sqrt(Math.max(quad(Dm, V), 0));
+      out.hr[k6] = Math.exp(lhr); out.hr_lower[k6] = Math.exp(lhr - z * se); out.hr_upper[k6] = Math.exp(lhr + z * se);
+    }
+    // P(best): lowest hazard (highest survival) per draw of the estimates
+    var D = draws(m), Sd = m.draws.n, sign = SPEC.higher_is_better ? 1.0 : -1.0, counts = new Array(T).fill(0);
+    for (var s = 0; s < Sd; s++) {
+      var b = 0, bv = null;
+      for (var k7 = 0; k7 < T; k7++) {
+        var l = 0; for (var q2 = 0; q2 < P; q2++) l += M[k7][q2] * D[q2][s];
+        l *= sign; if (bv === null || l > bv) { bv = l; b = k7; }
+      }
+      counts[b]++;
+    }
+    for (var k8 = 0; k8 < T; k8++) out.p_best[k8] = counts[k8] / Sd;
+    var best = 0;
+    for (var k9 = 1; k9 < T; k9++) if (SPEC.higher_is_better ? S[k9] < S[best] : S[k9] > S[best]) best = k9;
+    return {kind: "risk-nmr", baseline_risk: 1.0 - S[0], risk_score: r, rows: SPEC.treatments.slice(),
+            columns: out, recommended: SPEC.treatments[best], plot: {x: r, y: out.surv_diff.slice()}};
   }
 
   // two-stage ITE, pooled coefficients (mvma): continuous ITE = (1, x) theta; binary from the
@@ -407,7 +517,9 @@
     rec.textContent = SPEC.recommend_text.replace("{treatment}", res.recommended) + (res.rule ? " Subgroup: " + res.rule + "." : "");
     rec.setAttribute("data-value", res.recommended);
     if (res.baseline_risk !== undefined) {
-      rec.textContent += " Baseline risk (treatment-blind): " + fmt(res.baseline_risk, "pct") + ".";
+      rec.textContent += SPEC.family === "survival"
+        ? " Risk of the event by t = " + SPEC.outcome.horizon + " under " + SPEC.reference + ": " + fmt(res.baseline_risk, "pct") + "."
+        : " Baseline risk (treatment-blind): " + fmt(res.baseline_risk, "pct") + ".";
     }
     drawPlot(res);
   }
