@@ -93,7 +93,7 @@ def shown_cells(drv) -> dict:
         "return Array.from(document.querySelectorAll('#results td[data-key]')).map("
         "function (td) { return [td.parentNode.getAttribute('data-row'), "
         "td.getAttribute('data-key'), td.getAttribute('data-value')]; });")
-    return {(r, k): float(v) for r, k, v in cells}
+    return {(r, k): float(v) for r, k, v in cells if v not in ("null", "undefined")}
 
 
 def as_text(v) -> str:

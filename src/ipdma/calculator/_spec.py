@@ -28,7 +28,7 @@ __all__ = [
 FORMAT = "ipdma.calculator"
 VERSION = 1
 #: model kinds the page's evaluator knows (one JS function each)
-SUPPORTED_KINDS = ("risk-nmr", "ite-linear", "ite-weighted", "tree")
+SUPPORTED_KINDS = ("risk-nmr", "ite-linear", "ite-weighted", "ite-network", "tree")
 #: TwoStageITE set-ups the calculator exports exactly (pooler "mvma": pooled coefficients)
 EXPORTABLE_ITE = ("pooler 'mvma' with any learner it accepts (ols, logistic); pooler "
                   "'weighted-aux-ols' (heterogeneity 'fixed', continuous outcome) with "
@@ -284,6 +284,13 @@ def ite_spec(model, *, data: pd.DataFrame | None = None, treatments: Sequence[st
     if not isinstance(model, TwoStageITE):
         raise ModelSpecificationError(f"expected a TwoStageITE, not {type(model).__name__}")
     model._check_fitted()
+    if getattr(model, "network_", None) is not None:
+        from ._spec_network import network_ite_spec
+
+        return network_ite_spec(model, data=data, treatments=treatments,
+                                higher_is_better=higher_is_better, title=title, units=units,
+                                labels=labels, outcome_label=outcome_label,
+                                data_label=data_label)
     pooler = model.pooler_
     if pooler.name == "weighted-aux-ols":
         return weighted_ite_spec(model, data=data, treatments=treatments,

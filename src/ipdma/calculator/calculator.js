@@ -308,6 +308,65 @@
             plot: {x: p0 !== null ? p0 : values[SPEC.plot.x_input], y: [ite]}};
   }
 
+  // two-stage ITE on a treatment network (mvma): basic contrasts vs the reference
+  // mean_k = c' coef_k, cov = C V C', c = (1, x); P(best) with the exported normal draws
+  // in the canonical basis, as the model's seeded predict
+  function cholesky(A) {
+    var n = A.length, L = A.map(function () { return new Array(n).fill(0); });
+    for (var j = 0; j < n; j++) {
+      var s = A[j][j]; for (var k = 0; k < j; k++) s -= L[j][k] * L[j][k];
+      L[j][j] = Math.sqrt(s);
+      for (var i = j + 1; i < n; i++) { var t = A[i][j]; for (var k2 = 0; k2 < j; k2++) t -= L[i][k2] * L[j][k2]; L[i][j] = t / L[j][j]; }
+    }
+    return L;
+  }
+  function evalITENetwork(values) {
+    var m = SPEC.model, x = features(m.features, values), c = [1.0].concat(x), q = c.length;
+    var T = SPEC.treatments.length, T1 = T - 1, z = SPEC.constants.z, mean = [], cov = [];
+    for (var a = 0; a < T1; a++) mean.push(dot(c, m.coef[a]));
+    for (var a2 = 0; a2 < T1; a2++) {
+      var row = [];
+      for (var b = 0; b < T1; b++) {
+        var s = 0;
+        for (var i = 0; i < q; i++) { var r = 0; for (var j = 0; j < q; j++) r += m.vcov[a2 * q + i][b * q + j] * c[j]; s += c[i] * r; }
+        row.push(s);
+      }
+      cov.push(row);
+    }
+    var extra = null;
+    if (m.tau2) { extra = 0; for (var i2 = 0; i2 < q; i2++) extra += c[i2] * c[i2] * m.tau2[i2]; }
+    var keys = ["ite", "se", "ci_low", "ci_high", "pi_low", "pi_high", "p_best"], out = {};
+    keys.forEach(function (k) { out[k] = new Array(T).fill(null); });
+    for (var k = 1; k < T; k++) {
+      var est = mean[k - 1], se = Math.sqrt(Math.max(cov[k - 1][k - 1], 0));
+      out.ite[k] = est; out.se[k] = se; out.ci_low[k] = est - z * se; out.ci_high[k] = est + z * se;
+      if (extra !== null) { var ps = Math.sqrt(se * se + extra); out.pi_low[k] = est - z * ps; out.pi_high[k] = est + z * ps; }
+    }
+    if (extra === null) { delete out.pi_low; delete out.pi_high; }
+    var sign = SPEC.higher_is_better ? 1.0 : -1.0, best = 0, bv = 0;
+    for (var k2 = 1; k2 < T; k2++) if (sign * mean[k2 - 1] > bv) { bv = sign * mean[k2 - 1]; best = k2; }
+    // P(best): canonical mean / covariance, Cholesky of cov + 1e-15 I, draws mean + z L'
+    var G = m.pbest.canon_map, cm = G.map(function (g) { return dot(g, mean); }), cc = [];
+    for (var u = 0; u < T1; u++) {
+      var rr = [];
+      for (var v = 0; v < T1; v++) { var s2 = 0; for (var a3 = 0; a3 < T1; a3++) for (var b3 = 0; b3 < T1; b3++) s2 += G[u][a3] * cov[a3][b3] * G[v][b3]; rr.push(s2 + (u === v ? 1e-15 : 0)); }
+      cc.push(rr);
+    }
+    var L = cholesky(cc), Z = f64(m.pbest, "z"), S = m.pbest.n, counts = new Array(T).fill(0);
+    for (var sd = 0; sd < S; sd++) {
+      var top = 0, mx = -Infinity;
+      for (var u2 = 0; u2 < T1; u2++) {
+        var d = cm[u2]; for (var w = 0; w <= u2; w++) d += Z[sd * T1 + w] * L[u2][w];
+        d *= sign; if (d > mx) { mx = d; top = u2 + 1; }
+      }
+      counts[mx > 0 ? top : 0]++;
+    }
+    for (var k3 = 0; k3 < T; k3++) out.p_best[k3] = counts[m.pbest.canon_index[k3]] / S;
+    return {kind: "ite-network", rows: SPEC.treatments.slice(), columns: out,
+            recommended: SPEC.treatments[best],
+            plot: {x: values[SPEC.plot.x_input], y: mean.slice()}};
+  }
+
   // XGBoost tree ensemble as XGBoost predicts it: float32 features, "value < split" goes
   // left (missing: the default direction), leaf values summed in float32 in tree order
   function bytes(b64) {
@@ -390,6 +449,7 @@
   }
 
   var KINDS = {"risk-nmr": evalRiskNMR, "ite-linear": evalITELinear, "ite-weighted": evalITEWeighted,
+               "ite-network": evalITENetwork,
                "tree": evalTree};
 
   function evaluate(raw) {
@@ -508,7 +568,7 @@
         var txt = fmt(val[0], o.fmt);
         if (val.length === 3) txt += " (" + fmt(val[1], o.fmt) + " to " + fmt(val[2], o.fmt) + ")";
         var td = el("td", {"data-key": o.keys[0], "data-value": String(val[0])}, txt);
-        if (i === 0 && o.ref_blank && SPEC.kind === "risk-nmr") td.textContent = "reference";
+        if (i === 0 && o.ref_blank && (SPEC.kind === "risk-nmr" || SPEC.kind === "ite-network")) td.textContent = "reference";
         tr.appendChild(td);
       });
       tb.appendChild(tr);
