@@ -145,3 +145,60 @@ def test_horizon_beyond_follow_up_is_refused(cox_model):
 
     with pytest.raises(DataError, match=r"horizon 1e\+06"):
         calculator_spec(cox_model[2], horizon=1e6)
+
+
+# --------------------------------------------------------------------------- two-stage ITE
+@pytest.fixture(scope="module")
+def surv_trials():
+    from ipdma.datasets import make_survival_trials
+
+    return make_survival_trials(random_state=1)
+
+
+def _ite(sim, learner, scale, **kw):
+    from ipdma.ite import TwoStageITE
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return TwoStageITE(learner, "mvma", random_state=1, scale=scale, **kw).fit(sim.ipd())
+
+
+@pytest.mark.parametrize("learner,scale,kw", [
+    ("cox", "survdiff", {"horizon": 1.0}),
+    ("cox", "rmstdiff", {"tau": 1.5}),
+    ("cox", "loghr", {}),
+    ("weibull", "survdiff", {"horizon": 1.0}),
+])
+def test_survival_ite_page_matches_predict(browser, tmp_path, surv_trials, learner, scale, kw):
+    sim = surv_trials
+    m = _ite(sim, learner, scale, **kw)
+    covs = list(sim.covariate_cols)
+    name = f"ite_surv_{learner}_{scale}"
+    path = export_calculator(m, tmp_path / f"{name}.html", data=sim.data)
+    open_page(browser, path, screenshot=tmp_path / f"{name}.png")
+    rng = np.random.default_rng(8)
+    pats = pd.DataFrame({c: rng.uniform(sim.data[c].min(), sim.data[c].max(), 100)
+                         for c in covs})
+    for c in covs:          # 0/1 covariates take their allowed values
+        if set(sim.data[c].unique()) <= {0, 1}:
+            pats[c] = rng.integers(0, 2, 100)
+    page = fill_and_read(browser, [{c: as_text(v) for c, v in r.items()}
+                                   for r in pats.to_dict("records")])
+    py = m.predict(pats)
+    trials = [c for c in py.columns if c.startswith("ite_")]
+    for i, out in enumerate(page):
+        assert out["ok"], out["errors"]
+        for k in ("ite", "se", "ci_low", "ci_high", "pi_low", "pi_high", "p0", "p1"):
+            if k in py.columns:
+                assert abs(out["columns"][k][0] - py[k].iloc[i]) <= TOL, (i, k)
+        np.testing.assert_allclose(out["columns"]["per_trial"], py[trials].iloc[i].to_numpy(),
+                                   rtol=0, atol=TOL)
+        better = py["ite"].iloc[i] > 0 if scale != "loghr" else py["ite"].iloc[i] < 0
+        assert out["recommended"] == ("treated" if better else "control")
+    assert path.stat().st_size < 300_000
+
+
+def test_survival_ite_weibull_rmst_is_refused(surv_trials):
+    m = _ite(surv_trials, "weibull", "rmstdiff", tau=1.5)
+    with pytest.raises(ModelSpecificationError, match="incomplete gamma"):
+        calculator_spec(m)

@@ -303,9 +303,10 @@ def ite_spec(model, *, data: pd.DataFrame | None = None, treatments: Sequence[st
             f"needs the per-trial fits of learner {model.learner_.name!r} at every new patient. "
             f"Exportable: {EXPORTABLE_ITE}.")
     fam = pooler.family_
-    if fam not in ("continuous", "binary"):  # survival: a later calculator part
+    if fam not in ("continuous", "binary", "survival"):
         raise ModelSpecificationError(
-            f"the calculator has no part for the {fam!r} family yet (continuous, binary)")
+            f"the calculator has no part for the {fam!r} family (continuous, binary, "
+            "survival)")
     feats = list(model.feature_names_)
     K = len(pooler.summaries_)
     level = float(pooler.level)
@@ -319,6 +320,11 @@ def ite_spec(model, *, data: pd.DataFrame | None = None, treatments: Sequence[st
         consts["q_pi"] = float(stats.t.ppf(0.5 + level / 2, K - 2)
                                if pooler.pi_df == "riley" and K > 2 else pooler._z)
     scale = None
+    if fam == "survival":
+        from ._spec_survival import survival_ite_part
+
+        mdl, consts = survival_ite_part(model)
+        scale = mdl["scale"]
     if fam == "binary":
         from ..families import get_family
 
@@ -329,15 +335,20 @@ def ite_spec(model, *, data: pd.DataFrame | None = None, treatments: Sequence[st
     inputs = covariate_inputs(data, feats, units=units, labels=labels,
                               summaries=_stored_inputs(model) if data is None else None)
     if higher_is_better is None:
-        higher_is_better = fam == "continuous"
+        # survival: a positive survival / RMST difference is a benefit, a positive log
+        # hazard ratio a harm
+        higher_is_better = (fam == "continuous" if fam != "survival"
+                            else scale != "loghr")
     trts = list(treatments) if treatments is not None else ["control", "treated"]
     if len(trts) != 2:
         raise ModelSpecificationError(
             f"treatments must name the control and the treated arm, got {trts}")
     out_name = outcome_label or "outcome"
     lvl = _pct(level)
-    eff = ("risk difference" if scale == "rd" else "log odds ratio" if scale == "logor"
-           else "difference in mean outcome")
+    eff = {"rd": "risk difference", "logor": "log odds ratio",
+           "survdiff": f"survival difference at t = {mdl.get('horizon')}",
+           "rmstdiff": f"RMST difference up to {mdl.get('tau')}",
+           "loghr": "log hazard ratio"}.get(scale, "difference in mean outcome")
     outputs = [{"label": f"Effect: {eff} ({lvl} CI)", "keys": ["ite", "ci_low", "ci_high"],
                 "fmt": "pp" if scale == "rd" else "num"}]
     if mdl["Psi"] is not None:
@@ -347,6 +358,16 @@ def ite_spec(model, *, data: pd.DataFrame | None = None, treatments: Sequence[st
     if fam == "binary":
         outputs += [{"label": f"Risk under {trts[0]}", "keys": ["p0"], "fmt": "pct"},
                     {"label": f"Risk under {trts[1]}", "keys": ["p1"], "fmt": "pct"}]
+    if fam == "survival" and scale != "loghr":
+        what, f = (("Survival", "pct") if scale == "survdiff" else ("RMST", "num"))
+        outputs += [{"label": f"{what} under {trts[0]} (mean over trials)", "keys": ["p0"],
+                     "fmt": f},
+                    {"label": f"{what} under {trts[1]} (mean over trials)", "keys": ["p1"],
+                     "fmt": f}]
+        if scale == "survdiff":
+            outputs[0]["fmt"] = "pp"
+            if len(outputs) > 1 and "pi_low" in outputs[1]["keys"]:
+                outputs[1]["fmt"] = "pp"
     # the development patients' effects (display only): benefit by baseline risk for a
     # binary outcome, by the first covariate otherwise
     sub = _display_rows(model.data_.X, inputs)

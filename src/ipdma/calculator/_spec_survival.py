@@ -203,3 +203,60 @@ def survival_nmr_spec(res, *, risk_model=None, data: pd.DataFrame | None = None,
             data_label or f"{d.n} patients, {int(d.y.sum())} events, {len(d.trials)} trials, "
                           f"treatments {', '.join(d.treatments)}"),
     }
+
+
+# --------------------------------------------------------------------------- two-stage ITE
+#: survival TwoStageITE set-ups the calculator exports exactly
+EXPORTABLE_SURVIVAL_ITE = ("pooler 'mvma' with learner 'cox' (scales survdiff, rmstdiff, "
+                           "loghr) or 'weibull' (survdiff, loghr)")
+
+
+def survival_ite_part(model) -> tuple[dict, dict]:
+    """Model part of a survival TwoStageITE with pooler mvma: pooled log-HR block, and per
+    trial the control-arm linear predictor and the baseline at the horizon / up to tau."""
+    from scipy import stats
+
+    from ..families import baseline_from_dict, get_family
+
+    pooler = model.pooler_
+    sums = pooler.summaries_
+    s0 = sums[0]
+    fam = get_family("survival", horizon=s0.horizon, tau=s0.tau)
+    scale = fam.check_scale(s0.scale or None)
+    trials = []
+    for s in sums:
+        part: dict[str, Any] = {"trial": str(s.trial),
+                                "coef": np.asarray(s.coef, float).tolist()}
+        if scale != "loghr":
+            if s.baseline is None or s.eta0_coef is None:
+                raise ModelSpecificationError(
+                    f"trial {s.trial!r} has no baseline hazard: the {scale!r} scale cannot "
+                    f"be exported. Exportable: {EXPORTABLE_SURVIVAL_ITE}")
+            base = baseline_from_dict(s.baseline)
+            tp = fam.scale_params(scale, s0.horizon, s0.tau)
+            base.check(tp, "horizon" if scale == "survdiff" else "tau")
+            part["eta0_coef"] = np.asarray(s.eta0_coef, float).tolist()
+            if scale == "survdiff":
+                part["H"] = float(base.H(tp)) if base.kind == "step" else float(tp) ** base.shape
+            elif base.kind == "step":
+                Hs, width = base._grid(tp)
+                part["Hs"], part["width"] = _f64(Hs), _f64(width)
+            else:
+                raise ModelSpecificationError(
+                    f"TwoStageITE({model.name!r}) on the rmstdiff scale with a Weibull "
+                    f"baseline is not exported (its RMST needs the incomplete gamma "
+                    f"function). Exportable: {EXPORTABLE_SURVIVAL_ITE}")
+        trials.append(part)
+    level = float(pooler.level)
+    consts = _level_constants(level)
+    consts["z"] = float(pooler._z)
+    mdl = {"coef": np.asarray(pooler.coef_, float).tolist(),
+           "vcov": np.asarray(pooler.vcov_, float).tolist(),
+           "Psi": None if pooler.method == "fixed" else np.asarray(pooler.Psi_, float).tolist(),
+           "features": [{"input": f, "kind": "numeric"} for f in model.feature_names_],
+           "scale": scale, "horizon": s0.horizon, "tau": s0.tau, "trials": trials}
+    K = len(sums)
+    if mdl["Psi"] is not None:
+        consts["q_pi"] = float(stats.t.ppf(0.5 + level / 2, K - 2)
+                               if pooler.pi_df == "riley" and K > 2 else pooler._z)
+    return mdl, consts

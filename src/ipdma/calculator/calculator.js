@@ -281,6 +281,7 @@
   function evalITELinear(values) {
     var m = SPEC.model, x = features(m.features, values), z = SPEC.constants.z, out = {};
     var ite, se, sePred = null, p0 = null, p1 = null;
+    if (SPEC.family === "survival") return evalITESurvival(values, x);
     if (SPEC.family === "continuous") {
       var c = [1.0].concat(x);
       ite = dot(c, m.coef); var v = quad(c, m.vcov); se = Math.sqrt(v);
@@ -365,6 +366,46 @@
     return {kind: "ite-network", rows: SPEC.treatments.slice(), columns: out,
             recommended: SPEC.treatments[best],
             plot: {x: values[SPEC.plot.x_input], y: mean.slice()}};
+  }
+
+  // two-stage ITE, time to event (mvma): pooled log HR c' theta applied to every trial's
+  // control-arm prediction (its linear predictor and baseline), averaged over trials
+  function evalITESurvival(values, x) {
+    var m = SPEC.model, z = SPEC.constants.z, c = [1.0].concat(x), K = m.trials.length;
+    var lhr = dot(c, m.coef), v = quad(c, m.vcov), pv = m.Psi ? v + quad(c, m.Psi) : null;
+    function arm(tr, eta) {
+      var e = Math.exp(eta);
+      if (m.scale === "survdiff") return Math.exp(-tr.H * e);
+      var Hs = f64(tr, "Hs"), wd = f64(tr, "width"), s = 0;
+      for (var i = 0; i < Hs.length; i++) s += Math.exp(-(e * Hs[i])) * wd[i];
+      return s;
+    }
+    function darm(tr, eta) {
+      var e = Math.exp(eta);
+      if (m.scale === "survdiff") return -tr.H * e * Math.exp(-tr.H * e);
+      var Hs = f64(tr, "Hs"), wd = f64(tr, "width"), s = 0;
+      for (var i = 0; i < Hs.length; i++) { var eH = e * Hs[i]; s += (eH * Math.exp(-eH)) * wd[i]; }
+      return -s;
+    }
+    var ite, deriv, p0 = null, p1 = null, per = [];
+    if (m.scale === "loghr") {
+      ite = lhr; deriv = 1.0;
+      m.trials.forEach(function (tr) { per.push(dot(c, tr.coef)); });
+    } else {
+      var s0 = 0, s1 = 0, sd = 0;
+      m.trials.forEach(function (tr) {
+        var eta0 = dot(c, tr.eta0_coef), a0 = arm(tr, eta0);
+        s0 += a0; s1 += arm(tr, eta0 + lhr); sd += darm(tr, eta0 + lhr);
+        per.push(arm(tr, eta0 + dot(c, tr.coef)) - a0);
+      });
+      p0 = s0 / K; p1 = s1 / K; ite = p1 - p0; deriv = sd / K;
+    }
+    var se = Math.abs(deriv) * Math.sqrt(v), out = {ite: [ite], se: [se], ci_low: [ite - z * se], ci_high: [ite + z * se], per_trial: per};
+    if (pv !== null) { var q = SPEC.constants.q_pi, sp = Math.abs(deriv) * Math.sqrt(pv); out.pi_low = [ite - q * sp]; out.pi_high = [ite + q * sp]; }
+    if (p0 !== null) { out.p0 = [p0]; out.p1 = [p1]; }
+    var better = SPEC.higher_is_better ? ite > 0 : ite < 0;
+    return {kind: "ite-linear", rows: [SPEC.treatments[1] + " vs " + SPEC.treatments[0]], columns: out,
+            recommended: SPEC.treatments[better ? 1 : 0], plot: {x: values[SPEC.plot.x_input], y: [ite]}};
   }
 
   // XGBoost tree ensemble as XGBoost predicts it: float32 features, "value < split" goes
