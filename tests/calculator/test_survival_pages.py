@@ -202,3 +202,40 @@ def test_survival_ite_weibull_rmst_is_refused(surv_trials):
     m = _ite(surv_trials, "weibull", "rmstdiff", tau=1.5)
     with pytest.raises(ModelSpecificationError, match="incomplete gamma"):
         calculator_spec(m)
+
+
+# --------------------------------------------------------------------------- MOB
+def test_survival_mob_page_matches_predict(browser, tmp_path, surv_trials):
+    from ipdma.trees import MOB, WeibullModel
+
+    sim = surv_trials
+    d = sim.data
+    covs = list(sim.covariate_cols)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = MOB(WeibullModel(), parm="treatment").fit(
+            d, regressors=["treatment"], partition=covs, time="time", event="event")
+    path = export_calculator(tree, tmp_path / "mob_weibull.html", data=d, tau=1.5)
+    open_page(browser, path, screenshot=tmp_path / "mob_weibull.png")
+    spec = calculator_spec(tree, data=d, tau=1.5)
+    used = [i["name"] for i in spec["inputs"]]
+    rng = np.random.default_rng(5)
+    pats = d[covs].sample(100, random_state=1).reset_index(drop=True)
+    for c in used:
+        if spec["inputs"][used.index(c)]["type"] == "numeric" and \
+                not spec["inputs"][used.index(c)].get("allowed"):
+            pats[c] = rng.uniform(d[c].min(), d[c].max(), 100)
+    page = fill_and_read(browser, [{c: as_text(r[c]) for c in used}
+                                   for r in pats.to_dict("records")])
+    py = tree.predict(pats, type="effect")
+    surv = tree.survival_effects(tau=1.5).set_index("node")
+    for i, out in enumerate(page):
+        assert out["ok"], out["errors"]
+        node = int(py["node"].iloc[i])
+        assert out["node"] == node
+        for k in ("estimate", "se", "ci_lower", "ci_upper"):
+            assert abs(out["columns"][k][0] - py[k].iloc[i]) <= TOL
+        for k in ("hr", "hr_lower", "hr_upper", "tr", "rmst_diff", "rmst_diff_lower",
+                  "rmst_diff_upper"):
+            assert abs(out["columns"][k][0] - surv.loc[node, k]) <= TOL
+        assert out["recommended"] == spec["treatments"][int(py["estimate"].iloc[i] > 0)]

@@ -420,8 +420,9 @@ def _tree_parts(model):
         return model.tree_, model.node_effects(), model.family_, float(model.level)
     if isinstance(model, MOB):
         model._check_fitted()
-        fam = {"linear model": "continuous", "logistic model": "binary"}.get(
-            getattr(model._model, "name", ""), "other")
+        fam = {"linear model": "continuous", "logistic model": "binary",
+               "Weibull regression": "survival"}.get(getattr(model._model, "name", ""),
+                                                     "other")
         return model, model.effects(), fam, 0.95
     raise ModelSpecificationError(f"expected a fitted MOB or MetaMOB, not {type(model).__name__}")
 
@@ -430,9 +431,25 @@ def tree_spec(model, *, data: pd.DataFrame | None = None,
               treatments: Sequence[str] | None = None, higher_is_better: bool | None = None,
               title: str | None = None, units: Mapping[str, str] | None = None,
               labels: Mapping[str, str] | None = None, outcome_label: str | None = None,
-              data_label: str | None = None) -> dict:
-    """Spec of a fitted :class:`ipdma.trees.MOB` or :class:`ipdma.trees.MetaMOB`."""
+              data_label: str | None = None, tau: float | None = None) -> dict:
+    """Spec of a fitted :class:`ipdma.trees.MOB` or :class:`ipdma.trees.MetaMOB`
+    (time-to-event MOB: also the hazard ratio, time ratio and RMST difference up to
+    ``tau`` of every subgroup)."""
     mob, eff, fam, level = _tree_parts(model)
+    surv_cols: list[str] = []
+    if fam == "survival":
+        try:
+            se_tab = mob.survival_effects(tau=tau, level=level)
+        except AttributeError:        # a model loaded from a file keeps no patient rows
+            se_tab = getattr(mob, "_survival_effects", None)
+            if se_tab is None or (tau is not None and float(se_tab["tau"].iloc[0]) != tau):
+                se_tab = None
+        if se_tab is not None:
+            surv_cols = ["hr", "hr_lower", "hr_upper", "tr", "tr_lower", "tr_upper",
+                         "rmst_diff", "rmst_diff_lower", "rmst_diff_upper", "rmst_0",
+                         "rmst_1"]
+            eff = eff.merge(se_tab[["node", "tau", *surv_cols]], on="node", how="left")
+            tau = float(se_tab["tau"].iloc[0])
     nodes: dict[str, dict] = {}
     used: list[str] = []
     for nd in mob.tree_.walk():
@@ -462,21 +479,22 @@ def tree_spec(model, *, data: pd.DataFrame | None = None,
                               summaries=_stored_inputs(model) if data is None else None)
     keep = [c for c in ("estimate", "se", "ci_lower", "ci_upper", "odds_ratio",
                         "or_ci_lower", "or_ci_upper", "p0", "p1", "risk_diff",
-                        "rd_ci_lower", "rd_ci_upper") if c in eff.columns]
+                        "rd_ci_lower", "rd_ci_upper", *surv_cols) if c in eff.columns]
     effects = {str(int(r["node"])): {c: (None if not np.isfinite(r[c]) else float(r[c]))
                                      for c in keep} | {"id": int(r["node"]), "n": float(r["n"])}
                for _, r in eff.iterrows()}
     coef = str(eff["coef"].iloc[0])
     if higher_is_better is None:
-        higher_is_better = fam == "continuous"
+        # survival: the coefficient is a log time ratio (positive = longer survival)
+        higher_is_better = fam in ("continuous", "survival")
     trts = list(treatments) if treatments is not None else [f"{coef} = control",
                                                             f"{coef} = treated"]
     if len(trts) != 2:
         raise ModelSpecificationError(
             f"treatments must name the control and the treated arm, got {trts}")
     lvl = _pct(level)
-    scale = {"binary": "log odds ratio", "continuous": "difference in mean outcome"}.get(
-        fam, "node-model coefficient")
+    scale = {"binary": "log odds ratio", "continuous": "difference in mean outcome",
+             "survival": "log time ratio (Weibull)"}.get(fam, "node-model coefficient")
     outputs = [{"label": f"Subgroup effect: {scale} ({lvl} CI)",
                 "keys": ["estimate", "ci_lower", "ci_upper"], "fmt": "num"},
                {"label": "SE", "keys": ["se"], "fmt": "num"}]
@@ -486,6 +504,14 @@ def tree_spec(model, *, data: pd.DataFrame | None = None,
     if "risk_diff" in keep:
         outputs.append({"label": f"Risk difference at the subgroup's average baseline ({lvl} CI)",
                         "keys": ["risk_diff", "rd_ci_lower", "rd_ci_upper"], "fmt": "pp"})
+    if surv_cols:
+        outputs += [
+            {"label": f"Hazard ratio ({lvl} CI)", "keys": ["hr", "hr_lower", "hr_upper"],
+             "fmt": "num"},
+            {"label": f"Time ratio ({lvl} CI)", "keys": ["tr", "tr_lower", "tr_upper"],
+             "fmt": "num"},
+            {"label": f"RMST difference up to {tau:g} ({lvl} CI; + = longer survival)",
+             "keys": ["rmst_diff", "rmst_diff_lower", "rmst_diff_upper"], "fmt": "num"}]
     ids = [int(i) for i in eff["node"]]
     est = eff["estimate"].to_numpy(float)
     lo, hi = eff["ci_lower"].to_numpy(float), eff["ci_upper"].to_numpy(float)
