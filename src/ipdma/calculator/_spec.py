@@ -442,8 +442,12 @@ def tree_spec(model, *, data: pd.DataFrame | None = None,
             se_tab = mob.survival_effects(tau=tau, level=level)
         except AttributeError:        # a model loaded from a file keeps no patient rows
             se_tab = getattr(mob, "_survival_effects", None)
-            if se_tab is None or (tau is not None and float(se_tab["tau"].iloc[0]) != tau):
-                se_tab = None
+        if se_tab is not None and getattr(mob, "_survival_effects", None) is se_tab \
+                and tau is not None and float(se_tab["tau"].iloc[0]) != float(tau):
+            raise ModelSpecificationError(
+                f"this tree was read from a model file, which keeps its subgroup "
+                f"effects at tau = {float(se_tab['tau'].iloc[0]):g} only (the other "
+                f"horizons need the patient rows); drop tau / --tau")
         if se_tab is not None:
             surv_cols = ["hr", "hr_lower", "hr_upper", "tr", "tr_lower", "tr_upper",
                          "rmst_diff", "rmst_diff_lower", "rmst_diff_upper", "rmst_0",

@@ -464,6 +464,9 @@ def _run_network(args: argparse.Namespace, model, ipd, new, out: Path, covs) -> 
         cf.to_csv(out / "pooled_coefficients.csv", index=False)
         files["pooled_coefficients"] = str(out / "pooled_coefficients.csv")
         payload["pooled_coefficients"] = cf
+    saved = write_model_file(args, model)
+    if saved:
+        files["model"] = saved
     payload["files"] = files
     emit(args, text=str(summary) + "\nfiles: " + ", ".join(f"{k}={v}"
                                                             for k, v in files.items()),
