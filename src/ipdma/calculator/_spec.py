@@ -35,13 +35,36 @@ EXPORTABLE_ITE = ("pooler 'mvma' with any learner it accepts (ols, logistic); po
                   "learner 'ols' or 'xgboost'")
 
 
-def _f64(a: np.ndarray) -> str:
-    """Little-endian float64 bytes, base64 (exact, compact)."""
-    return base64.b64encode(np.ascontiguousarray(a, dtype="<f8").tobytes()).decode("ascii")
+#: arrays of at least this many bytes are deflated in the page (smaller: plain base64)
+PACK_MIN_BYTES = 2048
 
 
-def _b64(a: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
+def _pack(a: np.ndarray) -> str | dict:
+    """An array's little-endian bytes for the page: base64, or -- from
+    ``PACK_MIN_BYTES`` on -- ``{"zlib": base64, "shuffle": itemsize, "n": bytes}``: the
+    bytes regrouped by position within the item (all first bytes, then all second
+    bytes, ...: the sign/exponent bytes of similar numbers then compress well) and
+    deflated (zlib, level 9).  Lossless; the page inflates it with the browser's own
+    ``DecompressionStream`` at start-up."""
+    import zlib
+
+    a = np.ascontiguousarray(a)
+    raw = a.tobytes()
+    if len(raw) < PACK_MIN_BYTES:
+        return base64.b64encode(raw).decode("ascii")
+    k = a.dtype.itemsize
+    shuffled = np.frombuffer(raw, np.uint8).reshape(-1, k).T.tobytes() if k > 1 else raw
+    return {"zlib": base64.b64encode(zlib.compress(shuffled, 9)).decode("ascii"),
+            "shuffle": int(k), "n": len(raw)}
+
+
+def _f64(a: np.ndarray) -> str | dict:
+    """Little-endian float64 values, exact (see :func:`_pack`)."""
+    return _pack(np.asarray(a, dtype="<f8"))
+
+
+def _b64(a: np.ndarray) -> str | dict:
+    return _pack(np.asarray(a))
 
 
 def _version() -> str:
@@ -181,6 +204,12 @@ def nmr_spec(res, *, risk_model=None, data: pd.DataFrame | None = None,
                   + [f"gamma[{t}]" for t in d.treatments[1:]],
                   "data": _f64(D.T.ravel())},
     }
+    if res.engine == "ml":
+        # ML intervals come from the estimate and covariance; the draws only give P(best),
+        # for which the terms common to every treatment (base, g0) do not matter
+        keep = [k for k, c in enumerate(model["draws"]["columns"]) if c not in ("base", "g0")]
+        model["draws"]["columns"] = [model["draws"]["columns"][k] for k in keep]
+        model["draws"]["data"] = _f64(D[:, keep].T.ravel())
     if res.engine == "ml":
         theta, V = res._ml.coef, res._ml.cov
         est = Q @ theta

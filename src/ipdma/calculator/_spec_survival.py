@@ -103,8 +103,11 @@ def survival_nmr_spec(res, *, risk_model=None, data: pd.DataFrame | None = None,
         "baseline": baseline, "has_risk": bool(d.has_risk),
         "horizon": horizon, "tau": tau,
         "estimate": res._ml.coef.tolist(), "vcov": res._ml.cov.tolist(),
-        "draws": {"n": int(th.shape[0]), "columns": list(res._names),
-                  "data": _f64(th.T.ravel())},
+        # P(best) only: g0 x is common to every treatment, so only d[k], gamma[k]
+        "draws": {"n": int(th.shape[0]),
+                  "columns": [c for c in res._names if c != "g0"],
+                  "data": _f64(th[:, [k for k, c in enumerate(res._names)
+                                      if c != "g0"]].T.ravel())},
     }
     if weibull:
         f = res._ml

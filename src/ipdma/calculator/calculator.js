@@ -10,10 +10,36 @@
   function expitTanh(x) { return 0.5 * (1.0 + Math.tanh(0.5 * x)); }   // ipdma.nmr expit
   function expitExp(x) { return 1.0 / (1.0 + Math.exp(-x)); }          // scipy.special.expit
   function logit(p) { return Math.log(p) - Math.log1p(-p); }
-  function decodeF64(b64) {
-    var bin = atob(b64), n = bin.length, u = new Uint8Array(n);
+  // binary arrays: a base64 string, or (large arrays) a Uint8Array inflated at start-up
+  // from {zlib, shuffle, n} (see unpackAll)
+  function raw(x) {
+    if (typeof x !== "string") return x;
+    var bin = atob(x), n = bin.length, u = new Uint8Array(n);
     for (var i = 0; i < n; i++) u[i] = bin.charCodeAt(i);
-    return new Float64Array(u.buffer);
+    return u;
+  }
+  function decodeF64(x) { return new Float64Array(raw(x).buffer); }
+  function inflate(blob) {
+    var z = raw(blob.zlib), k = blob.shuffle, n = blob.n;
+    var stream = new Blob([z]).stream().pipeThrough(new DecompressionStream("deflate"));
+    return new Response(stream).arrayBuffer().then(function (buf) {
+      var s = new Uint8Array(buf), out = new Uint8Array(n), m = n / k;
+      for (var j = 0; j < k; j++) for (var i = 0; i < m; i++) out[i * k + j] = s[j * m + i];
+      return out;
+    });
+  }
+  function unpackAll(obj) {          // replace every {zlib, shuffle, n} in the spec
+    var jobs = [];
+    (function walk(o) {
+      if (!o || typeof o !== "object") return;
+      Object.keys(o).forEach(function (key) {
+        var v = o[key];
+        if (v && typeof v === "object" && typeof v.zlib === "string") {
+          jobs.push(inflate(v).then(function (u) { o[key] = u; }));
+        } else walk(v);
+      });
+    })(obj);
+    return Promise.all(jobs);
   }
   // numpy.quantile(method="linear") on a sorted Float64Array, numpy's lerp
   function quantileSorted(a, q) {
@@ -105,21 +131,34 @@
     var sign = SPEC.higher_is_better ? 1.0 : -1.0, z = SPEC.constants.z, a = SPEC.constants.alpha_half;
     var keys = ["prob", "prob_lower", "prob_upper", "ard", "ard_lower", "ard_upper", "or", "or_lower", "or_upper", "p_best"];
     keys.forEach(function (k) { out[k] = new Array(T).fill(0); });
-    var D = draws(m), S = m.draws.n, base = D[0], g0 = D[1];
-    var lp = [], pr = [];
-    for (var k = 0; k < T; k++) {
-      var l = new Float64Array(S), p = new Float64Array(S);
-      for (var s = 0; s < S; s++) {
-        var v = k === 0 ? base[s] + x * g0[s] : ((base[s] + D[1 + k][s]) + x * g0[s]) + x * D[T + k][s];
-        l[s] = v; p[s] = expitTanh(v);
+    var D = draws(m), S = m.draws.n, counts = new Array(T).fill(0), lp = [], pr = [];
+    if (m.engine === "bayes") {
+      var base = D[0], g0 = D[1];
+      for (var k = 0; k < T; k++) {
+        var l = new Float64Array(S), p = new Float64Array(S);
+        for (var s = 0; s < S; s++) {
+          var v = k === 0 ? base[s] + x * g0[s] : ((base[s] + D[1 + k][s]) + x * g0[s]) + x * D[T + k][s];
+          l[s] = v; p[s] = expitTanh(v);
+        }
+        lp.push(l); pr.push(p);
       }
-      lp.push(l); pr.push(p);
-    }
-    var counts = new Array(T).fill(0);
-    for (var s2 = 0; s2 < S; s2++) {
-      var b = 0;
-      for (var k2 = 1; k2 < T; k2++) if (sign * pr[k2][s2] > sign * pr[b][s2]) b = k2;
-      counts[b]++;
+      for (var s2 = 0; s2 < S; s2++) {
+        var b = 0;
+        for (var k2 = 1; k2 < T; k2++) if (sign * pr[k2][s2] > sign * pr[b][s2]) b = k2;
+        counts[b]++;
+      }
+    } else {
+      // ML: the draws only give P(best); the common part of the log-odds (baseline,
+      // prognostic slope) does not change which treatment is best, so only the columns
+      // d[k], gamma[k] are exported: best = argmax sign (d_k + x gamma_k), reference 0
+      for (var s4 = 0; s4 < S; s4++) {
+        var b2 = 0, bv = 0;
+        for (var k9 = 1; k9 < T; k9++) {
+          var w = sign * (D[k9 - 1][s4] + x * D[T - 2 + k9][s4]);
+          if (w > bv) { bv = w; b2 = k9; }
+        }
+        counts[b2]++;
+      }
     }
     for (var k3 = 0; k3 < T; k3++) out.p_best[k3] = counts[k3] / S;
     if (m.engine === "bayes") {
@@ -260,12 +299,14 @@
       out.hr[k6] = Math.exp(lhr); out.hr_lower[k6] = Math.exp(lhr - z * se); out.hr_upper[k6] = Math.exp(lhr + z * se);
     }
     // P(best): lowest hazard (highest survival) per draw of the estimates
+    // (the draws hold d[k] and gamma[k] only: the prognostic term g0 x is common to all
+    // treatments and does not change which is best; reference = 0)
     var D = draws(m), Sd = m.draws.n, sign = SPEC.higher_is_better ? 1.0 : -1.0, counts = new Array(T).fill(0);
     for (var s = 0; s < Sd; s++) {
-      var b = 0, bv = null;
-      for (var k7 = 0; k7 < T; k7++) {
-        var l = 0; for (var q2 = 0; q2 < P; q2++) l += M[k7][q2] * D[q2][s];
-        l *= sign; if (bv === null || l > bv) { bv = l; b = k7; }
+      var b = 0, bv = 0;
+      for (var k7 = 1; k7 < T; k7++) {
+        var l = sign * (m.has_risk ? D[k7 - 1][s] + x * D[T - 2 + k7][s] : D[k7 - 1][s]);
+        if (l > bv) { bv = l; b = k7; }
       }
       counts[b]++;
     }
@@ -410,11 +451,7 @@
 
   // XGBoost tree ensemble as XGBoost predicts it: float32 features, "value < split" goes
   // left (missing: the default direction), leaf values summed in float32 in tree order
-  function bytes(b64) {
-    var bin = atob(b64), u = new Uint8Array(bin.length);
-    for (var i = 0; i < bin.length; i++) u[i] = bin.charCodeAt(i);
-    return u.buffer;
-  }
+  function bytes(x) { return raw(x).buffer; }
   function xgbTrees(t) {          // decoded once per trial
     if (!t._decoded) {
       var n = t.n_nodes, step = t.step_bytes === 2 ? new Int16Array(bytes(t.left_step)) : new Int32Array(bytes(t.left_step));
@@ -650,7 +687,10 @@
       SPEC.inputs.forEach(function (inp) { document.getElementById("in-" + inp.id).value = inp.default === null ? "" : String(inp.default); });
       update();
     });
-    update();
-    document.body.setAttribute("data-ready", "1");
+    unpackAll(SPEC.model).then(function () {
+      update();
+      window.ipdmaReadyAt = performance.now();
+      document.body.setAttribute("data-ready", "1");
+    });
   });
 })();
