@@ -2,12 +2,17 @@
 
 Run: ``python benchmarks/bench_calculator.py [PAGE.html ...]`` (the pages given, e.g.
 the demo's risk-NMR calculator written by ``ipdma demo --out DIR --only nmr``, plus
-pages built here for the example ITE models of the demo -- scenario 5, ols+mvma, and
-xgboost+weighted-aux-ols with the reduced tuning grid -- and the metaMOB of the demo).  Each page is opened from file:// in
-headless Chromium (networking off) 5 times; reported: bytes, median ms from navigation
-start to ``domInteractive``, to the end of ``DOMContentLoaded`` (the first prediction is
-on the page then), and the median ms of one full prediction (fill the form, compute,
-render) over 50 patients.
+pages built here for one example model of every page type: the README quick-start
+risk NMR with the ML engine (4 treatments, default 4,000 simulation draws), ITE
+scenario 5 ols+mvma and xgboost+weighted-aux-ols with the reduced tuning grid, the
+metaMOB of the demo, the time-to-event risk NMR of the README (ML Cox, 4 treatments,
+4,000 draws, stage-1 Cox model), a time-to-event TwoStageITE (cox+mvma, survival
+difference), a treatment-network TwoStageITE (ols+mvma, 4 treatments, P(best) from
+2,000 draws) and a time-to-event MOB (Weibull nodes)).  Each page is opened from
+file:// in headless Chromium (networking off) 5 times; reported: bytes, median ms
+from navigation start to ``domInteractive``, to the page being ready (packed arrays
+inflated and the first prediction shown: ``data-ready``), and the median ms of one full
+prediction (fill the form, compute, render) over 50 patients.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import statistics
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -33,9 +39,55 @@ def _pages(tmp: Path) -> list[Path]:
     meta = MetaMOB(random="treatment", fixed_trial_intercepts=True, parm="treatment").fit(
         lbp.data, outcome="rmdq", treatment="treatment",
         partition=lbp.columns["covariates"], trial="trial")
-    return [ite.export_calculator(tmp / "calculator_ite.html"),
-            xgb.export_calculator(tmp / "calculator_ite_xgboost.html"),
-            meta.export_calculator(tmp / "calculator_metamob.html", data=lbp.data)]
+    pages = [ite.export_calculator(tmp / "calculator_ite.html"),
+             xgb.export_calculator(tmp / "calculator_ite_xgboost.html"),
+             meta.export_calculator(tmp / "calculator_metamob.html", data=lbp.data)]
+    return pages + _more_pages(tmp)
+
+
+def _more_pages(tmp: Path) -> list[Path]:
+    """Risk NMR (ML), time-to-event NMR / ITE / MOB and the network ITE pages."""
+    from ipdma.datasets import (
+        make_ite_network,
+        make_ms_network,
+        make_survival_network,
+        make_survival_trials,
+    )
+    from ipdma.ite import TwoStageITE
+    from ipdma.nmr import RiskNMR
+    from ipdma.prognosis import RiskModel, SurvivalRiskModel
+    from ipdma.trees import MOB, WeibullModel
+
+    ms = make_ms_network(random_state=1)
+    ipd = ms.ipd()
+    risk = RiskModel("pmle", penalty="aic").fit(ipd)
+    data = ipd.data.assign(logit_risk=risk.score(ipd.data)["logit_risk"])
+    nmr = RiskNMR(engine="ml", random_state=1).fit(
+        data, trial="STUDYID", treatment="TRT01A", outcome="RELAPSE2year",
+        risk="logit_risk", external_control=ms.external)
+    sim = make_survival_network(1600, random_state=1)
+    stage1 = SurvivalRiskModel("cox", trial_effect="strata").fit(sim.ipd())
+    sdata = sim.data.assign(risk_lp=stage1.predict_lp(sim.data))
+    snmr = RiskNMR(engine="ml", random_state=1).fit(
+        sdata, trial="trial", treatment="treatment", time="time", event="event",
+        risk="risk_lp")
+    st = make_survival_trials(random_state=1)
+    site = TwoStageITE("cox", "mvma", random_state=1, scale="survdiff", horizon=1.0).fit(
+        st.ipd())
+    tree = MOB(WeibullModel(), parm="treatment").fit(
+        st.data, regressors=["treatment"], partition=list(st.covariate_cols), time="time",
+        event="event")
+    net = make_ite_network(random_state=5)
+    covs = list(net.covariate_cols)
+    nite = TwoStageITE("ols", "mvma", random_state=7).fit(
+        net.data, trial="trial", treatment="treatment", outcome="y", covariates=covs)
+    return [nmr.export_calculator(tmp / "calculator_nmr_ml.html", risk_model=risk,
+                                  data=ipd.data),
+            snmr.export_calculator(tmp / "calculator_nmr_survival.html", risk_model=stage1,
+                                   data=sim.data, horizon=2.0, tau=3.0),
+            site.export_calculator(tmp / "calculator_ite_survival.html", data=st.data),
+            nite.export_calculator(tmp / "calculator_ite_network.html", data=net.data),
+            tree.export_calculator(tmp / "calculator_mob_survival.html", data=st.data)]
 
 
 def main(argv: list[str]) -> None:
@@ -57,15 +109,19 @@ def main(argv: list[str]) -> None:
     drv.execute_cdp_cmd("Network.emulateNetworkConditions",
                         {"offline": True, "latency": 0, "downloadThroughput": 0,
                          "uploadThroughput": 0})
-    print(f"{'page':28s} {'kB':>6s} {'interactive ms':>15s} {'DOMContentLoaded ms':>20s} "
+    print(f"{'page':30s} {'kB':>6s} {'interactive ms':>15s} {'ready ms':>9s} "
           f"{'per prediction ms':>18s}")
     try:
         for p in pages:
             inter, dcl = [], []
             for _ in range(5):
                 drv.get(p.resolve().as_uri())
+                t0 = time.monotonic()
+                while drv.execute_script("return document.body.getAttribute('data-ready');") \
+                        != "1" and time.monotonic() - t0 < 20:
+                    time.sleep(0.01)
                 t = drv.execute_script("var n = performance.getEntriesByType('navigation')[0];"
-                                       "return [n.domInteractive, n.domContentLoadedEventEnd];")
+                                       "return [n.domInteractive, window.ipdmaReadyAt];")
                 inter.append(t[0])
                 dcl.append(t[1])
             per = drv.execute_script(
@@ -75,8 +131,9 @@ def main(argv: list[str]) -> None:
                 "var t0 = performance.now();"
                 "for (var k = 0; k < 50; k++) c.fillAndRead(raw);"
                 "return (performance.now() - t0) / 50;")
-            print(f"{p.name:28s} {p.stat().st_size / 1000:6.0f} {statistics.median(inter):15.0f} "
-                  f"{statistics.median(dcl):20.0f} {per:18.1f}")
+            print(f"{p.name:30s} {p.stat().st_size / 1000:6.0f} "
+                  f"{statistics.median(inter):15.0f} {statistics.median(dcl):9.0f} "
+                  f"{per:18.1f}")
     finally:
         drv.quit()
 

@@ -64,8 +64,16 @@ def browser():
 def open_page(drv, path: Path, screenshot: Path | None = None) -> dict:
     """Load a calculator page from file:// and check it made no request; returns timing
     (ms from navigation start to interactive) and the console messages."""
+    import time
+
     drv.get(path.resolve().as_uri())
-    ready = drv.execute_script("return document.body.getAttribute('data-ready');")
+    # start-up inflates the packed arrays asynchronously, then sets data-ready
+    t0 = time.monotonic()
+    while True:
+        ready = drv.execute_script("return document.body.getAttribute('data-ready');")
+        if ready == "1" or time.monotonic() - t0 > 20:
+            break
+        time.sleep(0.02)
     assert ready == "1", "the page did not finish its start-up script"
     res = drv.execute_script(
         "var n = performance.getEntriesByType('navigation')[0];"
@@ -93,7 +101,7 @@ def shown_cells(drv) -> dict:
         "return Array.from(document.querySelectorAll('#results td[data-key]')).map("
         "function (td) { return [td.parentNode.getAttribute('data-row'), "
         "td.getAttribute('data-key'), td.getAttribute('data-value')]; });")
-    return {(r, k): float(v) for r, k, v in cells}
+    return {(r, k): float(v) for r, k, v in cells if v not in ("null", "undefined")}
 
 
 def as_text(v) -> str:

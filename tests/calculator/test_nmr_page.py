@@ -177,11 +177,12 @@ def test_spec_is_plain_json_with_provenance(ml_model):
     assert spec["constants"]["z"] == pytest.approx(1.959963984540054)
 
 
-def test_control_model_baseline(browser, tmp_path, ml_model):
-    df, rm, res = ml_model
-    path = export_calculator(res, tmp_path / "cm.html", risk_model=rm, data=df,
+@pytest.mark.parametrize("engine", ["ml", "bayes"])
+def test_control_model_baseline(browser, tmp_path, request, engine):
+    df, rm, res = request.getfixturevalue(f"{engine}_model")
+    path = export_calculator(res, tmp_path / f"cm_{engine}.html", risk_model=rm, data=df,
                              baseline="control-model")
-    open_page(browser, path)
+    open_page(browser, path, screenshot=tmp_path / f"nmr_control_model_{engine}.png")
     pats = _patients(df, 100, seed=9)
     page = fill_and_read(browser, [{c: as_text(v) for c, v in r.items()}
                                    for r in pats.to_dict("records")])

@@ -17,7 +17,8 @@ def calculator_spec(model: Any, **options: Any) -> dict:
     """The calculator spec (plain JSON-able dict) of a fitted model.
 
     ``model`` is a fitted :class:`ipdma.nmr.RiskNMRResult` (options ``risk_model``,
-    ``data``, ``baseline``, ``point``), :class:`ipdma.ite.TwoStageITE` (``data``,
+    ``data``, ``baseline``, ``point``; time to event: ``risk_model`` a
+    :class:`~ipdma.prognosis.SurvivalRiskModel`, ``horizon``, ``tau``, ``baseline``), :class:`ipdma.ite.TwoStageITE` (``data``,
     ``treatments``, ``higher_is_better``) or :class:`ipdma.trees.MOB` /
     :class:`ipdma.trees.MetaMOB` (``data``, ``treatments``, ``higher_is_better``); all take
     ``title``, ``units``, ``labels``, ``outcome_label`` and ``data_label``.
@@ -27,6 +28,10 @@ def calculator_spec(model: Any, **options: Any) -> dict:
     from ..trees import MOB, MetaMOB
 
     if isinstance(model, RiskNMRResult):
+        if getattr(model, "family", None) == "survival":
+            from ._spec_survival import survival_nmr_spec
+
+            return survival_nmr_spec(model, **options)
         return nmr_spec(model, **options)
     if isinstance(model, TwoStageITE):
         return ite_spec(model, **options)
@@ -63,7 +68,8 @@ def export_calculator(model: Any, path: str | Path, *, title: str | None = None,
     units, labels : mapping, optional
         Unit and label of each input (column name -> text).
     **options
-        ``risk_model``, ``baseline``, ``point`` (RiskNMR); ``treatments``,
+        ``risk_model``, ``baseline``, ``point`` (RiskNMR; time to event also ``horizon``
+        and ``tau``); ``treatments``,
         ``higher_is_better`` (TwoStageITE, trees); ``outcome_label``, ``data_label``.
 
     Returns

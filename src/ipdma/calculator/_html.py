@@ -13,6 +13,22 @@ def _asset(name: str) -> str:
     return resources.files("ipdma.calculator").joinpath(name).read_text(encoding="utf-8")
 
 
+def _minify(code: str) -> str:
+    """A small deterministic minifier for the page's own JS / CSS: drops the leading
+    block comment, whole-line ``//`` comments, indentation and blank lines.  Lines stay
+    lines (no reliance on semicolon insertion changes) and nothing inside a line is
+    touched, so strings and regular expressions cannot be broken."""
+    text = code.lstrip()
+    if text.startswith("/*"):
+        text = text[text.index("*/") + 2:]
+    out = []
+    for line in text.splitlines():
+        t = line.strip()
+        if t and not t.startswith("//"):
+            out.append(t)
+    return "\n".join(out)
+
+
 def _script_json(obj) -> str:
     """JSON safe inside <script>: no '</' sequence can close the element."""
     return json.dumps(obj, allow_nan=False, separators=(",", ":")).replace("</", "<\\/")
@@ -67,7 +83,7 @@ def render_html(spec: dict) -> str:
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
 <meta name="generator" content="ipdma {html.escape(prov['ipdma_version'])}">
 <title>{title}</title>
-<style>{_asset("calculator.css")}</style>
+<style>{_minify(_asset("calculator.css"))}</style>
 </head>
 <body>
 <header><h1>{title}</h1>
@@ -105,7 +121,7 @@ guarantees for an individual. Values outside the development range are extrapola
 </section>
 <script type="application/json" id="ipdma-spec">{_script_json(spec)}</script>
 <script type="application/json" id="ipdma-result">{{}}</script>
-<script>{_asset("calculator.js")}</script>
+<script>{_minify(_asset("calculator.js"))}</script>
 </body>
 </html>
 """

@@ -28,20 +28,43 @@ __all__ = [
 FORMAT = "ipdma.calculator"
 VERSION = 1
 #: model kinds the page's evaluator knows (one JS function each)
-SUPPORTED_KINDS = ("risk-nmr", "ite-linear", "ite-weighted", "tree")
+SUPPORTED_KINDS = ("risk-nmr", "ite-linear", "ite-weighted", "ite-network", "tree")
 #: TwoStageITE set-ups the calculator exports exactly (pooler "mvma": pooled coefficients)
 EXPORTABLE_ITE = ("pooler 'mvma' with any learner it accepts (ols, logistic); pooler "
                   "'weighted-aux-ols' (heterogeneity 'fixed', continuous outcome) with "
                   "learner 'ols' or 'xgboost'")
 
 
-def _f64(a: np.ndarray) -> str:
-    """Little-endian float64 bytes, base64 (exact, compact)."""
-    return base64.b64encode(np.ascontiguousarray(a, dtype="<f8").tobytes()).decode("ascii")
+#: arrays of at least this many bytes are deflated in the page (smaller: plain base64)
+PACK_MIN_BYTES = 2048
 
 
-def _b64(a: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
+def _pack(a: np.ndarray) -> str | dict:
+    """An array's little-endian bytes for the page: base64, or -- from
+    ``PACK_MIN_BYTES`` on -- ``{"zlib": base64, "shuffle": itemsize, "n": bytes}``: the
+    bytes regrouped by position within the item (all first bytes, then all second
+    bytes, ...: the sign/exponent bytes of similar numbers then compress well) and
+    deflated (zlib, level 9).  Lossless; the page inflates it with the browser's own
+    ``DecompressionStream`` at start-up."""
+    import zlib
+
+    a = np.ascontiguousarray(a)
+    raw = a.tobytes()
+    if len(raw) < PACK_MIN_BYTES:
+        return base64.b64encode(raw).decode("ascii")
+    k = a.dtype.itemsize
+    shuffled = np.frombuffer(raw, np.uint8).reshape(-1, k).T.tobytes() if k > 1 else raw
+    return {"zlib": base64.b64encode(zlib.compress(shuffled, 9)).decode("ascii"),
+            "shuffle": int(k), "n": len(raw)}
+
+
+def _f64(a: np.ndarray) -> str | dict:
+    """Little-endian float64 values, exact (see :func:`_pack`)."""
+    return _pack(np.asarray(a, dtype="<f8"))
+
+
+def _b64(a: np.ndarray) -> str | dict:
+    return _pack(np.asarray(a))
 
 
 def _version() -> str:
@@ -182,6 +205,12 @@ def nmr_spec(res, *, risk_model=None, data: pd.DataFrame | None = None,
                   "data": _f64(D.T.ravel())},
     }
     if res.engine == "ml":
+        # ML intervals come from the estimate and covariance; the draws only give P(best),
+        # for which the terms common to every treatment (base, g0) do not matter
+        keep = [k for k, c in enumerate(model["draws"]["columns"]) if c not in ("base", "g0")]
+        model["draws"]["columns"] = [model["draws"]["columns"][k] for k in keep]
+        model["draws"]["data"] = _f64(D[:, keep].T.ravel())
+    if res.engine == "ml":
         theta, V = res._ml.coef, res._ml.cov
         est = Q @ theta
         Vp = Q @ V @ Q.T
@@ -284,6 +313,13 @@ def ite_spec(model, *, data: pd.DataFrame | None = None, treatments: Sequence[st
     if not isinstance(model, TwoStageITE):
         raise ModelSpecificationError(f"expected a TwoStageITE, not {type(model).__name__}")
     model._check_fitted()
+    if getattr(model, "network_", None) is not None:
+        from ._spec_network import network_ite_spec
+
+        return network_ite_spec(model, data=data, treatments=treatments,
+                                higher_is_better=higher_is_better, title=title, units=units,
+                                labels=labels, outcome_label=outcome_label,
+                                data_label=data_label)
     pooler = model.pooler_
     if pooler.name == "weighted-aux-ols":
         return weighted_ite_spec(model, data=data, treatments=treatments,
@@ -296,9 +332,10 @@ def ite_spec(model, *, data: pd.DataFrame | None = None, treatments: Sequence[st
             f"needs the per-trial fits of learner {model.learner_.name!r} at every new patient. "
             f"Exportable: {EXPORTABLE_ITE}.")
     fam = pooler.family_
-    if fam not in ("continuous", "binary"):  # survival: a later calculator part
+    if fam not in ("continuous", "binary", "survival"):
         raise ModelSpecificationError(
-            f"the calculator has no part for the {fam!r} family yet (continuous, binary)")
+            f"the calculator has no part for the {fam!r} family (continuous, binary, "
+            "survival)")
     feats = list(model.feature_names_)
     K = len(pooler.summaries_)
     level = float(pooler.level)
@@ -312,6 +349,11 @@ def ite_spec(model, *, data: pd.DataFrame | None = None, treatments: Sequence[st
         consts["q_pi"] = float(stats.t.ppf(0.5 + level / 2, K - 2)
                                if pooler.pi_df == "riley" and K > 2 else pooler._z)
     scale = None
+    if fam == "survival":
+        from ._spec_survival import survival_ite_part
+
+        mdl, consts = survival_ite_part(model)
+        scale = mdl["scale"]
     if fam == "binary":
         from ..families import get_family
 
@@ -322,15 +364,20 @@ def ite_spec(model, *, data: pd.DataFrame | None = None, treatments: Sequence[st
     inputs = covariate_inputs(data, feats, units=units, labels=labels,
                               summaries=_stored_inputs(model) if data is None else None)
     if higher_is_better is None:
-        higher_is_better = fam == "continuous"
+        # survival: a positive survival / RMST difference is a benefit, a positive log
+        # hazard ratio a harm
+        higher_is_better = (fam == "continuous" if fam != "survival"
+                            else scale != "loghr")
     trts = list(treatments) if treatments is not None else ["control", "treated"]
     if len(trts) != 2:
         raise ModelSpecificationError(
             f"treatments must name the control and the treated arm, got {trts}")
     out_name = outcome_label or "outcome"
     lvl = _pct(level)
-    eff = ("risk difference" if scale == "rd" else "log odds ratio" if scale == "logor"
-           else "difference in mean outcome")
+    eff = {"rd": "risk difference", "logor": "log odds ratio",
+           "survdiff": f"survival difference at t = {mdl.get('horizon')}",
+           "rmstdiff": f"RMST difference up to {mdl.get('tau')}",
+           "loghr": "log hazard ratio"}.get(scale, "difference in mean outcome")
     outputs = [{"label": f"Effect: {eff} ({lvl} CI)", "keys": ["ite", "ci_low", "ci_high"],
                 "fmt": "pp" if scale == "rd" else "num"}]
     if mdl["Psi"] is not None:
@@ -340,6 +387,16 @@ def ite_spec(model, *, data: pd.DataFrame | None = None, treatments: Sequence[st
     if fam == "binary":
         outputs += [{"label": f"Risk under {trts[0]}", "keys": ["p0"], "fmt": "pct"},
                     {"label": f"Risk under {trts[1]}", "keys": ["p1"], "fmt": "pct"}]
+    if fam == "survival" and scale != "loghr":
+        what, f = (("Survival", "pct") if scale == "survdiff" else ("RMST", "num"))
+        outputs += [{"label": f"{what} under {trts[0]} (mean over trials)", "keys": ["p0"],
+                     "fmt": f},
+                    {"label": f"{what} under {trts[1]} (mean over trials)", "keys": ["p1"],
+                     "fmt": f}]
+        if scale == "survdiff":
+            outputs[0]["fmt"] = "pp"
+            if len(outputs) > 1 and "pi_low" in outputs[1]["keys"]:
+                outputs[1]["fmt"] = "pp"
     # the development patients' effects (display only): benefit by baseline risk for a
     # binary outcome, by the first covariate otherwise
     sub = _display_rows(model.data_.X, inputs)
@@ -392,8 +449,9 @@ def _tree_parts(model):
         return model.tree_, model.node_effects(), model.family_, float(model.level)
     if isinstance(model, MOB):
         model._check_fitted()
-        fam = {"linear model": "continuous", "logistic model": "binary"}.get(
-            getattr(model._model, "name", ""), "other")
+        fam = {"linear model": "continuous", "logistic model": "binary",
+               "Weibull regression": "survival"}.get(getattr(model._model, "name", ""),
+                                                     "other")
         return model, model.effects(), fam, 0.95
     raise ModelSpecificationError(f"expected a fitted MOB or MetaMOB, not {type(model).__name__}")
 
@@ -402,9 +460,29 @@ def tree_spec(model, *, data: pd.DataFrame | None = None,
               treatments: Sequence[str] | None = None, higher_is_better: bool | None = None,
               title: str | None = None, units: Mapping[str, str] | None = None,
               labels: Mapping[str, str] | None = None, outcome_label: str | None = None,
-              data_label: str | None = None) -> dict:
-    """Spec of a fitted :class:`ipdma.trees.MOB` or :class:`ipdma.trees.MetaMOB`."""
+              data_label: str | None = None, tau: float | None = None) -> dict:
+    """Spec of a fitted :class:`ipdma.trees.MOB` or :class:`ipdma.trees.MetaMOB`
+    (time-to-event MOB: also the hazard ratio, time ratio and RMST difference up to
+    ``tau`` of every subgroup)."""
     mob, eff, fam, level = _tree_parts(model)
+    surv_cols: list[str] = []
+    if fam == "survival":
+        try:
+            se_tab = mob.survival_effects(tau=tau, level=level)
+        except AttributeError:        # a model loaded from a file keeps no patient rows
+            se_tab = getattr(mob, "_survival_effects", None)
+        if se_tab is not None and getattr(mob, "_survival_effects", None) is se_tab \
+                and tau is not None and float(se_tab["tau"].iloc[0]) != float(tau):
+            raise ModelSpecificationError(
+                f"this tree was read from a model file, which keeps its subgroup "
+                f"effects at tau = {float(se_tab['tau'].iloc[0]):g} only (the other "
+                f"horizons need the patient rows); drop tau / --tau")
+        if se_tab is not None:
+            surv_cols = ["hr", "hr_lower", "hr_upper", "tr", "tr_lower", "tr_upper",
+                         "rmst_diff", "rmst_diff_lower", "rmst_diff_upper", "rmst_0",
+                         "rmst_1"]
+            eff = eff.merge(se_tab[["node", "tau", *surv_cols]], on="node", how="left")
+            tau = float(se_tab["tau"].iloc[0])
     nodes: dict[str, dict] = {}
     used: list[str] = []
     for nd in mob.tree_.walk():
@@ -434,21 +512,22 @@ def tree_spec(model, *, data: pd.DataFrame | None = None,
                               summaries=_stored_inputs(model) if data is None else None)
     keep = [c for c in ("estimate", "se", "ci_lower", "ci_upper", "odds_ratio",
                         "or_ci_lower", "or_ci_upper", "p0", "p1", "risk_diff",
-                        "rd_ci_lower", "rd_ci_upper") if c in eff.columns]
+                        "rd_ci_lower", "rd_ci_upper", *surv_cols) if c in eff.columns]
     effects = {str(int(r["node"])): {c: (None if not np.isfinite(r[c]) else float(r[c]))
                                      for c in keep} | {"id": int(r["node"]), "n": float(r["n"])}
                for _, r in eff.iterrows()}
     coef = str(eff["coef"].iloc[0])
     if higher_is_better is None:
-        higher_is_better = fam == "continuous"
+        # survival: the coefficient is a log time ratio (positive = longer survival)
+        higher_is_better = fam in ("continuous", "survival")
     trts = list(treatments) if treatments is not None else [f"{coef} = control",
                                                             f"{coef} = treated"]
     if len(trts) != 2:
         raise ModelSpecificationError(
             f"treatments must name the control and the treated arm, got {trts}")
     lvl = _pct(level)
-    scale = {"binary": "log odds ratio", "continuous": "difference in mean outcome"}.get(
-        fam, "node-model coefficient")
+    scale = {"binary": "log odds ratio", "continuous": "difference in mean outcome",
+             "survival": "log time ratio (Weibull)"}.get(fam, "node-model coefficient")
     outputs = [{"label": f"Subgroup effect: {scale} ({lvl} CI)",
                 "keys": ["estimate", "ci_lower", "ci_upper"], "fmt": "num"},
                {"label": "SE", "keys": ["se"], "fmt": "num"}]
@@ -458,6 +537,14 @@ def tree_spec(model, *, data: pd.DataFrame | None = None,
     if "risk_diff" in keep:
         outputs.append({"label": f"Risk difference at the subgroup's average baseline ({lvl} CI)",
                         "keys": ["risk_diff", "rd_ci_lower", "rd_ci_upper"], "fmt": "pp"})
+    if surv_cols:
+        outputs += [
+            {"label": f"Hazard ratio ({lvl} CI)", "keys": ["hr", "hr_lower", "hr_upper"],
+             "fmt": "num"},
+            {"label": f"Time ratio ({lvl} CI)", "keys": ["tr", "tr_lower", "tr_upper"],
+             "fmt": "num"},
+            {"label": f"RMST difference up to {tau:g} ({lvl} CI; + = longer survival)",
+             "keys": ["rmst_diff", "rmst_diff_lower", "rmst_diff_upper"], "fmt": "num"}]
     ids = [int(i) for i in eff["node"]]
     est = eff["estimate"].to_numpy(float)
     lo, hi = eff["ci_lower"].to_numpy(float), eff["ci_upper"].to_numpy(float)

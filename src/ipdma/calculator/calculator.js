@@ -10,10 +10,36 @@
   function expitTanh(x) { return 0.5 * (1.0 + Math.tanh(0.5 * x)); }   // ipdma.nmr expit
   function expitExp(x) { return 1.0 / (1.0 + Math.exp(-x)); }          // scipy.special.expit
   function logit(p) { return Math.log(p) - Math.log1p(-p); }
-  function decodeF64(b64) {
-    var bin = atob(b64), n = bin.length, u = new Uint8Array(n);
+  // binary arrays: a base64 string, or (large arrays) a Uint8Array inflated at start-up
+  // from {zlib, shuffle, n} (see unpackAll)
+  function raw(x) {
+    if (typeof x !== "string") return x;
+    var bin = atob(x), n = bin.length, u = new Uint8Array(n);
     for (var i = 0; i < n; i++) u[i] = bin.charCodeAt(i);
-    return new Float64Array(u.buffer);
+    return u;
+  }
+  function decodeF64(x) { return new Float64Array(raw(x).buffer); }
+  function inflate(blob) {
+    var z = raw(blob.zlib), k = blob.shuffle, n = blob.n;
+    var stream = new Blob([z]).stream().pipeThrough(new DecompressionStream("deflate"));
+    return new Response(stream).arrayBuffer().then(function (buf) {
+      var s = new Uint8Array(buf), out = new Uint8Array(n), m = n / k;
+      for (var j = 0; j < k; j++) for (var i = 0; i < m; i++) out[i * k + j] = s[j * m + i];
+      return out;
+    });
+  }
+  function unpackAll(obj) {          // replace every {zlib, shuffle, n} in the spec
+    var jobs = [];
+    (function walk(o) {
+      if (!o || typeof o !== "object") return;
+      Object.keys(o).forEach(function (key) {
+        var v = o[key];
+        if (v && typeof v === "object" && typeof v.zlib === "string") {
+          jobs.push(inflate(v).then(function (u) { o[key] = u; }));
+        } else walk(v);
+      });
+    })(obj);
+    return Promise.all(jobs);
   }
   // numpy.quantile(method="linear") on a sorted Float64Array, numpy's lerp
   function quantileSorted(a, q) {
@@ -95,6 +121,7 @@
 
   // risk-based NMR: lp_k = base + d_k + x (g0 + gamma_k); columns base, g0, d[1..], gamma[1..]
   function evalRiskNMR(values) {
+    if (SPEC.family === "survival") return evalSurvNMR(values);
     var m = SPEC.model, T = SPEC.treatments.length, out = {};
     var r, p0;
     if (m.stage1) { r = riskScore(m.stage1, values); p0 = expitTanh(r); }
@@ -104,21 +131,34 @@
     var sign = SPEC.higher_is_better ? 1.0 : -1.0, z = SPEC.constants.z, a = SPEC.constants.alpha_half;
     var keys = ["prob", "prob_lower", "prob_upper", "ard", "ard_lower", "ard_upper", "or", "or_lower", "or_upper", "p_best"];
     keys.forEach(function (k) { out[k] = new Array(T).fill(0); });
-    var D = draws(m), S = m.draws.n, base = D[0], g0 = D[1];
-    var lp = [], pr = [];
-    for (var k = 0; k < T; k++) {
-      var l = new Float64Array(S), p = new Float64Array(S);
-      for (var s = 0; s < S; s++) {
-        var v = k === 0 ? base[s] + x * g0[s] : ((base[s] + D[1 + k][s]) + x * g0[s]) + x * D[T + k][s];
-        l[s] = v; p[s] = expitTanh(v);
+    var D = draws(m), S = m.draws.n, counts = new Array(T).fill(0), lp = [], pr = [];
+    if (m.engine === "bayes") {
+      var base = D[0], g0 = D[1];
+      for (var k = 0; k < T; k++) {
+        var l = new Float64Array(S), p = new Float64Array(S);
+        for (var s = 0; s < S; s++) {
+          var v = k === 0 ? base[s] + x * g0[s] : ((base[s] + D[1 + k][s]) + x * g0[s]) + x * D[T + k][s];
+          l[s] = v; p[s] = expitTanh(v);
+        }
+        lp.push(l); pr.push(p);
       }
-      lp.push(l); pr.push(p);
-    }
-    var counts = new Array(T).fill(0);
-    for (var s2 = 0; s2 < S; s2++) {
-      var b = 0;
-      for (var k2 = 1; k2 < T; k2++) if (sign * pr[k2][s2] > sign * pr[b][s2]) b = k2;
-      counts[b]++;
+      for (var s2 = 0; s2 < S; s2++) {
+        var b = 0;
+        for (var k2 = 1; k2 < T; k2++) if (sign * pr[k2][s2] > sign * pr[b][s2]) b = k2;
+        counts[b]++;
+      }
+    } else {
+      // ML: the draws only give P(best); the common part of the log-odds (baseline,
+      // prognostic slope) does not change which treatment is best, so only the columns
+      // d[k], gamma[k] are exported: best = argmax sign (d_k + x gamma_k), reference 0
+      for (var s4 = 0; s4 < S; s4++) {
+        var b2 = 0, bv = 0;
+        for (var k9 = 1; k9 < T; k9++) {
+          var w = sign * (D[k9 - 1][s4] + x * D[T - 2 + k9][s4]);
+          if (w > bv) { bv = w; b2 = k9; }
+        }
+        counts[b2]++;
+      }
     }
     for (var k3 = 0; k3 < T; k3++) out.p_best[k3] = counts[k3] / S;
     if (m.engine === "bayes") {
@@ -166,11 +206,123 @@
             plot: {x: p0, y: out.ard.slice()}};
   }
 
+  // survival risk-based NMR (ML engine): lp_k = M_k theta with M_k = (e_k, x, e_k x)
+  // over the parameters (d[1..], g0, gamma[1..]); Breslow (Cox) or Weibull baseline
+  function f64(m, key) { var c = "_" + key; if (!m[c]) m[c] = decodeF64(m[key]); return m[c]; }
+  function survRows(T, P, x, hasRisk) {
+    var M = [];
+    for (var k = 0; k < T; k++) {
+      var row = new Array(P).fill(0);
+      if (k > 0) row[k - 1] = 1.0;
+      if (hasRisk) { row[T - 1] += x; if (k > 0) row[T - 1 + k] += x; }
+      M.push(row);
+    }
+    return M;
+  }
+  function matvec(V, g) { return V.map(function (r) { return dot(r, g); }); }
+  function evalSurvNMR(values) {
+    var m = SPEC.model, T = SPEC.treatments.length, th = m.estimate, V = m.vcov, P = th.length;
+    var z = SPEC.constants.z, out = {}, r;
+    if (m.stage1) r = riskScore(m.stage1, values); else r = values[m.risk_input];
+    var x = m.has_risk ? r - m.centre : 0.0, M = survRows(T, P, x, m.has_risk);
+    var keys = ["surv", "surv_lower", "surv_upper", "surv_se", "surv_diff", "surv_diff_lower", "surv_diff_upper",
+                "rmst", "rmst_lower", "rmst_upper", "rmst_diff", "rmst_diff_lower", "rmst_diff_upper",
+                "hr", "hr_lower", "hr_upper", "p_best"];
+    keys.forEach(function (k) { out[k] = new Array(T).fill(null); });
+    function interval(key, k, est, v) {
+      var se = Math.sqrt(Math.max(v, 0)); out[key][k] = est; out[key + "_lower"][k] = est - z * se; out[key + "_upper"][k] = est + z * se;
+    }
+    var lp = M.map(function (row) { return dot(row, th); }), elp = lp.map(Math.exp), S = [];
+    if (m.survival_model === "cox") {
+      var Hb = m.Hb, Ab = m.Ab, Vb = m.Vb, gH = [], gS = [];
+      for (var k = 0; k < T; k++) {
+        var H = Hb * elp[k], Sk = Math.exp(-H); S.push(Sk);
+        var g = M[k].map(function (v, i) { return Hb * v - Ab[i]; }); gH.push(g);
+        var varH = elp[k] * elp[k] * (quad(g, V) + Vb), sl = H > 0 ? Math.sqrt(Math.max(varH, 0)) / H : 0.0;
+        out.surv[k] = Sk; out.surv_lower[k] = Math.exp(-H * Math.exp(z * sl)); out.surv_upper[k] = Math.exp(-H * Math.exp(-z * sl));
+        out.surv_se[k] = Sk * Math.sqrt(Math.max(varH, 0));
+        gS.push(g.map(function (v) { return -(Sk * elp[k]) * v; }));
+      }
+      for (var k2 = 0; k2 < T; k2++) {
+        var gD = gS[k2].map(function (v, i) { return v - gS[0][i]; });
+        var cD = -(S[k2] * elp[k2]) - -(S[0] * elp[0]);
+        interval("surv_diff", k2, S[k2] - S[0], quad(gD, V) + cD * cD * Vb);
+      }
+      // RMST: step survival on 0, u_1.., u_m (<= tau), weights w
+      var w = f64(m, "w"), Hp = f64(m, "Hp"), Ap = f64(m, "Ap"), vk = f64(m, "vk"), n = m.m;
+      var rm = [], gR = [], cc = [];
+      for (var k3 = 0; k3 < T; k3++) {
+        var wS = new Float64Array(n), tot = 0, a = 0, Bm = new Array(P).fill(0);
+        for (var i = 0; i < n; i++) { wS[i] = w[i] * Math.exp(-Hp[i] * elp[k3]); tot += wS[i]; a += wS[i] * Hp[i]; }
+        for (var i2 = 0; i2 < n; i2++) for (var p = 0; p < P; p++) Bm[p] += wS[i2] * Ap[i2 * P + p];
+        rm.push(tot);
+        gR.push(M[k3].map(function (v, j) { return -elp[k3] * (a * v - Bm[j]); }));
+        var c = new Float64Array(n - 1), acc = 0;
+        for (var i3 = n - 1; i3 >= 1; i3--) { acc += wS[i3]; c[i3 - 1] = -elp[k3] * acc; }
+        cc.push(c);
+      }
+      for (var k4 = 0; k4 < T; k4++) {
+        var s1 = 0, s2 = 0;
+        for (var i4 = 0; i4 < n - 1; i4++) { s1 += cc[k4][i4] * cc[k4][i4] * vk[i4]; var dc = cc[k4][i4] - cc[0][i4]; s2 += dc * dc * vk[i4]; }
+        interval("rmst", k4, rm[k4], quad(gR[k4], V) + s1);
+        var gRD = gR[k4].map(function (v, j) { return v - gR[0][j]; });
+        interval("rmst_diff", k4, rm[k4] - rm[0], quad(gRD, V) + s2);
+      }
+    } else {                       // Weibull PH: central differences over (mu, aft, log scale)
+      var J = m.n_trials, phi = m.aft.concat([m.log_scale]), np_ = phi.length, h0 = m.horizon;
+      var outputs = function (ph) {
+        var mu0 = 0; for (var j = 0; j < J; j++) mu0 += m.mu_weights[j] * ph[j];
+        var sc = Math.exp(ph[np_ - 1]), res = [];
+        for (var k = 0; k < T; k++) {
+          var mu = mu0; for (var q = 0; q < P; q++) mu += M[k][q] * ph[J + q];
+          res.push(h0 > 0 ? Math.exp(-Math.exp((Math.log(h0) - mu) / sc)) : 1.0);
+        }
+        return res.concat(res.map(function (v) { return v - res[0]; }));
+      };
+      var base = outputs(phi), Jac = base.map(function () { return new Array(np_).fill(0); });
+      for (var kk = 0; kk < np_; kk++) {
+        var hh = 1e-6 * Math.max(1.0, Math.abs(phi[kk])), up = phi.slice(), dn = phi.slice();
+        up[kk] = phi[kk] + hh; dn[kk] = phi[kk] - hh;
+        var fu = outputs(up), fd = outputs(dn);
+        for (var o = 0; o < base.length; o++) Jac[o][kk] = (fu[o] - fd[o]) / (2 * hh);
+      }
+      for (var k5 = 0; k5 < T; k5++) {
+        var Sv = base[k5], vS = quad(Jac[k5], m.aft_vcov), Hh = -Math.log(Math.min(Math.max(Sv, 1e-300), 1.0));
+        var sl2 = Hh > 0 ? Math.sqrt(Math.max(vS, 0)) / (Sv * Hh) : 0.0;
+        S.push(Sv); out.surv[k5] = Sv; out.surv_se[k5] = Math.sqrt(Math.max(vS, 0));
+        out.surv_lower[k5] = Math.exp(-Hh * Math.exp(z * sl2)); out.surv_upper[k5] = Math.exp(-Hh * Math.exp(-z * sl2));
+        interval("surv_diff", k5, base[T + k5], quad(Jac[T + k5], m.aft_vcov));
+      }
+    }
+    for (var k6 = 0; k6 < T; k6++) {
+      var Dm = M[k6].map(function (v, i) { return v - M[0][i]; }), lhr = dot(Dm, th), se = Math.sqrt(Math.max(quad(Dm, V), 0));
+      out.hr[k6] = Math.exp(lhr); out.hr_lower[k6] = Math.exp(lhr - z * se); out.hr_upper[k6] = Math.exp(lhr + z * se);
+    }
+    // P(best): lowest hazard (highest survival) per draw of the estimates
+    // (the draws hold d[k] and gamma[k] only: the prognostic term g0 x is common to all
+    // treatments and does not change which is best; reference = 0)
+    var D = draws(m), Sd = m.draws.n, sign = SPEC.higher_is_better ? 1.0 : -1.0, counts = new Array(T).fill(0);
+    for (var s = 0; s < Sd; s++) {
+      var b = 0, bv = 0;
+      for (var k7 = 1; k7 < T; k7++) {
+        var l = sign * (m.has_risk ? D[k7 - 1][s] + x * D[T - 2 + k7][s] : D[k7 - 1][s]);
+        if (l > bv) { bv = l; b = k7; }
+      }
+      counts[b]++;
+    }
+    for (var k8 = 0; k8 < T; k8++) out.p_best[k8] = counts[k8] / Sd;
+    var best = 0;
+    for (var k9 = 1; k9 < T; k9++) if (SPEC.higher_is_better ? S[k9] < S[best] : S[k9] > S[best]) best = k9;
+    return {kind: "risk-nmr", baseline_risk: 1.0 - S[0], risk_score: r, rows: SPEC.treatments.slice(),
+            columns: out, recommended: SPEC.treatments[best], plot: {x: r, y: out.surv_diff.slice()}};
+  }
+
   // two-stage ITE, pooled coefficients (mvma): continuous ITE = (1, x) theta; binary from the
   // full (1, t, x, t x) coefficient vector
   function evalITELinear(values) {
     var m = SPEC.model, x = features(m.features, values), z = SPEC.constants.z, out = {};
     var ite, se, sePred = null, p0 = null, p1 = null;
+    if (SPEC.family === "survival") return evalITESurvival(values, x);
     if (SPEC.family === "continuous") {
       var c = [1.0].concat(x);
       ite = dot(c, m.coef); var v = quad(c, m.vcov); se = Math.sqrt(v);
@@ -198,13 +350,108 @@
             plot: {x: p0 !== null ? p0 : values[SPEC.plot.x_input], y: [ite]}};
   }
 
+  // two-stage ITE on a treatment network (mvma): basic contrasts vs the reference
+  // mean_k = c' coef_k, cov = C V C', c = (1, x); P(best) with the exported normal draws
+  // in the canonical basis, as the model's seeded predict
+  function cholesky(A) {
+    var n = A.length, L = A.map(function () { return new Array(n).fill(0); });
+    for (var j = 0; j < n; j++) {
+      var s = A[j][j]; for (var k = 0; k < j; k++) s -= L[j][k] * L[j][k];
+      L[j][j] = Math.sqrt(s);
+      for (var i = j + 1; i < n; i++) { var t = A[i][j]; for (var k2 = 0; k2 < j; k2++) t -= L[i][k2] * L[j][k2]; L[i][j] = t / L[j][j]; }
+    }
+    return L;
+  }
+  function evalITENetwork(values) {
+    var m = SPEC.model, x = features(m.features, values), c = [1.0].concat(x), q = c.length;
+    var T = SPEC.treatments.length, T1 = T - 1, z = SPEC.constants.z, mean = [], cov = [];
+    for (var a = 0; a < T1; a++) mean.push(dot(c, m.coef[a]));
+    for (var a2 = 0; a2 < T1; a2++) {
+      var row = [];
+      for (var b = 0; b < T1; b++) {
+        var s = 0;
+        for (var i = 0; i < q; i++) { var r = 0; for (var j = 0; j < q; j++) r += m.vcov[a2 * q + i][b * q + j] * c[j]; s += c[i] * r; }
+        row.push(s);
+      }
+      cov.push(row);
+    }
+    var extra = null;
+    if (m.tau2) { extra = 0; for (var i2 = 0; i2 < q; i2++) extra += c[i2] * c[i2] * m.tau2[i2]; }
+    var keys = ["ite", "se", "ci_low", "ci_high", "pi_low", "pi_high", "p_best"], out = {};
+    keys.forEach(function (k) { out[k] = new Array(T).fill(null); });
+    for (var k = 1; k < T; k++) {
+      var est = mean[k - 1], se = Math.sqrt(Math.max(cov[k - 1][k - 1], 0));
+      out.ite[k] = est; out.se[k] = se; out.ci_low[k] = est - z * se; out.ci_high[k] = est + z * se;
+      if (extra !== null) { var ps = Math.sqrt(se * se + extra); out.pi_low[k] = est - z * ps; out.pi_high[k] = est + z * ps; }
+    }
+    if (extra === null) { delete out.pi_low; delete out.pi_high; }
+    var sign = SPEC.higher_is_better ? 1.0 : -1.0, best = 0, bv = 0;
+    for (var k2 = 1; k2 < T; k2++) if (sign * mean[k2 - 1] > bv) { bv = sign * mean[k2 - 1]; best = k2; }
+    // P(best): canonical mean / covariance, Cholesky of cov + 1e-15 I, draws mean + z L'
+    var G = m.pbest.canon_map, cm = G.map(function (g) { return dot(g, mean); }), cc = [];
+    for (var u = 0; u < T1; u++) {
+      var rr = [];
+      for (var v = 0; v < T1; v++) { var s2 = 0; for (var a3 = 0; a3 < T1; a3++) for (var b3 = 0; b3 < T1; b3++) s2 += G[u][a3] * cov[a3][b3] * G[v][b3]; rr.push(s2 + (u === v ? 1e-15 : 0)); }
+      cc.push(rr);
+    }
+    var L = cholesky(cc), Z = f64(m.pbest, "z"), S = m.pbest.n, counts = new Array(T).fill(0);
+    for (var sd = 0; sd < S; sd++) {
+      var top = 0, mx = -Infinity;
+      for (var u2 = 0; u2 < T1; u2++) {
+        var d = cm[u2]; for (var w = 0; w <= u2; w++) d += Z[sd * T1 + w] * L[u2][w];
+        d *= sign; if (d > mx) { mx = d; top = u2 + 1; }
+      }
+      counts[mx > 0 ? top : 0]++;
+    }
+    for (var k3 = 0; k3 < T; k3++) out.p_best[k3] = counts[m.pbest.canon_index[k3]] / S;
+    return {kind: "ite-network", rows: SPEC.treatments.slice(), columns: out,
+            recommended: SPEC.treatments[best],
+            plot: {x: values[SPEC.plot.x_input], y: mean.slice()}};
+  }
+
+  // two-stage ITE, time to event (mvma): pooled log HR c' theta applied to every trial's
+  // control-arm prediction (its linear predictor and baseline), averaged over trials
+  function evalITESurvival(values, x) {
+    var m = SPEC.model, z = SPEC.constants.z, c = [1.0].concat(x), K = m.trials.length;
+    var lhr = dot(c, m.coef), v = quad(c, m.vcov), pv = m.Psi ? v + quad(c, m.Psi) : null;
+    function arm(tr, eta) {
+      var e = Math.exp(eta);
+      if (m.scale === "survdiff") return Math.exp(-tr.H * e);
+      var Hs = f64(tr, "Hs"), wd = f64(tr, "width"), s = 0;
+      for (var i = 0; i < Hs.length; i++) s += Math.exp(-(e * Hs[i])) * wd[i];
+      return s;
+    }
+    function darm(tr, eta) {
+      var e = Math.exp(eta);
+      if (m.scale === "survdiff") return -tr.H * e * Math.exp(-tr.H * e);
+      var Hs = f64(tr, "Hs"), wd = f64(tr, "width"), s = 0;
+      for (var i = 0; i < Hs.length; i++) { var eH = e * Hs[i]; s += (eH * Math.exp(-eH)) * wd[i]; }
+      return -s;
+    }
+    var ite, deriv, p0 = null, p1 = null, per = [];
+    if (m.scale === "loghr") {
+      ite = lhr; deriv = 1.0;
+      m.trials.forEach(function (tr) { per.push(dot(c, tr.coef)); });
+    } else {
+      var s0 = 0, s1 = 0, sd = 0;
+      m.trials.forEach(function (tr) {
+        var eta0 = dot(c, tr.eta0_coef), a0 = arm(tr, eta0);
+        s0 += a0; s1 += arm(tr, eta0 + lhr); sd += darm(tr, eta0 + lhr);
+        per.push(arm(tr, eta0 + dot(c, tr.coef)) - a0);
+      });
+      p0 = s0 / K; p1 = s1 / K; ite = p1 - p0; deriv = sd / K;
+    }
+    var se = Math.abs(deriv) * Math.sqrt(v), out = {ite: [ite], se: [se], ci_low: [ite - z * se], ci_high: [ite + z * se], per_trial: per};
+    if (pv !== null) { var q = SPEC.constants.q_pi, sp = Math.abs(deriv) * Math.sqrt(pv); out.pi_low = [ite - q * sp]; out.pi_high = [ite + q * sp]; }
+    if (p0 !== null) { out.p0 = [p0]; out.p1 = [p1]; }
+    var better = SPEC.higher_is_better ? ite > 0 : ite < 0;
+    return {kind: "ite-linear", rows: [SPEC.treatments[1] + " vs " + SPEC.treatments[0]], columns: out,
+            recommended: SPEC.treatments[better ? 1 : 0], plot: {x: values[SPEC.plot.x_input], y: [ite]}};
+  }
+
   // XGBoost tree ensemble as XGBoost predicts it: float32 features, "value < split" goes
   // left (missing: the default direction), leaf values summed in float32 in tree order
-  function bytes(b64) {
-    var bin = atob(b64), u = new Uint8Array(bin.length);
-    for (var i = 0; i < bin.length; i++) u[i] = bin.charCodeAt(i);
-    return u.buffer;
-  }
+  function bytes(x) { return raw(x).buffer; }
   function xgbTrees(t) {          // decoded once per trial
     if (!t._decoded) {
       var n = t.n_nodes, step = t.step_bytes === 2 ? new Int16Array(bytes(t.left_step)) : new Int32Array(bytes(t.left_step));
@@ -280,6 +527,7 @@
   }
 
   var KINDS = {"risk-nmr": evalRiskNMR, "ite-linear": evalITELinear, "ite-weighted": evalITEWeighted,
+               "ite-network": evalITENetwork,
                "tree": evalTree};
 
   function evaluate(raw) {
@@ -398,7 +646,7 @@
         var txt = fmt(val[0], o.fmt);
         if (val.length === 3) txt += " (" + fmt(val[1], o.fmt) + " to " + fmt(val[2], o.fmt) + ")";
         var td = el("td", {"data-key": o.keys[0], "data-value": String(val[0])}, txt);
-        if (i === 0 && o.ref_blank && SPEC.kind === "risk-nmr") td.textContent = "reference";
+        if (i === 0 && o.ref_blank && (SPEC.kind === "risk-nmr" || SPEC.kind === "ite-network")) td.textContent = "reference";
         tr.appendChild(td);
       });
       tb.appendChild(tr);
@@ -407,7 +655,9 @@
     rec.textContent = SPEC.recommend_text.replace("{treatment}", res.recommended) + (res.rule ? " Subgroup: " + res.rule + "." : "");
     rec.setAttribute("data-value", res.recommended);
     if (res.baseline_risk !== undefined) {
-      rec.textContent += " Baseline risk (treatment-blind): " + fmt(res.baseline_risk, "pct") + ".";
+      rec.textContent += SPEC.family === "survival"
+        ? " Risk of the event by t = " + SPEC.outcome.horizon + " under " + SPEC.reference + ": " + fmt(res.baseline_risk, "pct") + "."
+        : " Baseline risk (treatment-blind): " + fmt(res.baseline_risk, "pct") + ".";
     }
     drawPlot(res);
   }
@@ -437,7 +687,10 @@
       SPEC.inputs.forEach(function (inp) { document.getElementById("in-" + inp.id).value = inp.default === null ? "" : String(inp.default); });
       update();
     });
-    update();
-    document.body.setAttribute("data-ready", "1");
+    unpackAll(SPEC.model).then(function () {
+      update();
+      window.ipdmaReadyAt = performance.now();
+      document.body.setAttribute("data-ready", "1");
+    });
   });
 })();

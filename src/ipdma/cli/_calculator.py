@@ -33,6 +33,12 @@ def register(subparsers) -> None:
                         default=None, help="a higher outcome is better (ite, subgroups)")
     better.add_argument("--lower-is-better", dest="higher_is_better", action="store_false",
                         help="a lower outcome is better (ite, subgroups)")
+    p.add_argument("--horizon", type=float, default=None, metavar="T",
+                   help="time-to-event risk-nmr: horizon of the survival predictions "
+                        "(default: the model's)")
+    p.add_argument("--tau", type=float, default=None, metavar="T",
+                   help="time-to-event: RMST up to T (risk-nmr; subgroups with Weibull node "
+                        "models)")
     p.add_argument("--json", action="store_true", help="machine-readable summary")
     p.set_defaults(func=run, out_kind="file")
 
@@ -78,8 +84,26 @@ def run(args: argparse.Namespace) -> int:
     from ..serialize import load_model
     from ._common import read_csv
 
+    for opt in ("horizon", "tau"):
+        v = getattr(args, opt)
+        if v is not None and not v > 0:
+            raise ModelSpecificationError(f"--{opt} must be a positive time, not {v:g}")
     model = load_model(args.model)
     options: dict = {"title": args.title, "units": units}
+    survival_nmr = getattr(model, "family", None) == "survival"
+    if args.horizon is not None and not survival_nmr:
+        raise ModelSpecificationError(
+            "--horizon is for a time-to-event risk-nmr model (an ite model keeps the "
+            "horizon it was fitted with)")
+    if survival_nmr:
+        options.update(horizon=args.horizon, tau=args.tau)
+    elif args.tau is not None:
+        from ..trees import MOB
+
+        if not isinstance(model, MOB):
+            raise ModelSpecificationError(
+                "--tau is for time-to-event risk-nmr and subgroups (Weibull) models")
+        options["tau"] = args.tau
     if args.data is not None:
         options["data"] = read_csv(args.data, args, what="--data")
     from ..nmr import RiskNMRResult
@@ -90,9 +114,11 @@ def run(args: argparse.Namespace) -> int:
                 "--treatments and --higher-is-better/--lower-is-better are for ite and "
                 "subgroups models; a risk-nmr model keeps its own treatments and direction")
         if args.risk_model is not None:
-            from ..prognosis import RiskModel
+            from ..prognosis import RiskModel, SurvivalRiskModel
 
-            options["risk_model"] = RiskModel.from_json(args.risk_model)
+            cls = SurvivalRiskModel if getattr(model, "family", None) == "survival" \
+                else RiskModel
+            options["risk_model"] = cls.from_json(args.risk_model)
         elif getattr(model, "risk_model", None) is not None:
             # the model file of `ipdma risk-nmr --save-model` carries its stage-1 model
             options["risk_model"] = model.risk_model

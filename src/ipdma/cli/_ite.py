@@ -498,6 +498,9 @@ def _run_network(args: argparse.Namespace, model, ipd, new, out: Path, covs) -> 
         files_cmp, payload["comparison"], cmp_text = cli_compare_network(args, model, ipd, out)
         files.update(files_cmp)
         text += "\n" + cmp_text
+    saved = write_model_file(args, model)
+    if saved:
+        files["model"] = saved
     payload["files"] = files
     emit(args, text=text + "\nfiles: " + ", ".join(f"{k}={v}" for k, v in files.items()),
          payload=payload)

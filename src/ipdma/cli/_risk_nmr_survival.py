@@ -181,5 +181,11 @@ def run_survival(args: argparse.Namespace) -> int:
                          "estimates": params}
     if args.engine == "bayes":
         payload["stage2"]["diagnostics"] = nmr.diagnostics
+    from ._common import write_model_file
+
+    nmr.horizon = float(horizon)      # the model file's default horizon: this run's
+    saved = write_model_file(args, nmr, risk_model=model)
+    if saved:
+        payload["files"]["model"] = saved
     emit(args, text=f"{nmr.summary()}\n\nwritten to {index.parent}", payload=payload)
     return 0

@@ -66,12 +66,21 @@ def _factor_entry(name: str, levels: list, counts: np.ndarray | None, role: str,
 # --------------------------------------------------------------------------- per model
 def _risk_model_inputs(m) -> list[dict]:
     spec = m._spec
-    completed = getattr(m, "_completed", None)
-    use = getattr(m, "_use", None)
-    if completed is None or use is None:
-        raise NotFittedError("the development data of this RiskModel are not available "
-                             "(loaded from JSON): its inputs are stored in the model file")
-    X = completed[0][use]
+    from ..prognosis import SurvivalRiskModel
+
+    if isinstance(m, SurvivalRiskModel):        # its development design matrix
+        X = getattr(m, "_X", None)
+        if X is None:
+            raise NotFittedError("the development data of this SurvivalRiskModel are not "
+                                 "available (loaded from JSON)")
+    else:
+        completed = getattr(m, "_completed", None)
+        use = getattr(m, "_use", None)
+        if completed is None or use is None:
+            raise NotFittedError("the development data of this RiskModel are not available "
+                                 "(loaded from JSON): its inputs are stored in the model "
+                                 "file")
+        X = completed[0][use]
     out, j = [], 0
     for col in spec.covariates:
         if col in spec.levels:
@@ -212,10 +221,10 @@ def model_inputs(model: Any) -> list[dict]:
         return [dict(e) for e in stored]
     from ..ite import TwoStageITE
     from ..nmr import RiskNMRResult
-    from ..prognosis import RiskModel
+    from ..prognosis import RiskModel, SurvivalRiskModel
     from ..trees import MOB, MetaMOB
 
-    if isinstance(model, RiskModel):
+    if isinstance(model, (RiskModel, SurvivalRiskModel)):
         return _risk_model_inputs(model)
     if isinstance(model, RiskNMRResult):
         rm = getattr(model, "risk_model", None)

@@ -125,7 +125,7 @@ def _provenance(model: Any, kind: str, data_file: str | Path | None,
                     treatments=list(model.treatments), reference=model.reference,
                     random_state=_random_state(m.random_state))
         if risk_model is not None:
-            prov["stage1"] = {"method": f"RiskModel({risk_model.method!r})",
+            prov["stage1"] = {"method": f"{type(risk_model).__name__}({risk_model.method!r})",
                               "covariates": list(risk_model.covariates_),
                               "n_patients": getattr(risk_model, "n_", None)}
     elif kind == "risk-model":
@@ -141,7 +141,9 @@ def _provenance(model: Any, kind: str, data_file: str | Path | None,
                 "pooler_options": encode(model.pooler_options)}
         prov.update(method=f"TwoStageITE({model.learner_.name!r}, {model.pooler_.name!r})",
                     options=opts, n_trials=len(model.trials_),
-                    n_patients=int(sum(f.n for f in model.fits_)),
+                    n_patients=int(sum(f.n for f in model.fits_)
+                                   if model.fits_ is not None
+                                   else sum(s.n for s in model.network_.stage1)),
                     random_state=_random_state(model.random_state))
     else:
         tree = model.tree_ if kind == "metamob" else model
@@ -277,6 +279,8 @@ def check_model_path(path: str | Path, option: str = "--save-model") -> Path:
 def _check_fitted(model: Any, kind: str) -> None:
     attr = {"risk-nmr": "_theta_draws", "risk-model": "coef_", "two-stage-ite": "fits_",
             "mob": "tree_", "metamob": "lmm_"}[kind]
+    if kind == "two-stage-ite" and getattr(model, "network_", None) is not None:
+        return                           # a treatment network: fitted as ``network_``
     if getattr(model, attr, None) is None:
         raise NotFittedError(f"this {type(model).__name__} is not fitted: call .fit(...) "
                              "before saving it")
@@ -285,11 +289,12 @@ def _check_fitted(model: Any, kind: str) -> None:
 def _check_risk_model(res: Any, risk_model: Any) -> None:
     if risk_model is None:
         return
-    from ..prognosis import RiskModel
+    from ..prognosis import RiskModel, SurvivalRiskModel
 
-    if not isinstance(risk_model, RiskModel):
+    want = SurvivalRiskModel if getattr(res, "family", None) == "survival" else RiskModel
+    if not isinstance(risk_model, want):
         raise ModelSpecificationError(
-            f"risk_model must be a fitted ipdma.prognosis.RiskModel, not "
+            f"risk_model must be a fitted ipdma.prognosis.{want.__name__}, not "
             f"{type(risk_model).__name__}")
     if getattr(risk_model, "coef_", None) is None:
         raise NotFittedError("risk_model is not fitted: call RiskModel(...).fit(...) first")

@@ -23,7 +23,8 @@ __all__ = ["EXPORTABLE_LEARNERS", "ite_from_state", "ite_state"]
 #: JSON model)
 EXPORTABLE_LEARNERS = ("ols", "lasso", "ridge", "elasticnet", "logistic", "logistic-lasso",
                        "logistic-ridge", "logistic-elasticnet", "bayes-lm", "bayes-lasso",
-                       "bayes-logistic", "xgboost")
+                       "bayes-logistic", "xgboost", "cox", "weibull", "cox-lasso",
+                       "cox-ridge")
 
 _DROP = ("data_", "X_pred_", "prediction_", "model_file_", "_model_inputs")
 
@@ -40,12 +41,46 @@ def _bayes_lasso(state: dict) -> dict:
 
 def _exclusions() -> dict:
     from ..ite._learners import BayesLassoLearner
+    from ..ite._network_ite import NetworkFit
     from ..ite._poolers import WeightedITEPooler
 
     # a prediction-level pooler is fitted at predict time on the per-trial predictions
-    # at the query points: those (the last new patients' covariates) are not the model
+    # at the query points: those (the last new patients' covariates) are not the model;
+    # a network fit refers back to its estimator and holds the patient rows (both are
+    # restored on reading)
     return {BayesLassoLearner: _bayes_lasso,
-            WeightedITEPooler: {"summaries_", "trials_", "X_query_"}}
+            WeightedITEPooler: {"summaries_", "trials_", "X_query_"},
+            NetworkFit: {"model", "data"}}
+
+
+def _network_counts(model) -> dict:
+    """Per-trial arm counts of a network TwoStageITE (no patient rows)."""
+    d = model.data_
+    return {"network": True,
+            "trials": [[s.label, {a: int(n) for a, n in s.n_arm.items()}]
+                       for s in model.network_.stage1],
+            "treatments": list(d.treatments), "feature_names": list(d.feature_names),
+            "outcome_type": d.outcome_type,
+            "covariate_cols": None if d.covariate_cols is None else list(d.covariate_cols)}
+
+
+def _network_stub(c: dict):
+    """A NetworkITEData with the arm counts only (no covariates, outcomes NaN)."""
+    from ..ite._network_ite import NetworkITEData
+
+    trial, arm = [], []
+    for label, counts in c["trials"]:
+        for a, n in counts.items():
+            trial += [label] * int(n)
+            arm += [a] * int(n)
+    n = len(arm)
+    return NetworkITEData(X=np.empty((0, len(c["feature_names"]))),
+                          arm=np.asarray(arm, dtype=object), y=np.full(n, np.nan),
+                          trial=np.asarray(trial, dtype=object),
+                          trials=[t for t, _ in c["trials"]],
+                          treatments=list(c["treatments"]),
+                          feature_names=list(c["feature_names"]),
+                          outcome_type=c["outcome_type"], covariate_cols=c["covariate_cols"])
 
 
 def _data_counts(model) -> dict:
@@ -92,7 +127,9 @@ def ite_state(model) -> dict[str, Any]:
         raise ModelSpecificationError(
             f"TwoStageITE({model.name!r}) cannot be written to a model file: {exc}. "
             f"Exportable learners: {', '.join(EXPORTABLE_LEARNERS)}") from None
-    return {"estimator": enc, "data_counts": _data_counts(model)}
+    counts = (_network_counts(model) if getattr(model, "network_", None) is not None
+              else _data_counts(model))
+    return {"estimator": enc, "data_counts": counts}
 
 
 def ite_from_state(state: dict):
@@ -100,8 +137,17 @@ def ite_from_state(state: dict):
 
     model = TwoStageITE.__new__(TwoStageITE)
     model.__dict__.update(decode(state["estimator"]))
-    model.data_ = _data_stub(state["data_counts"])
+    counts = state["data_counts"]
     model.prediction_ = None
+    if counts.get("network"):
+        model.data_ = _network_stub(counts)
+        net = getattr(model, "network_", None)
+        if net is None:
+            raise ModelSpecificationError("the network TwoStageITE in the model file has no "
+                                          "network fit")
+        net.model, net.data = model, model.data_
+        return model
+    model.data_ = _data_stub(counts)
     if model.fits_ is None:
         raise ModelSpecificationError("the TwoStageITE in the model file is not fitted")
     return model

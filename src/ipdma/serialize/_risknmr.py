@@ -76,6 +76,10 @@ def _control_state(res) -> dict | None:
 
 def risknmr_state(res, risk_model=None) -> dict[str, Any]:
     """JSON-ready state of a fitted RiskNMRResult (and its stage-1 RiskModel)."""
+    if getattr(res, "family", None) == "survival":
+        from ._survival_nmr import survival_risknmr_state
+
+        return survival_risknmr_state(res, risk_model)
     state: dict[str, Any] = {
         "estimator": encode(dict(vars(res.model)), "model"),
         "columns": dict(res.columns),
@@ -106,6 +110,10 @@ def risknmr_from_state(state: dict):
     from ..nmr._model import RiskNMR, RiskNMRResult
     from ..prognosis import RiskModel
 
+    if state.get("survival"):
+        from ._survival_nmr import survival_risknmr_from_state
+
+        return survival_risknmr_from_state(state)
     est = RiskNMR.__new__(RiskNMR)
     est.__dict__.update(decode(state["estimator"]))
     stored = decode(state["design"])

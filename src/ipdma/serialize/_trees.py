@@ -5,7 +5,9 @@ node-model fits with coefficients and covariances, instability tests), without t
 patient rows: each node's row indices and score contributions and the tree's data
 arrays are left out, so ``predict``, ``effects``, ``node_table`` and ``summary`` work
 on the loaded tree; what needs the training rows (plots, ``split_search``,
-``survival_effects``) does not.
+``survival_effects``) does not -- a time-to-event tree keeps its ``survival_effects()``
+table at the default tau (``_survival_effects`` of the loaded tree, used by the
+calculator).
 
 MetaMOB additionally keeps, per patient, the terminal node, the treatment and
 regressor values, the trial code and the offset (no outcomes, no partitioning
@@ -54,7 +56,12 @@ def _exclusions() -> dict:
 
 
 def mob_state(model) -> dict[str, Any]:
-    return {"estimator": encode(model, exclude=_exclusions())}
+    state = {"estimator": encode(model, exclude=_exclusions())}
+    if getattr(model, "_time", None) is not None and hasattr(model._model, "node_effects"):
+        # a time-to-event tree: its subgroup effects on the HR / time-ratio / RMST scales
+        # (default tau) need the training rows, so they are kept as a table
+        state["survival_effects"] = encode(model.survival_effects(), "survival_effects")
+    return state
 
 
 def mob_from_state(state: dict):
@@ -64,6 +71,8 @@ def mob_from_state(state: dict):
     if not isinstance(tree, MOB):
         raise ModelFileError(f"the state holds a {type(tree).__name__}, not a MOB")
     tree._rng = None
+    if state.get("survival_effects") is not None:
+        tree._survival_effects = decode(state["survival_effects"])
     return tree
 
 
