@@ -75,6 +75,14 @@ def network_ite_spec(model, *, data: pd.DataFrame | None = None,
     feats = list(model.feature_names_)
     level = float(p.level)
     consts = _level_constants(level)
+    if net.spec["method"] != "fixed":
+        # prediction intervals: t_{K-2} quantile as the network pooler (normal with K <= 2
+        # trials or pi_df="normal")
+        pi_df = net._pi_df(net.spec.get("pi_df", "riley") == "riley")
+        if pi_df is not None:
+            from scipy import stats
+
+            consts["q_pi"] = float(stats.t.ppf(0.5 + level / 2, pi_df))
     z, canon = pbest_normal_draws(model)
     # canonical basic contrasts = A @ full, full = F @ basic (as _p_best_chunked)
     F = np.vstack([np.zeros((1, T - 1)), np.eye(T - 1)])

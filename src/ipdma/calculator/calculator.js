@@ -382,7 +382,7 @@
     for (var k = 1; k < T; k++) {
       var est = mean[k - 1], se = Math.sqrt(Math.max(cov[k - 1][k - 1], 0));
       out.ite[k] = est; out.se[k] = se; out.ci_low[k] = est - z * se; out.ci_high[k] = est + z * se;
-      if (extra !== null) { var ps = Math.sqrt(se * se + extra); out.pi_low[k] = est - z * ps; out.pi_high[k] = est + z * ps; }
+      if (extra !== null) { var qp = SPEC.constants.q_pi || z, ps = Math.sqrt(se * se + extra); out.pi_low[k] = est - qp * ps; out.pi_high[k] = est + qp * ps; }
     }
     if (extra === null) { delete out.pi_low; delete out.pi_high; }
     var sign = SPEC.higher_is_better ? 1.0 : -1.0, best = 0, bv = 0;
