@@ -83,6 +83,27 @@ def _model_fn(has_risk: bool, random: bool, J: int, T: int, A: int,
     return model
 
 
+
+def random_effects_log_prior(z, tau_prior: str, tau_scale: float):
+    """The random treatment effects' part of a NUTS potential, shared by the binary and
+    time-to-event engines: ``tau`` from its unconstrained ``z["tau"]`` and the log
+    density of (tau, standard-normal ``z["z"]``) including the Jacobian.
+
+    ``tau_prior="half-normal"``: tau = exp(w), half-normal(``tau_scale``) density plus
+    the log-Jacobian w; otherwise U(0, ``tau_scale``): tau = a sigmoid(w), density 1/a
+    times the Jacobian a s (1 - s).
+    """
+    jax = import_optional("jax")
+    jnp = import_optional("jax.numpy")
+    w, zr = z["tau"], z["z"]
+    if tau_prior == "half-normal":
+        tau = jnp.exp(w)
+        lp = (0.5 * np.log(2 / np.pi) - np.log(tau_scale) - 0.5 * (tau / tau_scale) ** 2 + w)
+    else:
+        tau = tau_scale * jax.nn.sigmoid(w)
+        lp = jax.nn.log_sigmoid(w) + jax.nn.log_sigmoid(-w)
+    return tau, lp - 0.5 * jnp.sum(zr ** 2) - zr.size * (0.5 * float(np.log(2 * np.pi)))
+
 def _potential_fn(random: bool, prior_sd: float, tau_scale: float,
                   tau_prior: str = "half-normal"):
     """Hand-written potential energy (minus log posterior on the unconstrained scale) of
@@ -102,18 +123,9 @@ def _potential_fn(random: bool, prior_sd: float, tau_scale: float,
         lp = -0.5 * jnp.sum((b / prior_sd) ** 2) - b.size * (np.log(prior_sd) + half_log_2pi)
         eta = X @ b
         if random:
-            w, zr = z["tau"], z["z"]
-            if tau_prior == "half-normal":
-                tau = jnp.exp(w)
-                # half-normal density of tau plus the log-Jacobian of tau = exp(w)
-                lp = lp + (0.5 * np.log(2 / np.pi) - np.log(tau_scale)
-                           - 0.5 * (tau / tau_scale) ** 2 + w)
-            else:
-                # U(0, a): tau = a * sigmoid(w); density 1/a times Jacobian a s (1 - s)
-                tau = tau_scale * jax.nn.sigmoid(w)
-                lp = lp + jax.nn.log_sigmoid(w) + jax.nn.log_sigmoid(-w)
-            lp = lp - 0.5 * jnp.sum(zr ** 2) - zr.size * half_log_2pi
-            eta = eta + tau * (ZL @ zr)
+            tau, lp_re = random_effects_log_prior(z, tau_prior, tau_scale)
+            lp = lp + lp_re
+            eta = eta + tau * (ZL @ z["z"])
         lp = lp + jnp.sum(y * eta - jax.nn.softplus(eta))
         return -lp
 

@@ -45,6 +45,7 @@ from .._base import Summary, check_is_fitted
 from .._optional import import_optional
 from ..errors import ColumnNotFoundError, ModelSpecificationError
 from ..survival import SurvivalOutcome, check_horizon, fit_cox, survival_outcome
+from ._bayes import random_effects_log_prior
 from ._design import NMRDesign, _check_column, prepare
 from ._model import RiskNMRResult
 
@@ -189,7 +190,6 @@ def _potential(prior_sd: float, random: bool = False, tau_scale: float = 1.0,
     the arm rows of the block Cholesky of ``(I + J) / 2`` per trial, as the binary
     engine); tau is sampled as log tau under the half-normal prior and as
     ``logit(tau / a)`` under U(0, a), with their Jacobians."""
-    jax = import_optional("jax")
     jnp = import_optional("jax.numpy")
     half_log_2pi = 0.5 * float(np.log(2 * np.pi))
 
@@ -201,17 +201,10 @@ def _potential(prior_sd: float, random: bool = False, tau_scale: float = 1.0,
         eta = X @ b
         lin = jnp.sum(dX * b)                            # sum over events of eta
         if random:
-            w, zr = z["tau"], z["z"]
-            if tau_prior == "half-normal":
-                tau = jnp.exp(w)
-                lp = lp + (0.5 * np.log(2 / np.pi) - np.log(tau_scale)
-                           - 0.5 * (tau / tau_scale) ** 2 + w)
-            else:
-                tau = tau_scale * jax.nn.sigmoid(w)
-                lp = lp + jax.nn.log_sigmoid(w) + jax.nn.log_sigmoid(-w)
-            lp = lp - 0.5 * jnp.sum(zr ** 2) - zr.size * half_log_2pi
-            eta = eta + tau * (ZL @ zr)
-            lin = lin + tau * jnp.sum(dZ * zr)
+            tau, lp_re = random_effects_log_prior(z, tau_prior, tau_scale)
+            lp = lp + lp_re
+            eta = eta + tau * (ZL @ z["z"])
+            lin = lin + tau * jnp.sum(dZ * z["z"])
         ll = jnp.sum(D * lg) + lin - jnp.sum(jnp.exp(eta) * (W @ jnp.exp(lg)))
         return -(lp + ll)
 
@@ -310,7 +303,6 @@ def _potential_weibull(prior_sd: float, random: bool = False, tau_scale: float =
     ``lambda_j rho t^(rho - 1) exp(eta)`` (log lambda_j per trial, common log rho, N(0,
     prior_sd^2) priors on every one of them and on the coefficients), optional random
     treatment effects as :func:`_potential`."""
-    jax = import_optional("jax")
     jnp = import_optional("jax.numpy")
     half_log_2pi = 0.5 * float(np.log(2 * np.pi))
 
@@ -321,16 +313,9 @@ def _potential_weibull(prior_sd: float, random: bool = False, tau_scale: float =
               - (b.size + ll.size + 1) * (np.log(prior_sd) + half_log_2pi))
         eta = X @ b + U @ ll
         if random:
-            w, zr = z["tau"], z["z"]
-            if tau_prior == "half-normal":
-                tau = jnp.exp(w)
-                lp = lp + (0.5 * np.log(2 / np.pi) - np.log(tau_scale)
-                           - 0.5 * (tau / tau_scale) ** 2 + w)
-            else:
-                tau = tau_scale * jax.nn.sigmoid(w)
-                lp = lp + jax.nn.log_sigmoid(w) + jax.nn.log_sigmoid(-w)
-            lp = lp - 0.5 * jnp.sum(zr ** 2) - zr.size * half_log_2pi
-            eta = eta + tau * (ZL @ zr)
+            tau, lp_re = random_effects_log_prior(z, tau_prior, tau_scale)
+            lp = lp + lp_re
+            eta = eta + tau * (ZL @ z["z"])
         rho = jnp.exp(lr)
         loglik = (jnp.sum(ev * (eta + lr + (rho - 1.0) * logt))
                   - jnp.sum(jnp.exp(eta + rho * logt)))
