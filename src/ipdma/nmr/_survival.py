@@ -229,7 +229,7 @@ def fit_bayes(design: NMRDesign, *, prior_sd: float, n_pieces: int, chains: int,
     baseline hazards); ``random=True`` adds random treatment effects (log-HR scale)."""
     az = import_optional("arviz")
     jnp = import_optional("jax.numpy")
-    from ._bayes import _diagnostics, _make_runner
+    from ._bayes import _make_runner
 
     X = design.design_matrix()
     ptrial, lo, hi, W, D = _pieces(design, n_pieces)
@@ -276,18 +276,8 @@ def fit_bayes(design: NMRDesign, *, prior_sd: float, n_pieces: int, chains: int,
     coords = {"treatment": design.treatments[1:], "piece": piece_names}
     dims = {"d": ["treatment"], "gamma": ["treatment"], "log_hazard": ["piece"]}
     if random:
-        w = np.asarray(zs["tau"], float)
-        samples["tau"] = (np.exp(w) if tau_prior == "half-normal"
-                          else tau_prior_scale / (1.0 + np.exp(-w)))
-        samples["z"] = np.asarray(zs["z"], float)
-        coords["arm"] = [f"{design.trials[j]}:{design.treatments[t]}"
-                         for j, t in zip(design.re_arm_trial, design.re_arm_trt)]
-        dims["z"] = ["arm"]
-    div_arr = np.asarray(div)
-    idata = az.from_dict(posterior=samples, coords=coords, dims=dims,
-                         sample_stats={"diverging": div_arr})
-    ndiv = int(div_arr.sum())
-    diag = _diagnostics(idata, ndiv, chains)
+        _random_draws(samples, coords, dims, zs, design, tau_prior, tau_prior_scale)
+    idata, ndiv, diag = _posterior(az, samples, coords, dims, div, chains)
     flat = np.exp(lg.reshape(-1, Q))
     pieces = pd.DataFrame({"trial": [design.trials[j] for j in ptrial], "lower": lo,
                            "upper": hi, "events": D.astype(int),
@@ -295,6 +285,29 @@ def fit_bayes(design: NMRDesign, *, prior_sd: float, n_pieces: int, chains: int,
                            "hazard_lower": np.quantile(flat, 0.025, axis=0),
                            "hazard_upper": np.quantile(flat, 0.975, axis=0)})
     return SurvBayesFit(samples, idata, ndiv, seconds, diag, pieces)
+
+
+def _random_draws(samples, coords, dims, zs, design, tau_prior, tau_prior_scale) -> None:
+    """tau (back from its unconstrained draws) and the per-arm z of the random
+    treatment effects into the posterior dictionaries (Cox and Weibull engines)."""
+    w = np.asarray(zs["tau"], float)
+    samples["tau"] = (np.exp(w) if tau_prior == "half-normal"
+                      else tau_prior_scale / (1.0 + np.exp(-w)))
+    samples["z"] = np.asarray(zs["z"], float)
+    coords["arm"] = [f"{design.trials[j]}:{design.treatments[t]}"
+                     for j, t in zip(design.re_arm_trial, design.re_arm_trt)]
+    dims["z"] = ["arm"]
+
+
+def _posterior(az, samples, coords, dims, div, chains):
+    """InferenceData with the divergences, their count and the R-hat/ESS diagnostics."""
+    from ._bayes import _diagnostics
+
+    div_arr = np.asarray(div)
+    idata = az.from_dict(posterior=samples, coords=coords, dims=dims,
+                         sample_stats={"diverging": div_arr})
+    ndiv = int(div_arr.sum())
+    return idata, ndiv, _diagnostics(idata, ndiv, chains)
 
 
 def _potential_weibull(prior_sd: float, random: bool = False, tau_scale: float = 1.0,
@@ -334,7 +347,7 @@ def fit_bayes_weibull(design: NMRDesign, ml: WeibullNMRFit, *, prior_sd: float, 
     ``shape`` (rho) and, with random effects, ``tau`` and ``z``."""
     az = import_optional("arviz")
     jnp = import_optional("jax.numpy")
-    from ._bayes import _diagnostics, _make_runner
+    from ._bayes import _make_runner
 
     X = design.design_matrix()
     J = design.n_trials
@@ -381,18 +394,8 @@ def fit_bayes_weibull(design: NMRDesign, ml: WeibullNMRFit, *, prior_sd: float, 
     coords = {"treatment": design.treatments[1:], "trial": design.trials}
     dims = {"d": ["treatment"], "gamma": ["treatment"], "log_lambda": ["trial"]}
     if random:
-        w = np.asarray(zs["tau"], float)
-        samples["tau"] = (np.exp(w) if tau_prior == "half-normal"
-                          else tau_prior_scale / (1.0 + np.exp(-w)))
-        samples["z"] = np.asarray(zs["z"], float)
-        coords["arm"] = [f"{design.trials[j]}:{design.treatments[t]}"
-                         for j, t in zip(design.re_arm_trial, design.re_arm_trt)]
-        dims["z"] = ["arm"]
-    div_arr = np.asarray(div)
-    idata = az.from_dict(posterior=samples, coords=coords, dims=dims,
-                         sample_stats={"diverging": div_arr})
-    ndiv = int(div_arr.sum())
-    diag = _diagnostics(idata, ndiv, chains)
+        _random_draws(samples, coords, dims, zs, design, tau_prior, tau_prior_scale)
+    idata, ndiv, diag = _posterior(az, samples, coords, dims, div, chains)
     return SurvBayesFit(samples, idata, ndiv, seconds, diag, None)
 
 
