@@ -103,19 +103,11 @@ class NetworkSiteSummary:
 
     def save(self, path: str | Path) -> Path:
         """Write to ``path``: ``.json`` (text, exact float repr) or ``.npz``."""
-        path = Path(path)
+        from ._site import write_summary_file
+
         arrays = {k: np.asarray(getattr(self, k), dtype=float) for k in _ARRAYS
                   if getattr(self, k) is not None}
-        if path.suffix == ".json":
-            payload = self._meta()
-            payload["arrays"] = {k: {"shape": list(v.shape), "data": v.ravel().tolist()}
-                                 for k, v in arrays.items()}
-            path.write_text(json.dumps(payload))
-        elif path.suffix == ".npz":
-            np.savez(path, __meta__=np.array(json.dumps(self._meta())), **arrays)
-        else:
-            raise DataError(f"site summary file {str(path)!r}: use a .json or .npz suffix")
-        return path
+        return write_summary_file(path, self._meta(), arrays)
 
     @classmethod
     def from_parts(cls, meta: dict, arrays: dict, path: str | Path = "") -> NetworkSiteSummary:

@@ -39,6 +39,24 @@ _ARRAYS = ("coef", "cov", "post_mean", "post_cov", "post_draws", "X_query", "ite
            "mu0", "mu1", "eta0_coef")
 
 
+def write_summary_file(path: str | Path, meta: dict[str, Any],
+                       arrays: dict[str, np.ndarray]) -> Path:
+    """A site summary file: ``.json`` (metadata plus arrays as shape + flat data, exact
+    float repr) or ``.npz`` (arrays plus the metadata as ``__meta__``); shared by the
+    two-arm and the network summaries."""
+    path = Path(path)
+    if path.suffix == ".json":
+        payload = dict(meta)
+        payload["arrays"] = {k: {"shape": list(v.shape), "data": v.ravel().tolist()}
+                             for k, v in arrays.items()}
+        path.write_text(json.dumps(payload))
+    elif path.suffix == ".npz":
+        np.savez(path, __meta__=np.array(json.dumps(meta)), **arrays)
+    else:
+        raise DataError(f"site summary file {str(path)!r}: use a .json or .npz suffix")
+    return path
+
+
 @dataclass
 class SiteSummary:
     """Stage-1 output of one trial (no patient-level rows).
@@ -99,18 +117,8 @@ class SiteSummary:
 
     def save(self, path: str | Path) -> Path:
         """Write to ``path``: ``.json`` (text, exact float repr) or ``.npz``."""
-        path = Path(path)
         arrays = {k: getattr(self, k) for k in _ARRAYS if getattr(self, k) is not None}
-        if path.suffix == ".json":
-            payload = self._meta()
-            payload["arrays"] = {k: {"shape": list(v.shape), "data": v.ravel().tolist()}
-                                 for k, v in arrays.items()}
-            path.write_text(json.dumps(payload))
-        elif path.suffix == ".npz":
-            np.savez(path, __meta__=np.array(json.dumps(self._meta())), **arrays)
-        else:
-            raise DataError(f"site summary file {str(path)!r}: use a .json or .npz suffix")
-        return path
+        return write_summary_file(path, self._meta(), arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> SiteSummary:
