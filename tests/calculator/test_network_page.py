@@ -12,7 +12,6 @@ import pytest
 
 from ipdma.calculator import calculator_spec, export_calculator
 from ipdma.datasets import make_ite_network
-from ipdma.errors import ModelSpecificationError
 from ipdma.ite import TwoStageITE
 
 from .conftest import as_text, fill_and_read, open_page, shown_cells
@@ -109,7 +108,9 @@ def test_network_page_messages(browser, tmp_path, reml_model):
     assert "No prediction" not in browser.find_element("id", "recommended").text
 
 
-def test_network_weighted_pooler_is_refused():
+def test_network_weighted_pooler_is_exported():
+    # the weighted poolers with a linear learner are exported since issue 19 (b); their
+    # pages are checked in test_network_weighted_page.py, the refusals there too
     df, m = _fit(pooler="weighted-aux-ols")
-    with pytest.raises(ModelSpecificationError, match="Exportable for networks"):
-        calculator_spec(m, data=df)
+    spec = calculator_spec(m, data=df)
+    assert spec["kind"] == "ite-network" and len(spec["model"]["trials"]) == 10

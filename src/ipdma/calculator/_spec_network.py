@@ -1,7 +1,16 @@
 """Calculator spec of a TwoStageITE on a treatment network (more than two treatments,
-pooler ``mvma``): every non-reference contrast with SE, CI and PI, the best treatment and
-P(best).  P(best) is seeded Monte Carlo in Python; the page repeats it with the same
-standard-normal draws, exported with the model (``pbest.z``)."""
+pooler ``mvma``, or the weighted poolers ``weighted-aux-ols`` / ``weighted-bootstrap`` with
+a linear stage-1 learner): every non-reference contrast with SE, CI and PI, the best
+treatment and P(best).  P(best) is seeded Monte Carlo in Python; the page repeats it with
+the same standard-normal draws, exported with the model (``pbest.z``).
+
+The weighted poolers pool every trial's predicted contrasts at the new patient (a
+per-patient network GLS, common effect or generalised DerSimonian-Laird tau^2): the page
+gets each trial's contrast predictor (the linear learner's coefficients, or the linear
+predictors of both arms for a binary outcome on the risk-difference scale), the
+covariance source (the auxiliary full-interaction model, or the covariance of the
+bootstrap refits' coefficients) and the trial's design rows onto the basic contrasts
+(:mod:`ipdma.calculator._spec_network_weighted`)."""
 
 from __future__ import annotations
 
@@ -28,7 +37,12 @@ __all__ = ["EXPORTABLE_NETWORK_ITE", "network_ite_spec", "pbest_normal_draws"]
 
 #: network TwoStageITE set-ups the calculator exports exactly
 EXPORTABLE_NETWORK_ITE = ("pooler 'mvma' (learner 'ols' or 'logistic'; REML, ML or fixed; "
-                          "structure 'consistency' or 'delta')")
+                          "structure 'consistency' or 'delta'); poolers 'weighted-aux-ols' "
+                          "and 'weighted-bootstrap' (heterogeneity 'fixed' or 'DL') with a "
+                          "linear learner: 'ols', 'lasso', 'ridge', 'elasticnet', 'bayes-lm', "
+                          "'bayes-lasso' (continuous), 'logistic', 'logistic-lasso', "
+                          "'logistic-ridge', 'logistic-elasticnet' (binary; "
+                          "'weighted-bootstrap' on the log-odds-ratio scale only)")
 
 
 def pbest_normal_draws(model) -> tuple[np.ndarray, list[str]]:
@@ -54,13 +68,15 @@ def network_ite_spec(model, *, data: pd.DataFrame | None = None,
                      units: Mapping[str, str] | None = None,
                      labels: Mapping[str, str] | None = None, outcome_label: str | None = None,
                      data_label: str | None = None) -> dict:
-    """Spec of a fitted network :class:`ipdma.ite.TwoStageITE` (pooler ``mvma``)."""
+    """Spec of a fitted network :class:`ipdma.ite.TwoStageITE` (pooler ``mvma``, or
+    ``weighted-aux-ols`` / ``weighted-bootstrap`` with a linear learner)."""
     net = model.network_
-    if net.pooled is None:
+    weighted = net.spec["kind"] in ("aux-ols", "bootstrap")
+    if net.spec["kind"] != "coef" and not weighted:
         raise ModelSpecificationError(
             f"TwoStageITE({model.name!r}) on a treatment network cannot be exported to a "
-            f"calculator: pooler {net.spec['name']!r} needs every trial's fit at each new "
-            f"patient. Exportable for networks: {EXPORTABLE_NETWORK_ITE}")
+            f"calculator: pooler {net.spec['name']!r} (Bayesian network pooling) is not "
+            f"exported. Exportable for networks: {EXPORTABLE_NETWORK_ITE}")
     if treatments is not None and list(treatments) != list(net.treatments):
         raise ModelSpecificationError(
             f"treatments: the network's treatments are {net.treatments} (reference first); "
@@ -73,9 +89,10 @@ def network_ite_spec(model, *, data: pd.DataFrame | None = None,
     trts = list(net.treatments)
     T = len(trts)
     feats = list(model.feature_names_)
-    level = float(p.level)
+    level = float(net.spec["level"])
     consts = _level_constants(level)
-    if net.spec["method"] != "fixed":
+    random = net.spec["heterogeneity"] != "fixed" if weighted else net.spec["method"] != "fixed"
+    if random:
         # prediction intervals: t_{K-2} quantile as the network pooler (normal with K <= 2
         # trials or pi_df="normal")
         pi_df = net._pi_df(net.spec.get("pi_df", "riley") == "riley")
@@ -91,16 +108,22 @@ def network_ite_spec(model, *, data: pd.DataFrame | None = None,
     for i, t in enumerate(pos[1:]):
         A[i, t] += 1.0
         A[i, pos[0]] -= 1.0
-    t2 = np.zeros(p.coef.shape[1])
-    t2[: len(p.tau2)] = p.tau2
     mdl: dict[str, Any] = {
-        "coef": p.coef.tolist(), "vcov": p.vcov.tolist(),
-        "tau2": None if net.spec["method"] == "fixed" else t2.tolist(),
         "features": [{"input": f, "kind": "numeric"} for f in feats],
         "scale": net.scale,
         "pbest": {"n": int(z.shape[0]), "z": _f64(z.ravel()), "canon_map": (A @ F).tolist(),
                   "canon_index": [canon.index(t) for t in trts]},
     }
+    if weighted:
+        from ._spec_network_weighted import weighted_network_part
+
+        mdl.update(weighted_network_part(model))
+        mdl["tau2"] = True if random else None
+    else:
+        t2 = np.zeros(p.coef.shape[1])
+        t2[: len(p.tau2)] = p.tau2
+        mdl.update({"coef": p.coef.tolist(), "vcov": p.vcov.tolist(),
+                    "tau2": None if net.spec["method"] == "fixed" else t2.tolist()})
     X = model.data_.X if len(getattr(model.data_, "X", [])) else np.empty((0, len(feats)))
     if data is None and len(X):
         data = pd.DataFrame(X, columns=feats)
@@ -119,12 +142,22 @@ def network_ite_spec(model, *, data: pd.DataFrame | None = None,
                         "ref_blank": True})
     outputs.append({"label": "P(best)", "keys": ["p_best"], "fmt": "prob"})
     sub = _display_rows(X, inputs)
-    mean, _cov = p.predict_basic(sub)
+    mean = net.predict(sub).mean if weighted else p.predict_basic(sub)[0]
     series = [{"name": f"{t} vs {ref}", "color": k + 1, "type": "points",
                "x": np.round(sub[:, 0], 5).tolist(), "y": np.round(mean[:, k], 6).tolist()}
               for k, t in enumerate(trts[1:])]
     out_name = outcome_label or "outcome"
     hib = net.higher_is_better
+    if weighted:
+        het = net.spec["heterogeneity"]
+        how = (f"{net.spec['name']}, heterogeneity {het}: the trials' predicted effects "
+               "pooled for this patient")
+        method = (f"TwoStageITE({model.learner_.name!r}, {net.spec['name']!r}, "
+                  f"heterogeneity={het!r})")
+    else:
+        how = f"{model.name}, {net.spec['method']}"
+        method = (f"TwoStageITE({model.learner_.name!r}, 'mvma', "
+                  f"method={net.spec['method']!r}, structure={net.spec['structure']!r})")
     return {
         "format": FORMAT, "version": VERSION, "kind": "ite-network", "family": net.family.name,
         "title": title or f"Treatment calculator: {T} treatments vs {ref}",
@@ -140,7 +173,7 @@ def network_ite_spec(model, *, data: pd.DataFrame | None = None,
         "notes": [
             f"Each effect is the predicted {eff} of the treatment vs {ref} for a patient "
             f"with these characteristics, from a two-stage IPD network meta-analysis of "
-            f"{len(model.trials_)} trials ({model.name}, {net.spec['method']}).",
+            f"{len(model.trials_)} trials ({how}).",
             f"The best treatment has the best predicted outcome ({'higher' if hib else 'lower'}"
             f" {out_name} is better, {ref} = 0); P(best) is the share of "
             f"{int(z.shape[0])} draws from the normal distribution of the effects in which "
@@ -150,7 +183,6 @@ def network_ite_spec(model, *, data: pd.DataFrame | None = None,
                if mdl["tau2"] is not None else "."),
         ],
         "provenance": provenance(
-            f"TwoStageITE({model.learner_.name!r}, 'mvma', method={net.spec['method']!r}, "
-            f"structure={net.spec['structure']!r}), treatments {', '.join(trts)}",
+            f"{method}, treatments {', '.join(trts)}",
             data_label or f"{len(model.trials_)} trials"),
     }

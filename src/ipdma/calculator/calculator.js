@@ -365,6 +365,11 @@
   function evalITENetwork(values) {
     var m = SPEC.model, x = features(m.features, values), c = [1.0].concat(x), q = c.length;
     var T = SPEC.treatments.length, T1 = T - 1, z = SPEC.constants.z, mean = [], cov = [];
+    var extra = null, wres = null;
+    if (m.trials) {                  // weighted poolers: see evalNetworkWeighted below
+      wres = evalNetworkWeighted(m, c, T1); mean = wres.mean; cov = wres.cov;
+      if (m.tau2) extra = wres.tau2;
+    } else {
     for (var a = 0; a < T1; a++) mean.push(dot(c, m.coef[a]));
     for (var a2 = 0; a2 < T1; a2++) {
       var row = [];
@@ -375,8 +380,8 @@
       }
       cov.push(row);
     }
-    var extra = null;
     if (m.tau2) { extra = 0; for (var i2 = 0; i2 < q; i2++) extra += c[i2] * c[i2] * m.tau2[i2]; }
+    }
     var keys = ["ite", "se", "ci_low", "ci_high", "pi_low", "pi_high", "p_best"], out = {};
     keys.forEach(function (k) { out[k] = new Array(T).fill(null); });
     for (var k = 1; k < T; k++) {
@@ -404,9 +409,110 @@
       counts[mx > 0 ? top : 0]++;
     }
     for (var k3 = 0; k3 < T; k3++) out.p_best[k3] = counts[m.pbest.canon_index[k3]] / S;
-    return {kind: "ite-network", rows: SPEC.treatments.slice(), columns: out,
-            recommended: SPEC.treatments[best],
-            plot: {x: values[SPEC.plot.x_input], y: mean.slice()}};
+    var res = {kind: "ite-network", rows: SPEC.treatments.slice(), columns: out,
+               recommended: SPEC.treatments[best],
+               plot: {x: values[SPEC.plot.x_input], y: mean.slice()}};
+    if (wres) { res.tau2 = extra; res.Q = wres.Q; res.per_trial = wres.per_trial; }
+    return res;
+  }
+
+  // ------------------------------------------------------------------ network, weighted poolers
+  // (pooler weighted-aux-ols / weighted-bootstrap on a treatment network; repeats
+  // ipdma.ite._network_ite.network_gls).  Per trial: contrasts vs its own reference arm
+  // (c' theta_k, or expit(c' b1_k) - expit(c' b0_k) on the risk-difference scale), their
+  // covariance (c' S_kj c, or the auxiliary logistic model's delta method), design rows D
+  // onto the basic contrasts; per-patient GLS, common effect or generalised
+  // DerSimonian-Laird tau^2 with the consistency structure (tau^2 per contrast, tau^2/2
+  // between the contrasts of one trial).
+  function netMatVec(V, g) { return V.map(function (r) { return dot(r, g); }); }
+  function netMatInv(A) {           // Gauss-Jordan with partial pivoting (small matrices)
+    var n = A.length, M = A.map(function (r, i) { var e = new Array(n).fill(0); e[i] = 1; return r.slice().concat(e); });
+    for (var j = 0; j < n; j++) {
+      var piv = j;
+      for (var i = j + 1; i < n; i++) if (Math.abs(M[i][j]) > Math.abs(M[piv][j])) piv = i;
+      var tmp = M[j]; M[j] = M[piv]; M[piv] = tmp;
+      var d = M[j][j];
+      for (var k = 0; k < 2 * n; k++) M[j][k] /= d;
+      for (var i2 = 0; i2 < n; i2++) {
+        if (i2 === j) continue;
+        var f = M[i2][j];
+        if (f !== 0) for (var k2 = 0; k2 < 2 * n; k2++) M[i2][k2] -= f * M[j][k2];
+      }
+    }
+    return M.map(function (r) { return r.slice(n); });
+  }
+  function netTrialContrasts(tr, c) {
+    var e = tr.est, m1 = tr.D.length, q = c.length, est, C = [];
+    if (e.theta) est = e.theta.map(function (th) { return dot(c, th); });
+    else est = e.b0.map(function (b0, k) { return expitExp(dot(c, e.b1[k])) - expitExp(dot(c, b0)); });
+    if (tr.cov.S) {
+      var S = tr.cov.S;
+      for (var a = 0; a < m1; a++) {
+        var row = [];
+        for (var b = 0; b < m1; b++) {
+          var s = 0;
+          for (var i = 0; i < q; i++) { var r = 0; for (var j = 0; j < q; j++) r += S[a * q + i][b * q + j] * c[j]; s += c[i] * r; }
+          row.push(s);
+        }
+        C.push(row);
+      }
+    } else {                       // auxiliary logistic model, risk-difference scale
+      var coef = tr.cov.coef, V = tr.cov.vcov, p = tr.cov.p, P = coef.length;
+      var Zr = c.concat(new Array(P - q).fill(0)), pr = expitExp(dot(Zr, coef)), G = [];
+      for (var k = 0; k < m1; k++) {
+        var Zk = Zr.slice(); Zk[1 + p + k] = 1.0;
+        for (var jj = 0; jj < p; jj++) Zk[1 + p + m1 + k * p + jj] = c[1 + jj];
+        var pk = expitExp(dot(Zk, coef)), wk = pk * (1 - pk), wr = pr * (1 - pr);
+        G.push(Zk.map(function (v, i3) { return wk * v - wr * Zr[i3]; }));
+      }
+      for (var a2 = 0; a2 < m1; a2++) { var row2 = []; for (var b2 = 0; b2 < m1; b2++) row2.push(dot(G[a2], netMatVec(V, G[b2]))); C.push(row2); }
+    }
+    return {est: est, cov: C};
+  }
+  function evalNetworkWeighted(m, c, T1) {
+    var parts = m.trials.map(function (tr) { return netTrialContrasts(tr, c); });
+    function consS(m1) { var S = []; for (var i = 0; i < m1; i++) { var r = []; for (var j = 0; j < m1; j++) r.push(i === j ? 1.0 : 0.5); S.push(r); } return S; }
+    function gls(extra) {
+      var info = [], score = new Array(T1).fill(0), Ws = [];
+      for (var a = 0; a < T1; a++) info.push(new Array(T1).fill(0));
+      m.trials.forEach(function (tr, l) {
+        var D = tr.D, m1 = D.length, C = parts[l].cov, e = parts[l].est, S = consS(m1);
+        var W = netMatInv(C.map(function (r, i) { return r.map(function (v, j) { return v + extra * S[i][j]; }); }));
+        Ws.push(W);
+        for (var a2 = 0; a2 < T1; a2++) {
+          for (var b = 0; b < T1; b++) { var s = 0; for (var k = 0; k < m1; k++) for (var k2 = 0; k2 < m1; k2++) s += D[k][a2] * W[k][k2] * D[k2][b]; info[a2][b] += s; }
+          var s2 = 0; for (var k3 = 0; k3 < m1; k3++) for (var k4 = 0; k4 < m1; k4++) s2 += D[k3][a2] * W[k3][k4] * e[k4];
+          score[a2] += s2;
+        }
+      });
+      var covb = netMatInv(info);
+      return {mean: netMatVec(covb, score), cov: covb, Ws: Ws};
+    }
+    var g = gls(0.0), Q = 0, nObs = 0;
+    m.trials.forEach(function (tr, l) {
+      var D = tr.D, m1 = D.length, e = parts[l].est, W = g.Ws[l];
+      var r = e.map(function (v, k) { return v - dot(D[k], g.mean); });
+      Q += dot(r, netMatVec(W, r)); nObs += m1;
+    });
+    var tau2 = 0.0;
+    if (m.pooling.heterogeneity !== "fixed") {
+      var trWS = 0, A = [];
+      for (var a = 0; a < T1; a++) A.push(new Array(T1).fill(0));
+      m.trials.forEach(function (tr, l) {
+        var D = tr.D, m1 = D.length, W = g.Ws[l], S = consS(m1), WS = [];
+        for (var k = 0; k < m1; k++) { var row = []; for (var mm = 0; mm < m1; mm++) { var s = 0; for (var ll = 0; ll < m1; ll++) s += W[k][ll] * S[ll][mm]; row.push(s); } WS.push(row); trWS += row[k]; }
+        // A += D' (W S) W D
+        var WSW = WS.map(function (row) { var o = []; for (var ll = 0; ll < m1; ll++) { var s = 0; for (var mm = 0; mm < m1; mm++) s += row[mm] * W[mm][ll]; o.push(s); } return o; });
+        for (var a2 = 0; a2 < T1; a2++) for (var b = 0; b < T1; b++) { var s2 = 0; for (var k2 = 0; k2 < m1; k2++) for (var l2 = 0; l2 < m1; l2++) s2 += D[k2][a2] * WSW[k2][l2] * D[l2][b]; A[a2][b] += s2; }
+      });
+      var trCA = 0;
+      for (var a3 = 0; a3 < T1; a3++) for (var b3 = 0; b3 < T1; b3++) trCA += g.cov[a3][b3] * A[b3][a3];
+      var trPS = trWS - trCA;
+      tau2 = trPS > 0 ? Math.max(0.0, (Q - (nObs - T1)) / trPS) : 0.0;
+      g = gls(tau2);
+    }
+    return {mean: g.mean, cov: g.cov, tau2: tau2, Q: Q,
+            per_trial: parts.map(function (pt) { return pt.est; })};
   }
 
   // two-stage ITE, time to event (mvma): pooled log HR c' theta applied to every trial's
