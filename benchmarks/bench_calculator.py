@@ -13,6 +13,13 @@ file:// in headless Chromium (networking off) 5 times; reported: bytes, median m
 from navigation start to ``domInteractive``, to the page being ready (packed arrays
 inflated and the first prediction shown: ``data-ready``), and the median ms of one full
 prediction (fill the form, compute, render) over 50 patients.
+
+Treatment-network TwoStageITE with the weighted poolers (``--network-weighted``: only
+these pages): the example network (10 trials, 4 treatments, 4 covariates) with
+ols + weighted-aux-ols (DL), ridge + weighted-bootstrap (DL, 100 resamples) and a
+binary outcome with logistic + weighted-aux-ols (risk difference), and a larger network
+(40 trials, 4 treatments, 10 covariates; lasso + weighted-aux-ols, DL): the page holds
+every trial's fit, so its size grows with trials x (arms x covariates)^2.
 """
 
 from __future__ import annotations
@@ -90,13 +97,53 @@ def _more_pages(tmp: Path) -> list[Path]:
             tree.export_calculator(tmp / "calculator_mob_survival.html", data=st.data)]
 
 
+def _weighted_network_pages(tmp: Path) -> list[Path]:
+    """Network TwoStageITE pages with the weighted poolers (issue 19 (b))."""
+    import numpy as np
+
+    from ipdma.datasets import make_ite_network
+    from ipdma.ite import TwoStageITE
+
+    net = make_ite_network(random_state=5)
+    covs = list(net.covariate_cols)
+    kw = {"trial": "trial", "treatment": "treatment", "outcome": "y", "covariates": covs}
+    dl = {"heterogeneity": "DL"}
+    aux = TwoStageITE("ols", "weighted-aux-ols", random_state=7, pooler_options=dl).fit(
+        net.data, **kw)
+    boot = TwoStageITE("ridge", "weighted-bootstrap", random_state=7, pooler_options=dl,
+                       n_boot=100).fit(net.data, **kw)
+    rng = np.random.default_rng(2)
+    bdata = net.data.assign(y=(net.data["y"] + rng.normal(0, 0.5, len(net.data))
+                               > net.data["y"].median()).astype(int))
+    binary = TwoStageITE("logistic", "weighted-aux-ols", random_state=7, scale="rd",
+                         pooler_options=dl).fit(bdata, **kw)
+    designs = [["A", "B", "C"], ["A", "B", "C"], ["A", "C", "D"], ["A", "B"], ["A", "B"],
+               ["A", "C"], ["A", "C"], ["B", "C"], ["A", "D"], ["B", "D"]] * 4
+    big = make_ite_network(designs=designs, n_covariates=10, random_state=5)
+    bcovs = list(big.covariate_cols)
+    large = TwoStageITE("lasso", "weighted-aux-ols", random_state=7, pooler_options=dl).fit(
+        big.data, **{**kw, "covariates": bcovs})
+    return [aux.export_calculator(tmp / "calculator_ite_network_aux_dl.html", data=net.data),
+            boot.export_calculator(tmp / "calculator_ite_network_boot_dl.html",
+                                   data=net.data),
+            binary.export_calculator(tmp / "calculator_ite_network_binary_rd.html",
+                                     data=bdata),
+            large.export_calculator(tmp / "calculator_ite_network_40x10.html",
+                                    data=big.data)]
+
+
 def main(argv: list[str]) -> None:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     tmp = Path(tempfile.mkdtemp())
+    only_weighted = "--network-weighted" in argv
+    argv = [a for a in argv if a != "--network-weighted"]
     pages = [Path(a) for a in argv] or []
-    pages += _pages(tmp)
+    if not only_weighted:
+        pages += _pages(tmp)
+    warnings.simplefilter("ignore")
+    pages += _weighted_network_pages(tmp)
     opts = webdriver.ChromeOptions()
     opts.binary_location = "/usr/bin/chromium"
     for f in ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -109,7 +156,7 @@ def main(argv: list[str]) -> None:
     drv.execute_cdp_cmd("Network.emulateNetworkConditions",
                         {"offline": True, "latency": 0, "downloadThroughput": 0,
                          "uploadThroughput": 0})
-    print(f"{'page':30s} {'kB':>6s} {'interactive ms':>15s} {'ready ms':>9s} "
+    print(f"{'page':38s} {'kB':>6s} {'interactive ms':>15s} {'ready ms':>9s} "
           f"{'per prediction ms':>18s}")
     try:
         for p in pages:
@@ -131,7 +178,7 @@ def main(argv: list[str]) -> None:
                 "var t0 = performance.now();"
                 "for (var k = 0; k < 50; k++) c.fillAndRead(raw);"
                 "return (performance.now() - t0) / 50;")
-            print(f"{p.name:30s} {p.stat().st_size / 1000:6.0f} "
+            print(f"{p.name:38s} {p.stat().st_size / 1000:6.0f} "
                   f"{statistics.median(inter):15.0f} {statistics.median(dcl):9.0f} "
                   f"{per:18.1f}")
     finally:

@@ -6,6 +6,9 @@ reference arm and their covariance; the page then repeats the per-patient networ
 :func:`ipdma.ite._network_ite.network_gls` (common effect, or the generalised
 DerSimonian-Laird tau^2 with the consistency structure).  Per trial the spec holds
 
+Matrices are packed as exact little-endian float64 (``{"f64": ..., "shape": [r, c]}``;
+symmetric ones as their upper triangle, ``{"sym": ..., "n": n}``) to keep the page small.
+
 * ``D``: the rows mapping the trial's contrasts onto the basic contrasts;
 * ``est``: ``{"theta": (m-1, q)}`` -- contrast k is ``c' theta_k`` (continuous outcome,
   or the log odds ratio) -- or ``{"b0": ..., "b1": ...}`` -- the linear predictors of the
@@ -29,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelSpecificationError
+from ._spec import _f64
 
 __all__ = ["WEIGHTED_NETWORK_LEARNERS", "weighted_network_part"]
 
@@ -36,6 +40,18 @@ __all__ = ["WEIGHTED_NETWORK_LEARNERS", "weighted_network_part"]
 WEIGHTED_NETWORK_LEARNERS = ("ols", "lasso", "ridge", "elasticnet", "bayes-lm", "bayes-lasso",
                              "logistic", "logistic-lasso", "logistic-ridge",
                              "logistic-elasticnet")
+
+
+def _mat(a) -> dict:
+    a = np.atleast_2d(np.asarray(a, dtype=float))
+    return {"f64": _f64(a.ravel()), "shape": [int(a.shape[0]), int(a.shape[1])]}
+
+
+def _sym(a) -> dict:
+    a = np.asarray(a, dtype=float)
+    if not np.array_equal(a, a.T):      # keep the exact matrix when it is not symmetric
+        return _mat(a)
+    return {"sym": _f64(a[np.triu_indices(len(a))]), "n": len(a)}
 
 
 def _refuse(model, why: str):
@@ -124,15 +140,13 @@ def weighted_network_part(model) -> dict[str, Any]:
         if kind == "aux-ols":
             aux = s.aux
             if rd:
-                cov = {"coef": np.asarray(aux.extra["coef"], float).tolist(),
-                       "vcov": np.asarray(aux.extra["vcov"], float).tolist(),
+                cov = {"coef": _mat(aux.extra["coef"]), "vcov": _sym(aux.extra["vcov"]),
                        "p": int(aux.theta.shape[1] - 1)}
             else:
-                cov = {"S": np.asarray(aux.cov, float).tolist()}
+                cov = {"S": _sym(aux.cov)}
         else:
-            cov = {"S": _boot_cov(s, joint, binary, scale, model).tolist()}
+            cov = {"S": _sym(_boot_cov(s, joint, binary, scale, model))}
         trials.append({"trial": s.label, "arms": list(s.arms), "D": np.asarray(D).tolist(),
-                       "est": {k: np.asarray(v).tolist() for k, v in est.items()},
-                       "cov": cov})
+                       "est": {k: _mat(v) for k, v in est.items()}, "cov": cov})
     return {"pooling": {"source": kind, "heterogeneity": spec["heterogeneity"]},
             "trials": trials}

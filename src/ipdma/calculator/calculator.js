@@ -441,12 +441,26 @@
     }
     return M.map(function (r) { return r.slice(n); });
   }
+  function netMat(o) {             // packed float64 matrix -> nested arrays (decoded once)
+    if (!o._m) {
+      var v = decodeF64(o.f64 !== undefined ? o.f64 : o.sym), M = [];
+      if (o.f64 !== undefined) {
+        for (var i = 0; i < o.shape[0]; i++) M.push(Array.from(v.subarray(i * o.shape[1], (i + 1) * o.shape[1])));
+      } else {                     // upper triangle, row by row
+        var n = o.n, pos = 0;
+        for (var i2 = 0; i2 < n; i2++) M.push(new Array(n));
+        for (var a = 0; a < n; a++) for (var b = a; b < n; b++) { M[a][b] = v[pos]; M[b][a] = v[pos]; pos++; }
+      }
+      o._m = M;
+    }
+    return o._m;
+  }
   function netTrialContrasts(tr, c) {
     var e = tr.est, m1 = tr.D.length, q = c.length, est, C = [];
-    if (e.theta) est = e.theta.map(function (th) { return dot(c, th); });
-    else est = e.b0.map(function (b0, k) { return expitExp(dot(c, e.b1[k])) - expitExp(dot(c, b0)); });
+    if (e.theta) est = netMat(e.theta).map(function (th) { return dot(c, th); });
+    else { var B1 = netMat(e.b1); est = netMat(e.b0).map(function (b0, k) { return expitExp(dot(c, B1[k])) - expitExp(dot(c, b0)); }); }
     if (tr.cov.S) {
-      var S = tr.cov.S;
+      var S = netMat(tr.cov.S);
       for (var a = 0; a < m1; a++) {
         var row = [];
         for (var b = 0; b < m1; b++) {
@@ -457,7 +471,7 @@
         C.push(row);
       }
     } else {                       // auxiliary logistic model, risk-difference scale
-      var coef = tr.cov.coef, V = tr.cov.vcov, p = tr.cov.p, P = coef.length;
+      var coef = netMat(tr.cov.coef)[0], V = netMat(tr.cov.vcov), p = tr.cov.p, P = coef.length;
       var Zr = c.concat(new Array(P - q).fill(0)), pr = expitExp(dot(Zr, coef)), G = [];
       for (var k = 0; k < m1; k++) {
         var Zk = Zr.slice(); Zk[1 + p + k] = 1.0;
