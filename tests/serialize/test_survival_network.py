@@ -144,5 +144,17 @@ def test_survival_mob_keeps_its_subgroup_effects(tmp_path):
     a = calculator_spec(tree, data=sim.data)
     b = calculator_spec(loaded)
     assert a["model"] == b["model"] and a["outputs"] == b["outputs"]
-    with pytest.raises(ModelSpecificationError, match="keeps its subgroup effects at tau"):
-        calculator_spec(loaded, tau=0.5)
+    # survival_effects() of the loaded tree: from the kept node fits (any tau, level),
+    # the default tau and the event counts from the stored table -- the same numbers
+    pd.testing.assert_frame_equal(loaded.survival_effects(), tree.survival_effects())
+    pd.testing.assert_frame_equal(loaded.survival_effects(tau=0.5, level=0.9),
+                                  tree.survival_effects(tau=0.5, level=0.9))
+    a = calculator_spec(tree, data=sim.data, tau=0.5)
+    b = calculator_spec(loaded, tau=0.5)
+    assert a["model"] == b["model"] and a["outputs"] == b["outputs"]
+    with pytest.raises(ModelSpecificationError, match="tau must be a positive number"):
+        loaded.survival_effects(tau=-1.0)
+    loaded._survival_effects = None          # a file without the stored table
+    with pytest.raises(ModelSpecificationError, match="pass tau="):
+        loaded.survival_effects()
+    assert np.isnan(loaded.survival_effects(tau=0.5)["events"]).all()

@@ -4,10 +4,11 @@ The tree is written as it is held (nodes, split rules, partitioning-variable enc
 node-model fits with coefficients and covariances, instability tests), without the
 patient rows: each node's row indices and score contributions and the tree's data
 arrays are left out, so ``predict``, ``effects``, ``node_table`` and ``summary`` work
-on the loaded tree; what needs the training rows (plots, ``split_search``,
-``survival_effects``) does not -- a time-to-event tree keeps its ``survival_effects()``
-table at the default tau (``_survival_effects`` of the loaded tree, used by the
-calculator).
+on the loaded tree; what needs the training rows (plots, ``split_search``) does not.
+A time-to-event tree keeps its ``survival_effects()`` table at the default tau
+(``_survival_effects`` of the loaded tree): the loaded tree's ``survival_effects()``
+computes the effects from its node fits (any tau, level) and takes the default tau and
+the event counts from that table.
 
 MetaMOB additionally keeps, per patient, the terminal node, the treatment and
 regressor values, the trial code and the offset (no outcomes, no partitioning

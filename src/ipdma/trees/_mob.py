@@ -1046,6 +1046,10 @@ class MOB(ResultsMixin):
             Confidence level.
         coef : str, optional
             Treatment coefficient (default: the first regressor).
+
+        A tree read from a model file (:func:`ipdma.serialize.load_model`) gives the same
+        table: the effects come from its node fits, the default ``tau`` and the event
+        counts from the table stored in the file.
         """
         self._check_fitted()
         if not hasattr(self._model, "node_effects") or self._time is None:
@@ -1054,8 +1058,10 @@ class MOB(ResultsMixin):
                 "time=, event=)); use effects() for this tree.")
         name = self._effect_coef(coef)
         j = self.coef_names_.index(name)
-        d = self._data
+        d = getattr(self, "_data", None)
         leaves = [nd for nd in self.tree_.walk() if nd.terminal]
+        if d is None:     # read from a model file: node fits kept, patient rows not
+            return self._survival_effects_loaded(leaves, j, tau, level)
         arm = d["X"][:, j]
         if tau is None:
             tau = min(float(d["y"][nd.rows[arm[nd.rows] == a], 0].max())
@@ -1067,6 +1073,30 @@ class MOB(ResultsMixin):
         for nd in leaves:
             r = {"node": nd.id, "n": nd.nobs,
                  "events": float((d["w"][nd.rows] * d["y"][nd.rows, 1]).sum())}
+            r.update(self._model.node_effects(nd.fit, j, tau, level))
+            rows.append(r)
+        return pd.DataFrame(rows)
+
+    def _survival_effects_loaded(self, leaves, j: int, tau: float | None,
+                                 level: float) -> pd.DataFrame:
+        """:meth:`survival_effects` of a tree read from a model file: the effects come
+        from the kept node fits (any tau, level, coef); the default tau and the event
+        counts need the patient rows, so they come from the table stored in the file."""
+        stored = getattr(self, "_survival_effects", None)
+        if tau is None:
+            if stored is None or "tau" not in stored:
+                raise ModelSpecificationError(
+                    "this tree was read from a model file without its subgroup-effects "
+                    "table: the default tau needs the patient rows; pass tau=... (the "
+                    "RMST horizon)")
+            tau = float(stored["tau"].iloc[0])
+        tau = float(tau)
+        if not (np.isfinite(tau) and tau > 0):
+            raise ModelSpecificationError(f"tau must be a positive number, not {tau!r}")
+        events = {} if stored is None else dict(zip(stored["node"], stored["events"]))
+        rows = []
+        for nd in leaves:
+            r = {"node": nd.id, "n": nd.nobs, "events": float(events.get(nd.id, np.nan))}
             r.update(self._model.node_effects(nd.fit, j, tau, level))
             rows.append(r)
         return pd.DataFrame(rows)
