@@ -147,3 +147,22 @@ def test_cli_compare_on_a_network(sim, tmp_path, capsys):
     per = pd.read_csv(tmp_path / "cmp" / "comparison_contrasts.csv")
     assert sorted(tab.index) == ["ols+mvma", "ols+weighted-aux-ols"]
     assert {"method", "contrast", "n", "tau_risk", "calib_slope"} <= set(per.columns)
+
+
+def test_model_pooled_from_site_summaries_reports_its_patients(sim, tmp_path):
+    """summary() of the network model rebuilt from site summaries: the patients counted
+    in the summaries (was 0), or "not available" when a summary carries no count."""
+    from ipdma.ite._network_federation import pool_network_sites
+
+    model = TwoStageITE("ols", "weighted-aux-ols", random_state=7).fit(sim.ipd())
+    sums = [read_site_summary(p) for p in model.export_sites(tmp_path, fmt="json")]
+    pooled = pool_network_sites(sums, "weighted-aux-ols")
+    info = pooled.summary().info
+    assert info["patients"] == len(sim.data) == sum(int(s.n) for s in sums)
+    assert info["patients"] == model.summary().info["patients"]
+    assert pooled.summary().tables["Stage 1 (per trial)"]["n"].tolist() == \
+        model.summary().tables["Stage 1 (per trial)"]["n"].tolist()
+    for s in sums:
+        s.n, s.n_arm = 0, {}
+    info = pool_network_sites(sums, "weighted-aux-ols").summary().info
+    assert info["patients"] == "not available (site summaries)"

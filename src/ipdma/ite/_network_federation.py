@@ -339,6 +339,22 @@ def _network_order(sums: Sequence[NetworkSiteSummary], reference: str | None) ->
     return [ref, *[t for t in seen if t != ref]]
 
 
+def _site_counts(sums: Sequence[NetworkSiteSummary]) -> tuple[np.ndarray, np.ndarray]:
+    """Trial and arm labels repeated by the summaries' patient counts (arm ``""`` when a
+    summary's per-arm counts do not add up to its ``n``)."""
+    trial, arm = [], []
+    for s in sums:
+        n = int(s.n or 0)
+        counts = {a: int(c) for a, c in (s.n_arm or {}).items()}
+        trial += [s.trial] * n
+        if sum(counts.values()) == n:
+            for a, c in counts.items():
+                arm += [a] * c
+        else:
+            arm += [""] * n
+    return np.asarray(trial, dtype=object), np.asarray(arm, dtype=object)
+
+
 def pool_network_sites(summaries: Sequence[NetworkSiteSummary], pooler: str | None = None,
                        *, reference: str | None = None, higher_is_better: bool = True,
                        random_state: Any = None, **pooler_options: Any):
@@ -399,8 +415,11 @@ def pool_network_sites(summaries: Sequence[NetworkSiteSummary], pooler: str | No
     model = TwoStageITE(sums[0].learner, pooler, pooler_options=pooler_options or None,
                         random_state=random_state, scale=scale)
     p = len(sums[0].feature_names)
-    d = NetworkITEData(X=np.empty((0, p)), arm=np.empty(0, dtype=str), y=np.empty(0),
-                       trial=np.empty(0, dtype=str), trials=[s.trial for s in sums],
+    trial_lab, arm_lab = _site_counts(sums)
+    # the patient counts of the summaries (no rows: covariates empty, outcomes NaN), as a
+    # model read from a model file, so summary() reports the number of patients
+    d = NetworkITEData(X=np.empty((0, p)), arm=arm_lab, y=np.full(len(arm_lab), np.nan),
+                       trial=trial_lab, trials=[s.trial for s in sums],
                        treatments=treatments, feature_names=list(sums[0].feature_names),
                        outcome_type=sums[0].family)
     _set_network(model, stage1, d, higher_is_better)

@@ -956,7 +956,8 @@ def network_summary(model) -> Summary:
     net = model.network_
     info = {"learner": model.learner_.name, "pooler": model.pooler_.name,
             "treatments": ", ".join(net.treatments), "network reference": net.reference,
-            "trials": len(model.trials_), "patients": len(model.data_.y),
+            "trials": len(model.trials_),
+            "patients": len(model.data_.y) or "not available (site summaries)",
             "covariates": ", ".join(model.feature_names_), "scale": net.scale,
             "best": "higher" if net.higher_is_better else "lower"}
     tables = {"Stage 1 (per trial)": net.trial_frame()}
