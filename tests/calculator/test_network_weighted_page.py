@@ -152,3 +152,17 @@ def test_weighted_network_refusals():
             X_query=df0[COVS].iloc[:5])
     with pytest.raises(ModelSpecificationError, match="X_query"):
         calculator_spec(m, data=df0)
+
+
+def test_weighted_network_xgboost_page_matches_predict(browser, tmp_path):
+    """Native XGBoost S-learner per trial (trees as data, arm dummies as features,
+    float32 as XGBoost predicts) with weighted-aux-ols and DL tau^2."""
+    pytest.importorskip("xgboost")
+    df, m = _fit("xgboost", "weighted-aux-ols", pooler_options={"heterogeneity": "DL"},
+                 learner_options={"max_depth": (2, 3), "eta": (0.3,), "nrounds": (30, 60),
+                                  "nfold": 3})
+    assert m.network_stage1_ == "native"
+    path, _py = _check(browser, tmp_path, df, m, "net_w_xgboost", n=100)
+    _check_tau2(browser, df, m)
+    assert "trees" in calculator_spec(m, data=df)["model"]["trials"][0]["est"]
+    assert path.stat().st_size < 300_000

@@ -42,7 +42,8 @@ EXPORTABLE_NETWORK_ITE = ("pooler 'mvma' (learner 'ols' or 'logistic'; REML, ML 
                           "linear learner: 'ols', 'lasso', 'ridge', 'elasticnet', 'bayes-lm', "
                           "'bayes-lasso' (continuous), 'logistic', 'logistic-lasso', "
                           "'logistic-ridge', 'logistic-elasticnet' (binary; "
-                          "'weighted-bootstrap' on the log-odds-ratio scale only)")
+                          "'weighted-bootstrap' on the log-odds-ratio scale only), "
+                          "'xgboost' (continuous, 'weighted-aux-ols')")
 
 
 def pbest_normal_draws(model) -> tuple[np.ndarray, list[str]]:

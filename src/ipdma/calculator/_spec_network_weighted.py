@@ -13,14 +13,16 @@ symmetric ones as their upper triangle, ``{"sym": ..., "n": n}``) to keep the pa
 * ``est``: ``{"theta": (m-1, q)}`` -- contrast k is ``c' theta_k`` (continuous outcome,
   or the log odds ratio) -- or ``{"b0": ..., "b1": ...}`` -- the linear predictors of the
   trial's reference arm and of arm k, ``expit(c' b1_k) - expit(c' b0_k)`` (risk
-  difference);
+  difference) -- or ``{"trees": ...}``: the native XGBoost S-learner of the trial
+  (continuous outcome, ``weighted-aux-ols``), features (arm dummies, x), evaluated in
+  float32 as XGBoost does (:func:`ipdma.calculator._spec._xgb_trees`);
 * ``cov``: ``{"S": ((m-1) q, (m-1) q)}`` -- covariance ``c' S_kj c`` (the auxiliary
   full-interaction model's, or the covariance of the bootstrap refits' coefficients,
   ddof 1: the bootstrap covariance of the predicted contrasts is that quadratic form) --
   or ``{"coef", "vcov", "p"}``: the auxiliary logistic model on the risk-difference
   scale (delta method, as :func:`ipdma.ite._network_ite._block_contrasts`).
 
-Learners whose per-trial fit is not a linear predictor (XGBoost, scikit-learn models,
+Learners whose per-trial fit is not a linear predictor (scikit-learn models,
 the causal forest, ``bayes-logistic``'s posterior-mean risks) are refused with the list
 of the exportable set-ups.
 """
@@ -39,7 +41,7 @@ __all__ = ["WEIGHTED_NETWORK_LEARNERS", "weighted_network_part"]
 #: learners whose per-trial network fit the calculator exports with a weighted pooler
 WEIGHTED_NETWORK_LEARNERS = ("ols", "lasso", "ridge", "elasticnet", "bayes-lm", "bayes-lasso",
                              "logistic", "logistic-lasso", "logistic-ridge",
-                             "logistic-elasticnet")
+                             "logistic-elasticnet", "xgboost")
 
 
 def _mat(a) -> dict:
@@ -96,6 +98,12 @@ def _est_part(obj, joint: bool, binary: bool, scale: str, model) -> dict:
         return {"b0": b0, "b1": coef[:q][None, :] + theta}
     models = getattr(obj, "models", None)
     if models is None:
+        if getattr(obj, "kind", None) == "S" and getattr(obj, "booster_", None) is not None \
+                and not binary:
+            # native XGBoost S-learner: the trees as data, arms as 0/1 dummy features
+            from ._spec import _xgb_trees
+
+            return {"trees": _xgb_trees(obj.booster_)}
         _refuse(model, "its per-trial fits are not linear predictors (native machine-learning "
                        f"fit of learner {model.learner_.name!r})")
     parts = [_pairwise_linear(m, binary, scale, model) for m in models]
@@ -111,6 +119,9 @@ def _boot_cov(s, joint: bool, binary: bool, scale: str, model) -> np.ndarray:
     if binary and scale == "rd":
         _refuse(model, "pooler 'weighted-bootstrap' on the risk-difference scale weights "
                        "by the bootstrap variance of non-linear predictions")
+    if model.learner_.name == "xgboost":
+        _refuse(model, "pooler 'weighted-bootstrap' with learner 'xgboost' weights by the "
+                       "bootstrap variance of every refit's trees")
     if s.boot is None or isinstance(s.boot, PredictedBootstrap):
         _refuse(model, "its bootstrap refits were reduced to predictions at the query "
                        "points given to fit (X_query); refit without X_query")
@@ -147,6 +158,7 @@ def weighted_network_part(model) -> dict[str, Any]:
         else:
             cov = {"S": _sym(_boot_cov(s, joint, binary, scale, model))}
         trials.append({"trial": s.label, "arms": list(s.arms), "D": np.asarray(D).tolist(),
-                       "est": {k: _mat(v) for k, v in est.items()}, "cov": cov})
+                       "est": {k: (v if k == "trees" else _mat(v)) for k, v in est.items()},
+                       "cov": cov})
     return {"pooling": {"source": kind, "heterogeneity": spec["heterogeneity"]},
             "trials": trials}

@@ -458,7 +458,12 @@
   function netTrialContrasts(tr, c) {
     var e = tr.est, m1 = tr.D.length, q = c.length, est, C = [];
     if (e.theta) est = netMat(e.theta).map(function (th) { return dot(c, th); });
-    else { var B1 = netMat(e.b1); est = netMat(e.b0).map(function (b0, k) { return expitExp(dot(c, B1[k])) - expitExp(dot(c, b0)); }); }
+    else if (e.trees) {            // native XGBoost S-learner: features (arm dummies, x), float32
+      var tt = xgbTrees(e.trees), x = c.slice(1), fz = new Array(m1).fill(0.0).concat(x).map(Math.fround);
+      var f0 = xgbPredict(tt, fz);
+      est = [];
+      for (var kk = 0; kk < m1; kk++) { var fk = fz.slice(); fk[kk] = 1.0; est.push(Math.fround(xgbPredict(tt, fk) - f0)); }
+    } else { var B1 = netMat(e.b1); est = netMat(e.b0).map(function (b0, k) { return expitExp(dot(c, B1[k])) - expitExp(dot(c, b0)); }); }
     if (tr.cov.S) {
       var S = netMat(tr.cov.S);
       for (var a = 0; a < m1; a++) {
