@@ -166,3 +166,21 @@ def test_weighted_network_xgboost_page_matches_predict(browser, tmp_path):
     _check_tau2(browser, df, m)
     assert "trees" in calculator_spec(m, data=df)["model"]["trials"][0]["est"]
     assert path.stat().st_size < 300_000
+
+
+def test_weighted_network_refusal_through_the_cli(tmp_path, capsys):
+    """A network model whose per-trial fits cannot be exported (XGBoost on a binary
+    outcome): `ipdma calculator` exits 2 with the exportable set-ups, no traceback."""
+    pytest.importorskip("xgboost")
+    from ipdma.serialize import save_model
+
+    _df, m = _fit("xgboost", "weighted-aux-ols", binary=True,
+                  learner_options={"max_depth": (2,), "eta": (0.3,), "nrounds": (20,),
+                                   "nfold": 3})
+    with pytest.raises(ModelSpecificationError, match="Exportable for networks"):
+        calculator_spec(m)
+    save_model(m, tmp_path / "m.json")
+    rc = main(["calculator", str(tmp_path / "m.json"), "--out", str(tmp_path / "c.html")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "\nerror: " in err and "Exportable for networks" in err
+    assert "Traceback" not in err and not (tmp_path / "c.html").exists()
