@@ -60,13 +60,20 @@ CASES = [
     ("logistic", "weighted-aux-ols", "DL", True, "rd"),
     ("logistic-ridge", "weighted-aux-ols", "fixed", True, "rd"),
     ("logistic", "weighted-bootstrap", "DL", True, "logor"),
+    ("bayes-lm", "weighted-aux-ols", "DL", False, None),
+    # the Gibbs sampler of every trial and contrast takes ~45 s on a loaded machine
+    pytest.param("bayes-lasso", "weighted-aux-ols", "fixed", False, None,
+                 marks=pytest.mark.slow),
 ]
 
 
 @pytest.mark.parametrize("learner,pooler,het,binary,scale", CASES,
-                         ids=[f"{c[0]}-{c[1]}-{c[2]}-{c[4] or 'cont'}" for c in CASES])
+                         ids=[f"{c[0]}-{c[1]}-{c[2]}-{c[4] or 'cont'}" for c in
+                              (getattr(c, "values", c) for c in CASES)])
 def test_weighted_network_page_matches_predict(browser, tmp_path, learner, pooler, het,
                                                binary, scale):
+    if learner == "bayes-lm":
+        pytest.importorskip("numpyro")
     kw = {"pooler_options": {"heterogeneity": het}}
     if scale is not None:
         kw["scale"] = scale
