@@ -123,8 +123,9 @@ def _boot_cov(s, joint: bool, binary: bool, scale: str, model) -> np.ndarray:
         _refuse(model, "pooler 'weighted-bootstrap' with learner 'xgboost' weights by the "
                        "bootstrap variance of every refit's trees")
     if s.boot is None or isinstance(s.boot, PredictedBootstrap):
-        _refuse(model, "its bootstrap refits were reduced to predictions at the query "
-                       "points given to fit (X_query); refit without X_query")
+        _refuse(model, "its bootstrap refits were reduced to their predictions at the "
+                       "query points given to fit (X_query=..., or the --predict patients "
+                       "of `ipdma ite`); refit without them to export a calculator")
     draws = np.stack([_est_part(b, joint, binary, scale, model)["theta"]
                       .ravel() for b in s.boot])
     return np.atleast_2d(np.cov(draws, rowvar=False, ddof=1))
