@@ -170,7 +170,7 @@ def test_other_learners_and_refusals(case):
         _fit(train, "cox-lasso", "mvma")
     with pytest.raises(InfeasibleMethodError, match="unweighted"):
         _fit(train, "cox", "unweighted")
-    with pytest.raises(OutcomeError, match="trial 'T.*horizon 9"):
+    with pytest.raises(OutcomeError, match=r"trial 'T.*horizon 9"):
         TwoStageITE("cox", "mvma", horizon=9.0).fit(_ipd(train)).predict(test)
 
 
