@@ -146,7 +146,14 @@ def _summarize(st, *, learner: str, pooler: str, kind: str, scale: str, family: 
                            family=family, scale=scale,
                            info={} if treatments is None else
                            {"treatments": list(treatments), "reference": treatments[0]})
-    if st.joint and kind in ("coef", "aux-ols"):
+    absolute_surv = family == "survival" and scale in ("survdiff", "rmstdiff")
+    if absolute_surv and kind == "coef":
+        raise ModelSpecificationError(
+            f"site summaries of a time-to-event network with pooler 'mvma' on scale "
+            f"{scale!r} would need each trial's baseline hazard, which network site "
+            "summaries do not carry: export with scale 'loghr', or with pooler "
+            "'weighted-aux-ols' and the query points (X_new; CLI: --predict)")
+    if st.joint and kind in ("coef", "aux-ols") and not absolute_surv:
         b = st.block
         s.theta, s.cov = np.asarray(b.theta, float), np.asarray(b.cov, float)
         if b.extra.get("kind") == "logistic":
@@ -434,7 +441,8 @@ def cli_export_network_sites(model, new, out: Path) -> list[str]:
     ``out/sites`` (the query points are the --predict patients when the summaries hold
     predictions)."""
     kind = NETWORK_POOLERS[model.pooler_.name]
-    blocks = all(st.joint for st in model.network_.stage1) and kind != "bootstrap"
+    blocks = all(st.joint for st in model.network_.stage1) and kind != "bootstrap" and \
+        model.network_.scale not in ("survdiff", "rmstdiff")     # survival: predictions
     if new is None and not blocks:
         raise ModelSpecificationError(
             f"--export-sites with --learner {model.learner_.name} --pooler "

@@ -928,7 +928,10 @@ def fit_network_groups(d: NetworkITEData, groups: dict, seeds, n_jobs: int, *,
         import dataclasses
 
         m0 = next(iter(groups.values()))[0]
-        d = dataclasses.replace(d, family_options={"horizon": m0.horizon, "tau": m0.tau})
+        opts = dict(d.family_options or {})
+        opts.update({k: v for k, v in (("horizon", m0.horizon), ("tau", m0.tau))
+                     if v is not None})
+        d = dataclasses.replace(d, family_options=opts)
     fam = d.family
     for ms in groups.values():
         for m in ms:

@@ -414,3 +414,58 @@ def check_survival_network(learner_name: str, pooler_kind: str) -> None:
             "the Bayesian network poolers (bayes-mvma, posterior-mix) pool posterior draws "
             "of continuous-outcome contrast blocks; for a time-to-event network use pooler "
             "'mvma' (learner cox or weibull) or 'weighted-aux-ols'/'weighted-bootstrap'")
+
+
+# --------------------------------------------------------------------------------------
+# validation (compare_methods / LOTO on a time-to-event network)
+# --------------------------------------------------------------------------------------
+def survival_compare_setup(d, methods, rank_by, scale, horizon, tau):
+    """Data with the time points, default methods and ranking, the scoring options and
+    the ``fit_methods`` keywords of :func:`~ipdma.ite.compare_methods` on a time-to-event
+    network."""
+    import dataclasses
+
+    opts = dict(d.family_options or {})
+    if horizon is not None:
+        opts["horizon"] = horizon
+    if tau is not None:
+        opts["tau"] = tau
+    d = dataclasses.replace(d, family_options=opts or None)
+    fam = d.family
+    sc = fam.check_scale(scale)
+    if sc != "loghr":
+        fam.scale_params(sc)                              # raises without its time point
+    if methods is None:
+        methods = ["cox+mvma", "cox+weighted-aux-ols", "cox-lasso+weighted-aux-ols",
+                   "weibull+mvma"]
+    if rank_by is None:
+        rank_by = "c_for_benefit"
+    surv = {"horizon": fam.horizon, "tau": fam.tau}
+    return d, methods, rank_by, surv, {"scale": scale, "horizon": fam.horizon, "tau": fam.tau}
+
+
+def survival_contrast_scores(sub, strata, *, n_groups: int, scale: str,
+                             horizon: float | None, tau: float | None):
+    """Scores of one contrast's (or the stacked contrasts') LOTO predictions on censored
+    data: C-for-benefit with censoring and Kaplan-Meier calibration for benefit
+    (:mod:`ipdma.ite._survival_validation`), with ``strata`` in the role of the trial."""
+    import pandas as pd
+
+    from ._survival_validation import (
+        survival_c_for_benefit,
+        survival_calibration_for_benefit,
+    )
+
+    time, event, t, ite = (sub[c].to_numpy(float) for c in ("time", "event", "t", "ite"))
+    benefit = -ite if scale == "loghr" else ite
+    row = {"c_for_benefit": survival_c_for_benefit(time, event, t, benefit, trial=strata).c}
+    if scale == "loghr":
+        nan = float("nan")
+        cal = {"intercept": nan, "slope": nan, "rmse": nan,
+               "table": pd.DataFrame(columns=["group", "n", "predicted", "observed"])}
+    else:
+        cal = survival_calibration_for_benefit(time, event, t, ite, strata, scale=scale,
+                                               horizon=horizon, tau=tau, n_groups=n_groups)
+    row.update({"calib_intercept": cal["intercept"], "calib_slope": cal["slope"],
+                "calib_rmse": cal["rmse"]})
+    return row, cal
