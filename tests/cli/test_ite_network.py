@@ -145,7 +145,7 @@ def test_ite_survival_network_predictions(tmp_path, capsys):
 
 def test_ite_survival_network_compare_and_sites(tmp_path, capsys):
     _, tr, te = _surv_data(tmp_path)
-    code, out, err = _run(capsys, "ite", str(tr), *SURV, "--horizon", "1.5", "--pooler",
+    code, _out, err = _run(capsys, "ite", str(tr), *SURV, "--horizon", "1.5", "--pooler",
                           "weighted-aux-ols", "--predict", str(te), "--no-plots", "--compare",
                           "--compare-methods", "cox+mvma,weibull+weighted-aux-ols",
                           "--export-sites", "--out", str(tmp_path / "o"))
