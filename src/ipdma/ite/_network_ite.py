@@ -416,7 +416,8 @@ class _NetStage1:
         # outcome-scale aware contrasts (binary and time to event pass the scale on)
         self.binary = family.name in ("binary", "survival")
         self.joint = learner.name in _BLOCK_LEARNERS or learner.name in POSTERIOR_LEARNERS
-        self.native = uses_native(learner, network_stage1)
+        self.native = uses_native(learner, network_stage1) or (
+            learner.name == "xgboost-cox" and network_stage1 == "native")
         self.learner_name = learner.name
         t0 = time.perf_counter()
         if learner.name in POSTERIOR_LEARNERS:
@@ -428,7 +429,12 @@ class _NetStage1:
             self.model = None
         elif self.native:
             self.block = None
-            self.model = fit_native(learner, X, arm, y, arms, rng, family)
+            if learner.name == "xgboost-cox":                # time to event
+                from ._network_survival import fit_native_xgboost_cox
+
+                self.model = fit_native_xgboost_cox(learner, X, arm, y, arms, rng, family)
+            else:
+                self.model = fit_native(learner, X, arm, y, arms, rng, family)
         else:
             self.block = None
             self.model = _fit_pairwise(learner, X, arm, y, arms, rng, family)
