@@ -37,7 +37,8 @@ def add_survival_arguments(p: argparse.ArgumentParser) -> None:
                    help="follow-up time column of a time-to-event outcome (with --event COL); "
                         "learners cox (default), weibull, cox-lasso, cox-ridge, xgboost-cox "
                         "(gradient-boosted Cox; --learner-options '{\"meta\": \"t\"}' "
-                        "for the T-learner)")
+                        "for the T-learner); more than two treatments: a treatment "
+                        "network, ite_<T>_vs_<REF> for every treatment")
     p.add_argument("--horizon", type=_positive_time, default=None, metavar="T",
                    help="time-to-event: horizon t* of --scale survdiff (difference in "
                         "survival probability S(t*) between the arms)")

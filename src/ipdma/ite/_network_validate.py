@@ -494,8 +494,12 @@ def cli_compare_network(args, model, ipd, out):
 
     fam = ipd.family
     if args.compare_methods:
-        methods = [f"{a}+{b}" for a, b in parse_methods(args.compare_methods,
-                                                        family=fam.name)]
+        pairs = parse_methods(args.compare_methods, family=fam.name)
+        if args.compare_methods.strip() == "all":       # the pairs that run on a network
+            from ._network_ite import network_pairs
+
+            pairs = network_pairs("all", pairs, fam, model.network_.scale)
+        methods = [f"{a}+{b}" for a, b in pairs]
     elif fam.name == "survival":
         methods = ["cox+mvma", "cox+weighted-aux-ols", "cox-lasso+weighted-aux-ols",
                    "weibull+mvma"]
