@@ -168,6 +168,9 @@ def test_other_learners_and_refusals(case):
     assert np.isfinite(m.predict(test.head(3))["se_B_vs_A"]).all()
     with pytest.raises(InfeasibleMethodError, match="mvma"):
         _fit(train, "cox-lasso", "mvma")
+    with pytest.raises(InfeasibleMethodError, match="'bayes-mvma' supports binary, "
+                       "continuous outcomes only; the outcome is survival"):
+        _fit(train, "cox", "bayes-mvma")
     with pytest.raises(InfeasibleMethodError, match="unweighted"):
         _fit(train, "cox", "unweighted")
     with pytest.raises(OutcomeError, match=r"trial 'T.*horizon 9"):

@@ -276,6 +276,11 @@ def network_pairs(methods, pairs: list[tuple[str, str]], family, scale) -> list:
         if pool == "mvma" and (lrn not in _BLOCK_LEARNERS or
                                (family.name == "binary" and sc != "logor")):
             continue
+        if sc in family.coef_scales and lrn not in _BLOCK_LEARNERS:
+            from ._learners import LEARNERS
+
+            if "linear" not in getattr(LEARNERS.get(lrn), "provides", ()):
+                continue
         out.append((lrn, pool))
     return out
 
@@ -1003,6 +1008,9 @@ def network_summary(model) -> Summary:
             "trials": len(model.trials_), "patients": len(model.data_.y),
             "covariates": ", ".join(model.feature_names_), "scale": net.scale,
             "best": "higher" if net.higher_is_better else "lower"}
+    if net.family.name == "survival":                # the scale's time point
+        info.update({k: v for k, v in (("horizon", net.family.horizon),
+                                       ("tau", net.family.tau)) if v is not None})
     tables = {"Stage 1 (per trial)": net.trial_frame()}
     if net.pooled is not None:
         tables["Stage 2: pooled basic parameters"] = net.coef_frame()
