@@ -224,3 +224,11 @@ def test_large_survival_network_recovers_the_true_ites():
             const = np.median(np.abs(truth - truth.mean()))
             mae = np.median(np.abs(pred[f"ite_{t}_vs_PBO"] - truth))
             assert mae < 0.5 * const, (learner, pooler, t, mae, const)
+
+
+def test_calculator_export_of_survival_network(case, tmp_path):
+    _, train, _ = case
+    with pytest.raises(ModelSpecificationError, match="scale='loghr'"):
+        _fit(train).export_calculator(tmp_path / "c.html")
+    _fit(train, scale="loghr").export_calculator(tmp_path / "c.html")
+    assert (tmp_path / "c.html").stat().st_size > 1000
