@@ -232,3 +232,22 @@ def test_calculator_export_of_survival_network(case, tmp_path):
         _fit(train).export_calculator(tmp_path / "c.html")
     _fit(train, scale="loghr").export_calculator(tmp_path / "c.html")
     assert (tmp_path / "c.html").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("pooler,scale", [("weighted-aux-ols", "survdiff"), ("mvma", "loghr")])
+def test_site_summaries_pool_to_the_in_memory_fit(case, pooler, scale):
+    from ipdma.ite import fit_network_site, pool_sites
+
+    _, train, test = case
+    sites = [fit_network_site(g[COV], g["trt"], g[["time", "event"]].to_numpy(), trial=t,
+                              learner="cox", pooler=pooler, scale=scale, horizon=1.5,
+                              X_query=test if pooler != "mvma" else None,
+                              treatments=["A", "B", "C"])
+             for t, g in train.groupby("trial")]
+    got = pool_sites(sites, pooler, X_new=test, reference="A")
+    want = _fit(train, "cox", pooler, scale=scale).predict(test)
+    np.testing.assert_allclose(got.filter(like="ite_"), want.filter(like="ite_"), atol=1e-12)
+    assert (got["best_treatment"] == want["best_treatment"]).all()
+    with pytest.raises(ModelSpecificationError, match="baseline hazard"):
+        fit_network_site(train[COV], train["trt"], train[["time", "event"]].to_numpy(),
+                         trial="all", learner="cox", pooler="mvma", horizon=1.5)

@@ -185,13 +185,16 @@ def fit_network_site(X: Any, treatment: Any, y: Any, *, trial: str, learner: str
                      random_state: Any = None, feature_names: Sequence[str] | None = None,
                      learner_options: dict | None = None, family: str | None = None,
                      scale: str | None = None,
-                     treatments: Sequence[str] | None = None) -> NetworkSiteSummary:
+                     treatments: Sequence[str] | None = None, horizon: float | None = None,
+                     tau: float | None = None) -> NetworkSiteSummary:
     """Stage 1 at one site of a treatment network (two or more arms) and its summary.
 
     ``treatment`` holds each patient's arm label.  ``treatments`` is the network's
     treatment order with the network reference first (as ``TwoStageITE.treatments_``);
     the trial's own reference arm is the first of its arms in that order (default:
-    natural label order).  With ``random_state = trial_seeds(s, K)[l]`` the summary
+    natural label order).  Time to event: ``y`` is (n, 2) time and event, ``horizon``/
+    ``tau`` the time points of the absolute scales (learners cox, weibull, ...).
+    With ``random_state = trial_seeds(s, K)[l]`` the summary
     equals the in-memory ``TwoStageITE(random_state=s)`` fit of trial l.  Write it with
     ``.save("site.json")`` (or ``.npz``) and pool the files with
     :func:`~ipdma.ite.pool_sites`.
@@ -240,14 +243,15 @@ def fit_network_site(X: Any, treatment: Any, y: Any, *, trial: str, learner: str
     kind = NETWORK_POOLERS[pname]
     if family is None:
         family = "continuous" if "continuous" in lrn.families else sorted(lrn.families)[0]
-    fam = get_family(family)
+    fam = get_family(family, **({"horizon": horizon, "tau": tau} if family == "survival"
+                                else {}))
     sc = fam.check_scale(scale)
     from ._network_ite import _BLOCK_LEARNERS
 
     if kind == "coef" and lrn.name not in _BLOCK_LEARNERS:
         raise ModelSpecificationError(
             f"pooler 'mvma' needs coefficient blocks with a covariance, which learner "
-            f"{lrn.name!r} does not give; use learner 'ols' or 'logistic'")
+            f"{lrn.name!r} does not give; use learner 'ols', 'logistic', 'cox' or 'weibull'")
     if isinstance(X, pd.DataFrame) and feature_names is None:
         feature_names = [str(c) for c in X.columns]
     X = np.asarray(X, dtype=float)
