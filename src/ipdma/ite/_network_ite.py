@@ -8,6 +8,8 @@ when the trial has it, else its first arm in the network's treatment order):
 * ``"ols"`` (continuous) and ``"logistic"`` (binary): one model per trial with
   treatment dummies and their covariate interactions, with the full covariance of all
   the trial's contrast blocks (:func:`ipdma.ite._network.fit_network_ols`);
+* ``"cox"``/``"weibull"`` (time to event): the same on the log-hazard scale, with the
+  trial's baseline kept for S(horizon)/RMST ITEs (:mod:`ipdma.ite._network_survival`);
 * ``"bayes-lm"``: one joint Bayesian model per trial, the posterior of all its contrast
   blocks (:mod:`ipdma.ite._network_bayes`), for the poolers ``bayes-mvma`` (c) and
   ``posterior-mix`` (d);
