@@ -97,3 +97,75 @@ def test_ite_network_bayesian_pooler_and_x_query(ref_case, tmp_path, capsys):
                         "--no-plots", "--out", str(tmp_path / "t"))
     assert code == 0, err
     assert len(pd.read_csv(tmp_path / "t" / "predictions.csv")) == 100
+
+
+# ------------------------------------------------------------------ time to event
+SURV = ["--trial", "trial", "--treatment", "trt", "--time", "time", "--event", "event",
+        "--covariates", "x1,x2"]
+
+
+def _surv_data(tmp_path):
+    from pathlib import Path
+
+    here = Path(__file__).parents[1] / "ite" / "data" / "survival_network"
+    tr, te = tmp_path / "train.csv", tmp_path / "new.csv"
+    pd.read_csv(here / "train.csv").to_csv(tr, index=False)
+    new = pd.read_csv(here / "test.csv")
+    new.insert(0, "id", np.arange(1, len(new) + 1))
+    new.to_csv(te, index=False)
+    return json.loads((here / "expected.json").read_text()), tr, te
+
+
+@pytest.mark.reference
+def test_ite_survival_network_predictions(tmp_path, capsys):
+    exp, tr, te = _surv_data(tmp_path)
+    code, out, _ = _run(capsys, "ite", str(tr), *SURV, "--horizon", "1.5", "--method", "fixed",
+                        "--predict", str(te), "--reference", "A", "--no-plots",
+                        "--out", str(tmp_path / "o"), "--json")
+    assert code == 0
+    payload = json.loads(out)
+    assert payload["outcome_type"] == "survival" and payload["scale"] == "survdiff"
+    assert payload["best"] == "higher" and payload["learner"] == "cox"
+    pred = pd.read_csv(tmp_path / "o" / "predictions.csv")
+    for col in ("ite_B_vs_A", "se_C_vs_A", "ci_low_B_vs_A", "best_treatment", "p_best_A",
+                "p_best_B", "p_best_C"):
+        assert col in pred.columns
+    ref = np.array(exp["predictions"]["fixed"]["survdiff"]["ite_vs_ref"])
+    np.testing.assert_allclose(pred[["ite_B_vs_A", "ite_C_vs_A"]], ref, atol=1e-6)
+    # loghr: best = lowest hazard; --reference C
+    code, out, _ = _run(capsys, "ite", str(tr), *SURV, "--scale", "loghr", "--predict",
+                        str(te), "--reference", "C", "--no-plots", "--out",
+                        str(tmp_path / "o2"), "--json")
+    assert code == 0 and json.loads(out)["best"] == "lower"
+    pred = pd.read_csv(tmp_path / "o2" / "predictions.csv")
+    assert {"ite_A_vs_C", "ite_B_vs_C", "pi_low_A_vs_C", "tau2"} <= set(pred.columns)
+    ite = np.column_stack([np.zeros(len(pred)), pred[["ite_A_vs_C", "ite_B_vs_C"]]])
+    assert (pred["best_treatment"].to_numpy() == np.array(["C", "A", "B"])[ite.argmin(1)]).all()
+
+
+def test_ite_survival_network_compare_and_sites(tmp_path, capsys):
+    _, tr, te = _surv_data(tmp_path)
+    code, _out, err = _run(capsys, "ite", str(tr), *SURV, "--horizon", "1.5", "--pooler",
+                          "weighted-aux-ols", "--predict", str(te), "--no-plots", "--compare",
+                          "--compare-methods", "cox+mvma,weibull+weighted-aux-ols",
+                          "--export-sites", "--out", str(tmp_path / "o"))
+    assert code == 0, err
+    cmp = pd.read_csv(tmp_path / "o" / "comparison.csv")
+    assert "c_for_benefit" in cmp.columns and len(cmp) == 3
+    per = pd.read_csv(tmp_path / "o" / "comparison_contrasts.csv")
+    assert set(per["contrast"]) == {"B_vs_A", "C_vs_A", "C_vs_B"}
+    assert len(list((tmp_path / "o" / "sites").glob("*.json"))) == 6
+
+
+@pytest.mark.parametrize("extra,msg", [
+    (["--horizon", "1.5", "--pooler", "unweighted"], "--pooler unweighted is not available"),
+    (["--horizon", "1.5", "--export-sites"], "--export-sites with --pooler mvma on --scale"),
+    (["--horizon", "9"], "--horizon 9 is beyond the last follow-up"),
+    (["--scale", "loghr", "--learner", "xgboost-cox"], "--scale loghr needs a learner"),
+])
+def test_ite_survival_network_errors(tmp_path, capsys, extra, msg):
+    _, tr, _ = _surv_data(tmp_path)
+    code, _, err = _run(capsys, "ite", str(tr), *SURV, *extra, "--out", str(tmp_path / "o"))
+    assert code == 2
+    assert err.startswith("error:") and msg in err
+    assert "Traceback" not in err

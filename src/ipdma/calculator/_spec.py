@@ -316,6 +316,14 @@ def ite_spec(model, *, data: pd.DataFrame | None = None, treatments: Sequence[st
     if getattr(model, "network_", None) is not None:
         from ._spec_network import network_ite_spec
 
+        net = model.network_
+        if net.family.name == "survival" and net.scale != "loghr":
+            raise ModelSpecificationError(
+                f"a time-to-event treatment network on scale {net.scale!r} cannot be "
+                "exported to a calculator yet (its absolute ITEs need every trial's "
+                "baseline hazard); fit with scale='loghr' (pooler 'mvma') to export the "
+                "log hazard ratios")
+
         return network_ite_spec(model, data=data, treatments=treatments,
                                 higher_is_better=higher_is_better, title=title, units=units,
                                 labels=labels, outcome_label=outcome_label,

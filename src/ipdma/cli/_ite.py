@@ -69,7 +69,9 @@ def register(subparsers) -> None:
                         "label, else the treatment in most trials); with two, the control arm")
     p.add_argument("--lower-is-better", action="store_true",
                    help="more than two treatments: the best treatment is the one with the "
-                        "lowest predicted outcome (e.g. a relapse); default: the highest")
+                        "lowest predicted outcome (e.g. a relapse); default: the highest "
+                        "(time to event: longer survival is best, i.e. the largest survdiff/"
+                        "rmstdiff and the smallest loghr)")
     p.add_argument("--learner", choices=_LEARNERS, default=None,
                    help="stage-1 learner (default: ols for a continuous outcome, logistic for "
                         "a binary one; the outcome type is inferred, see --outcome-type)")
@@ -439,6 +441,9 @@ def _check_network_options(args: argparse.Namespace, ipd) -> None:
         raise ModelSpecificationError(
             f"--heterogeneity {args.heterogeneity} is not available for a treatment network: "
             "use fixed or DL")
+    from ._ite_survival import check_survival_network_options
+
+    check_survival_network_options(args)
 
 
 def _run_network(args: argparse.Namespace, model, ipd, new, out: Path, covs) -> int:
@@ -448,7 +453,7 @@ def _run_network(args: argparse.Namespace, model, ipd, new, out: Path, covs) -> 
     payload: dict = {"learner": args.learner, "pooler": args.pooler,
                      "outcome_type": ipd.family.name, "scale": net.scale,
                      "treatments": net.treatments, "reference": net.reference,
-                     "best": "lower" if args.lower_is_better else "higher",
+                     "best": "higher" if net.higher_is_better else "lower",
                      "trials": model.trials_, "covariates": model.feature_names_,
                      "dropped_rows": ipd.drop_report()}
     if new is not None:

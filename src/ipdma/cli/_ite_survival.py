@@ -37,7 +37,8 @@ def add_survival_arguments(p: argparse.ArgumentParser) -> None:
                    help="follow-up time column of a time-to-event outcome (with --event COL); "
                         "learners cox (default), weibull, cox-lasso, cox-ridge, xgboost-cox "
                         "(gradient-boosted Cox; --learner-options '{\"meta\": \"t\"}' "
-                        "for the T-learner)")
+                        "for the T-learner); more than two treatments: a treatment "
+                        "network, ite_<T>_vs_<REF> for every treatment")
     p.add_argument("--horizon", type=_positive_time, default=None, metavar="T",
                    help="time-to-event: horizon t* of --scale survdiff (difference in "
                         "survival probability S(t*) between the arms)")
@@ -120,3 +121,16 @@ def check_time_points(args: argparse.Namespace, ipd) -> None:
                 hint = " or allow extrapolation (--learner-options '{\"extrapolate\": true}')"
             raise OutcomeError(f"{tp[0]} {tp[1]:g} is beyond the last follow-up time "
                                f"({last:g}) of trial {tr!r}: choose a smaller {tp[0]}{hint}")
+
+
+def check_survival_network_options(args: argparse.Namespace) -> None:
+    """Time-to-event options that a treatment network does not support (before fitting)."""
+    if args.time is None:
+        return
+    from ..errors import ModelSpecificationError
+
+    if args.export_sites and args.pooler == "mvma" and args.scale in ("survdiff", "rmstdiff"):
+        raise ModelSpecificationError(
+            f"--export-sites with --pooler mvma on --scale {args.scale}: the network site "
+            "summaries would need each trial's baseline hazard, which they do not carry; "
+            "use --scale loghr, or --pooler weighted-aux-ols with --predict NEW.csv")

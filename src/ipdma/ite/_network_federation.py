@@ -146,7 +146,14 @@ def _summarize(st, *, learner: str, pooler: str, kind: str, scale: str, family: 
                            family=family, scale=scale,
                            info={} if treatments is None else
                            {"treatments": list(treatments), "reference": treatments[0]})
-    if st.joint and kind in ("coef", "aux-ols"):
+    absolute_surv = family == "survival" and scale in ("survdiff", "rmstdiff")
+    if absolute_surv and kind == "coef":
+        raise ModelSpecificationError(
+            f"site summaries of a time-to-event network with pooler 'mvma' on scale "
+            f"{scale!r} would need each trial's baseline hazard, which network site "
+            "summaries do not carry: export with scale 'loghr', or with pooler "
+            "'weighted-aux-ols' and the query points (X_new; CLI: --predict)")
+    if st.joint and kind in ("coef", "aux-ols") and not absolute_surv:
         b = st.block
         s.theta, s.cov = np.asarray(b.theta, float), np.asarray(b.cov, float)
         if b.extra.get("kind") == "logistic":
@@ -178,13 +185,16 @@ def fit_network_site(X: Any, treatment: Any, y: Any, *, trial: str, learner: str
                      random_state: Any = None, feature_names: Sequence[str] | None = None,
                      learner_options: dict | None = None, family: str | None = None,
                      scale: str | None = None,
-                     treatments: Sequence[str] | None = None) -> NetworkSiteSummary:
+                     treatments: Sequence[str] | None = None, horizon: float | None = None,
+                     tau: float | None = None) -> NetworkSiteSummary:
     """Stage 1 at one site of a treatment network (two or more arms) and its summary.
 
     ``treatment`` holds each patient's arm label.  ``treatments`` is the network's
     treatment order with the network reference first (as ``TwoStageITE.treatments_``);
     the trial's own reference arm is the first of its arms in that order (default:
-    natural label order).  With ``random_state = trial_seeds(s, K)[l]`` the summary
+    natural label order).  Time to event: ``y`` is (n, 2) time and event, ``horizon``/
+    ``tau`` the time points of the absolute scales (learners cox, weibull, ...).
+    With ``random_state = trial_seeds(s, K)[l]`` the summary
     equals the in-memory ``TwoStageITE(random_state=s)`` fit of trial l.  Write it with
     ``.save("site.json")`` (or ``.npz``) and pool the files with
     :func:`~ipdma.ite.pool_sites`.
@@ -233,14 +243,15 @@ def fit_network_site(X: Any, treatment: Any, y: Any, *, trial: str, learner: str
     kind = NETWORK_POOLERS[pname]
     if family is None:
         family = "continuous" if "continuous" in lrn.families else sorted(lrn.families)[0]
-    fam = get_family(family)
+    fam = get_family(family, **({"horizon": horizon, "tau": tau} if family == "survival"
+                                else {}))
     sc = fam.check_scale(scale)
     from ._network_ite import _BLOCK_LEARNERS
 
     if kind == "coef" and lrn.name not in _BLOCK_LEARNERS:
         raise ModelSpecificationError(
             f"pooler 'mvma' needs coefficient blocks with a covariance, which learner "
-            f"{lrn.name!r} does not give; use learner 'ols' or 'logistic'")
+            f"{lrn.name!r} does not give; use learner 'ols', 'logistic', 'cox' or 'weibull'")
     if isinstance(X, pd.DataFrame) and feature_names is None:
         feature_names = [str(c) for c in X.columns]
     X = np.asarray(X, dtype=float)
@@ -453,7 +464,8 @@ def cli_export_network_sites(model, new, out: Path) -> list[str]:
     ``out/sites`` (the query points are the --predict patients when the summaries hold
     predictions)."""
     kind = NETWORK_POOLERS[model.pooler_.name]
-    blocks = all(st.joint for st in model.network_.stage1) and kind != "bootstrap"
+    blocks = all(st.joint for st in model.network_.stage1) and kind != "bootstrap" and \
+        model.network_.scale not in ("survdiff", "rmstdiff")     # survival: predictions
     if new is None and not blocks:
         raise ModelSpecificationError(
             f"--export-sites with --learner {model.learner_.name} --pooler "

@@ -8,6 +8,8 @@ when the trial has it, else its first arm in the network's treatment order):
 * ``"ols"`` (continuous) and ``"logistic"`` (binary): one model per trial with
   treatment dummies and their covariate interactions, with the full covariance of all
   the trial's contrast blocks (:func:`ipdma.ite._network.fit_network_ols`);
+* ``"cox"``/``"weibull"`` (time to event): the same on the log-hazard scale, with the
+  trial's baseline kept for S(horizon)/RMST ITEs (:mod:`ipdma.ite._network_survival`);
 * ``"bayes-lm"``: one joint Bayesian model per trial, the posterior of all its contrast
   blocks (:mod:`ipdma.ite._network_bayes`), for the poolers ``bayes-mvma`` (c) and
   ``posterior-mix`` (d);
@@ -85,7 +87,8 @@ NETWORK_POOLERS = {"mvma": "coef", "weighted-aux-ols": "aux-ols",
                    "weighted-bootstrap": "bootstrap", "bayes-mvma": "bayes",
                    "posterior-mix": "posterior"}
 #: learners fitted as one joint model per trial (family -> learner name)
-_BLOCK_LEARNERS = {"ols": "continuous", "logistic": "binary"}
+_BLOCK_LEARNERS = {"ols": "continuous", "logistic": "binary", "cox": "survival",
+                   "weibull": "survival"}
 
 
 def _natural_key(label: str):
@@ -111,6 +114,8 @@ class NetworkITEData:
     feature_names: list[str]
     outcome_type: str = "continuous"
     covariate_cols: list[str] | None = None
+    #: options of the outcome family (time to event: ``horizon``, ``tau``)
+    family_options: dict | None = None
 
     @property
     def reference(self) -> str:
@@ -120,7 +125,7 @@ class NetworkITEData:
     def family(self):
         from ..families import get_family
 
-        return get_family(self.outcome_type)
+        return get_family(self.outcome_type, **(self.family_options or {}))
 
     def trial_arms(self, tr: str) -> list[str]:
         """The arms of trial ``tr``, its own reference first (the network reference if
@@ -193,10 +198,10 @@ def network_data(data: Any, *, trial: str | None = None, treatment: str | None =
             "fold ids (foldid) are not supported yet with more than two treatments: "
             "drop foldid (the learners then draw their own folds)")
     outcome_type = getattr(ipd, "outcome_type", "continuous")
-    if outcome_type not in ("continuous", "binary"):
+    if outcome_type not in ("continuous", "binary", "survival"):
         raise ModelSpecificationError(
-            f"two-stage ITE for a treatment network supports continuous and binary "
-            f"outcomes; the outcome is {outcome_type}")
+            f"two-stage ITE for a treatment network supports continuous, binary and "
+            f"time-to-event outcomes; the outcome is {outcome_type}")
     ref = choose_reference(treatments_all, ipd.arms, reference) if reference is not None \
         else str(ipd.reference)
     others = sorted([t for t in treatments_all if t != ref], key=_natural_key)
@@ -215,8 +220,11 @@ def network_data(data: Any, *, trial: str | None = None, treatment: str | None =
             raise DataError(f"trial {tr!r} has one arm only ({arms[0]}): every trial needs "
                             "two or more arms for an ITE model; drop it with "
                             "ipd.subset(trials=...)")
+    y = np.asarray(ipd.y, dtype=float)
+    if outcome_type == "survival":                           # (time, event) columns
+        y = np.column_stack([np.asarray(ipd.time, dtype=float), y])
     d = NetworkITEData(X=X_df.to_numpy(dtype=float), arm=arm,
-                       y=np.asarray(ipd.y, dtype=float), trial=trials_arr, trials=trials,
+                       y=y, trial=trials_arr, trials=trials,
                        treatments=treatments, feature_names=list(X_df.columns),
                        outcome_type=outcome_type,
                        covariate_cols=list(getattr(ipd, "covariate_cols", X_df.columns)))
@@ -270,6 +278,11 @@ def network_pairs(methods, pairs: list[tuple[str, str]], family, scale) -> list:
         if pool == "mvma" and (lrn not in _BLOCK_LEARNERS or
                                (family.name == "binary" and sc != "logor")):
             continue
+        if sc in family.coef_scales and lrn not in _BLOCK_LEARNERS:
+            from ._learners import LEARNERS
+
+            if "linear" not in getattr(LEARNERS.get(lrn), "provides", ()):
+                continue
         out.append((lrn, pool))
     return out
 
@@ -311,7 +324,11 @@ def fit_network_logistic(X: np.ndarray, arm: Sequence[str], y: np.ndarray, *, tr
                         extra={"coef": r["coef"], "vcov": r["vcov"], "kind": "logistic"})
 
 
-def _block_fit(X, arm, y, arms, trial, family) -> NetworkBlock:
+def _block_fit(X, arm, y, arms, trial, family, learner=None) -> NetworkBlock:
+    if family.name == "survival":
+        from ._network_survival import fit_network_survival
+
+        return fit_network_survival(X, arm, y, arms, trial, family, learner)
     if family.name == "binary":
         return fit_network_logistic(X, arm, y, trial=trial, arms=arms)
     return fit_network_ols(X, arm, y, trial=trial, arms=arms)
@@ -319,6 +336,10 @@ def _block_fit(X, arm, y, arms, trial, family) -> NetworkBlock:
 
 def _block_contrasts(b: NetworkBlock, X: np.ndarray, scale: str, cov: bool = True):
     """Contrasts of arms[1:] vs arms[0] at X (N, m-1) and their covariance (N, m-1, m-1)."""
+    if scale in ("survdiff", "rmstdiff"):
+        from ._network_survival import survival_block_contrasts
+
+        return survival_block_contrasts(b, X, scale, cov)
     N = len(X)
     c = np.hstack([np.ones((N, 1)), X])
     m1, q = b.theta.shape
@@ -399,9 +420,11 @@ class _NetStage1:
         self.arms = list(arms)
         self.n_arm = {a: int((arm == a).sum()) for a in arms}
         self.family = family
-        self.binary = family.name == "binary"
+        # outcome-scale aware contrasts (binary and time to event pass the scale on)
+        self.binary = family.name in ("binary", "survival")
         self.joint = learner.name in _BLOCK_LEARNERS or learner.name in POSTERIOR_LEARNERS
-        self.native = uses_native(learner, network_stage1)
+        self.native = uses_native(learner, network_stage1) or (
+            learner.name == "xgboost-cox" and network_stage1 == "native")
         self.learner_name = learner.name
         t0 = time.perf_counter()
         if learner.name in POSTERIOR_LEARNERS:
@@ -409,11 +432,16 @@ class _NetStage1:
                                                family)
             self.model = None
         elif self.joint:
-            self.block = _block_fit(X, arm, y, arms, self.label, family)
+            self.block = _block_fit(X, arm, y, arms, self.label, family, learner)
             self.model = None
         elif self.native:
             self.block = None
-            self.model = fit_native(learner, X, arm, y, arms, rng, family)
+            if learner.name == "xgboost-cox":                # time to event
+                from ._network_survival import fit_native_xgboost_cox
+
+                self.model = fit_native_xgboost_cox(learner, X, arm, y, arms, rng, family)
+            else:
+                self.model = fit_native(learner, X, arm, y, arms, rng, family)
         else:
             self.block = None
             self.model = _fit_pairwise(learner, X, arm, y, arms, rng, family)
@@ -422,7 +450,7 @@ class _NetStage1:
         if aux:
             t0 = time.perf_counter()
             self.aux = self.block if learner.name in _BLOCK_LEARNERS else \
-                _block_fit(X, arm, y, arms, self.label, family)
+                _block_fit(X, arm, y, arms, self.label, family, learner)
             self.seconds["aux-ols"] = time.perf_counter() - t0
         self.boot = None
         if n_boot is not None:
@@ -431,7 +459,8 @@ class _NetStage1:
             for _ in range(int(n_boot)):
                 ib = _strat_resample(arm, self.arms, rng)
                 if self.joint:
-                    boots.append(_block_fit(X[ib], arm[ib], y[ib], arms, self.label, family))
+                    boots.append(_block_fit(X[ib], arm[ib], y[ib], arms, self.label, family,
+                                            learner))
                 elif self.native:
                     boots.append(fit_native(learner, X[ib], arm[ib], y[ib], arms, rng, family,
                                             template=self.model))
@@ -664,6 +693,10 @@ class NetworkFit:
         self.family = d.family
         self.scale = self.family.check_scale(model.scale)
         self.higher_is_better = bool(higher_is_better)
+        if self.family.name == "survival":              # longer survival is better
+            from ._network_survival import survival_better_is_higher
+
+            self.higher_is_better = survival_better_is_higher(self.scale, higher_is_better)
         self.n_draws = int(n_draws)
         self.spec = _pooler_spec(model.pooler_, self.family, self.scale)
         self.pooled: NetworkPooled | None = None
@@ -710,10 +743,20 @@ class NetworkFit:
         pb = intervals = None
         pi_df = self._pi_df()
         if spec["kind"] == "coef":
-            mean, cov = self.pooled.predict_basic(X)
-            extra = None if spec["method"] == "fixed" else self.pooled.heterogeneity(X)
-            info = {"method": spec["method"], "structure": spec["structure"]}
             pi_df = self._pi_df(spec.get("pi_df", "riley") == "riley")
+            info = {"method": spec["method"], "structure": spec["structure"]}
+            if self.scale in ("survdiff", "rmstdiff"):
+                from ._network_survival import survival_mvma_network
+
+                mean, cov, arm_values, intervals = survival_mvma_network(
+                    self.pooled, [s.block for s in self.stage1], X, self.treatments,
+                    self.family, self.scale, random=spec["method"] != "fixed",
+                    pi_df=pi_df, level=spec["level"])
+                extra = None
+                info["arm_values"] = arm_values
+            else:
+                mean, cov = self.pooled.predict_basic(X)
+                extra = None if spec["method"] == "fixed" else self.pooled.heterogeneity(X)
         elif spec["kind"] == "bayes":
             mean, cov, intervals, pb, extra = self.pooled.predict(
                 X, higher_is_better=self.higher_is_better)
@@ -849,8 +892,8 @@ def check_network_method(model, family) -> None:
     if spec_pooler.name == "mvma" and lrn.name not in _BLOCK_LEARNERS:
         raise InfeasibleMethodError(
             f"pooler 'mvma' needs coefficient blocks with a covariance, which learner "
-            f"{lrn.name!r} does not give; use learner 'ols' (continuous) or 'logistic' "
-            "(binary), or pooler 'weighted-aux-ols'")
+            f"{lrn.name!r} does not give; use learner 'ols' (continuous), 'logistic' "
+            "(binary) or 'cox'/'weibull' (time to event), or pooler 'weighted-aux-ols'")
     if lrn.name in _BLOCK_LEARNERS and _BLOCK_LEARNERS[lrn.name] != family.name:
         raise ModelSpecificationError(
             f"learner {lrn.name!r} is for {_BLOCK_LEARNERS[lrn.name]} outcomes; the outcome "
@@ -894,6 +937,14 @@ def fit_network_groups(d: NetworkITEData, groups: dict, seeds, n_jobs: int, *,
     from ._network_learners import check_network_stage1
 
     mode = check_network_stage1(network_stage1)
+    if d.outcome_type == "survival":        # the models' horizon/tau (one value per call)
+        import dataclasses
+
+        m0 = next(iter(groups.values()))[0]
+        opts = dict(d.family_options or {})
+        opts.update({k: v for k, v in (("horizon", m0.horizon), ("tau", m0.tau))
+                     if v is not None})
+        d = dataclasses.replace(d, family_options=opts)
     fam = d.family
     for ms in groups.values():
         for m in ms:
@@ -960,6 +1011,9 @@ def network_summary(model) -> Summary:
             "patients": len(model.data_.y) or "not available (site summaries)",
             "covariates": ", ".join(model.feature_names_), "scale": net.scale,
             "best": "higher" if net.higher_is_better else "lower"}
+    if net.family.name == "survival":                # the scale's time point
+        info.update({k: v for k, v in (("horizon", net.family.horizon),
+                                       ("tau", net.family.tau)) if v is not None})
     tables = {"Stage 1 (per trial)": net.trial_frame()}
     if net.pooled is not None:
         tables["Stage 2: pooled basic parameters"] = net.coef_frame()

@@ -145,7 +145,9 @@ def loto_from_network(model, d: NetworkITEData) -> pd.DataFrame:
                 f"connect {', '.join(lost)}, so its patients have no prediction of "
                 "these contrasts (NaN; they are left out of the calibration of those "
                 "contrasts)", DataWarning, stacklevel=3)
-    out = pd.DataFrame({"trial": d.trial, "treatment": d.arm, "y": d.y})
+    out = pd.DataFrame({"trial": d.trial, "treatment": d.arm,
+                        **({"time": d.y[:, 0], "event": d.y[:, 1]} if d.y.ndim == 2
+                           else {"y": d.y})})
     cols = {}
     for a, b in pairs:
         cols[f"ite_{a}_vs_{b}"] = est[(a, b)]
@@ -215,7 +217,8 @@ def _contrast_rows(loto: pd.DataFrame, a: str, b: str) -> pd.DataFrame | None:
         return None
     m = loto["trial"].isin(trials) & loto["treatment"].astype(str).isin([a, b])
     col = f"ite_{a}_vs_{b}"
-    sub = loto.loc[m, ["trial", "treatment", "y", col]].rename(columns={col: "ite"})
+    ys = [c for c in ("y", "time", "event") if c in loto.columns]
+    sub = loto.loc[m, ["trial", "treatment", *ys, col]].rename(columns={col: "ite"})
     sub = sub[sub["ite"].notna()]
     if sub.empty:
         return None
@@ -325,8 +328,13 @@ def _truth_matrix(true_ite: Any, d: NetworkITEData) -> np.ndarray:
 
 
 def _scores(sub: pd.DataFrame, binary: bool, calibration: str, n_groups: int,
-            strata: np.ndarray) -> dict[str, float]:
+            strata: np.ndarray, survival: dict | None = None) -> dict[str, float]:
     from ._validation import c_for_benefit, calibration_for_benefit, tau_risk
+
+    if survival is not None:
+        from ._network_survival import survival_contrast_scores
+
+        return survival_contrast_scores(sub, strata, n_groups=n_groups, **survival)
 
     y, t, ite = (sub[c].to_numpy(float) for c in ("y", "t", "ite"))
     cal = calibration_for_benefit(y, t, ite, strata, method=calibration, n_groups=n_groups)
@@ -351,13 +359,21 @@ def _fitted_on_network(model, d: NetworkITEData) -> bool:
 def network_compare_methods(d: NetworkITEData, methods, *, calibration: str, n_groups: int,
                             rank_by: str | None, true_ite: Any, n_boot: int,
                             random_state: Any, n_jobs: int, learner_options, pooler_options,
-                            progress, client, higher_is_better: bool):
+                            progress, client, higher_is_better: bool,
+                            scale: str | None = None, horizon: float | None = None,
+                            tau: float | None = None):
     """:func:`~ipdma.ite.compare_methods` for a treatment network (see the module
     docstring for the per-contrast metrics and how they are aggregated)."""
     from ._twostage import fit_methods
     from ._validation import MethodComparison, _parse_method, _template
 
     binary = d.outcome_type == "binary"
+    surv = None
+    if d.outcome_type == "survival":
+        from ._network_survival import survival_compare_setup
+
+        d, methods, rank_by, surv, extra_kw = survival_compare_setup(
+            d, methods, rank_by, scale, horizon, tau)
     if methods is None:
         methods = ["ols+mvma", "ols+weighted-aux-ols", "lasso+weighted-aux-ols",
                    "ridge+weighted-aux-ols"] if not binary else \
@@ -367,6 +383,8 @@ def network_compare_methods(d: NetworkITEData, methods, *, calibration: str, n_g
         rank_by = "c_for_benefit" if binary else "tau_risk"
     truth = None if true_ite is None else _truth_matrix(true_ite, d)
     valid = {"tau_risk", "calib_rmse", "mae", "rmse"} | ({"c_for_benefit"} if binary else set())
+    if surv is not None:
+        valid = {"c_for_benefit", "calib_rmse", "mae", "rmse"}
     if truth is not None:
         valid.add("best_correct")
     if rank_by not in valid or (rank_by in ("mae", "rmse") and truth is None):
@@ -379,7 +397,8 @@ def network_compare_methods(d: NetworkITEData, methods, *, calibration: str, n_g
     shared = fit_methods(d, pairs, n_boot=n_boot, random_state=random_state, n_jobs=n_jobs,
                          learner_options=learner_options, pooler_options=pooler_options,
                          progress=progress, higher_is_better=higher_is_better,
-                         client=client) if pairs else {}
+                         client=client, **(extra_kw if surv is not None else {})) \
+        if pairs else {}
     rows, per, cals, preds = [], [], {}, {}
     trts = list(d.treatments)
     for name, spec in parsed:
@@ -405,7 +424,8 @@ def network_compare_methods(d: NetworkITEData, methods, *, calibration: str, n_g
             sub = _contrast_rows(oof, a, b)
             if sub is not None:
                 sc, cal = _scores(sub, binary, calibration, n_groups,
-                                  sub["trial"].astype(str).to_numpy())
+                                  sub["trial"].astype(str).to_numpy(),
+                                  _surv_scale(surv, model))
                 row.update(n=len(sub), trials=int(sub["trial"].nunique()), **sc)
                 cal_m[key] = cal
                 stacked.append(sub)
@@ -425,7 +445,8 @@ def network_compare_methods(d: NetworkITEData, methods, *, calibration: str, n_g
                             "leave-one-trial-out predictions: nothing to validate")
         allc = pd.concat(stacked, ignore_index=True)
         strata = (allc["trial"].astype(str) + "|" + allc["contrast"]).to_numpy()
-        sc, cal = _scores(allc, binary, calibration, n_groups, strata)
+        sc, cal = _scores(allc, binary, calibration, n_groups, strata,
+                          _surv_scale(surv, model))
         cal.update(n=len(allc), trials=int(allc["trial"].nunique()))
         cal_m["overall"] = cal
         row = {"method": name, **sc}
@@ -439,8 +460,9 @@ def network_compare_methods(d: NetworkITEData, methods, *, calibration: str, n_g
             ok = np.isfinite(basic).all(1)
             from ._network import best_treatment
 
-            pb = best_treatment(trts, basic[ok], higher_is_better=higher_is_better)
-            tb = best_treatment(trts, truth[ok], higher_is_better=higher_is_better)
+            hib = model.network_.higher_is_better      # survival: depends on the scale
+            pb = best_treatment(trts, basic[ok], higher_is_better=hib)
+            tb = best_treatment(trts, truth[ok], higher_is_better=hib)
             row["best_correct"] = float(np.mean(pb == tb)) if ok.any() else np.nan
         rows.append(row)
         cals[name] = cal_m
@@ -449,11 +471,19 @@ def network_compare_methods(d: NetworkITEData, methods, *, calibration: str, n_g
     table = pd.DataFrame(rows).set_index("method").sort_values(rank_by, kind="stable",
                                                                 ascending=ascending)
     table.insert(0, "rank", np.arange(1, len(table) + 1))
-    table.insert(2, "tau_risk_diff", table["tau_risk"] - table["tau_risk"].min())
+    if surv is None:
+        table.insert(2, "tau_risk_diff", table["tau_risk"] - table["tau_risk"].min())
     per_contrast = pd.DataFrame(per).set_index(["method", "contrast"])
     per_contrast = per_contrast.loc[list(table.index)]
     return MethodComparison(table, {k: v["overall"] for k, v in cals.items()}, preds, rank_by,
                             calibration, per_contrast=per_contrast, contrast_calibration=cals)
+
+
+def _surv_scale(surv: dict | None, model) -> dict | None:
+    """The time-to-event scoring options of ``model`` (its own scale)."""
+    if surv is None:
+        return None
+    return {**surv, "scale": model.network_.scale}
 
 
 def cli_compare_network(args, model, ipd, out):
@@ -464,8 +494,15 @@ def cli_compare_network(args, model, ipd, out):
 
     fam = ipd.family
     if args.compare_methods:
-        methods = [f"{a}+{b}" for a, b in parse_methods(args.compare_methods,
-                                                        family=fam.name)]
+        pairs = parse_methods(args.compare_methods, family=fam.name)
+        if args.compare_methods.strip() == "all":       # the pairs that run on a network
+            from ._network_ite import network_pairs
+
+            pairs = network_pairs("all", pairs, fam, model.network_.scale)
+        methods = [f"{a}+{b}" for a, b in pairs]
+    elif fam.name == "survival":
+        methods = ["cox+mvma", "cox+weighted-aux-ols", "cox-lasso+weighted-aux-ols",
+                   "weibull+mvma"]
     elif fam.name == "binary":
         methods = ["logistic+weighted-aux-ols", "logistic-lasso+weighted-aux-ols",
                    "logistic-ridge+weighted-aux-ols"]
@@ -478,7 +515,9 @@ def cli_compare_network(args, model, ipd, out):
     methods = [model if m == model.name else m for m in methods]
     cmp = compare_methods(model.data_, methods, n_boot=args.n_boot, random_state=args.seed,
                           n_jobs=args.n_jobs, progress=None,
-                          higher_is_better=not args.lower_is_better)
+                          higher_is_better=not args.lower_is_better,
+                          **({"scale": model.network_.scale, "horizon": args.horizon,
+                              "tau": args.tau} if fam.name == "survival" else {}))
     files = {"comparison": str(out / "comparison.csv"),
              "comparison_contrasts": str(out / "comparison_contrasts.csv")}
     cmp.table.to_csv(files["comparison"])

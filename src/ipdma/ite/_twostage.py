@@ -547,6 +547,12 @@ def pool_sites(summaries: Sequence[SiteSummary | str | Path], pooler: str | ITEP
 # --------------------------------------------------------------------------------------
 # the estimator
 # --------------------------------------------------------------------------------------
+def _pair_family(fams) -> str:
+    """The family a learner/pooler pair is checked for (the learner's when they share
+    none, so that the message names the pooler that does not fit)."""
+    return "continuous" if "continuous" in fams or not fams else sorted(fams)[0]
+
+
 class TwoStageITE(ResultsMixin):
     """Two-stage IPD meta-analysis of individualised treatment effects.
 
@@ -650,7 +656,7 @@ class TwoStageITE(ResultsMixin):
         fams = self.learner_.families & getattr(self.pooler_, "families",
                                                 frozenset({"continuous"}))
         check_pair(self.learner_, self.pooler_,
-                   family="continuous" if "continuous" in fams or not fams else sorted(fams)[0])
+                   family=_pair_family(fams or self.learner_.families))
         if self.n_boot < 2:
             raise ModelSpecificationError(f"n_boot must be at least 2, got {n_boot}")
         self.fits_: list[_TrialFit] | None = None

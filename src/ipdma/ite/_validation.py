@@ -576,7 +576,9 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
             nd, methods, calibration=calibration, n_groups=n_groups, rank_by=rank_by,
             true_ite=true_ite, n_boot=n_boot, random_state=random_state, n_jobs=n_jobs,
             learner_options=learner_options, pooler_options=pooler_options,
-            progress=progress, client=client, higher_is_better=higher_is_better)
+            progress=progress, client=client, higher_is_better=higher_is_better,
+            **({"scale": scale, "horizon": horizon, "tau": tau}
+               if nd.outcome_type == "survival" else {}))
     from ._network_ite import treated_from_reference
 
     treated = treated_from_reference(data, treatment, reference, treated)
