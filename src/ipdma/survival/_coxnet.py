@@ -66,26 +66,59 @@ class CoxPathData:
             sd = np.ones(p)
         Z = Xc / sd
         Z[:, const] = 0.0
-        rs = RiskSets(time, event, strata, w)
-        self.rs = rs
         self.n, self.p = n, p
         self.mean, self.sd, self.const = mean, sd, const
         self.sumw = float(n if w is None else w.sum())
-        Zs = np.ascontiguousarray(Z[rs.order])
+        time = np.asarray(time, float)
+        event = np.asarray(event, float)
+        self.single = strata is None
+        if self.single:
+            rs = None
+            order = np.argsort(time, kind="stable")
+            ts, ev = time[order], event[order]
+            ws = None if w is None else w[order]
+            new_g = np.empty(n, bool)
+            if n:
+                new_g[0] = True
+                np.not_equal(ts[1:], ts[:-1], out=new_g[1:])
+            g_start = np.flatnonzero(new_g)
+            G = len(g_start)
+            group = np.cumsum(new_g) - 1
+            dead = ev == 1
+            d = np.flatnonzero(dead)
+            dwt = np.ones(len(d)) if ws is None else ws[d]
+            g_dead = np.bincount(group[d], weights=dwt, minlength=G)
+            has = np.bincount(group[d], minlength=G) > 0
+            eg = np.flatnonzero(has)
+            self.dw = g_dead[eg]
+            self._g_start = g_start
+            self._rev_eg = G - 1 - eg
+            self._rev_rows = n - 1 - g_start[eg]
+            self.grouped = G < 0.9 * n
+            row_eg = np.cumsum(has)[group]            # event times at or before the row
+            nE = len(eg)
+            self._row_eg2 = np.concatenate([row_eg, row_eg + nE + 1])
+            self._nE = nE
+            self.w = ws
+        else:
+            rs = RiskSets(time, event, strata, w)
+            order = rs.order
+            d = rs.deaths
+            ws = rs.weights if w is not None else None
+            dwt = rs.weights[d]
+            self.dw = rs.g_deadwt_e
+            self.grouped = rs._grouped
+            self.w = ws
+        self.rs = rs
+        Zs = np.ascontiguousarray(Z[order])
         self.Zs = Zs
         self.ZT = np.ascontiguousarray(Zs.T)
-        self.w = None if w is None else rs.weights
-        d = rs.deaths
-        self.U0 = (rs.weights[d] @ Zs[d]) if len(d) else np.zeros(p)
-        self.dw = rs.g_deadwt_e                       # weighted deaths per event time
-        self.sdw = float(self.dw.sum())
+        self.U0 = (dwt @ Zs[d]) if len(d) else np.zeros(p)
+        self.sdw = float(self.dw.sum())               # weighted deaths per event time: dw
         self.dq = np.zeros(n)                         # weighted death indicator (sorted)
-        self.dq[d] = rs.weights[d]
-        self.single = rs.single_stratum
-        self.grouped = rs._grouped
-        G = rs.n_groups
+        self.dq[d] = dwt
         if self.single and self.grouped:
-            self._flat_starts = (rs.g_start[None, :] + n * np.arange(p)[:, None]).ravel()
+            self._flat_starts = (g_start[None, :] + n * np.arange(p)[:, None]).ravel()
             self._G = G
         # glmnet's saturated term and null log-likelihood (normalised weights)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -97,32 +130,52 @@ class CoxPathData:
 
     # ----------------------------------------------------------------- risk-set sums
     def _s0(self, r):
-        rs = self.rs
         if self.single:
             if self.grouped:
-                g0 = np.add.reduceat(r, rs.g_start)
-                return np.cumsum(g0[::-1])[rs._rev_eg]
-            return np.cumsum(r[::-1])[rs._rev_rows]
-        return rs.rev_at_events(r)
+                g0 = np.add.reduceat(r, self._g_start)
+                return np.cumsum(g0[::-1])[self._rev_eg]
+            return np.cumsum(r[::-1])[self._rev_rows]
+        return self.rs.rev_at_events(r)
 
     def _s1(self, r):
         """Risk-set sums of r * z_j at the event times, shape (p, n_event_times)."""
-        rs = self.rs
         if self.single:
             Zr = self.ZT * r
             if self.grouped:
                 g1 = np.add.reduceat(Zr.ravel(), self._flat_starts).reshape(self.p, self._G)
-                return np.cumsum(g1[:, ::-1], axis=1)[:, rs._rev_eg]
-            return np.cumsum(Zr[:, ::-1], axis=1)[:, rs._rev_rows]
-        return rs.rev_at_events(self.Zs * r[:, None]).T
+                return np.cumsum(g1[:, ::-1], axis=1)[:, self._rev_eg]
+            return np.cumsum(Zr[:, ::-1], axis=1)[:, self._rev_rows]
+        return self.rs.rev_at_events(self.Zs * r[:, None]).T
 
     def _rows(self, v):
         """Cumulative sums of ``v`` (per event time) at every sorted row."""
+        if self.single:
+            nE = self._nE
+            c = np.empty(nE + 1)
+            c[0] = 0.0
+            np.cumsum(v, out=c[1:])
+            return c[self._row_eg2[:self.n]]
         return self.rs.fwd_to_rows(v)
+
+    def _rows2(self, v1, v2):
+        """:meth:`_rows` of two vectors at once, as one (2n,) array."""
+        if self.single:
+            nE = self._nE
+            c = np.empty(2 * nE + 2)
+            c[0] = 0.0
+            c[nE + 1] = 0.0
+            np.cumsum(v1, out=c[1:nE + 1])
+            np.cumsum(v2, out=c[nE + 2:])
+            return c[self._row_eg2]
+        return np.concatenate([self.rs.fwd_to_rows(v1), self.rs.fwd_to_rows(v2)])
 
     def _risk(self, eta):
         shift = float(eta.max()) if len(eta) else 0.0
-        r = np.exp(eta - shift)
+        if shift < 300.0:           # no overflow risk: exp(eta) as glmnet (no shift)
+            shift = 0.0
+            r = np.exp(eta)
+        else:
+            r = np.exp(eta - shift)
         if self.w is not None:
             r *= self.w
         return r, shift
@@ -161,15 +214,13 @@ class CoxPathData:
         weights ``w`` and working gradient ``wr`` per row, *times sum(w)* (multiply the
         sums made from them by ``1 / sum(w)`` for glmnet's scale), and the state from
         which :meth:`glmnet_risk` gives the log-likelihood."""
-        shift = float(f_eta.max()) if len(f_eta) else 0.0
-        r = np.exp(f_eta - shift)
-        if self.w is not None:
-            r *= self.w
+        r, shift = self._risk(f_eta)
         S0 = self._s0(r)
         q1 = self.dw / S0
-        bc = self._rows(np.column_stack((q1, q1 / S0)))
-        eb = r * bc[:, 0]
-        w = eb - r * r * bc[:, 1]
+        bc = self._rows2(q1, q1 / S0)
+        n = self.n
+        eb = r * bc[:n]
+        w = eb - r * r * bc[n:]
         wr = self.dq - eb
         return w, wr, (f_eta, S0, shift)
 
@@ -423,29 +474,68 @@ def glmnet_cox_iterations(data: CoxPathData, lambdas, alpha: float, pf: np.ndarr
 # ---------------------------------------------------------------------------------------
 # exact minimiser (proximal Newton)
 # ---------------------------------------------------------------------------------------
+def _spd_solve(A, rhs):
+    """Solve ``A x = rhs`` (lists; A symmetric positive definite): Cholesky on Python
+    floats for the small systems of a path step (numpy's call overhead is larger there),
+    LAPACK beyond 24 unknowns.  None when A is not numerically positive definite."""
+    k = len(rhs)
+    if k > 24:
+        try:
+            x = np.linalg.solve(np.array(A), np.array(rhs))
+        except np.linalg.LinAlgError:
+            return None
+        return x.tolist() if np.all(np.isfinite(x)) else None
+    L = [[0.0] * k for _ in range(k)]
+    for i in range(k):
+        Li, Ai = L[i], A[i]
+        for j in range(i + 1):
+            Lj = L[j]
+            t = Ai[j]
+            for m in range(j):
+                t -= Li[m] * Lj[m]
+            if i == j:
+                if not t > 0.0:
+                    return None
+                Li[i] = math.sqrt(t)
+            else:
+                Li[j] = t / Lj[j]
+    y = [0.0] * k
+    for i in range(k):
+        Li = L[i]
+        t = rhs[i]
+        for m in range(i):
+            t -= Li[m] * y[m]
+        y[i] = t / Li[i]
+    x = [0.0] * k
+    for i in range(k - 1, -1, -1):
+        t = y[i]
+        for m in range(i + 1, k):
+            t -= L[m][i] * x[m]
+        x[i] = t / L[i][i]
+    return x
+
+
 def _cd_quad(H, c, l1, l2, x, usable, tol=1e-14, max_sweeps=100_000):
     """Cyclic coordinate descent (Python floats) on
-    ``1/2 x'Hx - c'x + sum l1|x| + 1/2 sum l2 x^2`` from ``x``."""
+    ``1/2 x'Hx - c'x + sum l1|x| + 1/2 sum l2 x^2`` from ``x`` (all lists)."""
     q = len(c)
-    Hl = H.tolist()
-    x = [float(v) for v in x]
-    r = (c - H @ np.asarray(x)).tolist()
-    l1l, l2l = l1.tolist(), l2.tolist()
+    x = list(x)
+    r = [c[j] - sum(H[j][k] * x[k] for k in range(q)) for j in range(q)]
     idx = [j for j in range(q) if usable[j]]
-    diag = [Hl[j][j] for j in range(q)]
+    diag = [H[j][j] for j in range(q)]
     for _ in range(max_sweeps):
         dmax = 0.0
         for j in idx:
-            den = diag[j] + l2l[j]
+            den = diag[j] + l2[j]
             if den <= 0:
                 continue
             u = r[j] + diag[j] * x[j]
-            au = abs(u) - l1l[j]
+            au = abs(u) - l1[j]
             new = math.copysign(au, u) / den if au > 0 else 0.0
             d = new - x[j]
             if d != 0.0:
                 x[j] = new
-                Hj = Hl[j]
+                Hj = H[j]
                 for k in range(q):
                     r[k] -= Hj[k] * d
                 dd = diag[j] * d * d
@@ -453,70 +543,81 @@ def _cd_quad(H, c, l1, l2, x, usable, tol=1e-14, max_sweeps=100_000):
                     dmax = dd
         if dmax < tol:
             break
-    return np.array(x)
+    return x
 
 
 def _solve_quad(H, g, b, l1, l2, usable, slack=1e-9):
     """Exact minimiser of the penalised quadratic model
     ``g'(x - b) + 1/2 (x - b)'H(x - b) + sum l1|x| + 1/2 sum l2 x^2`` over the usable
-    coordinates: the active set and signs of ``b`` (plus the coordinates violating the
-    optimality conditions at ``b``) give a linear system; when its solution is not sign-
-    and KKT-consistent, coordinate descent finds the active set and the system is
-    solved again."""
-    free = l1 <= 0
-    nz = b != 0
-    act = (nz | free | (np.abs(g) > l1)) & usable
-    sgn = np.where(nz, np.sign(b), -np.sign(g))
-    c = H @ b - g
+    coordinates (all arguments lists): the active set and signs of ``b`` (plus the
+    coordinates violating the optimality conditions at ``b``) give a linear system; when
+    its solution is not sign- and KKT-consistent, coordinate descent finds the active set
+    and the system is solved again."""
+    p = len(b)
+    rp = range(p)
+    c = [sum(Hj[k] * b[k] for k in rp) - g[j] for j, Hj in enumerate(H)]
+    act = [j for j in rp if usable[j] and (b[j] != 0.0 or l1[j] <= 0.0 or abs(g[j]) > l1[j])]
+    sgn = [(1.0 if b[j] > 0 else -1.0) if b[j] != 0.0 else
+           (-1.0 if g[j] > 0 else (1.0 if g[j] < 0 else 0.0)) for j in rp]
     xc = b
     for attempt in range(3):
-        idx = np.flatnonzero(act)
-        x = np.zeros(len(b))
+        x = [0.0] * p
         ok = True
-        if len(idx):
-            A = H[idx][:, idx]
-            A.flat[::len(idx) + 1] += l2[idx]
-            try:
-                x[idx] = np.linalg.solve(A, c[idx] - l1[idx] * sgn[idx])
-            except np.linalg.LinAlgError:
+        if act:
+            A = [[H[i][j] for j in act] for i in act]
+            for m, i in enumerate(act):
+                A[m][m] += l2[i]
+            sol = _spd_solve(A, [c[i] - l1[i] * sgn[i] for i in act])
+            if sol is None:
                 ok = False
             else:
-                xi = x[idx]
-                pen = ~free[idx]
-                ok = bool(np.all(np.isfinite(xi))) and bool(
-                    np.all(np.sign(xi[pen]) == sgn[idx][pen]))
+                for m, i in enumerate(act):
+                    xi = sol[m]
+                    x[i] = xi
+                    if l1[i] > 0.0 and not (xi * sgn[i] > 0.0):
+                        ok = False
         if ok:
-            ina = ~act & usable
-            if ina.any():
-                r = c[ina] - H[ina] @ x
-                ok = bool(np.all(np.abs(r) <= l1[ina] * (1 + slack) + slack))
+            aset = set(act)
+            for j in rp:
+                if usable[j] and j not in aset:
+                    Hj = H[j]
+                    r = c[j] - sum(Hj[k] * x[k] for k in act)
+                    if abs(r) > l1[j] * (1 + slack) + slack:
+                        ok = False
+                        break
         if ok:
             return x
         if attempt == 2:
             break
         xc = _cd_quad(H, c, l1, l2, xc, usable, tol=1e-12 if attempt == 0 else 1e-24)
-        act = ((xc != 0) | free) & usable
-        sgn = np.sign(xc)
+        act = [j for j in rp if usable[j] and (xc[j] != 0.0 or l1[j] <= 0.0)]
+        sgn = [(1.0 if v > 0 else (-1.0 if v < 0 else 0.0)) for v in xc]
     return xc
 
 
 def _small(step, x, tol):
-    return float(np.max(np.abs(step), initial=0.0)) < tol * (
-        1.0 + float(np.max(np.abs(x), initial=0.0)))
+    return max(map(abs, step), default=0.0) < tol * (1.0 + max(map(abs, x), default=0.0))
 
 
-def _slope(H, b, l1, l2, lam, us):
+def _slope(H, b, l1, l2, us):
     """d b / d log(lambda) on the active set (from the stationarity conditions)."""
-    idx = np.flatnonzero((b != 0) & us)
-    d = np.zeros(len(b))
-    if len(idx) and np.isfinite(lam):
-        A = H[idx][:, idx]
-        A.flat[::len(idx) + 1] += l2[idx]
-        try:
-            d[idx] = -np.linalg.solve(A, l1[idx] * np.sign(b[idx]) + l2[idx] * b[idx])
-        except np.linalg.LinAlgError:
+    act = [j for j in range(len(b)) if b[j] != 0.0 and us[j]]
+    d = [0.0] * len(b)
+    if act:
+        A = [[H[i][j] for j in act] for i in act]
+        for m, i in enumerate(act):
+            A[m][m] += l2[i]
+        sol = _spd_solve(A, [-(l1[i] * (1.0 if b[i] > 0 else -1.0) + l2[i] * b[i])
+                             for i in act])
+        if sol is None:
             return None
+        for m, i in enumerate(act):
+            d[i] = sol[m]
     return d
+
+
+def _obj(f, x, l1, l2):
+    return f + sum(a * abs(v) + 0.5 * c * v * v for a, c, v in zip(l1, l2, x, strict=True))
 
 
 def exact_cox_path(data: CoxPathData, lambdas, l1w, l2w, usable, b0=None,
@@ -525,13 +626,14 @@ def exact_cox_path(data: CoxPathData, lambdas, l1w, l2w, usable, b0=None,
 
     ``l1w``, ``l2w`` (p,): per-column weights so that the penalty at lambda is
     ``lambda * sum(l1w |b|) + lambda / 2 * sum(l2w b^2)`` (``inf`` lambda = only the
-    unpenalised columns).  Each lambda starts from a predictor (the two previous
-    solutions and the path slope ``db/dlog(lambda)`` at the last one); one Newton step
-    with the exact Hessian, then a second step with the same Hessian and the gradient at
-    the new point: when that step is below ``step_tol`` (relative) with an unchanged
-    active set, and the product of the two step sizes below 1e-11 (so that the error of
-    the reused Hessian is negligible), it is taken; otherwise Newton continues with
-    fresh Hessians.  ``stop(k, b) -> bool`` ends the path after lambda k.
+    unpenalised columns).  ``stop(k, b, f) -> bool`` (f the smooth objective near b, to
+    ~1e-10) ends the path after lambda k.  Each lambda starts from a predictor (the two
+    previous solutions and the path slope ``db/dlog(lambda)`` at the last one); one
+    Newton step with the exact Hessian, then a second step with the same Hessian and the
+    gradient at the new point: when that step is below ``step_tol`` (relative) with an
+    unchanged active set, and the product of the two step sizes below 1e-11 (so that the
+    error of the reused Hessian is negligible), it is taken; otherwise Newton continues
+    with fresh Hessians.  The small p-dimensional algebra runs on Python floats.
     Returns ``(B (L, p), converged (L,))``.
     """
     p = data.p
@@ -539,67 +641,81 @@ def exact_cox_path(data: CoxPathData, lambdas, l1w, l2w, usable, b0=None,
     L = len(lambdas)
     B = np.zeros((L, p))
     conv = np.zeros(L, bool)
-    b = np.zeros(p) if b0 is None else np.array(b0, float)
-    pen = (l1w + l2w) > 0
+    b = [0.0] * p if b0 is None else [float(v) for v in b0]
+    l1w = [float(v) for v in l1w]
+    l2w = [float(v) for v in l2w]
+    usable = [bool(v) for v in usable]
+    pen = [a + c > 0 for a, c in zip(l1w, l2w, strict=True)]
     with np.errstate(divide="ignore"):
-        tau = np.log(lambdas)
+        tau = np.log(lambdas).tolist()
     slope = None
+    hist: list[list[float]] = []
+    rp = range(p)
     for k in range(L):                                  # loop over the path (warm starts)
-        lam = lambdas[k]
-        if np.isinf(lam):
-            us = usable & ~pen
-            l1, l2 = np.zeros(p), np.zeros(p)
+        lam = float(lambdas[k])
+        if math.isinf(lam):
+            us = [usable[j] and not pen[j] for j in rp]
+            l1, l2 = [0.0] * p, [0.0] * p
         else:
             us = usable
-            l1, l2 = lam * l1w, lam * l2w
-        b = np.where(us, b, 0.0)
-        if (k >= 1 and slope is not None and np.isfinite(tau[k]) and np.isfinite(tau[k - 1])
-                and tau[k] != tau[k - 1]):
-            last, h2 = B[k - 1], tau[k] - tau[k - 1]
-            pred = last + slope * h2
-            if k >= 2 and np.isfinite(tau[k - 2]) and tau[k - 2] != tau[k - 1] and \
-                    np.array_equal(B[k - 2] != 0, last != 0):
+            l1 = [lam * v for v in l1w]
+            l2 = [lam * v for v in l2w]
+        b = [v if us[j] else 0.0 for j, v in enumerate(b)]
+        if (k >= 1 and slope is not None and math.isfinite(tau[k])
+                and math.isfinite(tau[k - 1]) and tau[k] != tau[k - 1]):
+            last, h2 = hist[k - 1], tau[k] - tau[k - 1]
+            pred = [v + s_ * h2 for v, s_ in zip(last, slope, strict=True)]
+            if k >= 2 and math.isfinite(tau[k - 2]) and tau[k - 2] != tau[k - 1] and all(
+                    (u != 0.0) == (v != 0.0) for u, v in zip(hist[k - 2], last, strict=True)):
                 h0 = tau[k - 2] - tau[k - 1]
-                cq = (B[k - 2] - last - slope * h0) / (h0 * h0)
-                pred = pred + cq * h2 * h2
-            b = np.where((np.sign(pred) == np.sign(last)) & us, pred, 0.0)
-        f, g, H = data.derivs(b)
-        obj = f + float(l1 @ np.abs(b)) + 0.5 * float(l2 @ (b * b))
+                hh = h2 * h2 / (h0 * h0)
+                pred = [pv + (u - v - s_ * h0) * hh for pv, u, v, s_
+                        in zip(pred, hist[k - 2], last, slope, strict=True)]
+            b = [pv if us[j] and pv * v > 0.0 else 0.0
+                 for j, (pv, v) in enumerate(zip(pred, last, strict=True))]
+        f, g, H = data.derivs(np.array(b))
+        g, H = g.tolist(), H.tolist()
+        obj = _obj(f, b, l1, l2)
         done = False
+        fl = f
         for _ in range(max_iter):
             x = _solve_quad(H, g, b, l1, l2, us)
-            s1 = x - b
-            if _small(s1, x, step_tol) and np.array_equal(x != 0, b != 0):
-                b = x
-                done = True
+            s1 = [u - v for u, v in zip(x, b, strict=True)]
+            same = all((u != 0.0) == (v != 0.0) for u, v in zip(x, b, strict=True))
+            if same and _small(s1, x, step_tol):
+                b, fl, done = x, f, True
                 break
-            fx, gx, _ = data.derivs(x, hessian=False)
-            objx = fx + float(l1 @ np.abs(x)) + 0.5 * float(l2 @ (x * x))
+            fx, gx, _ = data.derivs(np.array(x), hessian=False)
+            gx = gx.tolist()
+            objx = _obj(fx, x, l1, l2)
             if objx <= obj + 1e-13 * abs(obj):
                 y = _solve_quad(H, gx, x, l1, l2, us)      # same Hessian, new gradient
-                s2 = y - x
-                if (_small(s2, y, step_tol) and np.array_equal(y != 0, x != 0)
-                        and float(np.max(np.abs(s1))) * float(np.max(np.abs(s2), initial=0.0))
-                        < 1e-11 * (1.0 + float(np.max(np.abs(y), initial=0.0)))):
-                    b = y
-                    done = True
+                s2 = [u - v for u, v in zip(y, x, strict=True)]
+                if (all((u != 0.0) == (v != 0.0) for u, v in zip(y, x, strict=True))
+                        and _small(s2, y, step_tol)
+                        and max(map(abs, s1)) * max(map(abs, s2), default=0.0)
+                        < 1e-11 * (1.0 + max(map(abs, y), default=0.0))):
+                    b, fl, done = y, fx, True
                     break
                 b = x
-                f, g, H = data.derivs(b)
-                obj = f + float(l1 @ np.abs(b)) + 0.5 * float(l2 @ (b * b))
+                f, g, H = data.derivs(np.array(b))
+                g, H = g.tolist(), H.tolist()
+                obj = _obj(f, b, l1, l2)
                 continue
             t = 0.5
             for _ in range(40):                          # step halving (rarely needed)
-                cand = b + t * s1
-                fc, gc, Hc = data.derivs(cand)
-                objc = fc + float(l1 @ np.abs(cand)) + 0.5 * float(l2 @ (cand * cand))
+                cand = [v + t * d for v, d in zip(b, s1, strict=True)]
+                fc, gc, Hc = data.derivs(np.array(cand))
+                objc = _obj(fc, cand, l1, l2)
                 if objc <= obj + 1e-13 * abs(obj):
                     break
                 t /= 2
-            b, f, g, H, obj = cand, fc, gc, Hc, objc
+            b, f, g, H, obj = cand, fc, gc.tolist(), Hc.tolist(), objc
+            fl = f
+        hist.append(b)
         B[k] = b
         conv[k] = done
-        slope = _slope(H, b, l1, l2, lam, us) if np.isfinite(lam) else None
-        if stop is not None and stop(k, b):
+        slope = _slope(H, b, l1, l2, us) if math.isfinite(lam) else None
+        if stop is not None and stop(k, B[k], fl):
             return B[:k + 1], conv[:k + 1]
     return B, conv

@@ -150,8 +150,8 @@ def coxnet_path(X, time, event, lambdas=None, alpha: float = 1.0, penalty_factor
                 devs = []
                 rr = data.lsat_n - data.ll0
 
-                def stop(k, b, devs=devs):
-                    devs.append((data.loglik(b) + data.lconst - data.ll0) / rr)
+                def stop(k, b, f, devs=devs):
+                    devs.append((data.lconst - f - data.ll0) / rr)
                     return _glmnet_stop(devs)
             else:
                 lam_solve, lam, b0 = lambdas, lambdas, None
