@@ -29,6 +29,7 @@ sums run over the distinct times only.  No loop runs over patients.
 from __future__ import annotations
 
 import math
+from operator import mul
 
 import numpy as np
 
@@ -132,9 +133,8 @@ class CoxPathData:
     def _s0(self, r):
         if self.single:
             if self.grouped:
-                g0 = np.add.reduceat(r, self._g_start)
-                return np.cumsum(g0[::-1])[self._rev_eg]
-            return np.cumsum(r[::-1])[self._rev_rows]
+                return np.add.reduceat(r, self._g_start)[::-1].cumsum()[self._rev_eg]
+            return r[::-1].cumsum()[self._rev_rows]
         return self.rs.rev_at_events(r)
 
     def _s1(self, r):
@@ -143,8 +143,8 @@ class CoxPathData:
             Zr = self.ZT * r
             if self.grouped:
                 g1 = np.add.reduceat(Zr.ravel(), self._flat_starts).reshape(self.p, self._G)
-                return np.cumsum(g1[:, ::-1], axis=1)[:, self._rev_eg]
-            return np.cumsum(Zr[:, ::-1], axis=1)[:, self._rev_rows]
+                return g1[:, ::-1].cumsum(axis=1)[:, self._rev_eg]
+            return Zr[:, ::-1].cumsum(axis=1)[:, self._rev_rows]
         return self.rs.rev_at_events(self.Zs * r[:, None]).T
 
     def _rows(self, v):
@@ -153,7 +153,7 @@ class CoxPathData:
             nE = self._nE
             c = np.empty(nE + 1)
             c[0] = 0.0
-            np.cumsum(v, out=c[1:])
+            v.cumsum(out=c[1:])
             return c[self._row_eg2[:self.n]]
         return self.rs.fwd_to_rows(v)
 
@@ -164,8 +164,8 @@ class CoxPathData:
             c = np.empty(2 * nE + 2)
             c[0] = 0.0
             c[nE + 1] = 0.0
-            np.cumsum(v1, out=c[1:nE + 1])
-            np.cumsum(v2, out=c[nE + 2:])
+            v1.cumsum(out=c[1:nE + 1])
+            v2.cumsum(out=c[nE + 2:])
             return c[self._row_eg2]
         return np.concatenate([self.rs.fwd_to_rows(v1), self.rs.fwd_to_rows(v2)])
 
@@ -189,24 +189,28 @@ class CoxPathData:
         S0 = self._s0(r)
         return float(self.U0 @ b - self.dw @ np.log(S0) - shift * self.sdw) / self.sumw
 
-    def derivs(self, b, hessian=True):
-        """``(f, g, H)``: minus the log-likelihood / sum(w), its gradient and Hessian."""
+    def derivs(self, b, hessian=True, scaled=True):
+        """``(f, g, H)``: minus the log-likelihood / sum(w), its gradient and Hessian
+        (not divided by sum(w) when ``scaled`` is false)."""
         p = self.p
         if self.sdw == 0:
             return 0.0, np.zeros(p), (np.zeros((p, p)) if hessian else None)
         eta = b @ self.ZT
         r, shift = self._risk(eta)
         S0 = self._s0(r)
-        s = 1.0 / self.sumw
-        f = -float(self.U0 @ b - self.dw @ np.log(S0) - shift * self.sdw) * s
+        f = float(self.dw @ np.log(S0) - self.U0 @ b) + shift * self.sdw
         qg = self.dw / S0
-        if not hessian:
-            rc = r * self._rows(qg)
-            return f, (self.ZT @ rc - self.U0) * s, None
-        S1 = self._s1(r)
-        g = (S1 @ qg - self.U0) * s
         rc = r * self._rows(qg)
-        H = ((self.ZT * rc) @ self.Zs - (S1 * (qg / S0)) @ S1.T) * s
+        if not hessian:
+            g = self.ZT @ rc - self.U0
+            H = None
+        else:
+            S1 = self._s1(r)
+            g = S1 @ qg - self.U0
+            H = (self.ZT * rc) @ self.Zs - (S1 * (qg / S0)) @ S1.T
+        if scaled:
+            s = 1.0 / self.sumw
+            return f * s, g * s, (None if H is None else H * s)
         return f, g, H
 
     def glmnet_weights(self, f_eta):
@@ -219,9 +223,9 @@ class CoxPathData:
         q1 = self.dw / S0
         bc = self._rows2(q1, q1 / S0)
         n = self.n
-        eb = r * bc[:n]
-        w = eb - r * r * bc[n:]
-        wr = self.dq - eb
+        b = bc[:n]
+        w = r * (b - r * bc[n:])
+        wr = self.dq - r * b
         return w, wr, (f_eta, S0, shift)
 
     def glmnet_risk(self, state) -> float:
@@ -332,7 +336,7 @@ def glmnet_cox_iterations(data: CoxPathData, lambdas, alpha: float, pf: np.ndarr
     al = 0.0
     oma = 1.0 - alpha
     out_a, out_lam, out_dev, out_ok = [], [], [], []
-    ix_cache = None
+    ix_cache = rest_cache = None
     mnl = min(mnlam, nlam)
     for ilm in range(nlam):                            # loop over the path
         al0 = al
@@ -394,9 +398,7 @@ def glmnet_cox_iterations(data: CoxPathData, lambdas, alpha: float, pf: np.ndarr
                         dd = vi * de * de
                         if dd > dli:
                             dli = dd
-                        Gi = Gm[i]
-                        for k in rngS:
-                            gS[k] -= de * Gi[k]
+                        gS = [x - de * y for x, y in zip(gS, Gm[i])]
                         if not in_m[j]:
                             in_m[j] = True
                             m.append(j)
@@ -422,9 +424,7 @@ def glmnet_cox_iterations(data: CoxPathData, lambdas, alpha: float, pf: np.ndarr
                             dd = vi * de * de
                             if dd > dli:
                                 dli = dd
-                            Gi = Gm[i]
-                            for k in rngS:
-                                gS[k] -= de * Gi[k]
+                            gS = [x - de * y for x, y in zip(gS, Gm[i])]
                     if dli < cthr or nlp > maxit:
                         break
             if nlp > maxit:
@@ -442,7 +442,9 @@ def glmnet_cox_iterations(data: CoxPathData, lambdas, alpha: float, pf: np.ndarr
                 continue
             rest = [k for k in range(p) if not ixx[k] and ju[k]]
             if rest:
-                gr = (np.abs(ZT[rest] @ wr) * sc).tolist()
+                if rest_cache is None or rest_cache[0] != rest:
+                    rest_cache = (rest, np.ascontiguousarray(ZT[rest]))
+                gr = (np.abs(rest_cache[1] @ wr) * sc).tolist()
                 for k, gk in zip(rest, gr, strict=True):
                     ga[k] = gk
                     if gk > sa * vp[k]:
@@ -520,7 +522,7 @@ def _cd_quad(H, c, l1, l2, x, usable, tol=1e-14, max_sweeps=100_000):
     ``1/2 x'Hx - c'x + sum l1|x| + 1/2 sum l2 x^2`` from ``x`` (all lists)."""
     q = len(c)
     x = list(x)
-    r = [c[j] - sum(H[j][k] * x[k] for k in range(q)) for j in range(q)]
+    r = [cj - sum(map(mul, Hj, x)) for cj, Hj in zip(c, H, strict=True)]
     idx = [j for j in range(q) if usable[j]]
     diag = [H[j][j] for j in range(q)]
     for _ in range(max_sweeps):
@@ -555,7 +557,7 @@ def _solve_quad(H, g, b, l1, l2, usable, slack=1e-9):
     and the system is solved again."""
     p = len(b)
     rp = range(p)
-    c = [sum(Hj[k] * b[k] for k in rp) - g[j] for j, Hj in enumerate(H)]
+    c = [sum(map(mul, Hj, b)) - gj for Hj, gj in zip(H, g, strict=True)]
     act = [j for j in rp if usable[j] and (b[j] != 0.0 or l1[j] <= 0.0 or abs(g[j]) > l1[j])]
     sgn = [(1.0 if b[j] > 0 else -1.0) if b[j] != 0.0 else
            (-1.0 if g[j] > 0 else (1.0 if g[j] < 0 else 0.0)) for j in rp]
@@ -580,8 +582,7 @@ def _solve_quad(H, g, b, l1, l2, usable, slack=1e-9):
             aset = set(act)
             for j in rp:
                 if usable[j] and j not in aset:
-                    Hj = H[j]
-                    r = c[j] - sum(Hj[k] * x[k] for k in act)
+                    r = c[j] - sum(map(mul, H[j], x))
                     if abs(r) > l1[j] * (1 + slack) + slack:
                         ok = False
                         break
@@ -617,7 +618,8 @@ def _slope(H, b, l1, l2, us):
 
 
 def _obj(f, x, l1, l2):
-    return f + sum(a * abs(v) + 0.5 * c * v * v for a, c, v in zip(l1, l2, x, strict=True))
+    ax = list(map(abs, x))
+    return f + sum(map(mul, l1, ax)) + 0.5 * sum(map(mul, l2, map(mul, x, x)))
 
 
 def exact_cox_path(data: CoxPathData, lambdas, l1w, l2w, usable, b0=None,
@@ -642,8 +644,9 @@ def exact_cox_path(data: CoxPathData, lambdas, l1w, l2w, usable, b0=None,
     B = np.zeros((L, p))
     conv = np.zeros(L, bool)
     b = [0.0] * p if b0 is None else [float(v) for v in b0]
-    l1w = [float(v) for v in l1w]
-    l2w = [float(v) for v in l2w]
+    S = data.sumw                                       # work on the unscaled objective
+    l1w = [float(v) * S for v in l1w]
+    l2w = [float(v) * S for v in l2w]
     usable = [bool(v) for v in usable]
     pen = [a + c > 0 for a, c in zip(l1w, l2w, strict=True)]
     with np.errstate(divide="ignore"):
@@ -673,7 +676,7 @@ def exact_cox_path(data: CoxPathData, lambdas, l1w, l2w, usable, b0=None,
                         in zip(pred, hist[k - 2], last, slope, strict=True)]
             b = [pv if us[j] and pv * v > 0.0 else 0.0
                  for j, (pv, v) in enumerate(zip(pred, last, strict=True))]
-        f, g, H = data.derivs(np.array(b))
+        f, g, H = data.derivs(np.array(b), scaled=False)
         g, H = g.tolist(), H.tolist()
         obj = _obj(f, b, l1, l2)
         done = False
@@ -685,7 +688,7 @@ def exact_cox_path(data: CoxPathData, lambdas, l1w, l2w, usable, b0=None,
             if same and _small(s1, x, step_tol):
                 b, fl, done = x, f, True
                 break
-            fx, gx, _ = data.derivs(np.array(x), hessian=False)
+            fx, gx, _ = data.derivs(np.array(x), hessian=False, scaled=False)
             gx = gx.tolist()
             objx = _obj(fx, x, l1, l2)
             if objx <= obj + 1e-13 * abs(obj):
@@ -698,14 +701,14 @@ def exact_cox_path(data: CoxPathData, lambdas, l1w, l2w, usable, b0=None,
                     b, fl, done = y, fx, True
                     break
                 b = x
-                f, g, H = data.derivs(np.array(b))
+                f, g, H = data.derivs(np.array(b), scaled=False)
                 g, H = g.tolist(), H.tolist()
                 obj = _obj(f, b, l1, l2)
                 continue
             t = 0.5
             for _ in range(40):                          # step halving (rarely needed)
                 cand = [v + t * d for v, d in zip(b, s1, strict=True)]
-                fc, gc, Hc = data.derivs(np.array(cand))
+                fc, gc, Hc = data.derivs(np.array(cand), scaled=False)
                 objc = _obj(fc, cand, l1, l2)
                 if objc <= obj + 1e-13 * abs(obj):
                     break
@@ -716,6 +719,6 @@ def exact_cox_path(data: CoxPathData, lambdas, l1w, l2w, usable, b0=None,
         B[k] = b
         conv[k] = done
         slope = _slope(H, b, l1, l2, us) if math.isfinite(lam) else None
-        if stop is not None and stop(k, B[k], fl):
+        if stop is not None and stop(k, B[k], fl / S):
             return B[:k + 1], conv[:k + 1]
     return B, conv
