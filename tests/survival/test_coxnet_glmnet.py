@@ -102,3 +102,24 @@ def test_user_lambdas_in_any_order(ref, d):
     # lambda = glmnet's sequence the first step differs from glmnet's infinite lambda only
     # inside the convergence threshold
     np.testing.assert_allclose(B, np.asarray(r["coef"]).T[perm], atol=1e-5)
+
+
+def test_all_censored_is_a_named_error(d):
+    from ipdma.errors import OutcomeError
+
+    with pytest.raises(OutcomeError, match="at least one event"):
+        coxnet_path(d[XS].to_numpy(), d["time"], np.zeros(len(d)), thresh=1e-7)
+
+
+@pytest.mark.parametrize("thresh", [None, 1e-7])
+def test_constant_column_stays_zero_and_strata_weights_agree(d, thresh):
+    X = d[XS].to_numpy().copy()
+    X[:, 2] = 3.0
+    B, lam, ok = coxnet_path(X, d["time"], d["status"], thresh=thresh)
+    assert ok.all() and np.all(B[:, 2] == 0)
+    # stratified and weighted paths: glmnet's iterations at 1e-14 meet the exact solver
+    w = 0.5 + (np.arange(len(d)) % 3)
+    Be, lam, _ = coxnet_path(X, d["time"], d["status"], strata=d["trial"], weights=w)
+    B14, _, _ = coxnet_path(X, d["time"], d["status"], lam, strata=d["trial"], weights=w,
+                            thresh=1e-14)
+    np.testing.assert_allclose(B14, Be, atol=5e-7)

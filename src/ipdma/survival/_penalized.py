@@ -25,7 +25,7 @@ import pandas as pd
 
 from .._base import Summary, check_is_fitted
 from .._enet import one_blas_thread
-from ..errors import ConvergenceWarning, ModelSpecificationError
+from ..errors import ConvergenceWarning, ModelSpecificationError, OutcomeError
 from ._cox import _numeric_matrix
 from ._coxnet import (
     CoxPathData,
@@ -117,6 +117,9 @@ def coxnet_path(X, time, event, lambdas=None, alpha: float = 1.0, penalty_factor
     if not 0 <= alpha <= 1:
         raise ModelSpecificationError(f"alpha must be in [0, 1] (got {alpha})")
     data = _data(X, time, event, weights, standardize, strata)
+    if data.sdw <= 0:
+        raise OutcomeError("the penalised Cox path needs at least one event (with positive "
+                           "weight); every row is censored")
     p = data.p
     pf = _pf(penalty_factor, p)
     usable = ~data.const
