@@ -7,13 +7,12 @@ weights normalised to sum 1)::
 
 with Breslow's rule for tied event times (glmnet's), penalty factors rescaled
 to sum to the number of columns, and coefficients reported on the original
-scale.  Solver: the shared proximal-Newton path solver
-(:func:`ipdma._enet.solve_enet_path`) -- the exact Cox Hessian (p x p, vectorised
-over patients, see :mod:`ipdma.survival._cox`) defines a quadratic model whose
-penalised minimum is found exactly (active set of the warm start, coordinate descent
-when it changes); with the exact Hessian the outer iterations converge quadratically
-once the active set is found, so the result is the exact minimiser (glmnet's own
-answer differs from it by its convergence threshold).
+scale.  Solvers (:mod:`ipdma.survival._coxnet`): by default the exact minimiser at each
+lambda (proximal Newton with the exact Breslow Hessian, the penalised quadratic model
+solved exactly on its active set); with ``thresh=`` glmnet's own iterations (diagonal
+IRLS weights + coordinate descent in covariance mode, strong rules, its convergence test),
+which reproduce glmnet's coefficients at the same ``thresh`` including its convergence
+error.
 """
 
 from __future__ import annotations
@@ -25,19 +24,19 @@ import numpy as np
 import pandas as pd
 
 from .._base import Summary, check_is_fitted
-from .._enet import one_blas_thread, solve_enet_path
-from ..errors import ConvergenceWarning, ModelSpecificationError
-from ._cox import _CoxDerivatives, _derivatives, _numeric_matrix
+from .._enet import one_blas_thread
+from ..errors import ConvergenceWarning, ModelSpecificationError, OutcomeError
+from ._cox import _numeric_matrix
+from ._coxnet import (
+    CoxPathData,
+    exact_cox_path,
+    glmnet_cox_iterations,
+    glmnet_default_lambdas,
+    glmnet_lambda_max,
+)
 from ._outcome import survival_outcome
-from ._riskset import RiskSets
 
 __all__ = ["CoxNet", "coxnet_lambda_max", "coxnet_path"]
-
-
-def _std(X, w, standardize):
-    mean = w @ X
-    sd = np.sqrt(w @ (X - mean) ** 2) if standardize else np.ones(X.shape[1])
-    return mean, sd
 
 
 def _pf(penalty_factor, p):
@@ -47,66 +46,54 @@ def _pf(penalty_factor, p):
     return pf * p / pf.sum() if pf.sum() > 0 else pf
 
 
-class _Problem:
-    def __init__(self, rs, Z, wsum):
-        self.rs, self.Z, self.wsum = rs, Z, wsum
-
-    def derivs(self, b, deriv=2):
-        ll, u, info = _derivatives(self.rs, self.Z, self.Z @ b, "breslow", deriv)
-        return ll / self.wsum, (None if u is None else u / self.wsum), \
-            (None if info is None else info / self.wsum)
-
-
-def _setup(X, time, event, weights, standardize, strata=None):
-    X = np.asarray(X, float)
-    n = X.shape[0]
-    w = np.ones(n) if weights is None else np.asarray(weights, float)
-    wn = w / w.sum()
-    mean, sd = _std(X, wn, standardize)
-    const = sd <= 0
-    sd_safe = np.where(const, 1.0, sd)
-    Z = (X - mean) / sd_safe
-    Z[:, const] = 0.0
-    st = None if strata is None else pd.factorize(np.asarray(strata), sort=True)[0]
-    rs = RiskSets(time, event, st, wn)
-    return _Problem(rs, Z[rs.order], 1.0), mean, sd_safe, const
-
-
 def coxnet_lambda_max(X, time, event, alpha: float = 1.0, penalty_factor=None,
                       weights=None, standardize: bool = True, strata=None) -> float:
-    """Smallest lambda with every penalised coefficient zero (glmnet's first
-    lambda; penalty-free columns are assumed absent)."""
-    prob, _, _, _ = _setup(X, time, event, weights, standardize, strata)
-    p = prob.Z.shape[1]
-    pf = _pf(penalty_factor, p)
-    _, g, _ = prob.derivs(np.zeros(p), 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(pf > 0, np.abs(g) / pf, 0.0)
-    return float(np.max(ratio) / max(alpha, 1e-3))
+    """Smallest lambda with every penalised coefficient zero (glmnet's first lambda):
+    the largest score of a penalised standardised column divided by its penalty factor
+    and by ``max(alpha, 1e-3)``, the score taken at the fit of the penalty-free columns
+    (glmnet's ``coxnet``; at beta = 0 when ``alpha = 0``)."""
+    data = _data(X, time, event, weights, standardize, strata)
+    pf = _pf(penalty_factor, data.p)
+    return glmnet_lambda_max(data, alpha, pf, ~data.const)[0]
+
+
+def _data(X, time, event, weights, standardize, strata):
+    st = None if strata is None else pd.factorize(np.asarray(strata), sort=True)[0]
+    return CoxPathData(X, np.asarray(time, float), np.asarray(event, float), weights, st,
+                       standardize)
 
 
 def coxnet_path(X, time, event, lambdas=None, alpha: float = 1.0, penalty_factor=None,
                 weights=None, standardize: bool = True, strata=None, n_lambda: int = 100,
                 lambda_min_ratio: float | None = None, tol: float = 1e-14,
-                max_iter: int = 200):
+                max_iter: int = 200, thresh: float | None = None):
     """Elastic-net Cox coefficients along a decreasing lambda path (warm starts).
 
     Parameters
     ----------
     X : array (n, p); time, event : arrays (n,)
     lambdas : array, optional
-        Decreasing lambdas (glmnet scale).  Default: ``n_lambda`` log-spaced
-        values from :func:`coxnet_lambda_max` down to ``lambda_min_ratio`` times
-        it (1e-4 when n > p, else 1e-2), as glmnet.
+        Lambdas (glmnet scale), solved in decreasing order as given.  Default: glmnet's
+        sequence for ``family = "cox"``: ``n_lambda`` log-spaced values from
+        :func:`coxnet_lambda_max` (the score at the fit of the penalty-free columns) down
+        to ``lambda_min_ratio`` times it (1e-4 when n > p, else 1e-2); the first solution
+        is glmnet's at an infinite lambda (penalised coefficients zero), and the path
+        stops where glmnet stops it (from the 5th lambda, once the fraction of null
+        deviance explained gains less than 0.1 % relative over 4 steps, or exceeds 0.99).
     alpha : float
         Elastic-net mixing (1 = lasso).
     penalty_factor, weights, standardize, strata
         As glmnet (``strata`` = ``stratifySurv``).
     tol : float
-        Kept for compatibility: the solver converges to the exact minimiser (Newton
-        steps below 1e-7 with a settled active set; the error is then ~1e-14).
+        Kept for compatibility (the exact solver converges to ~1e-14).
     max_iter : int
-        Newton iterations per lambda.
+        Newton iterations per lambda (exact solver).
+    thresh : float, optional
+        None (default): the exact minimiser at each lambda (proximal Newton, error
+        ~1e-14).  A number: glmnet's own iterations with its convergence threshold
+        ``thresh`` (``glmnet(..., thresh = )``, 1e-7 is glmnet's default), so the
+        coefficients are glmnet's including its convergence error (without strata;
+        glmnet runs stratified data through another routine).
 
     Returns
     -------
@@ -121,40 +108,76 @@ def coxnet_path(X, time, event, lambdas=None, alpha: float = 1.0, penalty_factor
     >>> X = rng.normal(size=(200, 3))
     >>> t = rng.exponential(np.exp(-X[:, 0]))
     >>> B, lam, ok = coxnet_path(X, t, np.ones(200), n_lambda=10)
-    >>> B.shape, bool(np.all(B[0] == 0)), bool(ok.all())
-    ((10, 3), True, True)
+    >>> B.shape, bool(np.all(B[0] == 0)), bool(ok.all())    # glmnet's early stop at 9
+    ((9, 3), True, True)
+    >>> B7, _, _ = coxnet_path(X, t, np.ones(200), lam, thresh=1e-7)   # glmnet's numbers
+    >>> bool(np.max(np.abs(B7 - B)) < 1e-3)
+    True
     """
     if not 0 <= alpha <= 1:
         raise ModelSpecificationError(f"alpha must be in [0, 1] (got {alpha})")
-    prob, _mean, sd, const = _setup(X, time, event, weights, standardize, strata)
-    p = prob.Z.shape[1]
+    data = _data(X, time, event, weights, standardize, strata)
+    if data.sdw <= 0:
+        raise OutcomeError("the penalised Cox path needs at least one event (with positive "
+                           "weight); every row is censored")
+    p = data.p
     pf = _pf(penalty_factor, p)
-    if lambdas is None:
-        lmax = coxnet_lambda_max(X, time, event, alpha, penalty_factor, weights, standardize,
-                                 strata)
-        n = prob.Z.shape[0]
-        ratio = lambda_min_ratio or (1e-4 if n > p else 1e-2)
-        lambdas = np.geomspace(lmax, lmax * ratio, n_lambda)
-    lambdas = np.asarray(lambdas, float)
-    if np.any(lambdas < 0):
-        raise ModelSpecificationError("lambdas must be >= 0")
-    derivs = _CoxDerivatives(prob.rs, prob.Z, "breslow")
-
-    def evaluate(b, idx=None, hessian=True):
-        ll, u, info = derivs(prob.Z @ b[0], 2 if hessian else 1)
-        return np.array([-ll]), -u[None], None if info is None else info[None]
-
-    lam = lambdas[:, None, None]
+    usable = ~data.const
+    ratio = lambda_min_ratio or (1e-4 if data.n > p else 1e-2)
+    if lambdas is not None:
+        lambdas = np.asarray(lambdas, float).ravel()
+        if np.any(lambdas < 0) or np.any(np.isnan(lambdas)):
+            raise ModelSpecificationError("lambdas must be >= 0")
     with one_blas_thread():             # narrow matrices: 1 BLAS thread is faster
-        B, conv = solve_enet_path(evaluate, np.zeros((1, p)), lam * alpha * pf,
-                                  lam * (1 - alpha) * pf, lambdas=lambdas,
-                                  usable=~const[None], max_iter=max_iter)
-    out = np.where(const, 0.0, B[:, 0] / sd)
-    conv = conv[:, 0]
+        if thresh is not None:
+            order = None
+            lam_in = None
+            if lambdas is not None:
+                order = np.argsort(-lambdas, kind="stable")
+                lam_in = lambdas[order]
+            B, lam, _, conv, _ = glmnet_cox_iterations(
+                data, lam_in, alpha, pf, thresh=float(thresh), nlambda=n_lambda,
+                lambda_min_ratio=ratio)
+            if order is not None:
+                B2, c2 = np.empty_like(B), np.empty_like(conv)
+                B2[order], c2[order] = B, conv
+                B, conv, lam = B2, c2, lambdas
+        else:
+            l1w, l2w = alpha * pf, (1 - alpha) * pf
+            stop = None
+            if lambdas is None:
+                lmax, b0 = glmnet_lambda_max(data, alpha, pf, usable)
+                lam = glmnet_default_lambdas(lmax, ratio, n_lambda)
+                lam_solve = lam.copy()
+                lam_solve[0] = np.inf
+                devs = []
+                rr = data.lsat_n - data.ll0
+
+                def stop(k, b, f, devs=devs):
+                    devs.append((data.lconst - f - data.ll0) / rr)
+                    return _glmnet_stop(devs)
+            else:
+                lam_solve, lam, b0 = lambdas, lambdas, None
+            B, conv = exact_cox_path(data, lam_solve, l1w, l2w, usable, b0, stop=stop,
+                                     max_iter=max_iter)
+            lam = lam[:len(B)]
+    out = np.where(data.const, 0.0, B / data.sd)
     if not conv.all():
-        warnings.warn(f"coxnet did not converge at lambda = {lambdas[~conv][:3].tolist()}",
+        warnings.warn(f"coxnet did not converge at lambda = {lam[~conv][:3].tolist()}",
                       ConvergenceWarning, stacklevel=2)
-    return out, lambdas, conv
+    return out, np.asarray(lam, float), conv
+
+
+def _glmnet_stop(devs, mnlam: int = 5, fdev: float = 1e-5, devmax: float = 0.999) -> bool:
+    """glmnet's early stop of a default Cox path, given the dev ratios so far."""
+    k = len(devs)
+    if k < mnlam:
+        return False
+    d = devs[-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if (d - devs[k - mnlam]) / d < 100 * fdev:
+            return True
+    return d > devmax * 0.99 / 0.999
 
 
 class CoxNet:
