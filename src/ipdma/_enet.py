@@ -112,12 +112,29 @@ def solve_l1_quadratic(H, c, l1, l2, x0, usable=None, slack: float = 1e-9):
     act = ((x0 != 0) | free | viol) & usable
     sgn = np.where(x0 != 0, np.sign(x0), np.sign(r0))
     x, ok = _direct(H, c, l1, l2, act, sgn, free)
-    if ok.all():
-        good, _ = _kkt_ok(H, c, l1, x, act, slack)
-        ok &= good
+    good, r = _kkt_ok(H, c, l1, x, act, slack)
+    ok &= good
     if ok.all():
         return x
-    bad = ~ok
+    # active-set corrections (a few direct solves): drop the coordinates whose sign
+    # disagrees with the assumed one, add those violating the optimality conditions
+    # with the sign of their residual; coordinate descent only if this does not settle
+    bad = np.flatnonzero(~ok)
+    for _ in range(4):
+        Hb, cb, l1b, l2b, ub, fb = H[bad], c[bad], l1[bad], l2[bad], usable[bad], free[bad]
+        xb, sb, ab, rb = x[bad], sgn[bad], act[bad], r[bad]
+        flip = ab & ~fb & (np.sign(xb) != sb)
+        viol = ~ab & ub & (np.abs(rb) > l1b * (1 + slack) + slack)
+        ab = (ab & ~flip) | viol
+        sb = np.where(viol, np.sign(rb), sb)
+        xs, okb = _direct(Hb, cb, l1b, l2b, ab, sb, fb)
+        gb, rs = _kkt_ok(Hb, cb, l1b, xs, ab, slack)
+        okb &= gb
+        x[bad], act[bad], sgn[bad], r[bad] = xs, ab, sb, rs
+        bad = bad[~okb]
+        if not len(bad):
+            return x
+    bad = np.isin(np.arange(M), bad)
     xb = _cd(H[bad], c[bad], l1[bad], l2[bad], x0[bad].copy(), usable[bad], 1e-12, 10_000)
     for tol in (1e-24, None):
         act_b = ((xb != 0) | free[bad]) & usable[bad]
