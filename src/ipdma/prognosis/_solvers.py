@@ -195,8 +195,9 @@ class _LogisticPaths:
     def _rows(self, arr, idx):
         return arr if idx is None else arr[idx]
 
-    def __call__(self, b, idx, precise):
-        """Gradient (k, q), Hessian (k, q, q) and ``p`` (k, n) (None when not precise)."""
+    def __call__(self, b, idx, precise, hessian=True):
+        """Gradient (k, q), Hessian (k, q, q) (None unless ``hessian``) and ``p`` (k, n)
+        (None when not precise)."""
         if precise:
             wn = self._rows(self.wn, idx)
             eta = b @ self.AT
@@ -205,6 +206,8 @@ class _LogisticPaths:
             p = special.expit(eta * self.sgn)
             u = 1.0 - p
             g = -((wn * (u * self.sgn)) @ self.A)
+            if not hessian:
+                return g, None, p
             v = (wn * np.maximum(p * u, 1e-10)).astype(np.float32)
         else:
             wn = self._rows(self.wn32, idx)
@@ -302,6 +305,7 @@ def _logistic_enet_paths(prob: _LogisticPaths, b0, l1, l2, loglam, usable, *,
         g, H, P = prob(ba, None if allrows else a, precise)
         n_prec = 0
         first = True
+        hdist = np.zeros(len(a))     # relative distance from H's point (chord steps)
         for it in range(max_iter):
             x = solve_l1_quadratic(H, np.einsum("mij,mj->mi", H, ba) - g, l1k[a], l2k[a],
                                    ba, usable[a])
@@ -311,7 +315,10 @@ def _logistic_enet_paths(prob: _LogisticPaths, b0, l1, l2, loglam, usable, *,
                 first_rel = float(np.max(rel))
                 first = False
             if precise:
-                fin = (rel < step_tol) & np.all((x != 0) == (ba != 0), axis=1)
+                # with a Hessian from a nearby point (relative distance hdist) the error
+                # after the step is ~ hdist * step, else ~ step^2
+                fin = ((rel < step_tol) & (rel * hdist < 1e-11)
+                       & np.all((x != 0) == (ba != 0), axis=1))
                 if fin.any():
                     ia = a[fin]
                     s = step[fin]
@@ -328,10 +335,14 @@ def _logistic_enet_paths(prob: _LogisticPaths, b0, l1, l2, loglam, usable, *,
                     keep = ~fin
                     a, ba, step, g, x, rel = a[keep], ba[keep], step[keep], g[keep], x[keep], \
                         rel[keep]
+                    H, hdist = H[keep], hdist[keep]
                     if not len(a):
                         break
             # next point: the full step, verified by the directional derivative there
             n_prec += precise
+            # after a single-precision step that was small, the double-precision
+            # gradient is evaluated without a new Hessian (a chord step)
+            chord = not precise and bool(np.max(rel) < 1e-4)
             precise = bool(np.max(rel) < big) or n_prec > 0 or it > 8
             t = np.ones(len(a))
             l1a, l2a = l1k[a], l2k[a]
@@ -341,7 +352,8 @@ def _logistic_enet_paths(prob: _LogisticPaths, b0, l1, l2, loglam, usable, *,
             for _ls in range(40):
                 ts = t[:, None] * step
                 cand = ba + ts
-                g_c, H_c, P_c = prob(cand, None if len(a) == M else a, precise)
+                g_c, H_c, P_c = prob(cand, None if len(a) == M else a, precise,
+                                     hessian=not chord)
                 d1 = np.sum(ts * (g_c + l2a * cand)
                             + l1a * np.where(cand != 0, np.sign(cand) * ts, -np.abs(ts)), axis=1)
                 bad = ~((d0 < 0) & (d1 <= 0.5 * np.abs(t * d0))) & ~(d1 <= 0)
@@ -357,7 +369,11 @@ def _logistic_enet_paths(prob: _LogisticPaths, b0, l1, l2, loglam, usable, *,
                 if not bad.any():
                     break
                 t = np.where(bad, t / 2, t)
-            ba, g, H, P = cand, g_c, H_c, P_c
+            ba, g, P = cand, g_c, P_c
+            if H_c is None:
+                hdist = hdist + t * rel
+            else:
+                H, hdist = H_c, np.zeros(len(a))
             b[a] = ba
         B[k] = b
         if need_f:
