@@ -45,16 +45,16 @@ def one_blas_thread():
 
 def _kkt_ok(H, c, l1, x, act, slack):
     """Sign- and KKT-consistency of ``x`` (zero outside ``act``) for each problem."""
-    r = c - np.einsum("mij,mj->mi", H, x)          # minus the gradient of the smooth part
+    r = c - (H @ x[..., None])[..., 0]              # minus the gradient of the smooth part
     out = np.abs(r) <= l1 * (1 + slack) + slack
-    return np.all(out | act, axis=1), r
+    out |= act
+    return out.all(axis=1), r
 
 
 def _direct(H, c, l1, l2, act, sgn, free):
     """Solve the stationarity conditions on the active coordinates (signs fixed)."""
     M, q = c.shape
-    m2 = act[:, :, None] & act[:, None, :]
-    A = np.where(m2, H, 0.0)
+    A = H * (act[:, :, None] & act[:, None, :])
     idx = np.arange(q)
     A[:, idx, idx] += np.where(act, l2, 1.0)
     rhs = np.where(act, c - l1 * sgn, 0.0)
@@ -67,9 +67,8 @@ def _direct(H, c, l1, l2, act, sgn, free):
                 x[m] = np.linalg.solve(A[m], rhs[m])
             except np.linalg.LinAlgError:
                 pass
-    x = np.where(act, x, 0.0)
-    pen = ~free
-    ok = np.all(~(act & pen) | (np.sign(x) == sgn), axis=1) & np.all(np.isfinite(x), axis=1)
+    x[~act] = 0.0
+    ok = ((np.sign(x) == sgn) | ~act | free).all(axis=1) & np.isfinite(x).all(axis=1)
     return x, ok
 
 
@@ -107,10 +106,10 @@ def solve_l1_quadratic(H, c, l1, l2, x0, usable=None, slack: float = 1e-9):
     usable = np.ones((M, q), bool) if usable is None else usable
     free = l1 <= 0                                           # unpenalised by the L1 part
     x0 = np.where(usable, x0, 0.0)
-    r0 = c - np.einsum("mij,mj->mi", H, x0)
-    viol = (np.abs(r0) > l1) & usable
-    act = ((x0 != 0) | free | viol) & usable
-    sgn = np.where(x0 != 0, np.sign(x0), np.sign(r0))
+    r0 = c - (H @ x0[..., None])[..., 0]
+    nz = x0 != 0
+    act = (nz | free | (np.abs(r0) > l1)) & usable
+    sgn = np.where(nz, np.sign(x0), np.sign(r0))
     x, ok = _direct(H, c, l1, l2, act, sgn, free)
     good, r = _kkt_ok(H, c, l1, x, act, slack)
     ok &= good
