@@ -45,16 +45,16 @@ def one_blas_thread():
 
 def _kkt_ok(H, c, l1, x, act, slack):
     """Sign- and KKT-consistency of ``x`` (zero outside ``act``) for each problem."""
-    r = c - np.einsum("mij,mj->mi", H, x)          # minus the gradient of the smooth part
+    r = c - (H @ x[..., None])[..., 0]              # minus the gradient of the smooth part
     out = np.abs(r) <= l1 * (1 + slack) + slack
-    return np.all(out | act, axis=1), r
+    out |= act
+    return out.all(axis=1), r
 
 
 def _direct(H, c, l1, l2, act, sgn, free):
     """Solve the stationarity conditions on the active coordinates (signs fixed)."""
     M, q = c.shape
-    m2 = act[:, :, None] & act[:, None, :]
-    A = np.where(m2, H, 0.0)
+    A = H * (act[:, :, None] & act[:, None, :])
     idx = np.arange(q)
     A[:, idx, idx] += np.where(act, l2, 1.0)
     rhs = np.where(act, c - l1 * sgn, 0.0)
@@ -67,9 +67,8 @@ def _direct(H, c, l1, l2, act, sgn, free):
                 x[m] = np.linalg.solve(A[m], rhs[m])
             except np.linalg.LinAlgError:
                 pass
-    x = np.where(act, x, 0.0)
-    pen = ~free
-    ok = np.all(~(act & pen) | (np.sign(x) == sgn), axis=1) & np.all(np.isfinite(x), axis=1)
+    x[~act] = 0.0
+    ok = ((np.sign(x) == sgn) | ~act | free).all(axis=1) & np.isfinite(x).all(axis=1)
     return x, ok
 
 
@@ -107,17 +106,34 @@ def solve_l1_quadratic(H, c, l1, l2, x0, usable=None, slack: float = 1e-9):
     usable = np.ones((M, q), bool) if usable is None else usable
     free = l1 <= 0                                           # unpenalised by the L1 part
     x0 = np.where(usable, x0, 0.0)
-    r0 = c - np.einsum("mij,mj->mi", H, x0)
-    viol = (np.abs(r0) > l1) & usable
-    act = ((x0 != 0) | free | viol) & usable
-    sgn = np.where(x0 != 0, np.sign(x0), np.sign(r0))
+    r0 = c - (H @ x0[..., None])[..., 0]
+    nz = x0 != 0
+    act = (nz | free | (np.abs(r0) > l1)) & usable
+    sgn = np.where(nz, np.sign(x0), np.sign(r0))
     x, ok = _direct(H, c, l1, l2, act, sgn, free)
-    if ok.all():
-        good, _ = _kkt_ok(H, c, l1, x, act, slack)
-        ok &= good
+    good, r = _kkt_ok(H, c, l1, x, act, slack)
+    ok &= good
     if ok.all():
         return x
-    bad = ~ok
+    # active-set corrections (a few direct solves): drop the coordinates whose sign
+    # disagrees with the assumed one, add those violating the optimality conditions
+    # with the sign of their residual; coordinate descent only if this does not settle
+    bad = np.flatnonzero(~ok)
+    for _ in range(4):
+        Hb, cb, l1b, l2b, ub, fb = H[bad], c[bad], l1[bad], l2[bad], usable[bad], free[bad]
+        xb, sb, ab, rb = x[bad], sgn[bad], act[bad], r[bad]
+        flip = ab & ~fb & (np.sign(xb) != sb)
+        viol = ~ab & ub & (np.abs(rb) > l1b * (1 + slack) + slack)
+        ab = (ab & ~flip) | viol
+        sb = np.where(viol, np.sign(rb), sb)
+        xs, okb = _direct(Hb, cb, l1b, l2b, ab, sb, fb)
+        gb, rs = _kkt_ok(Hb, cb, l1b, xs, ab, slack)
+        okb &= gb
+        x[bad], act[bad], sgn[bad], r[bad] = xs, ab, sb, rs
+        bad = bad[~okb]
+        if not len(bad):
+            return x
+    bad = np.isin(np.arange(M), bad)
     xb = _cd(H[bad], c[bad], l1[bad], l2[bad], x0[bad].copy(), usable[bad], 1e-12, 10_000)
     for tol in (1e-24, None):
         act_b = ((xb != 0) | free[bad]) & usable[bad]

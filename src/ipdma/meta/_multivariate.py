@@ -240,6 +240,49 @@ def _evaluate(Psi: np.ndarray, d: _MVData, reml: bool, grad: bool = True) -> _Ev
     return _Eval(ll=float(ll), grad=G, beta=beta, A=A, Ainv=Ainv, Wt=Wt, r=r, Wr=Wr)
 
 
+def _objective_fn(d: _MVData, reml: bool):
+    """``Psi -> (loglik, d loglik / d Psi)`` for the optimiser's inner loop: what
+    :func:`_evaluate` computes, without the pieces the optimiser does not use, in fewer
+    array operations (no moderators, no missing outcomes; otherwise
+    :func:`_evaluate` itself).  Raises ``LinAlgError`` as :func:`_evaluate` does."""
+    if not (d.complete and d.q == 1):
+        def obj(Psi):
+            ev = _evaluate(Psi, d, reml=reml, grad=True)
+            return ev.ll, ev.grad
+        return obj
+    k, p = d.k, d.p
+    S, y0, y3 = d.S_fill, d.y0, d.y0[:, :, None]
+    if reml:
+        const = -0.5 * ((d.N - p) * _LOG2PI - d.logdet_xx)
+    else:
+        const = -0.5 * d.N * _LOG2PI
+
+    def obj(Psi):
+        M = S + Psi
+        sign, logdets = _SLOGDET(M)
+        if not (sign > 0).all():
+            raise np.linalg.LinAlgError("marginal covariance not positive definite")
+        W = _INV(M)
+        Wsum = W.sum(0)
+        Wy = (W @ y3)[:, :, 0]
+        signA, logdetA = _SLOGDET(Wsum)
+        if not signA > 0:
+            raise np.linalg.LinAlgError("X'WX is not positive definite")
+        Ainv = _INV(Wsum)
+        beta = Ainv @ Wy.sum(0)
+        Wr = Wy - W @ beta
+        quad = float(np.vdot(y0 - beta, Wr))
+        if reml:
+            ll = const - 0.5 * (float(logdets.sum()) + float(logdetA) + quad)
+            G = Wr.T @ Wr - Wsum + (W @ Ainv).transpose(1, 0, 2).reshape(p, k * p) @ \
+                W.reshape(k * p, p)
+        else:
+            ll = const - 0.5 * (float(logdets.sum()) + quad)
+            G = Wr.T @ Wr - Wsum
+        return ll, 0.25 * (G + G.T)
+    return obj
+
+
 # ---------------------------------------------------------------------------
 # parametrisations of Psi
 # ---------------------------------------------------------------------------
@@ -424,11 +467,24 @@ def _fit_low_rank(fun, low_rank, d, reml, scale, gtol, maxiter):
     t0 = np.zeros(len(rows))
     x0 = L[rows, cols][mask] / scale
 
-    def fun_r(x):
-        t = t0.copy()
-        t[mask] = x
-        f, g = fun(t)
-        return f, g[mask]
+    objective = getattr(fun, "objective", None)
+    if objective is not None:                 # the same function, fewer array operations
+        rm, cm = rows[mask], cols[mask]
+
+        def fun_r(x):
+            Lx = np.zeros((p, p))
+            Lx[rm, cm] = x * scale
+            try:
+                ll, G = objective(Lx @ Lx.T)
+            except np.linalg.LinAlgError:
+                return np.inf, np.zeros_like(x)
+            return -ll, (-2.0 * scale) * (G @ Lx)[rm, cm]
+    else:
+        def fun_r(x):
+            t = t0.copy()
+            t[mask] = x
+            f, g = fun(t)
+            return f, g[mask]
 
     Psi_s = L @ L.T
     H0 = None
@@ -712,14 +768,19 @@ def _fit_mvma(y: np.ndarray, S: np.ndarray, X: np.ndarray | None = None, *,
                     1e-300)
         theta0 = _psi_to_theta(Psi0, structure, p) / scale
 
+        objective = _objective_fn(d, reml)
+
         def fun(t):
             Psi_t, aux = _theta_to_psi(t * scale, structure, p)
             try:
-                ev = _evaluate(Psi_t, d, reml=reml, grad=True)
+                ll, G = objective(Psi_t)
             except np.linalg.LinAlgError:
                 return np.inf, np.zeros_like(t)
-            g = _grad_theta(ev.grad, aux, structure, p) * scale
-            return -ev.ll, -g
+            g = _grad_theta(G, aux, structure, p) * scale
+            return -ll, -g
+
+        if structure == "unstructured":
+            fun.objective = objective
 
         lr = None
         if low_rank is not None:

@@ -30,7 +30,9 @@ from ._solvers import (
     glmnet_cv_paths,
     glmnet_interpolate,
     glmnet_lambda_max,
+    glmnet_lambda_max_weighted,
     glmnet_path,
+    glmnet_weighted_paths,
     loglik,
 )
 
@@ -363,29 +365,56 @@ class ElasticNetEstimator:
         ratio = self.lambda_min_ratio or (0.01 if n < p else 1e-4)
         return np.geomspace(lmax, lmax * ratio, self.n_lambda)
 
-    def _cv(self, Xf, y, pf, lambdas, rng):
+    def _fold_lambda_sequences(self, Xf, y, pf, folds):
+        """Each fold's default lambda sequence (``lambda_sequence`` of its training
+        rows), all folds at once."""
+        K = int(folds.max()) + 1
+        w = (folds[None, :] != np.arange(K)[:, None]).astype(float)
+        lmax = glmnet_lambda_max_weighted(Xf, y, w, self.alpha, pf, self.standardize)
+        nk = w.sum(axis=1)
+        p = Xf.shape[1]
+        out = np.empty((K, self.n_lambda))
+        for k in range(K):
+            ratio = self.lambda_min_ratio or (0.01 if nk[k] < p else 1e-4)
+            out[k] = np.geomspace(lmax[k], lmax[k] * ratio, self.n_lambda)
+        return w, out
+
+    def _cv_default(self, Xf, y, pf, lambdas, rng):
+        """``cv.glmnet``'s default: every fold fit computes its own lambda sequence
+        (from its training rows) and stops early as glmnet does; its held-out
+        predictions at the full-data lambdas interpolate its path linearly in lambda.
+        The full-data path and the K fold paths are solved as one batch.  Returns the
+        (truncated) full-data lambdas, the full-data path and its convergence flags,
+        and the CV results of :meth:`_cv_score`."""
         n = len(y)
         folds = _folds(n, self.n_folds, rng, self.foldid)
         K = int(folds.max()) + 1
+        w, fold_lams = self._fold_lambda_sequences(Xf, y, pf, folds)
+        W = np.vstack([w, np.ones((1, n))])
+        lams = np.vstack([fold_lams, np.asarray(lambdas, float)[None]])
+        paths, conv, lengths = glmnet_weighted_paths(Xf, y, W, lams, self.alpha, pf,
+                                                     self.standardize, fdev=1e-5)
+        m_full = int(lengths[K])
+        lambdas = lambdas[:m_full]
+        fold_coefs = [glmnet_interpolate(fold_lams[k, :lengths[k]], paths[k, :lengths[k]],
+                                         lambdas) for k in range(K)]
+        res = self._cv_score(Xf, y, folds, lambdas, fold_coefs)
+        return lambdas, paths[K, :m_full], conv[K, :m_full], res
+
+    def _cv(self, Xf, y, pf, lambdas, rng):
+        """CV over given lambdas: every fold fit uses them, no early stop (as glmnet)."""
+        folds = _folds(len(y), self.n_folds, rng, self.foldid)
+        paths, _, _ = glmnet_cv_paths(Xf, y, lambdas, folds, self.alpha, pf,
+                                      self.standardize)
+        return self._cv_score(Xf, y, folds, lambdas, list(paths))
+
+    def _cv_score(self, Xf, y, folds, lambdas, fold_coefs):
+        K = int(folds.max()) + 1
         raw = np.zeros((K, len(lambdas)))
         wts = np.zeros(K)
-        if self.lambdas is None:
-            # cv.glmnet's default: every fold fit computes its own lambda sequence (from
-            # its training rows) and stops early as glmnet does; its held-out predictions
-            # at the full-data lambdas interpolate its path linearly in lambda
-            fold_lams = np.array([self.lambda_sequence(Xf[folds != k], y[folds != k], pf)
-                                  for k in range(K)])
-            paths, _, lengths = glmnet_cv_paths(Xf, y, fold_lams, folds, self.alpha, pf,
-                                                self.standardize, fdev=1e-5)
-        else:       # given lambdas: every fold fit uses them, no early stop (as glmnet)
-            paths, _, lengths = glmnet_cv_paths(Xf, y, lambdas, folds, self.alpha, pf,
-                                                self.standardize)
         for k in range(K):
             te = folds == k
-            coefs = paths[k]
-            if self.lambdas is None:
-                m = lengths[k]
-                coefs = glmnet_interpolate(fold_lams[k, :m], coefs[:m], lambdas)
+            coefs = fold_coefs[k]
             eta = coefs[:, 0][None, :] + Xf[te] @ coefs[:, 1:].T        # n_te x L
             wts[k] = te.sum()
             if self.cv_criterion == "deviance":
@@ -420,10 +449,10 @@ class ElasticNetEstimator:
             lambdas = self.lambda_sequence(Xf, y, pf)
             full = None
             if self.lambdas is None:    # glmnet truncates its default path
-                full, full_conv = glmnet_path(Xf, y, lambdas, self.alpha, pf,
-                                              self.standardize, tol=1e-10, fdev=1e-5)
-                lambdas = lambdas[:len(full)]
-            lam_min, lam_1se, cvm, cvsd = self._cv(Xf, y, pf, lambdas, rng)
+                lambdas, full, full_conv, res = self._cv_default(Xf, y, pf, lambdas, rng)
+            else:
+                res = self._cv(Xf, y, pf, lambdas, rng)
+            lam_min, lam_1se, cvm, cvsd = res
             lam = lam_min if self.lambda_rule == "min" else lam_1se
             info.update(lambda_min=lam_min, lambda_1se=lam_1se, cv_lambdas=lambdas,
                         cvm=cvm, cvsd=cvsd, cv_criterion=self.cv_criterion)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special
 
-from .._enet import one_blas_thread, solve_enet_path
+from .._enet import one_blas_thread, solve_l1_quadratic
 from ..errors import ConvergenceError, ConvergenceWarning
 
 __all__ = [
@@ -35,7 +35,9 @@ __all__ = [
     "glmnet_cv_paths",
     "glmnet_interpolate",
     "glmnet_lambda_max",
+    "glmnet_lambda_max_weighted",
     "glmnet_path",
+    "glmnet_weighted_paths",
     "joint_hessian_vcov",
     "loglik",
     "random_intercept_vcov",
@@ -159,49 +161,230 @@ def glmnet_lambda_max(X: np.ndarray, y: np.ndarray, alpha: float = 1.0,
     return float(np.max(ratio) / max(alpha, 1e-3))
 
 
-class _LogisticBatch:
-    """Smooth part ``-sum_i w_mi loglik_i / n_m`` of M logistic problems sharing the
-    design ``A`` (n, q) and outcome ``y``, with 0/1 observation weights ``w`` (M, n)
-    (a cross-validation fold = the weights of its training rows): gradient and Hessian
-    for all problems in a few array operations (one matrix product each).
+class _LogisticPaths:
+    """The smooth parts ``-sum_i w_mi loglik_i / n_m`` of M logistic problems sharing the
+    design ``A`` (n, q), outcome ``y`` and offset, with 0/1 observation weights ``w``
+    (M, n), for :func:`_logistic_enet_paths`.
 
-    The value is not computed by ``__call__`` (``f`` is None): its ``log(1 + exp(eta))``
-    costs more than the gradient and Hessian together, and the path solver needs it
-    only when a Newton step is not certified as a descent step by its directional
-    derivative; :meth:`value` gives it then.
+    With ``s = (2y - 1) eta`` and ``p = expit(s)`` (the fitted probability of the
+    observed outcome), ``y - mu = (2y - 1)(1 - p)``, ``mu (1 - mu) = p (1 - p)`` and
+    ``loglik_i = log p``: one exponential per observation gives the gradient, the
+    Hessian and (with one logarithm, only when asked for) the value.  ``precise=False``
+    evaluates in single precision (three to four times cheaper): used for Newton steps
+    far from a solution, never to certify one.  The Hessian is always accumulated in
+    single precision: it only sets the Newton step, whose fixed point (the exact
+    minimiser) is fixed by the double-precision gradient.
     """
 
     def __init__(self, A, y, w, offset=None):
-        self.A, self.y = A, y
-        self.w = w
+        self.A = A
+        self.AT = np.ascontiguousarray(A.T)
+        self.A32 = A.astype(np.float32)
+        self.AT32 = np.ascontiguousarray(self.AT, dtype=np.float32)
+        self.off = None if offset is None else np.asarray(offset, float)
+        self.sgn = 2.0 * np.asarray(y, float) - 1.0
+        self.sgn32 = self.sgn.astype(np.float32)
+        self.y = y
         self.nw = w.sum(axis=1)
         self.wn = w / self.nw[:, None]
-        self.off = 0.0 if offset is None else offset
+        self.wn32 = self.wn.astype(np.float32)
         q = A.shape[1]
-        # products of the column pairs (upper triangle): every Hessian is one matrix
-        # product v @ AU, M weight vectors at once
         self.iu = np.triu_indices(q)
-        self.AU = A[:, self.iu[0]] * A[:, self.iu[1]]
+        self.AU32 = np.ascontiguousarray(A[:, self.iu[0]] * A[:, self.iu[1]], dtype=np.float32)
 
-    def value(self, b, idx=None):
-        """The smooth objective of the problems ``idx`` (all if None) at ``b``."""
-        wn = self.wn if idx is None else self.wn[idx]
-        eta = b @ self.A.T + self.off
-        return -np.sum(wn * (self.y * eta - np.logaddexp(0.0, eta)), axis=1)
+    def _rows(self, arr, idx):
+        return arr if idx is None else arr[idx]
 
-    def __call__(self, b, idx=None, hessian=True):
-        wn = self.wn if idx is None else self.wn[idx]
-        mu = special.expit(b @ self.A.T + self.off)             # (M, n)
-        g = -((wn * (self.y - mu)) @ self.A)
-        if not hessian:
-            return None, g, None
-        v = wn * np.maximum(mu * (1 - mu), 1e-10)
-        h = v @ self.AU
-        M, q = b.shape
-        H = np.empty((M, q, q))
+    def __call__(self, b, idx, precise, hessian=True):
+        """Gradient (k, q), Hessian (k, q, q) (None unless ``hessian``) and ``p`` (k, n)
+        (None when not precise)."""
+        if precise:
+            wn = self._rows(self.wn, idx)
+            eta = b @ self.AT
+            if self.off is not None:
+                eta += self.off
+            p = special.expit(eta * self.sgn)
+            u = 1.0 - p
+            g = -((wn * (u * self.sgn)) @ self.A)
+            if not hessian:
+                return g, None, p
+            v = (wn * np.maximum(p * u, 1e-10)).astype(np.float32)
+        else:
+            wn = self._rows(self.wn32, idx)
+            eta = b.astype(np.float32) @ self.AT32
+            if self.off is not None:
+                eta += self.off.astype(np.float32)
+            eta *= self.sgn32
+            np.negative(eta, out=eta)
+            np.clip(eta, -80.0, 80.0, out=eta)
+            e = np.exp(eta)                                   # exp(-s)
+            u = e / (1.0 + e)                                 # 1 - p
+            g = -((wn * (u * self.sgn32)) @ self.A32).astype(float)
+            v = wn * np.maximum(u * (1.0 - u), 1e-10)
+            p = None
+        h = v @ self.AU32
+        k, q = b.shape
+        H = np.empty((k, q, q))
         H[:, self.iu[0], self.iu[1]] = h
         H[:, self.iu[1], self.iu[0]] = h
-        return None, g, H
+        return g, H, p
+
+    def value_from_p(self, p, idx):
+        """The smooth objective of problems ``idx`` from their ``p`` (precise call)."""
+        wn = self._rows(self.wn, idx)
+        with np.errstate(divide="ignore"):
+            lp = np.log(p)
+        if not np.all(np.isfinite(lp)):              # p underflowed: log expit(s) ~ s
+            return self.value(None, idx, p=p)
+        return -np.sum(wn * lp, axis=1)
+
+    def value(self, b, idx, p=None):
+        """The smooth objective of problems ``idx`` at ``b`` (exact, stable)."""
+        wn = self._rows(self.wn, idx)
+        if p is not None:
+            s = special.logit(p)
+        else:
+            eta = b @ self.AT
+            if self.off is not None:
+                eta = eta + self.off
+            s = eta * self.sgn
+        return np.sum(wn * np.logaddexp(0.0, -s), axis=1)
+
+
+def _logistic_enet_paths(prob: _LogisticPaths, b0, l1, l2, loglam, usable, *,
+                         f_null=None, fdev=None, devmax=0.999, step_tol=1e-6,
+                         max_iter=100):
+    """Batched proximal-Newton paths of M logistic elastic-net problems.
+
+    ``l1``/``l2`` (L, M, q) penalty weights, ``loglam`` (L, M) the log lambdas (for the
+    secant predictor; None: warm start only), ``usable`` (M, q).  With ``fdev`` each
+    problem's path stops as glmnet's binomial path does: from the 5th lambda on, once
+    its deviance ratio ``1 - f / f_null`` gains less than ``fdev`` or exceeds
+    ``devmax``; a stopped problem is no longer evaluated (its later entries repeat its
+    last solution).  Each lambda: Newton steps on the penalised quadratic model (solved
+    exactly by :func:`ipdma._enet.solve_l1_quadratic`), single precision while the steps
+    are large, double precision to finish; a problem has converged when a step computed
+    from the double-precision gradient is below ``step_tol * (1 + max|b|)`` with an
+    unchanged active set (the step is then taken: the error is ~ its square).  Full
+    Newton steps are verified by the directional derivative at the new point (exact
+    objective values and step halving only when it does not certify descent).
+
+    Returns ``B`` (L', M, q), ``conv`` (L', M) and the path lengths (M,).
+    """
+    M, q = b0.shape
+    L = l1.shape[0]
+    b = np.array(b0, float)
+    B = np.empty((L, M, q))
+    conv = np.zeros((L, M), bool)
+    lengths = np.full(M, L)
+    stopped = np.zeros(M, bool)
+    prev_dr = np.zeros(M)
+    fval = np.zeros(M)
+    need_f = fdev is not None
+    # gradient and Hessian at each problem's last solution (from its last precise
+    # evaluation, moved to the solution by the quadratic model): the tangent predictor
+    g_sol = np.zeros((M, q))
+    H_sol = np.zeros((M, q, q))
+    have = np.zeros(M, bool)
+    big = 1e-3
+    first_rel = np.inf
+    for k in range(L):
+        live = np.flatnonzero(~stopped)
+        l1k, l2k = l1[k], l2[k]
+        tp = live[have[live]]
+        if len(tp):
+            # tangent predictor: the exact minimiser of the previous solution's quadratic
+            # model under this lambda's penalty (no evaluation; error ~ (d lambda)^2)
+            Hs, bs = H_sol[tp], b[tp]
+            b[tp] = solve_l1_quadratic(Hs, np.einsum("mij,mj->mi", Hs, bs) - g_sol[tp],
+                                       l1k[tp], l2k[tp], bs, usable[tp])
+        a = live
+        ba = b[a]
+        allrows = len(a) == M
+        precise = bool(first_rel < 1e-5)
+        g, H, P = prob(ba, None if allrows else a, precise)
+        n_prec = 0
+        first = True
+        hdist = np.zeros(len(a))     # relative distance from H's point (chord steps)
+        for it in range(max_iter):
+            x = solve_l1_quadratic(H, np.einsum("mij,mj->mi", H, ba) - g, l1k[a], l2k[a],
+                                   ba, usable[a])
+            step = x - ba
+            rel = np.max(np.abs(step), axis=1) / (1 + np.max(np.abs(x), axis=1))
+            if first:
+                first_rel = float(np.max(rel))
+                first = False
+            if precise:
+                # with a Hessian from a nearby point (relative distance hdist) the error
+                # after the step is ~ hdist * step, else ~ step^2
+                fin = ((rel < step_tol) & (rel * hdist < 1e-11)
+                       & np.all((x != 0) == (ba != 0), axis=1))
+                if fin.any():
+                    ia = a[fin]
+                    s = step[fin]
+                    b[ia] = x[fin]
+                    conv[k, ia] = True
+                    Hf = H[fin]
+                    Hs_ = np.einsum("mij,mj->mi", Hf, s)
+                    g_sol[ia] = g[fin] + Hs_
+                    H_sol[ia] = Hf
+                    have[ia] = True
+                    if need_f:
+                        fval[ia] = (prob.value_from_p(P[fin], ia) + np.sum(g[fin] * s, axis=1)
+                                    + 0.5 * np.sum(s * Hs_, axis=1))
+                    keep = ~fin
+                    a, ba, step, g, x, rel = a[keep], ba[keep], step[keep], g[keep], x[keep], \
+                        rel[keep]
+                    H, hdist = H[keep], hdist[keep]
+                    if not len(a):
+                        break
+            # next point: the full step, verified by the directional derivative there
+            n_prec += precise
+            # after a single-precision step that was small, the double-precision
+            # gradient is evaluated without a new Hessian (a chord step)
+            chord = not precise and bool(np.max(rel) < 1e-4)
+            precise = bool(np.max(rel) < big) or n_prec > 0 or it > 8
+            t = np.ones(len(a))
+            l1a, l2a = l1k[a], l2k[a]
+            d0 = np.sum(step * (g + l2a * ba)
+                        + l1a * np.where(ba != 0, np.sign(ba) * step, np.abs(step)), axis=1)
+            obj0 = None
+            for _ls in range(40):
+                ts = t[:, None] * step
+                cand = ba + ts
+                g_c, H_c, P_c = prob(cand, None if len(a) == M else a, precise,
+                                     hessian=not chord)
+                d1 = np.sum(ts * (g_c + l2a * cand)
+                            + l1a * np.where(cand != 0, np.sign(cand) * ts, -np.abs(ts)), axis=1)
+                bad = ~((d0 < 0) & (d1 <= 0.5 * np.abs(t * d0))) & ~(d1 <= 0)
+                if not bad.any():
+                    break
+                ib = np.flatnonzero(bad)
+                if obj0 is None:
+                    obj0 = (prob.value(ba, a) + np.sum(l1a * np.abs(ba), axis=1)
+                            + 0.5 * np.sum(l2a * ba * ba, axis=1))
+                obj_c = (prob.value(cand[ib], a[ib]) + np.sum(l1a[ib] * np.abs(cand[ib]), axis=1)
+                         + 0.5 * np.sum(l2a[ib] * cand[ib] ** 2, axis=1))
+                bad[ib] = ~(obj_c <= obj0[ib] + 1e-13 * np.abs(obj0[ib]))
+                if not bad.any():
+                    break
+                t = np.where(bad, t / 2, t)
+            ba, g, P = cand, g_c, P_c
+            if H_c is None:
+                hdist = hdist + t * rel
+            else:
+                H, hdist = H_c, np.zeros(len(a))
+            b[a] = ba
+        B[k] = b
+        if need_f:
+            dr = 1.0 - fval / f_null
+            hit = ~stopped & (k >= 4) & ((dr > devmax) | (dr - prev_dr < fdev))
+            lengths[hit] = k + 1
+            stopped |= hit
+            prev_dr = dr
+            if stopped.all():
+                return B[:k + 1], conv[:k + 1], lengths
+    return B, conv, lengths
 
 
 def _enet_penalties(lambdas, alpha, pf, rho):
@@ -213,6 +396,78 @@ def _enet_penalties(lambdas, alpha, pf, rho):
     l1[..., 1:] = lam * alpha * pf * rho
     l2[..., 1:] = lam * (1 - alpha) * pf * rho ** 2
     return l1, l2
+
+
+def glmnet_weighted_paths(X: np.ndarray, y: np.ndarray, weights: np.ndarray,
+                          lambdas: np.ndarray, alpha: float = 1.0,
+                          penalty_factor: np.ndarray | None = None, standardize: bool = True,
+                          offset: np.ndarray | None = None, max_iter: int = 200,
+                          fdev: float | None = None, devmax: float = 0.999
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """M elastic-net logistic paths on row subsets of one data set, solved together.
+
+    Problem m is :func:`glmnet_path` on the rows with ``weights[m] == 1`` (0/1 weights
+    (M, n)), standardised with those rows' own means and sds as ``glmnet`` does (a
+    cross-validation fold, or the full data: all weights 1).  ``lambdas`` is one
+    sequence (L,) for every problem or one per problem (M, L), each decreasing.  With
+    ``fdev`` each path stops as glmnet's binomial path does (from the 5th lambda, once
+    the problem's deviance ratio gains less than ``fdev`` or exceeds ``devmax``); a
+    stopped problem costs nothing further.  All problems share one design (the
+    full-data standardisation; a problem's own standardisation only rescales its
+    penalty), so that every Newton iteration evaluates all of them in a few array
+    operations; the path solver is :func:`_logistic_enet_paths` (exact minimisers).
+
+    Returns coefficients (M, L, 1 + p) on the original scale (intercept first),
+    convergence flags (M, L) and each path's number of lambdas (M,): entries beyond a
+    problem's stop repeat its last solution.
+    """
+    n, p = X.shape
+    pf = _scaled_penalty_factor(np.ones(p) if penalty_factor is None else penalty_factor)
+    w = np.asarray(weights, float)
+    if w.ndim == 1:
+        w = w[None]
+    M = w.shape[0]
+    nw = w.sum(axis=1)
+    mean, sd = _standardize(X, True)
+    sd_safe = np.where(sd > 0, sd, 1.0)
+    Z = (X - mean) / sd_safe
+    Z[:, sd <= 0] = 0.0
+    if M == 1 and np.all(w == 1):
+        mk, sdk = mean[None], sd[None]
+    else:
+        mk = (w @ X) / nw[:, None]
+        sdk = np.sqrt(np.maximum((w @ X ** 2) / nw[:, None] - mk ** 2, 0.0))
+    usable = np.column_stack([np.ones(M, bool), (sdk > 0) & (sd > 0)])
+    rho = sdk / sd_safe if standardize else 1.0 / sd_safe * np.ones((M, 1))
+    rho_u = np.where(usable[:, 1:], rho, 1.0)
+    A = np.column_stack([np.ones(n), Z])
+    prob = _LogisticPaths(A, y, w, offset)
+    ybar = np.clip((w @ y) / nw, 1e-8, 1 - 1e-8)
+    b0 = np.zeros((M, p + 1))
+    b0[:, 0] = np.log(ybar / (1 - ybar))
+    lam = np.asarray(lambdas, float)
+    lam = np.broadcast_to(lam, (M, lam.shape[-1])) if lam.ndim == 1 else lam
+    l1, l2 = _enet_penalties(np.ones(lam.shape[1]), alpha, pf, rho_u)
+    l1 *= lam.T[:, :, None]
+    l2 *= lam.T[:, :, None]
+    loglam = np.log(lam.T) if np.all(lam > 0) else None
+    f_null = None
+    if fdev is not None:
+        if offset is None:
+            f_null = -(ybar * np.log(ybar) + (1 - ybar) * np.log(1 - ybar))   # per row
+        else:
+            f_null = np.array([-fit_logistic_ridge(np.ones((int(nw[m]), 1)), y[w[m] > 0],
+                                                   offset=offset[w[m] > 0]).loglik / nw[m]
+                               for m in range(M)])
+    with one_blas_thread():
+        B, conv, lengths = _logistic_enet_paths(prob, b0, l1, l2, loglam, usable,
+                                                f_null=f_null, fdev=fdev, devmax=devmax,
+                                                max_iter=max_iter)
+    beta = np.where(usable[None, :, 1:], B[..., 1:] / sd_safe, 0.0)    # (L, M, p)
+    out = np.empty_like(B)
+    out[..., 1:] = beta
+    out[..., 0] = B[..., 0] - beta @ mean
+    return out.transpose(1, 0, 2), conv.T, np.minimum(lengths, B.shape[0])
 
 
 def glmnet_path(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray, alpha: float = 1.0,
@@ -233,47 +488,16 @@ def glmnet_path(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray, alpha: float 
     (intercept first), and a boolean array of convergence flags.  With ``fdev``
     the path stops early as glmnet's binomial path does: from the 5th lambda on,
     once the deviance ratio gains less than ``fdev`` (absolute) or exceeds
-    ``devmax`` (the returned arrays are then shorter).  Solver: the shared
-    proximal-Newton path solver :func:`ipdma._enet.solve_enet_path` (exact
-    minimiser; ``tol`` is kept for compatibility).
+    ``devmax`` (the returned arrays are then shorter).  Solver: the batched
+    proximal-Newton path solver of :func:`glmnet_weighted_paths` with one problem
+    (exact minimiser; ``tol`` is kept for compatibility).
     """
-    n, p = X.shape
-    pf = _scaled_penalty_factor(np.ones(p) if penalty_factor is None else penalty_factor)
-    mean, sd = _standardize(X, standardize)
-    const = sd <= 0
-    sd_safe = np.where(const, 1.0, sd)
-    Z = (X - mean) / sd_safe
-    Z[:, const] = 0.0
-    A = np.column_stack([np.ones(n), Z])
-    prob = _LogisticBatch(A, y, np.ones((1, n)), offset)
-    b0 = np.zeros((1, p + 1))
-    ybar = np.clip(y.mean(), 1e-8, 1 - 1e-8)
-    b0[0, 0] = np.log(ybar / (1 - ybar))
-    lambdas = np.asarray(lambdas, float)
-    l1, l2 = _enet_penalties(lambdas, alpha, pf, np.ones((1, p)))
-    stop = None
-    if fdev is not None:
-        ll_null = fit_logistic_ridge(np.ones((n, 1)), y, offset=offset).loglik
-        ll_sat = 0.0
-        state = {"prev": 0.0}
-
-        def stop(k, b):
-            f = prob.value(b)
-            dr = 1 - (ll_sat + f[0] * n) / (ll_sat - ll_null)
-            if k >= 4 and (dr > devmax or dr - state["prev"] < fdev):
-                return True
-            state["prev"] = dr
-            return False
-
-    with one_blas_thread():
-        B, conv = solve_enet_path(prob, b0, l1, l2, lambdas=lambdas,
-                                  usable=np.r_[True, ~const][None],
-                                  max_iter=max_iter, stop=stop, chord=True)
-    b = B[:, 0]
-    out = np.empty((len(b), p + 1))
-    out[:, 1:] = np.where(const, 0.0, b[:, 1:] / sd_safe)
-    out[:, 0] = b[:, 0] - out[:, 1:] @ mean
-    return out, conv[:, 0]
+    n = X.shape[0]
+    out, conv, lengths = glmnet_weighted_paths(
+        X, y, np.ones((1, n)), np.asarray(lambdas, float), alpha, penalty_factor,
+        standardize, offset, max_iter=max_iter, fdev=fdev, devmax=devmax)
+    m = int(lengths[0])
+    return out[0, :m], conv[0, :m]
 
 
 def glmnet_cv_paths(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray, folds: np.ndarray,
@@ -283,7 +507,7 @@ def glmnet_cv_paths(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray, folds: np
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The K cross-validation paths of :func:`glmnet_path` (fold k trained on the rows
     with ``folds != k``, standardised with its own means and sds as ``cv.glmnet``
-    does), solved together: one batched proximal-Newton path over the K problems.
+    does), solved together by :func:`glmnet_weighted_paths`.
 
     ``lambdas`` is one sequence (L,) for every fold (``cv.glmnet`` given ``lambda=``)
     or one per fold (K, L) (``cv.glmnet``'s default: each fold fit computes its own
@@ -295,61 +519,37 @@ def glmnet_cv_paths(X: np.ndarray, y: np.ndarray, lambdas: np.ndarray, folds: np
     convergence flags (K, L) and the number of lambdas of each fold's path (K,): the
     entries beyond a fold's stop hold solutions glmnet would not have computed.
     """
-    n, p = X.shape
-    pf = _scaled_penalty_factor(np.ones(p) if penalty_factor is None else penalty_factor)
     K = int(folds.max()) + 1
     w = (folds[None, :] != np.arange(K)[:, None]).astype(float)       # (K, n) training rows
+    return glmnet_weighted_paths(X, y, w, lambdas, alpha, penalty_factor, standardize,
+                                 max_iter=max_iter, fdev=fdev, devmax=devmax)
+
+
+def glmnet_lambda_max_weighted(X: np.ndarray, y: np.ndarray, weights: np.ndarray,
+                               alpha: float = 1.0, penalty_factor: np.ndarray | None = None,
+                               standardize: bool = True) -> np.ndarray:
+    """:func:`glmnet_lambda_max` of the row subsets ``weights[m] == 1`` (0/1 weights
+    (M, n)), e.g. the training sets of cross-validation folds, at once (closed form
+    when every column is penalised: the null model is the intercept alone)."""
+    p = X.shape[1]
+    w = np.asarray(weights, float)
+    pfr = np.ones(p) if penalty_factor is None else np.asarray(penalty_factor, float)
+    pf = _scaled_penalty_factor(pfr)
+    if np.any(pf <= 0):
+        return np.array([glmnet_lambda_max(X[wm > 0], y[wm > 0], alpha, pfr, standardize)
+                         for wm in w])
     nw = w.sum(axis=1)
-    # one common design (full-data standardisation); each fold's own standardisation
-    # only rescales its penalty: b~_j = b_j * sd_kj / sd_j
-    mean, sd = _standardize(X, True)
-    sd_safe = np.where(sd > 0, sd, 1.0)
-    Z = (X - mean) / sd_safe
     mk = (w @ X) / nw[:, None]
-    sdk = np.sqrt(np.maximum((w @ X ** 2) / nw[:, None] - mk ** 2, 0.0))
-    usable = np.column_stack([np.ones(K, bool), (sdk > 0) & (sd > 0)])
-    rho = sdk / sd_safe if standardize else 1.0 / sd_safe * np.ones((K, 1))
-    Z[:, sd <= 0] = 0.0
-    A = np.column_stack([np.ones(n), Z])
-    prob = _LogisticBatch(A, y, w)
-    ybar = np.clip((w @ y) / nw, 1e-8, 1 - 1e-8)
-    b0 = np.zeros((K, p + 1))
-    b0[:, 0] = np.log(ybar / (1 - ybar))
-    lam = np.asarray(lambdas, float)
-    per_fold = lam.ndim == 2
-    rho_u = np.where(usable[:, 1:], rho, 1.0)
-    if per_fold:                                   # (K, L): each fold its own sequence
-        l1, l2 = _enet_penalties(np.ones(lam.shape[1]), alpha, pf, rho_u)
-        l1 *= lam.T[:, :, None]
-        l2 *= lam.T[:, :, None]
+    if standardize:
+        sdk = np.sqrt(np.maximum((w @ X ** 2) / nw[:, None] - mk ** 2, 0.0))
+        sdk = np.where(sdk > 0, sdk, 1.0)
     else:
-        l1, l2 = _enet_penalties(lam, alpha, pf, rho_u)
-    L = l1.shape[0]
-    lengths = np.full(K, L)
-    stop = None
-    if fdev is not None:
-        f_null = -(ybar * np.log(ybar) + (1 - ybar) * np.log(1 - ybar))  # per-row null
-        state = {"prev": np.zeros(K), "stopped": np.zeros(K, bool)}
-
-        def stop(k, b):
-            dr = 1 - prob.value(b) / f_null
-            st = state["stopped"]
-            hit = ~st & (k >= 4) & ((dr > devmax) | (dr - state["prev"] < fdev))
-            lengths[hit] = k + 1
-            st |= hit
-            state["prev"] = dr
-            return bool(st.all())
-
-    with one_blas_thread():
-        B, conv = solve_enet_path(prob, b0, l1, l2, lambdas=lam[0] if per_fold else lam,
-                                  usable=usable, max_iter=max_iter, step_tol=1e-6,
-                                  stop=stop)
-    lengths = np.minimum(lengths, B.shape[0])
-    beta = np.where(usable[None, :, 1:], B[..., 1:] / sd_safe, 0.0)    # (L, K, p)
-    out = np.empty_like(B)
-    out[..., 1:] = beta
-    out[..., 0] = B[..., 0] - beta @ mean
-    return out.transpose(1, 0, 2), conv.T, lengths
+        sdk = np.ones_like(mk)
+    ybar = np.clip((w @ y) / nw, 1e-8, 1 - 1e-8)
+    R = w * (y[None] - ybar[:, None])
+    c = R @ X - R.sum(axis=1)[:, None] * mk
+    g = np.abs(c / sdk) / nw[:, None]
+    return np.max(g / pf, axis=1) / max(alpha, 1e-3)
 
 
 def glmnet_interpolate(lambdas: np.ndarray, coefs: np.ndarray, s: np.ndarray) -> np.ndarray:
