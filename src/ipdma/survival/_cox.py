@@ -59,13 +59,19 @@ class _CoxDerivatives:
     """Partial log-likelihood, score and information of one (sorted) sample as a
     function of ``eta``; everything that does not depend on ``eta`` (the death rows of
     ``X``, the fixed part of the score, Efron's fractions) is computed once, so a
-    Newton iteration costs a few dozen vectorised operations."""
+    Newton iteration costs a few dozen vectorised operations.
+
+    The arrays are held transposed (covariates x rows): the risk-set sums of ``r = w
+    e^eta`` and ``r x`` are one reverse cumulative sum of the (1 + p, n) array ``[1, x]' r``
+    and their tied-death counterparts one ``reduceat``; Efron's per-death sums (``q =
+    mw/den`` and ``q/den`` times 1, f, f^2) are one ``reduceat`` of a (6, deaths) array."""
 
     def __init__(self, rs: RiskSets, X: np.ndarray, ties: str):
         self.rs, self.X = rs, X
         d = rs.deaths
         self.d = d
-        self.p = X.shape[1]
+        n, p = X.shape
+        self.p = p
         # Efron's correction vanishes without tied deaths (all fractions are 0)
         self.efron = ties == "efron" and bool(np.any(rs.g_ndead > 1))
         self.w = rs.weights if rs.weighted else None
@@ -77,27 +83,47 @@ class _CoxDerivatives:
         self.gi = rs.death_gidx
         self.f = rs.death_frac
         self.dg_start = rs.dg_start
+        X1T = np.empty((p + 1, n))                     # [1, x]' (contiguous rows)
+        X1T[0] = 1.0
+        X1T[1:] = X.T
+        self.X1T, self.XT = X1T, X1T[1:]
+        self.X1dT = np.ascontiguousarray(X1T[:, d])
+        if self.efron:
+            f = self.f
+            self.F = np.stack([np.ones(len(d)), f, f * f])
+        self._rev = rs.rev_at_events_t
 
     def __call__(self, eta: np.ndarray, deriv: int = 2):
-        rs, X, d = self.rs, self.X, self.d
+        rs, d = self.rs, self.d
         if len(d) == 0:
             p = self.p
             return 0.0, np.zeros(p), np.zeros((p, p))
-        shift = float(eta.max())
+        shift = eta.max()
         r = np.exp(eta - shift)
         if self.w is not None:
             r *= self.w
-        S0 = rs.rev_at_events(r)                      # risk-set sum per event group
+        S = self._rev(self.X1T * r)                    # (1 + p, event groups) risk-set sums
+        S0 = S[0]
+        rd = r[d]
         if self.efron:
             # one term per death: den = S0 - (k/d) (sum of r over the tied deaths)
-            gi, f, mw = self.gi, self.f, self.mw
-            E0 = np.add.reduceat(r[d], self.dg_start)
-            den = S0[gi] - f * E0[gi]
+            gi, mw = self.gi, self.mw
+            E = np.add.reduceat(self.X1dT * rd, self.dg_start, axis=1)
+            den = S0[gi] - self.f * E[0][gi]
             ll = float(self.wd @ eta[d] - mw @ np.log(den) - shift * self.mw_sum)
             if deriv == 0:
                 return ll, None, None
             q = mw / den
-            qg = np.add.reduceat(q, self.dg_start)
+            T = np.empty((6, len(d)))
+            np.multiply(self.F, q, out=T[:3])
+            np.multiply(T[:3], 1.0 / den, out=T[3:])
+            # per event group: sums of q, q f, q f^2, q/den, q f/den, q f^2/den
+            R = np.add.reduceat(T, self.dg_start, axis=1)
+            qg = R[0]
+            # c_j: sum of the terms mw/den whose risk set holds j (minus the Efron share
+            # f mw/den of j's own tied group when j is a death)
+            c = rs.fwd_to_rows(qg)
+            c[d] -= R[1][gi]
         else:
             # Breslow (or no tied deaths): every quantity per event group
             dw = rs.g_deadwt_e
@@ -105,29 +131,24 @@ class _CoxDerivatives:
             if deriv == 0:
                 return ll, None, None
             qg = dw / S0
-        # c_j: sum of the terms mw/den whose risk set holds j (minus the Efron share
-        # f mw/den of j's own tied group when j is a death)
-        c = rs.fwd_to_rows(qg)
-        if self.efron:
-            c[d] -= np.add.reduceat(q * f, self.dg_start)[gi]
+            c = rs.fwd_to_rows(qg)
         rc = r * c
-        U = self.U0 - rc @ X
+        XT = self.XT
+        U = self.U0 - XT @ rc
         if deriv == 1:
             return ll, U, None
-        S1 = rs.rev_at_events(X * r[:, None])         # (event groups, p)
-        info = (X * rc[:, None]).T @ X
+        info = (XT * rc) @ self.X
+        S1 = S[1:]
         if self.efron:
-            # sum over death terms of mw (S1 - f E1)(S1 - f E1)' / den^2, by group
-            E1 = np.add.reduceat(self.Xd * r[d][:, None], self.dg_start)
-            u = q / den
-            A = np.add.reduceat(u, self.dg_start)
-            Bf = np.add.reduceat(u * f, self.dg_start)
-            C = np.add.reduceat(u * f * f, self.dg_start)
-            SB = (S1 * Bf[:, None]).T @ E1
-            info -= (S1 * A[:, None]).T @ S1 - SB - SB.T + (E1 * C[:, None]).T @ E1
+            # sum over death terms of mw (S1 - f E1)(S1 - f E1)' / den^2, by group:
+            # S1' A S1 - S1' B E1 - E1' B S1 + E1' C E1 with A, B, C the sums of
+            # q/den times 1, f, f^2
+            E1 = E[1:]
+            A, B, C = R[3], R[4], R[5]
+            info -= (S1 * A - E1 * B) @ S1.T
+            info -= (E1 * C - S1 * B) @ E1.T
         else:
-            a = S1 / S0[:, None]
-            info -= (a * qg[:, None]).T @ S1
+            info -= (S1 * (qg / S0)) @ S1.T
         return ll, U, info
 
 

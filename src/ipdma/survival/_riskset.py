@@ -116,6 +116,9 @@ class RiskSets:
             gs = np.searchsorted(self._gs_bounds, np.arange(G), side="right") - 1
             self._g_pad = (gs, np.arange(G) - self._gs_bounds[gs],
                            S, int(np.max(np.diff(self._gs_bounds))))
+            # event groups in the reversed padded layout of rev_at_events_t
+            self._eg_s = gs[eg]
+            self._eg_revpos = self._g_pad[3] - 1 - self._g_pad[1][eg]
             first_e = np.searchsorted(eg, self._gs_bounds)     # first event group per stratum
             es = gs[eg]                                        # stratum of each event group
             epos = np.arange(len(eg)) - first_e[es]
@@ -166,6 +169,26 @@ class RiskSets:
         if self.single_stratum:
             return np.cumsum(a[::-1], axis=0)[self._rev_rows]
         return self.rev_cumsum(a)[self.eg_rows]
+
+    def rev_at_events_t(self, a: np.ndarray) -> np.ndarray:
+        """:meth:`rev_at_events` of a transposed (k, n) array: (k, event groups).  The
+        same sums in the same order; rows of a C-contiguous (k, n) array are cheaper to
+        scale, sum and index than the columns of an (n, k) one."""
+        if self._grouped:                  # ties: sum within time groups first
+            g = np.add.reduceat(a, self.g_start, axis=1)
+            if self.single_stratum:
+                return np.cumsum(g[:, ::-1], axis=1)[:, self._rev_eg]
+            gs, pos, S, width = self._g_pad
+            pad = np.zeros((a.shape[0], S, width))
+            pad[:, gs, pos] = g
+            cs = np.cumsum(pad[:, :, ::-1], axis=2)
+            return cs[:, self._eg_s, self._eg_revpos]
+        if self.single_stratum:
+            return np.cumsum(a[:, ::-1], axis=1)[:, self._rev_rows]
+        out = np.empty_like(a)
+        for s0, s1 in zip(self.s_start, self.s_end, strict=True):   # loop over strata
+            out[:, s0:s1] = np.cumsum(a[:, s0:s1][:, ::-1], axis=1)[:, ::-1]
+        return out[:, self.eg_rows]
 
     def fwd_to_rows(self, v: np.ndarray) -> np.ndarray:
         """Cumulative sums over the event groups of each stratum of ``v`` (one value per
