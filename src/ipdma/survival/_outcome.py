@@ -87,6 +87,19 @@ class SurvivalOutcome:
                                self.event_col, self.event_coding)
 
 
+def column_values(data: pd.DataFrame, name) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """The values of column ``name`` (``data[name].values``: a numpy array for numpy dtypes,
+    else the extension array) without building a Series, which costs more than a small
+    fit's arithmetic (tens of microseconds per column with pandas 3)."""
+    try:
+        loc = data.columns.get_loc(name)
+        if isinstance(loc, (int, np.integer)):
+            return data._get_column_array(int(loc))
+    except (AttributeError, KeyError, TypeError):      # pragma: no cover - other pandas
+        pass
+    return data[name].values
+
+
 def check_time(t: pd.Series, name: str) -> np.ndarray:
     """Float array of follow-up times with named errors (missing, non-numeric,
     non-finite, zero or negative)."""
