@@ -96,15 +96,21 @@ class NMRDesign:
     def design_matrix(self) -> np.ndarray:
         """Fixed-effects design: trial intercepts, treatment dummies, risk, risk x treatment."""
         n, J, T = self.n, self.n_trials, self.n_treatments
-        U = np.zeros((n, J))
-        U[np.arange(n), self.trial_idx] = 1.0
-        D = np.zeros((n, T))
-        D[np.arange(n), self.trt_idx] = 1.0
-        D = D[:, 1:]
-        blocks = [D] if self.family == "survival" else [U, D]
+        # filled in place (one allocation; the blocks as np.hstack of dense dummies would
+        # cost more than a small Cox fit)
+        c0 = 0 if self.family == "survival" else J
+        out = np.zeros((n, c0 + (T - 1) * (2 if self.has_risk else 1)
+                        + (1 if self.has_risk else 0)))
+        rows = np.arange(n)
+        if c0:
+            out[rows, self.trial_idx] = 1.0
+        m = self.trt_idx > 0
+        rm, tm = rows[m], self.trt_idx[m]
+        out[rm, c0 + tm - 1] = 1.0
         if self.has_risk:
-            blocks += [self.x[:, None], D * self.x[:, None]]
-        return np.hstack(blocks)
+            out[:, c0 + T - 1] = self.x
+            out[rm, c0 + T - 1 + tm] = self.x[m]
+        return out
 
 
 def prepare(

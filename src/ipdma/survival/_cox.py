@@ -76,8 +76,7 @@ class _CoxDerivatives:
         self.efron = ties == "efron" and bool(np.any(rs.g_ndead > 1))
         self.w = rs.weights if rs.weighted else None
         self.wd = rs.weights[d]
-        self.Xd = X[d]
-        self.U0 = self.wd @ self.Xd
+        self.U0 = self.wd @ X[d]
         self.mw = rs.death_meanwt
         self.mw_sum = float(self.mw.sum())
         self.gi = rs.death_gidx
@@ -284,6 +283,27 @@ def _solve(info: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.linalg.solve(c.T, np.linalg.solve(c, u))
 
 
+def _eta(Xs, b, off):
+    eta = Xs @ b
+    if off is not None:
+        eta += off
+    return eta
+
+
+def _inv_spd(info: np.ndarray) -> np.ndarray:
+    """Inverse of the (symmetric) information: LAPACK's Cholesky inverse when it is
+    positive definite (numpy.linalg.inv's wrapper costs more on a small matrix), else
+    numpy's general inverse; symmetric to the last bit."""
+    c, bad = _potrf(info, lower=1)
+    if bad == 0:
+        v, bad = _lapack.dpotri(c, lower=1)
+        if bad == 0 and np.isfinite(v).all():
+            v = np.tril(v)
+            return v + np.tril(v, -1).T
+    v = np.linalg.inv(info)
+    return (v + v.T) / 2
+
+
 def fit_cox(X, time, event, strata=None, weights=None, offset=None, ties: Ties = "efron",
             init=None, tol: float = 1e-10, max_iter: int = 100, risk_sets: RiskSets | None = None
             ) -> CoxFit:
@@ -315,18 +335,18 @@ def fit_cox(X, time, event, strata=None, weights=None, offset=None, ties: Ties =
         st = None if strata is None else pd.factorize(np.asarray(strata), sort=True)[0]
         risk_sets = RiskSets(time, event, st, weights)
     rs = risk_sets
-    Xs = X[rs.order]
-    Xs = Xs - Xs.mean(axis=0)         # centring: same likelihood, better conditioning
-    off = np.zeros(n) if offset is None else np.asarray(offset, float)[rs.order]
+    Xs = np.take(X, rs.order, axis=0)
+    Xs -= Xs.mean(axis=0)             # centring: same likelihood, better conditioning
+    off = None if offset is None else np.asarray(offset, float)[rs.order]
     b = np.zeros(p) if init is None else np.asarray(init, float).copy()
     derivs = _CoxDerivatives(rs, Xs, ties)
-    ll0, u0, i0 = derivs(off)
+    ll0, u0, i0 = derivs(np.zeros(n) if off is None else off)
     if p == 0:
         return CoxFit(b, np.zeros((0, 0)), ll0, ll0, 0.0, 0.0, 0, True, n,
                       int(rs.event.sum()), ties, np.zeros((0, 0)))
     first = _solve(i0, u0) if init is None else None      # the first Newton step
     score = float(u0 @ first) if init is None else float("nan")
-    ll, u, info = (ll0, u0, i0) if init is None else derivs(Xs @ b + off)
+    ll, u, info = (ll0, u0, i0) if init is None else derivs(_eta(Xs, b, off))
     converged = False
     it = 0
     prev = None
@@ -335,19 +355,20 @@ def fit_cox(X, time, event, strata=None, weights=None, offset=None, ties: Ties =
         full = True
         for _ in range(30):
             bn = b + step
-            ll_n, u_n, info_n = derivs(Xs @ bn + off)
+            ll_n, u_n, info_n = derivs(_eta(Xs, bn, off))
             if np.isfinite(ll_n) and ll_n >= ll - 1e-10 * abs(ll):
                 break
             step = step / 2
             full = False
         b, ll, u, info = bn, ll_n, u_n, info_n
-        size, lim = np.max(np.abs(step)), tol * (1 + np.max(np.abs(b)))
+        size, bmax = float(abs(step).max()), float(abs(b).max())
+        lim = tol * (1 + bmax)
         if size < lim:
             converged = True
             break
         # quadratic convergence: the next step would be about size^3 / prev^2; far below the
         # tolerance, b is already the maximiser to rounding (saves one evaluation)
-        if full and prev is not None and size < 1e-4 * (1 + np.max(np.abs(b))) \
+        if full and prev is not None and size < 1e-4 * (1 + bmax) \
                 and size**3 < 1e-4 * lim * prev**2:
             converged = True
             break
@@ -358,8 +379,7 @@ def fit_cox(X, time, event, strata=None, weights=None, offset=None, ties: Ties =
         warnings.warn(f"Cox Newton-Raphson did not converge in {max_iter} iterations "
                       "(possible monotone likelihood: a coefficient tends to infinity)",
                       ConvergenceWarning, stacklevel=2)
-    vcov = np.linalg.inv(info)
-    vcov = (vcov + vcov.T) / 2
+    vcov = _inv_spd(info)
     wald = float(b @ info @ b)
     if init is not None:
         score = float("nan")
