@@ -46,6 +46,7 @@ from .._optional import import_optional
 from ..errors import ColumnNotFoundError, ModelSpecificationError
 from ..survival import SurvivalOutcome, check_horizon, fit_cox, survival_outcome
 from ..survival._outcome import column_values
+from ..survival._riskset import RiskSets
 from ._bayes import random_effects_log_prior
 from ._design import NMRDesign, _check_column, design_from_codes, label_codes, prepare
 from ._model import RiskNMRResult
@@ -172,8 +173,9 @@ class CoxNMRFit:
 
 def fit_ml(design: NMRDesign, ties: str = "efron") -> CoxNMRFit:
     """Stratified Cox partial likelihood of the NMR design."""
-    fit = fit_cox(design.design_matrix(), design.time, design.y, strata=design.trial_idx,
-                  ties=ties)
+    # the trial indices are already the sorted stratum codes (every trial has rows)
+    rs = RiskSets(design.time, design.y, design.trial_idx)
+    fit = fit_cox(design.design_matrix(), design.time, design.y, ties=ties, risk_sets=rs)
     return CoxNMRFit(fit.coef, fit.vcov, fit.loglik, fit.loglik_null, fit.n_iter,
                      fit.converged)
 
