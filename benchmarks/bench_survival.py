@@ -7,6 +7,16 @@ times rounded to 0.01) to show how both scale.  Timings are the median of
 ``--reps`` repeated fits inside one process (Python: ``time.perf_counter``;
 R: ``system.time`` inside one ``Rscript`` run, so R's start-up is excluded).
 
+What each side's time includes (like with like): R's ``coxph``/``survreg`` call parses
+the formula, builds the model frame and matrix from the data.frame and fits (Newton from
+0, including the null model); ipdma's ``fit`` reads the DataFrame columns, validates
+them (times > 0, 0/1 events, missing values, numeric covariates), fits (Newton from 0,
+null log-likelihood, score test, inverse information) and returns the fitted estimator.
+The pandas result tables (``coef_``, ``vcov_``, ``tests_`` ...) are built on first access
+(after the timing, as R's ``summary(fit)`` is not timed); their arrays are computed in the
+fit.  Nothing is cached between repetitions: each one fits a new estimator from the
+DataFrame.  ``ipdma_cpu`` is ``time.process_time``, ``R_cpu`` user + system time.
+
 Cases:
 * ``cox_control``: ``coxph(Surv ~ x1..x5, ties = "efron")`` on the control arms (n = 774)
   -- ipdma ``CoxPH().fit(df, ...)`` (DataFrame in, validation included).

@@ -5,7 +5,11 @@ with ``Rc`` the risk score centred at each trial's mean.  ipdma's side is the pu
 ``RiskNMR(engine="ml").fit(df, trial=, treatment=, time=, event=, risk=)`` (DataFrame in,
 validation, canonical ordering and the result object included); R's side is the
 ``coxph`` call alone (plus the centring), timed with ``system.time`` inside one
-``Rscript`` run (start-up excluded).  Also timed: ipdma's predictions (survival at
+``Rscript`` run (start-up excluded).  ipdma's result holds the coefficients, their
+covariance and log-likelihoods as arrays; its pandas tables (``params``, ``coef``,
+``cov``) and the normal draws for P(best) are built on first access, after the timing
+(R's ``summary(fit)`` is not timed either).  No caching between repetitions: each one
+fits a new ``RiskNMR`` from the DataFrame.  Also timed: ipdma's predictions (survival at
 t* = 2 and RMST up to 3 with delta-method SEs, 41 risk scores x 4 treatments) vs
 ``survfit(fit, newdata, ctype = 1)`` for the same 164 rows in one stratum plus the
 RMST sums in R.

@@ -96,15 +96,21 @@ class NMRDesign:
     def design_matrix(self) -> np.ndarray:
         """Fixed-effects design: trial intercepts, treatment dummies, risk, risk x treatment."""
         n, J, T = self.n, self.n_trials, self.n_treatments
-        U = np.zeros((n, J))
-        U[np.arange(n), self.trial_idx] = 1.0
-        D = np.zeros((n, T))
-        D[np.arange(n), self.trt_idx] = 1.0
-        D = D[:, 1:]
-        blocks = [D] if self.family == "survival" else [U, D]
+        # filled in place (one allocation; the blocks as np.hstack of dense dummies would
+        # cost more than a small Cox fit)
+        c0 = 0 if self.family == "survival" else J
+        out = np.zeros((n, c0 + (T - 1) * (2 if self.has_risk else 1)
+                        + (1 if self.has_risk else 0)))
+        rows = np.arange(n)
+        if c0:
+            out[rows, self.trial_idx] = 1.0
+        m = self.trt_idx > 0
+        rm, tm = rows[m], self.trt_idx[m]
+        out[rm, c0 + tm - 1] = 1.0
         if self.has_risk:
-            blocks += [self.x[:, None], D * self.x[:, None]]
-        return np.hstack(blocks)
+            out[:, c0 + T - 1] = self.x
+            out[rm, c0 + T - 1 + tm] = self.x[m]
+        return out
 
 
 def prepare(
@@ -234,6 +240,88 @@ def prepare(
         centre_trial=centre_trial, centre_pred=centre_pred, arms=arms, baseline=baseline,
         source_index=np.asarray(data.index)[order], is_ad=ad,
         ad_trials=sorted({trials[j] for j in np.unique(trial_idx[ad])}),
+    )
+    _random_structure(design, t_pos)
+    return design
+
+
+def label_codes(values) -> tuple[np.ndarray, list[str]] | None:
+    """Integer codes of a label column and its labels as sorted strings (the labels of
+    :func:`prepare`, which reads trial and treatment labels as ``str``), or None when the
+    column has missing values or float labels (left to the pandas path).
+
+    Examples
+    --------
+    >>> codes, labels = label_codes(np.array(["b", "a", "b", "c"], dtype=object))
+    >>> codes.tolist(), labels
+    ([1, 0, 1, 2], ['a', 'b', 'c'])
+    """
+    codes, uniq = pd.factorize(values)
+    kind = getattr(getattr(uniq, "dtype", None), "kind", "O")
+    if (len(codes) and codes.min() < 0) or kind in "fc":
+        return None
+    labels, inv = np.unique(np.array([str(u) for u in uniq], dtype=object),
+                            return_inverse=True)
+    return inv.reshape(-1)[codes], labels.tolist()
+
+
+def design_from_codes(tr: np.ndarray, trials: list[str], tt: np.ndarray, labels: list[str],
+                      arms: dict[str, list[str]], y: np.ndarray, r: np.ndarray | None, *,
+                      reference: str | None, centring: str | float, treatment: str,
+                      extra_keys: tuple = ()) -> NMRDesign:
+    """:func:`prepare` on validated arrays (logit risk scale, IPD only): trial and treatment
+    codes into the sorted ``trials`` / ``labels``, their ``arms``, outcome ``y`` and risk
+    ``r`` (None: no risk term).  ``extra_keys`` are further (least significant) keys of the
+    canonical row order (e.g. the follow-up time).  ``source_index`` of the result holds
+    row positions."""
+    if reference is None:
+        from ..data import choose_reference
+
+        reference = choose_reference(labels, arms)
+    reference = str(reference)
+    if reference not in labels:
+        raise NetworkError(
+            f"reference treatment {reference!r} is not in column {treatment!r} "
+            f"(treatments: {labels}); pass one of these as reference=."
+        )
+    treatments = [reference] + [t for t in labels if t != reference]
+    for j, a in arms.items():
+        if len(a) < 2:
+            raise NetworkError(
+                f"trial {j!r} has a single arm ({a[0]!r}); stage 2 uses randomised "
+                "comparisons only: drop the trial or add its other arms."
+            )
+    _check_connected(treatments, arms)
+    t_pos = {t: i for i, t in enumerate(treatments)}
+    trt_idx = np.array([t_pos[t] for t in labels], dtype=int)[tt]
+    trial_idx = np.asarray(tr, dtype=int)
+    rr = np.zeros(len(y)) if r is None else r
+    # canonical order: trial, treatment, risk, outcome, then extra keys (stable)
+    order = np.lexsort((*extra_keys, y, rr, trt_idx, trial_idx))
+    trial_idx, trt_idx, y, rr = trial_idx[order], trt_idx[order], y[order], rr[order]
+    x = x_raw = centre_trial = centre_pred = None
+    if r is not None:
+        x_raw = rr
+        J = len(trials)
+        sums = np.bincount(trial_idx, weights=x_raw, minlength=J)
+        counts = np.bincount(trial_idx, minlength=J)
+        overall = float(x_raw.mean())
+        if isinstance(centring, str) and centring == "trial":
+            centre_trial = sums / np.maximum(counts, 1)
+            centre_pred = overall
+        elif isinstance(centring, str) and centring == "global":
+            centre_trial = np.full(J, overall)
+            centre_pred = overall
+        else:
+            centre_trial = np.full(J, float(centring))
+            centre_pred = float(centring)
+        x = x_raw - centre_trial[trial_idx]
+    baseline = [min(t_pos[t] for t in arms[j]) for j in trials]
+    design = NMRDesign(
+        trials=trials, treatments=treatments, reference=reference, trial_idx=trial_idx,
+        trt_idx=trt_idx, y=y, x=x, x_raw=x_raw, risk_logit=None if r is None else rr,
+        centre_trial=centre_trial, centre_pred=centre_pred, arms=arms, baseline=baseline,
+        source_index=order, is_ad=np.zeros(len(y), bool), ad_trials=[],
     )
     _random_structure(design, t_pos)
     return design

@@ -45,8 +45,10 @@ from .._base import Summary, check_is_fitted
 from .._optional import import_optional
 from ..errors import ColumnNotFoundError, ModelSpecificationError
 from ..survival import SurvivalOutcome, check_horizon, fit_cox, survival_outcome
+from ..survival._outcome import column_values
+from ..survival._riskset import RiskSets
 from ._bayes import random_effects_log_prior
-from ._design import NMRDesign, _check_column, prepare
+from ._design import NMRDesign, _check_column, design_from_codes, label_codes, prepare
 from ._model import RiskNMRResult
 
 __all__ = ["SurvivalRiskNMRResult", "fit_survival"]
@@ -57,7 +59,77 @@ _RUNNERS: dict = {}
 def prepare_survival(data: pd.DataFrame, *, trial: str, treatment: str, time: str,
                      event: str, risk: str | None, reference: str | None,
                      centring, event_label=None) -> NMRDesign:
-    """Validate a time-to-event IPD and build the canonical design (``family="survival"``)."""
+    """Validate a time-to-event IPD and build the canonical design (``family="survival"``).
+
+    The usual input (numeric time, 0/1 event and risk columns without missing values) is
+    prepared on integer codes of the trial and treatment labels with numpy only (the same
+    design as :func:`prepare`, whose per-column pandas work costs more than the Cox fit of
+    a small network); anything else goes through :func:`_prepare_survival_pandas`, which
+    raises the specific errors."""
+    if not isinstance(data, pd.DataFrame):
+        raise ModelSpecificationError(
+            f"data must be a pandas DataFrame or an ipdma.data.IPD, not {type(data).__name__}")
+    for c, role in ((trial, "trial"), (treatment, "treatment"), (time, "time"),
+                    (event, "event")) + (((risk, "risk"),) if risk is not None else ()):
+        _check_column(data, c, role)
+    fast = None if event_label is not None else _survival_arrays(data, trial, treatment, time,
+                                                                 event, risk)
+    if fast is None:
+        return _prepare_survival_pandas(data, trial=trial, treatment=treatment, time=time,
+                                        event=event, risk=risk, reference=reference,
+                                        centring=centring, event_label=event_label)
+    t, e, r, (tr, trials), (tt, labels) = fast
+    J, K = len(trials), len(labels)
+    cell = tr * K + tt
+    present = np.bincount(cell, minlength=J * K) > 0
+    if np.any(present & (np.bincount(cell, weights=e, minlength=J * K) == 0)):
+        # a trial arm without events: the general path names it
+        survival_outcome(data, time, event, trial=trial, treatment=treatment)
+    present = present.reshape(J, K)
+    arms = {trials[j]: [labels[k] for k in np.flatnonzero(present[j])] for j in range(J)}
+    design = design_from_codes(tr, trials, tt, labels, arms, e, r, reference=reference,
+                               centring=centring, treatment=treatment, extra_keys=(t,))
+    pos = design.source_index
+    design.time = t[pos]
+    design.source_index = np.asarray(data.index)[pos]
+    design.family = "survival"
+    return design
+
+
+def _survival_arrays(data, trial, treatment, time, event, risk):
+    """(time, event, risk, trial codes + labels, treatment codes + labels) as arrays when
+    every column is complete and plain (numeric time > 0, 0/1 event, finite risk), else
+    None."""
+    tv, ev = column_values(data, time), column_values(data, event)
+    if not (isinstance(tv, np.ndarray) and tv.dtype.kind in "fiu"
+            and isinstance(ev, np.ndarray) and ev.dtype.kind in "fiub"):
+        return None
+    t = tv.astype(float)
+    e = ev.astype(float)
+    if not (np.all(t > 0) and np.isfinite(t).all() and np.all((e == 0) | (e == 1))
+            and e.any()):
+        return None
+    if risk is None:
+        r = None
+    else:
+        rv = column_values(data, risk)
+        if not (isinstance(rv, np.ndarray) and rv.dtype.kind in "fiu"):
+            return None
+        r = rv.astype(float)
+        if not np.isfinite(r).all():
+            return None
+    tr, tt = label_codes(column_values(data, trial)), label_codes(column_values(data, treatment))
+    if tr is None or tt is None:
+        return None
+    return t, e, r, tr, tt
+
+
+def _prepare_survival_pandas(data: pd.DataFrame, *, trial: str, treatment: str, time: str,
+                     event: str, risk: str | None, reference: str | None,
+                     centring, event_label=None) -> NMRDesign:
+    """:func:`prepare_survival` through the general (pandas) :func:`prepare`: used for the
+    inputs the array path leaves to it (missing or non-numeric values, labels to recode),
+    so that every error message is the same."""
     if not isinstance(data, pd.DataFrame):
         raise ModelSpecificationError(
             f"data must be a pandas DataFrame or an ipdma.data.IPD, not {type(data).__name__}")
@@ -101,8 +173,9 @@ class CoxNMRFit:
 
 def fit_ml(design: NMRDesign, ties: str = "efron") -> CoxNMRFit:
     """Stratified Cox partial likelihood of the NMR design."""
-    fit = fit_cox(design.design_matrix(), design.time, design.y, strata=design.trial_idx,
-                  ties=ties)
+    # the trial indices are already the sorted stratum codes (every trial has rows)
+    rs = RiskSets(design.time, design.y, design.trial_idx)
+    fit = fit_cox(design.design_matrix(), design.time, design.y, ties=ties, risk_sets=rs)
     return CoxNMRFit(fit.coef, fit.vcov, fit.loglik, fit.loglik_null, fit.n_iter,
                      fit.converged)
 
@@ -499,27 +572,74 @@ class SurvivalRiskNMRResult(RiskNMRResult):
         self.baseline_pieces = None
         self.weibull_params = None
         et = design.time[design.y == 1]
-        lasts = [float(design.time[design.trial_idx == j].max())
-                 for j in range(design.n_trials)]
-        self.horizon = float(min(np.quantile(et, 0.5), min(lasts)))
+        lasts = np.full(design.n_trials, -np.inf)
+        np.maximum.at(lasts, design.trial_idx, design.time)
+        self.horizon = float(min(np.quantile(et, 0.5), lasts.min()))
         self._y = SurvivalOutcome(design.time, design.y)
 
+    # the ML engine's tables and P(best) draws are built on first access (pandas objects
+    # and 4000 normal draws cost more than the Cox fit of a small network); assigning one
+    # replaces it
+    def _lazy_attr(name):  # a property factory used in the class body
+        key = "_v_" + name
+
+        def fget(self):
+            d = self.__dict__
+            if key not in d:
+                fit = d.get("_pending_ml")
+                d[key] = None if fit is None else self._build_ml(name, fit)
+            return d[key]
+
+        def fset(self, value):
+            self.__dict__[key] = value
+
+        return property(fget, fset)
+
+    coef = _lazy_attr("coef")
+    cov = _lazy_attr("cov")
+    params = _lazy_attr("params")
+    weibull_params = _lazy_attr("weibull_params")
+    _theta_draws = _lazy_attr("_theta_draws")
+    del _lazy_attr
+
     def _set_ml(self, fit) -> None:
-        super()._set_ml(fit)
+        self._ml = fit
+        self.loglik = fit.loglik
+        self.tau = fit.tau
+        self.diagnostics = {"loglik": fit.loglik, "iterations": fit.iterations,
+                            "converged": fit.converged}
         self.loglik_null = fit.loglik_null
-        if isinstance(fit, WeibullNMRFit):
-            z = stats.norm.ppf(0.5 + self.level / 2)
+        self._pending_ml = fit
+        for name in ("coef", "cov", "params", "weibull_params", "_theta_draws"):
+            self.__dict__.pop("_v_" + name, None)
+
+    def _build_ml(self, name: str, fit):
+        """The ML result ``name`` (as :meth:`RiskNMRResult._set_ml` sets it)."""
+        names = self._names
+        if name == "coef":
+            return pd.Series(fit.coef, index=names)
+        if name == "cov":
+            return pd.DataFrame(fit.cov, index=names, columns=names)
+        z = stats.norm.ppf(0.5 + self.level / 2)
+        if name == "params":
+            se = np.sqrt(np.diag(fit.cov))
+            tab = pd.DataFrame({"estimate": fit.coef, "se": se, "lower": fit.coef - z * se,
+                                "upper": fit.coef + z * se}, index=names)
+            tab.index.name = "parameter"
+            return tab
+        if name == "weibull_params":
+            if not isinstance(fit, WeibullNMRFit):
+                return None
             est = np.r_[fit.aft, np.log(fit.scale)]
             se = np.sqrt(np.diag(fit.aft_vcov))
-            self.weibull_params = pd.DataFrame(
+            return pd.DataFrame(
                 {"estimate": est, "se": se, "lower": est - z * se, "upper": est + z * se},
                 index=pd.Index([*fit.aft_names, "log(scale)"], name="parameter"))
         # P(best) draws through the Cholesky factor: continuous in the covariance, so
         # results do not change with the row order (eigenvector signs can)
         rng = np.random.default_rng([self.seed, 1])
         L = np.linalg.cholesky(fit.cov)
-        self._theta_draws = fit.coef + rng.standard_normal(
-            (int(self.model.n_sim), fit.coef.size)) @ L.T
+        return fit.coef + rng.standard_normal((int(self.model.n_sim), fit.coef.size)) @ L.T
 
     def _set_bayes(self, fit) -> None:
         self._bayes = fit

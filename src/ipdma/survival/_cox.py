@@ -30,7 +30,7 @@ from ..errors import (
     ModelSpecificationError,
     column_not_found,
 )
-from ._outcome import SurvivalOutcome, check_horizon, survival_outcome
+from ._outcome import SurvivalOutcome, check_horizon, column_values, survival_outcome
 from ._riskset import RiskSets
 
 stats = lazy_module("scipy.stats")   # imported when first used
@@ -59,45 +59,70 @@ class _CoxDerivatives:
     """Partial log-likelihood, score and information of one (sorted) sample as a
     function of ``eta``; everything that does not depend on ``eta`` (the death rows of
     ``X``, the fixed part of the score, Efron's fractions) is computed once, so a
-    Newton iteration costs a few dozen vectorised operations."""
+    Newton iteration costs a few dozen vectorised operations.
+
+    The arrays are held transposed (covariates x rows): the risk-set sums of ``r = w
+    e^eta`` and ``r x`` are one reverse cumulative sum of the (1 + p, n) array ``[1, x]' r``
+    and their tied-death counterparts one ``reduceat``; Efron's per-death sums (``q =
+    mw/den`` and ``q/den`` times 1, f, f^2) are one ``reduceat`` of a (6, deaths) array."""
 
     def __init__(self, rs: RiskSets, X: np.ndarray, ties: str):
         self.rs, self.X = rs, X
         d = rs.deaths
         self.d = d
-        self.p = X.shape[1]
+        n, p = X.shape
+        self.p = p
         # Efron's correction vanishes without tied deaths (all fractions are 0)
         self.efron = ties == "efron" and bool(np.any(rs.g_ndead > 1))
         self.w = rs.weights if rs.weighted else None
         self.wd = rs.weights[d]
-        self.Xd = X[d]
-        self.U0 = self.wd @ self.Xd
+        self.U0 = self.wd @ X[d]
         self.mw = rs.death_meanwt
         self.mw_sum = float(self.mw.sum())
         self.gi = rs.death_gidx
         self.f = rs.death_frac
         self.dg_start = rs.dg_start
+        X1T = np.empty((p + 1, n))                     # [1, x]' (contiguous rows)
+        X1T[0] = 1.0
+        X1T[1:] = X.T
+        self.X1T, self.XT = X1T, X1T[1:]
+        self.X1dT = np.ascontiguousarray(X1T[:, d])
+        if self.efron:
+            f = self.f
+            self.F = np.stack([np.ones(len(d)), f, f * f])
+        self._rev = rs.rev_at_events_t
 
     def __call__(self, eta: np.ndarray, deriv: int = 2):
-        rs, X, d = self.rs, self.X, self.d
+        rs, d = self.rs, self.d
         if len(d) == 0:
             p = self.p
             return 0.0, np.zeros(p), np.zeros((p, p))
-        shift = float(eta.max())
+        shift = eta.max()
         r = np.exp(eta - shift)
         if self.w is not None:
             r *= self.w
-        S0 = rs.rev_at_events(r)                      # risk-set sum per event group
+        S = self._rev(self.X1T * r)                    # (1 + p, event groups) risk-set sums
+        S0 = S[0]
+        rd = r[d]
         if self.efron:
             # one term per death: den = S0 - (k/d) (sum of r over the tied deaths)
-            gi, f, mw = self.gi, self.f, self.mw
-            E0 = np.add.reduceat(r[d], self.dg_start)
-            den = S0[gi] - f * E0[gi]
+            gi, mw = self.gi, self.mw
+            E = np.add.reduceat(self.X1dT * rd, self.dg_start, axis=1)
+            den = S0[gi] - self.f * E[0][gi]
             ll = float(self.wd @ eta[d] - mw @ np.log(den) - shift * self.mw_sum)
             if deriv == 0:
                 return ll, None, None
             q = mw / den
-            qg = np.add.reduceat(q, self.dg_start)
+            T = np.empty((6, len(d)))
+            np.multiply(self.F, q, out=T[:3])
+            np.multiply(T[:3], 1.0 / den, out=T[3:])
+            # per event group: sums of q, q f, q f^2, q/den, q f/den, q f^2/den
+            R = np.add.reduceat(T, self.dg_start, axis=1)
+            qg = R[0]
+            # c_j: sum of the terms mw/den whose risk set holds j (minus the Efron share
+            # f mw/den of j's own tied group when j is a death)
+            c = rs.fwd_to_rows(qg)
+            c[d] -= R[1][gi]
         else:
             # Breslow (or no tied deaths): every quantity per event group
             dw = rs.g_deadwt_e
@@ -105,29 +130,24 @@ class _CoxDerivatives:
             if deriv == 0:
                 return ll, None, None
             qg = dw / S0
-        # c_j: sum of the terms mw/den whose risk set holds j (minus the Efron share
-        # f mw/den of j's own tied group when j is a death)
-        c = rs.fwd_to_rows(qg)
-        if self.efron:
-            c[d] -= np.add.reduceat(q * f, self.dg_start)[gi]
+            c = rs.fwd_to_rows(qg)
         rc = r * c
-        U = self.U0 - rc @ X
+        XT = self.XT
+        U = self.U0 - XT @ rc
         if deriv == 1:
             return ll, U, None
-        S1 = rs.rev_at_events(X * r[:, None])         # (event groups, p)
-        info = (X * rc[:, None]).T @ X
+        info = (XT * rc) @ self.X
+        S1 = S[1:]
         if self.efron:
-            # sum over death terms of mw (S1 - f E1)(S1 - f E1)' / den^2, by group
-            E1 = np.add.reduceat(self.Xd * r[d][:, None], self.dg_start)
-            u = q / den
-            A = np.add.reduceat(u, self.dg_start)
-            Bf = np.add.reduceat(u * f, self.dg_start)
-            C = np.add.reduceat(u * f * f, self.dg_start)
-            SB = (S1 * Bf[:, None]).T @ E1
-            info -= (S1 * A[:, None]).T @ S1 - SB - SB.T + (E1 * C[:, None]).T @ E1
+            # sum over death terms of mw (S1 - f E1)(S1 - f E1)' / den^2, by group:
+            # S1' A S1 - S1' B E1 - E1' B S1 + E1' C E1 with A, B, C the sums of
+            # q/den times 1, f, f^2
+            E1 = E[1:]
+            A, B, C = R[3], R[4], R[5]
+            info -= (S1 * A - E1 * B) @ S1.T
+            info -= (E1 * C - S1 * B) @ E1.T
         else:
-            a = S1 / S0[:, None]
-            info -= (a * qg[:, None]).T @ S1
+            info -= (S1 * (qg / S0)) @ S1.T
         return ll, U, info
 
 
@@ -263,6 +283,27 @@ def _solve(info: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.linalg.solve(c.T, np.linalg.solve(c, u))
 
 
+def _eta(Xs, b, off):
+    eta = Xs @ b
+    if off is not None:
+        eta += off
+    return eta
+
+
+def _inv_spd(info: np.ndarray) -> np.ndarray:
+    """Inverse of the (symmetric) information: LAPACK's Cholesky inverse when it is
+    positive definite (numpy.linalg.inv's wrapper costs more on a small matrix), else
+    numpy's general inverse; symmetric to the last bit."""
+    c, bad = _potrf(info, lower=1)
+    if bad == 0:
+        v, bad = _lapack.dpotri(c, lower=1)
+        if bad == 0 and np.isfinite(v).all():
+            v = np.tril(v)
+            return v + np.tril(v, -1).T
+    v = np.linalg.inv(info)
+    return (v + v.T) / 2
+
+
 def fit_cox(X, time, event, strata=None, weights=None, offset=None, ties: Ties = "efron",
             init=None, tol: float = 1e-10, max_iter: int = 100, risk_sets: RiskSets | None = None
             ) -> CoxFit:
@@ -294,18 +335,18 @@ def fit_cox(X, time, event, strata=None, weights=None, offset=None, ties: Ties =
         st = None if strata is None else pd.factorize(np.asarray(strata), sort=True)[0]
         risk_sets = RiskSets(time, event, st, weights)
     rs = risk_sets
-    Xs = X[rs.order]
-    Xs = Xs - Xs.mean(axis=0)         # centring: same likelihood, better conditioning
-    off = np.zeros(n) if offset is None else np.asarray(offset, float)[rs.order]
+    Xs = np.take(X, rs.order, axis=0)
+    Xs -= Xs.mean(axis=0)             # centring: same likelihood, better conditioning
+    off = None if offset is None else np.asarray(offset, float)[rs.order]
     b = np.zeros(p) if init is None else np.asarray(init, float).copy()
     derivs = _CoxDerivatives(rs, Xs, ties)
-    ll0, u0, i0 = derivs(off)
+    ll0, u0, i0 = derivs(np.zeros(n) if off is None else off)
     if p == 0:
         return CoxFit(b, np.zeros((0, 0)), ll0, ll0, 0.0, 0.0, 0, True, n,
                       int(rs.event.sum()), ties, np.zeros((0, 0)))
     first = _solve(i0, u0) if init is None else None      # the first Newton step
     score = float(u0 @ first) if init is None else float("nan")
-    ll, u, info = (ll0, u0, i0) if init is None else derivs(Xs @ b + off)
+    ll, u, info = (ll0, u0, i0) if init is None else derivs(_eta(Xs, b, off))
     converged = False
     it = 0
     prev = None
@@ -314,19 +355,20 @@ def fit_cox(X, time, event, strata=None, weights=None, offset=None, ties: Ties =
         full = True
         for _ in range(30):
             bn = b + step
-            ll_n, u_n, info_n = derivs(Xs @ bn + off)
+            ll_n, u_n, info_n = derivs(_eta(Xs, bn, off))
             if np.isfinite(ll_n) and ll_n >= ll - 1e-10 * abs(ll):
                 break
             step = step / 2
             full = False
         b, ll, u, info = bn, ll_n, u_n, info_n
-        size, lim = np.max(np.abs(step)), tol * (1 + np.max(np.abs(b)))
+        size, bmax = float(abs(step).max()), float(abs(b).max())
+        lim = tol * (1 + bmax)
         if size < lim:
             converged = True
             break
         # quadratic convergence: the next step would be about size^3 / prev^2; far below the
         # tolerance, b is already the maximiser to rounding (saves one evaluation)
-        if full and prev is not None and size < 1e-4 * (1 + np.max(np.abs(b))) \
+        if full and prev is not None and size < 1e-4 * (1 + bmax) \
                 and size**3 < 1e-4 * lim * prev**2:
             converged = True
             break
@@ -337,8 +379,7 @@ def fit_cox(X, time, event, strata=None, weights=None, offset=None, ties: Ties =
         warnings.warn(f"Cox Newton-Raphson did not converge in {max_iter} iterations "
                       "(possible monotone likelihood: a coefficient tends to infinity)",
                       ConvergenceWarning, stacklevel=2)
-    vcov = np.linalg.inv(info)
-    vcov = (vcov + vcov.T) / 2
+    vcov = _inv_spd(info)
     wald = float(b @ info @ b)
     if init is not None:
         score = float("nan")
@@ -744,19 +785,6 @@ class CoxPH:
 
     def __repr__(self) -> str:
         return f"CoxPH(ties={self.ties!r})"
-
-
-def column_values(data: pd.DataFrame, name) -> np.ndarray | pd.api.extensions.ExtensionArray:
-    """The values of column ``name`` (``data[name].values``: a numpy array for numpy dtypes,
-    else the extension array) without building a Series, which costs more than a small
-    fit's arithmetic (tens of microseconds per column with pandas 3)."""
-    try:
-        loc = data.columns.get_loc(name)
-        if isinstance(loc, (int, np.integer)):
-            return data._get_column_array(int(loc))
-    except (AttributeError, KeyError, TypeError):      # pragma: no cover - other pandas
-        pass
-    return data[name].values
 
 
 def _numeric_matrix(data: pd.DataFrame, cols: Sequence[str]) -> np.ndarray:

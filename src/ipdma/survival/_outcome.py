@@ -87,6 +87,19 @@ class SurvivalOutcome:
                                self.event_col, self.event_coding)
 
 
+def column_values(data: pd.DataFrame, name) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """The values of column ``name`` (``data[name].values``: a numpy array for numpy dtypes,
+    else the extension array) without building a Series, which costs more than a small
+    fit's arithmetic (tens of microseconds per column with pandas 3)."""
+    try:
+        loc = data.columns.get_loc(name)
+        if isinstance(loc, (int, np.integer)):
+            return data._get_column_array(int(loc))
+    except (AttributeError, KeyError, TypeError):      # pragma: no cover - other pandas
+        pass
+    return data[name].values
+
+
 def check_time(t: pd.Series, name: str) -> np.ndarray:
     """Float array of follow-up times with named errors (missing, non-numeric,
     non-finite, zero or negative)."""
@@ -238,8 +251,22 @@ def survival_outcome(data: pd.DataFrame, time: str, event: str, *, trial: str | 
                       (treatment, "treatment")):
         if col is not None and col not in data.columns:
             raise column_not_found(col, data.columns, role)
-    t = check_time(data[time], time)
-    e, coding = code_event(data[event], event, event_label)
+    t = e = coding = None
+    # plain numeric columns are validated on their arrays (a Series per column costs more
+    # than a small fit); anything else (missing values, labels) by check_time / code_event
+    tv, ev = column_values(data, time), column_values(data, event)
+    if isinstance(tv, np.ndarray) and tv.dtype.kind in "fiu":
+        v = tv.astype(float)
+        if np.all(v > 0) and np.isfinite(v).all():
+            t = v
+    if event_label is None and isinstance(ev, np.ndarray) and ev.dtype.kind in "fiub":
+        v = ev.astype(float)
+        if np.all((v == 0) | (v == 1)):
+            e = v
+    if t is None:
+        t = check_time(data[time], time)
+    if e is None:
+        e, coding = code_event(data[event], event, event_label)
     if e.sum() == 0:
         raise OutcomeError(f"event column {event!r} has no events (all censored): a survival "
                            "model cannot be fitted")

@@ -11,6 +11,7 @@ a subtraction would lose precision in the small late risk sets.
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -48,17 +49,24 @@ class RiskSets:
         time = np.asarray(time, float)
         event = np.asarray(event, float)
         n = len(time)
-        st = np.zeros(n, np.int64) if strata is None else np.asarray(strata)
-        w = np.ones(n) if weights is None else np.asarray(weights, float)
+        st = None if strata is None else np.asarray(strata)
         # stable sort by (stratum, time); one stratum: a stable argsort of time is the same
-        order = (np.argsort(time, kind="stable") if strata is None
-                 else np.lexsort((time, st)))
+        if strata is None:
+            order = np.argsort(time, kind="stable")
+        elif n > 1 and not np.any(st[1:] < st[:-1]):
+            # rows already grouped by stratum (e.g. a design in canonical order): a stable
+            # argsort of time within each stratum block is the same order, and cheaper
+            cut = [0, *(np.flatnonzero(st[1:] != st[:-1]) + 1).tolist(), n]
+            order = np.concatenate([s0 + np.argsort(time[s0:s1], kind="stable")
+                                    for s0, s1 in itertools.pairwise(cut)])
+        else:
+            order = np.lexsort((time, st))
         self.n = n
         self.order = order
         self.time = time[order]
         self.event = event[order]
-        self.strata = st[order]
-        self.weights = w[order]
+        self.strata = np.zeros(n, np.int64) if st is None else st[order]
+        self.weights = np.ones(n) if weights is None else np.asarray(weights, float)[order]
         self.weighted = weights is not None
         # stratum bounds
         new_s = _starts(self.strata) if strata is not None else _first(n)
@@ -78,8 +86,8 @@ class RiskSets:
         dg = self.group[self.deaths]
         self.death_group = dg
         self.g_ndead = np.bincount(dg, minlength=G)       # count of deaths per group
-        self.g_deadwt = np.bincount(dg, weights=self.weights[self.deaths], minlength=G)
-        self.g_ncens = np.bincount(self.group[~dead], minlength=G)
+        self.g_deadwt = (np.bincount(dg, weights=self.weights[self.deaths], minlength=G)
+                         if self.weighted else self.g_ndead.astype(float))
         first = _starts(dg)
         self.dg_start = np.flatnonzero(first)             # start of each death group in deaths
         sizes = np.diff(np.append(self.dg_start, len(dg)))
@@ -98,11 +106,11 @@ class RiskSets:
         self.eg_rows = self.g_start[eg]                   # first sorted row of each event group
         self.single_stratum = len(self.s_start) == 1
         self._rev_rows = n - 1 - self.eg_rows             # the same rows in reversed order
-        self._grouped = G < 0.9 * n
+        # sum within time groups first when that shrinks the arrays enough to pay for the
+        # per-group cost of ``reduceat`` (about that of a cumulative sum over 2-3 rows)
+        self._grouped = G < 0.3 * n
         self._rev_eg = G - 1 - eg
         eg_strat = self.g_stratum[eg]
-        self._eg_bounds = (np.append(np.flatnonzero(_starts(eg_strat)), len(eg)) if len(eg)
-                           else np.zeros(1, np.int64))
         # row -> 1 + index of the last event group at or before the row's time group in
         # the row's stratum (0: none), for forward cumulative sums over event groups
         last = np.cumsum(self.g_ndead > 0)[self.group]    # event groups up to the row's group
@@ -116,6 +124,7 @@ class RiskSets:
             gs = np.searchsorted(self._gs_bounds, np.arange(G), side="right") - 1
             self._g_pad = (gs, np.arange(G) - self._gs_bounds[gs],
                            S, int(np.max(np.diff(self._gs_bounds))))
+            self._gs_pairs = list(itertools.pairwise(self._gs_bounds.tolist()))
             first_e = np.searchsorted(eg, self._gs_bounds)     # first event group per stratum
             es = gs[eg]                                        # stratum of each event group
             epos = np.arange(len(eg)) - first_e[es]
@@ -123,6 +132,11 @@ class RiskSets:
             row_s = np.searchsorted(self.s_start, np.arange(n), side="right") - 1
             row_pos = np.where(ok, last - first_e[row_s], 0)   # (last - 1) - first + 1
             self._row_pad = (row_s, row_pos)
+
+    @functools.cached_property
+    def g_ncens(self) -> np.ndarray:
+        """Number of censored rows per time group."""
+        return np.bincount(self.group[self.event != 1], minlength=self.n_groups)
 
     # ------------------------------------------------------------------ sums
     def rev_cumsum(self, a: np.ndarray) -> np.ndarray:
@@ -166,6 +180,27 @@ class RiskSets:
         if self.single_stratum:
             return np.cumsum(a[::-1], axis=0)[self._rev_rows]
         return self.rev_cumsum(a)[self.eg_rows]
+
+    def rev_at_events_t(self, a: np.ndarray) -> np.ndarray:
+        """:meth:`rev_at_events` of a transposed (k, n) array: (k, event groups).  The
+        same sums in the same order; rows of a C-contiguous (k, n) array are cheaper to
+        scale, sum and index than the columns of an (n, k) one."""
+        if self._grouped:                  # ties: sum within time groups first
+            g = np.add.reduceat(a, self.g_start, axis=1)
+            if self.single_stratum:
+                return np.cumsum(g[:, ::-1], axis=1)[:, self._rev_eg]
+            out = np.empty_like(g)
+            for s0, s1 in self._gs_pairs:                 # loop over strata
+                np.cumsum(g[:, s1 - 1:s0 - 1 if s0 else None:-1], axis=1,
+                          out=out[:, s1 - 1:s0 - 1 if s0 else None:-1])
+            return out[:, self.event_groups]
+        if self.single_stratum:
+            return np.cumsum(a[:, ::-1], axis=1)[:, self._rev_rows]
+        out = np.empty_like(a)
+        for s0, s1 in zip(self.s_start.tolist(), self.s_end.tolist(), strict=True):
+            rev = slice(s1 - 1, s0 - 1 if s0 else None, -1)  # loop over strata
+            np.cumsum(a[:, rev], axis=1, out=out[:, rev])
+        return out[:, self.eg_rows]
 
     def fwd_to_rows(self, v: np.ndarray) -> np.ndarray:
         """Cumulative sums over the event groups of each stratum of ``v`` (one value per
