@@ -97,3 +97,35 @@ def test_ite_network_bayesian_pooler_and_x_query(ref_case, tmp_path, capsys):
                         "--no-plots", "--out", str(tmp_path / "t"))
     assert code == 0, err
     assert len(pd.read_csv(tmp_path / "t" / "predictions.csv")) == 100
+
+
+def test_ite_network_stage1_option(ref_case, tmp_path, capsys):
+    """--network-stage1 native (default) fits the S-learner once per trial on all arms;
+    per-contrast fits one two-arm model per contrast (different numbers, same columns);
+    the choice is in the JSON output and is checked before fitting."""
+    _, tr, te = _data(ref_case, tmp_path)
+    grid = '{"max_depth": [2], "eta": [0.3], "nrounds": [30], "nfold": 3}'
+    preds = {}
+    for mode in (None, "native", "per-contrast"):
+        extra = [] if mode is None else ["--network-stage1", mode]
+        out_dir = tmp_path / f"o_{mode}"
+        code, out, err = _run(capsys, "ite", str(tr), *BASE, "--learner", "xgboost",
+                              "--learner-options", grid, "--predict", str(te), "--no-plots",
+                              *extra, "--out", str(out_dir), "--json")
+        assert code == 0, err
+        assert json.loads(out)["network_stage1"] == (mode or "native")
+        preds[mode] = pd.read_csv(out_dir / "predictions.csv")
+    pd.testing.assert_frame_equal(preds[None], preds["native"])
+    assert list(preds["per-contrast"].columns) == list(preds["native"].columns)
+    assert not np.allclose(preds["per-contrast"]["ite_B_vs_A"], preds["native"]["ite_B_vs_A"])
+    # bad choice: argparse, one line; two treatments: the option does not apply
+    code, _, err = _run(capsys, "ite", str(tr), *BASE, "--network-stage1", "joint",
+                        "--out", str(tmp_path / "x"))
+    assert code == 2 and "--network-stage1" in err and "Traceback" not in err
+    two = tmp_path / "two.csv"
+    train = pd.read_csv(tr)
+    train[train["trt"] != "C"].to_csv(two, index=False)
+    code, _, err = _run(capsys, "ite", str(two), *BASE, "--network-stage1", "per-contrast",
+                        "--out", str(tmp_path / "y"))
+    assert code == 2 and "error: --network-stage1 applies to more than two treatments" in err
+    assert not (tmp_path / "y").exists()

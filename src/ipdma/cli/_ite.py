@@ -70,6 +70,14 @@ def register(subparsers) -> None:
     p.add_argument("--lower-is-better", action="store_true",
                    help="more than two treatments: the best treatment is the one with the "
                         "lowest predicted outcome (e.g. a relapse); default: the highest")
+    p.add_argument("--network-stage1", choices=["native", "per-contrast"], default=None,
+                   help="more than two treatments: how a machine-learning learner fits a "
+                        "trial with all its arms. native (default): xgboost and sklearn-s "
+                        "as S-learners with the treatment as a categorical feature, "
+                        "sklearn-t with one model per arm, causal-forest as one forest with "
+                        "a multi-valued treatment; per-contrast: one two-arm fit per "
+                        "contrast. ols, logistic and the Bayesian learners always fit one "
+                        "joint model per trial; lasso/ridge/elastic net fit per contrast")
     p.add_argument("--learner", choices=_LEARNERS, default=None,
                    help="stage-1 learner (default: ols for a continuous outcome, logistic for "
                         "a binary one; the outcome type is inferred, see --outcome-type)")
@@ -276,6 +284,11 @@ def _run(args: argparse.Namespace, client) -> int:
         args.pooler = default_pooler(args.learner, fam.name)
     if network:
         _check_network_options(args, ipd)
+    elif args.network_stage1 is not None:
+        raise ModelSpecificationError(
+            f"--network-stage1 applies to more than two treatments; {args.treatment!r} has "
+            f"two ({', '.join(map(str, ipd.treatments))}), so every learner fits the two arms "
+            "directly: drop --network-stage1")
     if args.save_model:
         from ..serialize import EXPORTABLE_LEARNERS
 
@@ -305,7 +318,9 @@ def _run(args: argparse.Namespace, client) -> int:
     model.fit(ipd, treated=args.treated, foldid=args.foldid, reference=args.reference,
               higher_is_better=not args.lower_is_better,
               X_query=new if args.predict and not args.compare else None,
-              client=client)
+              client=client,
+              **({"network_stage1": args.network_stage1} if network and args.network_stage1
+                 else {}))
     if network:
         return _run_network(args, model, ipd, new, out, covs)
     files: dict[str, str] = {}
@@ -449,6 +464,7 @@ def _run_network(args: argparse.Namespace, model, ipd, new, out: Path, covs) -> 
                      "outcome_type": ipd.family.name, "scale": net.scale,
                      "treatments": net.treatments, "reference": net.reference,
                      "best": "lower" if args.lower_is_better else "higher",
+                     "network_stage1": getattr(model, "network_stage1_", None),
                      "trials": model.trials_, "covariates": model.feature_names_,
                      "dropped_rows": ipd.drop_report()}
     if new is not None:

@@ -160,14 +160,15 @@ def _check_loto_network(d: NetworkITEData) -> None:
                         f"{len(d.trials)}")
 
 
-def _fit_network_model(model, d: NetworkITEData, higher_is_better: bool):
+def _fit_network_model(model, d: NetworkITEData, higher_is_better: bool,
+                       network_stage1: str = "native"):
     from ._network_ite import fit_network_groups
     from ._twostage import trial_seeds
 
     fit_network_groups(d, {model.learner_.name: [model]},
                        trial_seeds(model.random_state, len(d.trials)), model.n_jobs,
                        higher_is_better=higher_is_better, progress=model.progress,
-                       desc=f"{model.name}: stage 1")
+                       desc=f"{model.name}: stage 1", network_stage1=network_stage1)
     return model
 
 
@@ -351,7 +352,8 @@ def _fitted_on_network(model, d: NetworkITEData) -> bool:
 def network_compare_methods(d: NetworkITEData, methods, *, calibration: str, n_groups: int,
                             rank_by: str | None, true_ite: Any, n_boot: int,
                             random_state: Any, n_jobs: int, learner_options, pooler_options,
-                            progress, client, higher_is_better: bool):
+                            progress, client, higher_is_better: bool,
+                            network_stage1: str = "native"):
     """:func:`~ipdma.ite.compare_methods` for a treatment network (see the module
     docstring for the per-contrast metrics and how they are aggregated)."""
     from ._twostage import fit_methods
@@ -379,7 +381,7 @@ def network_compare_methods(d: NetworkITEData, methods, *, calibration: str, n_g
     shared = fit_methods(d, pairs, n_boot=n_boot, random_state=random_state, n_jobs=n_jobs,
                          learner_options=learner_options, pooler_options=pooler_options,
                          progress=progress, higher_is_better=higher_is_better,
-                         client=client) if pairs else {}
+                         client=client, network_stage1=network_stage1) if pairs else {}
     rows, per, cals, preds = [], [], {}, {}
     trts = list(d.treatments)
     for name, spec in parsed:
@@ -390,7 +392,7 @@ def network_compare_methods(d: NetworkITEData, methods, *, calibration: str, n_g
         else:
             model = _template(spec, n_boot, random_state)
             model.progress = progress
-            _fit_network_model(model, d, higher_is_better)
+            _fit_network_model(model, d, higher_is_better, network_stage1)
         if binary and model.network_.scale != "rd":
             raise ModelSpecificationError(
                 f"method {name!r} predicts on the {model.network_.scale!r} scale; calibration "
@@ -478,7 +480,8 @@ def cli_compare_network(args, model, ipd, out):
     methods = [model if m == model.name else m for m in methods]
     cmp = compare_methods(model.data_, methods, n_boot=args.n_boot, random_state=args.seed,
                           n_jobs=args.n_jobs, progress=None,
-                          higher_is_better=not args.lower_is_better)
+                          higher_is_better=not args.lower_is_better,
+                          network_stage1=getattr(args, "network_stage1", None) or "native")
     files = {"comparison": str(out / "comparison.csv"),
              "comparison_contrasts": str(out / "comparison_contrasts.csv")}
     cmp.table.to_csv(files["comparison"])
