@@ -68,7 +68,7 @@ def test_ite_network_reference_option(ref_case, tmp_path, capsys):
 @pytest.mark.parametrize("extra,msg", [
     (["--reference", "D"], "--reference 'D' is not a treatment label"),
     (["--treated", "B"], "pick it with --reference"),
-    (["--pooler", "bayes-mvma", "--learner", "bayes-lasso"], "joint posterior"),
+    (["--pooler", "bayes-mvma", "--learner", "lasso"], "joint posterior"),
     (["--method", "mm"], "--method mm"),
 ])
 def test_ite_network_errors_in_cli_words(ref_case, tmp_path, capsys, extra, msg):

@@ -292,8 +292,15 @@ def test_bayesian_poolers_need_the_posterior_learner(ref):
     train, _, _ = ref
     from ipdma.errors import InfeasibleMethodError
 
+    # a learner instance that declares posterior draws but has no joint network fit
+    from ipdma.ite._learners import LassoLearner
+
+    class PosteriorLasso(LassoLearner):
+        name = "posterior-lasso"
+        provides = frozenset({"posterior", "linear"})
+
     with pytest.raises(InfeasibleMethodError, match="joint posterior"):
-        TwoStageITE("bayes-lasso", "bayes-mvma").fit(train, **COLS)
+        TwoStageITE(PosteriorLasso(), "bayes-mvma").fit(train, **COLS)
 
 
 def test_network_fast_pairs_include_the_bayesian_poolers(net):
