@@ -8,11 +8,12 @@ when the trial has it, else its first arm in the network's treatment order):
 * ``"ols"`` (continuous) and ``"logistic"`` (binary): one model per trial with
   treatment dummies and their covariate interactions, with the full covariance of all
   the trial's contrast blocks (:func:`ipdma.ite._network.fit_network_ols`);
-* ``"bayes-lm"``: one joint Bayesian model per trial, the posterior of all its contrast
-  blocks (:mod:`ipdma.ite._network_bayes`), for the poolers ``bayes-mvma`` (c) and
-  ``posterior-mix`` (d);
-* ``"xgboost"``/``"sklearn-s"`` (S-learners, the treatment as a categorical feature) and
-  ``"sklearn-t"`` (T-learner, one model per arm): one native fit of all arms
+* ``"bayes-lm"``, ``"bayes-lasso"``, ``"bayes-logistic"``: one joint Bayesian model per
+  trial, the posterior of all its contrast blocks (:mod:`ipdma.ite._network_bayes`), for
+  the poolers ``bayes-mvma`` (c) and ``posterior-mix`` (d);
+* ``"xgboost"``/``"sklearn-s"`` (S-learners, the treatment as a categorical feature),
+  ``"sklearn-t"`` (T-learner, one model per arm) and ``"causal-forest"`` (one forest
+  with a multi-valued treatment): one native fit of all arms
   (``network_stage1="native"``, default; :mod:`ipdma.ite._network_learners`);
 * every other learner (and ``network_stage1="per-contrast"``): one two-arm fit per
   contrast (rows of the trial's reference arm and of arm k, t = 1 for arm k).
