@@ -129,3 +129,26 @@ def test_ite_network_stage1_option(ref_case, tmp_path, capsys):
                         "--out", str(tmp_path / "y"))
     assert code == 2 and "error: --network-stage1 applies to more than two treatments" in err
     assert not (tmp_path / "y").exists()
+
+
+def test_ite_network_binary_bayesian_learner(ref_case, tmp_path, capsys):
+    """bayes-logistic on a binary network: posterior-mix gives risk differences;
+    bayes-mvma needs --scale logor (checked before fitting, in CLI words)."""
+    case = ref_case("ite_network_multiarm")
+    train = case.csv("train.csv")
+    train["y"] = (train["y"] > train["y"].median()).astype(int)
+    tr, te = tmp_path / "bin.csv", tmp_path / "new.csv"
+    train.to_csv(tr, index=False)
+    case.csv("test.csv")[["x1", "x2", "x3"]].head(20).to_csv(te, index=False)
+    opts = '{"num_samples": 100, "num_warmup": 20, "num_chains": 1}'
+    code, _, err = _run(capsys, "ite", str(tr), *BASE, "--learner", "bayes-logistic",
+                        "--pooler", "bayes-mvma", "--out", str(tmp_path / "x"))
+    assert code == 2 and "add --scale logor" in err and "--pooler posterior-mix" in err
+    code, out, err = _run(capsys, "ite", str(tr), *BASE, "--learner", "bayes-logistic",
+                          "--pooler", "posterior-mix", "--learner-options", opts,
+                          "--predict", str(te), "--no-plots", "--json",
+                          "--out", str(tmp_path / "o"))
+    assert code == 0, err
+    assert json.loads(out)["scale"] == "rd"
+    pred = pd.read_csv(tmp_path / "o" / "predictions.csv")
+    assert pred.filter(like="ite_").abs().to_numpy().max() < 1

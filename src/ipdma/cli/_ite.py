@@ -447,6 +447,12 @@ def _check_network_options(args: argparse.Namespace, ipd) -> None:
             f"--pooler {args.pooler} with more than two treatments ({trts}) needs the joint "
             f"posterior of each trial's contrast blocks: use --learner "
             f"{' or '.join(sorted(POSTERIOR_LEARNERS))}")
+    if ipd.family.name == "binary" and args.pooler in ("mvma", "bayes-mvma") and \
+            (args.scale or ipd.family.default_scale) != "logor":
+        alt = "weighted-aux-ols" if args.pooler == "mvma" else "posterior-mix"
+        raise ModelSpecificationError(
+            f"--pooler {args.pooler} with more than two treatments ({trts}) pools the trials' "
+            f"log odds ratios: add --scale logor, or use --pooler {alt} for risk differences")
     if args.pooler == "mvma" and args.method == "mm":
         raise ModelSpecificationError(
             "--method mm is not available for a treatment network: use reml, ml or fixed")
