@@ -144,11 +144,13 @@ def test_ite_network_binary_bayesian_learner(ref_case, tmp_path, capsys):
     code, _, err = _run(capsys, "ite", str(tr), *BASE, "--learner", "bayes-logistic",
                         "--pooler", "bayes-mvma", "--out", str(tmp_path / "x"))
     assert code == 2 and "add --scale logor" in err and "--pooler posterior-mix" in err
+    # no --pooler: the risk-difference default on a network is posterior-mix
     code, out, err = _run(capsys, "ite", str(tr), *BASE, "--learner", "bayes-logistic",
-                          "--pooler", "posterior-mix", "--learner-options", opts,
+                          "--learner-options", opts,
                           "--predict", str(te), "--no-plots", "--json",
                           "--out", str(tmp_path / "o"))
     assert code == 0, err
-    assert json.loads(out)["scale"] == "rd"
+    payload = json.loads(out)
+    assert payload["scale"] == "rd" and payload["pooler"] == "posterior-mix"
     pred = pd.read_csv(tmp_path / "o" / "predictions.csv")
     assert pred.filter(like="ite_").abs().to_numpy().max() < 1

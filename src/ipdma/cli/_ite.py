@@ -92,7 +92,9 @@ def register(subparsers) -> None:
                         "(conditional log hazard ratio)")
     p.add_argument("--pooler", choices=_POOLERS, default=None,
                    help="stage-2 pooler (default: mvma for ols and logistic, bayes-mvma for "
-                        "the Bayesian learners, weighted-aux-ols for every other learner); "
+                        "the Bayesian learners, weighted-aux-ols for every other learner; "
+                        "binary outcome with more than two treatments and --scale rd: "
+                        "weighted-aux-ols for logistic, posterior-mix for bayes-logistic); "
                         "weighted-forest (--learner causal-forest): weights from the forest's "
                         "own variance estimate, cheaper than weighted-bootstrap's --n-boot "
                         "refits")
@@ -282,6 +284,11 @@ def _run(args: argparse.Namespace, client) -> int:
         from ..ite import default_pooler
 
         args.pooler = default_pooler(args.learner, fam.name)
+        if network and fam.name == "binary" and (args.scale or fam.default_scale) != "logor":
+            # mvma / bayes-mvma pool log odds ratios of a network: the risk-difference
+            # default is the pooler that pools predictions of the same learner
+            args.pooler = {"mvma": "weighted-aux-ols",
+                           "bayes-mvma": "posterior-mix"}.get(args.pooler, args.pooler)
     if network:
         _check_network_options(args, ipd)
     elif args.network_stage1 is not None:
