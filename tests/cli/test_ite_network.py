@@ -68,7 +68,7 @@ def test_ite_network_reference_option(ref_case, tmp_path, capsys):
 @pytest.mark.parametrize("extra,msg", [
     (["--reference", "D"], "--reference 'D' is not a treatment label"),
     (["--treated", "B"], "pick it with --reference"),
-    (["--pooler", "bayes-mvma", "--learner", "bayes-lasso"], "joint posterior"),
+    (["--pooler", "bayes-mvma", "--learner", "lasso"], "joint posterior"),
     (["--method", "mm"], "--method mm"),
 ])
 def test_ite_network_errors_in_cli_words(ref_case, tmp_path, capsys, extra, msg):
@@ -169,3 +169,60 @@ def test_ite_survival_network_errors(tmp_path, capsys, extra, msg):
     assert code == 2
     assert err.startswith("error:") and msg in err
     assert "Traceback" not in err
+
+
+def test_ite_network_stage1_option(ref_case, tmp_path, capsys):
+    """--network-stage1 native (default) fits the S-learner once per trial on all arms;
+    per-contrast fits one two-arm model per contrast (different numbers, same columns);
+    the choice is in the JSON output and is checked before fitting."""
+    _, tr, te = _data(ref_case, tmp_path)
+    grid = '{"max_depth": [2], "eta": [0.3], "nrounds": [30], "nfold": 3}'
+    preds = {}
+    for mode in (None, "native", "per-contrast"):
+        extra = [] if mode is None else ["--network-stage1", mode]
+        out_dir = tmp_path / f"o_{mode}"
+        code, out, err = _run(capsys, "ite", str(tr), *BASE, "--learner", "xgboost",
+                              "--learner-options", grid, "--predict", str(te), "--no-plots",
+                              *extra, "--out", str(out_dir), "--json")
+        assert code == 0, err
+        assert json.loads(out)["network_stage1"] == (mode or "native")
+        preds[mode] = pd.read_csv(out_dir / "predictions.csv")
+    pd.testing.assert_frame_equal(preds[None], preds["native"])
+    assert list(preds["per-contrast"].columns) == list(preds["native"].columns)
+    assert not np.allclose(preds["per-contrast"]["ite_B_vs_A"], preds["native"]["ite_B_vs_A"])
+    # bad choice: argparse, one line; two treatments: the option does not apply
+    code, _, err = _run(capsys, "ite", str(tr), *BASE, "--network-stage1", "joint",
+                        "--out", str(tmp_path / "x"))
+    assert code == 2 and "--network-stage1" in err and "Traceback" not in err
+    two = tmp_path / "two.csv"
+    train = pd.read_csv(tr)
+    train[train["trt"] != "C"].to_csv(two, index=False)
+    code, _, err = _run(capsys, "ite", str(two), *BASE, "--network-stage1", "per-contrast",
+                        "--out", str(tmp_path / "y"))
+    assert code == 2 and "error: --network-stage1 applies to more than two treatments" in err
+    assert not (tmp_path / "y").exists()
+
+
+def test_ite_network_binary_bayesian_learner(ref_case, tmp_path, capsys):
+    """bayes-logistic on a binary network: posterior-mix gives risk differences;
+    bayes-mvma needs --scale logor (checked before fitting, in CLI words)."""
+    case = ref_case("ite_network_multiarm")
+    train = case.csv("train.csv")
+    train["y"] = (train["y"] > train["y"].median()).astype(int)
+    tr, te = tmp_path / "bin.csv", tmp_path / "new.csv"
+    train.to_csv(tr, index=False)
+    case.csv("test.csv")[["x1", "x2", "x3"]].head(20).to_csv(te, index=False)
+    opts = '{"num_samples": 100, "num_warmup": 20, "num_chains": 1}'
+    code, _, err = _run(capsys, "ite", str(tr), *BASE, "--learner", "bayes-logistic",
+                        "--pooler", "bayes-mvma", "--out", str(tmp_path / "x"))
+    assert code == 2 and "add --scale logor" in err and "--pooler posterior-mix" in err
+    # no --pooler: the risk-difference default on a network is posterior-mix
+    code, out, err = _run(capsys, "ite", str(tr), *BASE, "--learner", "bayes-logistic",
+                          "--learner-options", opts,
+                          "--predict", str(te), "--no-plots", "--json",
+                          "--out", str(tmp_path / "o"))
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["scale"] == "rd" and payload["pooler"] == "posterior-mix"
+    pred = pd.read_csv(tmp_path / "o" / "predictions.csv")
+    assert pred.filter(like="ite_").abs().to_numpy().max() < 1

@@ -162,7 +162,7 @@ def test_fit_methods_network_shares_stage1_and_equals_single(ref_case):
                                      "bayes-mvma", "posterior-mix"}
     assert ("lasso", "mvma") not in pairs
     assert ("bayes-lm", "bayes-mvma") in pairs and ("bayes-lm", "posterior-mix") in pairs
-    assert ("bayes-lasso", "posterior-mix") not in pairs
+    assert ("bayes-lasso", "posterior-mix") in pairs          # joint posterior per trial
 
 
 @pytest.mark.parametrize("learner,pooler", [("lasso", "weighted-bootstrap"),
@@ -212,8 +212,8 @@ def test_network_errors(ref_case):
         _fit(train, reference="D")
     with pytest.raises(InfeasibleMethodError, match="learner 'lasso'"):
         TwoStageITE("lasso", "mvma").fit(train, **COLS)
-    with pytest.raises(InfeasibleMethodError, match=r"joint posterior.*'bayes-lasso'"):
-        TwoStageITE("bayes-lasso", "posterior-mix").fit(train, **COLS)
+    with pytest.raises(InfeasibleMethodError, match=r"posterior draws.*'lasso'"):
+        TwoStageITE("lasso", "posterior-mix").fit(train, **COLS)
     with pytest.raises(ModelSpecificationError, match=r"reference=\.\.\."):
         TwoStageITE().fit(train, **COLS, treated="B")
     # disconnected: trials 3-6 only (A-B, A-C) plus a D-E trial

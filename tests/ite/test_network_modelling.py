@@ -292,8 +292,15 @@ def test_bayesian_poolers_need_the_posterior_learner(ref):
     train, _, _ = ref
     from ipdma.errors import InfeasibleMethodError
 
+    # a learner instance that declares posterior draws but has no joint network fit
+    from ipdma.ite._learners import LassoLearner
+
+    class PosteriorLasso(LassoLearner):
+        name = "posterior-lasso"
+        provides = frozenset({"posterior", "linear"})
+
     with pytest.raises(InfeasibleMethodError, match="joint posterior"):
-        TwoStageITE("bayes-lasso", "bayes-mvma").fit(train, **COLS)
+        TwoStageITE(PosteriorLasso(), "bayes-mvma").fit(train, **COLS)
 
 
 def test_network_fast_pairs_include_the_bayesian_poolers(net):
@@ -311,3 +318,67 @@ def test_network_fast_pairs_include_the_bayesian_poolers(net):
             const = np.median(np.abs(truth - truth.mean()))
             assert np.median(np.abs(pred[f"ite_{t}_vs_A"] - truth)) < const, (name, t)
     assert isinstance(pred, pd.DataFrame)
+
+
+# ------------------------------------------------------------------ causal forest native
+@pytest.fixture(scope="module")
+def small_net():
+    from ipdma.datasets import make_ite_network
+
+    return make_ite_network(designs=[("A", "B", "C"), ("B", "C")],
+                            random_state=4, n_per_trial=(150, 200), sigma=0.5, n_test=60)
+
+
+def test_native_causal_forest_is_one_forest_per_trial(small_net):
+    """network_stage1='native' (default) fits one EconML CausalForestDML per trial with a
+    multi-valued treatment; a two-arm trial's fit is the two-arm (per-contrast) fit (same
+    seed draw, same binary treatment: contrasts equal to 1e-10); the same seed gives the
+    same numbers."""
+    pytest.importorskip("econml")
+    ipd = small_net.ipd()
+    X = small_net.test[small_net.columns["covariates"]]
+    opts = {"n_estimators": 40}
+    fits = {mode: TwoStageITE("causal-forest", "weighted-aux-ols", random_state=2,
+                              learner_options=opts).fit(ipd, network_stage1=mode)
+            for mode in ("native", "per-contrast")}
+    nat, per = (fits[m].network_.stage1 for m in ("native", "per-contrast"))
+    Xa = X.to_numpy(float)
+    for sn, sp in zip(nat, per):
+        assert sn.native and sn.model.kind == "F" and not sp.native
+        a = sn.contrasts(Xa, "rd")
+        assert a.shape == (len(Xa), len(sn.arms) - 1)
+        if len(sn.arms) == 2:
+            np.testing.assert_allclose(a, sp.contrasts(Xa, "rd"), rtol=0, atol=1e-10)
+    pred = fits["native"].predict(X)
+    assert (pred.filter(like="se_") > 0).all().all()
+    assert fits["native"].network_stage1_ == "native"
+    # same seed, same forest (the three-arm trial refitted with its trial seed; EconML's
+    # threaded averaging leaves differences of order 1e-15)
+    from ipdma.ite._network_learners import fit_native
+    from ipdma.ite._twostage import trial_seeds
+
+    d = fits["native"].data_
+    _, Xt, arm, y, arms = next(d.by_trial())
+    again = fit_native(fits["native"].learner_, Xt, arm, y, arms,
+                       np.random.default_rng(trial_seeds(2, len(d.trials))[0]), d.family)
+    np.testing.assert_allclose(again.contrasts(Xa, "rd", False),
+                               nat[0].contrasts(Xa, "rd"), rtol=0, atol=1e-12)
+    with pytest.raises(ModelSpecificationError, match="contrasts directly"):
+        nat[0].model.predict_arms(Xa)
+
+
+@pytest.mark.slow
+def test_native_causal_forest_bootstrap_refits_the_whole_trial(small_net):
+    """weighted-bootstrap with the native forest: arm-stratified resamples of the whole
+    trial refit one forest each (joint covariance of a multi-arm trial's contrasts);
+    X_query gives the same numbers as keeping the refits."""
+    pytest.importorskip("econml")
+    ipd = small_net.ipd()
+    X = small_net.test[small_net.columns["covariates"]]
+    kw = dict(n_boot=3, random_state=3, learner_options={"n_estimators": 20})
+    full = TwoStageITE("causal-forest", "weighted-bootstrap", **kw).fit(ipd)
+    lean = TwoStageITE("causal-forest", "weighted-bootstrap", **kw).fit(ipd, X_query=X)
+    assert all(b.kind == "F" for b in full.network_.stage1[0].boot)
+    assert_frame_equal(lean.predict(X), full.predict(X))
+    cov = full.network_.stage1[0].contrast_cov(X.to_numpy(float), "difference", "bootstrap")
+    assert cov.shape == (len(X), 2, 2) and np.all(np.linalg.eigvalsh(cov)[:, 0] >= 0)

@@ -72,6 +72,14 @@ def register(subparsers) -> None:
                         "lowest predicted outcome (e.g. a relapse); default: the highest "
                         "(time to event: longer survival is best, i.e. the largest survdiff/"
                         "rmstdiff and the smallest loghr)")
+    p.add_argument("--network-stage1", choices=["native", "per-contrast"], default=None,
+                   help="more than two treatments: how a machine-learning learner fits a "
+                        "trial with all its arms. native (default): xgboost and sklearn-s "
+                        "as S-learners with the treatment as a categorical feature, "
+                        "sklearn-t with one model per arm, causal-forest as one forest with "
+                        "a multi-valued treatment; per-contrast: one two-arm fit per "
+                        "contrast. ols, logistic and the Bayesian learners always fit one "
+                        "joint model per trial; lasso/ridge/elastic net fit per contrast")
     p.add_argument("--learner", choices=_LEARNERS, default=None,
                    help="stage-1 learner (default: ols for a continuous outcome, logistic for "
                         "a binary one; the outcome type is inferred, see --outcome-type)")
@@ -86,7 +94,9 @@ def register(subparsers) -> None:
                         "(conditional log hazard ratio)")
     p.add_argument("--pooler", choices=_POOLERS, default=None,
                    help="stage-2 pooler (default: mvma for ols and logistic, bayes-mvma for "
-                        "the Bayesian learners, weighted-aux-ols for every other learner); "
+                        "the Bayesian learners, weighted-aux-ols for every other learner; "
+                        "binary outcome with more than two treatments and --scale rd: "
+                        "weighted-aux-ols for logistic, posterior-mix for bayes-logistic); "
                         "weighted-forest (--learner causal-forest): weights from the forest's "
                         "own variance estimate, cheaper than weighted-bootstrap's --n-boot "
                         "refits")
@@ -276,8 +286,18 @@ def _run(args: argparse.Namespace, client) -> int:
         from ..ite import default_pooler
 
         args.pooler = default_pooler(args.learner, fam.name)
+        if network and fam.name == "binary" and (args.scale or fam.default_scale) != "logor":
+            # mvma / bayes-mvma pool log odds ratios of a network: the risk-difference
+            # default is the pooler that pools predictions of the same learner
+            args.pooler = {"mvma": "weighted-aux-ols",
+                           "bayes-mvma": "posterior-mix"}.get(args.pooler, args.pooler)
     if network:
         _check_network_options(args, ipd)
+    elif args.network_stage1 is not None:
+        raise ModelSpecificationError(
+            f"--network-stage1 applies to more than two treatments; {args.treatment!r} has "
+            f"two ({', '.join(map(str, ipd.treatments))}), so every learner fits the two arms "
+            "directly: drop --network-stage1")
     if args.save_model:
         from ..serialize import EXPORTABLE_LEARNERS
 
@@ -307,7 +327,9 @@ def _run(args: argparse.Namespace, client) -> int:
     model.fit(ipd, treated=args.treated, foldid=args.foldid, reference=args.reference,
               higher_is_better=not args.lower_is_better,
               X_query=new if args.predict and not args.compare else None,
-              client=client)
+              client=client,
+              **({"network_stage1": args.network_stage1} if network and args.network_stage1
+                 else {}))
     if network:
         return _run_network(args, model, ipd, new, out, covs)
     files: dict[str, str] = {}
@@ -434,6 +456,12 @@ def _check_network_options(args: argparse.Namespace, ipd) -> None:
             f"--pooler {args.pooler} with more than two treatments ({trts}) needs the joint "
             f"posterior of each trial's contrast blocks: use --learner "
             f"{' or '.join(sorted(POSTERIOR_LEARNERS))}")
+    if ipd.family.name == "binary" and args.pooler in ("mvma", "bayes-mvma") and \
+            (args.scale or ipd.family.default_scale) != "logor":
+        alt = "weighted-aux-ols" if args.pooler == "mvma" else "posterior-mix"
+        raise ModelSpecificationError(
+            f"--pooler {args.pooler} with more than two treatments ({trts}) pools the trials' "
+            f"log odds ratios: add --scale logor, or use --pooler {alt} for risk differences")
     if args.pooler == "mvma" and args.method == "mm":
         raise ModelSpecificationError(
             "--method mm is not available for a treatment network: use reml, ml or fixed")
@@ -454,6 +482,7 @@ def _run_network(args: argparse.Namespace, model, ipd, new, out: Path, covs) -> 
                      "outcome_type": ipd.family.name, "scale": net.scale,
                      "treatments": net.treatments, "reference": net.reference,
                      "best": "higher" if net.higher_is_better else "lower",
+                     "network_stage1": getattr(model, "network_stage1_", None),
                      "trials": model.trials_, "covariates": model.feature_names_,
                      "dropped_rows": ipd.drop_report()}
     if new is not None:

@@ -652,6 +652,61 @@ def rpg1(z, rng):
 # --------------------------------------------------------------------------------------
 # Bayesian logistic regression (Polya-Gamma Gibbs)
 # --------------------------------------------------------------------------------------
+def pg_gibbs_logistic(Z: np.ndarray, y: np.ndarray, *, prior_var: float, num_warmup: int,
+                      num_samples: int, num_chains: int,
+                      rng: np.random.Generator) -> np.ndarray:
+    """Polya-Gamma Gibbs sampler of ``y ~ Bernoulli(expit(Z b))``, ``b ~ N(0, prior_var I)``;
+    chains advanced together, from overdispersed starts around the maximum-likelihood fit.
+    Returns the draws (num_chains, num_samples, q)."""
+    n, q = Z.shape
+    C = int(num_chains)
+    kappa = y - 0.5
+    Zk = Z.T @ kappa
+    P0 = np.eye(q) / prior_var
+    try:  # overdispersed starts around the MLE (or 0 if it does not exist)
+        r = logistic_irls(Z, y)
+        start, scov = r["coef"], r["vcov"]
+        if not np.all(np.isfinite(start)) or np.max(np.abs(Z @ start)) > 30:
+            raise ValueError
+    except (ValueError, np.linalg.LinAlgError):
+        start, scov = np.zeros(q), np.eye(q)
+    b = start + 2.0 * rng.standard_normal((C, q)) @ np.linalg.cholesky(
+        scov + 1e-10 * np.eye(q)).T
+    total = int(num_warmup) + int(num_samples)
+    out = np.empty((C, int(num_samples), q))
+    for it in range(total):
+        eta = b @ Z.T                                             # (C, n)
+        omega = rpg1(eta, rng).reshape(C, n)
+        prec = (Z.T[None] * omega[:, None, :]) @ Z + P0
+        L = np.linalg.cholesky(prec)
+        mean = np.linalg.solve(prec, np.broadcast_to(Zk, (C, q))[..., None])[..., 0]
+        eps = rng.standard_normal((C, q))
+        b = mean + np.linalg.solve(np.swapaxes(L, 1, 2), eps[..., None])[..., 0]
+        if it >= num_warmup:
+            out[:, it - num_warmup] = b
+    return out
+
+
+def logistic_chain_diagnostics(name: str, chains: np.ndarray,
+                               stacklevel: int = 5) -> tuple[float, float]:
+    """Bulk ESS (min) and split R-hat (max; NaN with one chain) of every coefficient of
+    (chains, draws, q); :class:`~ipdma.errors.SamplerWarning` when R-hat > 1.01 or
+    ESS < 400."""
+    from ..errors import SamplerWarning
+
+    az = import_optional("arviz")
+    C = chains.shape[0]
+    flat = chains.reshape(C, chains.shape[1], -1)
+    q = flat.shape[-1]
+    ess_min = float(np.min([az.ess(flat[..., j], method="bulk") for j in range(q)]))
+    rhat_max = float(np.max([az.rhat(flat[..., j]) for j in range(q)])) if C > 1 \
+        else float("nan")
+    if (C > 1 and rhat_max > 1.01) or ess_min < 400:
+        warnings.warn(f"{name}: R-hat max {rhat_max:.3f}, bulk ESS min {ess_min:.0f}; "
+                      "increase num_samples/num_warmup", SamplerWarning, stacklevel=stacklevel)
+    return ess_min, rhat_max
+
+
 class BayesLogisticLearner(_BinaryLearner):
     """Bayesian full-interaction logistic regression, exact Polya-Gamma Gibbs sampler.
 
@@ -696,52 +751,19 @@ class BayesLogisticLearner(_BinaryLearner):
                 "bayes-logistic needs num_samples >= 4, num_chains >= 1 and num_warmup >= 0")
 
     def _fit(self, X, t, y, rng):
-        from ..errors import SamplerWarning
-
         Z = interaction_design(X, t)
-        n, q = Z.shape
-        C = self.num_chains
-        kappa = y - 0.5
-        Zk = Z.T @ kappa
-        P0 = np.eye(q) / self.prior_var
-        try:  # overdispersed starts around the MLE (or 0 if it does not exist)
-            r = logistic_irls(Z, y)
-            start, scov = r["coef"], r["vcov"]
-            if not np.all(np.isfinite(start)) or np.max(np.abs(Z @ start)) > 30:
-                raise ValueError
-        except (ValueError, np.linalg.LinAlgError):
-            start, scov = np.zeros(q), np.eye(q)
-        b = start + 2.0 * rng.standard_normal((C, q)) @ np.linalg.cholesky(
-            scov + 1e-10 * np.eye(q)).T
-        total = self.num_warmup + self.num_samples
-        out = np.empty((C, self.num_samples, q))
-        for it in range(total):
-            eta = b @ Z.T                                             # (C, n)
-            omega = rpg1(eta, rng).reshape(C, n)
-            prec = (Z.T[None] * omega[:, None, :]) @ Z + P0
-            L = np.linalg.cholesky(prec)
-            mean = np.linalg.solve(prec, np.broadcast_to(Zk, (C, q))[..., None])[..., 0]
-            eps = rng.standard_normal((C, q))
-            b = mean + np.linalg.solve(np.swapaxes(L, 1, 2), eps[..., None])[..., 0]
-            if it >= self.num_warmup:
-                out[:, it - self.num_warmup] = b
-        chains = out
+        chains = pg_gibbs_logistic(Z, y, prior_var=self.prior_var,
+                                   num_warmup=self.num_warmup, num_samples=self.num_samples,
+                                   num_chains=self.num_chains, rng=rng)
+        q = Z.shape[1]
         self.coef_chains_ = chains
         draws = chains.reshape(-1, q)
         self.coef_draws_ = draws
         self.coef_ = draws.mean(axis=0)
         self.coef_cov_ = np.cov(draws, rowvar=False)
         self.coef_names_ = coef_names([f"x{j + 1}" for j in range(X.shape[1])])
-        az = import_optional("arviz")
-
-        ess = np.array([az.ess(chains[..., j], method="bulk") for j in range(q)])
-        self.ess_min_ = float(np.min(ess))
-        self.rhat_max_ = float(np.max([az.rhat(chains[..., j]) for j in range(q)])) \
-            if C > 1 else float("nan")
-        if (C > 1 and self.rhat_max_ > 1.01) or self.ess_min_ < 400:
-            warnings.warn(f"bayes-logistic: R-hat max {self.rhat_max_:.3f}, bulk ESS min "
-                          f"{self.ess_min_:.0f}; increase num_samples/num_warmup",
-                          SamplerWarning, stacklevel=4)
+        self.ess_min_, self.rhat_max_ = logistic_chain_diagnostics("bayes-logistic", chains,
+                                                                   stacklevel=5)
 
     def posterior(self):
         self._check_fitted()

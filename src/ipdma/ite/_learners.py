@@ -1243,7 +1243,9 @@ def _chain_diagnostics(name: str, chains: np.ndarray, stacklevel: int = 5) -> tu
 
     k = chains.shape[-1]
     ess = np.array([float(az.ess(chains[..., j], method="bulk")) for j in range(k)])
-    rhat = np.array([float(az.rhat(chains[..., j])) for j in range(k)])
+    # one chain: no split R-hat (NaN, as ArviZ gives, without its shape warning)
+    rhat = np.array([float(az.rhat(chains[..., j])) if chains.shape[0] > 1 else np.nan
+                     for j in range(k)])
     ess_min, rhat_max = float(np.min(ess)), float(np.max(rhat))
     if rhat_max > 1.01 or ess_min < 400:
         warnings.warn(f"{name}: R-hat max {rhat_max:.3f}, bulk ESS min {ess_min:.0f}; "

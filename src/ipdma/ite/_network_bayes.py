@@ -9,6 +9,18 @@ blocks ``theta_k = (delta_k, gamma_k)`` (arm k vs the trial's reference arm) is 
 as draws and as its (Rao-Blackwellised) mean and joint covariance, the covariance
 between the contrasts of a multi-arm trial included.
 
+``learner="bayes-lasso"`` (continuous) and ``"bayes-logistic"`` (binary) fit one joint
+model per trial too, on ``Z = (1, D, x, D*x)`` (with two arms exactly the two-arm
+learners' design, so the same seed gives the same draws): the Park-Casella prior on every
+treatment-covariate interaction, and the Polya-Gamma Gibbs sampler of the Bayesian
+full-interaction logistic regression.  Their blocks are the draws' mean and covariance
+(binary: log odds ratios; the draws of the whole coefficient vector give per-draw risk
+differences).  On a binary outcome ``bayes-mvma`` pools the log odds ratios (it needs
+``scale="logor"``, as ``mvma``) and ``posterior-mix`` mixes the trials' posteriors of the
+per-draw contrasts on the requested scale (``"rd"`` or ``"logor"``; draws thinned to the
+pooler's ``max_draws`` as the two-arm pooler).  ``NetworkFit.stage1_inference_data()``
+gives every trial's posterior as ArviZ ``InferenceData``.
+
 Stage 2:
 
 * ``bayes-mvma`` (c): Bayesian network multivariate meta-analysis of the blocks'
@@ -56,14 +68,34 @@ __all__ = ["POSTERIOR_LEARNERS", "BayesNetworkPooled", "fit_network_posterior",
            "network_posterior_mix", "pool_network_bayes"]
 
 #: learners whose stage 1 on a network is a joint posterior of the trial's contrast blocks
-POSTERIOR_LEARNERS = frozenset({"bayes-lm"})
+POSTERIOR_LEARNERS = frozenset({"bayes-lm", "bayes-lasso", "bayes-logistic"})
+
+
+def _bayes_design(X: np.ndarray, arm: np.ndarray, arms: list[str]):
+    """``Z = (1, D, x, D*x)`` (``D``: dummies of the trial's non-reference arms; ``D*x``
+    arm by arm) and the columns of each contrast block: with two arms exactly the two-arm
+    learners' ``(1, t, x, t*x)``, so the same seed gives the same draws."""
+    n, p = X.shape
+    D = (np.asarray(arm)[:, None] == np.array(arms[1:])[None, :]).astype(float)
+    inter = (D[:, :, None] * X[:, None, :]).reshape(n, -1)
+    Z = np.hstack([np.ones((n, 1)), D, X, inter])
+    m1 = len(arms) - 1
+    idx = np.array([[1 + k, *(1 + m1 + p + k * p + np.arange(p))] for k in range(m1)])
+    return Z, idx
+
+
+def _arm_rows(X: np.ndarray, arms: list[str], k: int) -> np.ndarray:
+    """Design rows of :func:`_bayes_design` for every patient of X under arm ``k``."""
+    return _bayes_design(X, np.full(len(X), arms[k]), arms)[0]
 
 
 # --------------------------------------------------------------------------------------
 # stage 1
 # --------------------------------------------------------------------------------------
 def fit_network_posterior(learner, X, arm, y, arms, trial: str, rng, family):
-    """Bayesian full-interaction linear model with all arms of a trial (``bayes-lm``).
+    """Bayesian full-interaction model with all arms of a trial (``bayes-lm``;
+    ``bayes-lasso`` and ``bayes-logistic`` through :func:`_fit_bayes_lasso` and
+    :func:`_fit_bayes_logistic`).
 
     Returns a :class:`~ipdma.ite._network.NetworkBlock` whose ``theta``/``cov`` are the
     posterior mean and covariance of the contrast blocks, ``extra["draws"]`` the draws
@@ -87,10 +119,10 @@ def fit_network_posterior(learner, X, arm, y, arms, trial: str, rng, family):
     from ._network import NetworkBlock
     from ._network_ite import _design
 
-    if family.name != "continuous":
+    if family.name not in learner.families:
         raise ModelSpecificationError(
-            f"learner {learner.name!r} is for continuous outcomes; the outcome is "
-            f"{family.name}")
+            f"learner {learner.name!r} is for {', '.join(sorted(learner.families))} "
+            f"outcomes; the outcome is {family.name}")
     X = np.asarray(X, dtype=float)
     arm = np.asarray(arm).astype(str)
     y = np.asarray(y, dtype=float)
@@ -99,6 +131,14 @@ def fit_network_posterior(learner, X, arm, y, arms, trial: str, rng, family):
     if len(y) <= Z.shape[1]:
         raise DataError(f"trial {trial}: the interaction model needs more than {Z.shape[1]} "
                         f"patients (got {len(y)}); use fewer covariates")
+    if learner.name == "bayes-lasso":
+        return _fit_bayes_lasso(learner, X, arm, y, arms, str(trial), rng)
+    if learner.name == "bayes-logistic":
+        return _fit_bayes_logistic(learner, X, arm, y, arms, str(trial), rng)
+    if learner.name != "bayes-lm":
+        raise ModelSpecificationError(
+            f"learner {learner.name!r} gives no joint posterior of a trial's contrast blocks; "
+            f"use {', '.join(repr(x) for x in sorted(POSTERIOR_LEARNERS))}")
     m1, q = idx.shape
     flat = idx.ravel()
     lrn = learner
@@ -136,6 +176,133 @@ def fit_network_posterior(learner, X, arm, y, arms, trial: str, rng, family):
     return NetworkBlock(trial=str(trial), arms=arms, theta=mean.reshape(m1, q), cov=cov,
                         n=len(y), extra={"draws": draws, "chains": chains, "kind": "posterior",
                                          "rhat_max": rhat, "ess_min": ess})
+
+
+def _posterior_block(trial, arms, chains, n, extra=None):
+    """A NetworkBlock from block chains (C, S, m-1, p+1): draws' mean and covariance."""
+    from ._network import NetworkBlock
+
+    C, S, m1, q = chains.shape
+    draws = chains.reshape(C * S, m1, q)
+    flat = draws.reshape(C * S, m1 * q)
+    cov = np.atleast_2d(np.cov(flat, rowvar=False))
+    return NetworkBlock(trial=trial, arms=arms, theta=draws.mean(axis=0), cov=cov, n=n,
+                        extra={"draws": draws, "chains": flat.reshape(C, S, m1 * q),
+                               "kind": "posterior", **(extra or {})})
+
+
+def _fit_bayes_lasso(lrn, X, arm, y, arms, trial, rng):
+    """``bayes-lasso`` with all arms: Park-Casella prior on every treatment-covariate
+    interaction (``D*x``), intercept, main effects and treatment dummies ~ N(0,
+    prior_var), continuous covariates standardised within the trial and the draws mapped
+    back (``gamma_k = gamma_k^s / sd``, ``delta_k = b_k - gamma_k' mu``), as the two-arm
+    learner (which it equals with two arms)."""
+    from ._learners import _chain_diagnostics, _gibbs_bayes_lasso, _standardise_continuous
+
+    p = X.shape[1]
+    m1 = len(arms) - 1
+    mu, sd = _standardise_continuous(X)
+    Zs, _ = _bayes_design((X - mu) / sd, arm, arms)
+    s = _gibbs_bayes_lasso(Zs, y, 1 + m1 + p, prior_var=lrn.prior_var,
+                           sigma_max=lrn.sigma_max, a_lambda=lrn.lambda_prior[0],
+                           b_lambda=lrn.lambda_prior[1], num_warmup=lrn.num_warmup,
+                           num_samples=lrn.num_samples, num_chains=lrn.num_chains, rng=rng)
+    if np.any(s["sigma"] > 0.999 * lrn.sigma_max):
+        warnings.warn(f"bayes-lasso, trial {trial}: the posterior of sigma reaches its prior "
+                      f"bound sigma_max={lrn.sigma_max:g}; rescale y or raise sigma_max",
+                      SamplerWarning, stacklevel=5)
+    beta = s["beta"]                                          # (C, S, q) standardised
+    C, S = beta.shape[:2]
+    gamma = beta[..., 1 + m1 + p:].reshape(C, S, m1, p) / sd
+    delta = beta[..., 1:1 + m1] - gamma @ mu
+    chains = np.concatenate([delta[..., None], gamma], axis=-1)      # (C, S, m1, p + 1)
+    ess, rhat = _chain_diagnostics(f"bayes-lasso (trial {trial})",
+                                   chains.reshape(C, S, -1), stacklevel=6)
+    return _posterior_block(trial, arms, chains, len(y),
+                            {"rhat_max": rhat, "ess_min": ess, "sigma": s["sigma"]})
+
+
+def _fit_bayes_logistic(lrn, X, arm, y, arms, trial, rng):
+    """``bayes-logistic`` with all arms: one Bayesian full-interaction logistic regression
+    ``y ~ Bernoulli(expit(Z b))``, ``Z = (1, D, x, D*x)``, ``b ~ N(0, prior_var I)``, by the
+    two-arm learner's Polya-Gamma Gibbs sampler (equal to it with two arms).  The blocks
+    are the log odds ratios (delta_k, gamma_k); the draws of the whole ``b``
+    (``extra["coef_draws"]``) give risk differences."""
+    from ._glm_learners import logistic_chain_diagnostics, pg_gibbs_logistic
+
+    Z, idx = _bayes_design(X, arm, arms)
+    chains = pg_gibbs_logistic(Z, y, prior_var=lrn.prior_var, num_warmup=lrn.num_warmup,
+                               num_samples=lrn.num_samples, num_chains=lrn.num_chains,
+                               rng=rng)
+    ess, rhat = logistic_chain_diagnostics(f"bayes-logistic (trial {trial})", chains,
+                                           stacklevel=6)
+    C, S, Q = chains.shape
+    return _posterior_block(trial, arms, chains[..., idx], len(y),
+                            {"rhat_max": rhat, "ess_min": ess, "design": "bayes",
+                             "coef_draws": chains.reshape(C * S, Q)})
+
+
+def _thin(draws: np.ndarray, max_draws: int | None) -> np.ndarray:
+    """Deterministic thinning to ``max_draws`` (as the two-arm ``posterior-mix``)."""
+    if max_draws is not None and len(draws) > max_draws:
+        return draws[np.linspace(0, len(draws) - 1, int(max_draws)).round().astype(int)]
+    return draws
+
+
+def _draw_contrasts(block, X, scale, family, max_draws=None, chunk=500):
+    """Per-draw contrasts (S, N, m-1) of a binary posterior block on ``scale``."""
+    B = _thin(block.extra["coef_draws"], max_draws)
+    arms = block.arms
+    out = np.empty((len(B), len(X), len(arms) - 1))
+    for lo in range(0, len(X), chunk):
+        Xc = X[lo:lo + chunk]
+        e0 = B @ _arm_rows(Xc, arms, 0).T                               # (S, n)
+        for k in range(1, len(arms)):
+            out[:, lo:lo + chunk, k - 1] = family.ite(e0, B @ _arm_rows(Xc, arms, k).T,
+                                                      scale)
+    return out
+
+
+def posterior_contrasts(block, X, scale, family, *, max_draws=None, cov=True):
+    """Posterior mean (N, m-1) and covariance (N, m-1, m-1) of a trial's contrasts at X.
+
+    Continuous outcomes (and any block without the full coefficient draws): exact from
+    the block's posterior mean and covariance (the contrasts are linear in it).  Binary
+    (``bayes-logistic``): the sample mean and covariance of the per-draw contrasts on
+    ``scale`` (``"rd"``: ``expit(eta_k) - expit(eta_0)``; ``"logor"``), draws thinned to
+    ``max_draws`` as the two-arm ``posterior-mix``.
+    """
+    from ._network_ite import _block_contrasts
+
+    X = np.asarray(X, dtype=float)
+    if "coef_draws" not in block.extra:
+        return _block_contrasts(block, X, scale, cov=cov)
+    d = _draw_contrasts(block, X, scale, family, max_draws)
+    mean = d.mean(axis=0)
+    if not cov:
+        return mean, None
+    c = d - mean
+    return mean, np.einsum("snk,snl->nkl", c, c) / (len(d) - 1)
+
+
+def block_inference_data(block, feature_names):
+    """A trial's posterior draws of its contrast blocks as ArviZ ``InferenceData``:
+    ``delta`` (chain, draw, contrast) and ``gamma`` (chain, draw, contrast, covariate),
+    contrasts ``<arm>_vs_<trial reference>``."""
+    if block is None or block.extra.get("kind") != "posterior":
+        raise ModelSpecificationError(
+            "the stage-1 fits have no posterior draws; use a Bayesian learner ("
+            f"{', '.join(repr(x) for x in sorted(POSTERIOR_LEARNERS))})")
+    az = import_optional("arviz")
+
+    m1, q = block.theta.shape
+    ch = block.extra["chains"]
+    ch = ch.reshape(ch.shape[0], ch.shape[1], m1, q)
+    return az.from_dict(
+        posterior={"delta": ch[..., 0], "gamma": ch[..., 1:]},
+        coords={"contrast": [f"{a}_vs_{block.arms[0]}" for a in block.arms[1:]],
+                "covariate": [str(f) for f in feature_names]},
+        dims={"delta": ["contrast"], "gamma": ["contrast", "covariate"]})
 
 
 # --------------------------------------------------------------------------------------

@@ -10,11 +10,12 @@ when the trial has it, else its first arm in the network's treatment order):
   the trial's contrast blocks (:func:`ipdma.ite._network.fit_network_ols`);
 * ``"cox"``/``"weibull"`` (time to event): the same on the log-hazard scale, with the
   trial's baseline kept for S(horizon)/RMST ITEs (:mod:`ipdma.ite._network_survival`);
-* ``"bayes-lm"``: one joint Bayesian model per trial, the posterior of all its contrast
-  blocks (:mod:`ipdma.ite._network_bayes`), for the poolers ``bayes-mvma`` (c) and
-  ``posterior-mix`` (d);
-* ``"xgboost"``/``"sklearn-s"`` (S-learners, the treatment as a categorical feature) and
-  ``"sklearn-t"`` (T-learner, one model per arm): one native fit of all arms
+* ``"bayes-lm"``, ``"bayes-lasso"``, ``"bayes-logistic"``: one joint Bayesian model per
+  trial, the posterior of all its contrast blocks (:mod:`ipdma.ite._network_bayes`), for
+  the poolers ``bayes-mvma`` (c) and ``posterior-mix`` (d);
+* ``"xgboost"``/``"sklearn-s"`` (S-learners, the treatment as a categorical feature),
+  ``"sklearn-t"`` (T-learner, one model per arm) and ``"causal-forest"`` (one forest
+  with a multi-valued treatment): one native fit of all arms
   (``network_stage1="native"``, default; :mod:`ipdma.ite._network_learners`);
 * every other learner (and ``network_stage1="per-contrast"``): one two-arm fit per
   contrast (rows of the trial's reference arm and of arm k, t = 1 for arm k).
@@ -275,6 +276,8 @@ def network_pairs(methods, pairs: list[tuple[str, str]], family, scale) -> list:
             continue
         if NETWORK_POOLERS[pool] in ("bayes", "posterior") and lrn not in POSTERIOR_LEARNERS:
             continue
+        if NETWORK_POOLERS[pool] == "bayes" and family.name == "binary" and sc != "logor":
+            continue
         if pool == "mvma" and (lrn not in _BLOCK_LEARNERS or
                                (family.name == "binary" and sc != "logor")):
             continue
@@ -349,6 +352,11 @@ def _block_contrasts(b: NetworkBlock, X: np.ndarray, scale: str, cov: bool = Tru
             return est, None
         S = b.cov.reshape(m1, q, m1, q)
         return est, np.einsum("ni,aibj,nj->nab", c, S, c)
+    if "coef_draws" in b.extra:          # bayes-logistic: posterior of per-draw RDs
+        from ..families import get_family
+        from ._network_bayes import posterior_contrasts
+
+        return posterior_contrasts(b, X, scale, get_family("binary"), cov=cov)
     coef, V = b.extra["coef"], b.extra["vcov"]
     p = X.shape[1]
     Zr = np.hstack([c, np.zeros((N, m1 * q))])
@@ -660,11 +668,15 @@ def _pooler_spec(pooler, family, scale: str) -> dict:
         spec.update(method=method, structure=structure,
                     pi_df=getattr(pooler, "pi_df", "riley"))
     elif spec["kind"] in ("bayes", "posterior"):
-        if family.name != "continuous":
+        if family.name not in ("continuous", "binary"):
             raise ModelSpecificationError(
                 f"pooler {name!r} on a treatment network pools the posterior of "
-                "continuous-outcome contrast blocks (learner 'bayes-lm'); the outcome is "
-                f"{family.name}")
+                f"continuous or binary contrast blocks; the outcome is {family.name}")
+        if family.name == "binary" and spec["kind"] == "bayes" and scale != "logor":
+            raise ModelSpecificationError(
+                "pooler 'bayes-mvma' pools the trials' posterior log odds ratios of a "
+                "treatment network: pass scale='logor', or use pooler 'posterior-mix' for "
+                "risk differences")
         spec.update(method="bayes" if spec["kind"] == "bayes" else "fixed")
         if spec["kind"] == "bayes":
             from ._network_bayes import _random_types
@@ -721,8 +733,17 @@ class NetworkFit:
         ArviZ ``InferenceData``."""
         if self.spec["kind"] != "bayes":
             raise ModelSpecificationError(
-                f"pooler {self.spec['name']!r} has no posterior draws; use 'bayes-mvma'")
+                f"pooler {self.spec['name']!r} has no posterior draws; use 'bayes-mvma' "
+                "(the trials' posteriors: stage1_inference_data())")
         return self.pooled.inference_data()
+
+    def stage1_inference_data(self) -> dict:
+        """Bayesian learners: each trial's posterior of its contrast blocks as ArviZ
+        ``InferenceData`` (``{trial: InferenceData}``)."""
+        from ._network_bayes import block_inference_data
+
+        return {s.label: block_inference_data(s.block, self.data.feature_names)
+                for s in self.stage1}
 
     @property
     def n_trials(self) -> int:
@@ -762,9 +783,11 @@ class NetworkFit:
                 X, higher_is_better=self.higher_is_better)
             info = {"random": self.pooled.random, **self.pooled.diagnostics}
         elif spec["kind"] == "posterior":
-            from ._network_bayes import network_posterior_mix
+            from ._network_bayes import network_posterior_mix, posterior_contrasts
 
-            ests, covs = zip(*[_block_contrasts(s.block, X, self.scale) for s in self.stage1])
+            md = getattr(self.model.pooler_, "max_draws", None)
+            ests, covs = zip(*[posterior_contrasts(s.block, X, self.scale, self.family,
+                                                   max_draws=md) for s in self.stage1])
             mean, cov, probs = network_posterior_mix(list(ests), list(covs), self.Ds)
             extra = None
             info = {"trial_probabilities": probs}

@@ -13,15 +13,22 @@ all its arms.  For the machine-learning learners the fit is *native* by default
   criterion of the two-arm learner) and its bootstrap refits reuse the tuned
   settings.
 * ``"sklearn-t"`` (T-learner): one model per arm of the trial.
+* ``"causal-forest"``: one EconML ``CausalForestDML`` per trial with a multi-valued
+  discrete treatment (arm codes 0, ..., m-1, 0 the trial's reference arm; EconML
+  one-hot encodes them, residualises y and the treatment indicators on x with the
+  learner's nuisance forests and grows one generalised random forest for all m-1
+  effects).  Its contrasts are the forest's ``const_marginal_effect`` (binary: risk
+  differences, the forest's only scale).  With two arms the codes are the two-arm
+  learner's t and the seed is drawn the same way, so the fit is the two-arm fit.
 
 Every contrast of the trial (each non-reference arm vs the trial's reference) is then
-a difference of the predicted outcomes (binary: of risks, on the requested scale).
+a difference of the predicted outcomes (binary: of risks, on the requested scale), or
+the forest's effect.  Bootstrap refits (``weighted-bootstrap``) resample the whole
+trial within arms and refit the same native model.
 ``network_stage1="per-contrast"`` keeps the former fits: one two-arm fit per
 contrast on the rows of the two arms.  Learners without a native network fit stay
-per contrast: the causal forest (EconML ``CausalForestDML`` fitted with a binary
-treatment; its multi-valued treatment mode would be a different estimator), the
-penalised linear learners (lasso, ridge, elastic net) and ``bayes-lasso``.
-``ols``/``logistic``/``bayes-lm`` are always one joint model per trial.
+per contrast: the penalised linear learners (lasso, ridge, elastic net).
+``ols``/``logistic`` and the Bayesian learners are always one joint model per trial.
 """
 
 from __future__ import annotations
@@ -42,7 +49,8 @@ __all__ = [
 ]
 
 #: learners with a native network fit -> "S" (treatment as a categorical feature) or "T"
-NATIVE_LEARNERS: dict[str, str] = {"xgboost": "S", "sklearn-s": "S", "sklearn-t": "T"}
+NATIVE_LEARNERS: dict[str, str] = {"xgboost": "S", "sklearn-s": "S", "sklearn-t": "T",
+                                   "causal-forest": "F"}
 #: the choices of ``network_stage1``
 NETWORK_STAGE1 = ("native", "per-contrast")
 
@@ -64,10 +72,11 @@ def _dummies(arm: np.ndarray, arms: list[str]) -> np.ndarray:
 class NativeNetworkModel:
     """A machine-learning learner fitted on all arms of one trial.
 
-    ``kind`` is ``"S"`` (one model on the treatment dummies and the covariates) or
-    ``"T"`` (one model per arm).  :meth:`predict_arms` gives the predicted outcome (binary:
-    risk) under every arm of the trial, :meth:`contrasts` the arms vs the trial's
-    reference arm.
+    ``kind`` is ``"S"`` (one model on the treatment dummies and the covariates), ``"T"``
+    (one model per arm) or ``"F"`` (one causal forest with a multi-valued treatment).
+    :meth:`predict_arms` gives the predicted outcome (binary: risk) under every arm of
+    the trial (not for ``"F"``, which estimates the contrasts directly),
+    :meth:`contrasts` the arms vs the trial's reference arm.
 
     Examples
     --------
@@ -108,6 +117,12 @@ class NativeNetworkModel:
         name = lrn.name
         if name == "xgboost":
             self._fit_xgboost(X, arm, y, rng)
+        elif self.kind == "F":
+            # arm codes 0..m-1 (0: the trial's reference); the learner's own fit (seed,
+            # nuisance models, forest settings) with a multi-valued discrete treatment
+            code = (arm[:, None] == np.array(self.arms)[None, :]).argmax(axis=1)
+            lrn._fit(X, code.astype(float), y, rng)
+            self.model_ = lrn.model_
         elif self.kind == "S":
             F = np.column_stack([_dummies(arm, self.arms), X])
             with lrn._threads():
@@ -160,6 +175,10 @@ class NativeNetworkModel:
                             f"{self.n_features_}")
         n, m = len(X), len(self.arms)
         lrn = self.learner
+        if self.kind == "F":
+            raise ModelSpecificationError(
+                "the causal forest estimates the contrasts directly, not the outcome under "
+                "each arm; use contrasts()")
         if self.kind == "T":
             with lrn._threads():
                 return np.column_stack([lrn._predict(md, X) for md in self.models_])
@@ -174,6 +193,15 @@ class NativeNetworkModel:
 
     def contrasts(self, X: np.ndarray, scale: str | None, binary: bool) -> np.ndarray:
         """(N, m-1): each non-reference arm vs the trial's reference arm."""
+        if self.kind == "F":
+            X = np.asarray(X, dtype=float)
+            if X.ndim == 1:
+                X = X[:, None]
+            if X.shape[1] != self.n_features_:
+                raise DataError(f"X has {X.shape[1]} columns but the learner was fitted on "
+                                f"{self.n_features_}")
+            eff = np.asarray(self.model_.const_marginal_effect(X), dtype=float)
+            return eff.reshape(len(X), len(self.arms) - 1)
         f = self.predict_arms(X)
         if self.binary:
             f = np.asarray(f, dtype=float)

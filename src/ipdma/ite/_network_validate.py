@@ -162,14 +162,15 @@ def _check_loto_network(d: NetworkITEData) -> None:
                         f"{len(d.trials)}")
 
 
-def _fit_network_model(model, d: NetworkITEData, higher_is_better: bool):
+def _fit_network_model(model, d: NetworkITEData, higher_is_better: bool,
+                       network_stage1: str = "native"):
     from ._network_ite import fit_network_groups
     from ._twostage import trial_seeds
 
     fit_network_groups(d, {model.learner_.name: [model]},
                        trial_seeds(model.random_state, len(d.trials)), model.n_jobs,
                        higher_is_better=higher_is_better, progress=model.progress,
-                       desc=f"{model.name}: stage 1")
+                       desc=f"{model.name}: stage 1", network_stage1=network_stage1)
     return model
 
 
@@ -361,7 +362,8 @@ def network_compare_methods(d: NetworkITEData, methods, *, calibration: str, n_g
                             random_state: Any, n_jobs: int, learner_options, pooler_options,
                             progress, client, higher_is_better: bool,
                             scale: str | None = None, horizon: float | None = None,
-                            tau: float | None = None):
+                            tau: float | None = None,
+                            network_stage1: str = "native"):
     """:func:`~ipdma.ite.compare_methods` for a treatment network (see the module
     docstring for the per-contrast metrics and how they are aggregated)."""
     from ._twostage import fit_methods
@@ -397,7 +399,8 @@ def network_compare_methods(d: NetworkITEData, methods, *, calibration: str, n_g
     shared = fit_methods(d, pairs, n_boot=n_boot, random_state=random_state, n_jobs=n_jobs,
                          learner_options=learner_options, pooler_options=pooler_options,
                          progress=progress, higher_is_better=higher_is_better,
-                         client=client, **(extra_kw if surv is not None else {})) \
+                         client=client, network_stage1=network_stage1,
+                         **(extra_kw if surv is not None else {})) \
         if pairs else {}
     rows, per, cals, preds = [], [], {}, {}
     trts = list(d.treatments)
@@ -409,7 +412,7 @@ def network_compare_methods(d: NetworkITEData, methods, *, calibration: str, n_g
         else:
             model = _template(spec, n_boot, random_state)
             model.progress = progress
-            _fit_network_model(model, d, higher_is_better)
+            _fit_network_model(model, d, higher_is_better, network_stage1)
         if binary and model.network_.scale != "rd":
             raise ModelSpecificationError(
                 f"method {name!r} predicts on the {model.network_.scale!r} scale; calibration "
@@ -516,6 +519,7 @@ def cli_compare_network(args, model, ipd, out):
     cmp = compare_methods(model.data_, methods, n_boot=args.n_boot, random_state=args.seed,
                           n_jobs=args.n_jobs, progress=None,
                           higher_is_better=not args.lower_is_better,
+                          network_stage1=getattr(args, "network_stage1", None) or "native",
                           **({"scale": model.network_.scale, "horizon": args.horizon,
                               "tau": args.tau} if fam.name == "survival" else {}))
     files = {"comparison": str(out / "comparison.csv"),

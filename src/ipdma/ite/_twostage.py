@@ -691,7 +691,8 @@ class TwoStageITE(ResultsMixin):
         ``network_stage1`` (treatment networks): ``"native"`` fits the machine-learning
         learners on all arms of a trial (S-learners ``xgboost``/``sklearn-s`` with the
         treatment as a categorical feature, T-learner ``sklearn-t`` with one model per
-        arm); ``"per-contrast"`` one two-arm fit per contrast (see
+        arm, ``causal-forest`` with a multi-valued treatment); ``"per-contrast"`` one
+        two-arm fit per contrast (see
         :mod:`ipdma.ite._network_learners`).
         """
         from ._network_ite import fit_network_groups, network_data, treated_from_reference

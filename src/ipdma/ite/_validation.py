@@ -470,7 +470,8 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
                     reference: str | None = None,
                     higher_is_better: bool = True,
                     scale: str | None = None, horizon: float | None = None,
-                    tau: float | None = None) -> MethodComparison:
+                    tau: float | None = None,
+                    network_stage1: str = "native") -> MethodComparison:
     """Rank learner+pooler pairs by leave-one-trial-out cross-validation.
 
     Every trial in turn is predicted from the other trials.  Scores on the
@@ -513,6 +514,9 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
         Treatment networks (more than two treatments): the network reference and
         which outcome values are desirable (as in :meth:`TwoStageITE.fit`).  With
         two treatments ``reference`` names the control arm.
+    network_stage1 : {"native", "per-contrast"}, default "native"
+        Treatment networks: how the machine-learning learners fit a trial (as in
+        :func:`fit_methods`).
     scale, horizon, tau : optional
         Time-to-event outcomes (``IPD(time=, event=)``): the ITE scale
         (``"survdiff"`` with ``horizon``, default; ``"rmstdiff"`` with ``tau``;
@@ -577,6 +581,7 @@ def compare_methods(data: Any, methods: Sequence[Any] | None = None, *,
             true_ite=true_ite, n_boot=n_boot, random_state=random_state, n_jobs=n_jobs,
             learner_options=learner_options, pooler_options=pooler_options,
             progress=progress, client=client, higher_is_better=higher_is_better,
+            network_stage1=network_stage1,
             **({"scale": scale, "horizon": horizon, "tau": tau}
                if nd.outcome_type == "survival" else {}))
     from ._network_ite import treated_from_reference
