@@ -12,7 +12,6 @@ import pytest
 
 from ipdma.calculator import calculator_spec, export_calculator
 from ipdma.datasets import make_survival_network
-from ipdma.errors import ModelSpecificationError
 from ipdma.nmr import RiskNMR
 from ipdma.prognosis import SurvivalRiskModel
 
@@ -23,8 +22,7 @@ COVS = ["x1", "x2", "x3", "x4"]
 KEYS_COX = ["surv", "surv_lower", "surv_upper", "surv_diff", "surv_diff_lower",
             "surv_diff_upper", "rmst", "rmst_lower", "rmst_upper", "rmst_diff",
             "rmst_diff_lower", "rmst_diff_upper", "hr", "hr_lower", "hr_upper", "p_best"]
-KEYS_WEIBULL = ["surv", "surv_lower", "surv_upper", "surv_diff", "surv_diff_lower",
-                "surv_diff_upper", "hr", "hr_lower", "hr_upper", "p_best"]
+KEYS_WEIBULL = KEYS_COX          # RMST by the incomplete gamma function on the page
 
 
 def _fit(survival_model="cox", engine="ml", **kw):
@@ -101,7 +99,12 @@ def test_cox_nmr_page_trial_baseline(browser, tmp_path, cox_model):
 
 def test_weibull_nmr_page_matches_predict(browser, tmp_path, weibull_model):
     _check(browser, tmp_path, weibull_model, "surv_nmr_weibull", KEYS_WEIBULL, n=100,
-           horizon=2.0)
+           horizon=2.0, tau=3.5)
+
+
+def test_weibull_nmr_page_rmst_trial_baseline(browser, tmp_path, weibull_model):
+    _check(browser, tmp_path, weibull_model, "surv_nmr_weibull_t3", KEYS_WEIBULL, n=100,
+           baseline="T3", horizon=0.5, tau=1.0)
 
 
 def test_survival_page_messages(browser, tmp_path, cox_model):
@@ -133,13 +136,6 @@ def test_survival_page_without_stage1_takes_the_score(browser, tmp_path, cox_mod
                                        atol=TOL)
 
 
-def test_bayes_survival_nmr_is_refused_with_the_exportable_engines():
-    pytest.importorskip("numpyro")
-    _df, _rm, res = _fit("cox", engine="bayes", chains=1, draws=50, warmup=50)
-    with pytest.raises(ModelSpecificationError, match="Exportable: engine 'ml'"):
-        calculator_spec(res)
-
-
 def test_horizon_beyond_follow_up_is_refused(cox_model):
     from ipdma.errors import DataError
 
@@ -168,6 +164,7 @@ def _ite(sim, learner, scale, **kw):
     ("cox", "rmstdiff", {"tau": 1.5}),
     ("cox", "loghr", {}),
     ("weibull", "survdiff", {"horizon": 1.0}),
+    ("weibull", "rmstdiff", {"tau": 1.5}),
 ])
 def test_survival_ite_page_matches_predict(browser, tmp_path, surv_trials, learner, scale, kw):
     sim = surv_trials
@@ -198,10 +195,10 @@ def test_survival_ite_page_matches_predict(browser, tmp_path, surv_trials, learn
     assert path.stat().st_size < 300_000
 
 
-def test_survival_ite_weibull_rmst_is_refused(surv_trials):
+def test_survival_ite_weibull_rmst_part(surv_trials):
     m = _ite(surv_trials, "weibull", "rmstdiff", tau=1.5)
-    with pytest.raises(ModelSpecificationError, match="incomplete gamma"):
-        calculator_spec(m)
+    part = calculator_spec(m)["model"]["trials"][0]
+    assert {"shape", "tau_shape", "g1a"} <= set(part)
 
 
 # --------------------------------------------------------------------------- MOB
