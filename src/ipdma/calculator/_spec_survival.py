@@ -288,6 +288,11 @@ def _cox_bayes_rmst(spec: dict, grid, tau: float) -> None:
                f"{m1} event times), which would make the page {size / 1000:.0f} kB (limit "
                f"{MAX_PAGE_BYTES / 1000:.0f} kB). Use predict() in Python, fewer draws, a "
                "smaller tau, or survival_model='weibull' for the RMST.")
+    import warnings
+
+    from ..errors import DataWarning
+
+    warnings.warn(why, DataWarning, stacklevel=4)
     model["rmst"] = False
     model["rmst_omitted"] = why
     spec["outputs"] = [o for o in spec["outputs"] if not o["keys"][0].startswith("rmst")]
