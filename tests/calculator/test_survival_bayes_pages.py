@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from ipdma.calculator import calculator_spec, export_calculator
+from ipdma.errors import DataWarning
 
 from .conftest import fill_and_read, open_page
 from .test_survival_pages import KEYS_COX, _check, _fit
@@ -43,8 +44,9 @@ def test_weibull_bayes_page_trial_baseline(browser, tmp_path, weibull_bayes):
 
 
 def test_cox_bayes_page_without_rmst_says_so(browser, tmp_path, cox_bayes):
-    _df, rm, res = cox_bayes
-    spec = calculator_spec(res, horizon=2.0, tau=3.0)
+    _df, _rm, res = cox_bayes
+    with pytest.warns(DataWarning, match="RMST is not available on this page"):
+        spec = calculator_spec(res, horizon=2.0, tau=3.0)
     assert spec["model"]["rmst"] is False
     assert "RMST is not available on this page" in spec["model"]["rmst_omitted"]
     assert not any(o["keys"][0].startswith("rmst") for o in spec["outputs"])
