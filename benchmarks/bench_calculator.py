@@ -1,6 +1,8 @@
 """Size and time to interactive of the calculator pages of the example models.
 
-Run: ``python benchmarks/bench_calculator.py [PAGE.html ...]`` (the pages given, e.g.
+Run: ``python benchmarks/bench_calculator.py [--survival-engines] [PAGE.html ...]``
+(``--survival-engines``: only the Weibull-ML and Bayesian time-to-event NMR pages of
+``_survival_engine_pages``; otherwise the pages given, e.g.
 the demo's risk-NMR calculator written by ``ipdma demo --out DIR --only nmr``, plus
 pages built here for one example model of every page type: the README quick-start
 risk NMR with the ML engine (4 treatments, default 4,000 simulation draws), ITE
@@ -132,18 +134,47 @@ def _weighted_network_pages(tmp: Path) -> list[Path]:
                                     data=big.data)]
 
 
+def _survival_engine_pages(tmp: Path) -> list[Path]:
+    """The time-to-event risk NMR of the README (1,600 patients, 4 treatments, stage-1
+    Cox) with survival_model weibull (ML: RMST by the incomplete gamma function) and with
+    engine bayes (default 2 chains x 1,000 draws), Weibull and Cox stage 2."""
+    from ipdma.datasets import make_survival_network
+    from ipdma.nmr import RiskNMR
+    from ipdma.prognosis import SurvivalRiskModel
+
+    sim = make_survival_network(1600, random_state=1)
+    stage1 = SurvivalRiskModel("cox", trial_effect="strata").fit(sim.ipd())
+    sdata = sim.data.assign(risk_lp=stage1.predict_lp(sim.data))
+    pages = []
+    for name, kw in [("calculator_nmr_survival_weibull_ml.html",
+                      {"engine": "ml", "survival_model": "weibull"}),
+                     ("calculator_nmr_survival_weibull_bayes.html",
+                      {"engine": "bayes", "survival_model": "weibull"}),
+                     ("calculator_nmr_survival_cox_bayes.html",
+                      {"engine": "bayes", "survival_model": "cox"})]:
+        res = RiskNMR(random_state=1, **kw).fit(
+            sdata, trial="trial", treatment="treatment", time="time", event="event",
+            risk="risk_lp")
+        pages.append(res.export_calculator(tmp / name, risk_model=stage1, data=sim.data,
+                                           horizon=2.0, tau=3.0))
+    return pages
+
+
 def main(argv: list[str]) -> None:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     tmp = Path(tempfile.mkdtemp())
     only_weighted = "--network-weighted" in argv
-    argv = [a for a in argv if a != "--network-weighted"]
-    pages = [Path(a) for a in argv] or []
-    if not only_weighted:
-        pages += _pages(tmp)
+    survival_only = "--survival-engines" in argv      # only the pages of that function
+    pages = [Path(a) for a in argv if a not in ("--network-weighted", "--survival-engines")]
     warnings.simplefilter("ignore")
-    pages += _weighted_network_pages(tmp)
+    if only_weighted:
+        pages += _weighted_network_pages(tmp)
+    elif survival_only:
+        pages += _survival_engine_pages(tmp)
+    else:
+        pages += _pages(tmp) + _survival_engine_pages(tmp) + _weighted_network_pages(tmp)
     opts = webdriver.ChromeOptions()
     opts.binary_location = "/usr/bin/chromium"
     for f in ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -45,14 +45,33 @@ def test_risk_nmr_survival_save_model_and_calculator(files, tmp_path, capsys):
     assert "stage1" in spec["model"]
 
 
-def test_risk_nmr_survival_bayes_save_model_is_refused(files, tmp_path, capsys):
+def test_risk_nmr_survival_bayes_save_model_and_calculator(files, tmp_path, capsys):
+    pytest.importorskip("numpyro")
+    model = tmp_path / "rb.json"
     rc = main(["risk-nmr", str(files / "sn.csv"), "--trial", "trial", "--treatment",
                "treatment", "--time", "time", "--event", "event", "--covariates",
-               "x1,x2,x3,x4", "--engine", "bayes", "--out", str(tmp_path / "rn"),
-               "--save-model", str(tmp_path / "rn.json")])
+               "x1,x2,x3,x4", "--bootstrap", "0", "--engine", "bayes", "--horizon", "2",
+               "--tau", "3", "--out", str(tmp_path / "rb"), "--save-model", str(model)])
+    assert rc == 0, capsys.readouterr().err
+    out = tmp_path / "rb.html"
+    capsys.readouterr()
+    rc = main(["calculator", str(model), "--out", str(out)])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    spec = _spec(out)
+    m = spec["model"]
+    assert m["engine"] == "bayes" and m["survival_model"] == "cox"
+    assert m["horizon"] == 2.0 and m["tau"] == 3.0 and m["draws"]["n"] == 2000
+    # the per-draw RMST grid does not fit: said on the page and on the console
+    assert m["rmst"] is False and "RMST is not available" in m["rmst_omitted"]
+    assert any("RMST is not available" in n for n in spec["notes"])
+    assert "RMST is not available" in cap.err
+    assert out.stat().st_size < 300_000
+    # another horizon than the one the file keeps: refused with the fix
+    rc = main(["calculator", str(model), "--out", str(tmp_path / "x.html"), "--horizon",
+               "1.5"])
     err = capsys.readouterr().err
-    assert rc == 2 and "--save-model with --time/--event needs --engine ml" in err
-    assert not (tmp_path / "rn").exists()
+    assert rc == 2 and "horizon 2 and tau 3 only" in err and "--horizon T --tau T" in err
 
 
 def test_ite_survival_and_network_save_model_and_calculator(files, tmp_path, capsys):

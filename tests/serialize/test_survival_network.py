@@ -74,12 +74,54 @@ def test_survival_nmr_round_trip(surv_net, tmp_path, survival_model):
     assert "time to event" in str(loaded.summary())
 
 
-def test_bayes_survival_nmr_is_refused(surv_net, tmp_path):
+@pytest.mark.parametrize("survival_model", ["weibull", "cox"])
+def test_bayes_survival_nmr_round_trip(surv_net, tmp_path, survival_model):
     pytest.importorskip("numpyro")
-    _df, rm, res = _nmr(surv_net, engine="bayes", chains=1, draws=50, warmup=50)
-    with pytest.raises(ModelSpecificationError, match="engine='ml'"):
-        save_model(res, tmp_path / "b.json", risk_model=rm)
-    assert not (tmp_path / "b.json").exists()
+    _df, rm, res = _nmr(surv_net, engine="bayes", survival_model=survival_model, chains=1,
+                        draws=60, warmup=60)
+    path = save_model(res, tmp_path / "b.json", risk_model=rm, horizon=1.5, tau=2.0)
+    loaded = load_model(path)
+    grid = np.linspace(-1, 1, 5)
+    for base in ["pooled", res.design.trials[1]]:
+        a = res.predict(risk=grid, horizon=1.5, tau=2.0, baseline=base)
+        b = loaded.predict(risk=grid, horizon=1.5, tau=2.0, baseline=base)
+        pd.testing.assert_frame_equal(a, b)
+    assert "time to event" in str(loaded.summary())
+    if survival_model == "weibull":          # the draws alone: any horizon
+        pd.testing.assert_frame_equal(res.predict(risk=grid, horizon=1.0),
+                                      loaded.predict(risk=grid, horizon=1.0))
+    else:                                    # per-draw baselines at the saved times only
+        with pytest.raises(ModelSpecificationError, match=r"horizon 1\.5 and tau 2 only"):
+            loaded.predict(risk=grid, horizon=1.0)
+        # the saved pair is the loaded model's default
+        pd.testing.assert_frame_equal(loaded.predict(risk=grid),
+                                      res.predict(risk=grid, horizon=1.5, tau=2.0))
+
+
+def test_bayes_cox_file_without_the_rmst_grid_says_so(surv_net, tmp_path, monkeypatch):
+    pytest.importorskip("numpyro")
+    from ipdma.errors import DataWarning
+    from ipdma.serialize import _survival_nmr
+
+    _df, rm, res = _nmr(surv_net, engine="bayes", chains=1, draws=60, warmup=60)
+    monkeypatch.setattr(_survival_nmr, "MAX_RMST_VALUES", 10)
+    loaded = load_model(save_model(res, tmp_path / "b.json", risk_model=rm))
+    with pytest.warns(DataWarning, match="RMST is not available from this model file"):
+        b = loaded.predict(risk=[0.0])
+    a = res.predict(risk=[0.0])
+    assert b["rmst"].isna().all()
+    np.testing.assert_array_equal(a["surv"], b["surv"])
+
+
+def test_save_times_are_for_survival_nmr_only(tmp_path):
+    from ipdma.trees import MOB
+
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"x": rng.normal(size=200), "trt": rng.integers(0, 2, 200)})
+    df["y"] = df.trt + rng.normal(size=200)
+    tree = MOB(parm="trt").fit(df, "y", ["trt"], ["x"])
+    with pytest.raises(ModelSpecificationError, match="time-to-event RiskNMR"):
+        save_model(tree, tmp_path / "t.json", horizon=1.0)
 
 
 @pytest.mark.parametrize("learner,scale,kw", [("cox", "survdiff", {"horizon": 1.0}),

@@ -18,7 +18,10 @@ def calculator_spec(model: Any, **options: Any) -> dict:
 
     ``model`` is a fitted :class:`ipdma.nmr.RiskNMRResult` (options ``risk_model``,
     ``data``, ``baseline``, ``point``; time to event: ``risk_model`` a
-    :class:`~ipdma.prognosis.SurvivalRiskModel`, ``horizon``, ``tau``, ``baseline``), :class:`ipdma.ite.TwoStageITE` (``data``,
+    :class:`~ipdma.prognosis.SurvivalRiskModel`, ``horizon``, ``tau``, ``baseline``; ML or
+    Bayesian engine, Cox or Weibull -- a Bayesian Cox page leaves out the RMST, with a
+    note and a ``DataWarning``, when its per-draw grid would take the page past 300 kB),
+    :class:`ipdma.ite.TwoStageITE` (``data``,
     ``treatments``, ``higher_is_better``) or :class:`ipdma.trees.MOB` /
     :class:`ipdma.trees.MetaMOB` (``data``, ``treatments``, ``higher_is_better``); all take
     ``title``, ``units``, ``labels``, ``outcome_label`` and ``data_label``.

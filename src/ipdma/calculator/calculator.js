@@ -61,6 +61,103 @@
   }
   function argmaxFirst(v) { var b = 0; for (var i = 1; i < v.length; i++) if (v[i] > v[b]) b = i; return b; }
 
+  // ------------------------------------------------------------------ special functions
+  // (Weibull RMST: lambda Gamma(1 + a) P(a, U), as scipy.special.gamma / gammainc)
+  // log Gamma(1 + z) = -gamma_E z + (z - log1p(z)) + sum_k (-1)^k (zeta(k) - 1) z^k / k,
+  // |z| <= 0.5; these are the coefficients (-1)^k (zeta(k) - 1) / k, k = 2..31
+  var LG_ZC = [0.3224670334241132, -0.0673523010531981, 0.020580808427784546, -0.007385551028673986,
+    0.0028905103307415234, -0.001192753911703261, 0.0005096695247430425, -0.00022315475845357936,
+    9.945751278180853e-05, -4.492623673813314e-05, 2.0507212775670694e-05, -9.439488275268395e-06,
+    4.374866789907487e-06, -2.039215753801366e-06, 9.55141213040742e-07, -4.492469198764566e-07,
+    2.1207184805554667e-07, -1.00432248239681e-07, 4.769810169363981e-08, -2.2711094608943164e-08,
+    1.0838659214896955e-08, -5.183475041970047e-09, 2.4836745438024785e-09, -1.1921401405860912e-09,
+    5.731367241678862e-10, -2.7595228851242334e-10, 1.3304764374244491e-10, -6.422964563838101e-11,
+    3.104424774732227e-11, -1.5021384080754142e-11];
+  var EULER_GAMMA = 0.5772156649015329, LOG_SQRT_2PI = 0.9189385332046728;
+  function lgamma1p(z) {             // log Gamma(1 + z), |z| <= 0.5
+    var s = 0;
+    for (var k = LG_ZC.length - 1; k >= 0; k--) s = s * z + LG_ZC[k];
+    return (s * z * z - EULER_GAMMA * z) + (z - Math.log1p(z));
+  }
+  function stirlingCorr(y) {         // log Gamma(y) - ((y - 1/2) log y - y + log sqrt(2 pi)), y >= 10
+    var r = 1 / y, r2 = r * r;
+    return r * (1 / 12 - r2 * (1 / 360 - r2 * (1 / 1260 - r2 * (1 / 1680 - r2 * (1 / 1188 - r2 * (691 / 360360 - r2 / 156))))));
+  }
+  // log Gamma(x), x > 0: the series on [0.5, 1.5], the recurrence below 10, Stirling above
+  function lgamma(x) {
+    if (!(x > 0)) return NaN;
+    if (x === Infinity) return Infinity;
+    if (x < 0.5) return lgamma1p(x) - Math.log(x);
+    if (x <= 1.5) return lgamma1p(x - 1);
+    if (x < 10) {
+      var n = Math.floor(x - 0.5), x0 = x - n, p = x0;
+      for (var i = 1; i < n; i++) p *= x0 + i;
+      return lgamma1p(x0 - 1) + Math.log(p);
+    }
+    return (x - 0.5) * Math.log(x) - x + LOG_SQRT_2PI + stirlingCorr(x);
+  }
+  // Gamma(x), x > 0: below 20 as Gamma(x0) x0 (x0 + 1) ... with x0 in [0.5, 1.5) (exact
+  // factorials), else exp(log Gamma)
+  function gammaFn(x) {
+    if (!(x > 0)) return NaN;
+    if (x < 0.5) return gammaFn(x + 1) / x;
+    if (x >= 20) return Math.exp(lgamma(x));
+    var n = Math.floor(x - 0.5), x0 = x - n, p = 1;
+    for (var i = 0; i < n; i++) p *= x0 + i;
+    return Math.exp(lgamma1p(x0 - 1)) * p;
+  }
+  // log(x^a e^-x / Gamma(a + 1)); near x = a (large a) in the Stirling form, no cancellation
+  function logGammaFactor(a, x) {
+    var t = (x - a) / a;
+    if (a >= 10 && Math.abs(t) < 0.5) {
+      return a * (Math.log1p(t) - t) - 0.5 * Math.log(2 * Math.PI * a) - stirlingCorr(a);
+    }
+    return a * Math.log(x) - x - lgamma(a + 1);
+  }
+  // regularised lower incomplete gamma P(a, x) = scipy.special.gammainc(a, x), a > 0, x >= 0:
+  // power series for x < a + 1, else 1 - Q(a, x) with Q by its continued fraction (modified
+  // Lentz)
+  function gammaP(a, x) {
+    if (!(a > 0) || !(x >= 0)) return NaN;
+    if (x === 0) return 0;
+    if (x === Infinity) return 1;
+    var lf = logGammaFactor(a, x);
+    if (x < a + 1) {
+      var term = 1, sum = 1;
+      for (var n = 1; n < 100000; n++) {
+        term *= x / (a + n); sum += term;
+        if (term < sum * 1e-17) break;
+      }
+      return Math.exp(lf) * sum;
+    }
+    var tiny = 1e-300, b = x + 1 - a, c = 1 / tiny, d = 1 / b, h = d;
+    for (var i = 1; i < 100000; i++) {
+      var an = -i * (i - a);
+      b += 2;
+      d = an * d + b; if (Math.abs(d) < tiny) d = tiny;
+      c = b + an / c; if (Math.abs(c) < tiny) c = tiny;
+      d = 1 / d;
+      var del = d * c;
+      h *= del;
+      if (Math.abs(del - 1) < 3e-16) break;
+    }
+    return 1 - a * Math.exp(lf) * h;
+  }
+  // Weibull PH baseline H0(t) = t^shape of a two-stage ITE trial (families.WeibullBaseline):
+  // RMST(tau) = c^(-a) Gamma(1 + a) P(a, c tau^shape), a = 1 / shape, c = e^eta, and its
+  // derivative in eta, -a c^(-a) Gamma(1 + a) P(1 + a, c tau^shape); tr.g1a = Gamma(1 + a)
+  // and tr.tau_shape = tau^shape come from Python
+  function weibullArmRmst(tr, c, deriv) {
+    var a = 1.0 / tr.shape, pre = Math.pow(c, -a) * tr.g1a, U = c * tr.tau_shape;
+    return deriv ? -a * pre * gammaP(1.0 + a, U) : pre * gammaP(a, U);
+  }
+  // survreg Weibull on the log-time scale (ipdma.survival.weibull_survival / weibull_rmst)
+  function weibullSurv(t, mu, sc) { return t > 0 ? Math.exp(-Math.exp((Math.log(t) - mu) / sc)) : 1.0; }
+  function weibullRmst(tau, mu, sc) {
+    var lam = Math.exp(mu), U = Math.exp((Math.log(tau) - mu) / sc);
+    return lam * gammaFn(1.0 + sc) * gammaP(sc, U);
+  }
+
   // ------------------------------------------------------------------ inputs
   function fmtRange(inp) {
     return "[" + inp.min + ", " + inp.max + "]" + (inp.unit ? " " + inp.unit : "");
@@ -221,6 +318,7 @@
   }
   function matvec(V, g) { return V.map(function (r) { return dot(r, g); }); }
   function evalSurvNMR(values) {
+    if (SPEC.model.engine === "bayes") return evalSurvNMRBayes(values);
     var m = SPEC.model, T = SPEC.treatments.length, th = m.estimate, V = m.vcov, P = th.length;
     var z = SPEC.constants.z, out = {}, r;
     if (m.stage1) r = riskScore(m.stage1, values); else r = values[m.risk_input];
@@ -272,12 +370,14 @@
       var J = m.n_trials, phi = m.aft.concat([m.log_scale]), np_ = phi.length, h0 = m.horizon;
       var outputs = function (ph) {
         var mu0 = 0; for (var j = 0; j < J; j++) mu0 += m.mu_weights[j] * ph[j];
-        var sc = Math.exp(ph[np_ - 1]), res = [];
+        var sc = Math.exp(ph[np_ - 1]), res = [], rm = [];
         for (var k = 0; k < T; k++) {
           var mu = mu0; for (var q = 0; q < P; q++) mu += M[k][q] * ph[J + q];
-          res.push(h0 > 0 ? Math.exp(-Math.exp((Math.log(h0) - mu) / sc)) : 1.0);
+          res.push(weibullSurv(h0, mu, sc));
+          if (m.rmst) rm.push(weibullRmst(m.tau, mu, sc));
         }
-        return res.concat(res.map(function (v) { return v - res[0]; }));
+        var all = res.concat(res.map(function (v) { return v - res[0]; }));
+        return m.rmst ? all.concat(rm, rm.map(function (v) { return v - rm[0]; })) : all;
       };
       var base = outputs(phi), Jac = base.map(function () { return new Array(np_).fill(0); });
       for (var kk = 0; kk < np_; kk++) {
@@ -292,6 +392,10 @@
         S.push(Sv); out.surv[k5] = Sv; out.surv_se[k5] = Math.sqrt(Math.max(vS, 0));
         out.surv_lower[k5] = Math.exp(-Hh * Math.exp(z * sl2)); out.surv_upper[k5] = Math.exp(-Hh * Math.exp(-z * sl2));
         interval("surv_diff", k5, base[T + k5], quad(Jac[T + k5], m.aft_vcov));
+        if (m.rmst) {          // Weibull RMST (incomplete gamma), same central differences
+          interval("rmst", k5, base[2 * T + k5], quad(Jac[2 * T + k5], m.aft_vcov));
+          interval("rmst_diff", k5, base[3 * T + k5], quad(Jac[3 * T + k5], m.aft_vcov));
+        }
       }
     }
     for (var k6 = 0; k6 < T; k6++) {
@@ -542,6 +646,7 @@
     function arm(tr, eta) {
       var e = Math.exp(eta);
       if (m.scale === "survdiff") return Math.exp(-tr.H * e);
+      if (tr.shape !== undefined) return weibullArmRmst(tr, e, false);
       var Hs = f64(tr, "Hs"), wd = f64(tr, "width"), s = 0;
       for (var i = 0; i < Hs.length; i++) s += Math.exp(-(e * Hs[i])) * wd[i];
       return s;
@@ -549,6 +654,7 @@
     function darm(tr, eta) {
       var e = Math.exp(eta);
       if (m.scale === "survdiff") return -tr.H * e * Math.exp(-tr.H * e);
+      if (tr.shape !== undefined) return weibullArmRmst(tr, e, true);
       var Hs = f64(tr, "Hs"), wd = f64(tr, "width"), s = 0;
       for (var i = 0; i < Hs.length; i++) { var eH = e * Hs[i]; s += (eH * Math.exp(-eH)) * wd[i]; }
       return -s;
@@ -649,6 +755,66 @@
     var e = eff.estimate, better = SPEC.higher_is_better ? e > 0 : e < 0;
     return {kind: "tree", node: node.id, rule: path.join(" & ") || "all patients", rows: ["node " + node.id],
             columns: out, recommended: SPEC.treatments[better ? 1 : 0], plot: {x: node.id, y: [e]}};
+  }
+
+  // ------------------------------------------------------------------ Bayesian survival NMR
+  // Per posterior draw s (as SurvivalRiskNMRResult._predict_weibull_bayes / _predict_bayes):
+  // lp_k = M_k theta_s; Weibull: mu = -(base_s + lp_k) / rho_s, scale 1 / rho_s, S(t*) and
+  // RMST(tau) in closed form (incomplete gamma); Cox: S(t*) = exp(-Hb_s e^lp_k), RMST =
+  // sum_i w_i exp(-Hp_si e^lp_k).  Posterior means and equal-tailed quantiles (numpy's
+  // linear rule); P(best): the first maximum of sign * lp over the treatments per draw.
+  function evalSurvNMRBayes(values) {
+    var m = SPEC.model, T = SPEC.treatments.length, P = m.n_theta, a = SPEC.constants.alpha_half;
+    var r = m.stage1 ? riskScore(m.stage1, values) : values[m.risk_input];
+    var x = m.has_risk ? r - m.centre : 0.0, M = survRows(T, P, x, m.has_risk);
+    var D = draws(m), S = m.draws.n, weib = m.survival_model === "weibull", withR = m.rmst;
+    var Hp = withR && !weib ? f64(m, "Hp") : null, w = withR && !weib ? f64(m, "w") : null, n1 = m.m;
+    var lp = [], Sh = [], rm = [];
+    for (var k = 0; k < T; k++) {
+      var l = new Float64Array(S), sv = new Float64Array(S), rv = new Float64Array(S);
+      for (var s = 0; s < S; s++) {
+        var v = 0; for (var p = 0; p < P; p++) v += M[k][p] * D[p][s];
+        l[s] = v;
+        if (weib) {
+          var rho = D[P + 1][s], mu = -(D[P][s] + v) / rho, sc = 1.0 / rho;
+          sv[s] = weibullSurv(m.horizon, mu, sc);
+          if (withR) rv[s] = weibullRmst(m.tau, mu, sc);
+        } else {
+          var e = Math.exp(v);
+          sv[s] = Math.exp(-D[P][s] * e);
+          if (withR) { var t = 0; for (var i = 0; i < n1; i++) t += w[i] * Math.exp(-Hp[s * n1 + i] * e); rv[s] = t; }
+        }
+      }
+      lp.push(l); Sh.push(sv); rm.push(rv);
+    }
+    var keys = ["surv", "surv_diff", "hr"].concat(withR ? ["rmst", "rmst_diff"] : []), out = {};
+    keys.forEach(function (key) { ["", "_lower", "_upper"].forEach(function (sf) { out[key + sf] = new Array(T).fill(null); }); });
+    out.p_best = new Array(T).fill(0);
+    function summ(key, k, arr) {
+      var q = quantiles(arr, [a, 1 - a]);
+      out[key][k] = mean(arr); out[key + "_lower"][k] = q[0]; out[key + "_upper"][k] = q[1];
+    }
+    for (var k2 = 0; k2 < T; k2++) {
+      var sd = new Float64Array(S), hr = new Float64Array(S), rd = new Float64Array(S);
+      for (var s2 = 0; s2 < S; s2++) {
+        sd[s2] = Sh[k2][s2] - Sh[0][s2]; hr[s2] = Math.exp(lp[k2][s2] - lp[0][s2]);
+        if (withR) rd[s2] = rm[k2][s2] - rm[0][s2];
+      }
+      summ("surv", k2, Sh[k2]); summ("surv_diff", k2, sd); summ("hr", k2, hr);
+      if (withR) { summ("rmst", k2, rm[k2]); summ("rmst_diff", k2, rd); }
+    }
+    var sign = SPEC.higher_is_better ? 1.0 : -1.0;
+    for (var s3 = 0; s3 < S; s3++) {
+      var b = 0;
+      for (var k3 = 1; k3 < T; k3++) if (sign * lp[k3][s3] > sign * lp[b][s3]) b = k3;
+      out.p_best[b] += 1;
+    }
+    for (var k4 = 0; k4 < T; k4++) out.p_best[k4] /= S;
+    var best = 0;
+    for (var k5 = 1; k5 < T; k5++) if (SPEC.higher_is_better ? out.surv[k5] < out.surv[best] : out.surv[k5] > out.surv[best]) best = k5;
+    return {kind: "risk-nmr", baseline_risk: 1.0 - out.surv[0], risk_score: r, rows: SPEC.treatments.slice(),
+            columns: out, recommended: SPEC.treatments[best], plot: {x: r, y: out.surv_diff.slice()},
+            notes: withR ? [] : [m.rmst_omitted]};
   }
 
   var KINDS = {"risk-nmr": evalRiskNMR, "ite-linear": evalITELinear, "ite-weighted": evalITEWeighted,
@@ -793,6 +959,7 @@
   // form and read what the page shows
   window.ipdmaCalculator = {
     spec: SPEC, evaluate: evaluate,
+    special: {lgamma: lgamma, gamma: gammaFn, gammainc: gammaP, weibullRmst: weibullRmst},
     fillAndRead: function (raw) {
       SPEC.inputs.forEach(function (inp) {
         var f = document.getElementById("in-" + inp.id);

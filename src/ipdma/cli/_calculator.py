@@ -35,7 +35,8 @@ def register(subparsers) -> None:
                         help="a lower outcome is better (ite, subgroups)")
     p.add_argument("--horizon", type=float, default=None, metavar="T",
                    help="time-to-event risk-nmr: horizon of the survival predictions "
-                        "(default: the model's)")
+                        "(default: the model's; a Bayesian Cox model file keeps the horizon "
+                        "and tau of its --save-model run only)")
     p.add_argument("--tau", type=float, default=None, metavar="T",
                    help="time-to-event: RMST up to T (risk-nmr; subgroups with Weibull node "
                         "models)")

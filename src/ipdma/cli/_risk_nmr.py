@@ -211,11 +211,6 @@ def run(args: argparse.Namespace) -> int:
 
     check_save_model(args)
     if getattr(args, "time", None) is not None:
-        if getattr(args, "save_model", None) and args.engine != "ml":
-            raise ModelSpecificationError(
-                "--save-model with --time/--event needs --engine ml (the Bayesian survival "
-                "NMR redraws its baseline hazard from the patients' risk sets, which a "
-                "model file does not hold); drop --save-model or use --engine ml")
         from ._risk_nmr_survival import run_survival
 
         return run_survival(args)

@@ -184,7 +184,8 @@ def run_survival(args: argparse.Namespace) -> int:
     from ._common import write_model_file
 
     nmr.horizon = float(horizon)      # the model file's default horizon: this run's
-    saved = write_model_file(args, nmr, risk_model=model)
+    # Bayesian Cox: the file keeps every draw's baseline at this horizon / tau
+    saved = write_model_file(args, nmr, risk_model=model, horizon=horizon, tau=tau)
     if saved:
         payload["files"]["model"] = saved
     emit(args, text=f"{nmr.summary()}\n\nwritten to {index.parent}", payload=payload)

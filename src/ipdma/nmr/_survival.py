@@ -1001,7 +1001,10 @@ class SurvivalRiskNMRResult(RiskNMRResult):
                  "hr", "hr_lower", "hr_upper", "p_best", "recommended"]
         return {k: res[k] for k in order}
 
-    def _predict_bayes(self, M, rows, centre, horizon, tau) -> dict:
+    def _cox_bayes_baseline(self, rows, centre, horizon, tau):
+        """Per posterior draw: the baseline cumulative hazard at the horizon ``Hb`` (S,),
+        the RMST step grid widths ``w`` (m+1,) and its cumulative hazard ``Hp`` (S, m+1)
+        (Breslow increments redrawn from their gamma posterior, seeded)."""
         th = self._theta_draws
         Sd = th.shape[0]
         upto = max(horizon, tau)
@@ -1015,6 +1018,12 @@ class SurvivalRiskNMRResult(RiskNMRResult):
         p = np.r_[0.0, u[keep]]
         w = np.diff(np.r_[p, tau])
         Hp = np.hstack([np.zeros((Sd, 1)), Hc[:, keep]])            # (S, m+1)
+        return Hb, w, Hp
+
+    def _predict_bayes(self, M, rows, centre, horizon, tau) -> dict:
+        th = self._theta_draws
+        Sd = th.shape[0]
+        Hb, w, Hp = self._cox_bayes_baseline(rows, centre, horizon, tau)
         G, T = M.shape[:2]
         a = (1 - self.level) / 2
         keys = ("surv", "surv_diff", "rmst", "rmst_diff", "hr")

@@ -165,7 +165,8 @@ def _provenance(model: Any, kind: str, data_file: str | Path | None,
 # --------------------------------------------------------------------------- save
 def save_model(model: Any, path: str | Path, *, risk_model: Any = None,
                data_file: str | Path | None = None,
-               provenance: Mapping[str, Any] | None = None) -> Path:
+               provenance: Mapping[str, Any] | None = None,
+               horizon: float | None = None, tau: float | None = None) -> Path:
     """Write a fitted model as one versioned JSON file (never pickle).
 
     Parameters
@@ -183,6 +184,11 @@ def save_model(model: Any, path: str | Path, *, risk_model: Any = None,
         The data the model was fitted on: its name and SHA-256 go to ``provenance``.
     provenance : mapping, optional
         Further provenance entries (JSON-able), e.g. ``{"command": "..."}``.
+    horizon, tau : float, optional
+        Time-to-event RiskNMR with ``engine="bayes"`` and the Cox model only: the horizon
+        and RMST truncation time at which the file keeps every posterior draw's baseline
+        cumulative hazard (default: the model's horizon; tau = horizon).  The loaded
+        model predicts at these times.
 
     Returns
     -------
@@ -221,8 +227,14 @@ def save_model(model: Any, path: str | Path, *, risk_model: Any = None,
     _check_fitted(model, kind)
     from .. import __version__
 
+    times = {}
+    if horizon is not None or tau is not None:
+        if kind != "risk-nmr" or getattr(model, "family", None) != "survival":
+            raise ModelSpecificationError("horizon= / tau= go with a time-to-event RiskNMR "
+                                          "result only")
+        times = {"horizon": horizon, "tau": tau}
     try:
-        state = (_state_writers()[kind](model, risk_model) if kind == "risk-nmr"
+        state = (_state_writers()[kind](model, risk_model, **times) if kind == "risk-nmr"
                  else _state_writers()[kind](model))
     except NotEncodable as exc:
         raise ModelSpecificationError(

@@ -74,12 +74,12 @@ def _control_state(res) -> dict | None:
     return {"coef": np.asarray(fit[0], float), "cov": np.asarray(fit[1], float)}
 
 
-def risknmr_state(res, risk_model=None) -> dict[str, Any]:
+def risknmr_state(res, risk_model=None, **times) -> dict[str, Any]:
     """JSON-ready state of a fitted RiskNMRResult (and its stage-1 RiskModel)."""
     if getattr(res, "family", None) == "survival":
         from ._survival_nmr import survival_risknmr_state
 
-        return survival_risknmr_state(res, risk_model)
+        return survival_risknmr_state(res, risk_model, **times)
     state: dict[str, Any] = {
         "estimator": encode(dict(vars(res.model)), "model"),
         "columns": dict(res.columns),
