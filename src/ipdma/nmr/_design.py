@@ -367,10 +367,13 @@ def _random_structure(d: NMRDesign, t_pos: dict[str, int]) -> None:
     table[arm_trial_a, arm_trt_a] = np.arange(A)
     re_row = table[d.trial_idx, d.trt_idx]
     chol = np.zeros((A, A))
-    for j in range(d.n_trials):
-        idx = np.flatnonzero(arm_trial_a == j)
-        m = idx.size
+    factors: dict[int, np.ndarray] = {}          # one factorisation per block size
+    start = 0
+    for m in np.bincount(arm_trial_a, minlength=d.n_trials).tolist():
+        # the arms of trial j are consecutive (arm_trial is in trial order)
         if m:
-            S = 0.5 * (np.eye(m) + np.ones((m, m)))
-            chol[np.ix_(idx, idx)] = np.linalg.cholesky(S)
+            if m not in factors:
+                factors[m] = np.linalg.cholesky(0.5 * (np.eye(m) + np.ones((m, m))))
+            chol[start:start + m, start:start + m] = factors[m]
+            start += m
     d.re_arm_trial, d.re_arm_trt, d.re_row, d.re_chol = arm_trial_a, arm_trt_a, re_row, chol
