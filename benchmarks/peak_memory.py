@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     load0 = " ".join(f"{v:.1f}" for v in os.getloadavg())
     t0 = time.perf_counter()
     peak = {"rss": 0.0, "pss": 0.0, "big": 0.0}
-    log = open(args.log, "a") if args.log else None   # noqa: SIM115
+    log = open(args.log, "a") if args.log else None
     try:
         while True:
             if proc is not None and proc.poll() is not None:
