@@ -71,6 +71,8 @@ def main() -> None:
     ap.add_argument("--save", default=None, metavar="PRED.csv",
                     help="write all pairs' predictions to this CSV")
     ap.add_argument("--no-r", action="store_true", help="skip the R comparison")
+    ap.add_argument("--json-out", default=None, metavar="FILE.json",
+                    help="write wall times and peak memory to this JSON file")
     args = ap.parse_args()
 
     from ipdma.datasets import make_ite_continuous
@@ -130,6 +132,14 @@ def main() -> None:
     if tree_peak:
         print(f"peak RSS of the whole process tree (this process + workers, sampled every "
               f"0.2 s): {tree_peak:.0f} MB")
+    if args.json_out:
+        import json
+
+        Path(args.json_out).write_text(json.dumps({
+            "wall_s": total, "stage1_s": t_fit, "pairs": len(table),
+            "peak_rss_self_mb": rss_self, "peak_rss_worker_mb": max(rss_child, worker_rss),
+            "peak_rss_tree_mb": tree_peak, "dask_local": args.dask_local,
+            "n_jobs": args.n_jobs, "loadavg": os.getloadavg()}, indent=2))
     if args.save:
         pd.concat(preds, names=["pair", "row"]).to_csv(args.save)
         print(f"predictions written to {args.save}")

@@ -7,7 +7,6 @@ fix it.  Catch :class:`IPDMAError` to handle all of them at once.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 
@@ -126,6 +125,8 @@ def _norm_key(label: str) -> str:
 def closest_name(name: object, candidates: Iterable[object]) -> object | None:
     """The candidate closest to ``name``: a match ignoring case and whitespace first,
     then the closest by :func:`difflib.get_close_matches` (case-sensitive, then folded)."""
+    import difflib  # only when a name is wrong (keeps `import ipdma` lean)
+
     cands = list(candidates)
     key = _norm_key(str(name))
     for c in cands:

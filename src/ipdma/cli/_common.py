@@ -10,10 +10,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
-import pandas as pd
-
+from .._lazy import lazy_module
 from ..errors import ColumnNotFoundError, DataError
+
+np = lazy_module("numpy")   # not imported by the parser (fast --help)
+pd = lazy_module("pandas")
 
 T = TypeVar("T")
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
+from .._lazy import lazy_module
 from ._common import (
     add_ipd_arguments,
     add_save_model_argument,
@@ -32,6 +30,9 @@ from ._ite_survival import (
     check_survival_options,
     check_time_points,
 )
+
+np = lazy_module("numpy")   # not imported by the parser (fast --help)
+pd = lazy_module("pandas")
 
 _LEARNERS = ["ols", "lasso", "ridge", "elasticnet", "xgboost", "causal-forest", "bayes-lm",
              "bayes-lasso", "sklearn-s", "sklearn-t", "logistic", "logistic-lasso",

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
+from .._lazy import lazy_module
 from ._common import emit, id_columns, nonneg_int, status
 from ._ite import _POOLERS, _heterogeneity, read_new_patients
+
+np = lazy_module("numpy")   # not imported by the parser (fast --help)
+pd = lazy_module("pandas")
 
 
 def register(subparsers) -> None:

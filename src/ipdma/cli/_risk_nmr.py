@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import pandas as pd
-
+from .._lazy import lazy_module
 from ..errors import DataError
 from ._common import (
     add_ipd_arguments,
@@ -22,6 +21,8 @@ from ._common import (
     status,
     write_model_file,
 )
+
+pd = lazy_module("pandas")   # not imported by the parser (fast --help)
 
 _KINDS = {"risk": "Predicted outcome probability vs baseline risk, per treatment",
           "or": "Odds ratio vs the reference against baseline risk",

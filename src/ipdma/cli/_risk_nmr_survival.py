@@ -6,10 +6,11 @@ import argparse
 import json
 from pathlib import Path
 
-import pandas as pd
-
+from .._lazy import lazy_module
 from ..errors import DataError, ModelSpecificationError
 from ._common import emit, ipd_from_args, patient_frame, split_list, status
+
+pd = lazy_module("pandas")   # not imported by the parser (fast --help)
 
 _KINDS = {"survival": "Predicted survival at the horizon vs the baseline risk score, per "
                       "treatment",

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
+from .._lazy import lazy_module
 from ._common import (
     add_ipd_arguments,
     add_save_model_argument,
@@ -21,6 +19,9 @@ from ._common import (
     status,
     write_model_file,
 )
+
+np = lazy_module("numpy")   # not imported by the parser (fast --help)
+pd = lazy_module("pandas")
 
 
 def register(subparsers) -> None:

@@ -14,13 +14,14 @@ predictions are unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from ..errors import ModelSpecificationError
 
-__all__ = ["PredictedBootstrap", "compact_bootstrap", "predicted_bootstrap"]
+__all__ = ["PredictedBootstrap", "compact_bootstrap", "predict_refits", "predicted_bootstrap"]
 
 
 class PredictedBootstrap:
@@ -107,6 +108,31 @@ def predicted_bootstrap(boot: Any, X_query: np.ndarray, scale: str | None) -> Pr
     return PredictedBootstrap(X_query, boot.predict_ite(X_query, **kw), scale)
 
 
+def _query_scale(learner: Any, scale: str | None) -> str | None:
+    """The scale refits are predicted on: ``None`` for continuous outcomes (the
+    learner's only scale), else the family's check of ``scale`` (default when None)."""
+    fam = getattr(learner, "family_", None)
+    return None if fam is None or fam.name == "continuous" else fam.check_scale(scale)
+
+
+def predict_refits(learner: Any, refits: Iterator[Any], n_boot: int, X_query: Any,
+                   scale: str | None) -> PredictedBootstrap:
+    """Predict each fitted refit from the iterator ``refits`` at ``X_query`` as soon as
+    it is fitted, keeping only the (B, N) numbers: the peak memory of a worker is one
+    refit, not B.  The same numbers as ``ModelBootstrap(list(refits))`` predicted at
+    ``X_query`` (each refit's prediction does not depend on the others)."""
+    Xq = np.asarray(X_query, dtype=float)
+    sc = _query_scale(learner, scale)
+    kw = {} if sc is None else {"scale": sc}
+    rows = []
+    for m in refits:
+        rows.append(np.asarray(m.predict_ite(Xq, **kw)).reshape(1, -1))
+        del m
+    if len(rows) != n_boot:   # pragma: no cover - a learner's refit loop is broken
+        raise ModelSpecificationError(f"internal: {len(rows)} refits for n_boot={n_boot}")
+    return PredictedBootstrap(Xq, np.vstack(rows), sc)
+
+
 def compact_bootstrap(boot: Any, learner: Any, X_query: np.ndarray | None,
                       scale: str | None) -> Any:
     """``boot`` with fitted refit models replaced by their predictions at ``X_query``.
@@ -120,6 +146,5 @@ def compact_bootstrap(boot: Any, learner: Any, X_query: np.ndarray | None,
 
     if X_query is None or not isinstance(boot, ModelBootstrap):
         return boot
-    fam = getattr(learner, "family_", None)
-    sc = None if fam is None or fam.name == "continuous" else fam.check_scale(scale)
-    return predicted_bootstrap(boot, np.asarray(X_query, dtype=float), sc)
+    return predicted_bootstrap(boot, np.asarray(X_query, dtype=float),
+                               _query_scale(learner, scale))

@@ -15,7 +15,7 @@ from typing import Any
 from .._optional import import_optional
 from ..errors import ModelSpecificationError
 
-__all__ = ["dask_client", "run_jobs"]
+__all__ = ["dask_client", "run_jobs", "stage1_cost_rank"]
 
 
 def _distributed():
@@ -81,6 +81,7 @@ def run_jobs(fn: Callable[..., Any], jobs: Sequence[tuple], *, n_jobs: int = 1,
     if client is not None:
         _check_client(client)
         as_completed = _distributed().as_completed
+        jobs = _scatter_shared(client, jobs)
         futures = [client.submit(fn, *job, pure=False) for job in jobs]
         return _results(as_completed(futures))
     if n_jobs == 1:
@@ -89,6 +90,68 @@ def run_jobs(fn: Callable[..., Any], jobs: Sequence[tuple], *, n_jobs: int = 1,
 
     return Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
         delayed(fn)(*job) for job in jobs)
+
+
+#: arguments at least this large (bytes) go to the workers once (``client.scatter``)
+SCATTER_BYTES = 32_768
+
+
+def _nbytes(obj: Any) -> int:
+    nb = getattr(obj, "nbytes", None)     # numpy arrays
+    if isinstance(nb, int):
+        return nb
+    mem = getattr(obj, "memory_usage", None)   # pandas DataFrame / Series
+    if callable(mem):
+        try:
+            m = mem(deep=False)
+            return int(getattr(m, "sum", lambda: m)())
+        except Exception:   # pragma: no cover - an object with another memory_usage
+            return 0
+    return 0
+
+
+def _scatter_shared(client: Any, jobs: Sequence[tuple]) -> list[tuple]:
+    """Jobs whose large array arguments are replaced by futures of data sent once.
+
+    The same object in several jobs (the query points of every job, one trial's data
+    in the jobs of every learner) is scattered once and shared, instead of being
+    serialised into each task: less traffic through the scheduler, which is the serial
+    part of a cluster run.  Arguments are matched by identity, so the numbers are
+    those of the local run.
+    """
+    sent: dict[int, Any] = {}
+    out = []
+    for job in jobs:
+        new = []
+        for arg in job:
+            if _nbytes(arg) >= SCATTER_BYTES:
+                fut = sent.get(id(arg))
+                if fut is None:
+                    fut = sent[id(arg)] = client.scatter(arg, hash=False)
+                arg = fut
+            new.append(arg)
+        out.append(tuple(new))
+    return out
+
+
+def stage1_cost_rank(job: tuple) -> tuple[int, int]:
+    """A rough order of the cost of a stage-1 job ``(lrn, i, tr, X, t, y, learner, seed,
+    n_boot, ...)``: B refits of a flexible learner, then MCMC, then cross-validation or
+    cheap refits, then a single fit; larger trials first within a kind.  Sorting the
+    jobs by it (costliest first) leaves short jobs for the end, so that workers finish
+    together; each job carries its own seed, so the order does not change the numbers.
+    """
+    learner, n_boot = job[6], job[8]
+    provides = getattr(learner, "provides", frozenset())
+    if n_boot is not None and "linear" not in provides:
+        kind = 3
+    elif "posterior" in provides:
+        kind = 2
+    elif n_boot is not None or getattr(learner, "cross_validates", False):
+        kind = 1
+    else:
+        kind = 0
+    return kind, len(job[5])
 
 
 def _results(futures: Iterable[Any]) -> Iterator[Any]:

@@ -205,10 +205,9 @@ class LogisticLearner(_BinaryLearner):
         Z0, Z1 = arm_designs(X)
         return self.family_.ite_from_coef(self.coef_, self.vcov_, Z0, Z1, scale)["se"] ** 2
 
-    def _bootstrap(self, X, t, y, idx, rng):
-        from ._learners import ModelBootstrap, _redraw_both_arms
+    def _refits(self, X, t, y, idx, rng):
+        from ._learners import _redraw_both_arms
 
-        models = []
         for b in range(len(idx)):
             ib = idx[b]
             for _ in range(100):  # resamples with one arm or one outcome: draw again
@@ -226,8 +225,7 @@ class LogisticLearner(_BinaryLearner):
             else:
                 raise DataError("100 bootstrap resamples in a row were separated: use the "
                                 "weighted-aux-ols pooler (delta-method variances)")
-            models.append(m)
-        return ModelBootstrap(models)
+            yield m
 
 
 # --------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -315,11 +315,15 @@ class ITELearner:
         return new
 
     def bootstrap(self, X: Any, t: Any, y: Any, n_boot: int,
-                  random_state: Any = None) -> LinearBootstrap | ModelBootstrap:
+                  random_state: Any = None, *, X_query: Any = None,
+                  scale: str | None = None) -> LinearBootstrap | ModelBootstrap:
         """Refit on ``n_boot`` resamples of the rows (with replacement, not stratified).
 
         Refits reuse this fit's tuned settings (e.g. XGBoost hyper-parameters).
         Returns an object whose ``predict_ite(X_new)`` gives an (n_boot, N) array.
+        With ``X_query`` (the points the model will be asked about), refit models are
+        predicted there on ``scale`` one at a time and dropped: a
+        :class:`~ipdma.ite.PredictedBootstrap` (same numbers, one refit in memory).
         """
         if not self.bootstrap_supported:
             raise ModelSpecificationError(
@@ -328,10 +332,19 @@ class ITELearner:
         X, t, y = _check_trial(X, t, y)
         rng = check_random_state(random_state)
         idx = rng.integers(0, len(y), size=(n_boot, len(y)))
+        if X_query is not None and type(self)._bootstrap is ITELearner._bootstrap:
+            from ._bootstrap_store import predict_refits
+
+            return predict_refits(self, self._refits(X, t, y, idx, rng), n_boot, X_query,
+                                  scale)
         return self._bootstrap(X, t, y, idx, rng)
 
     def _bootstrap(self, X, t, y, idx, rng):
-        models = []
+        return ModelBootstrap(list(self._refits(X, t, y, idx, rng)))
+
+    def _refits(self, X, t, y, idx, rng) -> Iterator[ITELearner]:
+        """The fitted refits of :meth:`_bootstrap`, one at a time (a generator: with
+        known query points each is predicted and dropped before the next is fitted)."""
         for b in range(len(idx)):
             ib = idx[b]
             m = self.bootstrap_clone()
@@ -341,8 +354,7 @@ class ITELearner:
             except DataError:  # a resample with one arm only: draw again
                 ib = _redraw_both_arms(t, rng)
                 m.fit(X[ib], t[ib], y[ib], random_state=rng, family=fam)
-            models.append(m)
-        return ModelBootstrap(models)
+            yield m
 
     def get_params(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if not k.endswith("_")}

@@ -301,7 +301,9 @@ class _Stage1:
         self.aux = None
         if n_boot is not None:
             t0 = time.perf_counter()
-            self.boot = self.learner.bootstrap(X, t, y, n_boot, random_state=rng)
+            # with X_query: refits predicted there one by one and dropped (memory)
+            self.boot = self.learner.bootstrap(X, t, y, n_boot, random_state=rng,
+                                               X_query=X_query, scale=scale)
             if X_query is not None:   # refits -> their (B, N) predictions (compact)
                 from ._bootstrap_store import compact_bootstrap
 
@@ -1249,7 +1251,7 @@ def _fit_groups(d: ITEData, groups: dict[str, list[TwoStageITE]],
     """
     import copy
 
-    from ._dask import run_jobs
+    from ._dask import run_jobs, stage1_cost_rank
 
     fam = d.family
     for ms in groups.values():
@@ -1279,7 +1281,9 @@ def _fit_groups(d: ITEData, groups: dict[str, list[TwoStageITE]],
                          folds[i] if use_folds else None, d.feature_names, fam, xq,
                          ms[0].scale))
 
-    # results as they finish, so that the progress bar moves; order restored below
+    # the costliest jobs first (a short tail on several workers); results as they
+    # finish, so that the progress bar moves; order restored below
+    jobs.sort(key=stage1_cost_rank, reverse=True)
     done = run_jobs(_stage1_job, jobs, n_jobs=n_jobs, client=client)
     stage1 = dict(progress_bar(done, show=progress, total=len(jobs), desc=desc, unit="fit"))
     for lrn, ms in groups.items():
