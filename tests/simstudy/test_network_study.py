@@ -66,9 +66,10 @@ def test_network_study_runs_and_reproduces(tmp_path):
 
 def test_network_all_methods_are_network_pairs_and_scenarios_checked():
     names = [m.name for m in ite_methods("all", family="network")]
-    # the Bayesian network poolers take posterior draws of bayes-lm only
+    # the Bayesian network poolers take the posterior draws of the Bayesian learners only
     assert "ols+mvma" in names and "bayes-lm+bayes-mvma" in names
-    assert "bayes-lasso+bayes-mvma" not in names and "bayes-lasso+posterior-mix" not in names
+    assert "bayes-lasso+bayes-mvma" in names and "bayes-lasso+posterior-mix" in names
+    assert "lasso+bayes-mvma" not in names and "xgboost+posterior-mix" not in names
     assert all(n.split("+")[1] in ("mvma", "weighted-aux-ols", "weighted-bootstrap",
                                    "bayes-mvma", "posterior-mix") for n in names)
     with pytest.raises(ModelSpecificationError, match="scenarios 1-4"):
