@@ -164,25 +164,7 @@ def prepare(
     trials = sorted(pd.unique(tr).tolist())
     labels = sorted(pd.unique(tt).tolist())
     arms = {j: sorted(pd.unique(tt[tr == j]).tolist()) for j in trials}
-    if reference is None:
-        # the package-wide rule (ipdma.data): a control-like label, else the most connected
-        from ..data import choose_reference
-
-        reference = choose_reference(labels, arms)
-    reference = str(reference)
-    if reference not in labels:
-        raise NetworkError(
-            f"reference treatment {reference!r} is not in column {treatment!r} "
-            f"(treatments: {labels}); pass one of these as reference=."
-        )
-    treatments = [reference] + [t for t in labels if t != reference]
-    for j, a in arms.items():
-        if len(a) < 2:
-            raise NetworkError(
-                f"trial {j!r} has a single arm ({a[0]!r}); stage 2 uses randomised "
-                "comparisons only: drop the trial or add its other arms."
-            )
-    _check_connected(treatments, arms)
+    treatments = network_treatments(reference, labels, arms, treatment)
 
     if risk is not None:
         r = pd.to_numeric(df[risk], errors="coerce").to_numpy(dtype=float)
@@ -265,15 +247,12 @@ def label_codes(values) -> tuple[np.ndarray, list[str]] | None:
     return inv.reshape(-1)[codes], labels.tolist()
 
 
-def design_from_codes(tr: np.ndarray, trials: list[str], tt: np.ndarray, labels: list[str],
-                      arms: dict[str, list[str]], y: np.ndarray, r: np.ndarray | None, *,
-                      reference: str | None, centring: str | float, treatment: str,
-                      extra_keys: tuple = ()) -> NMRDesign:
-    """:func:`prepare` on validated arrays (logit risk scale, IPD only): trial and treatment
-    codes into the sorted ``trials`` / ``labels``, their ``arms``, outcome ``y`` and risk
-    ``r`` (None: no risk term).  ``extra_keys`` are further (least significant) keys of the
-    canonical row order (e.g. the follow-up time).  ``source_index`` of the result holds
-    row positions."""
+def network_treatments(reference: str | None, labels: list[str],
+                       arms: dict[str, list[str]], treatment: str) -> list[str]:
+    """The treatments with the network reference first (``reference=None``: the
+    package-wide rule of :func:`ipdma.data.choose_reference`, a control-like label, else
+    the most connected), after checking that every trial has two arms and that the
+    network is connected; errors name the column, trial or label at fault."""
     if reference is None:
         from ..data import choose_reference
 
@@ -284,14 +263,27 @@ def design_from_codes(tr: np.ndarray, trials: list[str], tt: np.ndarray, labels:
             f"reference treatment {reference!r} is not in column {treatment!r} "
             f"(treatments: {labels}); pass one of these as reference=."
         )
-    treatments = [reference] + [t for t in labels if t != reference]
     for j, a in arms.items():
         if len(a) < 2:
             raise NetworkError(
                 f"trial {j!r} has a single arm ({a[0]!r}); stage 2 uses randomised "
                 "comparisons only: drop the trial or add its other arms."
             )
+    treatments = [reference] + [t for t in labels if t != reference]
     _check_connected(treatments, arms)
+    return treatments
+
+
+def design_from_codes(tr: np.ndarray, trials: list[str], tt: np.ndarray, labels: list[str],
+                      arms: dict[str, list[str]], y: np.ndarray, r: np.ndarray | None, *,
+                      reference: str | None, centring: str | float, treatment: str,
+                      extra_keys: tuple = ()) -> NMRDesign:
+    """:func:`prepare` on validated arrays (logit risk scale, IPD only): trial and treatment
+    codes into the sorted ``trials`` / ``labels``, their ``arms``, outcome ``y`` and risk
+    ``r`` (None: no risk term).  ``extra_keys`` are further (least significant) keys of the
+    canonical row order (e.g. the follow-up time).  ``source_index`` of the result holds
+    row positions."""
+    treatments = network_treatments(reference, labels, arms, treatment)
     t_pos = {t: i for i, t in enumerate(treatments)}
     trt_idx = np.array([t_pos[t] for t in labels], dtype=int)[tt]
     trial_idx = np.asarray(tr, dtype=int)

@@ -293,6 +293,36 @@ def _fit_unpenalised(data, unp, max_iter=50):
 # ---------------------------------------------------------------------------------------
 # glmnet's algorithm
 # ---------------------------------------------------------------------------------------
+def _cd_sweep(idx, gS, track, S, a, v, vp, Gm, sa, omal, in_m, m):
+    """One coordinate-descent pass of glmnet's coxnet inner loop (covariance mode) over
+    the positions ``idx`` of the strong set ``S``: soft-thresholded updates of the
+    coefficients ``a`` (in place) with the quadratic model's diagonal ``v``, Gram rows
+    ``Gm`` and gradient ``gS``; returns the largest weighted squared change and the
+    updated gradient.  ``track``: columns that move enter the active list ``m``."""
+    dli = 0.0
+    for i in idx:
+        j = S[i]
+        aj = a[j]
+        vi = v[i]
+        u = aj * vi + gS[i]
+        thr = vp[j] * sa
+        if abs(u) <= thr:
+            at = 0.0
+        else:
+            at = math.copysign(abs(u) - thr, u) / (vi + vp[j] * omal)
+        if at != aj:
+            de = at - aj
+            a[j] = at
+            dd = vi * de * de
+            if dd > dli:
+                dli = dd
+            gS = [x - de * y for x, y in zip(gS, Gm[i])]
+            if track and not in_m[j]:
+                in_m[j] = True
+                m.append(j)
+    return dli, gS
+
+
 def glmnet_cox_iterations(data: CoxPathData, lambdas, alpha: float, pf: np.ndarray,
                           thresh: float = 1e-7, maxit: int = 100_000, nlambda: int = 100,
                           lambda_min_ratio: float = 1e-4, early_stop: bool = True,
@@ -376,55 +406,18 @@ def glmnet_cox_iterations(data: CoxPathData, lambdas, alpha: float, pf: np.ndarr
                 Gm = (((ZTS * w) @ ZsS) * sc).tolist()
                 gS = ((ZTS @ wr) * sc).tolist()
                 v = [Gm[i][i] for i in range(len(S))]
-            nS = len(S)
-            rngS = range(nS)
             # inner coordinate descent on the quadratic model (covariance mode)
+            rngS = range(len(S))
+            cd = (S, a, v, vp, Gm, sa, omal, in_m, m)
             while True:
                 nlp += 1
-                dli = 0.0
-                for i in rngS:
-                    j = S[i]
-                    aj = a[j]
-                    vi = v[i]
-                    u = aj * vi + gS[i]
-                    thr = vp[j] * sa
-                    if abs(u) <= thr:
-                        at = 0.0
-                    else:
-                        at = math.copysign(abs(u) - thr, u) / (vi + vp[j] * omal)
-                    if at != aj:
-                        de = at - aj
-                        a[j] = at
-                        dd = vi * de * de
-                        if dd > dli:
-                            dli = dd
-                        gS = [x - de * y for x, y in zip(gS, Gm[i])]
-                        if not in_m[j]:
-                            in_m[j] = True
-                            m.append(j)
+                dli, gS = _cd_sweep(rngS, gS, True, *cd)
                 if dli < cthr or nlp > maxit:
                     break
                 mi = [pos[j] for j in m]
                 while True:
                     nlp += 1
-                    dli = 0.0
-                    for i in mi:
-                        j = S[i]
-                        aj = a[j]
-                        vi = v[i]
-                        u = aj * vi + gS[i]
-                        thr = vp[j] * sa
-                        if abs(u) <= thr:
-                            at = 0.0
-                        else:
-                            at = math.copysign(abs(u) - thr, u) / (vi + vp[j] * omal)
-                        if at != aj:
-                            de = at - aj
-                            a[j] = at
-                            dd = vi * de * de
-                            if dd > dli:
-                                dli = dd
-                            gS = [x - de * y for x, y in zip(gS, Gm[i])]
+                    dli, gS = _cd_sweep(mi, gS, False, *cd)
                     if dli < cthr or nlp > maxit:
                         break
             if nlp > maxit:
