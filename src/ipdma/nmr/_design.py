@@ -165,6 +165,7 @@ def prepare(
     labels = sorted(pd.unique(tt).tolist())
     arms = {j: sorted(pd.unique(tt[tr == j]).tolist()) for j in trials}
     treatments = network_treatments(reference, labels, arms, treatment)
+    reference = treatments[0]
 
     if risk is not None:
         r = pd.to_numeric(df[risk], errors="coerce").to_numpy(dtype=float)
@@ -284,6 +285,7 @@ def design_from_codes(tr: np.ndarray, trials: list[str], tt: np.ndarray, labels:
     canonical row order (e.g. the follow-up time).  ``source_index`` of the result holds
     row positions."""
     treatments = network_treatments(reference, labels, arms, treatment)
+    reference = treatments[0]
     t_pos = {t: i for i, t in enumerate(treatments)}
     trt_idx = np.array([t_pos[t] for t in labels], dtype=int)[tt]
     trial_idx = np.asarray(tr, dtype=int)
