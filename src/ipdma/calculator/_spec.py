@@ -39,6 +39,19 @@ EXPORTABLE_ITE = ("pooler 'mvma' with any learner it accepts (ols, logistic); po
 PACK_MIN_BYTES = 2048
 
 
+def risk_features(spec) -> list[dict]:
+    """The page's feature list of a prognostic model's design ``spec`` (a numeric input,
+    or one indicator per non-reference level of a factor), in the coefficients' order."""
+    feats: list[dict] = []
+    for col in spec.covariates:
+        if col in spec.levels:
+            feats += [{"input": str(col), "kind": "indicator", "level": str(lv)}
+                      for lv in spec.levels[col][1:]]
+        else:
+            feats.append({"input": str(col), "kind": "numeric"})
+    return feats
+
+
 def _pack(a: np.ndarray) -> str | dict:
     """An array's little-endian bytes for the page: base64, or -- from
     ``PACK_MIN_BYTES`` on -- ``{"zlib": base64, "shuffle": itemsize, "n": bytes}``: the
@@ -127,13 +140,7 @@ def _stage1(risk_model, data, units, labels) -> tuple[dict, list[dict]]:
     if not hasattr(risk_model, "coef_"):
         raise NotFittedError("risk_model is not fitted: call RiskModel(...).fit(...) first")
     spec = risk_model._spec
-    feats = []
-    for col in spec.covariates:
-        if col in spec.levels:
-            feats += [{"input": str(col), "kind": "indicator", "level": str(lv)}
-                      for lv in spec.levels[col][1:]]
-        else:
-            feats.append({"input": str(col), "kind": "numeric"})
+    feats = risk_features(spec)
     coef = risk_model.coef_.to_numpy(dtype=float)
     if len(feats) != coef.size - 1:  # pragma: no cover - guarded by RiskModel itself
         raise ModelSpecificationError("risk_model coefficients do not match its covariates")

@@ -12,7 +12,16 @@ import pandas as pd
 
 from ..errors import ModelSpecificationError, NotFittedError
 from ._inputs import covariate_inputs
-from ._spec import FORMAT, VERSION, _f64, _level_constants, _pct, _stored_inputs, provenance
+from ._spec import (
+    FORMAT,
+    VERSION,
+    _f64,
+    _level_constants,
+    _pct,
+    _stored_inputs,
+    provenance,
+    risk_features,
+)
 
 __all__ = ["EXPORTABLE_SURVIVAL_NMR", "survival_nmr_spec"]
 
@@ -39,13 +48,7 @@ def _stage1_survival(risk_model, data, units, labels) -> tuple[dict, list[dict]]
     if getattr(risk_model, "coef_", None) is None:
         raise NotFittedError("risk_model is not fitted: call SurvivalRiskModel(...).fit(...)")
     spec = risk_model._spec
-    feats = []
-    for col in spec.covariates:
-        if col in spec.levels:
-            feats += [{"input": str(col), "kind": "indicator", "level": str(lv)}
-                      for lv in spec.levels[col][1:]]
-        else:
-            feats.append({"input": str(col), "kind": "numeric"})
+    feats = risk_features(spec)
     coef = np.asarray(risk_model._params.beta, dtype=float)
     if len(feats) != coef.size:  # pragma: no cover - guarded by the model itself
         raise ModelSpecificationError("risk_model coefficients do not match its covariates")
@@ -156,15 +159,10 @@ def survival_nmr_spec(res, *, risk_model=None, data: pd.DataFrame | None = None,
                                        if c != "g0"]].T.ravel())})
     if weibull and not bayes:
         f = res._ml
-        J = d.n_trials
-        Mu = np.zeros(J)
-        if baseline == "pooled":
-            Mu[:] = 1.0 / J
-        else:
-            Mu[d.trials.index(baseline)] = 1.0
+        Mu = res._baseline_weights(baseline)
         centre = (float(np.mean(d.centre_trial)) if baseline == "pooled"
                   else res._baseline_rows(baseline)[1]) if d.has_risk else 0.0
-        model.update(centre=centre, n_trials=J, mu_weights=Mu.tolist(),
+        model.update(centre=centre, n_trials=d.n_trials, mu_weights=Mu.tolist(),
                      aft=f.aft.tolist(), aft_vcov=f.aft_vcov.tolist(),
                      log_scale=float(np.log(f.scale)))
     elif not bayes:

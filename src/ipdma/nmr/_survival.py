@@ -667,6 +667,17 @@ class SurvivalRiskNMRResult(RiskNMRResult):
         self.baseline_pieces = fit.pieces
 
     # ------------------------------------------------------------ baseline hazard
+    def _baseline_weights(self, baseline: str) -> np.ndarray:
+        """Weights of the trials' baselines: 1/J each for ``"pooled"``, else 1 for the
+        named trial."""
+        J = self.design.n_trials
+        Mu = np.zeros(J)
+        if baseline == "pooled":
+            Mu[:] = 1.0 / J
+        else:
+            Mu[self.design.trials.index(baseline)] = 1.0
+        return Mu
+
     def _baseline_rows(self, baseline: str):
         """Rows, their centre and label of a prediction baseline."""
         d = self.design
@@ -907,13 +918,8 @@ class SurvivalRiskNMRResult(RiskNMRResult):
         from ..survival import weibull_rmst, weibull_survival
 
         f = self._ml
-        d = self.design
-        J = d.n_trials
-        Mu = np.zeros(J)
-        if baseline == "pooled":
-            Mu[:] = 1.0 / J
-        else:
-            Mu[d.trials.index(baseline)] = 1.0
+        J = self.design.n_trials
+        Mu = self._baseline_weights(baseline)
 
         def outputs(phi):
             aft, ls = phi[:-1], phi[-1]
